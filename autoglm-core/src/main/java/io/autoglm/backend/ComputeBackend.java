@@ -1,0 +1,31 @@
+package io.autoglm.backend;
+
+import io.autoglm.safetensors.TensorSlice;
+
+/**
+ * Where the decoder's math runs. The decoder is written once against this interface; the DJL CPU backend and the
+ * CUDA backend implement it.
+ *
+ * <p>Tensors live on the backend. Weights and the KV cache are long-lived; everything a {@link ForwardStep} makes
+ * is freed when the step closes. A step reads its batch layout once at {@link #begin}, so ops need no per-op host
+ * round trips, and KV blocks are written in place.
+ */
+public interface ComputeBackend extends AutoCloseable {
+  /** A short name, e.g. {@code cpu} or {@code cuda}. */
+  String name();
+
+  /** Copies (or maps) a weight onto the backend, in the backend's compute dtype. */
+  Tensor weight(TensorSlice slice);
+
+  /** Allocates the KV cache. */
+  KvCache allocateKv(KvLayout layout);
+
+  /** Starts a forward step over {@code batch}; close it to free everything the step made. */
+  ForwardStep begin(StepBatch batch, KvCache kv);
+
+  /** Bytes one element of a weight takes on this backend (4 for fp32, 2 for bf16). */
+  int weightBytesPerElement();
+
+  @Override
+  void close();
+}

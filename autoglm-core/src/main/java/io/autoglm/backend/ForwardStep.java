@@ -1,0 +1,45 @@
+package io.autoglm.backend;
+
+/**
+ * The ops of one forward step. Shapes use T for the step's token count; a "row" is one token. All activations are
+ * 2-D {@code [T, features]}; heads are the contiguous {@code headDim}-sized groups of a row.
+ */
+public interface ForwardStep extends AutoCloseable {
+  /** {@code table[tokenIds]}: (T, hidden). */
+  Tensor embedding(Tensor table);
+
+  /** RMSNorm over the last dim: {@code x / sqrt(mean(x²) + eps) * weight}, in fp32. */
+  Tensor rmsNorm(Tensor x, Tensor weight, float eps);
+
+  Tensor add(Tensor a, Tensor b);
+
+  /** {@code x · wᵀ}: x (T, in), w (out, in) → (T, out). */
+  Tensor linear(Tensor x, Tensor w);
+
+  /** {@code x · wᵀ + bias}. */
+  Tensor linear(Tensor x, Tensor w, Tensor bias);
+
+  /** Fused MLP activation: {@code silu(gate) * up} where gateUp = [gate | up] along the last dim. (T, 2I) → (T, I). */
+  Tensor siluMul(Tensor gateUp);
+
+  /** Rotates the first rotaryDim channels of each of {@code numHeads} heads by the step's positions. */
+  Tensor rope(Tensor x, int numHeads, RopeSpec spec);
+
+  /** Writes the step's K and V rows (T, kvHeads × headDim) into their slots of {@code layer}, in place. */
+  void writeKv(int layer, Tensor k, Tensor v);
+
+  /**
+   * Causal attention of each sequence's queries over its cached context (GQA: query head h reads KV head
+   * h / (numHeads / kvHeads)). q (T, numHeads × headDim) → (T, numHeads × headDim).
+   */
+  Tensor attention(int layer, Tensor q, int numHeads, float scale);
+
+  /** Rows {@code rows} of x. */
+  Tensor rows(Tensor x, int[] rows);
+
+  /** Copies a 2-D tensor to the host, row-major. */
+  float[][] toHost(Tensor x);
+
+  @Override
+  void close();
+}
