@@ -26,6 +26,11 @@ public interface ComputeBackend extends AutoCloseable {
   /** Bytes one element of a weight takes on this backend (4 for fp32, 2 for bf16). */
   int weightBytesPerElement();
 
+  /** Device memory free for the KV cache after the weights loaded, when the backend knows it (GPUs). */
+  default java.util.OptionalLong freeMemoryBytes() {
+    return java.util.OptionalLong.empty();
+  }
+
   @Override
   void close();
 }

@@ -1,0 +1,278 @@
+package io.autoglm.sched;
+
+import io.autoglm.FinishReason;
+import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.ForwardStep;
+import io.autoglm.backend.KvCache;
+import io.autoglm.backend.SamplingRow;
+import io.autoglm.backend.StepBatch;
+import io.autoglm.backend.Tensor;
+import io.autoglm.kv.BlockPool;
+import io.autoglm.model.GlmModel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The engine thread of one model: schedule → one forward step for the whole batch (prefill chunks and decodes
+ * mixed) → sample → emit, in a loop. Callers hand it sequences through a queue and never block it; it never
+ * blocks on a caller (listeners must return at once).
+ */
+public final class Engine implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
+  /** Tests set {@code -Dautoglm.checkInvariants=true} to audit the block pool after every step. */
+  private static final boolean CHECK_INVARIANTS = Boolean.getBoolean("autoglm.checkInvariants");
+
+  /** What callers can ask of the engine thread. */
+  private sealed interface Command permits Submit, Wake {}
+
+  private record Submit(Sequence seq) implements Command {}
+
+  private record Wake() implements Command {}
+
+  private final GlmModel model;
+  private final ComputeBackend backend;
+  private final KvCache kvCache;
+  private final BlockPool pool;
+  private final Scheduler scheduler;
+  private final List<Integer> eosIds;
+  private final int maxModelLen;
+  private final int maxWaiting;
+  private final LinkedBlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
+  private final AtomicLong pendingSubmissions = new AtomicLong();
+  private final AtomicLong steps = new AtomicLong();
+  private final Thread thread;
+  private final EngineObserver observer;
+  private volatile boolean stopping;
+  private volatile int runningCount;
+  private volatile int waitingCount;
+
+  /** Told of each step and each preemption (metrics). Called on the engine thread. */
+  public interface EngineObserver {
+    void onStep(int running, int waiting, double kvUsage, int batchTokens);
+
+    void onPreemption(Sequence seq);
+
+    void onAdmitted(Sequence seq, int cachedTokens);
+
+    static EngineObserver none() {
+      return new EngineObserver() {
+        @Override
+        public void onStep(int running, int waiting, double kvUsage, int batchTokens) {}
+
+        @Override
+        public void onPreemption(Sequence seq) {}
+
+        @Override
+        public void onAdmitted(Sequence seq, int cachedTokens) {}
+      };
+    }
+  }
+
+  public Engine(String name, GlmModel model, ComputeBackend backend, KvCache kvCache, Scheduler scheduler,
+      BlockPool pool, List<Integer> eosIds, int maxModelLen, int maxWaiting, EngineObserver observer) {
+    this.model = model;
+    this.backend = backend;
+    this.kvCache = kvCache;
+    this.pool = pool;
+    this.scheduler = scheduler;
+    this.eosIds = List.copyOf(eosIds);
+    this.maxModelLen = maxModelLen;
+    this.maxWaiting = maxWaiting;
+    this.observer = observer;
+    this.thread = new Thread(this::loop, "autoglm-engine-" + name);
+    this.thread.setDaemon(true);
+    this.thread.start();
+  }
+
+  /** Queues a sequence; false when the waiting queue is full (the caller rejects the request). */
+  public boolean submit(Sequence seq) {
+    if (stopping) {
+      throw new IllegalStateException("engine is closed");
+    }
+    if (pendingSubmissions.incrementAndGet() + waitingCount > maxWaiting) {
+      pendingSubmissions.decrementAndGet();
+      return false;
+    }
+    inbox.add(new Submit(seq));
+    return true;
+  }
+
+  /** Wakes the engine so it notices a cancellation at once. */
+  public void wake() {
+    inbox.add(new Wake());
+  }
+
+  public long steps() {
+    return steps.get();
+  }
+
+  public int numRunning() {
+    return runningCount;
+  }
+
+  public int numWaiting() {
+    return waitingCount + (int) pendingSubmissions.get();
+  }
+
+  public double kvUsage() {
+    return pool.usage();
+  }
+
+  public long preemptions() {
+    return scheduler.preemptions();
+  }
+
+  public int maxModelLen() {
+    return maxModelLen;
+  }
+
+  private void loop() {
+    try {
+      while (!stopping) {
+        drainInbox(!scheduler.hasWork());
+        reapCancelledAndExpired();
+        if (!scheduler.hasWork()) {
+          continue;
+        }
+        Scheduler.Output out = scheduler.schedule();
+        out.preempted().forEach(observer::onPreemption);
+        if (!out.chunks().isEmpty()) {
+          runStep(out);
+        }
+        runningCount = scheduler.numRunning();
+        waitingCount = scheduler.numWaiting();
+        if (CHECK_INVARIANTS) {
+          scheduler.checkInvariants();
+        }
+        observer.onStep(runningCount, waitingCount, pool.usage(), out.numTokens());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (RuntimeException | Error e) {
+      LOG.error("engine thread failed; failing every request it holds", e);
+      failAll(e);
+    } finally {
+      cancelAll();
+    }
+  }
+
+  private void drainInbox(boolean block) throws InterruptedException {
+    Command c = block ? inbox.poll(100, TimeUnit.MILLISECONDS) : inbox.poll();
+    while (c != null) {
+      if (c instanceof Submit s) {
+        pendingSubmissions.decrementAndGet();
+        scheduler.add(s.seq());
+      }
+      c = inbox.poll();
+    }
+    waitingCount = scheduler.numWaiting();
+  }
+
+  private void reapCancelledAndExpired() {
+    long now = System.nanoTime();
+    for (Sequence s : scheduler.all()) {
+      if (s.cancelRequested()) {
+        finish(s, FinishReason.CANCELLED);
+      } else if (now - s.deadlineNanos() > 0) {
+        finish(s, FinishReason.TIMEOUT);
+      }
+    }
+  }
+
+  private void runStep(Scheduler.Output out) {
+    List<Scheduler.Chunk> chunks = out.chunks();
+    StepInputs in = StepInputs.of(chunks, pool, scheduler, kvCache.layout().blockSizeTokens());
+    try (ForwardStep step = backend.begin(in.batch(), kvCache)) {
+      Tensor logits = model.forward(step, in.logitRows());
+      float[][] host = in.anyCapture() ? step.toHost(logits) : null;
+      int[] sampled = in.sampleRows().length == 0 ? new int[0]
+          : step.sample(in.sampleRows().length == in.logitRows().length ? logits : step.rows(logits, in.sampleRows()),
+              in.samplingRows());
+      steps.incrementAndGet();
+      apply(chunks, in, host, sampled);
+    } catch (RuntimeException e) {
+      LOG.error("forward step over {} sequences failed; failing them", chunks.size(), e);
+      for (Scheduler.Chunk c : chunks) {
+        if (!c.seq().isFinished()) {
+          scheduler.remove(c.seq());
+          c.seq().listener().onError(c.seq(), e);
+        }
+      }
+    }
+  }
+
+  private void apply(List<Scheduler.Chunk> chunks, StepInputs in, float[][] host, int[] sampled) {
+    int sampleIndex = 0;
+    for (int i = 0; i < chunks.size(); i++) {
+      Scheduler.Chunk c = chunks.get(i);
+      Sequence s = c.seq();
+      scheduler.computed(c);
+      if (host != null && s.captureLogits()) {
+        for (int r = in.firstLogitRow()[i]; r < in.firstLogitRow()[i] + c.numTokens(); r++) {
+          s.capturedLogits().add(host[r]);
+        }
+      }
+      if (c.samples()) {
+        int token = sampled[sampleIndex++];
+        Optional<FinishReason> done = s.append(token, eosIds, maxModelLen);
+        s.listener().onToken(s.numOutputTokens() - 1, token);
+        scheduler.publish(s);
+        done.ifPresent(reason -> finish(s, reason));
+      } else {
+        scheduler.publish(s);
+      }
+    }
+  }
+
+  private void finish(Sequence s, FinishReason reason) {
+    scheduler.remove(s);
+    runningCount = scheduler.numRunning();
+    waitingCount = scheduler.numWaiting();
+    s.listener().onFinish(s, reason);
+  }
+
+  private void failAll(Throwable e) {
+    for (Sequence s : scheduler.all()) {
+      scheduler.remove(s);
+      s.listener().onError(s, e);
+    }
+  }
+
+  private void cancelAll() {
+    Command c;
+    while ((c = inbox.poll()) != null) {
+      if (c instanceof Submit s) {
+        scheduler.add(s.seq());
+      }
+    }
+    for (Sequence s : scheduler.all()) {
+      finish(s, FinishReason.CANCELLED);
+    }
+    runningCount = 0;
+    waitingCount = 0;
+  }
+
+  /** Stops the loop; requests still held finish as CANCELLED. Waits for the thread to end. */
+  @Override
+  public void close() {
+    stopping = true;
+    wake();
+    try {
+      thread.join(TimeUnit.SECONDS.toMillis(30));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    kvCache.close();
+  }
+
+  /** Whether the engine thread is the current thread (listeners use it to assert they are not blocking it). */
+  public boolean isEngineThread() {
+    return Thread.currentThread() == thread;
+  }
+}

@@ -1,0 +1,173 @@
+package io.autoglm.sched;
+
+import io.autoglm.kv.KvCacheManager;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+
+/**
+ * Picks each step's work, vLLM-v1 style: running sequences first (a decode token, or the next prefill chunk), then
+ * waiting ones while the token budget and sequence limit allow. When KV blocks run out, the most recently admitted
+ * running sequence is preempted: its blocks are freed and it waits at the head of the queue to be recomputed.
+ *
+ * <p>Invariant: a sequence is in exactly one of waiting or running, or in neither once finished or aborted.
+ */
+public final class Scheduler {
+  /** A run of one sequence's tokens in this step: positions [start, start + numTokens). */
+  public record Chunk(Sequence seq, int start, int numTokens) {
+    /** Whether this chunk reaches the sequence's last token, so the step samples its next one. */
+    public boolean samples() {
+      return start + numTokens == seq.numTokens();
+    }
+  }
+
+  /** What one step runs, and whom it preempted to make room. */
+  public record Output(List<Chunk> chunks, List<Sequence> preempted) {
+    public int numTokens() {
+      return chunks.stream().mapToInt(Chunk::numTokens).sum();
+    }
+  }
+
+  private final SchedulerConfig config;
+  private final KvCacheManager kv;
+  private final Deque<Sequence> waiting = new ArrayDeque<>();
+  private final List<Sequence> running = new ArrayList<>();
+  private long preemptions;
+
+  public Scheduler(SchedulerConfig config, KvCacheManager kv) {
+    this.config = config;
+    this.kv = kv;
+  }
+
+  public void add(Sequence seq) {
+    waiting.addLast(seq);
+  }
+
+  public int numWaiting() {
+    return waiting.size();
+  }
+
+  public int numRunning() {
+    return running.size();
+  }
+
+  public long preemptions() {
+    return preemptions;
+  }
+
+  public boolean hasWork() {
+    return !waiting.isEmpty() || !running.isEmpty();
+  }
+
+  /** Every sequence the scheduler holds, running first. */
+  public List<Sequence> all() {
+    List<Sequence> all = new ArrayList<>(running);
+    all.addAll(waiting);
+    return all;
+  }
+
+  public Output schedule() {
+    int budget = config.maxBatchTokens();
+    List<Chunk> chunks = new ArrayList<>();
+    List<Sequence> preempted = new ArrayList<>();
+    for (int i = 0; i < running.size() && budget > 0; i++) {
+      Sequence s = running.get(i);
+      int n = Math.min(s.numTokens() - s.numComputed(), budget);
+      boolean scheduled = true;
+      while (!kv.allocate(s.blocks(), s.numComputed() + n)) {
+        Sequence victim = running.remove(running.size() - 1);
+        preempt(victim);
+        preempted.add(victim);
+        if (victim == s) {
+          scheduled = false;
+          break;
+        }
+      }
+      if (!scheduled) {
+        break;
+      }
+      chunks.add(new Chunk(s, s.numComputed(), n));
+      budget -= n;
+    }
+    if (preempted.isEmpty()) {
+      while (!waiting.isEmpty() && running.size() < config.maxRunningSequences() && budget > 0) {
+        Sequence s = waiting.peekFirst();
+        if (s.blocks().blocks().isEmpty()) {
+          s.setNumComputed(kv.matchPrefix(s.blocks(), s.tokens()));
+        }
+        int n = Math.min(s.numTokens() - s.numComputed(), budget);
+        if (!kv.allocate(s.blocks(), s.numComputed() + n)) {
+          kv.free(s.blocks());
+          s.setNumComputed(0);
+          break;
+        }
+        waiting.pollFirst();
+        s.noteAdmitted(s.numComputed());
+        running.add(s);
+        chunks.add(new Chunk(s, s.numComputed(), n));
+        budget -= n;
+      }
+    }
+    return new Output(List.copyOf(chunks), List.copyOf(preempted));
+  }
+
+  private void preempt(Sequence s) {
+    kv.free(s.blocks());
+    s.setNumComputed(0);
+    s.notePreempted();
+    preemptions++;
+    waiting.addFirst(s);
+  }
+
+  /** Records that a chunk's tokens now have K/V in the cache, and publishes its full blocks. */
+  public void computed(Chunk chunk) {
+    Sequence s = chunk.seq();
+    s.setNumComputed(chunk.start() + chunk.numTokens());
+  }
+
+  /** Publishes a sequence's full blocks to the prefix cache (after its sampled token, if any, is appended). */
+  public void publish(Sequence s) {
+    if (s.numComputed() / kv.blockSizeTokens() <= s.blocks().numPublished()) {
+      return;
+    }
+    kv.publishFullBlocks(s.blocks(), s.tokens(), s.numComputed());
+  }
+
+  /** Removes a sequence (finished, cancelled, timed out or failed) and frees its blocks at once. */
+  public void remove(Sequence s) {
+    running.remove(s);
+    waiting.remove(s);
+    kv.free(s.blocks());
+    s.markFinished();
+  }
+
+  /**
+   * Audits the pool against the sequences: every live sequence's blocks are in use and cover its computed tokens,
+   * each block's ref count equals the number of sequences holding it, and free + used = total - 1.
+   *
+   * @throws IllegalStateException naming the first inconsistency
+   */
+  public void checkInvariants() {
+    var pool = kv.pool();
+    int[] refs = new int[pool.numBlocks()];
+    for (Sequence s : all()) {
+      int needed = (s.numComputed() + kv.blockSizeTokens() - 1) / kv.blockSizeTokens();
+      if (s.blocks().blocks().size() < needed) {
+        throw new IllegalStateException(s + " holds " + s.blocks().blocks().size() + " blocks, needs " + needed);
+      }
+      for (int b : s.blocks().blocks()) {
+        if (b == 0) {
+          throw new IllegalStateException(s + " holds the null block 0");
+        }
+        refs[b]++;
+      }
+    }
+    for (Sequence s : waiting) {
+      if (!s.blocks().blocks().isEmpty() && s.numComputed() == 0) {
+        throw new IllegalStateException("waiting " + s + " holds blocks without computed tokens");
+      }
+    }
+    pool.checkInvariants(refs);
+  }
+}

@@ -1,0 +1,189 @@
+package io.autoglm.sched;
+
+import io.autoglm.FinishReason;
+import io.autoglm.SamplingParams;
+import io.autoglm.backend.SamplingRow;
+import io.autoglm.kv.KvCacheManager;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * One request's state inside the engine: its tokens (prompt then output), how many of them have KV in the cache,
+ * and its blocks. Touched only by the engine thread, except {@link #requestCancel()}.
+ */
+public final class Sequence {
+  /** Receives a sequence's tokens and its end. Called on the engine thread: implementations must not block. */
+  public interface Listener {
+    void onToken(int index, int tokenId);
+
+    void onFinish(Sequence seq, FinishReason reason);
+
+    void onError(Sequence seq, Throwable error);
+  }
+
+  private final String id;
+  private final int promptLength;
+  private final SamplingParams params;
+  private final long seed;
+  private final long deadlineNanos;
+  private final boolean captureLogits;
+  private final Listener listener;
+  private final KvCacheManager.SequenceBlocks blocks = new KvCacheManager.SequenceBlocks();
+  private final List<float[]> capturedLogits = new ArrayList<>();
+  private int[] tokens; // (capacity) prompt then output; only [0, length) is meaningful
+  private int length;
+  private int numComputed; // tokens whose K/V are in the cache
+  private int cachedPromptTokens = -1; // prefix-cache hit at first admission; -1 until admitted
+  private int preemptions;
+  private boolean finished;
+  private volatile boolean cancelRequested;
+
+  /**
+   * @param deadlineNanos {@link System#nanoTime()} after which the request times out; Long.MAX_VALUE for none
+   * @param captureLogits keep the logits of every computed position (conformance checks)
+   */
+  public Sequence(String id, int[] prompt, SamplingParams params, long seed, long deadlineNanos,
+      boolean captureLogits, Listener listener) {
+    if (prompt.length == 0) {
+      throw new IllegalArgumentException("prompt must hold at least one token");
+    }
+    this.id = id;
+    this.promptLength = prompt.length;
+    this.params = params;
+    this.seed = seed;
+    this.deadlineNanos = deadlineNanos;
+    this.captureLogits = captureLogits;
+    this.listener = listener;
+    this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(params.maxNewTokens(), 1024));
+    this.length = prompt.length;
+  }
+
+  public String id() {
+    return id;
+  }
+
+  public SamplingParams params() {
+    return params;
+  }
+
+  public int promptLength() {
+    return promptLength;
+  }
+
+  public int numTokens() {
+    return length;
+  }
+
+  public int numOutputTokens() {
+    return length - promptLength;
+  }
+
+  public int tokenAt(int position) {
+    return tokens[position];
+  }
+
+  /** Prompt and output so far; a copy. */
+  public int[] tokens() {
+    return Arrays.copyOf(tokens, length);
+  }
+
+  public List<Integer> outputTokens() {
+    List<Integer> out = new ArrayList<>(length - promptLength);
+    for (int i = promptLength; i < length; i++) {
+      out.add(tokens[i]);
+    }
+    return out;
+  }
+
+  public int numComputed() {
+    return numComputed;
+  }
+
+  void setNumComputed(int n) {
+    numComputed = n;
+  }
+
+  public KvCacheManager.SequenceBlocks blocks() {
+    return blocks;
+  }
+
+  public long deadlineNanos() {
+    return deadlineNanos;
+  }
+
+  public boolean captureLogits() {
+    return captureLogits;
+  }
+
+  public List<float[]> capturedLogits() {
+    return capturedLogits;
+  }
+
+  public int cachedPromptTokens() {
+    return Math.max(cachedPromptTokens, 0);
+  }
+
+  void noteAdmitted(int cachedTokens) {
+    if (cachedPromptTokens < 0) {
+      cachedPromptTokens = cachedTokens;
+    }
+  }
+
+  public int preemptions() {
+    return preemptions;
+  }
+
+  void notePreempted() {
+    preemptions++;
+  }
+
+  public boolean isFinished() {
+    return finished;
+  }
+
+  public Listener listener() {
+    return listener;
+  }
+
+  /** Asks the engine to stop this request and free its blocks; safe from any thread. */
+  public void requestCancel() {
+    cancelRequested = true;
+  }
+
+  public boolean cancelRequested() {
+    return cancelRequested;
+  }
+
+  /** The sampling settings of the next token. */
+  SamplingRow samplingRow() {
+    return new SamplingRow((float) params.temperature(), params.topK(), (float) params.topP(), seed,
+        numOutputTokens());
+  }
+
+  /** Appends a sampled token and says whether it ends the request. */
+  Optional<FinishReason> append(int token, List<Integer> eosIds, int maxModelLen) {
+    if (length == tokens.length) {
+      tokens = Arrays.copyOf(tokens, Math.min(tokens.length * 2, promptLength + params.maxNewTokens()));
+    }
+    tokens[length++] = token;
+    boolean stopToken = params.stopTokenIds().contains(token) || (!params.ignoreEos() && eosIds.contains(token));
+    if (stopToken) {
+      return Optional.of(FinishReason.STOP);
+    }
+    if (numOutputTokens() >= params.maxNewTokens() || length >= maxModelLen) {
+      return Optional.of(FinishReason.LENGTH);
+    }
+    return Optional.empty();
+  }
+
+  void markFinished() {
+    finished = true;
+  }
+
+  @Override
+  public String toString() {
+    return "Sequence[" + id + ", tokens=" + length + ", computed=" + numComputed + "]";
+  }
+}
