@@ -91,7 +91,8 @@ public final class AutoGLM implements AutoCloseable {
 
   public EngineStats stats() {
     return new EngineStats(engine.numRunning(), engine.numWaiting(), engine.kvUsage(), kvLayout.numBlocks(),
-        kvLayout.blockSizeTokens(), engine.maxModelLen(), engine.steps(), engine.preemptions());
+        kvLayout.blockSizeTokens(), engine.maxModelLen(), engine.steps(), engine.preemptions(), engine.loopNanos(),
+        engine.forwardNanos());
   }
 
   /** Generates from token ids and waits for the result. Interrupting the caller cancels the request. */

@@ -46,6 +46,8 @@ public final class Engine implements AutoCloseable {
   private final LinkedBlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
   private final AtomicLong pendingSubmissions = new AtomicLong();
   private final AtomicLong steps = new AtomicLong();
+  private volatile long loopNanos; // time in schedule + step + bookkeeping, summed over steps that ran a forward
+  private volatile long forwardNanos; // of which inside ForwardStep (forward pass and sampling)
   private final Thread thread;
   private final EngineObserver observer;
   private volatile boolean stopping;
@@ -124,6 +126,16 @@ public final class Engine implements AutoCloseable {
     return pool.usage();
   }
 
+  /** Nanoseconds of engine steps (scheduling, forward, sampling, bookkeeping), summed. */
+  public long loopNanos() {
+    return loopNanos;
+  }
+
+  /** Nanoseconds inside the backend's forward step and sampling, summed. */
+  public long forwardNanos() {
+    return forwardNanos;
+  }
+
   public long preemptions() {
     return scheduler.preemptions();
   }
@@ -140,6 +152,7 @@ public final class Engine implements AutoCloseable {
         if (!scheduler.hasWork()) {
           continue;
         }
+        long t0 = System.nanoTime();
         Scheduler.Output out = scheduler.schedule();
         out.preempted().forEach(observer::onPreemption);
         if (!out.chunks().isEmpty()) {
@@ -147,6 +160,9 @@ public final class Engine implements AutoCloseable {
         }
         runningCount = scheduler.numRunning();
         waitingCount = scheduler.numWaiting();
+        if (!out.chunks().isEmpty()) {
+          loopNanos += System.nanoTime() - t0;
+        }
         if (CHECK_INVARIANTS) {
           scheduler.checkInvariants();
         }
@@ -188,6 +204,7 @@ public final class Engine implements AutoCloseable {
   private void runStep(Scheduler.Output out) {
     List<Scheduler.Chunk> chunks = out.chunks();
     StepInputs in = StepInputs.of(chunks, pool, scheduler, kvCache.layout().blockSizeTokens());
+    long t0 = System.nanoTime();
     try (ForwardStep step = backend.begin(in.batch(), kvCache)) {
       Tensor logits = model.forward(step, in.logitRows());
       float[][] host = in.anyCapture() ? step.toHost(logits) : null;
@@ -195,6 +212,7 @@ public final class Engine implements AutoCloseable {
           : step.sample(in.sampleRows().length == in.logitRows().length ? logits : step.rows(logits, in.sampleRows()),
               in.samplingRows());
       steps.incrementAndGet();
+      forwardNanos += System.nanoTime() - t0;
       apply(chunks, in, host, sampled);
     } catch (RuntimeException e) {
       LOG.error("forward step over {} sequences failed; failing them", chunks.size(), e);

@@ -93,7 +93,7 @@ public final class Scheduler {
     if (preempted.isEmpty()) {
       while (!waiting.isEmpty() && running.size() < config.maxRunningSequences() && budget > 0) {
         Sequence s = waiting.peekFirst();
-        if (s.blocks().blocks().isEmpty()) {
+        if (s.blocks().blocks().isEmpty() && !s.captureLogits()) { // capturing needs every position computed
           s.setNumComputed(kv.matchPrefix(s.blocks(), s.tokens()));
         }
         int n = Math.min(s.numTokens() - s.numComputed(), budget);

@@ -1,0 +1,55 @@
+package io.autoglm.examples.cli;
+
+import io.autoglm.model.RandomCheckpoint;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** Writes a random bf16 checkpoint at real shapes. */
+@Command(name = "init-random", mixinStandardHelpOptions = true,
+    description = "Write a random bf16 checkpoint in the transformers layout (config, generation config, shards, index).")
+final class InitRandomCommand implements Callable<Integer> {
+  @Option(names = "--like", required = true, description = "Preset: ${COMPLETION-CANDIDATES}.",
+      completionCandidates = Presets.class)
+  String like;
+
+  @Option(names = "--set", description = "Override a config field, e.g. --set num_hidden_layers=2 (repeatable).")
+  List<String> overrides = List.of();
+
+  @Option(names = "--out", required = true, description = "Output folder.")
+  Path out;
+
+  @Option(names = "--max-shard-mb", defaultValue = "2000", description = "Shard size limit in MB (default ${DEFAULT-VALUE}).")
+  long maxShardMb;
+
+  @Option(names = "--seed", defaultValue = "0", description = "Random seed (default ${DEFAULT-VALUE}).")
+  long seed;
+
+  static final class Presets implements Iterable<String> {
+    @Override
+    public java.util.Iterator<String> iterator() {
+      return RandomCheckpoint.presets().iterator();
+    }
+  }
+
+  @Override
+  public Integer call() {
+    Map<String, String> set = new LinkedHashMap<>();
+    for (String o : overrides) {
+      int eq = o.indexOf('=');
+      if (eq <= 0) {
+        throw new IllegalArgumentException("--set " + o + ": expected key=value");
+      }
+      set.put(o.substring(0, eq), o.substring(eq + 1));
+    }
+    RandomCheckpoint ckpt = RandomCheckpoint.like(like, set, maxShardMb * 1_000_000L, seed);
+    System.err.println("writing " + like + " " + ckpt.modelConfig() + " to " + out);
+    ckpt.write(out, System.err::println);
+    System.out.println(out.toAbsolutePath());
+    return 0;
+  }
+}
