@@ -1,5 +1,6 @@
 package io.autoglm.model;
 
+import io.autoglm.ModelLoadException;
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.ExpertSlices;
 import io.autoglm.backend.MoeSlices;
@@ -73,6 +74,12 @@ record LayerWeights(
     String p = "model.layers." + layer + ".mlp.";
     if (c.moe().isEmpty() || !c.moe().get().isMoeLayer(layer)) {
       return dense(c, ckpt, backend, p, c.intermediateSize());
+    }
+    if (ckpt.contains(p + "experts.gate_up_proj") && !ckpt.contains(p + "experts.0.gate_proj.weight")) {
+      throw new ModelLoadException(String.format("checkpoint %s stores layer %d's routed experts fused "
+          + "(%sexperts.gate_up_proj, transformers' in-memory layout); expected one tensor per expert "
+          + "(%sexperts.{e}.gate_proj.weight, up_proj, down_proj) as published checkpoints have", ckpt.dir(), layer,
+          p, p));
     }
     MoeConfig m = c.moe().get();
     long h = c.hiddenSize();
