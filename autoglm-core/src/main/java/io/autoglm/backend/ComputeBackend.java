@@ -1,6 +1,7 @@
 package io.autoglm.backend;
 
 import io.autoglm.safetensors.TensorSlice;
+import java.util.List;
 
 /**
  * Where the decoder's math runs. The decoder is written once against this interface; the DJL CPU backend and the
@@ -16,6 +17,20 @@ public interface ComputeBackend extends AutoCloseable {
 
   /** Copies (or maps) a weight onto the backend, in the backend's compute dtype. */
   Tensor weight(TensorSlice slice);
+
+  /**
+   * Concatenates weights along dim 0 into one weight, e.g. a checkpoint's separate {@code gate_proj} and
+   * {@code up_proj} into the fused [gate | up] the decoder feeds to {@link ForwardStep#siluMul}. All blocks share
+   * their trailing dims.
+   */
+  default Tensor fusedWeight(List<TensorSlice> rowBlocks) {
+    throw new UnsupportedOperationException(name() + " backend does not implement fusedWeight");
+  }
+
+  /** Copies (or maps) one MoE layer's router and routed experts onto the backend. */
+  default MoeWeights moeWeights(MoeSlices slices) {
+    throw new UnsupportedOperationException(name() + " backend does not implement moeWeights (mixture of experts)");
+  }
 
   /** Allocates the KV cache. */
   KvCache allocateKv(KvLayout layout);

@@ -34,6 +34,36 @@ public interface ForwardStep extends AutoCloseable {
    */
   Tensor attention(int layer, Tensor q, int numHeads, float scale);
 
+  /**
+   * RMSNorm of each head on its own (GLM4-MoE's q/k norms): x (T, numHeads × headDim), weight (headDim) → same
+   * shape, in fp32.
+   */
+  default Tensor headRmsNorm(Tensor x, int numHeads, Tensor weight, float eps) {
+    throw unsupported("headRmsNorm");
+  }
+
+  /**
+   * Chooses each token's experts: router logits {@code x · routerᵀ} computed in fp32 whatever the compute dtype,
+   * then exactly {@link MoeRouter#route}'s selection and weights. x (T, hidden) → routing for T tokens × topK.
+   */
+  default ExpertRouting route(Tensor x, MoeWeights weights, MoeRouter router) {
+    throw unsupported("route");
+  }
+
+  /**
+   * The routed experts' mixture: {@code out[t] = Σ_j w[t,j] · down_e(silu(gate_e·x[t]) * up_e·x[t])} with
+   * {@code e = experts[t,j]}, summed over j in ascending expert id. x (T, hidden) → (T, hidden). Meant for grouped
+   * GEMMs over the (token, expert) pairs sorted by expert, followed by a weighted scatter-add back to the tokens.
+   */
+  default Tensor moe(Tensor x, MoeWeights weights, ExpertRouting routing) {
+    throw unsupported("moe");
+  }
+
+  private UnsupportedOperationException unsupported(String op) {
+    return new UnsupportedOperationException(getClass().getSimpleName() + " does not implement " + op
+        + " (needed by mixture-of-experts models such as Glm4MoeForCausalLM)");
+  }
+
   /** Rows {@code rows} of x. */
   Tensor rows(Tensor x, int[] rows);
 

@@ -9,7 +9,12 @@ public enum Architecture {
   /** glm-4-9b-chat-hf, glm-edge: pre-norm blocks. */
   GLM("GlmForCausalLM", "glm", false),
   /** GLM-4-0414, GLM-Z1: adds post_self_attn_layernorm and post_mlp_layernorm. */
-  GLM4("Glm4ForCausalLM", "glm4", true);
+  GLM4("Glm4ForCausalLM", "glm4", true),
+  /**
+   * GLM-4.5, GLM-4.6, GLM-4.5-Air: pre-norm blocks, half-split (NeoX) RoPE pairs, optional per-head q/k norms,
+   * separate {@code gate_proj}/{@code up_proj}, and mixture-of-experts MLPs after the first dense layers.
+   */
+  GLM4_MOE("Glm4MoeForCausalLM", "glm4_moe", false);
 
   private final String className;
   private final String modelType;
@@ -32,6 +37,21 @@ public enum Architecture {
   /** Whether each block normalises the attention and MLP outputs before the residual add (GLM4). */
   public boolean sandwichNorms() {
     return sandwichNorms;
+  }
+
+  /** Whether RoPE rotates channel pairs (2i, 2i+1) (GLM, GLM4) rather than (i, i + rotaryDim/2) (GLM4-MoE). */
+  public boolean ropeInterleaved() {
+    return this != GLM4_MOE;
+  }
+
+  /** Whether dense MLPs store one fused {@code gate_up_proj} (GLM, GLM4) rather than gate_proj and up_proj. */
+  public boolean fusedGateUp() {
+    return this != GLM4_MOE;
+  }
+
+  /** Whether the config carries a {@link MoeConfig}. */
+  public boolean mixtureOfExperts() {
+    return this == GLM4_MOE;
   }
 
   public static Optional<Architecture> fromClassName(String name) {

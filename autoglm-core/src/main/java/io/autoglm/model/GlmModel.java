@@ -1,7 +1,9 @@
 package io.autoglm.model;
 
 import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.ExpertRouting;
 import io.autoglm.backend.ForwardStep;
+import io.autoglm.backend.MoeRouter;
 import io.autoglm.backend.RopeSpec;
 import io.autoglm.backend.Tensor;
 import io.autoglm.safetensors.Checkpoint;
@@ -10,69 +12,45 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The GLM / GLM4 decoder, written once against {@link ForwardStep}: embedding, then per layer pre-norm attention
- * (q/k/v bias, partial interleaved RoPE, GQA over the paged KV cache) and a SiLU MLP with the fused
- * {@code gate_up_proj} ([gate | up]), GLM4's extra post-norms, the final norm and the LM head.
+ * The GLM / GLM4 / GLM4-MoE decoder, written once against {@link ForwardStep}: embedding, then per layer pre-norm
+ * attention (q/k/v bias, optional per-head q/k norms, partial RoPE — interleaved pairs for GLM/GLM4, half-split for
+ * GLM4-MoE — and GQA over the paged KV cache) and a SiLU MLP: dense with [gate | up] fused, or routed experts plus
+ * shared experts; GLM4's extra post-norms; the final norm and the LM head.
  */
 public final class GlmModel {
   private final ModelConfig config;
   private final RopeSpec rope;
   private final float eps;
   private final float attentionScale;
+  private final Optional<MoeRouter> router;
   private final Tensor embed; // (vocab, hidden)
   private final Tensor finalNorm; // (hidden)
   private final Tensor lmHead; // (vocab, hidden)
-  private final List<Layer> layers;
+  private final List<LayerWeights> layers;
 
-  /** One decoder block's weights. Optional ones are GLM4's post-norms and the attention biases. */
-  private record Layer(
-      Tensor inputNorm, // (hidden)
-      Tensor qWeight, // (heads·headDim, hidden)
-      Optional<Tensor> qBias, // (heads·headDim)
-      Tensor kWeight, // (kvHeads·headDim, hidden)
-      Optional<Tensor> kBias, // (kvHeads·headDim)
-      Tensor vWeight, // (kvHeads·headDim, hidden)
-      Optional<Tensor> vBias, // (kvHeads·headDim)
-      Tensor oWeight, // (hidden, heads·headDim)
-      Optional<Tensor> postSelfAttnNorm, // (hidden), GLM4
-      Tensor postAttnNorm, // (hidden)
-      Tensor gateUp, // (2·intermediate, hidden): rows [gate | up]
-      Tensor down, // (hidden, intermediate)
-      Optional<Tensor> postMlpNorm) {} // (hidden), GLM4
-
-  private GlmModel(ModelConfig config, Tensor embed, Tensor finalNorm, Tensor lmHead, List<Layer> layers) {
+  private GlmModel(ModelConfig config, Tensor embed, Tensor finalNorm, Tensor lmHead, List<LayerWeights> layers) {
     this.config = config;
-    this.rope = new RopeSpec(config.headDim(), config.rotaryDim(), config.ropeTheta(), true);
+    this.rope = new RopeSpec(config.headDim(), config.rotaryDim(), config.ropeTheta(),
+        config.architecture().ropeInterleaved());
     this.eps = (float) config.rmsNormEps();
     this.attentionScale = (float) (1.0 / Math.sqrt(config.headDim()));
+    this.router = config.moe().map(MoeConfig::router);
     this.embed = embed;
     this.finalNorm = finalNorm;
     this.lmHead = lmHead;
     this.layers = layers;
   }
 
-  /** Loads every weight onto the backend, checking each tensor's shape against the config. */
+  /**
+   * Loads every weight onto the backend, checking each tensor's shape against the config. Tensors are mapped one by
+   * one as their layer loads; a multi-token-prediction layer after the last decoder layer is left unread.
+   */
   public static GlmModel load(ModelConfig c, Checkpoint ckpt, ComputeBackend backend, LoadProgress progress) {
     long h = c.hiddenSize();
     Tensor embed = backend.weight(ckpt.tensor("model.embed_tokens.weight", c.vocabSize(), h));
-    List<Layer> layers = new ArrayList<>();
+    List<LayerWeights> layers = new ArrayList<>();
     for (int i = 0; i < c.numLayers(); i++) {
-      String p = "model.layers." + i + ".";
-      boolean sandwich = c.architecture().sandwichNorms();
-      layers.add(new Layer(
-          backend.weight(ckpt.tensor(p + "input_layernorm.weight", h)),
-          backend.weight(ckpt.tensor(p + "self_attn.q_proj.weight", c.qSize(), h)),
-          bias(c, ckpt, backend, p + "self_attn.q_proj.bias", c.qSize()),
-          backend.weight(ckpt.tensor(p + "self_attn.k_proj.weight", c.kvSize(), h)),
-          bias(c, ckpt, backend, p + "self_attn.k_proj.bias", c.kvSize()),
-          backend.weight(ckpt.tensor(p + "self_attn.v_proj.weight", c.kvSize(), h)),
-          bias(c, ckpt, backend, p + "self_attn.v_proj.bias", c.kvSize()),
-          backend.weight(ckpt.tensor(p + "self_attn.o_proj.weight", h, c.qSize())),
-          sandwich ? Optional.of(backend.weight(ckpt.tensor(p + "post_self_attn_layernorm.weight", h))) : Optional.empty(),
-          backend.weight(ckpt.tensor(p + "post_attention_layernorm.weight", h)),
-          backend.weight(ckpt.tensor(p + "mlp.gate_up_proj.weight", 2L * c.intermediateSize(), h)),
-          backend.weight(ckpt.tensor(p + "mlp.down_proj.weight", h, c.intermediateSize())),
-          sandwich ? Optional.of(backend.weight(ckpt.tensor(p + "post_mlp_layernorm.weight", h))) : Optional.empty()));
+      layers.add(LayerWeights.load(c, ckpt, backend, i));
       progress.layerLoaded(i + 1, c.numLayers());
     }
     Tensor norm = backend.weight(ckpt.tensor("model.norm.weight", h));
@@ -80,10 +58,6 @@ public final class GlmModel {
         ? embed
         : backend.weight(ckpt.tensor("lm_head.weight", c.vocabSize(), h));
     return new GlmModel(c, embed, norm, head, List.copyOf(layers));
-  }
-
-  private static Optional<Tensor> bias(ModelConfig c, Checkpoint ckpt, ComputeBackend backend, String name, long n) {
-    return c.attentionBias() ? Optional.of(backend.weight(ckpt.tensor(name, n))) : Optional.empty();
   }
 
   public ModelConfig config() {
@@ -97,24 +71,48 @@ public final class GlmModel {
   public Tensor forward(ForwardStep s, int[] logitRows) {
     Tensor h = s.embedding(embed);
     for (int l = 0; l < layers.size(); l++) {
-      Layer w = layers.get(l);
-      Tensor x = s.rmsNorm(h, w.inputNorm(), eps);
-      Tensor q = s.rope(linear(s, x, w.qWeight(), w.qBias()), config.numHeads(), rope);
-      Tensor k = s.rope(linear(s, x, w.kWeight(), w.kBias()), config.numKvHeads(), rope);
-      Tensor v = linear(s, x, w.vWeight(), w.vBias());
-      s.writeKv(l, k, v);
-      Tensor attn = s.linear(s.attention(l, q, config.numHeads(), attentionScale), w.oWeight());
+      LayerWeights w = layers.get(l);
+      Tensor attn = attention(s, l, w, s.rmsNorm(h, w.inputNorm(), eps));
       if (w.postSelfAttnNorm().isPresent()) {
         attn = s.rmsNorm(attn, w.postSelfAttnNorm().get(), eps);
       }
       h = s.add(h, attn);
-      Tensor mlp = s.linear(s.siluMul(s.linear(s.rmsNorm(h, w.postAttnNorm(), eps), w.gateUp())), w.down());
+      Tensor mlp = feedForward(s, w.feedForward(), s.rmsNorm(h, w.postAttnNorm(), eps));
       if (w.postMlpNorm().isPresent()) {
         mlp = s.rmsNorm(mlp, w.postMlpNorm().get(), eps);
       }
       h = s.add(h, mlp);
     }
     return s.linear(s.rmsNorm(s.rows(h, logitRows), finalNorm, eps), lmHead);
+  }
+
+  private Tensor attention(ForwardStep s, int layer, LayerWeights w, Tensor x) {
+    Tensor q = linear(s, x, w.qWeight(), w.qBias());
+    Tensor k = linear(s, x, w.kWeight(), w.kBias());
+    if (w.qNorm().isPresent()) {
+      q = s.headRmsNorm(q, config.numHeads(), w.qNorm().get(), eps);
+    }
+    if (w.kNorm().isPresent()) {
+      k = s.headRmsNorm(k, config.numKvHeads(), w.kNorm().get(), eps);
+    }
+    q = s.rope(q, config.numHeads(), rope);
+    k = s.rope(k, config.numKvHeads(), rope);
+    s.writeKv(layer, k, linear(s, x, w.vWeight(), w.vBias()));
+    return s.linear(s.attention(layer, q, config.numHeads(), attentionScale), w.oWeight());
+  }
+
+  private Tensor feedForward(ForwardStep s, LayerWeights.FeedForward ffn, Tensor x) {
+    if (ffn instanceof LayerWeights.Dense d) {
+      return dense(s, d, x);
+    }
+    LayerWeights.Experts e = (LayerWeights.Experts) ffn;
+    ExpertRouting routing = s.route(x, e.routed(), router.orElseThrow());
+    Tensor routed = s.moe(x, e.routed(), routing);
+    return e.shared().isPresent() ? s.add(routed, dense(s, e.shared().get(), x)) : routed;
+  }
+
+  private static Tensor dense(ForwardStep s, LayerWeights.Dense d, Tensor x) {
+    return s.linear(s.siluMul(s.linear(x, d.gateUp())), d.down());
   }
 
   private static Tensor linear(ForwardStep s, Tensor x, Tensor w, Optional<Tensor> bias) {

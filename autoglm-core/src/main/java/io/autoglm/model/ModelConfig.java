@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The decoder's shape, read from {@code config.json} in both the transformers 4.x form (top-level
@@ -16,6 +17,9 @@ import java.util.List;
  * {@code dtype}).
  *
  * @param rotaryDim leading channels of each head that RoPE rotates: {@code headDim × partial_rotary_factor}
+ * @param useQkNorm whether attention RMS-normalises each query and key head before RoPE ({@code use_qk_norm},
+ *     GLM4-MoE only)
+ * @param moe the mixture-of-experts settings; present exactly for {@link Architecture#mixtureOfExperts()}
  */
 public record ModelConfig(
     Architecture architecture,
@@ -33,7 +37,9 @@ public record ModelConfig(
     boolean attentionBias,
     boolean tieWordEmbeddings,
     String dtype,
-    List<Integer> eosTokenIds) {
+    List<Integer> eosTokenIds,
+    boolean useQkNorm,
+    Optional<MoeConfig> moe) {
 
   public ModelConfig {
     positive("hidden_size", hiddenSize);
@@ -59,6 +65,24 @@ public record ModelConfig(
       throw new ModelLoadException("rope_theta (" + ropeTheta + ") must be > 0");
     }
     eosTokenIds = List.copyOf(eosTokenIds);
+    if (moe.isPresent() != architecture.mixtureOfExperts()) {
+      throw new ModelLoadException(String.format("architecture %s %s mixture-of-experts settings, got %s",
+          architecture.className(), architecture.mixtureOfExperts() ? "needs" : "takes no", moe));
+    }
+    if (useQkNorm && architecture != Architecture.GLM4_MOE) {
+      throw new ModelLoadException("use_qk_norm (true) is only supported for Glm4MoeForCausalLM, got "
+          + architecture.className());
+    }
+  }
+
+  /** A dense GLM or GLM4 config: no q/k norms, no experts. */
+  public ModelConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+      int numKvHeads, int headDim, int vocabSize, double rmsNormEps, double ropeTheta, int rotaryDim,
+      int maxPositionEmbeddings, boolean attentionBias, boolean tieWordEmbeddings, String dtype,
+      List<Integer> eosTokenIds) {
+    this(architecture, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize,
+        rmsNormEps, ropeTheta, rotaryDim, maxPositionEmbeddings, attentionBias, tieWordEmbeddings, dtype,
+        eosTokenIds, false, Optional.empty());
   }
 
   private static void positive(String field, int value) {
@@ -123,10 +147,13 @@ public record ModelConfig(
         theta,
         (int) (headDim * partial),
         o.has("max_position_embeddings") ? o.get("max_position_embeddings").getAsInt() : 8192,
-        !o.has("attention_bias") || o.get("attention_bias").getAsBoolean(),
+        o.has("attention_bias") ? o.get("attention_bias").getAsBoolean() : arch != Architecture.GLM4_MOE,
         o.has("tie_word_embeddings") && o.get("tie_word_embeddings").getAsBoolean(),
         dtype,
-        intList(o.get("eos_token_id")));
+        intList(o.get("eos_token_id")),
+        arch == Architecture.GLM4_MOE && o.has("use_qk_norm") && !o.get("use_qk_norm").isJsonNull()
+            && o.get("use_qk_norm").getAsBoolean(),
+        arch.mixtureOfExperts() ? Optional.of(MoeConfig.fromJson(o)) : Optional.empty());
   }
 
   private static int integer(JsonObject o, String key) {

@@ -32,6 +32,26 @@ import java.util.function.Consumer;
 public final class RandomCheckpoint {
   /** Real configs, as the published checkpoints ship them. */
   private static final Map<String, String> PRESETS = new TreeMap<>(Map.of(
+      "glm-4.5", """
+          {"architectures":["Glm4MoeForCausalLM"],"model_type":"glm4_moe","attention_bias":true,"head_dim":128,
+           "hidden_act":"silu","hidden_size":5120,"partial_rotary_factor":0.5,"intermediate_size":12288,
+           "max_position_embeddings":131072,"moe_intermediate_size":1536,"norm_topk_prob":true,
+           "num_attention_heads":96,"n_group":1,"topk_group":1,"n_routed_experts":160,"n_shared_experts":1,
+           "routed_scaling_factor":2.5,"num_experts_per_tok":8,"first_k_dense_replace":3,"num_hidden_layers":92,
+           "num_key_value_heads":8,"rms_norm_eps":1e-05,"rope_scaling":null,"rope_theta":1000000,
+           "num_nextn_predict_layers":1,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
+           "eos_token_id":[151329,151336,151338],"pad_token_id":151329,"use_qk_norm":true,"vocab_size":151552,
+           "transformers_version":"4.54.0"}""",
+      "glm-4.5-air", """
+          {"architectures":["Glm4MoeForCausalLM"],"model_type":"glm4_moe","attention_bias":true,"head_dim":128,
+           "hidden_act":"silu","hidden_size":4096,"partial_rotary_factor":0.5,"intermediate_size":10944,
+           "max_position_embeddings":131072,"moe_intermediate_size":1408,"norm_topk_prob":true,
+           "num_attention_heads":96,"n_group":1,"topk_group":1,"n_routed_experts":128,"n_shared_experts":1,
+           "routed_scaling_factor":1.0,"num_experts_per_tok":8,"first_k_dense_replace":1,"num_hidden_layers":46,
+           "num_key_value_heads":8,"rms_norm_eps":1e-05,"rope_scaling":null,"rope_theta":1000000,
+           "num_nextn_predict_layers":1,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
+           "eos_token_id":[151329,151336,151338],"pad_token_id":151329,"use_qk_norm":false,"vocab_size":151552,
+           "transformers_version":"4.54.0"}""",
       "glm-4-9b-chat", """
           {"architectures":["GlmForCausalLM"],"model_type":"glm","attention_bias":true,"head_dim":128,
            "hidden_act":"silu","hidden_size":4096,"intermediate_size":13696,"max_position_embeddings":131072,
@@ -152,7 +172,7 @@ public final class RandomCheckpoint {
     List<Map.Entry<String, long[]>> current = new ArrayList<>();
     long bytes = 0;
     for (Map.Entry<String, long[]> e : tensors.entrySet()) {
-      long size = 2 * elements(e.getValue());
+      long size = bytesPerElement(e.getKey()) * elements(e.getValue());
       if (!current.isEmpty() && bytes + size > maxShardBytes) {
         shards.add(current);
         current = new ArrayList<>();
@@ -165,6 +185,15 @@ public final class RandomCheckpoint {
       shards.add(current);
     }
     return shards;
+  }
+
+  /** The router's correction bias is fp32 in real checkpoints (transformers keeps it in fp32); the rest bf16. */
+  private static boolean fp32(String name) {
+    return name.endsWith("e_score_correction_bias");
+  }
+
+  private static int bytesPerElement(String name) {
+    return fp32(name) ? 4 : 2;
   }
 
   private static long elements(long[] shape) {
@@ -181,7 +210,7 @@ public final class RandomCheckpoint {
     long offset = 0;
     for (Map.Entry<String, long[]> e : tensors) {
       JsonObject t = new JsonObject();
-      t.addProperty("dtype", "BF16");
+      t.addProperty("dtype", fp32(e.getKey()) ? "F32" : "BF16");
       JsonArray shape = new JsonArray();
       for (long d : e.getValue()) {
         shape.add(d);
@@ -189,7 +218,7 @@ public final class RandomCheckpoint {
       t.add("shape", shape);
       JsonArray offsets = new JsonArray();
       offsets.add(offset);
-      offset += 2 * elements(e.getValue());
+      offset += bytesPerElement(e.getKey()) * elements(e.getValue());
       offsets.add(offset);
       t.add("data_offsets", offsets);
       header.add(e.getKey(), t);
@@ -220,11 +249,16 @@ public final class RandomCheckpoint {
   private static void writeTensor(FileChannel ch, String name, long n, ByteBuffer buf, SplittableRandom random)
       throws IOException {
     boolean norm = name.endsWith("norm.weight");
-    float scale = name.endsWith(".bias") ? 0.01f : 0.02f * (float) Math.sqrt(3);
+    boolean fp32 = fp32(name);
+    float scale = name.endsWith(".bias") || fp32 ? 0.01f : 0.02f * (float) Math.sqrt(3);
     for (long i = 0; i < n; i++) {
       float u = (float) (random.nextDouble() * 2 - 1);
       float value = norm ? 1 + 0.1f * u : scale * u;
-      buf.putShort(Widening.floatToBf16(value));
+      if (fp32) {
+        buf.putFloat(value);
+      } else {
+        buf.putShort(Widening.floatToBf16(value));
+      }
       if (!buf.hasRemaining()) {
         buf.flip();
         writeAll(ch, buf);

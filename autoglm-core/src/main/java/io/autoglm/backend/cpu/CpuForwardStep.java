@@ -11,7 +11,10 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Linear;
+import io.autoglm.backend.ExpertRouting;
 import io.autoglm.backend.ForwardStep;
+import io.autoglm.backend.MoeRouter;
+import io.autoglm.backend.MoeWeights;
 import io.autoglm.backend.RopeSpec;
 import io.autoglm.backend.StepBatch;
 import io.autoglm.backend.Tensor;
@@ -202,6 +205,21 @@ final class CpuForwardStep implements ForwardStep {
       outs.add(out.reshape(numHeads, len, headDim).transpose(1, 0, 2).reshape(len, (long) numHeads * headDim));
     }
     return t(outs.size() == 1 ? outs.get(0) : NDArrays.concat(new NDList(outs), 0));
+  }
+
+  @Override
+  public Tensor headRmsNorm(Tensor x, int numHeads, Tensor weight, float eps) {
+    return t(CpuMoe.headRmsNorm(nd(x), numHeads, nd(weight), eps));
+  }
+
+  @Override
+  public ExpertRouting route(Tensor x, MoeWeights weights, MoeRouter router) {
+    return CpuMoe.route(nd(x), weights, router);
+  }
+
+  @Override
+  public Tensor moe(Tensor x, MoeWeights weights, ExpertRouting routing) {
+    return t(CpuMoe.moe(manager, nd(x), weights, routing));
   }
 
   @Override

@@ -7,7 +7,12 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.ExpertSlices;
+import io.autoglm.backend.MoeSlices;
+import io.autoglm.backend.MoeWeights;
 import io.autoglm.backend.ForwardStep;
 import io.autoglm.backend.KvCache;
 import io.autoglm.backend.KvLayout;
@@ -18,6 +23,8 @@ import io.autoglm.safetensors.TensorSlice;
 import io.autoglm.safetensors.Widening;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.List;
 
 /**
  * The portable reference backend: DJL's PyTorch engine on the CPU, in fp32.
@@ -58,6 +65,43 @@ public final class DjlCpuBackend implements ComputeBackend {
     }
     NDScope.unregister(array);
     return new CpuTensor(array);
+  }
+
+  @Override
+  public Tensor fusedWeight(List<TensorSlice> rowBlocks) {
+    if (rowBlocks.isEmpty()) {
+      throw new IllegalArgumentException("fusedWeight needs at least one block, got none");
+    }
+    return new CpuTensor(concatRows(rowBlocks));
+  }
+
+  private NDArray concatRows(List<TensorSlice> rowBlocks) {
+    NDList parts = new NDList();
+    for (TensorSlice s : rowBlocks) {
+      parts.add(nd(weight(s)));
+    }
+    NDArray out = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
+    if (parts.size() > 1) {
+      parts.close();
+    }
+    NDScope.unregister(out);
+    return out;
+  }
+
+  /** Each expert's gate and up are fused into one (2·I, hidden) array; the correction bias stays on the host. */
+  @Override
+  public MoeWeights moeWeights(MoeSlices slices) {
+    int n = slices.experts().size();
+    NDArray[] gateUp = new NDArray[n];
+    NDArray[] down = new NDArray[n];
+    for (int e = 0; e < n; e++) {
+      ExpertSlices x = slices.experts().get(e);
+      gateUp[e] = concatRows(List.of(x.gate(), x.up()));
+      down[e] = nd(weight(x.down()));
+    }
+    float[] bias = new float[n];
+    Widening.toFloat32(slices.correctionBias(), 0, n, FloatBuffer.wrap(bias));
+    return new CpuMoe.Weights(nd(weight(slices.router())), bias, gateUp, down);
   }
 
   private NDArray widen(TensorSlice slice, Shape shape) {
