@@ -1,6 +1,7 @@
 package io.autoglm.internal;
 
 import org.slf4j.MDC;
+import org.slf4j.spi.MDCAdapter;
 
 /**
  * The engine's logging conventions: the request id goes in the SLF4J MDC under {@value #REQUEST_ID_KEY} (log
@@ -19,13 +20,18 @@ public final class RequestLogging {
 
   /** Use as {@code try (var scope = RequestLogging.requestId(id)) { log... }} on the thread that logs. */
   public static Scope requestId(String requestId) {
-    String previous = MDC.get(REQUEST_ID_KEY);
-    MDC.put(REQUEST_ID_KEY, requestId);
+    return requestId(requestId, MDC.getMDCAdapter());
+  }
+
+  /** Against a given adapter: bindings such as slf4j-simple ship a no-op one (tests). */
+  static Scope requestId(String requestId, MDCAdapter mdc) {
+    String previous = mdc.get(REQUEST_ID_KEY);
+    mdc.put(REQUEST_ID_KEY, requestId);
     return () -> {
       if (previous == null) {
-        MDC.remove(REQUEST_ID_KEY);
+        mdc.remove(REQUEST_ID_KEY);
       } else {
-        MDC.put(REQUEST_ID_KEY, previous);
+        mdc.put(REQUEST_ID_KEY, previous);
       }
     };
   }
