@@ -1,18 +1,21 @@
 package io.autoglm.spi;
 
+import io.autoglm.GenerationResult;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 
 /** The do-nothing defaults behind {@link ResponseCache#none()}, {@link RateLimiter#unlimited()} and
  * {@link EngineMetrics#none()}: singletons, so the engine can test {@code ==} and the JIT sees one empty target. */
 final class NoOps {
   static final ResponseCache RESPONSE_CACHE = new ResponseCache() {
     @Override
-    public java.util.concurrent.CompletableFuture<io.autoglm.GenerationResult> getOrCompute(CacheKey key,
-        java.util.function.Supplier<java.util.concurrent.CompletableFuture<io.autoglm.GenerationResult>> generation) {
+    public CompletableFuture<GenerationResult> getOrCompute(CacheKey key,
+        Supplier<CompletableFuture<GenerationResult>> generation) {
       try {
         return Objects.requireNonNull(generation.get(), "generation returned null; it must return a future");
       } catch (RuntimeException e) {
-        return java.util.concurrent.CompletableFuture.failedFuture(e);
+        return CompletableFuture.failedFuture(e);
       }
     }
 

@@ -1,9 +1,11 @@
 package io.autoglm.spi;
 
+import com.github.benmanes.caffeine.cache.Ticker;
 import io.autoglm.GenerationResult;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ForkJoinPool;
 import java.util.function.Supplier;
 
 /**
@@ -45,13 +47,15 @@ public interface ResponseCache {
   /**
    * A Caffeine cache bounded by an estimate of its heap footprint and by age; it records stats.
    *
-   * <p>A caller that cancels its future stops waiting; the shared generation goes on for the others and is kept.
+   * <p>Each caller gets its own copy of the shared future: cancelling it (or putting a caller's deadline on it with
+   * {@code orTimeout}) stops only that caller's wait; the shared generation goes on for the others and is kept. So
+   * the engine should run a cached request's generation without any one caller's deadline.
    *
    * @param maximumWeightBytes the estimated heap bytes of keys and responses kept, at most
    * @param expireAfterWrite how long a response is kept after it completes
    */
   static ResponseCache caffeine(long maximumWeightBytes, Duration expireAfterWrite) {
-    return new CaffeineResponseCache(maximumWeightBytes, expireAfterWrite, com.github.benmanes.caffeine.cache
-        .Ticker.systemTicker(), java.util.concurrent.ForkJoinPool.commonPool());
+    return new CaffeineResponseCache(maximumWeightBytes, expireAfterWrite, Ticker.systemTicker(),
+        ForkJoinPool.commonPool());
   }
 }
