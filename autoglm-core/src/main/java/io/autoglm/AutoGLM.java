@@ -16,6 +16,16 @@ import io.autoglm.sched.Engine;
 import io.autoglm.sched.Scheduler;
 import io.autoglm.sched.SchedulerConfig;
 import io.autoglm.sched.Sequence;
+import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.EngineMetrics;
+import io.autoglm.spi.RateLimitExceededException;
+import io.autoglm.spi.RateLimiter;
+import io.autoglm.spi.ResponseCache;
+import io.autoglm.spi.ResponseCacheStats;
+import io.autoglm.spi.Spis;
+import io.autoglm.internal.RequestLogging;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.CompletableFuture;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -56,9 +66,14 @@ public final class AutoGLM implements AutoCloseable {
   private final Engine engine;
   private final KvLayout kvLayout;
   private final ExecutorService callbacks;
+  private final Hooks hooks;
 
-  private AutoGLM(Path modelPath, ModelConfig config, GenerationDefaults defaults, ComputeBackend backend,
-      Engine engine, KvLayout kvLayout, ExecutorService callbacks) {
+  /** The SPIs a request passes through, and how requests are named and logged. */
+  record Hooks(String modelId, ResponseCache responseCache, RateLimiter rateLimiter, EngineMetrics metrics,
+      boolean logPrompts) {}
+
+  AutoGLM(Path modelPath, ModelConfig config, GenerationDefaults defaults, ComputeBackend backend,
+      Engine engine, KvLayout kvLayout, ExecutorService callbacks, Hooks hooks) {
     this.modelPath = modelPath;
     this.config = config;
     this.generationDefaults = defaults;
@@ -66,6 +81,17 @@ public final class AutoGLM implements AutoCloseable {
     this.engine = engine;
     this.kvLayout = kvLayout;
     this.callbacks = callbacks;
+    this.hooks = hooks;
+  }
+
+  /** The id requests and metrics name this model by (default: the checkpoint folder's name). */
+  public String modelId() {
+    return hooks.modelId();
+  }
+
+  /** The response cache's statistics, when one is configured. */
+  public Optional<ResponseCacheStats> responseCacheStats() {
+    return hooks.responseCache().stats();
   }
 
   public static Builder builder() {
@@ -97,24 +123,103 @@ public final class AutoGLM implements AutoCloseable {
 
   /** Generates from token ids and waits for the result. Interrupting the caller cancels the request. */
   public GenerationResult generate(List<Integer> promptIds, SamplingParams params) {
-    return await(submit(promptIds, params));
+    return await(submit(GenerationRequest.of(promptIds, params)));
   }
 
   /** Starts a request; see {@link GenerationHandle}. */
   public GenerationHandle submit(List<Integer> promptIds, SamplingParams params) {
-    return submit(promptIds, params, Optional.empty());
+    return submit(GenerationRequest.of(promptIds, params));
   }
 
   /** Starts a request that finishes with {@link FinishReason#TIMEOUT} if it runs past {@code timeout}. */
   public GenerationHandle submit(List<Integer> promptIds, SamplingParams params, Duration timeout) {
-    if (timeout.isNegative() || timeout.isZero()) {
-      throw new IllegalArgumentException("timeout (" + timeout + ") must be positive");
-    }
-    return submit(promptIds, params, Optional.of(timeout));
+    return submit(GenerationRequest.of(promptIds, params).withTimeout(timeout));
   }
 
-  private GenerationHandle submit(List<Integer> promptIds, SamplingParams params, Optional<Duration> timeout) {
-    return enqueue(checkPrompt(promptIds), params, timeout, false);
+  /**
+   * Starts a request: checks it, applies the rate limiter, answers from the response cache when the request is
+   * deterministic and a cache is configured, else queues it for the engine.
+   *
+   * @throws IllegalArgumentException for a bad prompt, before any compute
+   * @throws io.autoglm.spi.RateLimitExceededException when the caller is over a limit
+   * @throws OverloadedException when the waiting queue is full
+   */
+  public GenerationHandle submit(GenerationRequest request) {
+    return submit(checkPrompt(request.promptIds()), request, "text_completion", Optional.empty());
+  }
+
+  GenerationHandle submit(int[] prompt, GenerationRequest request, String operation, Optional<String> cacheText) {
+    SamplingParams params = request.sampling();
+    RateLimiter.Permit permit;
+    try {
+      permit = hooks.rateLimiter().acquire(request.user(), prompt.length + (long) params.maxNewTokens());
+    } catch (RateLimitExceededException e) {
+      hooks.metrics().onRateLimited(e.limit());
+      throw e;
+    }
+    try {
+      Optional<CacheKey> key = request.timeout().isPresent() ? Optional.empty()
+          : cacheText.isPresent() ? CacheKey.ofText(hooks.modelId(), cacheText.get(), params)
+          : CacheKey.ofTokens(hooks.modelId(), request.promptIds(), params);
+      GenerationHandle handle = key.isPresent() && hooks.responseCache() != ResponseCache.none()
+          ? cached(key.get(), prompt, request, operation, permit)
+          : enqueue(prompt, params, request.timeout(), false, operation);
+      if (key.isEmpty() || hooks.responseCache() == ResponseCache.none()) {
+        handle.result().whenComplete((r, e) -> release(permit, r, true));
+      }
+      return handle;
+    } catch (RuntimeException e) {
+      permit.release(0);
+      throw e;
+    }
+  }
+
+  private static void release(RateLimiter.Permit permit, GenerationResult r, boolean generated) {
+    if (r != null) {
+      permit.release(generated ? r.usage().totalTokens() : 0);
+    } else {
+      permit.close();
+    }
+  }
+
+  /** A deterministic request through the response cache: identical requests in flight share one generation. */
+  private GenerationHandle cached(CacheKey key, int[] prompt, GenerationRequest request, String operation,
+      RateLimiter.Permit permit) {
+    String id = "req-" + REQUEST_IDS.incrementAndGet();
+    GenerationHandle outer = new GenerationHandle(id, callbacks);
+    boolean[] generated = {false};
+    CompletableFuture<GenerationResult> shared = hooks.responseCache().getOrCompute(key, () -> {
+      generated[0] = true;
+      return enqueue(prompt, request.sampling(), Optional.empty(), false, operation).result();
+    });
+    hooks.metrics().onResponseCacheLookup(!generated[0]);
+    outer.onCancel(() -> shared.cancel(false)); // stops this caller's wait; the shared generation goes on
+    boolean mine = generated[0];
+    shared.whenComplete((r, e) -> {
+      release(permit, r, mine);
+      if (r != null) {
+        GenerationResult own = new GenerationResult(id, r.tokenIds(), r.text(), r.finishReason(),
+            mine ? r.usage() : new Usage(r.usage().promptTokens(), r.usage().completionTokens(),
+                r.usage().promptTokens()));
+        for (int i = 0; i < own.tokenIds().size(); i++) {
+          outer.publisher().offer(new TokenEvent(i, own.tokenIds().get(i), ""));
+        }
+        outer.publisher().complete();
+        outer.future().complete(own);
+      } else {
+        Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+            ? e.getCause() : e;
+        if (cause instanceof CancellationException) {
+          outer.future().complete(new GenerationResult(id, List.of(), "", FinishReason.CANCELLED,
+              new Usage(prompt.length, 0, 0)));
+          outer.publisher().complete();
+        } else {
+          outer.publisher().fail(cause);
+          outer.future().completeExceptionally(cause);
+        }
+      }
+    });
+    return outer;
   }
 
   /** Waits for a handle's result; interrupting the caller cancels the request. */
@@ -156,12 +261,29 @@ public final class AutoGLM implements AutoCloseable {
 
   /** Queues a checked prompt. {@code captureLogits} keeps every position's logits (conformance checks). */
   GenerationHandle enqueue(int[] prompt, SamplingParams params, Optional<Duration> timeout, boolean captureLogits) {
+    return enqueue(prompt, params, timeout, captureLogits, "text_completion");
+  }
+
+  GenerationHandle enqueue(int[] prompt, SamplingParams params, Optional<Duration> timeout, boolean captureLogits,
+      String operation) {
     String id = "req-" + REQUEST_IDS.incrementAndGet();
-    GenerationHandle handle = new GenerationHandle(id, callbacks, engine::wake);
+    GenerationHandle handle = new GenerationHandle(id, callbacks);
     long deadline = timeout.map(t -> System.nanoTime() + t.toNanos()).orElse(Long.MAX_VALUE);
     long seed = params.seed().orElseGet(() -> ThreadLocalRandom.current().nextLong());
-    Sequence seq = new Sequence(id, prompt, params, seed, deadline, captureLogits, new Listener(handle));
-    handle.attach(seq);
+    Sequence seq = new Sequence(id, prompt, params, seed, deadline, captureLogits,
+        new Listener(handle, operation, System.nanoTime()));
+    handle.onCancel(() -> {
+      if (!seq.cancelRequested()) {
+        seq.requestCancel();
+        engine.wake();
+      }
+    });
+    if (LOG.isDebugEnabled()) {
+      try (var mdc = RequestLogging.requestId(id)) {
+        LOG.debug("queued: {} prompt tokens, {}; prompt {}", prompt.length, params,
+            RequestLogging.prompt(java.util.Arrays.toString(prompt), hooks.logPrompts()));
+      }
+    }
     if (!engine.submit(seq)) {
       throw new OverloadedException(String.format(
           "request %s rejected: %d requests are already waiting (maxWaitingRequests)", id, engine.numWaiting()));
@@ -172,13 +294,24 @@ public final class AutoGLM implements AutoCloseable {
   /** Bridges the engine thread to a handle without ever blocking the engine: delivery runs on the callback pool. */
   private final class Listener implements Sequence.Listener {
     private final GenerationHandle handle;
+    private final String operation;
+    private final long acceptedNanos;
+    private long firstTokenNanos;
+    private long lastTokenNanos;
 
-    Listener(GenerationHandle handle) {
+    Listener(GenerationHandle handle, String operation, long acceptedNanos) {
       this.handle = handle;
+      this.operation = operation;
+      this.acceptedNanos = acceptedNanos;
     }
 
     @Override
     public void onToken(int index, int tokenId) {
+      lastTokenNanos = System.nanoTime();
+      if (index == 0) {
+        firstTokenNanos = lastTokenNanos;
+        hooks.metrics().onFirstToken(operation, firstTokenNanos - acceptedNanos);
+      }
       handle.publisher().offer(new TokenEvent(index, tokenId, ""));
     }
 
@@ -190,6 +323,9 @@ public final class AutoGLM implements AutoCloseable {
       }
       GenerationResult result = new GenerationResult(seq.id(), out, "", reason,
           new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()));
+      long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
+      hooks.metrics().onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
+          firstTokenNanos > 0 ? end - firstTokenNanos : 0);
       if (seq.captureLogits()) {
         capturedLogits.put(seq.id(), List.copyOf(seq.capturedLogits()));
       }
@@ -199,6 +335,7 @@ public final class AutoGLM implements AutoCloseable {
 
     @Override
     public void onError(Sequence seq, Throwable error) {
+      hooks.metrics().onRequestFailed(operation, error.getClass().getSimpleName(), System.nanoTime() - acceptedNanos);
       callbacks.execute(() -> handle.future().completeExceptionally(error));
       handle.publisher().fail(error);
     }
@@ -243,6 +380,12 @@ public final class AutoGLM implements AutoCloseable {
     private LoadProgress loadProgress = LoadProgress.none();
     private final Map<String, String> backendProperties = new HashMap<>();
     private List<Integer> devices = List.of();
+    private String modelId;
+    private ResponseCache responseCache;
+    private RateLimiter rateLimiter;
+    private EngineMetrics metrics;
+    private MeterRegistry meterRegistry;
+    private boolean logPrompts;
 
     private Builder() {}
 
@@ -314,6 +457,42 @@ public final class AutoGLM implements AutoCloseable {
       return this;
     }
 
+    /** The name requests, caches and metrics use for this model (default: the checkpoint folder's name). */
+    public Builder modelId(String modelId) {
+      this.modelId = modelId;
+      return this;
+    }
+
+    /** Answers repeated deterministic requests without the model (default: none, or one found by ServiceLoader). */
+    public Builder responseCache(ResponseCache cache) {
+      this.responseCache = cache;
+      return this;
+    }
+
+    /** Limits callers (default: unlimited, or one found by ServiceLoader). */
+    public Builder rateLimiter(RateLimiter limiter) {
+      this.rateLimiter = limiter;
+      return this;
+    }
+
+    /** Reports to a custom {@link EngineMetrics}; see also {@link #meterRegistry(MeterRegistry)}. */
+    public Builder metrics(EngineMetrics metrics) {
+      this.metrics = metrics;
+      return this;
+    }
+
+    /** Reports OpenTelemetry GenAI and operational meters to a Micrometer registry. */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.meterRegistry = registry;
+      return this;
+    }
+
+    /** Lets debug logs include prompt token ids (off: they show only lengths). */
+    public Builder logPrompts(boolean logPrompts) {
+      this.logPrompts = logPrompts;
+      return this;
+    }
+
     public Builder backendProperty(String key, String value) {
       backendProperties.put(key, value);
       return this;
@@ -363,12 +542,46 @@ public final class AutoGLM implements AutoCloseable {
         t.setDaemon(true);
         return t;
       });
-      Engine engine = new Engine(modelPath.getFileName().toString(), model, backend, kv, scheduler, pool,
-          defaults.eosTokenIds(), contextLen, maxWaitingRequests, Engine.EngineObserver.none());
+      Hooks hooks = hooks();
+      Engine engine = new Engine(hooks.modelId(), model, backend, kv, scheduler, pool,
+          defaults.eosTokenIds(), contextLen, maxWaitingRequests, observer(hooks.metrics()));
       LOG.info("loaded {} ({}, {} layers) on {} in {} ms; KV cache {} blocks × {} tokens, context {}",
           modelPath, config.architecture().className(), config.numLayers(), backend.name(),
           (System.nanoTime() - start) / 1_000_000, layout.numBlocks(), kvBlockSizeTokens, contextLen);
-      return new AutoGLM(modelPath, config, defaults, backend, engine, layout, callbacks);
+      return new AutoGLM(modelPath, config, defaults, backend, engine, layout, callbacks, hooks);
+    }
+
+    private Hooks hooks() {
+      String id = modelId != null ? modelId : modelPath.getFileName().toString();
+      EngineMetrics m = metrics != null ? metrics
+          : meterRegistry != null ? EngineMetrics.micrometer(meterRegistry, id)
+          : Spis.load(EngineMetrics.class, EngineMetrics.none());
+      return new Hooks(id,
+          responseCache != null ? responseCache : Spis.load(ResponseCache.class, ResponseCache.none()),
+          rateLimiter != null ? rateLimiter : Spis.load(RateLimiter.class, RateLimiter.unlimited()),
+          m.forModel(id), logPrompts);
+    }
+
+    private static Engine.EngineObserver observer(EngineMetrics metrics) {
+      if (metrics == EngineMetrics.none()) {
+        return Engine.EngineObserver.none();
+      }
+      return new Engine.EngineObserver() {
+        @Override
+        public void onStep(int running, int waiting, double kvUsage, int batchTokens) {
+          metrics.onStep(running, waiting, kvUsage, batchTokens);
+        }
+
+        @Override
+        public void onPreemption(Sequence seq) {
+          metrics.onPreemption();
+        }
+
+        @Override
+        public void onAdmitted(Sequence seq, int cachedTokens) {
+          metrics.onPrefixCacheLookup(cachedTokens, seq.promptLength());
+        }
+      };
     }
 
     private int blocks(ModelConfig config, ComputeBackend backend) {
@@ -403,6 +616,12 @@ public final class AutoGLM implements AutoCloseable {
       }
       if (!(memoryFraction > 0 && memoryFraction <= 1)) {
         throw new IllegalArgumentException("memoryFraction (" + memoryFraction + ") must be in (0, 1]");
+      }
+      if (metrics != null && meterRegistry != null) {
+        throw new IllegalStateException("set metrics(…) or meterRegistry(…), not both");
+      }
+      if (modelId != null && modelId.isBlank()) {
+        throw new IllegalArgumentException("modelId must not be blank");
       }
       if (maxModelLen < 0) {
         throw new IllegalArgumentException("maxModelLen (" + maxModelLen + ") must be > 0");

@@ -1,6 +1,5 @@
 package io.autoglm;
 
-import io.autoglm.sched.Sequence;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Flow;
@@ -14,12 +13,10 @@ public final class GenerationHandle {
   private final String requestId;
   private final CompletableFuture<GenerationResult> result;
   private final TokenPublisher<TokenEvent> tokens;
-  private volatile Sequence sequence;
-  private final Runnable wake;
+  private volatile Runnable onCancel = () -> {};
 
-  GenerationHandle(String requestId, Executor callbacks, Runnable wake) {
+  GenerationHandle(String requestId, Executor callbacks) {
     this.requestId = requestId;
-    this.wake = wake;
     this.tokens = new TokenPublisher<>(callbacks, this::cancel);
     this.result = new CompletableFuture<>() {
       @Override
@@ -30,8 +27,9 @@ public final class GenerationHandle {
     };
   }
 
-  void attach(Sequence seq) {
-    this.sequence = seq;
+  /** What cancelling does: flag the engine's sequence, or (a cached request) stop waiting. */
+  void onCancel(Runnable action) {
+    this.onCancel = action;
   }
 
   public String requestId() {
@@ -50,11 +48,7 @@ public final class GenerationHandle {
 
   /** Stops the request; its result completes with {@link FinishReason#CANCELLED}. Idempotent. */
   public void cancel() {
-    Sequence s = sequence;
-    if (s != null && !s.cancelRequested()) {
-      s.requestCancel();
-      wake.run();
-    }
+    onCancel.run();
   }
 
   TokenPublisher<TokenEvent> publisher() {

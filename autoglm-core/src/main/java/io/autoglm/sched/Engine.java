@@ -155,6 +155,7 @@ public final class Engine implements AutoCloseable {
         long t0 = System.nanoTime();
         Scheduler.Output out = scheduler.schedule();
         out.preempted().forEach(observer::onPreemption);
+        out.admitted().forEach(seq -> observer.onAdmitted(seq, seq.cachedPromptTokens()));
         if (!out.chunks().isEmpty()) {
           runStep(out);
         }

@@ -23,7 +23,7 @@ public final class Scheduler {
   }
 
   /** What one step runs, and whom it preempted to make room. */
-  public record Output(List<Chunk> chunks, List<Sequence> preempted) {
+  public record Output(List<Chunk> chunks, List<Sequence> preempted, List<Sequence> admitted) {
     public int numTokens() {
       return chunks.stream().mapToInt(Chunk::numTokens).sum();
     }
@@ -71,6 +71,7 @@ public final class Scheduler {
     int budget = config.maxBatchTokens();
     List<Chunk> chunks = new ArrayList<>();
     List<Sequence> preempted = new ArrayList<>();
+    List<Sequence> admitted = new ArrayList<>();
     for (int i = 0; i < running.size() && budget > 0; i++) {
       Sequence s = running.get(i);
       int n = Math.min(s.numTokens() - s.numComputed(), budget);
@@ -103,13 +104,16 @@ public final class Scheduler {
           break;
         }
         waiting.pollFirst();
+        if (s.preemptions() == 0) {
+          admitted.add(s);
+        }
         s.noteAdmitted(s.numComputed());
         running.add(s);
         chunks.add(new Chunk(s, s.numComputed(), n));
         budget -= n;
       }
     }
-    return new Output(List.copyOf(chunks), List.copyOf(preempted));
+    return new Output(List.copyOf(chunks), List.copyOf(preempted), List.copyOf(admitted));
   }
 
   private void preempt(Sequence s) {
