@@ -31,7 +31,10 @@ public final class ChatTemplate {
   private final Jinjava jinjava = JinjaEnvironment.create();
 
   private ChatTemplate(String source, Map<String, Object> tokenVars) {
-    this.source = Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(source, "source");
+    // Jinja's keep_trailing_newline=False (transformers' setting): one trailing newline of the source is dropped.
+    this.source = source.endsWith("\r\n") ? source.substring(0, source.length() - 2)
+        : source.endsWith("\n") || source.endsWith("\r") ? source.substring(0, source.length() - 1) : source;
     this.tokenVars = Map.copyOf(tokenVars);
   }
 
@@ -88,6 +91,11 @@ public final class ChatTemplate {
   /** The rendered prompt text. */
   public String render(ChatPrompt prompt) {
     return renderRaw(context(prompt, UnaryOperator.identity()));
+  }
+
+  /** Renders with exactly these variables (nothing else defined); for tests of the engine's Python parity. */
+  String renderVariables(Map<String, Object> variables) {
+    return renderRaw(new HashMap<>(variables));
   }
 
   /** One piece of a rendered prompt: a special token the template itself wrote, or text to encode as plain text. */

@@ -4,6 +4,8 @@ import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
 import com.hubspot.jinjava.LegacyOverrides;
 import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
+import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
@@ -24,7 +26,7 @@ final class JinjaEnvironment {
       .withIterateOverMapKeys(true)
       .withKeepNullableLoopValues(true)
       .withHandleBackslashInQuotesOnly(true)
-      .withDefaultKeepTrailingNewlineBehavior(true)
+      .withUsePyishObjectMapper(true)
       .build();
 
   private JinjaEnvironment() {}
@@ -39,12 +41,44 @@ final class JinjaEnvironment {
         .withElResolver(resolver)
         .withFailOnUnknownTokens(false)
         .withLegacyOverrides(PYTHON_JINJA)
+        .withInterperterFactory(new PythonInterpreterFactory())
         .build();
     Jinjava jinjava = new Jinjava(config);
     jinjava.getGlobalContext().registerFilter(new TojsonFilter());
     jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
         JinjaEnvironment.class, "raiseException", String.class));
     return jinjava;
+  }
+
+  /** Prints values as Python does where Jinjava differs: booleans as {@code True}/{@code False}. */
+  static final class PythonInterpreter extends JinjavaInterpreter {
+    PythonInterpreter(Jinjava jinjava, Context context, JinjavaConfig config) {
+      super(jinjava, context, config);
+    }
+
+    PythonInterpreter(JinjavaInterpreter parent) {
+      super(parent);
+    }
+
+    @Override
+    public String getAsString(Object value) {
+      if (value instanceof Boolean b) {
+        return b ? "True" : "False";
+      }
+      return super.getAsString(value);
+    }
+  }
+
+  static final class PythonInterpreterFactory implements InterpreterFactory {
+    @Override
+    public JinjavaInterpreter newInstance(JinjavaInterpreter parent) {
+      return new PythonInterpreter(parent);
+    }
+
+    @Override
+    public JinjavaInterpreter newInstance(Jinjava jinjava, Context context, JinjavaConfig config) {
+      return new PythonInterpreter(jinjava, context, config);
+    }
   }
 
   /** transformers' {@code raise_exception}: the template rejects its input. */
