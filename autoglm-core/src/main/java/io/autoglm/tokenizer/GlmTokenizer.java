@@ -2,7 +2,6 @@ package io.autoglm.tokenizer;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import io.autoglm.ModelLoadException;
 import java.io.ByteArrayInputStream;
@@ -181,7 +180,8 @@ public final class GlmTokenizer implements AutoCloseable {
 
   private int checkId(int id) {
     if (id < 0 || id >= tokenBytes.length) {
-      throw new IllegalArgumentException("token id " + id + " is out of range: expected 0 <= id < " + tokenBytes.length);
+      throw new IllegalArgumentException(
+          "token id " + id + " is out of range: expected 0 <= id < " + tokenBytes.length);
     }
     return id;
   }

@@ -14,7 +14,8 @@ final class TokenTable {
   /** (vocab size) → bytes; ids that nothing defines decode to no bytes. */
   static byte[][] bytesById(JsonObject tokenizerJson, List<AddedToken> added) {
     JsonElement decoder = tokenizerJson.get("decoder");
-    String type = decoder != null && decoder.isJsonObject() ? decoder.getAsJsonObject().get("type").getAsString() : "none";
+    String type = decoder != null && decoder.isJsonObject()
+        ? decoder.getAsJsonObject().get("type").getAsString() : "none";
     if (!type.equals("ByteLevel")) {
       throw new ModelLoadException("tokenizer.json decoder is " + type
           + ": expected ByteLevel (the GLM-4 family's byte-level BPE)");

@@ -39,7 +39,11 @@ record TokenizerFiles(JsonObject tokenizerJson, List<AddedToken> addedTokens, Js
     List<AddedToken> added;
     if (Files.isRegularFile(json)) {
       tokenizerJson = readJson(json).orElseThrow();
-      added = addedTokens(tokenizerJson.getAsJsonArray("added_tokens"), json);
+      added = merge(addedTokens(tokenizerJson.getAsJsonArray("added_tokens"), json), config,
+          dir.resolve("tokenizer_config.json"));
+      JsonArray addedJson = new JsonArray();
+      added.forEach(t -> addedJson.add(t.toJson()));
+      tokenizerJson.add("added_tokens", addedJson);
     } else if (Files.isRegularFile(model) && TiktokenConverter.isRankFile(model)) {
       added = addedTokensDecoder(config, dir.resolve("tokenizer_config.json"));
       tokenizerJson = TiktokenConverter.convert(model, added);
@@ -87,6 +91,39 @@ record TokenizerFiles(JsonObject tokenizerJson, List<AddedToken> addedTokens, Js
     return out;
   }
 
+  /**
+   * tokenizer.json's added tokens plus tokenizer_config.json's: {@code added_tokens_decoder} entries it lacks, and
+   * {@code special} where either file (or {@code additional_special_tokens}) says so.
+   */
+  private static List<AddedToken> merge(List<AddedToken> fromJson, JsonObject config, Path configFile) {
+    java.util.TreeMap<Integer, AddedToken> byId = new java.util.TreeMap<>();
+    fromJson.forEach(t -> byId.put(t.id(), t));
+    if (config.has("added_tokens_decoder")) {
+      for (AddedToken t : addedTokensDecoder(config, configFile)) {
+        AddedToken old = byId.get(t.id());
+        if (old != null && !old.content().equals(t.content())) {
+          throw new ModelLoadException(String.format("added token %d is '%s' in tokenizer.json but '%s' in %s",
+              t.id(), old.content(), t.content(), configFile));
+        }
+        byId.put(t.id(), new AddedToken(t.id(), t.content(), t.special() || (old != null && old.special())));
+      }
+    }
+    java.util.Set<String> named = new java.util.HashSet<>();
+    if (config.has("additional_special_tokens") && config.get("additional_special_tokens").isJsonArray()) {
+      config.getAsJsonArray("additional_special_tokens").forEach(e -> named.add(contentOf(e)));
+    }
+    List<AddedToken> out = new ArrayList<>();
+    for (AddedToken t : byId.values()) {
+      out.add(new AddedToken(t.id(), t.content(), t.special() || named.contains(t.content())));
+    }
+    return out;
+  }
+
+  /** A special-token entry of tokenizer_config.json: a string, or an object with {@code content}. */
+  private static String contentOf(JsonElement e) {
+    return e.isJsonObject() ? e.getAsJsonObject().get("content").getAsString() : e.getAsString();
+  }
+
   private static AddedToken token(int id, JsonObject o, Path file) {
     try {
       return new AddedToken(id, o.get("content").getAsString(), o.has("special") && o.get("special").getAsBoolean());
@@ -105,8 +142,9 @@ record TokenizerFiles(JsonObject tokenizerJson, List<AddedToken> addedTokens, Js
       }
     });
     JsonElement eos = config.get("eos_token");
-    if (ids.isEmpty() && eos != null && eos.isJsonPrimitive()) {
-      added.stream().filter(t -> t.content().equals(eos.getAsString())).forEach(t -> ids.add(t.id()));
+    if (ids.isEmpty() && eos != null && !eos.isJsonNull()) {
+      String content = contentOf(eos);
+      added.stream().filter(t -> t.content().equals(content)).forEach(t -> ids.add(t.id()));
     }
     return new ArrayList<>(ids);
   }

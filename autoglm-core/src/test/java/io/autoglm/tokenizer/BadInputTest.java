@@ -49,8 +49,8 @@ class BadInputTest {
   void reservedKwargsAndTemplateRaise() {
     assertMessage(() -> ChatPrompt.of(List.of(ChatMessage.user("a"))).withKwarg("messages", List.of()),
         "'messages' is reserved");
-    ChatTemplate t = ChatTemplate.of("{% if messages[0].role != 'system' %}{{ raise_exception('first must be system') }}"
-        + "{% endif %}ok");
+    ChatTemplate t = ChatTemplate.of("{% if messages[0].role != 'system' %}"
+        + "{{ raise_exception('first must be system') }}{% endif %}ok");
     assertMessage(() -> t.render(ChatPrompt.of(List.of(ChatMessage.user("a")))), "rejected", "first must be system");
   }
 

@@ -31,7 +31,8 @@ class StreamingDecodeTest {
 
   @Test
   void chineseAndEmojiStreamTokenByTokenToTheFinalText() {
-    String text = "你好，世界！今天天气很好 🤖👍🏽🇨🇳 家庭 👨\u200d👩\u200d👧 完成。𝄞 ∑ café";
+    String text = "你好，世界！今天天气很好 🤖👍🏽🇨🇳 家庭 👨\u200d👩\u200d👧"
+        + " 完成。𝄞 ∑ café";
     int[] ids = tokenizer.encode(text);
     IncrementalDetokenizer detok = tokenizer.newDetokenizer(false);
     StringBuilder streamed = new StringBuilder();

@@ -15,7 +15,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code render-chat --model DIR --input CASE.json}: the model's chat template applied to a case, nothing else. */
 @Command(name = "render-chat", mixinStandardHelpOptions = true,
-    description = "Render a chat case {messages, tools, kwargs} with the model's own chat template; print only the text.")
+    description = "Render a chat case {messages, tools, kwargs} with the model's own chat template; "
+        + "print only the text.")
 public final class RenderChatCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
