@@ -1,0 +1,127 @@
+package io.autoglm.tokenizer;
+
+import com.hubspot.jinjava.Jinjava;
+import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.LegacyOverrides;
+import com.hubspot.jinjava.el.JinjavaInterpreterResolver;
+import com.hubspot.jinjava.interpret.Context;
+import com.hubspot.jinjava.interpret.InterpreterFactory;
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
+import com.hubspot.jinjava.lib.filter.Filter;
+import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import java.util.Map;
+import jinjava.javax.el.CompositeELResolver;
+
+/**
+ * A Jinjava engine set up as transformers sets up Jinja for chat templates: {@code trim_blocks} and
+ * {@code lstrip_blocks}, a {@code tojson} that is Python's {@code json.dumps} (not HTML-escaping), Python string
+ * methods, and {@code raise_exception}.
+ */
+final class JinjaEnvironment {
+  /** Jinjava's switches that make it behave as Python's Jinja does ({@code {{-} trimming, operator precedence...). */
+  private static final LegacyOverrides PYTHON_JINJA = LegacyOverrides.newBuilder()
+      .withUseTrimmingForNotesAndExpressions(true)
+      .withUseNaturalOperatorPrecedence(true)
+      .withEvaluateMapKeys(true)
+      .withIterateOverMapKeys(true)
+      .withKeepNullableLoopValues(true)
+      .withHandleBackslashInQuotesOnly(true)
+      .withUsePyishObjectMapper(true)
+      .build();
+
+  private JinjaEnvironment() {}
+
+  static Jinjava create() {
+    CompositeELResolver resolver = new CompositeELResolver();
+    resolver.add(new PyStringMethods());
+    resolver.add(JinjavaInterpreterResolver.DEFAULT_RESOLVER_READ_WRITE);
+    JinjavaConfig config = JinjavaConfig.newBuilder()
+        .withTrimBlocks(true)
+        .withLstripBlocks(true)
+        .withElResolver(resolver)
+        .withFailOnUnknownTokens(false)
+        .withLegacyOverrides(PYTHON_JINJA)
+        .withInterperterFactory(new PythonInterpreterFactory())
+        .build();
+    Jinjava jinjava = new Jinjava(config);
+    jinjava.getGlobalContext().registerFilter(new TojsonFilter());
+    jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception",
+        JinjaEnvironment.class, "raiseException", String.class));
+    return jinjava;
+  }
+
+  /** Prints values as Python does where Jinjava differs: booleans as {@code True}/{@code False}. */
+  static final class PythonInterpreter extends JinjavaInterpreter {
+    PythonInterpreter(Jinjava jinjava, Context context, JinjavaConfig config) {
+      super(jinjava, context, config);
+    }
+
+    PythonInterpreter(JinjavaInterpreter parent) {
+      super(parent);
+    }
+
+    @Override
+    public String getAsString(Object value) {
+      if (value instanceof Boolean b) {
+        return b ? "True" : "False";
+      }
+      return super.getAsString(value);
+    }
+  }
+
+  static final class PythonInterpreterFactory implements InterpreterFactory {
+    @Override
+    public JinjavaInterpreter newInstance(JinjavaInterpreter parent) {
+      return new PythonInterpreter(parent);
+    }
+
+    @Override
+    public JinjavaInterpreter newInstance(Jinjava jinjava, Context context, JinjavaConfig config) {
+      return new PythonInterpreter(jinjava, context, config);
+    }
+  }
+
+  /** transformers' {@code raise_exception}: the template rejects its input. */
+  public static Object raiseException(String message) {
+    throw new TemplateRejection(message);
+  }
+
+  /** Thrown by {@code raise_exception}; carried out of the engine and turned into an IllegalArgumentException. */
+  static final class TemplateRejection extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    TemplateRejection(String message) {
+      super(message);
+    }
+  }
+
+  /** {@code tojson(indent=None, ensure_ascii=False, separators=None, sort_keys=False)} as transformers defines it. */
+  static final class TojsonFilter implements Filter {
+    @Override
+    public String getName() {
+      return "tojson";
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, String... args) {
+      return filter(var, interpreter, args, Map.of());
+    }
+
+    @Override
+    public Object filter(Object var, JinjavaInterpreter interpreter, Object[] args, Map<String, Object> kwargs) {
+      Object indent = kwargs.containsKey("indent") ? kwargs.get("indent") : args.length > 0 ? args[0] : null;
+      String indentText = indent == null ? null
+          : indent instanceof Number n ? " ".repeat(Math.max(0, n.intValue())) : indent.toString();
+      String itemSep = indentText == null ? ", " : ",";
+      String keySep = ": ";
+      Object separators = kwargs.get("separators");
+      if (separators instanceof java.util.List<?> seps && seps.size() == 2) {
+        itemSep = seps.get(0).toString();
+        keySep = seps.get(1).toString();
+      }
+      boolean ensureAscii = Boolean.TRUE.equals(kwargs.get("ensure_ascii"));
+      boolean sortKeys = Boolean.TRUE.equals(kwargs.get("sort_keys"));
+      return new PythonJson(indentText, itemSep, keySep, ensureAscii, sortKeys).dumps(var);
+    }
+  }
+}
