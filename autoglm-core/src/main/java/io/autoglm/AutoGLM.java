@@ -17,6 +17,10 @@ import io.autoglm.sched.Scheduler;
 import io.autoglm.sched.SchedulerConfig;
 import io.autoglm.sched.Sequence;
 import io.autoglm.spi.CacheKey;
+import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.tokenizer.EncodedPrompt;
+import io.autoglm.tokenizer.GlmTokenizer;
+import io.autoglm.tokenizer.StopStringMatcher;
 import io.autoglm.spi.EngineMetrics;
 import io.autoglm.spi.RateLimitExceededException;
 import io.autoglm.spi.RateLimiter;
@@ -67,13 +71,15 @@ public final class AutoGLM implements AutoCloseable {
   private final KvLayout kvLayout;
   private final ExecutorService callbacks;
   private final Hooks hooks;
+  private final Optional<GlmTokenizer> tokenizer;
 
   /** The SPIs a request passes through, and how requests are named and logged. */
   record Hooks(String modelId, ResponseCache responseCache, RateLimiter rateLimiter, EngineMetrics metrics,
       boolean logPrompts) {}
 
   AutoGLM(Path modelPath, ModelConfig config, GenerationDefaults defaults, ComputeBackend backend,
-      Engine engine, KvLayout kvLayout, ExecutorService callbacks, Hooks hooks) {
+      Engine engine, KvLayout kvLayout, ExecutorService callbacks, Hooks hooks, Optional<GlmTokenizer> tokenizer) {
+    this.tokenizer = tokenizer;
     this.modelPath = modelPath;
     this.config = config;
     this.generationDefaults = defaults;
@@ -162,8 +168,8 @@ public final class AutoGLM implements AutoCloseable {
           : cacheText.isPresent() ? CacheKey.ofText(hooks.modelId(), cacheText.get(), params)
           : CacheKey.ofTokens(hooks.modelId(), request.promptIds(), params);
       GenerationHandle handle = key.isPresent() && hooks.responseCache() != ResponseCache.none()
-          ? cached(key.get(), prompt, request, operation, permit)
-          : enqueue(prompt, params, request.timeout(), false, operation);
+          ? cached(key.get(), prompt, request, operation, permit, cacheText)
+          : enqueue(prompt, params, request.timeout(), false, operation, cacheText.isPresent());
       if (key.isEmpty() || hooks.responseCache() == ResponseCache.none()) {
         handle.result().whenComplete((r, e) -> release(permit, r, true));
       }
@@ -184,13 +190,13 @@ public final class AutoGLM implements AutoCloseable {
 
   /** A deterministic request through the response cache: identical requests in flight share one generation. */
   private GenerationHandle cached(CacheKey key, int[] prompt, GenerationRequest request, String operation,
-      RateLimiter.Permit permit) {
+      RateLimiter.Permit permit, Optional<String> cacheText) {
     String id = "req-" + REQUEST_IDS.incrementAndGet();
     GenerationHandle outer = new GenerationHandle(id, callbacks);
     boolean[] generated = {false};
     CompletableFuture<GenerationResult> shared = hooks.responseCache().getOrCompute(key, () -> {
       generated[0] = true;
-      return enqueue(prompt, request.sampling(), Optional.empty(), false, operation).result();
+      return enqueue(prompt, request.sampling(), Optional.empty(), false, operation, cacheText.isPresent()).result();
     });
     hooks.metrics().onResponseCacheLookup(!generated[0]);
     outer.onCancel(() -> shared.cancel(false)); // stops this caller's wait; the shared generation goes on
@@ -202,7 +208,10 @@ public final class AutoGLM implements AutoCloseable {
             mine ? r.usage() : new Usage(r.usage().promptTokens(), r.usage().completionTokens(),
                 r.usage().promptTokens()));
         for (int i = 0; i < own.tokenIds().size(); i++) {
-          outer.publisher().offer(new TokenEvent(i, own.tokenIds().get(i), ""));
+          outer.publisher().offer(new TokenEvent(i, own.tokenIds().get(i), i == 0 ? own.text() : ""));
+        }
+        if (own.tokenIds().isEmpty() && !own.text().isEmpty()) {
+          outer.publisher().offer(new TokenEvent(0, -1, own.text()));
         }
         outer.publisher().complete();
         outer.future().complete(own);
@@ -220,6 +229,50 @@ public final class AutoGLM implements AutoCloseable {
       }
     });
     return outer;
+  }
+
+  /** Completes a text prompt and waits; see {@link TextRequest}. */
+  public GenerationResult complete(String prompt, SamplingParams params) {
+    return await(submit(TextRequest.completion(prompt, params)));
+  }
+
+  /** Answers a conversation rendered with the model's chat template, and waits. */
+  public GenerationResult chat(ChatPrompt chat, SamplingParams params) {
+    return await(submit(TextRequest.chat(chat, params)));
+  }
+
+  /**
+   * Starts a text request. Its events carry text deltas (never broken UTF-8, never part of a stop string) and its
+   * result the full text.
+   *
+   * @throws IllegalArgumentException for bad messages or a prompt longer than the context, before any compute
+   * @throws IllegalStateException when the model folder has no tokenizer
+   */
+  public GenerationHandle submit(TextRequest request) {
+    GlmTokenizer tok = tokenizer();
+    int[] ids;
+    String rendered;
+    String operation;
+    if (request.chat().isPresent()) {
+      EncodedPrompt e = tok.encodeChat(request.chat().get());
+      ids = e.ids();
+      rendered = e.text();
+      operation = "chat";
+    } else {
+      rendered = request.prompt().get();
+      ids = tok.encode(rendered);
+      operation = "text_completion";
+    }
+    List<Integer> idList = java.util.Arrays.stream(ids).boxed().toList();
+    GenerationRequest g = new GenerationRequest(idList, request.sampling(), request.timeout(), request.user());
+    return submit(checkPrompt(idList), g, operation, Optional.of(operation + "\u0000" + rendered));
+  }
+
+  /** The model's tokenizer (loaded with the model when its folder has one). */
+  public GlmTokenizer tokenizer() {
+    return tokenizer.orElseThrow(() -> new IllegalStateException(
+        "model folder " + modelPath + " has no tokenizer (tokenizer.json, or tokenizer.model with "
+            + "tokenizer_config.json); text requests need one"));
   }
 
   /** Waits for a handle's result; interrupting the caller cancels the request. */
@@ -261,17 +314,19 @@ public final class AutoGLM implements AutoCloseable {
 
   /** Queues a checked prompt. {@code captureLogits} keeps every position's logits (conformance checks). */
   GenerationHandle enqueue(int[] prompt, SamplingParams params, Optional<Duration> timeout, boolean captureLogits) {
-    return enqueue(prompt, params, timeout, captureLogits, "text_completion");
+    return enqueue(prompt, params, timeout, captureLogits, "text_completion", false);
   }
 
   GenerationHandle enqueue(int[] prompt, SamplingParams params, Optional<Duration> timeout, boolean captureLogits,
-      String operation) {
+      String operation, boolean textOutput) {
     String id = "req-" + REQUEST_IDS.incrementAndGet();
     GenerationHandle handle = new GenerationHandle(id, callbacks);
     long deadline = timeout.map(t -> System.nanoTime() + t.toNanos()).orElse(Long.MAX_VALUE);
     long seed = params.seed().orElseGet(() -> ThreadLocalRandom.current().nextLong());
+    Optional<TextStream> stream = textOutput ? Optional.of(new TextStream(
+        tokenizer().newDetokenizer(true), new StopStringMatcher(params.stop()))) : Optional.empty();
     Sequence seq = new Sequence(id, prompt, params, seed, deadline, captureLogits,
-        new Listener(handle, operation, System.nanoTime()));
+        new Listener(handle, operation, System.nanoTime(), stream, params));
     handle.onCancel(() -> {
       if (!seq.cancelRequested()) {
         seq.requestCancel();
@@ -296,32 +351,51 @@ public final class AutoGLM implements AutoCloseable {
     private final GenerationHandle handle;
     private final String operation;
     private final long acceptedNanos;
+    private final Optional<TextStream> text;
+    private final List<Integer> stopIds;
     private long firstTokenNanos;
     private long lastTokenNanos;
 
-    Listener(GenerationHandle handle, String operation, long acceptedNanos) {
+    Listener(GenerationHandle handle, String operation, long acceptedNanos, Optional<TextStream> text,
+        SamplingParams params) {
       this.handle = handle;
       this.operation = operation;
       this.acceptedNanos = acceptedNanos;
+      this.text = text;
+      List<Integer> ids = new ArrayList<>(params.stopTokenIds());
+      if (!params.ignoreEos()) {
+        ids.addAll(generationDefaults.eosTokenIds());
+      }
+      this.stopIds = ids;
     }
 
     @Override
-    public void onToken(int index, int tokenId) {
+    public boolean onToken(int index, int tokenId) {
       lastTokenNanos = System.nanoTime();
       if (index == 0) {
         firstTokenNanos = lastTokenNanos;
         hooks.metrics().onFirstToken(operation, firstTokenNanos - acceptedNanos);
       }
-      handle.publisher().offer(new TokenEvent(index, tokenId, ""));
+      String delta = text.isPresent() && !stopIds.contains(tokenId) ? text.get().add(tokenId) : "";
+      handle.publisher().offer(new TokenEvent(index, tokenId, delta));
+      return text.isPresent() && text.get().stopped();
     }
 
     @Override
     public void onFinish(Sequence seq, FinishReason reason) {
       List<Integer> out = seq.outputTokens();
-      if (reason == FinishReason.STOP && !out.isEmpty()) {
+      if (reason == FinishReason.STOP && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
         out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
       }
-      GenerationResult result = new GenerationResult(seq.id(), out, "", reason,
+      String fullText = "";
+      if (text.isPresent()) {
+        String rest = text.get().finish();
+        if (!rest.isEmpty()) {
+          handle.publisher().offer(new TokenEvent(seq.numOutputTokens(), -1, rest));
+        }
+        fullText = text.get().text();
+      }
+      GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
           new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()));
       long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
       hooks.metrics().onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
@@ -357,6 +431,7 @@ public final class AutoGLM implements AutoCloseable {
   public void close() {
     engine.close();
     backend.close();
+    tokenizer.ifPresent(GlmTokenizer::close);
     callbacks.shutdown();
   }
 
@@ -386,6 +461,7 @@ public final class AutoGLM implements AutoCloseable {
     private EngineMetrics metrics;
     private MeterRegistry meterRegistry;
     private boolean logPrompts;
+    private Path tokenizerPath;
 
     private Builder() {}
 
@@ -454,6 +530,12 @@ public final class AutoGLM implements AutoCloseable {
 
     public Builder devices(List<Integer> devices) {
       this.devices = List.copyOf(devices);
+      return this;
+    }
+
+    /** Where the tokenizer files are, when not in the model folder. */
+    public Builder tokenizerPath(Path dir) {
+      this.tokenizerPath = dir;
       return this;
     }
 
@@ -548,7 +630,16 @@ public final class AutoGLM implements AutoCloseable {
       LOG.info("loaded {} ({}, {} layers) on {} in {} ms; KV cache {} blocks × {} tokens, context {}",
           modelPath, config.architecture().className(), config.numLayers(), backend.name(),
           (System.nanoTime() - start) / 1_000_000, layout.numBlocks(), kvBlockSizeTokens, contextLen);
-      return new AutoGLM(modelPath, config, defaults, backend, engine, layout, callbacks, hooks);
+      return new AutoGLM(modelPath, config, defaults, backend, engine, layout, callbacks, hooks, tokenizer());
+    }
+
+    private Optional<GlmTokenizer> tokenizer() {
+      Path dir = tokenizerPath != null ? tokenizerPath : modelPath;
+      boolean present = Files.isRegularFile(dir.resolve("tokenizer.json")) || Files.isRegularFile(dir.resolve("tokenizer.model"));
+      if (tokenizerPath != null && !present) {
+        throw new ModelLoadException("tokenizerPath " + dir + " holds neither tokenizer.json nor tokenizer.model");
+      }
+      return present ? Optional.of(GlmTokenizer.load(dir)) : Optional.empty();
     }
 
     private Hooks hooks() {

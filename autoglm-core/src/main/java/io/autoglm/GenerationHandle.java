@@ -46,6 +46,87 @@ public final class GenerationHandle {
     return tokens;
   }
 
+  /** Calls {@code action} with each token on a callback thread (never the engine's); returns at once. */
+  public void onToken(java.util.function.Consumer<TokenEvent> action) {
+    tokens.subscribe(new Flow.Subscriber<>() {
+      @Override
+      public void onSubscribe(Flow.Subscription s) {
+        s.request(Long.MAX_VALUE);
+      }
+
+      @Override
+      public void onNext(TokenEvent item) {
+        action.accept(item);
+      }
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onComplete() {}
+    });
+  }
+
+  /**
+   * The tokens as a blocking iterable: {@code next()} waits for the next token; iteration ends when the request
+   * does, and rethrows its failure. Subscribes to {@link #tokens()}, so use one consumption style per request.
+   */
+  public Iterable<TokenEvent> blockingTokens() {
+    java.util.concurrent.LinkedBlockingQueue<Object> queue = new java.util.concurrent.LinkedBlockingQueue<>();
+    Object end = new Object();
+    tokens.subscribe(new Flow.Subscriber<>() {
+      @Override
+      public void onSubscribe(Flow.Subscription s) {
+        s.request(Long.MAX_VALUE);
+      }
+
+      @Override
+      public void onNext(TokenEvent item) {
+        queue.add(item);
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        queue.add(t);
+      }
+
+      @Override
+      public void onComplete() {
+        queue.add(end);
+      }
+    });
+    return () -> new java.util.Iterator<>() {
+      private Object next;
+
+      @Override
+      public boolean hasNext() {
+        if (next == null) {
+          try {
+            next = queue.take();
+          } catch (InterruptedException e) {
+            cancel();
+            Thread.currentThread().interrupt();
+            throw new java.util.concurrent.CancellationException("interrupted while streaming " + requestId);
+          }
+        }
+        if (next instanceof Throwable t) {
+          throw t instanceof RuntimeException re ? re : new IllegalStateException(t);
+        }
+        return next != end;
+      }
+
+      @Override
+      public TokenEvent next() {
+        if (!hasNext()) {
+          throw new java.util.NoSuchElementException("request " + requestId + " has no more tokens");
+        }
+        TokenEvent e = (TokenEvent) next;
+        next = null;
+        return e;
+      }
+    };
+  }
+
   /** Stops the request; its result completes with {@link FinishReason#CANCELLED}. Idempotent. */
   public void cancel() {
     onCancel.run();

@@ -240,7 +240,9 @@ public final class Engine implements AutoCloseable {
       if (c.samples()) {
         int token = sampled[sampleIndex++];
         Optional<FinishReason> done = s.append(token, eosIds, maxModelLen);
-        s.listener().onToken(s.numOutputTokens() - 1, token);
+        if (s.listener().onToken(s.numOutputTokens() - 1, token)) {
+          done = Optional.of(FinishReason.STOP);
+        }
         scheduler.publish(s);
         done.ifPresent(reason -> finish(s, reason));
       } else {

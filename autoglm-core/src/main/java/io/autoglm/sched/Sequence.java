@@ -16,7 +16,8 @@ import java.util.Optional;
 public final class Sequence {
   /** Receives a sequence's tokens and its end. Called on the engine thread: implementations must not block. */
   public interface Listener {
-    void onToken(int index, int tokenId);
+    /** A new token; returning true ends the request now with STOP (a stop string matched). */
+    boolean onToken(int index, int tokenId);
 
     void onFinish(Sequence seq, FinishReason reason);
 

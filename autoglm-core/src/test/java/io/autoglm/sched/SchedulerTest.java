@@ -19,7 +19,9 @@ import org.junit.jupiter.api.Test;
 class SchedulerTest {
   private static final Sequence.Listener NOOP = new Sequence.Listener() {
     @Override
-    public void onToken(int index, int tokenId) {}
+    public boolean onToken(int index, int tokenId) {
+      return false;
+    }
 
     @Override
     public void onFinish(Sequence seq, FinishReason reason) {}
