@@ -14,6 +14,9 @@ import picocli.CommandLine.Command;
       InitRandomCommand.class,
       GenerateCommand.class,
       BenchCommand.class,
+      ChatCommand.class,
+      TokenizeCommand.class,
+      RenderChatCommand.class,
     })
 public final class AutoGLMCli implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

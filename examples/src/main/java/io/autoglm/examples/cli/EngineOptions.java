@@ -27,6 +27,9 @@ final class EngineOptions {
   @Option(names = "--no-prefix-caching", description = "Turn prefix caching off.")
   boolean noPrefixCaching;
 
+  @Option(names = "--tokenizer", description = "Tokenizer folder, when not the model folder.")
+  Path tokenizer;
+
   AutoGLM.Builder builder() {
     AutoGLM.Builder b = AutoGLM.builder().modelPath(model).kvBlockSizeTokens(kvBlockSize)
         .maxBatchTokens(maxBatchTokens).maxRunningSequences(maxRunning).prefixCaching(!noPrefixCaching)
@@ -40,6 +43,9 @@ final class EngineOptions {
         });
     if (backend != null) {
       b.backend(backend);
+    }
+    if (tokenizer != null) {
+      b.tokenizerPath(tokenizer);
     }
     if (kvBlocks > 0) {
       b.kvBlocks(kvBlocks);
