@@ -55,7 +55,7 @@ final class BenchCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         int generated = run(glm, c, maxTokens);
         double seconds = (System.nanoTime() - t0) / 1e9;
-        EngineStats after = glm.stats();
+        EngineStats after = settledStats(glm);
         double tokS = generated / seconds;
         double overhead = 100.0 * (1 - (double) (after.forwardNanos() - before.forwardNanos())
             / Math.max(1, after.stepNanos() - before.stepNanos()));
@@ -71,6 +71,19 @@ final class BenchCommand implements Callable<Integer> {
       System.out.printf(Locale.ROOT, "scaling_last_over_first=%.2f%n", last / first);
       return 0;
     }
+  }
+
+  /** Stats once the engine has booked its last step (results complete before the step's timing is added). */
+  private static EngineStats settledStats(AutoGLM glm) {
+    try {
+      for (int i = 0; i < 100 && glm.stats().running() > 0; i++) {
+        Thread.sleep(5);
+      }
+      Thread.sleep(50);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return glm.stats();
   }
 
   private int run(AutoGLM glm, int concurrent, int tokens) {
