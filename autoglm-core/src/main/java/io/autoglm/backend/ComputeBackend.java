@@ -26,6 +26,15 @@ public interface ComputeBackend extends AutoCloseable {
   /** Bytes one element of a weight takes on this backend (4 for fp32, 2 for bf16). */
   int weightBytesPerElement();
 
+  /**
+   * Bytes the KV cache may take on this backend now, after the weights (and the backend's own buffers) are loaded;
+   * empty when the backend has no fixed memory (the CPU). The engine sizes its block pool from it:
+   * {@code budget / (layout.bytesPerToken(weightBytesPerElement()) × blockSizeTokens)} blocks.
+   */
+  default java.util.OptionalLong kvCacheBudgetBytes() {
+    return java.util.OptionalLong.empty();
+  }
+
   @Override
   void close();
 }

@@ -96,23 +96,30 @@ public final class GlmModel {
    */
   public Tensor forward(ForwardStep s, int[] logitRows) {
     Tensor h = s.embedding(embed);
+    Tensor x = s.rmsNorm(h, layers.get(0).inputNorm(), eps);
     for (int l = 0; l < layers.size(); l++) {
       Layer w = layers.get(l);
-      Tensor x = s.rmsNorm(h, w.inputNorm(), eps);
       Tensor q = s.rope(linear(s, x, w.qWeight(), w.qBias()), config.numHeads(), rope);
-      Tensor k = s.rope(linear(s, x, w.kWeight(), w.kBias()), config.numKvHeads(), rope);
+      Tensor k = linear(s, x, w.kWeight(), w.kBias());
       Tensor v = linear(s, x, w.vWeight(), w.vBias());
-      s.writeKv(l, k, v);
+      s.ropeWriteKv(l, k, v, config.numKvHeads(), rope);
       Tensor attn = s.linear(s.attention(l, q, config.numHeads(), attentionScale), w.oWeight());
       if (w.postSelfAttnNorm().isPresent()) {
         attn = s.rmsNorm(attn, w.postSelfAttnNorm().get(), eps);
       }
-      h = s.add(h, attn);
-      Tensor mlp = s.linear(s.siluMul(s.linear(s.rmsNorm(h, w.postAttnNorm(), eps), w.gateUp())), w.down());
+      ForwardStep.ResidualNorm r = s.addRmsNorm(h, attn, w.postAttnNorm(), eps);
+      h = r.sum();
+      Tensor mlp = s.linear(s.siluMul(s.linear(r.normed(), w.gateUp())), w.down());
       if (w.postMlpNorm().isPresent()) {
         mlp = s.rmsNorm(mlp, w.postMlpNorm().get(), eps);
       }
-      h = s.add(h, mlp);
+      if (l + 1 < layers.size()) {
+        r = s.addRmsNorm(h, mlp, layers.get(l + 1).inputNorm(), eps); // this residual + the next layer's input norm
+        h = r.sum();
+        x = r.normed();
+      } else {
+        h = s.add(h, mlp);
+      }
     }
     return s.linear(s.rmsNorm(s.rows(h, logitRows), finalNorm, eps), lmHead);
   }
