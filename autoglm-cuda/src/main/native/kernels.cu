@@ -80,8 +80,9 @@ __global__ void addBiasK(bf16* y, int ldy, const bf16* bias, int n) {
 }
 
 __global__ void siluMulK(bf16* out, const bf16* gu, int ldgu, int inter) {
-  size_t r = blockIdx.x;
-  for (int i = threadIdx.x; i < inter; i += blockDim.x) {
+  size_t r = blockIdx.y;
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < inter) {
     float g = bf(gu[r * ldgu + i]);
     float u = bf(gu[r * ldgu + inter + i]);
     out[r * inter + i] = tobf(g / (1.f + expf(-g)) * u);
@@ -104,9 +105,9 @@ __device__ __forceinline__ float ropeElem(const bf16* xh, int d, int pos, const 
 __global__ void ropeK(bf16* out, const bf16* x, int ldx, const int* pos, const float* inv, int heads, int headDim,
                       int rot, bool interleaved) {
   size_t t = blockIdx.x;
-  int p = pos[t], width = heads * headDim;
-  for (int e = threadIdx.x; e < width; e += blockDim.x) {
-    int h = e / headDim, d = e - h * headDim;
+  int p = pos[t], width = heads * headDim, h = blockIdx.y;
+  for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+    int e = h * headDim + d;
     out[t * width + e] = tobf(ropeElem(x + t * ldx + h * headDim, d, p, inv, rot, interleaved));
   }
 }
@@ -421,30 +422,37 @@ __global__ void toFloatK(float* out, const bf16* x, int ldx, int cols) {
 
 int threadsFor(int n) { return n >= 1024 ? 256 : n >= 256 ? 128 : 64; }
 
+/** Row kernels on few rows get a thread per element (up to 1024) so that the loads of a row overlap. */
+int rowThreads(int n, int rows) {
+  if (rows > 64) return threadsFor(n);
+  int t = ((n + 31) / 32) * 32;
+  return t > 1024 ? 1024 : t;
+}
+
 }  // namespace
 
 void launchEmbedding(cudaStream_t s, bf16* out, const bf16* table, const int* ids, int rows, int hidden) {
   embeddingK<<<rows, 128, 0, s>>>(out, table, ids, hidden);
 }
 void launchRmsNorm(cudaStream_t s, bf16* out, const bf16* x, int ldx, const bf16* w, int rows, int n, float eps) {
-  rmsNormK<<<rows, threadsFor(n), 0, s>>>(out, x, ldx, w, n, eps);
+  rmsNormK<<<rows, rowThreads(n, rows), 0, s>>>(out, x, ldx, w, n, eps);
 }
 void launchAddRmsNorm(cudaStream_t s, bf16* sum, bf16* out, const bf16* a, int lda, const bf16* b, int ldb,
                       const bf16* w, int rows, int n, float eps) {
-  addRmsNormK<<<rows, threadsFor(n), 0, s>>>(sum, out, a, lda, b, ldb, w, n, eps);
+  addRmsNormK<<<rows, rowThreads(n, rows), 0, s>>>(sum, out, a, lda, b, ldb, w, n, eps);
 }
 void launchAdd(cudaStream_t s, bf16* out, const bf16* a, int lda, const bf16* b, int ldb, int rows, int n) {
-  addK<<<rows, threadsFor(n), 0, s>>>(out, a, lda, b, ldb, n);
+  addK<<<rows, rowThreads(n, rows), 0, s>>>(out, a, lda, b, ldb, n);
 }
 void launchAddBias(cudaStream_t s, bf16* y, int ldy, const bf16* bias, int rows, int n) {
-  addBiasK<<<rows, threadsFor(n), 0, s>>>(y, ldy, bias, n);
+  addBiasK<<<rows, rowThreads(n, rows), 0, s>>>(y, ldy, bias, n);
 }
 void launchSiluMul(cudaStream_t s, bf16* out, const bf16* gu, int ldgu, int rows, int inter) {
-  siluMulK<<<rows, threadsFor(inter), 0, s>>>(out, gu, ldgu, inter);
+  siluMulK<<<dim3((inter + 255) / 256, rows), 256, 0, s>>>(out, gu, ldgu, inter);
 }
 void launchRope(cudaStream_t s, bf16* out, const bf16* x, int ldx, const int* pos, const float* inv, int rows,
                 int heads, int headDim, int rot, bool interleaved) {
-  ropeK<<<rows, threadsFor(heads * headDim), 0, s>>>(out, x, ldx, pos, inv, heads, headDim, rot, interleaved);
+  ropeK<<<dim3(rows, heads), 128, 0, s>>>(out, x, ldx, pos, inv, heads, headDim, rot, interleaved);
 }
 void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc,
                        const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,

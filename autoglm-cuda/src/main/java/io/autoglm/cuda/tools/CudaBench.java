@@ -31,8 +31,14 @@ import java.util.SplittableRandom;
  * </pre>
  */
 public final class CudaBench {
-  /** bf16 tolerance on ‖out − ref‖ / ‖ref‖ of the logits (fixtures README: 1e-3..1e-2 is normal for bf16). */
-  static final double REL_TOLERANCE = 1e-2;
+  /**
+   * bf16 tolerance on ‖out − ref‖ / ‖ref‖ of the logits against the fp32 references (fixtures README: 1e-3..1e-2 is
+   * normal for bf16 compute): 1e-2 for checkpoints stored in bf16; 2e-2 for fp32 checkpoints, whose weights this
+   * backend also rounds to bf16 on upload (a second, independent rounding of every weight).
+   */
+  static double tolerance(ModelConfig c) {
+    return c.dtype().equals("bfloat16") ? 1e-2 : 2e-2;
+  }
 
   private CudaBench() {}
 
@@ -98,6 +104,8 @@ public final class CudaBench {
           StepDriver d = new StepDriver(backend, m, kv);
           StepDriver d8 = new StepDriver(backend, m, kv8);
           List<int[]> singleTokens = new ArrayList<>();
+          List<Double> ties = new ArrayList<>();
+          double tol = tolerance(c);
           List<float[][]> promptLogits = new ArrayList<>();
           for (ReferenceSet.Prompt p : ref.prompts()) {
             int len = p.inputIds().length;
@@ -108,6 +116,7 @@ public final class CudaBench {
             double[] pr = compare(all, p.logits(), 0, 0, len);
             double[] gr = compare(all, p.greedyLogits(), len - 1, 0, g);
             double tie = 2 * Math.max(pr[1], gr[1]);
+            ties.add(tie);
             // B: greedy decode with device argmax (prefill, then decode steps: eager, captured, replayed graphs)
             Seq s = d.sequences(1, len + g, 100, false).get(0);
             int[] tokens = new int[g];
@@ -127,13 +136,13 @@ public final class CudaBench {
               }
               agree++;
             }
-            boolean pass = pr[0] <= REL_TOLERANCE && gr[0] <= REL_TOLERANCE && !mismatch;
+            boolean pass = pr[0] <= tol && gr[0] <= tol && !mismatch;
             ok &= pass;
             System.out.printf("%-15s p%d len %2d  prompt logits rel %.2e max|d| %.2e  greedy-step logits rel %.2e"
-                    + "  greedy tokens %d/%d agree before first near-tie (margin < %.3f)  %s%n", name, p.index(), len,
-                pr[0], pr[1], gr[0], agree, compared, tie, pass ? "PASS" : "FAIL");
+                    + "  greedy tokens %d/%d agree before first near-tie (margin < %.3f)  tol %.0e  %s%n", name,
+                p.index(), len, pr[0], pr[1], gr[0], agree, compared, tie, tol, pass ? "PASS" : "FAIL");
           }
-          ok &= batched(name, ref, d8, promptLogits, singleTokens);
+          ok &= batched(name, ref, d8, promptLogits, singleTokens, ties);
         }
       }
       return ok;
@@ -141,7 +150,7 @@ public final class CudaBench {
 
     /** All prompts in one step (block size 8, reversed block tables), chunked prefill, batched decode. */
     static boolean batched(String name, ReferenceSet ref, StepDriver d, List<float[][]> single,
-        List<int[]> singleTokens) {
+        List<int[]> singleTokens, List<Double> ties) {
       int n = ref.prompts().size();
       List<Seq> seqs = d.sequences(n, 100, 0, true);
       List<Chunk> chunks = new ArrayList<>();
@@ -184,8 +193,16 @@ public final class CudaBench {
           next = d.step(c, StepDriver.greedy(n, step + 1));
         }
       }
+      int exact = 0;
       for (int i = 0; i < n; i++) {
-        sameTokens += Arrays.equals(toks[i], singleTokens.get(i)) ? 1 : 0;
+        // equal up to the first step whose reference margin is a near-tie (split-K order may differ by batch)
+        ReferenceSet.Prompt p = ref.prompts().get(i);
+        boolean same = true;
+        for (int j = 0; j < g && p.margin(j) >= ties.get(i); j++) {
+          same &= toks[i][j] == singleTokens.get(i)[j];
+        }
+        sameTokens += same ? 1 : 0;
+        exact += Arrays.equals(toks[i], singleTokens.get(i)) ? 1 : 0;
       }
       // seeded sampling repeats
       Seq sa = d.sequences(1, 100, 400, false).get(0);
@@ -194,8 +211,9 @@ public final class CudaBench {
       int[] b = sampled(d, sb, ids, 7);
       boolean pass = maxRel <= 1e-2 && chunkRel <= 1e-2 && sameTokens == n && Arrays.equals(a, b);
       System.out.printf("%-15s batched prefill vs single rel %.2e; chunked (3 chunks) vs single rel %.2e; batched"
-              + " greedy decode == single for %d/%d prompts; seeded sampling repeats: %s (%s)  %s%n", name, maxRel,
-          chunkRel, sameTokens, n, Arrays.equals(a, b), Arrays.toString(a), pass ? "PASS" : "FAIL");
+              + " greedy decode == single up to the first near-tie for %d/%d prompts (all 24 tokens for %d/%d);"
+              + " seeded sampling repeats: %s (%s)  %s%n", name, maxRel, chunkRel, sameTokens, n, exact, n,
+          Arrays.equals(a, b), Arrays.toString(a), pass ? "PASS" : "FAIL");
       return pass;
     }
 
@@ -267,6 +285,7 @@ public final class CudaBench {
             batch(d, r, c, 64);
             batch(d, r, c, 256);
           }
+          System.out.println("decode graphs captured: " + backend.capturedGraphs());
         }
         System.out.printf("device bytes in use: after load %d, after benchmarks with KV freed %d (delta %d); "
                 + "graphs captured %d; peak arena %.2f GB%n", postLoad, backend.deviceBytesInUse(),
