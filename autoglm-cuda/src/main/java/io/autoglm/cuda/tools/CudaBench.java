@@ -288,8 +288,8 @@ public final class CudaBench {
           System.out.println("decode graphs captured: " + backend.capturedGraphs());
         }
         System.out.printf("device bytes in use: after load %d, after benchmarks with KV freed %d (delta %d); "
-                + "graphs captured %d; peak arena %.2f GB%n", postLoad, backend.deviceBytesInUse(),
-            backend.deviceBytesInUse() - postLoad, backend.capturedGraphs(), backend.peakActivationBytes() / 1e9);
+                + "peak arena %.2f GB%n", postLoad, backend.deviceBytesInUse(),
+            backend.deviceBytesInUse() - postLoad, backend.peakActivationBytes() / 1e9);
       }
     }
 
