@@ -680,8 +680,7 @@ public final class AutoGLM implements AutoCloseable {
         return kvBlocks;
       }
       long perToken = 2L * config.numLayers() * config.kvSize() * backend.weightBytesPerElement();
-      long bytes = backend.freeMemoryBytes().isPresent()
-          ? (long) (backend.freeMemoryBytes().getAsLong() * memoryFraction) : kvCacheBytes;
+      long bytes = backend.kvCacheBudgetBytes().orElse(kvCacheBytes);
       long useful = (long) maxRunningSequences
           * Math.min(config.maxPositionEmbeddings(), maxModelLen > 0 ? maxModelLen : Integer.MAX_VALUE);
       long tokens = Math.min(bytes / perToken, useful);

@@ -41,8 +41,12 @@ public interface ComputeBackend extends AutoCloseable {
   /** Bytes one element of a weight takes on this backend (4 for fp32, 2 for bf16). */
   int weightBytesPerElement();
 
-  /** Device memory free for the KV cache after the weights loaded, when the backend knows it (GPUs). */
-  default java.util.OptionalLong freeMemoryBytes() {
+  /**
+   * Bytes the KV cache may take on this backend now, after the weights (and the backend's own buffers) are loaded;
+   * empty when the backend has no fixed memory (the CPU). The engine sizes its block pool from it:
+   * {@code budget / (layout.bytesPerToken(weightBytesPerElement()) × blockSizeTokens)} blocks.
+   */
+  default java.util.OptionalLong kvCacheBudgetBytes() {
     return java.util.OptionalLong.empty();
   }
 

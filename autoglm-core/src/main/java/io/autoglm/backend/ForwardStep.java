@@ -22,6 +22,26 @@ public interface ForwardStep extends AutoCloseable {
   /** Fused MLP activation: {@code silu(gate) * up} where gateUp = [gate | up] along the last dim. (T, 2I) → (T, I). */
   Tensor siluMul(Tensor gateUp);
 
+  /** The residual sum {@code a + b} and its RMSNorm, as {@link #addRmsNorm} returns them. */
+  record ResidualNorm(Tensor sum, Tensor normed) {}
+
+  /**
+   * Fused residual add + RMSNorm: {@code sum = a + b}, {@code normed = rmsNorm(sum, weight, eps)}. GPU backends
+   * fuse it into one pass over the rows.
+   */
+  default ResidualNorm addRmsNorm(Tensor a, Tensor b, Tensor weight, float eps) {
+    Tensor sum = add(a, b);
+    return new ResidualNorm(sum, rmsNorm(sum, weight, eps));
+  }
+
+  /**
+   * Rotates K by the step's positions and writes K and V into their slots of {@code layer}: {@code rope} then
+   * {@link #writeKv}. GPU backends fuse the rotation into the cache write.
+   */
+  default void ropeWriteKv(int layer, Tensor k, Tensor v, int numKvHeads, RopeSpec spec) {
+    writeKv(layer, rope(k, numKvHeads, spec), v);
+  }
+
   /** Rotates the first rotaryDim channels of each of {@code numHeads} heads by the step's positions. */
   Tensor rope(Tensor x, int numHeads, RopeSpec spec);
 

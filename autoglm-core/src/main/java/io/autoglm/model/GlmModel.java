@@ -70,18 +70,26 @@ public final class GlmModel {
    */
   public Tensor forward(ForwardStep s, int[] logitRows) {
     Tensor h = s.embedding(embed);
+    Tensor x = s.rmsNorm(h, layers.get(0).inputNorm(), eps);
     for (int l = 0; l < layers.size(); l++) {
       LayerWeights w = layers.get(l);
-      Tensor attn = attention(s, l, w, s.rmsNorm(h, w.inputNorm(), eps));
+      Tensor attn = attention(s, l, w, x);
       if (w.postSelfAttnNorm().isPresent()) {
         attn = s.rmsNorm(attn, w.postSelfAttnNorm().get(), eps);
       }
-      h = s.add(h, attn);
-      Tensor mlp = feedForward(s, w.feedForward(), s.rmsNorm(h, w.postAttnNorm(), eps));
+      ForwardStep.ResidualNorm r = s.addRmsNorm(h, attn, w.postAttnNorm(), eps);
+      h = r.sum();
+      Tensor mlp = feedForward(s, w.feedForward(), r.normed());
       if (w.postMlpNorm().isPresent()) {
         mlp = s.rmsNorm(mlp, w.postMlpNorm().get(), eps);
       }
-      h = s.add(h, mlp);
+      if (l + 1 < layers.size()) {
+        r = s.addRmsNorm(h, mlp, layers.get(l + 1).inputNorm(), eps); // this residual + the next layer's input norm
+        h = r.sum();
+        x = r.normed();
+      } else {
+        h = s.add(h, mlp);
+      }
     }
     return s.linear(s.rmsNorm(s.rows(h, logitRows), finalNorm, eps), lmHead);
   }
@@ -96,8 +104,7 @@ public final class GlmModel {
       k = s.headRmsNorm(k, config.numKvHeads(), w.kNorm().get(), eps);
     }
     q = s.rope(q, config.numHeads(), rope);
-    k = s.rope(k, config.numKvHeads(), rope);
-    s.writeKv(layer, k, linear(s, x, w.vWeight(), w.vBias()));
+    s.ropeWriteKv(layer, k, linear(s, x, w.vWeight(), w.vBias()), config.numKvHeads(), rope);
     return s.linear(s.attention(layer, q, config.numHeads(), attentionScale), w.oWeight());
   }
 

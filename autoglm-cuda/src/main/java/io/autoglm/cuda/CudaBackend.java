@@ -1,0 +1,241 @@
+package io.autoglm.cuda;
+
+import io.autoglm.backend.BackendOptions;
+import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.ForwardStep;
+import io.autoglm.backend.KvCache;
+import io.autoglm.backend.KvLayout;
+import io.autoglm.backend.RopeSpec;
+import io.autoglm.backend.StepBatch;
+import io.autoglm.backend.Tensor;
+import io.autoglm.safetensors.TensorSlice;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.Set;
+
+/**
+ * The CUDA backend on one device: bf16 weights and KV cache in device memory, bf16 kernels, cuBLAS GEMMs, and
+ * decode steps replayed as CUDA graphs (one per batch-size bucket and block-table width).
+ *
+ * <p>Memory: weights are uploaded from the mapped shards through pinned staging buffers; each step's activations
+ * come from a fixed arena; the KV cache may take what {@link #kvCacheBudgetBytes()} reports, which keeps
+ * {@code (1 - memoryFraction)} of the device memory that was free at creation untouched. One step runs at a time.
+ *
+ * <p>Properties: {@code cuda.cublasPath} (a libcublas to dlopen first), {@code cuda.arenaBytes} (activation arena,
+ * default min(8 GiB, 15% of free memory)), {@code cuda.graphs} (default true), {@code cuda.gemv} (custom GEMV for
+ * steps of at most 8 rows, default true).
+ */
+public final class CudaBackend implements ComputeBackend {
+  private static final long STAGING_BYTES = 64L << 20;
+  private static final long INPUT_ARENA_BYTES = 32L << 20;
+
+  private final int device;
+  private final long ctx;
+  private final long reservedBytes; // device memory this backend leaves free: (1 - fraction) of free at start
+  private boolean graphsEnabled;
+  private boolean gemvEnabled;
+  private final StepMemory memory;
+  private final List<Long> allocations = new ArrayList<>();
+  private final Map<RopeSpec, Long> ropeTables = new HashMap<>(); // spec -> device fp32 (rotaryDim / 2)
+  private final Map<DecodeGraphKey, DecodeGraph> graphs = new HashMap<>();
+  private final Set<DecodeGraphKey> warmedUp = new HashSet<>();
+  private ByteBuffer readback; // pinned, grows
+  private boolean stepOpen;
+  private boolean closed;
+
+  /** Identifies a captured decode graph: the padded token count, block-table width and KV cache. */
+  record DecodeGraphKey(int paddedTokens, int tableStride, long kvId) {}
+
+  /** An instantiated graph and the fingerprint of the op sequence it was captured from. */
+  record DecodeGraph(long exec, long fingerprint, int ops) {}
+
+  CudaBackend(BackendOptions options) {
+    this.device = options.devices().isEmpty() ? 0 : options.devices().get(0);
+    Map<String, String> p = options.properties();
+    this.ctx = CudaNative.create(device, p.get("cuda.cublasPath"), STAGING_BYTES);
+    long free = CudaNative.memInfo(ctx)[0];
+    this.reservedBytes = (long) (free * (1 - options.memoryFraction()));
+    this.graphsEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.graphs", "true"));
+    this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
+    long arena = p.containsKey("cuda.arenaBytes") ? Long.parseLong(p.get("cuda.arenaBytes"))
+        : Math.min(8L << 30, (long) (free * 0.15));
+    long inputs = Long.parseLong(p.getOrDefault("cuda.inputArenaBytes", Long.toString(INPUT_ARENA_BYTES)));
+    this.memory = new StepMemory(ctx, arena, inputs);
+    this.readback = CudaNative.hostAlloc(1 << 20).order(ByteOrder.nativeOrder());
+  }
+
+  @Override
+  public String name() {
+    return "cuda";
+  }
+
+  /** The device's name, compute capability, SM count and memory. */
+  public String deviceDescription() {
+    return CudaNative.deviceName(device);
+  }
+
+  @Override
+  public int weightBytesPerElement() {
+    return 2;
+  }
+
+  @Override
+  public Tensor weight(TensorSlice slice) {
+    int dtype = switch (slice.dtype()) {
+      case BF16 -> 0;
+      case F16 -> 1;
+      case F32 -> 2;
+      default -> throw new IllegalArgumentException(
+          "tensor " + slice.name() + ": dtype " + slice.dtype() + " is not supported (F32, F16, BF16)");
+    };
+    long n = slice.elementCount();
+    long ptr = CudaNative.malloc(ctx, Math.max(2 * n, 256));
+    allocations.add(ptr);
+    CudaNative.upload(ctx, ptr, slice.data(), dtype, n);
+    boolean head = slice.name().equals("lm_head.weight") || slice.name().endsWith("embed_tokens.weight");
+    return new CudaWeight(ptr, slice.shape().clone(), head);
+  }
+
+  @Override
+  public KvCache allocateKv(KvLayout layout) {
+    return new CudaKvCache(this, layout);
+  }
+
+  @Override
+  public ForwardStep begin(StepBatch batch, KvCache kv) {
+    if (stepOpen) {
+      throw new IllegalStateException("a forward step is still open: close it before beginning the next");
+    }
+    if (!(kv instanceof CudaKvCache cache)) {
+      throw new IllegalArgumentException("KV cache " + kv + " was not allocated by the CUDA backend");
+    }
+    stepOpen = true;
+    try {
+      return new CudaForwardStep(this, batch, cache);
+    } catch (RuntimeException e) {
+      stepOpen = false;
+      throw e;
+    }
+  }
+
+  @Override
+  public OptionalLong kvCacheBudgetBytes() {
+    return OptionalLong.of(Math.max(0, CudaNative.memInfo(ctx)[0] - reservedBytes));
+  }
+
+  /** Device bytes in use by every process on this device (total − free). */
+  public long deviceBytesInUse() {
+    long[] m = CudaNative.memInfo(ctx);
+    return m[1] - m[0];
+  }
+
+  /** Measures device-to-device copy bandwidth in bytes/s (bytes read + bytes written), over {@code reps} copies. */
+  public double copyBandwidthBytesPerSecond(long bytes, int reps) {
+    return CudaNative.copyBandwidth(ctx, bytes, reps);
+  }
+
+  /**
+   * Turns CUDA graphs and the small-batch GEMV kernel on or off for later steps (the properties
+   * {@code cuda.graphs} and {@code cuda.gemv} set them at creation); for benchmarks that compare the paths.
+   */
+  public void setFastPaths(boolean graphs, boolean gemv) {
+    this.graphsEnabled = graphs;
+    this.gemvEnabled = gemv;
+  }
+
+  /** Largest activation arena use of any step so far, in bytes. */
+  public long peakActivationBytes() {
+    return memory.peakActivationBytes();
+  }
+
+  /** Number of captured decode graphs. */
+  public int capturedGraphs() {
+    return graphs.size();
+  }
+
+  long ctx() {
+    return ctx;
+  }
+
+  StepMemory memory() {
+    return memory;
+  }
+
+  boolean graphsEnabled() {
+    return graphsEnabled;
+  }
+
+  boolean gemvEnabled() {
+    return gemvEnabled;
+  }
+
+  DecodeGraph graph(DecodeGraphKey key) {
+    return graphs.get(key);
+  }
+
+  /** True the first time a key is seen: that step runs eagerly, as the warm-up before a capture. */
+  boolean firstSight(DecodeGraphKey key) {
+    return warmedUp.add(key);
+  }
+
+  void putGraph(DecodeGraphKey key, DecodeGraph graph) {
+    graphs.put(key, graph);
+  }
+
+  long ropeTable(RopeSpec spec) {
+    return ropeTables.computeIfAbsent(spec, s -> {
+      float[] inv = s.inverseFrequencies();
+      long ptr = CudaNative.malloc(ctx, Math.max(4L * inv.length, 256));
+      allocations.add(ptr);
+      CudaNative.uploadFloats(ctx, ptr, inv);
+      return ptr;
+    });
+  }
+
+  /** Pinned host memory of at least {@code bytes}, reused across steps. */
+  ByteBuffer readback(long bytes) {
+    if (readback.capacity() < bytes) {
+      CudaNative.hostFree(readback);
+      readback = CudaNative.hostAlloc(Math.max(bytes, 2L * readback.capacity())).order(ByteOrder.nativeOrder());
+    }
+    readback.clear();
+    return readback;
+  }
+
+  void stepClosed() {
+    stepOpen = false;
+  }
+
+  void kvClosed(CudaKvCache kv) {
+    graphs.entrySet().removeIf(e -> {
+      if (e.getKey().kvId() == kv.id()) {
+        CudaNative.destroyGraph(e.getValue().exec());
+        return true;
+      }
+      return false;
+    });
+    warmedUp.removeIf(k -> k.kvId() == kv.id());
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    CudaNative.synchronize(ctx);
+    graphs.values().forEach(g -> CudaNative.destroyGraph(g.exec()));
+    graphs.clear();
+    allocations.forEach(ptr -> CudaNative.free(ctx, ptr));
+    allocations.clear();
+    memory.close();
+    CudaNative.hostFree(readback);
+    CudaNative.destroy(ctx);
+  }
+}

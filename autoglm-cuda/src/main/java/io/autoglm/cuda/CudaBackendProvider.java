@@ -1,0 +1,49 @@
+package io.autoglm.cuda;
+
+import io.autoglm.backend.BackendOptions;
+import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.ComputeBackendProvider;
+import java.util.Optional;
+
+/** Finds the CUDA backend through {@link java.util.ServiceLoader}: name {@code cuda}, priority 100 (CPU is 0). */
+public final class CudaBackendProvider implements ComputeBackendProvider {
+  @Override
+  public String name() {
+    return "cuda";
+  }
+
+  @Override
+  public int priority() {
+    return 100;
+  }
+
+  @Override
+  public boolean isAvailable() {
+    return problem().isEmpty();
+  }
+
+  @Override
+  public String unavailableReason() {
+    return problem().orElse("");
+  }
+
+  private static Optional<String> problem() {
+    Optional<String> load = CudaNative.loadError();
+    if (load.isPresent()) {
+      return load;
+    }
+    try {
+      return CudaNative.deviceCount() > 0 ? Optional.empty() : Optional.of("no CUDA device is visible");
+    } catch (IllegalStateException e) {
+      return Optional.of(e.getMessage());
+    }
+  }
+
+  @Override
+  public ComputeBackend create(BackendOptions options) {
+    problem().ifPresent(p -> {
+      throw new IllegalStateException("the CUDA backend is not available: " + p);
+    });
+    return new CudaBackend(options);
+  }
+}

@@ -1,0 +1,454 @@
+package io.autoglm.cuda;
+
+import io.autoglm.backend.ForwardStep;
+import io.autoglm.backend.RopeSpec;
+import io.autoglm.backend.SamplingRow;
+import io.autoglm.backend.StepBatch;
+import io.autoglm.backend.Tensor;
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * One forward step on the device. Ops launch kernels in stream order; the host waits only in {@link #sample} and
+ * {@link #toHost}.
+ *
+ * <p>A decode step (every sequence has one query token) is padded to a bucket and runs in one of three modes: the
+ * first step of a bucket runs eagerly (warming up cuBLAS and lazy module loading), the second is captured into a
+ * CUDA graph, and later ones only replay the graph: their ops allocate the same arena addresses (the arena resets
+ * every step) and launch nothing. A replay checks that the op sequence's fingerprint equals the captured one.
+ * Step inputs (ids, positions, slots, block tables, sampling parameters) are copied from the pinned input mirror by
+ * copies that the graph holds, so a replay only rewrites the mirror.
+ */
+final class CudaForwardStep implements ForwardStep {
+  private static final int TARGET_ATTENTION_BLOCKS = 512;
+
+  private enum Mode { EAGER, CAPTURE, REPLAY }
+
+  private final CudaBackend backend;
+  private final long ctx;
+  private final StepMemory memory;
+  private final CudaKvCache kv;
+  private final int tokens; // real tokens
+  private final int phys; // tokens the kernels compute, >= tokens
+  private final int tableStride; // block-table entries per sequence row
+  private final long tokenIds; // (phys) int32
+  private final long positions; // (phys) int32
+  private final long slots; // (phys) int32
+  private final long tokenSeq; // (phys) int32: row of tables for each token
+  private final long tables; // (seqRows, tableStride) int32; the last row is all scratch block
+  private final int partition; // attention positions per block
+  private final int splits; // attention blocks per (token, KV head)
+  private final long partials; // (phys, kvHeads, splits, group, headDim + 2) fp32, or 0
+  private final CudaBackend.DecodeGraphKey graphKey; // null: not a graph step
+  private Mode mode = Mode.EAGER;
+  private long fingerprint = 17;
+  private int ops;
+
+  CudaForwardStep(CudaBackend backend, StepBatch batch, CudaKvCache kv) {
+    this.backend = backend;
+    this.ctx = backend.ctx();
+    this.memory = backend.memory();
+    this.kv = kv;
+    this.tokens = batch.numTokens();
+    int bs = kv.layout().blockSizeTokens();
+    boolean decode = batch.sequences().stream().allMatch(s -> s.queryLen() == 1);
+    int needed = 1;
+    for (StepBatch.Sequence s : batch.sequences()) {
+      int blocks = (s.contextLen() + bs - 1) / bs;
+      if (s.blockTable().length < blocks) {
+        throw new IllegalArgumentException(String.format(
+            "sequence at token %d has contextLen %d: needs %d blocks of %d tokens, its block table has %d",
+            s.queryStart(), s.contextLen(), blocks, bs, s.blockTable().length));
+      }
+      needed = Math.max(needed, blocks);
+    }
+    boolean graph = decode && backend.graphsEnabled();
+    this.phys = graph ? bucket(tokens) : tokens;
+    this.tableStride = graph ? ceilPow2(needed) : needed;
+    this.graphKey = graph ? new CudaBackend.DecodeGraphKey(phys, tableStride, kv.id()) : null;
+    memory.reset();
+    if (graph) {
+      if (backend.graph(graphKey) != null) {
+        mode = Mode.REPLAY;
+      } else if (!backend.firstSight(graphKey)) {
+        mode = Mode.CAPTURE;
+        CudaNative.beginCapture(ctx);
+      }
+    }
+    int seqRows = (graph ? phys : batch.sequences().size()) + 1;
+    int pad = seqRows - 1;
+    int scratchSlot = kv.scratchBlock() * bs;
+    int[] seqOf = new int[phys];
+    java.util.Arrays.fill(seqOf, pad);
+    int[] table = new int[seqRows * tableStride];
+    java.util.Arrays.fill(table, kv.scratchBlock());
+    for (int i = 0; i < batch.sequences().size(); i++) {
+      StepBatch.Sequence s = batch.sequences().get(i);
+      java.util.Arrays.fill(seqOf, s.queryStart(), s.queryStart() + s.queryLen(), i);
+      System.arraycopy(s.blockTable(), 0, table, i * tableStride, (s.contextLen() + bs - 1) / bs);
+    }
+    this.tokenIds = upload(batch.tokenIds(), phys, 0);
+    this.positions = upload(batch.positions(), phys, 0);
+    this.slots = upload(batch.slots(), phys, scratchSlot);
+    this.tokenSeq = upload(seqOf, phys, pad);
+    this.tables = upload(table, table.length, 0);
+    int maxVisible = 1;
+    for (int p : batch.positions()) {
+      maxVisible = Math.max(maxVisible, p + 1);
+    }
+    if (graph) {
+      maxVisible = tableStride * bs;
+    }
+    int kvHeads = kv.layout().numKvHeads();
+    int part = 32;
+    while (part < maxVisible && (long) phys * kvHeads * ((maxVisible + part - 1) / part) > TARGET_ATTENTION_BLOCKS) {
+      part *= 2;
+    }
+    this.partition = part;
+    this.splits = (maxVisible + part - 1) / part;
+    this.partials = splits > 1 ? memory.allocate(4L * phys * kvHeads * splits * 16 * (kv.layout().headDim() + 2))
+        : 0;
+  }
+
+  /** Padded decode sizes: powers of two to 8, multiples of 8 to 64, then multiples of 32. */
+  static int bucket(int n) {
+    if (n <= 8) {
+      return ceilPow2(n);
+    }
+    return n <= 64 ? (n + 7) / 8 * 8 : (n + 31) / 32 * 32;
+  }
+
+  static int ceilPow2(int n) {
+    return n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1;
+  }
+
+  private long upload(int[] values, int length, int padValue) {
+    StepMemory.Input in = memory.input(4L * length);
+    ByteBuffer b = in.host();
+    for (int i = 0; i < length; i++) {
+      b.putInt(i < values.length ? values[i] : padValue);
+    }
+    copyInput(in);
+    return in.device();
+  }
+
+  private void copyInput(StepMemory.Input in) {
+    track(1, in.device(), in.bytes());
+    if (live()) {
+      CudaNative.copyAsync(ctx, in.device(), in.hostAddress(), in.bytes());
+    }
+  }
+
+  /** Whether ops launch work: not while replaying a captured graph. */
+  private boolean live() {
+    return mode != Mode.REPLAY;
+  }
+
+  private void track(int op, long a, long b) {
+    fingerprint = (fingerprint * 1_000_003L + op) * 31 + a * 7 + b;
+    ops++;
+  }
+
+  private CudaActivation activation(int rows, int cols, boolean fp32) {
+    long ptr = memory.allocate((long) phys(rows) * cols * (fp32 ? 4 : 2));
+    return new CudaActivation(ptr, rows, phys(rows), cols, cols, fp32);
+  }
+
+  /** Rows the kernels compute for {@code rows} logical rows: the padded count in a graph step. */
+  private int phys(int rows) {
+    return rows == tokens ? phys : rows;
+  }
+
+  private static CudaActivation act(Tensor t) {
+    if (t instanceof CudaActivation a) {
+      if (a.fp32()) {
+        throw new IllegalArgumentException("fp32 logits cannot feed another op");
+      }
+      return a;
+    }
+    throw new IllegalArgumentException("expected an activation of this step, got " + t);
+  }
+
+  private static CudaWeight weight(Tensor t) {
+    if (t instanceof CudaWeight w) {
+      return w;
+    }
+    throw new IllegalArgumentException("expected a CUDA weight, got " + t);
+  }
+
+  @Override
+  public Tensor embedding(Tensor table) {
+    CudaWeight w = weight(table);
+    CudaActivation out = activation(tokens, w.cols(), false);
+    track(2, out.ptr(), w.ptr());
+    if (live()) {
+      CudaNative.embedding(ctx, out.ptr(), w.ptr(), tokenIds, out.physRows(), w.cols());
+    }
+    return out;
+  }
+
+  @Override
+  public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
+    CudaActivation a = act(x);
+    CudaActivation out = activation(a.rows(), a.cols(), false);
+    track(3, out.ptr(), a.ptr());
+    if (live()) {
+      CudaNative.rmsNorm(ctx, out.ptr(), a.ptr(), a.ld(), weight(weight).ptr(), out.physRows(), a.cols(), eps);
+    }
+    return out;
+  }
+
+  @Override
+  public ResidualNorm addRmsNorm(Tensor a, Tensor b, Tensor weight, float eps) {
+    CudaActivation x = act(a);
+    CudaActivation y = act(b);
+    sameShape(x, y);
+    CudaActivation sum = activation(x.rows(), x.cols(), false);
+    CudaActivation out = activation(x.rows(), x.cols(), false);
+    track(4, out.ptr(), x.ptr() ^ y.ptr());
+    if (live()) {
+      CudaNative.addRmsNorm(ctx, sum.ptr(), out.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(), weight(weight).ptr(),
+          sum.physRows(), x.cols(), eps);
+    }
+    return new ResidualNorm(sum, out);
+  }
+
+  private static void sameShape(CudaActivation x, CudaActivation y) {
+    if (x.rows() != y.rows() || x.cols() != y.cols()) {
+      throw new IllegalArgumentException(String.format("shapes differ: (%d, %d) and (%d, %d)",
+          x.rows(), x.cols(), y.rows(), y.cols()));
+    }
+  }
+
+  @Override
+  public Tensor add(Tensor a, Tensor b) {
+    CudaActivation x = act(a);
+    CudaActivation y = act(b);
+    sameShape(x, y);
+    CudaActivation out = activation(x.rows(), x.cols(), false);
+    track(5, out.ptr(), x.ptr() ^ y.ptr());
+    if (live()) {
+      CudaNative.add(ctx, out.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(), out.physRows(), x.cols());
+    }
+    return out;
+  }
+
+  @Override
+  public Tensor linear(Tensor x, Tensor w) {
+    return linear(x, weight(w), 0);
+  }
+
+  @Override
+  public Tensor linear(Tensor x, Tensor w, Tensor bias) {
+    return linear(x, weight(w), weight(bias).ptr());
+  }
+
+  private Tensor linear(Tensor x, CudaWeight w, long bias) {
+    CudaActivation a = act(x);
+    int out = w.rows();
+    int in = w.cols();
+    if (a.cols() != in) {
+      throw new IllegalArgumentException(String.format("linear: input has %d features, weight %s expects %d",
+          a.cols(), java.util.Arrays.toString(w.shape()), in));
+    }
+    CudaActivation y = activation(a.rows(), out, w.logitsHead());
+    track(6, y.ptr(), a.ptr() ^ w.ptr());
+    if (live()) {
+      CudaNative.linear(ctx, y.ptr(), y.ld(), y.fp32(), a.ptr(), a.ld(), w.ptr(), bias, a.physRows(), in, out,
+          backend.gemvEnabled());
+    }
+    return y;
+  }
+
+  @Override
+  public Tensor siluMul(Tensor gateUp) {
+    CudaActivation a = act(gateUp);
+    CudaActivation out = activation(a.rows(), a.cols() / 2, false);
+    track(7, out.ptr(), a.ptr());
+    if (live()) {
+      CudaNative.siluMul(ctx, out.ptr(), a.ptr(), a.ld(), out.physRows(), out.cols());
+    }
+    return out;
+  }
+
+  @Override
+  public Tensor rope(Tensor x, int numHeads, RopeSpec spec) {
+    CudaActivation a = act(x);
+    checkHeads(a, numHeads, spec.headDim());
+    long inv = backend.ropeTable(spec);
+    CudaActivation out = activation(a.rows(), a.cols(), false);
+    track(8, out.ptr(), a.ptr());
+    if (live()) {
+      CudaNative.rope(ctx, out.ptr(), a.ptr(), a.ld(), positions, inv, out.physRows(), numHeads, spec.headDim(),
+          spec.rotaryDim(), spec.interleaved());
+    }
+    return out;
+  }
+
+  private static void checkHeads(CudaActivation a, int heads, int headDim) {
+    if (a.cols() != heads * headDim) {
+      throw new IllegalArgumentException(String.format("tensor has %d features, expected %d heads × %d",
+          a.cols(), heads, headDim));
+    }
+  }
+
+  @Override
+  public void writeKv(int layer, Tensor k, Tensor v) {
+    writeKv(layer, act(k), act(v), 0, null);
+  }
+
+  @Override
+  public void ropeWriteKv(int layer, Tensor k, Tensor v, int numKvHeads, RopeSpec spec) {
+    if (numKvHeads != kv.layout().numKvHeads() || spec.headDim() != kv.layout().headDim()) {
+      throw new IllegalArgumentException(String.format("K has %d heads × %d, the KV cache %d × %d",
+          numKvHeads, spec.headDim(), kv.layout().numKvHeads(), kv.layout().headDim()));
+    }
+    writeKv(layer, act(k), act(v), backend.ropeTable(spec), spec);
+  }
+
+  private void writeKv(int layer, CudaActivation k, CudaActivation v, long inv, RopeSpec spec) {
+    int kvHeads = kv.layout().numKvHeads();
+    int headDim = kv.layout().headDim();
+    checkHeads(k, kvHeads, headDim);
+    checkHeads(v, kvHeads, headDim);
+    if (layer < 0 || layer >= kv.layout().numLayers()) {
+      throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
+    }
+    track(9, kv.keys(layer), k.ptr() ^ v.ptr());
+    if (live()) {
+      CudaNative.ropeWriteKv(ctx, k.ptr(), k.ld(), v.ptr(), v.ld(), kv.keys(layer), kv.values(layer), slots,
+          positions, inv, k.physRows(), kvHeads, headDim, spec == null ? 0 : spec.rotaryDim(),
+          spec != null && spec.interleaved(), spec != null);
+    }
+  }
+
+  @Override
+  public Tensor attention(int layer, Tensor q, int numHeads, float scale) {
+    CudaActivation a = act(q);
+    int kvHeads = kv.layout().numKvHeads();
+    int headDim = kv.layout().headDim();
+    checkHeads(a, numHeads, headDim);
+    if (numHeads % kvHeads != 0 || numHeads / kvHeads > 16) {
+      throw new IllegalArgumentException(String.format(
+          "attention: %d query heads over %d KV heads (need a multiple, at most 16 per KV head)", numHeads, kvHeads));
+    }
+    CudaActivation out = activation(a.rows(), a.cols(), false);
+    track(10, out.ptr(), a.ptr() + layer);
+    if (live()) {
+      CudaNative.attention(ctx, out.ptr(), partials, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
+          positions, tables, tableStride, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
+          scale, partition, splits);
+    }
+    return out;
+  }
+
+  @Override
+  public Tensor rows(Tensor x, int[] rows) {
+    CudaActivation a = act(x);
+    boolean prefix = rows.length == a.rows();
+    for (int i = 0; prefix && i < rows.length; i++) {
+      prefix = rows[i] == i;
+    }
+    if (prefix) {
+      return a;
+    }
+    for (int r : rows) {
+      if (r < 0 || r >= a.rows()) {
+        throw new IllegalArgumentException("row " + r + " is outside the tensor's " + a.rows() + " rows");
+      }
+    }
+    long idx = upload(rows, rows.length, 0);
+    long ptr = memory.allocate((long) rows.length * a.cols() * 2);
+    CudaActivation out = new CudaActivation(ptr, rows.length, rows.length, a.cols(), a.cols(), false);
+    track(11, ptr, a.ptr());
+    if (live()) {
+      CudaNative.gather(ctx, ptr, a.ptr(), a.ld(), idx, rows.length, a.cols(), 2);
+    }
+    return out;
+  }
+
+  /** Ends the graph part of the step: instantiates a capture, or checks and launches a replay. */
+  private void runGraph() {
+    if (mode == Mode.CAPTURE) {
+      long exec = CudaNative.endCapture(ctx, false);
+      backend.putGraph(graphKey, new CudaBackend.DecodeGraph(exec, fingerprint, ops));
+      CudaNative.launchGraph(ctx, exec);
+    } else if (mode == Mode.REPLAY) {
+      CudaBackend.DecodeGraph g = backend.graph(graphKey);
+      if (g.fingerprint() != fingerprint || g.ops() != ops) {
+        throw new IllegalStateException(String.format("decode step of %d tokens issued %d ops that differ from "
+            + "the %d ops captured for its bucket: the decoder must repeat its op sequence", tokens, ops, g.ops()));
+      }
+      CudaNative.launchGraph(ctx, g.exec());
+    }
+    mode = Mode.EAGER;
+  }
+
+  @Override
+  public int[] sample(Tensor logits, List<SamplingRow> rows) {
+    if (!(logits instanceof CudaActivation l) || !l.fp32()) {
+      throw new IllegalArgumentException("sample needs the fp32 logits of the LM head, got " + logits);
+    }
+    if (rows.size() != l.rows()) {
+      throw new IllegalArgumentException("logits have " + l.rows() + " rows, sampling rows " + rows.size());
+    }
+    int n = l.physRows();
+    StepMemory.Input params = memory.input(32L * n);
+    ByteBuffer b = params.host();
+    for (int i = 0; i < n; i++) {
+      SamplingRow r = i < rows.size() ? rows.get(i) : new SamplingRow(0, 0, 1, 0, 0);
+      b.putFloat(r.temperature()).putInt(r.topK()).putFloat(r.topP()).putInt(0).putLong(r.seed()).putInt(r.step())
+          .putInt(0);
+    }
+    copyInput(params);
+    long out = memory.allocate(4L * n);
+    track(12, out, l.ptr());
+    if (live()) {
+      CudaNative.sample(ctx, out, l.ptr(), l.ld(), l.cols(), params.device(), n);
+    }
+    runGraph();
+    ByteBuffer host = backend.readback(4L * n);
+    CudaNative.copyAsync(ctx, CudaNative.address(host), out, 4L * n);
+    CudaNative.synchronize(ctx);
+    int[] tokensOut = new int[rows.size()];
+    host.asIntBuffer().get(tokensOut);
+    return tokensOut;
+  }
+
+  @Override
+  public float[][] toHost(Tensor x) {
+    if (!(x instanceof CudaActivation a)) {
+      throw new IllegalArgumentException("toHost needs an activation of this step, got " + x);
+    }
+    runGraph();
+    long src = a.ptr();
+    if (!a.fp32()) {
+      src = memory.allocate(4L * a.rows() * a.cols());
+      CudaNative.toFloat(ctx, src, a.ptr(), a.ld(), a.rows(), a.cols());
+    } else if (a.ld() != a.cols()) {
+      throw new IllegalArgumentException("fp32 tensors are always dense");
+    }
+    long bytes = 4L * a.rows() * a.cols();
+    ByteBuffer host = backend.readback(bytes);
+    CudaNative.copyAsync(ctx, CudaNative.address(host), src, bytes);
+    CudaNative.synchronize(ctx);
+    float[][] out = new float[a.rows()][a.cols()];
+    var floats = host.asFloatBuffer();
+    for (float[] row : out) {
+      floats.get(row);
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    try {
+      if (mode == Mode.CAPTURE) {
+        CudaNative.endCapture(ctx, true);
+      }
+      CudaNative.synchronize(ctx);
+    } finally {
+      backend.stepClosed();
+    }
+  }
+}

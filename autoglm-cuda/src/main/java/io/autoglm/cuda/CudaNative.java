@@ -1,0 +1,120 @@
+package io.autoglm.cuda;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Optional;
+
+/**
+ * The JNI bridge to {@code libautoglm_cuda.so}, which the build packs into the jar under
+ * {@code native/linux-x86_64/}. Pointers are device (or pinned host) addresses as longs; {@code ctx} is a native
+ * per-device context (stream, cuBLAS handle, staging buffers). Every native failure throws
+ * {@link IllegalStateException} with the CUDA error named.
+ */
+final class CudaNative {
+  private static final String RESOURCE = "/native/linux-x86_64/libautoglm_cuda.so";
+  private static final Optional<String> LOAD_ERROR = load();
+
+  private CudaNative() {}
+
+  /** Why the native library could not be loaded, if it could not. */
+  static Optional<String> loadError() {
+    return LOAD_ERROR;
+  }
+
+  private static Optional<String> load() {
+    String os = System.getProperty("os.name", "") + "/" + System.getProperty("os.arch", "");
+    if (!os.toLowerCase().startsWith("linux/amd64") && !os.toLowerCase().startsWith("linux/x86_64")) {
+      return Optional.of("the CUDA backend is built for linux x86-64 only, this is " + os);
+    }
+    try (InputStream in = CudaNative.class.getResourceAsStream(RESOURCE)) {
+      if (in == null) {
+        return Optional.of("autoglm-cuda was built without its native library (" + RESOURCE
+            + " is not in the jar: nvcc was missing at build time)");
+      }
+      Path file = Files.createTempFile("libautoglm_cuda", ".so");
+      file.toFile().deleteOnExit();
+      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+      System.load(file.toString());
+      return Optional.empty();
+    } catch (IOException | UnsatisfiedLinkError e) {
+      return Optional.of("cannot load " + RESOURCE + ": " + e.getMessage());
+    }
+  }
+
+  static native int deviceCount();
+
+  static native String deviceName(int device);
+
+  static native long create(int device, String cublasPath, long stagingBytes);
+
+  static native void destroy(long ctx);
+
+  /** {free, total} device bytes. */
+  static native long[] memInfo(long ctx);
+
+  static native long malloc(long ctx, long bytes);
+
+  static native void free(long ctx, long ptr);
+
+  /** Pinned host memory as a direct buffer. */
+  static native ByteBuffer hostAlloc(long bytes);
+
+  static native void hostFree(ByteBuffer buffer);
+
+  static native long address(ByteBuffer direct);
+
+  /** Uploads elements of dtype (0 BF16, 1 F16, 2 F32) from a direct buffer, converted to bf16; synchronous. */
+  static native void upload(long ctx, long dst, ByteBuffer src, int dtype, long elements);
+
+  static native void uploadFloats(long ctx, long dst, float[] src);
+
+  static native void copyAsync(long ctx, long dst, long src, long bytes);
+
+  static native void memsetAsync(long ctx, long dst, int value, long bytes);
+
+  static native void synchronize(long ctx);
+
+  static native void beginCapture(long ctx);
+
+  static native long endCapture(long ctx, boolean discard);
+
+  static native void launchGraph(long ctx, long exec);
+
+  static native void destroyGraph(long exec);
+
+  static native double copyBandwidth(long ctx, long bytes, int reps);
+
+  static native void embedding(long ctx, long out, long table, long ids, int rows, int hidden);
+
+  static native void rmsNorm(long ctx, long out, long x, int ldx, long w, int rows, int n, float eps);
+
+  static native void addRmsNorm(long ctx, long sum, long out, long a, int lda, long b, int ldb, long w, int rows,
+      int n, float eps);
+
+  static native void add(long ctx, long out, long a, int lda, long b, int ldb, int rows, int n);
+
+  static native void siluMul(long ctx, long out, long gateUp, int ld, int rows, int inter);
+
+  static native void rope(long ctx, long out, long x, int ldx, long pos, long inv, int rows, int heads, int headDim,
+      int rot, boolean interleaved);
+
+  static native void ropeWriteKv(long ctx, long k, int ldk, long v, int ldv, long kCache, long vCache, long slots,
+      long pos, long inv, int rows, int kvHeads, int headDim, int rot, boolean interleaved, boolean rope);
+
+  static native void attention(long ctx, long out, long partials, long q, int ldq, long kCache, long vCache,
+      long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
+      float scale, int partition, int splits);
+
+  static native void gather(long ctx, long out, long x, int ldx, long idx, int rows, int cols, int elemBytes);
+
+  static native void linear(long ctx, long y, int ldy, boolean f32Out, long x, int ldx, long w, long bias, int rows,
+      int in, int out, boolean allowGemv);
+
+  static native void sample(long ctx, long outTokens, long logits, int ldl, int vocab, long params, int rows);
+
+  static native void toFloat(long ctx, long out, long x, int ldx, int rows, int cols);
+}

@@ -1,0 +1,80 @@
+package io.autoglm.cuda;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The bump-allocated memory of one forward step: an activation arena on the device, and an input arena on the
+ * device mirrored byte for byte by pinned host memory. Both reset at every step, so the same op sequence gets the
+ * same addresses every time — which is what lets a captured CUDA graph replay a later step.
+ * Invariant: {@code 0 <= used <= capacity} for both arenas; inputs are written to the mirror at the device offset.
+ */
+final class StepMemory implements AutoCloseable {
+  private static final int ALIGN = 256;
+
+  private final long ctx;
+  private final long activationBase; // device, activationBytes
+  private final long activationBytes;
+  private final long inputBase; // device, inputBytes
+  private final ByteBuffer inputHost; // pinned mirror of the input arena, native order
+  private final long inputHostAddress;
+  private long activationUsed;
+  private long inputUsed;
+  private long peakActivationBytes;
+
+  StepMemory(long ctx, long activationBytes, long inputBytes) {
+    this.ctx = ctx;
+    this.activationBytes = activationBytes;
+    this.activationBase = CudaNative.malloc(ctx, activationBytes);
+    this.inputBase = CudaNative.malloc(ctx, inputBytes);
+    this.inputHost = CudaNative.hostAlloc(inputBytes).order(ByteOrder.nativeOrder());
+    this.inputHostAddress = CudaNative.address(inputHost);
+  }
+
+  void reset() {
+    activationUsed = 0;
+    inputUsed = 0;
+  }
+
+  /** Device bytes for an activation, 256-byte aligned. */
+  long allocate(long bytes) {
+    long at = activationUsed;
+    long next = at + (bytes + ALIGN - 1) / ALIGN * ALIGN;
+    if (next > activationBytes) {
+      throw new IllegalStateException(String.format(
+          "this step needs more than the activation arena's %d bytes (property cuda.arenaBytes); "
+              + "schedule fewer tokens per step or raise it", activationBytes));
+    }
+    activationUsed = next;
+    peakActivationBytes = Math.max(peakActivationBytes, next);
+    return activationBase + at;
+  }
+
+  /** A reserved piece of the input arena: write {@code host}, then copy {@code hostAddress} to {@code device}. */
+  record Input(ByteBuffer host, long device, long hostAddress, long bytes) {}
+
+  /** Reserves {@code bytes} of the input arena, 256-byte aligned. */
+  Input input(long bytes) {
+    long at = inputUsed;
+    long next = at + (bytes + ALIGN - 1) / ALIGN * ALIGN;
+    if (next > inputHost.capacity()) {
+      throw new IllegalStateException("this step's inputs need more than the input arena's "
+          + inputHost.capacity() + " bytes (property cuda.inputArenaBytes)");
+    }
+    inputUsed = next;
+    ByteBuffer view = inputHost.duplicate();
+    view.position((int) at).limit((int) (at + bytes));
+    return new Input(view.slice().order(ByteOrder.nativeOrder()), inputBase + at, inputHostAddress + at, bytes);
+  }
+
+  long peakActivationBytes() {
+    return peakActivationBytes;
+  }
+
+  @Override
+  public void close() {
+    CudaNative.free(ctx, activationBase);
+    CudaNative.free(ctx, inputBase);
+    CudaNative.hostFree(inputHost);
+  }
+}

@@ -1,0 +1,358 @@
+package io.autoglm.cuda.tools;
+
+import io.autoglm.backend.BackendOptions;
+import io.autoglm.backend.KvCache;
+import io.autoglm.backend.KvLayout;
+import io.autoglm.backend.SamplingRow;
+import io.autoglm.cuda.CudaBackend;
+import io.autoglm.cuda.CudaBackendProvider;
+import io.autoglm.cuda.tools.StepDriver.Chunk;
+import io.autoglm.cuda.tools.StepDriver.Seq;
+import io.autoglm.model.CheckpointLayout;
+import io.autoglm.model.GlmModel;
+import io.autoglm.model.LoadProgress;
+import io.autoglm.model.ModelConfig;
+import io.autoglm.model.ReferenceSet;
+import io.autoglm.safetensors.Checkpoint;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Verification and benchmarks of the CUDA backend, for the GPU machine.
+ *
+ * <pre>
+ * CudaBench verify FIXTURES_MODELS_DIR     conformance against transformers' fp32 references
+ * CudaBench bench WORK_DIR                 decode tok/s vs the HBM floor, batch 64/256 throughput, TTFT
+ * </pre>
+ */
+public final class CudaBench {
+  /**
+   * bf16 tolerance on ‖out − ref‖ / ‖ref‖ of the logits against the fp32 references (fixtures README: 1e-3..1e-2 is
+   * normal for bf16 compute): 1e-2 for checkpoints stored in bf16; 2e-2 for fp32 checkpoints, whose weights this
+   * backend also rounds to bf16 on upload (a second, independent rounding of every weight).
+   */
+  static double tolerance(ModelConfig c) {
+    return c.dtype().equals("bfloat16") ? 1e-2 : 2e-2;
+  }
+
+  private CudaBench() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length < 2) {
+      System.err.println("usage: CudaBench verify FIXTURES_MODELS_DIR | bench WORK_DIR");
+      System.exit(2);
+    }
+    CudaBackendProvider provider = new CudaBackendProvider();
+    if (!provider.isAvailable()) {
+      System.err.println("CUDA backend unavailable: " + provider.unavailableReason());
+      System.exit(3);
+    }
+    boolean ok = switch (args[0]) {
+      case "verify" -> Verify.run(Path.of(args[1]));
+      case "bench" -> {
+        Bench.run(Path.of(args[1]), args.length > 2 ? args[2] : "all");
+        yield true;
+      }
+      default -> throw new IllegalArgumentException("unknown subcommand " + args[0] + " (verify, bench)");
+    };
+    System.exit(ok ? 0 : 1);
+  }
+
+  static CudaBackend backend(double fraction) {
+    return (CudaBackend) new CudaBackendProvider().create(new BackendOptions(List.of(), fraction, Map.of()));
+  }
+
+  /** Conformance on the dense fixtures. */
+  static final class Verify {
+    static boolean run(Path models) {
+      boolean ok = true;
+      for (String name : List.of("glm-tiny", "glm4-tiny", "glm4-tiny-bf16")) {
+        ok &= fixture(models.resolve(name), name);
+      }
+      System.out.println(ok ? "VERIFY PASS" : "VERIFY FAIL");
+      return ok;
+    }
+
+    static double[] compare(float[][] out, float[][] ref, int outFrom, int refFrom, int n) {
+      double diff = 0;
+      double norm = 0;
+      double maxAbs = 0;
+      for (int r = 0; r < n; r++) {
+        for (int v = 0; v < ref[refFrom + r].length; v++) {
+          double d = out[outFrom + r][v] - ref[refFrom + r][v];
+          diff += d * d;
+          norm += (double) ref[refFrom + r][v] * ref[refFrom + r][v];
+          maxAbs = Math.max(maxAbs, Math.abs(d));
+        }
+      }
+      return new double[] {Math.sqrt(diff / norm), maxAbs};
+    }
+
+    static boolean fixture(Path dir, String name) {
+      ModelConfig c = ModelConfig.load(dir);
+      ReferenceSet ref = ReferenceSet.load(dir.resolve("reference.safetensors"));
+      boolean ok = true;
+      try (CudaBackend backend = backend(0.5); Checkpoint ckpt = Checkpoint.open(dir)) {
+        GlmModel m = GlmModel.load(c, ckpt, backend, LoadProgress.none());
+        try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 256, 16, c.numKvHeads(), c.headDim()));
+             KvCache kv8 = backend.allocateKv(new KvLayout(c.numLayers(), 512, 8, c.numKvHeads(), c.headDim()))) {
+          StepDriver d = new StepDriver(backend, m, kv);
+          StepDriver d8 = new StepDriver(backend, m, kv8);
+          List<int[]> singleTokens = new ArrayList<>();
+          List<Double> ties = new ArrayList<>();
+          double tol = tolerance(c);
+          List<float[][]> promptLogits = new ArrayList<>();
+          for (ReferenceSet.Prompt p : ref.prompts()) {
+            int len = p.inputIds().length;
+            int g = p.greedy().length;
+            // A: teacher-forced prompt + greedy continuation in one prefill: every row against the references
+            float[][] all = d.logits(List.of(new Chunk(d.sequences(1, len + g, 0, false).get(0), p.teacherForced())));
+            promptLogits.add(Arrays.copyOf(all, len));
+            double[] pr = compare(all, p.logits(), 0, 0, len);
+            double[] gr = compare(all, p.greedyLogits(), len - 1, 0, g);
+            double tie = 2 * Math.max(pr[1], gr[1]);
+            ties.add(tie);
+            // B: greedy decode with device argmax (prefill, then decode steps: eager, captured, replayed graphs)
+            Seq s = d.sequences(1, len + g, 100, false).get(0);
+            int[] tokens = new int[g];
+            tokens[0] = d.step(List.of(new Chunk(s, p.inputIds())), StepDriver.greedy(1, 0))[0];
+            for (int i = 1; i < g; i++) {
+              tokens[i] = d.step(List.of(new Chunk(s, new int[] {tokens[i - 1]})), StepDriver.greedy(1, i))[0];
+            }
+            singleTokens.add(tokens);
+            int agree = 0;
+            int compared = 0;
+            boolean mismatch = false;
+            for (int i = 0; i < g && p.margin(i) >= tie; i++) {
+              compared++;
+              if (tokens[i] != p.greedy()[i]) {
+                mismatch = true;
+                break;
+              }
+              agree++;
+            }
+            boolean pass = pr[0] <= tol && gr[0] <= tol && !mismatch;
+            ok &= pass;
+            System.out.printf("%-15s p%d len %2d  prompt logits rel %.2e max|d| %.2e  greedy-step logits rel %.2e"
+                    + "  greedy tokens %d/%d agree before first near-tie (margin < %.3f)  tol %.0e  %s%n", name,
+                p.index(), len, pr[0], pr[1], gr[0], agree, compared, tie, tol, pass ? "PASS" : "FAIL");
+          }
+          ok &= batched(name, ref, d8, promptLogits, singleTokens, ties);
+        }
+      }
+      return ok;
+    }
+
+    /** All prompts in one step (block size 8, reversed block tables), chunked prefill, batched decode. */
+    static boolean batched(String name, ReferenceSet ref, StepDriver d, List<float[][]> single,
+        List<int[]> singleTokens, List<Double> ties) {
+      int n = ref.prompts().size();
+      List<Seq> seqs = d.sequences(n, 100, 0, true);
+      List<Chunk> chunks = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        chunks.add(new Chunk(seqs.get(i), ref.prompts().get(i).inputIds()));
+      }
+      float[][] all = d.logits(chunks);
+      double maxRel = 0;
+      int at = 0;
+      for (int i = 0; i < n; i++) {
+        int len = ref.prompts().get(i).inputIds().length;
+        maxRel = Math.max(maxRel, compare(all, single.get(i), at, 0, len)[0]);
+        at += len;
+      }
+      // chunked prefill of the longest prompt (3 chunks), against its single-step logits
+      int[] ids = ref.prompts().get(n - 1).inputIds();
+      Seq chunked = d.sequences(1, 100, 200, false).get(0);
+      int third = ids.length / 3;
+      d.logits(List.of(new Chunk(chunked, Arrays.copyOfRange(ids, 0, third))));
+      d.logits(List.of(new Chunk(chunked, Arrays.copyOfRange(ids, third, 2 * third))));
+      float[][] last = d.logits(List.of(new Chunk(chunked, Arrays.copyOfRange(ids, 2 * third, ids.length))));
+      double chunkRel = compare(last, single.get(n - 1), 0, 2 * third, ids.length - 2 * third)[0];
+      // batched greedy decode of all prompts together vs the single runs' tokens
+      List<Seq> dec = d.sequences(n, 100, 300, false);
+      List<Chunk> first = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        first.add(new Chunk(dec.get(i), ref.prompts().get(i).inputIds()));
+      }
+      int g = singleTokens.get(0).length;
+      int[][] toks = new int[n][g];
+      int[] next = d.step(first, StepDriver.greedy(n, 0));
+      int sameTokens = 0;
+      for (int step = 0; step < g; step++) {
+        List<Chunk> c = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          toks[i][step] = next[i];
+          c.add(new Chunk(dec.get(i), new int[] {next[i]}));
+        }
+        if (step + 1 < g) {
+          next = d.step(c, StepDriver.greedy(n, step + 1));
+        }
+      }
+      int exact = 0;
+      for (int i = 0; i < n; i++) {
+        // equal up to the first step whose reference margin is a near-tie (split-K order may differ by batch)
+        ReferenceSet.Prompt p = ref.prompts().get(i);
+        boolean same = true;
+        for (int j = 0; j < g && p.margin(j) >= ties.get(i); j++) {
+          same &= toks[i][j] == singleTokens.get(i)[j];
+        }
+        sameTokens += same ? 1 : 0;
+        exact += Arrays.equals(toks[i], singleTokens.get(i)) ? 1 : 0;
+      }
+      // seeded sampling repeats
+      Seq sa = d.sequences(1, 100, 400, false).get(0);
+      Seq sb = d.sequences(1, 100, 420, false).get(0);
+      int[] a = sampled(d, sa, ids, 7);
+      int[] b = sampled(d, sb, ids, 7);
+      boolean pass = maxRel <= 1e-2 && chunkRel <= 1e-2 && sameTokens == n && Arrays.equals(a, b);
+      System.out.printf("%-15s batched prefill vs single rel %.2e; chunked (3 chunks) vs single rel %.2e; batched"
+              + " greedy decode == single up to the first near-tie for %d/%d prompts (all 24 tokens for %d/%d);"
+              + " seeded sampling repeats: %s (%s)  %s%n", name, maxRel, chunkRel, sameTokens, n, exact, n,
+          Arrays.equals(a, b), Arrays.toString(a), pass ? "PASS" : "FAIL");
+      return pass;
+    }
+
+    static int[] sampled(StepDriver d, Seq s, int[] prompt, long seed) {
+      int[] out = new int[12];
+      out[0] = d.step(List.of(new Chunk(s, prompt)), List.of(new SamplingRow(0.8f, 40, 0.9f, seed, 0)))[0];
+      for (int i = 1; i < out.length; i++) {
+        out[i] = d.step(List.of(new Chunk(s, new int[] {out[i - 1]})),
+            List.of(new SamplingRow(0.8f, 40, 0.9f, seed, i)))[0];
+      }
+      return out;
+    }
+  }
+
+  static int[] randomTokens(SplittableRandom r, int n, int vocab) {
+    int[] t = new int[n];
+    for (int i = 0; i < n; i++) {
+      t[i] = 100 + r.nextInt(vocab - 200);
+    }
+    return t;
+  }
+
+  /** Decode and prefill timings on a random checkpoint at glm-4-9b-chat shapes. */
+  static final class Bench {
+    static void run(Path work, String which) throws Exception {
+      Path dir = work.resolve("glm-4-9b-chat-random");
+      if (!Files.exists(dir.resolve("config.json"))) {
+        long t0 = System.nanoTime();
+        FastRandomCheckpoint.write(dir);
+        System.out.printf("wrote random checkpoint %s in %.1f s%n", dir, (System.nanoTime() - t0) / 1e9);
+      }
+      ModelConfig c = ModelConfig.load(dir);
+      try (CudaBackend backend = backend(0.92); Checkpoint ckpt = Checkpoint.open(dir)) {
+        System.out.println("device: " + backend.deviceDescription());
+        long t0 = System.nanoTime();
+        GlmModel m = GlmModel.load(c, ckpt, backend, LoadProgress.none());
+        double loadS = (System.nanoTime() - t0) / 1e9;
+        long stored = ckpt.storedBytes();
+        long postLoad = backend.deviceBytesInUse();
+        System.out.printf("loaded %.2f GB in %.1f s (%.1f GB/s through pinned staging)%n", stored / 1e9, loadS,
+            stored / 1e9 / loadS);
+        double bw = backend.copyBandwidthBytesPerSecond(2L << 30, 20);
+        long stepBytes = CheckpointLayout.decodeReadElements(c) * 2;
+        double floorMs = stepBytes / bw * 1e3;
+        System.out.printf("d2d copy %.2f TB/s; weight bytes per decode token %.2f GB; floor %.2f ms = %.1f tok/s%n",
+            bw / 1e12, stepBytes / 1e9, floorMs, 1e3 / floorMs);
+        int bs = 16;
+        KvLayout probe = new KvLayout(c.numLayers(), 1, bs, c.numKvHeads(), c.headDim());
+        long perBlock = probe.bytesPerToken(2) * bs;
+        long budget = backend.kvCacheBudgetBytes().orElseThrow();
+        int blocks = (int) Math.min(budget / perBlock, 24_000);
+        System.out.printf("KV budget %.1f GB = %d blocks of %d tokens; using %d%n", budget / 1e9, budget / perBlock,
+            bs, blocks);
+        try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
+          StepDriver d = new StepDriver(backend, m, kv);
+          SplittableRandom r = new SplittableRandom(1);
+          if (which.equals("all") || which.contains("single")) {
+            single(d, r, c, floorMs, "graphs+gemv");
+            backend.setFastPaths(false, true);
+            single(d, r, c, floorMs, "no graphs, gemv");
+            backend.setFastPaths(true, false);
+            single(d, r, c, floorMs, "graphs, cuBLAS only");
+            backend.setFastPaths(true, true);
+          }
+          if (which.equals("all") || which.contains("ttft")) {
+            ttft(d, r, c);
+          }
+          if (which.equals("all") || which.contains("batch")) {
+            batch(d, r, c, 64);
+            batch(d, r, c, 256);
+          }
+          System.out.println("decode graphs captured: " + backend.capturedGraphs());
+        }
+        System.out.printf("device bytes in use: after load %d, after benchmarks with KV freed %d (delta %d); "
+                + "peak arena %.2f GB%n", postLoad, backend.deviceBytesInUse(),
+            backend.deviceBytesInUse() - postLoad, backend.peakActivationBytes() / 1e9);
+      }
+    }
+
+    static void single(StepDriver d, SplittableRandom r, ModelConfig c, double floorMs, String label) {
+      double best = 0;
+      for (int run = 0; run < 2; run++) { // run 0 warms up and captures the graphs
+        Seq s = d.sequences(1, 128 + 256, 0, false).get(0);
+        int tok = d.step(List.of(new Chunk(s, randomTokens(r, 128, c.vocabSize()))), StepDriver.greedy(1, 0))[0];
+        long t0 = System.nanoTime();
+        for (int i = 1; i < 256; i++) {
+          tok = d.step(List.of(new Chunk(s, new int[] {tok})), StepDriver.greedy(1, i))[0];
+        }
+        double ms = (System.nanoTime() - t0) / 1e6 / 255;
+        best = ms;
+      }
+      System.out.printf("single stream [%s]: 128-token prompt, 256 new tokens: TPOT %.2f ms = %.1f tok/s = %.1f%% of"
+          + " the HBM floor%n", label, best, 1e3 / best, floorMs / best * 100);
+    }
+
+    static void ttft(StepDriver d, SplittableRandom r, ModelConfig c) {
+      double[] ms = new double[4];
+      for (int run = 0; run < ms.length; run++) {
+        Seq s = d.sequences(1, 1024, 0, false).get(0);
+        int[] prompt = randomTokens(r, 1024, c.vocabSize());
+        long t0 = System.nanoTime();
+        d.step(List.of(new Chunk(s, prompt)), StepDriver.greedy(1, 0));
+        ms[run] = (System.nanoTime() - t0) / 1e6;
+      }
+      double[] timed = Arrays.copyOfRange(ms, 1, ms.length);
+      Arrays.sort(timed);
+      System.out.printf("TTFT 1,024-token prompt (one prefill step + first token): median %.1f ms (runs %s)%n",
+          timed[1], Arrays.toString(ms));
+    }
+
+    static void batch(StepDriver d, SplittableRandom r, ModelConfig c, int n) {
+      List<Seq> seqs = d.sequences(n, 128 + 80, 0, false);
+      int[] next = new int[n];
+      long t0 = System.nanoTime();
+      for (int from = 0; from < n; from += 8) { // prefill 8 prompts (1,024 tokens) per step
+        List<Chunk> chunks = new ArrayList<>();
+        for (int i = from; i < Math.min(n, from + 8); i++) {
+          chunks.add(new Chunk(seqs.get(i), randomTokens(r, 128, c.vocabSize())));
+        }
+        int[] t = d.step(chunks, StepDriver.greedy(chunks.size(), 0));
+        System.arraycopy(t, 0, next, from, t.length);
+      }
+      double prefillS = (System.nanoTime() - t0) / 1e9;
+      int steps = 64;
+      long start = 0;
+      for (int step = 0; step < 3 + steps; step++) {
+        if (step == 3) {
+          start = System.nanoTime();
+        }
+        List<Chunk> chunks = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          chunks.add(new Chunk(seqs.get(i), new int[] {next[i]}));
+        }
+        next = d.step(chunks, StepDriver.greedy(n, step + 1));
+      }
+      double s = (System.nanoTime() - start) / 1e9;
+      System.out.printf("batch %3d: prefill %d×128 tokens in %.2f s (%.0f tok/s); decode %d steps at context"
+              + " ~%d: TPOT %.2f ms, %.0f tok/s%n", n, n, prefillS, n * 128 / prefillS, steps, 128 + 3 + steps / 2,
+          s / steps * 1e3, (double) n * steps / s);
+    }
+  }
+}

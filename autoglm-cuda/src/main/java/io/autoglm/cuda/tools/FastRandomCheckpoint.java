@@ -1,0 +1,112 @@
+package io.autoglm.cuda.tools;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import io.autoglm.model.CheckpointLayout;
+import io.autoglm.model.ModelConfig;
+import io.autoglm.safetensors.Widening;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A random glm-4-9b-chat-shaped bf16 checkpoint in one {@code model.safetensors}, written fast for benchmarks: large
+ * tensors cycle through a 64 MiB block of uniform values (std 0.02) at a per-tensor offset; norm weights are drawn
+ * near 1 and biases near 0, as {@link io.autoglm.model.RandomCheckpoint} draws them (which takes minutes at 9B).
+ */
+final class FastRandomCheckpoint {
+  static final String CONFIG = """
+      {"architectures":["GlmForCausalLM"],"model_type":"glm","attention_bias":true,"head_dim":128,
+       "hidden_act":"silu","hidden_size":4096,"intermediate_size":13696,"max_position_embeddings":131072,
+       "num_attention_heads":32,"num_hidden_layers":40,"num_key_value_heads":2,"partial_rotary_factor":0.5,
+       "rms_norm_eps":1.5625e-07,"rope_theta":10000.0,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
+       "eos_token_id":[151329,151336,151338],"pad_token_id":151329,"vocab_size":151552}""";
+
+  private FastRandomCheckpoint() {}
+
+  static void write(Path dir) throws IOException {
+    Files.createDirectories(dir);
+    Files.writeString(dir.resolve("config.json"), CONFIG);
+    ModelConfig c = ModelConfig.load(dir);
+    Map<String, long[]> tensors = CheckpointLayout.tensors(c);
+    JsonObject header = new JsonObject();
+    long offset = 0;
+    for (Map.Entry<String, long[]> e : tensors.entrySet()) {
+      JsonObject t = new JsonObject();
+      t.addProperty("dtype", "BF16");
+      JsonArray shape = new JsonArray();
+      long n = 1;
+      for (long d : e.getValue()) {
+        shape.add(d);
+        n *= d;
+      }
+      t.add("shape", shape);
+      JsonArray offsets = new JsonArray();
+      offsets.add(offset);
+      offset += 2 * n;
+      offsets.add(offset);
+      t.add("data_offsets", offsets);
+      header.add(e.getKey(), t);
+    }
+    byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
+    int padded = (json.length + 7) / 8 * 8;
+    SplittableRandom random = new SplittableRandom(42);
+    int blockElems = 32 << 20;
+    ByteBuffer block = ByteBuffer.allocateDirect(2 * blockElems).order(ByteOrder.LITTLE_ENDIAN);
+    float scale = 0.02f * (float) Math.sqrt(3);
+    for (int i = 0; i < blockElems; i++) {
+      block.putShort(Widening.floatToBf16(scale * (float) (random.nextDouble() * 2 - 1)));
+    }
+    try (FileChannel ch = FileChannel.open(dir.resolve("model.safetensors"), StandardOpenOption.CREATE,
+        StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+      ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+      head.putLong(padded).put(json);
+      while (head.hasRemaining()) {
+        head.put((byte) ' ');
+      }
+      head.flip();
+      writeAll(ch, head);
+      for (Map.Entry<String, long[]> e : tensors.entrySet()) {
+        long n = 1;
+        for (long d : e.getValue()) {
+          n *= d;
+        }
+        boolean norm = e.getKey().endsWith("norm.weight");
+        boolean bias = e.getKey().endsWith(".bias");
+        if (norm || bias) {
+          ByteBuffer small = ByteBuffer.allocate((int) (2 * n)).order(ByteOrder.LITTLE_ENDIAN);
+          for (long i = 0; i < n; i++) {
+            float u = (float) (random.nextDouble() * 2 - 1);
+            small.putShort(Widening.floatToBf16(norm ? 1 + 0.1f * u : 0.01f * u));
+          }
+          small.flip();
+          writeAll(ch, small);
+          continue;
+        }
+        long left = n;
+        int at = random.nextInt(blockElems);
+        while (left > 0) {
+          int count = (int) Math.min(left, blockElems - at);
+          ByteBuffer part = block.duplicate();
+          part.position(2 * at).limit(2 * (at + count));
+          writeAll(ch, part);
+          left -= count;
+          at = 0;
+        }
+      }
+    }
+  }
+
+  private static void writeAll(FileChannel ch, ByteBuffer b) throws IOException {
+    while (b.hasRemaining()) {
+      ch.write(b);
+    }
+  }
+}

@@ -1,0 +1,416 @@
+// JNI bridge of io.autoglm.cuda.CudaNative: device context, memory, uploads, cuBLAS (dlopen'ed), graphs, kernels.
+// Every failure throws a Java IllegalStateException whose message names the call and the CUDA error.
+#include <jni.h>
+#include <dlfcn.h>
+#include <string.h>
+#include <stdio.h>
+#include <string>
+#include "kernels.cuh"
+
+namespace {
+
+// ---- cuBLAS, declared here because the build machine has no cuBLAS headers; values from cublas_api.h ----
+typedef struct cublasContext* cublasHandle_t;
+typedef int cublasStatus_t;
+typedef cublasStatus_t (*CreateFn)(cublasHandle_t*);
+typedef cublasStatus_t (*DestroyFn)(cublasHandle_t);
+typedef cublasStatus_t (*SetStreamFn)(cublasHandle_t, cudaStream_t);
+typedef cublasStatus_t (*SetWorkspaceFn)(cublasHandle_t, void*, size_t);
+typedef cublasStatus_t (*GemmExFn)(cublasHandle_t, int, int, int, int, int, const void*, const void*, int, int,
+                                   const void*, int, int, const void*, void*, int, int, int, int);
+const int CUBLAS_OP_N = 0, CUBLAS_OP_T = 1, CUBLAS_COMPUTE_32F = 68, CUBLAS_GEMM_DEFAULT = -1;
+const int R_16BF = 14, R_32F = 0;
+
+struct Cublas {
+  void* lib = nullptr;
+  CreateFn create;
+  DestroyFn destroy;
+  SetStreamFn setStream;
+  SetWorkspaceFn setWorkspace;
+  GemmExFn gemmEx;
+};
+
+/** One device: its stream, cuBLAS handle and workspace, and the pinned staging buffers for weight uploads. */
+struct Context {
+  int device;
+  cudaStream_t stream;
+  Cublas cublas;
+  cublasHandle_t handle;
+  void* workspace;
+  size_t workspaceBytes;
+  char* staging[2];
+  cudaEvent_t stagingDone[2];
+  size_t stagingBytes;
+  cudaGraph_t capturing;
+};
+
+void throwIse(JNIEnv* env, const std::string& msg) {
+  jclass c = env->FindClass("java/lang/IllegalStateException");
+  env->ThrowNew(c, msg.c_str());
+}
+
+bool ok(JNIEnv* env, cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return true;
+  throwIse(env, std::string(what) + " failed: " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")");
+  return false;
+}
+
+bool launched(JNIEnv* env, const char* kernel) { return ok(env, cudaGetLastError(), kernel); }
+
+Context* ctx(jlong h) { return reinterpret_cast<Context*>(h); }
+template <typename T> T* p(jlong v) { return reinterpret_cast<T*>(v); }
+
+bool loadCublas(JNIEnv* env, Cublas& cb, const char* path) {
+  std::string tried;
+  const char* candidates[] = {path, "libcublas.so.13", "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.13",
+                              "/usr/local/cuda/lib64/libcublas.so.12"};
+  for (const char* c : candidates) {
+    if (c == nullptr || *c == 0) continue;
+    cb.lib = dlopen(c, RTLD_NOW | RTLD_LOCAL);
+    if (cb.lib != nullptr) break;
+    tried += std::string("\n  ") + c + ": " + dlerror();
+  }
+  if (cb.lib == nullptr) {
+    throwIse(env, "cuBLAS not found; set property cuda.cublasPath to libcublas.so.13 or .12. Tried:" + tried);
+    return false;
+  }
+  cb.create = (CreateFn)dlsym(cb.lib, "cublasCreate_v2");
+  cb.destroy = (DestroyFn)dlsym(cb.lib, "cublasDestroy_v2");
+  cb.setStream = (SetStreamFn)dlsym(cb.lib, "cublasSetStream_v2");
+  cb.setWorkspace = (SetWorkspaceFn)dlsym(cb.lib, "cublasSetWorkspace_v2");
+  cb.gemmEx = (GemmExFn)dlsym(cb.lib, "cublasGemmEx");
+  if (!cb.create || !cb.destroy || !cb.setStream || !cb.setWorkspace || !cb.gemmEx) {
+    throwIse(env, "the cuBLAS library that was found lacks cublasCreate_v2/cublasGemmEx/cublasSetWorkspace_v2");
+    return false;
+  }
+  return true;
+}
+
+/** Round-to-nearest-even fp32 → bf16 (NaN stays NaN). */
+inline uint16_t f32ToBf16(float f) {
+  uint32_t b;
+  memcpy(&b, &f, 4);
+  if ((b & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((b >> 16) | 0x40);
+  return (uint16_t)((b + 0x7fffu + ((b >> 16) & 1)) >> 16);
+}
+
+inline float f16ToF32(uint16_t h) {
+  uint32_t s = (h & 0x8000u) << 16, e = (h >> 10) & 0x1f, m = h & 0x3ff, b;
+  if (e == 0) {
+    if (m == 0) b = s;
+    else { e = 127 - 15 + 1; while ((m & 0x400) == 0) { m <<= 1; e--; } m &= 0x3ff; b = s | (e << 23) | (m << 13); }
+  } else if (e == 31) b = s | 0x7f800000u | (m << 13);
+  else b = s | ((e + 127 - 15) << 23) | (m << 13);
+  float f;
+  memcpy(&f, &b, 4);
+  return f;
+}
+
+}  // namespace
+
+#define JNI(ret, name) extern "C" JNIEXPORT ret JNICALL Java_io_autoglm_cuda_CudaNative_##name
+#define CK(expr, what, fail) if (!ok(env, (expr), what)) return fail
+
+JNI(jint, deviceCount)(JNIEnv* env, jclass) {
+  int n = 0;
+  cudaError_t e = cudaGetDeviceCount(&n);
+  if (e == cudaErrorNoDevice) return 0;
+  if (e == cudaErrorInsufficientDriver) {
+    throwIse(env, "the NVIDIA driver is missing or older than this CUDA runtime needs (cudaErrorInsufficientDriver)");
+    return 0;
+  }
+  CK(e, "cudaGetDeviceCount", 0);
+  return n;
+}
+
+JNI(jstring, deviceName)(JNIEnv* env, jclass, jint device) {
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties", nullptr);
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s (sm_%d%d, %d SMs, %.1f GiB)", prop.name, prop.major, prop.minor,
+           prop.multiProcessorCount, prop.totalGlobalMem / 1073741824.0);
+  return env->NewStringUTF(buf);
+}
+
+JNI(jlong, create)(JNIEnv* env, jclass, jint device, jstring cublasPath, jlong stagingBytes) {
+  CK(cudaSetDevice(device), "cudaSetDevice", 0);
+  Context* c = new Context();
+  c->device = device;
+  c->capturing = nullptr;
+  const char* path = cublasPath ? env->GetStringUTFChars(cublasPath, nullptr) : nullptr;
+  bool loaded = loadCublas(env, c->cublas, path);
+  if (path) env->ReleaseStringUTFChars(cublasPath, path);
+  if (!loaded) { delete c; return 0; }
+  CK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "cudaStreamCreate", 0);
+  if (c->cublas.create(&c->handle) != 0) { throwIse(env, "cublasCreate_v2 failed"); return 0; }
+  c->workspaceBytes = 64u << 20;
+  CK(cudaMalloc(&c->workspace, c->workspaceBytes), "cudaMalloc(cuBLAS workspace 64 MiB)", 0);
+  if (c->cublas.setStream(c->handle, c->stream) != 0 ||
+      c->cublas.setWorkspace(c->handle, c->workspace, c->workspaceBytes) != 0) {
+    throwIse(env, "cublasSetStream_v2/cublasSetWorkspace_v2 failed");
+    return 0;
+  }
+  c->stagingBytes = (size_t)stagingBytes;
+  for (int i = 0; i < 2; i++) {
+    CK(cudaHostAlloc((void**)&c->staging[i], c->stagingBytes, cudaHostAllocDefault), "cudaHostAlloc(staging)", 0);
+    CK(cudaEventCreateWithFlags(&c->stagingDone[i], cudaEventDisableTiming), "cudaEventCreate", 0);
+  }
+  return reinterpret_cast<jlong>(c);
+}
+
+JNI(void, destroy)(JNIEnv* env, jclass, jlong h) {
+  Context* c = ctx(h);
+  cudaSetDevice(c->device);
+  cudaStreamSynchronize(c->stream);
+  c->cublas.destroy(c->handle);
+  cudaFree(c->workspace);
+  for (int i = 0; i < 2; i++) { cudaFreeHost(c->staging[i]); cudaEventDestroy(c->stagingDone[i]); }
+  cudaStreamDestroy(c->stream);
+  delete c;
+}
+
+JNI(jlongArray, memInfo)(JNIEnv* env, jclass, jlong h) {
+  CK(cudaSetDevice(ctx(h)->device), "cudaSetDevice", nullptr);
+  size_t freeB, totalB;
+  CK(cudaMemGetInfo(&freeB, &totalB), "cudaMemGetInfo", nullptr);
+  jlongArray out = env->NewLongArray(2);
+  jlong v[2] = {(jlong)freeB, (jlong)totalB};
+  env->SetLongArrayRegion(out, 0, 2, v);
+  return out;
+}
+
+JNI(jlong, malloc)(JNIEnv* env, jclass, jlong h, jlong bytes) {
+  void* ptr = nullptr;
+  cudaError_t e = cudaMalloc(&ptr, (size_t)bytes);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    size_t freeB = 0, totalB = 0;
+    cudaMemGetInfo(&freeB, &totalB);
+    char buf[256];
+    snprintf(buf, sizeof buf, "cudaMalloc of %lld bytes failed: %s (device free %zu of %zu bytes)", (long long)bytes,
+             cudaGetErrorString(e), freeB, totalB);
+    throwIse(env, buf);
+    return 0;
+  }
+  return reinterpret_cast<jlong>(ptr);
+}
+
+JNI(void, free)(JNIEnv* env, jclass, jlong h, jlong ptr) { CK(cudaFree(p<void>(ptr)), "cudaFree", ); }
+
+JNI(jobject, hostAlloc)(JNIEnv* env, jclass, jlong bytes) {
+  void* ptr = nullptr;
+  CK(cudaHostAlloc(&ptr, (size_t)bytes, cudaHostAllocDefault), "cudaHostAlloc", nullptr);
+  return env->NewDirectByteBuffer(ptr, bytes);
+}
+
+JNI(void, hostFree)(JNIEnv* env, jclass, jobject buf) { cudaFreeHost(env->GetDirectBufferAddress(buf)); }
+
+JNI(jlong, address)(JNIEnv* env, jclass, jobject buf) {
+  return reinterpret_cast<jlong>(env->GetDirectBufferAddress(buf));
+}
+
+/**
+ * Uploads `elements` values of dtype (0 = BF16, 1 = F16, 2 = F32) from a direct (mapped) buffer as bf16, through
+ * the two pinned staging buffers: while one chunk copies to the device, the next is converted into the other.
+ */
+JNI(void, upload)(JNIEnv* env, jclass, jlong h, jlong dst, jobject src, jint dtype, jlong elements) {
+  Context* c = ctx(h);
+  CK(cudaSetDevice(c->device), "cudaSetDevice", );
+  const char* in = (const char*)env->GetDirectBufferAddress(src);
+  if (in == nullptr) { throwIse(env, "upload: source is not a direct buffer"); return; }
+  size_t chunk = c->stagingBytes / 2;  // elements per chunk
+  char* out = p<char>(dst);
+  int which = 0;
+  for (size_t from = 0; from < (size_t)elements; from += chunk, which ^= 1) {
+    size_t n = elements - from < chunk ? elements - from : chunk;
+    CK(cudaEventSynchronize(c->stagingDone[which]), "cudaEventSynchronize(staging)", );
+    uint16_t* st = (uint16_t*)c->staging[which];
+    if (dtype == 0) {
+      memcpy(st, in + from * 2, n * 2);
+    } else if (dtype == 1) {
+      const uint16_t* s = (const uint16_t*)(in + from * 2);
+      for (size_t i = 0; i < n; i++) st[i] = f32ToBf16(f16ToF32(s[i]));
+    } else {
+      const float* s = (const float*)(in + from * 4);
+      for (size_t i = 0; i < n; i++) st[i] = f32ToBf16(s[i]);
+    }
+    CK(cudaMemcpyAsync(out + from * 2, st, n * 2, cudaMemcpyHostToDevice, c->stream), "cudaMemcpyAsync(upload)", );
+    CK(cudaEventRecord(c->stagingDone[which], c->stream), "cudaEventRecord", );
+  }
+  CK(cudaStreamSynchronize(c->stream), "cudaStreamSynchronize(upload)", );
+}
+
+JNI(void, uploadFloats)(JNIEnv* env, jclass, jlong h, jlong dst, jfloatArray src) {
+  Context* c = ctx(h);
+  jsize n = env->GetArrayLength(src);
+  jfloat* data = env->GetFloatArrayElements(src, nullptr);
+  cudaError_t e = cudaMemcpy(p<void>(dst), data, n * 4, cudaMemcpyHostToDevice);
+  env->ReleaseFloatArrayElements(src, data, JNI_ABORT);
+  CK(e, "cudaMemcpy(floats)", );
+  (void)c;
+}
+
+JNI(void, copyAsync)(JNIEnv* env, jclass, jlong h, jlong dst, jlong src, jlong bytes) {
+  CK(cudaMemcpyAsync(p<void>(dst), p<void>(src), (size_t)bytes, cudaMemcpyDefault, ctx(h)->stream),
+     "cudaMemcpyAsync", );
+}
+
+JNI(void, memsetAsync)(JNIEnv* env, jclass, jlong h, jlong dst, jint value, jlong bytes) {
+  CK(cudaMemsetAsync(p<void>(dst), value, (size_t)bytes, ctx(h)->stream), "cudaMemsetAsync", );
+}
+
+JNI(void, synchronize)(JNIEnv* env, jclass, jlong h) {
+  CK(cudaStreamSynchronize(ctx(h)->stream), "cudaStreamSynchronize (a kernel of this step failed)", );
+}
+
+JNI(void, beginCapture)(JNIEnv* env, jclass, jlong h) {
+  CK(cudaStreamBeginCapture(ctx(h)->stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture", );
+}
+
+/** Ends the capture and instantiates it; returns the executable graph, or 0 when discard is true. */
+JNI(jlong, endCapture)(JNIEnv* env, jclass, jlong h, jboolean discard) {
+  cudaGraph_t graph = nullptr;
+  CK(cudaStreamEndCapture(ctx(h)->stream, &graph), "cudaStreamEndCapture", 0);
+  if (discard) { cudaGraphDestroy(graph); return 0; }
+  cudaGraphExec_t exec = nullptr;
+  cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  CK(e, "cudaGraphInstantiate", 0);
+  return reinterpret_cast<jlong>(exec);
+}
+
+JNI(void, launchGraph)(JNIEnv* env, jclass, jlong h, jlong exec) {
+  CK(cudaGraphLaunch(reinterpret_cast<cudaGraphExec_t>(exec), ctx(h)->stream), "cudaGraphLaunch", );
+}
+
+JNI(void, destroyGraph)(JNIEnv* env, jclass, jlong exec) {
+  cudaGraphExecDestroy(reinterpret_cast<cudaGraphExec_t>(exec));
+}
+
+/** Device-to-device copy bandwidth in bytes/s, counting bytes read plus bytes written. */
+JNI(jdouble, copyBandwidth)(JNIEnv* env, jclass, jlong h, jlong bytes, jint reps) {
+  Context* c = ctx(h);
+  void *a, *b;
+  CK(cudaMalloc(&a, bytes), "cudaMalloc(bandwidth a)", 0);
+  CK(cudaMalloc(&b, bytes), "cudaMalloc(bandwidth b)", 0);
+  cudaMemsetAsync(a, 1, bytes, c->stream);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  for (int i = 0; i < 3; i++) cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, c->stream);
+  cudaEventRecord(e0, c->stream);
+  for (int i = 0; i < reps; i++) cudaMemcpyAsync(b, a, bytes, cudaMemcpyDeviceToDevice, c->stream);
+  cudaEventRecord(e1, c->stream);
+  CK(cudaEventSynchronize(e1), "bandwidth copies", 0);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  cudaFree(a);
+  cudaFree(b);
+  return 2.0 * bytes * reps / (ms / 1e3);
+}
+
+// ---- kernels ----
+
+JNI(void, embedding)(JNIEnv* env, jclass, jlong h, jlong out, jlong table, jlong ids, jint rows, jint hidden) {
+  launchEmbedding(ctx(h)->stream, p<bf16>(out), p<bf16>(table), p<int>(ids), rows, hidden);
+  launched(env, "embedding kernel");
+}
+
+JNI(void, rmsNorm)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jlong w, jint rows, jint n,
+                   jfloat eps) {
+  launchRmsNorm(ctx(h)->stream, p<bf16>(out), p<bf16>(x), ldx, p<bf16>(w), rows, n, eps);
+  launched(env, "rmsNorm kernel");
+}
+
+JNI(void, addRmsNorm)(JNIEnv* env, jclass, jlong h, jlong sum, jlong out, jlong a, jint lda, jlong b, jint ldb,
+                      jlong w, jint rows, jint n, jfloat eps) {
+  launchAddRmsNorm(ctx(h)->stream, p<bf16>(sum), p<bf16>(out), p<bf16>(a), lda, p<bf16>(b), ldb, p<bf16>(w), rows,
+                   n, eps);
+  launched(env, "addRmsNorm kernel");
+}
+
+JNI(void, add)(JNIEnv* env, jclass, jlong h, jlong out, jlong a, jint lda, jlong b, jint ldb, jint rows, jint n) {
+  launchAdd(ctx(h)->stream, p<bf16>(out), p<bf16>(a), lda, p<bf16>(b), ldb, rows, n);
+  launched(env, "add kernel");
+}
+
+JNI(void, siluMul)(JNIEnv* env, jclass, jlong h, jlong out, jlong gu, jint ld, jint rows, jint inter) {
+  launchSiluMul(ctx(h)->stream, p<bf16>(out), p<bf16>(gu), ld, rows, inter);
+  launched(env, "siluMul kernel");
+}
+
+JNI(void, rope)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jlong pos, jlong inv, jint rows,
+                jint heads, jint headDim, jint rot, jboolean interleaved) {
+  launchRope(ctx(h)->stream, p<bf16>(out), p<bf16>(x), ldx, p<int>(pos), p<float>(inv), rows, heads, headDim, rot,
+             interleaved);
+  launched(env, "rope kernel");
+}
+
+JNI(void, ropeWriteKv)(JNIEnv* env, jclass, jlong h, jlong k, jint ldk, jlong v, jint ldv, jlong kc, jlong vc,
+                       jlong slots, jlong pos, jlong inv, jint rows, jint kvHeads, jint headDim, jint rot,
+                       jboolean interleaved, jboolean rope) {
+  launchRopeWriteKv(ctx(h)->stream, p<bf16>(k), ldk, p<bf16>(v), ldv, p<bf16>(kc), p<bf16>(vc), p<int>(slots),
+                    p<int>(pos), p<float>(inv), rows, kvHeads, headDim, rot, interleaved, rope);
+  launched(env, "ropeWriteKv kernel");
+}
+
+JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong q, jint ldq, jlong kc, jlong vc,
+                     jlong tokSeq, jlong pos, jlong tables, jint stride, jint blockSize, jint rows, jint heads,
+                     jint kvHeads, jint headDim, jfloat scale, jint partition, jint splits) {
+  if (!launchAttention(ctx(h)->stream, p<bf16>(out), p<float>(part), p<bf16>(q), ldq, p<bf16>(kc), p<bf16>(vc),
+                       p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize, rows, heads, kvHeads, headDim,
+                       scale, partition, splits)) {
+    char buf[200];
+    snprintf(buf, sizeof buf, "attention: no kernel for %d query heads per KV head and headDim %d "
+             "(supported: 1, 2, 4, 8, 12, 16 heads per KV head; headDim <= 128)", heads / kvHeads, headDim);
+    throwIse(env, buf);
+    return;
+  }
+  launched(env, "attention kernel");
+}
+
+JNI(void, gather)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jlong idx, jint rows, jint cols,
+                  jint elemBytes) {
+  launchGather(ctx(h)->stream, p<void>(out), p<void>(x), ldx, p<int>(idx), rows, cols, elemBytes);
+  launched(env, "gather kernel");
+}
+
+/** y (rows, out) = x (rows, in) · Wᵀ (+ bias): the GEMV kernel for rows <= 8 when allowed, else cuBLAS. */
+JNI(void, linear)(JNIEnv* env, jclass, jlong h, jlong y, jint ldy, jboolean f32Out, jlong x, jint ldx, jlong w,
+                  jlong bias, jint rows, jint in, jint out, jboolean allowGemv) {
+  Context* c = ctx(h);
+  if (allowGemv && launchGemv(c->stream, p<void>(y), ldy, f32Out, p<bf16>(x), ldx, p<bf16>(w), p<bf16>(bias), rows,
+                              in, out)) {
+    launched(env, "gemv kernel");
+    return;
+  }
+  float alpha = 1.f, beta = 0.f;
+  // Column-major view: Yᵀ (out × rows) = W (in × out)ᵀ · Xᵀ (in × rows).
+  cublasStatus_t st = c->cublas.gemmEx(c->handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, p<void>(w),
+                                       R_16BF, in, p<void>(x), R_16BF, ldx, &beta, p<void>(y),
+                                       f32Out ? R_32F : R_16BF, ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  if (st != 0) {
+    char buf[200];
+    snprintf(buf, sizeof buf, "cublasGemmEx failed with status %d (m=%d n=%d k=%d)", st, out, rows, in);
+    throwIse(env, buf);
+    return;
+  }
+  if (bias != 0) {
+    if (f32Out) { throwIse(env, "linear: bias with fp32 output is not supported"); return; }
+    launchAddBias(c->stream, p<bf16>(y), ldy, p<bf16>(bias), rows, out);
+    launched(env, "addBias kernel");
+  }
+}
+
+JNI(void, sample)(JNIEnv* env, jclass, jlong h, jlong outTok, jlong logits, jint ldl, jint vocab, jlong params,
+                  jint rows) {
+  launchSample(ctx(h)->stream, p<int>(outTok), p<float>(logits), ldl, vocab, p<SampleParams>(params), rows);
+  launched(env, "sample kernel");
+}
+
+JNI(void, toFloat)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jint rows, jint cols) {
+  launchToFloat(ctx(h)->stream, p<float>(out), p<bf16>(x), ldx, rows, cols);
+  launched(env, "toFloat kernel");
+}

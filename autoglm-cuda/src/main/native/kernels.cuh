@@ -1,0 +1,43 @@
+// Kernel launchers of the AutoGLM CUDA backend. Activations are row-major bf16 matrices with a leading dimension
+// (elements between rows); weights are row-major bf16 (out, in); the KV cache per layer is (slots, kvHeads, headDim).
+#pragma once
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <stdint.h>
+
+typedef __nv_bfloat16 bf16;
+
+/** Per-row sampling parameters, 32 bytes, written by Java (little-endian) in this exact layout. */
+struct SampleParams {
+  float temperature;  // 0 = argmax
+  int topK;           // 0 = off
+  float topP;         // >= 1 = off
+  int pad0;
+  long long seed;
+  int step;
+  int pad1;
+};
+
+void launchEmbedding(cudaStream_t s, bf16* out, const bf16* table, const int* ids, int rows, int hidden);
+void launchRmsNorm(cudaStream_t s, bf16* out, const bf16* x, int ldx, const bf16* w, int rows, int n, float eps);
+void launchAddRmsNorm(cudaStream_t s, bf16* sum, bf16* out, const bf16* a, int lda, const bf16* b, int ldb,
+                      const bf16* w, int rows, int n, float eps);
+void launchAdd(cudaStream_t s, bf16* out, const bf16* a, int lda, const bf16* b, int ldb, int rows, int n);
+void launchAddBias(cudaStream_t s, bf16* y, int ldy, const bf16* bias, int rows, int n);
+void launchSiluMul(cudaStream_t s, bf16* out, const bf16* gu, int ldgu, int rows, int inter);
+void launchRope(cudaStream_t s, bf16* out, const bf16* x, int ldx, const int* pos, const float* inv, int rows,
+                int heads, int headDim, int rot, bool interleaved);
+void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc,
+                       const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
+                       int rot, bool interleaved, bool rope);
+/** Returns false when (group, headDim) has no compiled variant. */
+bool launchAttention(cudaStream_t s, bf16* out, float* part, const bf16* q, int ldq, const bf16* kc, const bf16* vc,
+                     const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
+                     int heads, int kvHeads, int headDim, float scale, int partition, int splits);
+void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* idx, int rows, int cols, int elemBytes);
+/** y (rows, out) = x (rows, in) · Wᵀ + bias for rows <= 8; false if not applicable. */
+bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
+                const bf16* bias, int rows, int in, int out);
+void launchSample(cudaStream_t s, int* outTok, const float* logits, int ldl, int vocab, const SampleParams* p,
+                  int rows);
+void launchToFloat(cudaStream_t s, float* out, const bf16* x, int ldx, int rows, int cols);

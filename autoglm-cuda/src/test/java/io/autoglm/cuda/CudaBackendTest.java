@@ -1,0 +1,45 @@
+package io.autoglm.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.autoglm.backend.ComputeBackendProvider;
+import java.util.ServiceLoader;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
+
+class CudaBackendTest {
+  @Test
+  void providerIsFoundByServiceLoaderAndExplainsAbsence() {
+    ComputeBackendProvider p = StreamSupport.stream(ServiceLoader.load(ComputeBackendProvider.class).spliterator(),
+        false).filter(x -> x.name().equals("cuda")).findFirst().orElseThrow();
+    assertTrue(p.priority() > 0);
+    if (!p.isAvailable()) {
+      assertFalse(p.unavailableReason().isBlank(), "an unavailable backend says why");
+      System.out.println("cuda unavailable here: " + p.unavailableReason());
+    }
+  }
+
+  @Test
+  void decodeBuckets() {
+    // powers of two to 8, multiples of 8 to 64, then multiples of 32
+    int[][] cases = {{1, 1}, {2, 2}, {3, 4}, {5, 8}, {8, 8}, {9, 16}, {17, 24}, {64, 64}, {65, 96}, {256, 256}};
+    for (int[] c : cases) {
+      assertEquals(c[1], CudaForwardStep.bucket(c[0]), "bucket(" + c[0] + ")");
+    }
+    assertEquals(1, CudaForwardStep.ceilPow2(1));
+    assertEquals(32, CudaForwardStep.ceilPow2(24));
+  }
+
+  @Test
+  void fixturesMatchReferencesOnTheGpu() {
+    ComputeBackendProvider p = new CudaBackendProvider();
+    assumeTrue(p.isAvailable(), () -> "no GPU: " + p.unavailableReason());
+    java.nio.file.Path models = java.nio.file.Path.of(System.getProperty("autoglm.fixtures", "../../shared/fixtures"),
+        "models");
+    assumeTrue(java.nio.file.Files.isDirectory(models), "fixtures not found at " + models);
+    assertTrue(io.autoglm.cuda.tools.CudaBenchAccess.verify(models));
+  }
+}
