@@ -11,6 +11,7 @@ import io.autoglm.model.GenerationDefaults;
 import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
+import io.autoglm.parallel.ParallelConfig;
 import io.autoglm.safetensors.Checkpoint;
 import io.autoglm.sched.Engine;
 import io.autoglm.sched.Scheduler;
@@ -462,6 +463,8 @@ public final class AutoGLM implements AutoCloseable {
     private MeterRegistry meterRegistry;
     private boolean logPrompts;
     private Path tokenizerPath;
+    private int tensorParallel = 1;
+    private int pipelineParallel = 1;
 
     private Builder() {}
 
@@ -575,6 +578,21 @@ public final class AutoGLM implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Splits each layer over {@code n} devices (tensor parallelism); n must divide num_attention_heads and either
+     * divide num_key_value_heads or be a multiple of it (KV heads are then replicated). Default 1.
+     */
+    public Builder tensorParallel(int n) {
+      this.tensorParallel = n;
+      return this;
+    }
+
+    /** Splits the layers into {@code n} consecutive stages, one per (logical) device. Default 1. */
+    public Builder pipelineParallel(int n) {
+      this.pipelineParallel = n;
+      return this;
+    }
+
     public Builder backendProperty(String key, String value) {
       backendProperties.put(key, value);
       return this;
@@ -583,6 +601,7 @@ public final class AutoGLM implements AutoCloseable {
     public AutoGLM build() {
       check();
       ModelConfig config = ModelConfig.load(modelPath);
+      checkParallel(config);
       GenerationDefaults defaults = GenerationDefaults.load(modelPath, config);
       ComputeBackendProvider provider = provider();
       ComputeBackend backend = provider.create(new BackendOptions(devices, memoryFraction, backendProperties));
@@ -715,6 +734,18 @@ public final class AutoGLM implements AutoCloseable {
       }
       if (maxModelLen < 0) {
         throw new IllegalArgumentException("maxModelLen (" + maxModelLen + ") must be > 0");
+      }
+    }
+
+    /** Impossible splits fail here, naming the head counts; a possible one waits for the engine to run it. */
+    private void checkParallel(ModelConfig config) {
+      ParallelConfig parallel = new ParallelConfig(tensorParallel, pipelineParallel,
+          tensorParallel * pipelineParallel > 1 ? devices : List.of());
+      parallel.check(config);
+      if (!parallel.isSingleDevice()) {
+        throw new UnsupportedOperationException(String.format("tensorParallel (%d) × pipelineParallel (%d) fits "
+            + "this model, but the engine does not run a sharded model yet (io.autoglm.parallel.ShardedModel is "
+            + "its ModelRunner; see docs/parallel.md)", tensorParallel, pipelineParallel));
       }
     }
 

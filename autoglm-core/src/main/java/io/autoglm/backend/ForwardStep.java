@@ -8,6 +8,23 @@ public interface ForwardStep extends AutoCloseable {
   /** {@code table[tokenIds]}: (T, hidden). */
   Tensor embedding(Tensor table);
 
+  /**
+   * The vocab-split embedding of tensor parallelism: {@code table} holds vocabulary rows
+   * [firstRow, firstRow + rows); tokens in that range get their row, all others a zero row, so that the sum over
+   * the ranks is the full embedding. (T, hidden).
+   */
+  default Tensor embedding(Tensor table, int firstRow) {
+    throw unsupported("embedding(table, firstRow) (vocab-split embedding, tensor parallelism)");
+  }
+
+  /**
+   * Copies a row-major (rows, cols) fp32 host array onto the backend: the inverse of {@link #toHost}. Collectives
+   * and pipeline stages without a device path go through it.
+   */
+  default Tensor fromHost(float[] rowMajor, int rows, int cols) {
+    throw unsupported("fromHost (in-process tensor and pipeline parallelism)");
+  }
+
   /** RMSNorm over the last dim: {@code x / sqrt(mean(x²) + eps) * weight}, in fp32. */
   Tensor rmsNorm(Tensor x, Tensor weight, float eps);
 
@@ -59,7 +76,7 @@ public interface ForwardStep extends AutoCloseable {
    * shape, in fp32.
    */
   default Tensor headRmsNorm(Tensor x, int numHeads, Tensor weight, float eps) {
-    throw unsupported("headRmsNorm");
+    throw unsupported("headRmsNorm (GLM4-MoE q/k norms)");
   }
 
   /**
@@ -67,7 +84,7 @@ public interface ForwardStep extends AutoCloseable {
    * then exactly {@link MoeRouter#route}'s selection and weights. x (T, hidden) → routing for T tokens × topK.
    */
   default ExpertRouting route(Tensor x, MoeWeights weights, MoeRouter router) {
-    throw unsupported("route");
+    throw unsupported("route (mixture of experts, Glm4MoeForCausalLM)");
   }
 
   /**
@@ -76,12 +93,11 @@ public interface ForwardStep extends AutoCloseable {
    * GEMMs over the (token, expert) pairs sorted by expert, followed by a weighted scatter-add back to the tokens.
    */
   default Tensor moe(Tensor x, MoeWeights weights, ExpertRouting routing) {
-    throw unsupported("moe");
+    throw unsupported("moe (mixture of experts, Glm4MoeForCausalLM)");
   }
 
   private UnsupportedOperationException unsupported(String op) {
-    return new UnsupportedOperationException(getClass().getSimpleName() + " does not implement " + op
-        + " (needed by mixture-of-experts models such as Glm4MoeForCausalLM)");
+    return new UnsupportedOperationException(getClass().getSimpleName() + " does not implement " + op);
   }
 
   /** Rows {@code rows} of x. */

@@ -1,5 +1,6 @@
 package io.autoglm.model;
 
+import io.autoglm.backend.Communicator;
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.ExpertRouting;
 import io.autoglm.backend.ForwardStep;
@@ -7,6 +8,7 @@ import io.autoglm.backend.MoeRouter;
 import io.autoglm.backend.RopeSpec;
 import io.autoglm.backend.Tensor;
 import io.autoglm.safetensors.Checkpoint;
+import io.autoglm.safetensors.TensorSlice;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -16,20 +18,28 @@ import java.util.Optional;
  * attention (q/k/v bias, optional per-head q/k norms, partial RoPE — interleaved pairs for GLM/GLM4, half-split for
  * GLM4-MoE — and GQA over the paged KV cache) and a SiLU MLP: dense with [gate | up] fused, or routed experts plus
  * shared experts; GLM4's extra post-norms; the final norm and the LM head.
+ *
+ * <p>One instance runs one {@link Partition} of the model: the whole of it, or a pipeline stage's layers and a
+ * tensor-parallel rank's heads. A rank's attention and MLP outputs are partial sums that the step's
+ * {@link Communicator} adds up across the ranks (after o_proj and after down_proj / the experts); its embedding and lm_head hold a
+ * part of the vocabulary, completed by an all-reduce and an all-gather.
  */
 public final class GlmModel {
   private final ModelConfig config;
+  private final Partition partition;
   private final RopeSpec rope;
   private final float eps;
   private final float attentionScale;
   private final Optional<MoeRouter> router;
-  private final Tensor embed; // (vocab, hidden)
-  private final Tensor finalNorm; // (hidden)
-  private final Tensor lmHead; // (vocab, hidden)
-  private final List<LayerWeights> layers;
+  private final Optional<Tensor> embed; // (vocabEnd - vocabStart, hidden), first stage only
+  private final Optional<Tensor> finalNorm; // (hidden), last stage only
+  private final Optional<Tensor> lmHead; // (vocabEnd - vocabStart, hidden), last stage only
+  private final List<LayerWeights> layers; // layers [firstLayer, endLayer)
 
-  private GlmModel(ModelConfig config, Tensor embed, Tensor finalNorm, Tensor lmHead, List<LayerWeights> layers) {
+  private GlmModel(ModelConfig config, Partition partition, Optional<Tensor> embed,
+      Optional<Tensor> finalNorm, Optional<Tensor> lmHead, List<LayerWeights> layers) {
     this.config = config;
+    this.partition = partition;
     this.rope = new RopeSpec(config.headDim(), config.rotaryDim(), config.ropeTheta(),
         config.architecture().ropeInterleaved());
     this.eps = (float) config.rmsNormEps();
@@ -46,22 +56,43 @@ public final class GlmModel {
    * one as their layer loads; a multi-token-prediction layer after the last decoder layer is left unread.
    */
   public static GlmModel load(ModelConfig c, Checkpoint ckpt, ComputeBackend backend, LoadProgress progress) {
+    return load(c, Partition.whole(c), WeightSource.whole(ckpt), backend, progress);
+  }
+
+  /** Loads one partition's weights from {@code source} (which slices them for a tensor-parallel rank). */
+  public static GlmModel load(ModelConfig c, Partition part, WeightSource source, ComputeBackend backend,
+      LoadProgress progress) {
     long h = c.hiddenSize();
-    Tensor embed = backend.weight(ckpt.tensor("model.embed_tokens.weight", c.vocabSize(), h));
+    Optional<Tensor> embed = part.embeds()
+        ? Optional.of(weight(backend, source.load("model.embed_tokens.weight", c.vocabSize(), h)))
+        : Optional.empty();
     List<LayerWeights> layers = new ArrayList<>();
-    for (int i = 0; i < c.numLayers(); i++) {
-      layers.add(LayerWeights.load(c, ckpt, backend, i));
-      progress.layerLoaded(i + 1, c.numLayers());
+    for (int i = part.firstLayer(); i < part.endLayer(); i++) {
+      layers.add(LayerWeights.load(c, source, backend, i));
+      progress.layerLoaded(layers.size(), part.numLocalLayers());
     }
-    Tensor norm = backend.weight(ckpt.tensor("model.norm.weight", h));
-    Tensor head = c.tieWordEmbeddings() && !ckpt.contains("lm_head.weight")
-        ? embed
-        : backend.weight(ckpt.tensor("lm_head.weight", c.vocabSize(), h));
-    return new GlmModel(c, embed, norm, head, List.copyOf(layers));
+    Optional<Tensor> norm = Optional.empty();
+    Optional<Tensor> head = Optional.empty();
+    if (part.hasHead()) {
+      norm = Optional.of(weight(backend, source.load("model.norm.weight", h)));
+      boolean tied = c.tieWordEmbeddings() && !source.contains("lm_head.weight");
+      head = Optional.of(tied && embed.isPresent() ? embed.get()
+          : weight(backend, source.load(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), h)));
+    }
+    return new GlmModel(c, part, embed, norm, head, List.copyOf(layers));
+  }
+
+  /** One slice as is; several concatenated along dim 0. */
+  static Tensor weight(ComputeBackend backend, List<TensorSlice> parts) {
+    return parts.size() == 1 ? backend.weight(parts.get(0)) : backend.fusedWeight(parts);
   }
 
   public ModelConfig config() {
     return config;
+  }
+
+  public Partition partition() {
+    return partition;
   }
 
   /**
@@ -69,17 +100,31 @@ public final class GlmModel {
    * the rows {@code logitRows}: (logitRows.length, vocab).
    */
   public Tensor forward(ForwardStep s, int[] logitRows) {
-    Tensor h = s.embedding(embed);
+    return forward(s, Optional.empty(), logitRows, Communicator.single());
+  }
+
+  /**
+   * Runs this partition's layers. The first stage embeds the step's tokens, later ones take the previous stage's
+   * {@code hidden} (T, hidden). Returns the logits of {@code logitRows} (logitRows.length, vocab) on the last
+   * stage, else the hidden states (T, hidden) for the next one. {@code comm} joins this rank to the other ranks of
+   * its stage, each running this same call on its own thread.
+   */
+  public Tensor forward(ForwardStep s, Optional<Tensor> hidden, int[] logitRows, Communicator comm) {
+    if (hidden.isPresent() == partition.embeds()) {
+      throw new IllegalArgumentException("layers from " + partition.firstLayer() + (partition.embeds()
+          ? " start the model and take no hidden states" : " need the previous stage's hidden states"));
+    }
+    Tensor h = hidden.orElseGet(() -> embed(s, comm));
     Tensor x = s.rmsNorm(h, layers.get(0).inputNorm(), eps);
     for (int l = 0; l < layers.size(); l++) {
       LayerWeights w = layers.get(l);
-      Tensor attn = attention(s, l, w, x);
+      Tensor attn = comm.allReduceSum(s, attention(s, l, w, x));
       if (w.postSelfAttnNorm().isPresent()) {
         attn = s.rmsNorm(attn, w.postSelfAttnNorm().get(), eps);
       }
       ForwardStep.ResidualNorm r = s.addRmsNorm(h, attn, w.postAttnNorm(), eps);
       h = r.sum();
-      Tensor mlp = feedForward(s, w.feedForward(), r.normed());
+      Tensor mlp = comm.allReduceSum(s, feedForward(s, w.feedForward(), r.normed()));
       if (w.postMlpNorm().isPresent()) {
         mlp = s.rmsNorm(mlp, w.postMlpNorm().get(), eps);
       }
@@ -91,21 +136,34 @@ public final class GlmModel {
         h = s.add(h, mlp);
       }
     }
-    return s.linear(s.rmsNorm(s.rows(h, logitRows), finalNorm, eps), lmHead);
+    if (!partition.hasHead()) {
+      return h;
+    }
+    Tensor logits = s.linear(s.rmsNorm(s.rows(h, logitRows), finalNorm.orElseThrow(), eps), lmHead.orElseThrow());
+    return partition.vocabSplit(config) ? comm.allGatherColumns(s, logits) : logits;
   }
 
-  private Tensor attention(ForwardStep s, int layer, LayerWeights w, Tensor x) {
+  private Tensor embed(ForwardStep s, Communicator comm) {
+    return partition.vocabSplit(config)
+        ? comm.allReduceSum(s, s.embedding(embed.orElseThrow(), partition.vocabStart()))
+        : s.embedding(embed.orElseThrow());
+  }
+
+  /** Layer {@code l} of this partition (its KV cache layer). */
+  private Tensor attention(ForwardStep s, int l, LayerWeights w, Tensor x) {
+    int heads = partition.numHeads();
+    int kvHeads = partition.numKvHeads();
     Tensor q = linear(s, x, w.qWeight(), w.qBias());
     Tensor k = linear(s, x, w.kWeight(), w.kBias());
     if (w.qNorm().isPresent()) {
-      q = s.headRmsNorm(q, config.numHeads(), w.qNorm().get(), eps);
+      q = s.headRmsNorm(q, heads, w.qNorm().get(), eps);
     }
     if (w.kNorm().isPresent()) {
-      k = s.headRmsNorm(k, config.numKvHeads(), w.kNorm().get(), eps);
+      k = s.headRmsNorm(k, kvHeads, w.kNorm().get(), eps);
     }
-    q = s.rope(q, config.numHeads(), rope);
-    s.ropeWriteKv(layer, k, linear(s, x, w.vWeight(), w.vBias()), config.numKvHeads(), rope);
-    return s.linear(s.attention(layer, q, config.numHeads(), attentionScale), w.oWeight());
+    q = s.rope(q, heads, rope);
+    s.ropeWriteKv(l, k, linear(s, x, w.vWeight(), w.vBias()), kvHeads, rope);
+    return s.linear(s.attention(l, q, heads, attentionScale), w.oWeight());
   }
 
   private Tensor feedForward(ForwardStep s, LayerWeights.FeedForward ffn, Tensor x) {

@@ -1,8 +1,10 @@
 package io.autoglm.backend.cpu;
 
 import io.autoglm.backend.BackendOptions;
+import io.autoglm.backend.Communicator;
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.ComputeBackendProvider;
+import java.util.List;
 
 /** The DJL/PyTorch CPU backend: always available, lowest priority. */
 public final class CpuBackendProvider implements ComputeBackendProvider {
@@ -29,5 +31,11 @@ public final class CpuBackendProvider implements ComputeBackendProvider {
   @Override
   public ComputeBackend create(BackendOptions options) {
     return new DjlCpuBackend();
+  }
+
+  /** Ranks in this JVM, meeting in host memory. */
+  @Override
+  public List<Communicator> openCommunicators(List<ComputeBackend> ranks) {
+    return Communicator.inProcess(ranks.size());
   }
 }

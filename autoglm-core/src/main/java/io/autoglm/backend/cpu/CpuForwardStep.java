@@ -93,6 +93,25 @@ final class CpuForwardStep implements ForwardStep {
   }
 
   @Override
+  public Tensor embedding(Tensor table, int firstRow) {
+    NDArray rows = nd(table);
+    long count = rows.getShape().get(0);
+    NDArray local = tokenIds.sub(firstRow);
+    NDArray inside = local.gte(0).logicalAnd(local.lt(count)); // (T) bool
+    NDArray picked = rows.get(new NDIndex("{}", local.clip(0, count - 1)));
+    return t(picked.mul(inside.toType(ai.djl.ndarray.types.DataType.FLOAT32, false).expandDims(1)));
+  }
+
+  @Override
+  public Tensor fromHost(float[] rowMajor, int rows, int cols) {
+    if (rowMajor.length != rows * cols) {
+      throw new IllegalArgumentException(String.format(
+          "fromHost: %d values do not fill (%d, %d)", rowMajor.length, rows, cols));
+    }
+    return t(manager.create(rowMajor, new Shape(rows, cols)));
+  }
+
+  @Override
   public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
     NDArray a = nd(x);
     NDArray variance = a.square().mean(new int[] {-1}, true);
