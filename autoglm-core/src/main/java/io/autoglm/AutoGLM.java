@@ -12,6 +12,8 @@ import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.parallel.ParallelConfig;
+import io.autoglm.parallel.ShardedModel;
+import io.autoglm.model.ModelRunner;
 import io.autoglm.safetensors.Checkpoint;
 import io.autoglm.sched.Engine;
 import io.autoglm.sched.Scheduler;
@@ -67,7 +69,8 @@ public final class AutoGLM implements AutoCloseable {
   private final Path modelPath;
   private final ModelConfig config;
   private final GenerationDefaults generationDefaults;
-  private final ComputeBackend backend;
+  private final String backendName;
+  private final Optional<ComputeBackend> backend; // the single-device backend; a sharded model owns its own
   private final Engine engine;
   private final KvLayout kvLayout;
   private final ExecutorService callbacks;
@@ -78,12 +81,14 @@ public final class AutoGLM implements AutoCloseable {
   record Hooks(String modelId, ResponseCache responseCache, RateLimiter rateLimiter, EngineMetrics metrics,
       boolean logPrompts) {}
 
-  AutoGLM(Path modelPath, ModelConfig config, GenerationDefaults defaults, ComputeBackend backend,
+  AutoGLM(Path modelPath, ModelConfig config, GenerationDefaults defaults, String backendName,
+      Optional<ComputeBackend> backend,
       Engine engine, KvLayout kvLayout, ExecutorService callbacks, Hooks hooks, Optional<GlmTokenizer> tokenizer) {
     this.tokenizer = tokenizer;
     this.modelPath = modelPath;
     this.config = config;
     this.generationDefaults = defaults;
+    this.backendName = backendName;
     this.backend = backend;
     this.engine = engine;
     this.kvLayout = kvLayout;
@@ -119,7 +124,7 @@ public final class AutoGLM implements AutoCloseable {
   }
 
   public String backendName() {
-    return backend.name();
+    return backendName;
   }
 
   public EngineStats stats() {
@@ -431,7 +436,7 @@ public final class AutoGLM implements AutoCloseable {
   @Override
   public void close() {
     engine.close();
-    backend.close();
+    backend.ifPresent(ComputeBackend::close);
     tokenizer.ifPresent(GlmTokenizer::close);
     callbacks.shutdown();
   }
@@ -604,29 +609,48 @@ public final class AutoGLM implements AutoCloseable {
       checkParallel(config);
       GenerationDefaults defaults = GenerationDefaults.load(modelPath, config);
       ComputeBackendProvider provider = provider();
-      ComputeBackend backend = provider.create(new BackendOptions(devices, memoryFraction, backendProperties));
+      Optional<ComputeBackend> backend = parallel().isSingleDevice()
+          ? Optional.of(provider.create(new BackendOptions(devices, memoryFraction, backendProperties)))
+          : Optional.empty();
       try {
-        return load(config, defaults, backend);
+        return load(config, defaults, provider, backend);
       } catch (RuntimeException | Error e) {
-        backend.close();
+        backend.ifPresent(ComputeBackend::close);
         throw e;
       }
     }
 
-    private AutoGLM load(ModelConfig config, GenerationDefaults defaults, ComputeBackend backend) {
+    private AutoGLM load(ModelConfig config, GenerationDefaults defaults, ComputeBackendProvider provider,
+        Optional<ComputeBackend> single) {
       long start = System.nanoTime();
-      GlmModel model;
+      LoadProgress progress = (done, total) -> {
+        loadProgress.layerLoaded(done, total);
+        if (total >= 8 && done % Math.max(1, total / 4) == 0) {
+          LOG.info("loaded {}/{} layers of {}", done, total, modelPath);
+        }
+      };
+      ModelRunner runner;
+      AutoCloseable resources;
+      KvLayout layout;
       try (Checkpoint ckpt = Checkpoint.open(modelPath)) {
-        LoadProgress progress = (done, total) -> {
-          loadProgress.layerLoaded(done, total);
-          if (total >= 8 && done % Math.max(1, total / 4) == 0) {
-            LOG.info("loaded {}/{} layers of {}", done, total, modelPath);
-          }
-        };
-        model = GlmModel.load(config, ckpt, backend, progress);
+        if (single.isPresent()) {
+          ComputeBackend backend = single.get();
+          GlmModel model = GlmModel.load(config, ckpt, backend, progress);
+          layout = new KvLayout(config.numLayers(), blocks(config, backend.kvCacheBudgetBytes(),
+              backend.weightBytesPerElement()), kvBlockSizeTokens,
+              config.numKvHeads(), config.headDim());
+          KvCache kv = backend.allocateKv(layout);
+          runner = ModelRunner.single(model, backend, kv);
+          resources = kv;
+        } else {
+          ShardedModel sharded = ShardedModel.load(config, ckpt, parallel(), provider,
+              new BackendOptions(devices, memoryFraction, backendProperties),
+              blocks(config, java.util.OptionalLong.empty(), 4), kvBlockSizeTokens, progress);
+          runner = sharded;
+          resources = sharded;
+          layout = sharded.kvLayout();
+        }
       }
-      KvLayout layout = new KvLayout(config.numLayers(), blocks(config, backend), kvBlockSizeTokens,
-          config.numKvHeads(), config.headDim());
       int capacityTokens = (layout.numBlocks() - 1) * kvBlockSizeTokens;
       int contextLen = Math.min(config.maxPositionEmbeddings(), maxModelLen > 0 ? maxModelLen : Integer.MAX_VALUE);
       if (capacityTokens < contextLen) {
@@ -634,7 +658,6 @@ public final class AutoGLM implements AutoCloseable {
             capacityTokens, contextLen, capacityTokens);
         contextLen = capacityTokens;
       }
-      KvCache kv = backend.allocateKv(layout);
       BlockPool pool = new BlockPool(layout.numBlocks());
       Scheduler scheduler = new Scheduler(new SchedulerConfig(maxRunningSequences, maxBatchTokens),
           new KvCacheManager(pool, kvBlockSizeTokens, prefixCaching));
@@ -644,12 +667,13 @@ public final class AutoGLM implements AutoCloseable {
         return t;
       });
       Hooks hooks = hooks();
-      Engine engine = new Engine(hooks.modelId(), model, backend, kv, scheduler, pool,
+      Engine engine = new Engine(hooks.modelId(), runner, resources, scheduler, pool,
           defaults.eosTokenIds(), contextLen, maxWaitingRequests, observer(hooks.metrics()));
       LOG.info("loaded {} ({}, {} layers) on {} in {} ms; KV cache {} blocks × {} tokens, context {}",
-          modelPath, config.architecture().className(), config.numLayers(), backend.name(),
+          modelPath, config.architecture().className(), config.numLayers(), provider.name(),
           (System.nanoTime() - start) / 1_000_000, layout.numBlocks(), kvBlockSizeTokens, contextLen);
-      return new AutoGLM(modelPath, config, defaults, backend, engine, layout, callbacks, hooks, tokenizer());
+      return new AutoGLM(modelPath, config, defaults, provider.name(), single, engine, layout, callbacks, hooks,
+          tokenizer());
     }
 
     private Optional<GlmTokenizer> tokenizer() {
@@ -694,12 +718,12 @@ public final class AutoGLM implements AutoCloseable {
       };
     }
 
-    private int blocks(ModelConfig config, ComputeBackend backend) {
+    private int blocks(ModelConfig config, java.util.OptionalLong budgetBytes, int bytesPerElement) {
       if (kvBlocks > 0) {
         return kvBlocks;
       }
-      long perToken = 2L * config.numLayers() * config.kvSize() * backend.weightBytesPerElement();
-      long bytes = backend.kvCacheBudgetBytes().orElse(kvCacheBytes);
+      long perToken = 2L * config.numLayers() * config.kvSize() * bytesPerElement;
+      long bytes = budgetBytes.orElse(kvCacheBytes);
       long useful = (long) maxRunningSequences
           * Math.min(config.maxPositionEmbeddings(), maxModelLen > 0 ? maxModelLen : Integer.MAX_VALUE);
       long tokens = Math.min(bytes / perToken, useful);
@@ -739,14 +763,12 @@ public final class AutoGLM implements AutoCloseable {
 
     /** Impossible splits fail here, naming the head counts; a possible one waits for the engine to run it. */
     private void checkParallel(ModelConfig config) {
-      ParallelConfig parallel = new ParallelConfig(tensorParallel, pipelineParallel,
+      parallel().check(config);
+    }
+
+    private ParallelConfig parallel() {
+      return new ParallelConfig(tensorParallel, pipelineParallel,
           tensorParallel * pipelineParallel > 1 ? devices : List.of());
-      parallel.check(config);
-      if (!parallel.isSingleDevice()) {
-        throw new UnsupportedOperationException(String.format("tensorParallel (%d) × pipelineParallel (%d) fits "
-            + "this model, but the engine does not run a sharded model yet (io.autoglm.parallel.ShardedModel is "
-            + "its ModelRunner; see docs/parallel.md)", tensorParallel, pipelineParallel));
-      }
     }
 
     private static void positive(String name, int value) {

@@ -39,9 +39,16 @@ class ParallelBuilderTest {
             () -> glmTiny().tensorParallel(2).devices(java.util.List.of(0, 1, 2)).build()).getMessage());
   }
 
-  @Test
-  void aPossibleSplitSaysTheEngineDoesNotRunItYet() {
-    var e = assertThrows(UnsupportedOperationException.class, () -> glmTiny().tensorParallel(2).build());
-    assertTrue(e.getMessage().startsWith("tensorParallel (2) × pipelineParallel (1) fits this model"), e.getMessage());
+  /** The engine runs sharded models: TP=2 and PP=2 through the builder match transformers and TP=1. */
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource({"glm4-tiny,2,1", "glm-tiny,1,2", "glm4moe-tiny,2,1"})
+  void theEngineRunsShardedModels(String name, int tp, int pp) {
+    java.nio.file.Path ref = Fixtures.model(name).resolve("reference.safetensors");
+    try (AutoGLM glm = AutoGLM.builder().modelPath(Fixtures.model(name)).kvBlocks(64).tensorParallel(tp)
+        .pipelineParallel(pp).build()) {
+      Conformance.Report report = Conformance.run(glm, ref, 1e-4, 2, 2, 5);
+      assertTrue(report.passed(), report.toString());
+      assertTrue(report.maxAbsLogitDiff() <= 1e-4, "max |Δlogit| " + report.maxAbsLogitDiff());
+    }
   }
 }

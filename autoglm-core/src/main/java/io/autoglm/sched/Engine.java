@@ -1,14 +1,8 @@
 package io.autoglm.sched;
 
 import io.autoglm.FinishReason;
-import io.autoglm.backend.ComputeBackend;
-import io.autoglm.backend.ForwardStep;
-import io.autoglm.backend.KvCache;
-import io.autoglm.backend.SamplingRow;
-import io.autoglm.backend.StepBatch;
-import io.autoglm.backend.Tensor;
 import io.autoglm.kv.BlockPool;
-import io.autoglm.model.GlmModel;
+import io.autoglm.model.ModelRunner;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -35,9 +29,8 @@ public final class Engine implements AutoCloseable {
 
   private record Wake() implements Command {}
 
-  private final GlmModel model;
-  private final ComputeBackend backend;
-  private final KvCache kvCache;
+  private final ModelRunner runner;
+  private final AutoCloseable resources;
   private final BlockPool pool;
   private final Scheduler scheduler;
   private final List<Integer> eosIds;
@@ -76,11 +69,13 @@ public final class Engine implements AutoCloseable {
     }
   }
 
-  public Engine(String name, GlmModel model, ComputeBackend backend, KvCache kvCache, Scheduler scheduler,
+  /**
+   * @param resources closed with the engine, after its thread ends (the KV cache, a sharded model)
+   */
+  public Engine(String name, ModelRunner runner, AutoCloseable resources, Scheduler scheduler,
       BlockPool pool, List<Integer> eosIds, int maxModelLen, int maxWaiting, EngineObserver observer) {
-    this.model = model;
-    this.backend = backend;
-    this.kvCache = kvCache;
+    this.runner = runner;
+    this.resources = resources;
     this.pool = pool;
     this.scheduler = scheduler;
     this.eosIds = List.copyOf(eosIds);
@@ -204,17 +199,19 @@ public final class Engine implements AutoCloseable {
 
   private void runStep(Scheduler.Output out) {
     List<Scheduler.Chunk> chunks = out.chunks();
-    StepInputs in = StepInputs.of(chunks, pool, scheduler, kvCache.layout().blockSizeTokens());
+    StepInputs in = StepInputs.of(chunks, pool, scheduler, runner.kvLayout().blockSizeTokens());
     long t0 = System.nanoTime();
-    try (ForwardStep step = backend.begin(in.batch(), kvCache)) {
-      Tensor logits = model.forward(step, in.logitRows());
-      float[][] host = in.anyCapture() ? step.toHost(logits) : null;
-      int[] sampled = in.sampleRows().length == 0 ? new int[0]
-          : step.sample(in.sampleRows().length == in.logitRows().length ? logits : step.rows(logits, in.sampleRows()),
-              in.samplingRows());
+    try {
+      StepOutput result = runner.step(in.batch(), in.logitRows(), (step, logits) -> {
+        float[][] host = in.anyCapture() ? step.toHost(logits) : null;
+        int[] sampled = in.sampleRows().length == 0 ? new int[0]
+            : step.sample(in.sampleRows().length == in.logitRows().length ? logits
+                : step.rows(logits, in.sampleRows()), in.samplingRows());
+        return new StepOutput(host, sampled);
+      });
       steps.incrementAndGet();
       forwardNanos += System.nanoTime() - t0;
-      apply(chunks, in, host, sampled);
+      apply(chunks, in, result.hostLogits(), result.sampled());
     } catch (RuntimeException e) {
       LOG.error("forward step over {} sequences failed; failing them", chunks.size(), e);
       for (Scheduler.Chunk c : chunks) {
@@ -225,6 +222,9 @@ public final class Engine implements AutoCloseable {
       }
     }
   }
+
+  /** What a step hands back: every captured logits row (or null), and the sampled token of each sampling row. */
+  private record StepOutput(float[][] hostLogits, int[] sampled) {}
 
   private void apply(List<Scheduler.Chunk> chunks, StepInputs in, float[][] host, int[] sampled) {
     int sampleIndex = 0;
@@ -289,7 +289,11 @@ public final class Engine implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    kvCache.close();
+    try {
+      resources.close();
+    } catch (Exception e) {
+      LOG.warn("closing the engine's resources failed", e);
+    }
   }
 
   /** Whether the engine thread is the current thread (listeners use it to assert they are not blocking it). */
