@@ -1,23 +1,11 @@
 package io.autoglm;
 
-import io.autoglm.backend.BackendOptions;
 import io.autoglm.backend.ComputeBackend;
-import io.autoglm.backend.ComputeBackendProvider;
-import io.autoglm.backend.KvCache;
 import io.autoglm.backend.KvLayout;
-import io.autoglm.kv.BlockPool;
-import io.autoglm.kv.KvCacheManager;
 import io.autoglm.model.GenerationDefaults;
-import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
-import io.autoglm.parallel.ParallelConfig;
-import io.autoglm.parallel.ShardedModel;
-import io.autoglm.model.ModelRunner;
-import io.autoglm.safetensors.Checkpoint;
 import io.autoglm.sched.Engine;
-import io.autoglm.sched.Scheduler;
-import io.autoglm.sched.SchedulerConfig;
 import io.autoglm.sched.Sequence;
 import io.autoglm.spi.CacheKey;
 import io.autoglm.tokenizer.ChatPrompt;
@@ -29,7 +17,6 @@ import io.autoglm.spi.RateLimitExceededException;
 import io.autoglm.spi.RateLimiter;
 import io.autoglm.spi.ResponseCache;
 import io.autoglm.spi.ResponseCacheStats;
-import io.autoglm.spi.Spis;
 import io.autoglm.internal.RequestLogging;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.concurrent.CompletableFuture;
@@ -37,7 +24,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -46,7 +32,6 @@ import java.util.ServiceLoader;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -318,6 +303,15 @@ public final class AutoGLM implements AutoCloseable {
     return ids;
   }
 
+  /** The ids that end a request: the eos ids unless ignored, and its own stop ids. */
+  private List<Integer> stopIds(SamplingParams params) {
+    List<Integer> ids = new ArrayList<>(params.stopTokenIds());
+    if (!params.ignoreEos()) {
+      ids.addAll(generationDefaults.eosTokenIds());
+    }
+    return ids;
+  }
+
   /** Queues a checked prompt. {@code captureLogits} keeps every position's logits (conformance checks). */
   GenerationHandle enqueue(int[] prompt, SamplingParams params, Optional<Duration> timeout, boolean captureLogits) {
     return enqueue(prompt, params, timeout, captureLogits, "text_completion", false);
@@ -332,7 +326,7 @@ public final class AutoGLM implements AutoCloseable {
     Optional<TextStream> stream = textOutput ? Optional.of(new TextStream(
         tokenizer().newDetokenizer(true), new StopStringMatcher(params.stop()))) : Optional.empty();
     Sequence seq = new Sequence(id, prompt, params, seed, deadline, captureLogits,
-        new Listener(handle, operation, System.nanoTime(), stream, params));
+        new RequestListener(handle, operation, stream, stopIds(params), hooks.metrics(), callbacks, capturedLogits));
     handle.onCancel(() -> {
       if (!seq.cancelRequested()) {
         seq.requestCancel();
@@ -350,75 +344,6 @@ public final class AutoGLM implements AutoCloseable {
           "request %s rejected: %d requests are already waiting (maxWaitingRequests)", id, engine.numWaiting()));
     }
     return handle;
-  }
-
-  /** Bridges the engine thread to a handle without ever blocking the engine: delivery runs on the callback pool. */
-  private final class Listener implements Sequence.Listener {
-    private final GenerationHandle handle;
-    private final String operation;
-    private final long acceptedNanos;
-    private final Optional<TextStream> text;
-    private final List<Integer> stopIds;
-    private long firstTokenNanos;
-    private long lastTokenNanos;
-
-    Listener(GenerationHandle handle, String operation, long acceptedNanos, Optional<TextStream> text,
-        SamplingParams params) {
-      this.handle = handle;
-      this.operation = operation;
-      this.acceptedNanos = acceptedNanos;
-      this.text = text;
-      List<Integer> ids = new ArrayList<>(params.stopTokenIds());
-      if (!params.ignoreEos()) {
-        ids.addAll(generationDefaults.eosTokenIds());
-      }
-      this.stopIds = ids;
-    }
-
-    @Override
-    public boolean onToken(int index, int tokenId) {
-      lastTokenNanos = System.nanoTime();
-      if (index == 0) {
-        firstTokenNanos = lastTokenNanos;
-        hooks.metrics().onFirstToken(operation, firstTokenNanos - acceptedNanos);
-      }
-      String delta = text.isPresent() && !stopIds.contains(tokenId) ? text.get().add(tokenId) : "";
-      handle.publisher().offer(new TokenEvent(index, tokenId, delta));
-      return text.isPresent() && text.get().stopped();
-    }
-
-    @Override
-    public void onFinish(Sequence seq, FinishReason reason) {
-      List<Integer> out = seq.outputTokens();
-      if (reason == FinishReason.STOP && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
-        out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
-      }
-      String fullText = "";
-      if (text.isPresent()) {
-        String rest = text.get().finish();
-        if (!rest.isEmpty()) {
-          handle.publisher().offer(new TokenEvent(seq.numOutputTokens(), -1, rest));
-        }
-        fullText = text.get().text();
-      }
-      GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
-          new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()));
-      long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
-      hooks.metrics().onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
-          firstTokenNanos > 0 ? end - firstTokenNanos : 0);
-      if (seq.captureLogits()) {
-        capturedLogits.put(seq.id(), List.copyOf(seq.capturedLogits()));
-      }
-      callbacks.execute(() -> handle.future().complete(result));
-      handle.publisher().complete();
-    }
-
-    @Override
-    public void onError(Sequence seq, Throwable error) {
-      hooks.metrics().onRequestFailed(operation, error.getClass().getSimpleName(), System.nanoTime() - acceptedNanos);
-      callbacks.execute(() -> handle.future().completeExceptionally(error));
-      handle.publisher().fail(error);
-    }
   }
 
   private final Map<String, List<float[]>> capturedLogits = new java.util.concurrent.ConcurrentHashMap<>();
@@ -447,29 +372,29 @@ public final class AutoGLM implements AutoCloseable {
    * 1 GiB, capped at what maxRunningSequences × maxModelLen can use.
    */
   public static final class Builder {
-    private Path modelPath;
-    private String backendName;
-    private int kvBlockSizeTokens = 16;
-    private int kvBlocks;
-    private long kvCacheBytes = 1L << 30;
-    private double memoryFraction = 0.9;
-    private int maxRunningSequences = 256;
-    private int maxBatchTokens = 2048;
-    private int maxWaitingRequests = 4096;
-    private int maxModelLen;
-    private boolean prefixCaching = true;
-    private LoadProgress loadProgress = LoadProgress.none();
-    private final Map<String, String> backendProperties = new HashMap<>();
-    private List<Integer> devices = List.of();
-    private String modelId;
-    private ResponseCache responseCache;
-    private RateLimiter rateLimiter;
-    private EngineMetrics metrics;
-    private MeterRegistry meterRegistry;
-    private boolean logPrompts;
-    private Path tokenizerPath;
-    private int tensorParallel = 1;
-    private int pipelineParallel = 1;
+    Path modelPath;
+    String backendName;
+    int kvBlockSizeTokens = 16;
+    int kvBlocks;
+    long kvCacheBytes = 1L << 30;
+    double memoryFraction = 0.9;
+    int maxRunningSequences = 256;
+    int maxBatchTokens = 2048;
+    int maxWaitingRequests = 4096;
+    int maxModelLen;
+    boolean prefixCaching = true;
+    LoadProgress loadProgress = LoadProgress.none();
+    final Map<String, String> backendProperties = new HashMap<>();
+    List<Integer> devices = List.of();
+    String modelId;
+    ResponseCache responseCache;
+    RateLimiter rateLimiter;
+    EngineMetrics metrics;
+    MeterRegistry meterRegistry;
+    boolean logPrompts;
+    Path tokenizerPath;
+    int tensorParallel = 1;
+    int pipelineParallel = 1;
 
     private Builder() {}
 
@@ -605,129 +530,13 @@ public final class AutoGLM implements AutoCloseable {
 
     public AutoGLM build() {
       check();
-      ModelConfig config = ModelConfig.load(modelPath);
-      checkParallel(config);
-      GenerationDefaults defaults = GenerationDefaults.load(modelPath, config);
-      ComputeBackendProvider provider = provider();
-      Optional<ComputeBackend> backend = parallel().isSingleDevice()
-          ? Optional.of(provider.create(new BackendOptions(devices, memoryFraction, backendProperties)))
-          : Optional.empty();
-      try {
-        return load(config, defaults, provider, backend);
-      } catch (RuntimeException | Error e) {
-        backend.ifPresent(ComputeBackend::close);
-        throw e;
-      }
+      return ModelLoader.load(this);
     }
 
-    private AutoGLM load(ModelConfig config, GenerationDefaults defaults, ComputeBackendProvider provider,
-        Optional<ComputeBackend> single) {
-      long start = System.nanoTime();
-      LoadProgress progress = (done, total) -> {
-        loadProgress.layerLoaded(done, total);
-        if (total >= 8 && done % Math.max(1, total / 4) == 0) {
-          LOG.info("loaded {}/{} layers of {}", done, total, modelPath);
-        }
-      };
-      ModelRunner runner;
-      AutoCloseable resources;
-      KvLayout layout;
-      try (Checkpoint ckpt = Checkpoint.open(modelPath)) {
-        if (single.isPresent()) {
-          ComputeBackend backend = single.get();
-          GlmModel model = GlmModel.load(config, ckpt, backend, progress);
-          layout = new KvLayout(config.numLayers(), blocks(config, backend.kvCacheBudgetBytes(),
-              backend.weightBytesPerElement()), kvBlockSizeTokens,
-              config.numKvHeads(), config.headDim());
-          KvCache kv = backend.allocateKv(layout);
-          runner = ModelRunner.single(model, backend, kv);
-          resources = kv;
-        } else {
-          ShardedModel sharded = ShardedModel.load(config, ckpt, parallel(), provider,
-              new BackendOptions(devices, memoryFraction, backendProperties),
-              blocks(config, java.util.OptionalLong.empty(), 4), kvBlockSizeTokens, progress);
-          runner = sharded;
-          resources = sharded;
-          layout = sharded.kvLayout();
-        }
+    private static void positive(String name, int value) {
+      if (value < 1) {
+        throw new IllegalArgumentException(name + " (" + value + ") must be >= 1");
       }
-      int capacityTokens = (layout.numBlocks() - 1) * kvBlockSizeTokens;
-      int contextLen = Math.min(config.maxPositionEmbeddings(), maxModelLen > 0 ? maxModelLen : Integer.MAX_VALUE);
-      if (capacityTokens < contextLen) {
-        LOG.warn("KV cache holds {} tokens, less than the context length {}: requests are capped at {}",
-            capacityTokens, contextLen, capacityTokens);
-        contextLen = capacityTokens;
-      }
-      BlockPool pool = new BlockPool(layout.numBlocks());
-      Scheduler scheduler = new Scheduler(new SchedulerConfig(maxRunningSequences, maxBatchTokens),
-          new KvCacheManager(pool, kvBlockSizeTokens, prefixCaching));
-      ExecutorService callbacks = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "autoglm-callbacks");
-        t.setDaemon(true);
-        return t;
-      });
-      Hooks hooks = hooks();
-      Engine engine = new Engine(hooks.modelId(), runner, resources, scheduler, pool,
-          defaults.eosTokenIds(), contextLen, maxWaitingRequests, observer(hooks.metrics()));
-      LOG.info("loaded {} ({}, {} layers) on {} in {} ms; KV cache {} blocks × {} tokens, context {}",
-          modelPath, config.architecture().className(), config.numLayers(), provider.name(),
-          (System.nanoTime() - start) / 1_000_000, layout.numBlocks(), kvBlockSizeTokens, contextLen);
-      return new AutoGLM(modelPath, config, defaults, provider.name(), single, engine, layout, callbacks, hooks,
-          tokenizer());
-    }
-
-    private Optional<GlmTokenizer> tokenizer() {
-      Path dir = tokenizerPath != null ? tokenizerPath : modelPath;
-      boolean present = Files.isRegularFile(dir.resolve("tokenizer.json")) || Files.isRegularFile(dir.resolve("tokenizer.model"));
-      if (tokenizerPath != null && !present) {
-        throw new ModelLoadException("tokenizerPath " + dir + " holds neither tokenizer.json nor tokenizer.model");
-      }
-      return present ? Optional.of(GlmTokenizer.load(dir)) : Optional.empty();
-    }
-
-    private Hooks hooks() {
-      String id = modelId != null ? modelId : modelPath.getFileName().toString();
-      EngineMetrics m = metrics != null ? metrics
-          : meterRegistry != null ? EngineMetrics.micrometer(meterRegistry, id)
-          : Spis.load(EngineMetrics.class, EngineMetrics.none());
-      return new Hooks(id,
-          responseCache != null ? responseCache : Spis.load(ResponseCache.class, ResponseCache.none()),
-          rateLimiter != null ? rateLimiter : Spis.load(RateLimiter.class, RateLimiter.unlimited()),
-          m.forModel(id), logPrompts);
-    }
-
-    private static Engine.EngineObserver observer(EngineMetrics metrics) {
-      if (metrics == EngineMetrics.none()) {
-        return Engine.EngineObserver.none();
-      }
-      return new Engine.EngineObserver() {
-        @Override
-        public void onStep(int running, int waiting, double kvUsage, int batchTokens) {
-          metrics.onStep(running, waiting, kvUsage, batchTokens);
-        }
-
-        @Override
-        public void onPreemption(Sequence seq) {
-          metrics.onPreemption();
-        }
-
-        @Override
-        public void onAdmitted(Sequence seq, int cachedTokens) {
-          metrics.onPrefixCacheLookup(cachedTokens, seq.promptLength());
-        }
-      };
-    }
-
-    private int blocks(ModelConfig config, java.util.OptionalLong budgetBytes, int bytesPerElement) {
-      if (kvBlocks > 0) {
-        return kvBlocks;
-      }
-      long perToken = 2L * config.numLayers() * config.kvSize() * bytesPerElement;
-      long bytes = budgetBytes.orElse(kvCacheBytes);
-      long useful = (long) maxRunningSequences
-          * Math.min(config.maxPositionEmbeddings(), maxModelLen > 0 ? maxModelLen : Integer.MAX_VALUE);
-      long tokens = Math.min(bytes / perToken, useful);
-      return (int) Math.max(2, Math.min(Integer.MAX_VALUE - 1, tokens / kvBlockSizeTokens + 1));
     }
 
     private void check() {
@@ -762,36 +571,5 @@ public final class AutoGLM implements AutoCloseable {
     }
 
     /** Impossible splits fail here, naming the head counts; a possible one waits for the engine to run it. */
-    private void checkParallel(ModelConfig config) {
-      parallel().check(config);
-    }
-
-    private ParallelConfig parallel() {
-      return new ParallelConfig(tensorParallel, pipelineParallel,
-          tensorParallel * pipelineParallel > 1 ? devices : List.of());
-    }
-
-    private static void positive(String name, int value) {
-      if (value < 1) {
-        throw new IllegalArgumentException(name + " (" + value + ") must be >= 1");
-      }
-    }
-
-    private ComputeBackendProvider provider() {
-      List<ComputeBackendProvider> all = new ArrayList<>();
-      ServiceLoader.load(ComputeBackendProvider.class, AutoGLM.class.getClassLoader()).forEach(all::add);
-      if (backendName != null) {
-        ComputeBackendProvider p = all.stream().filter(x -> x.name().equals(backendName)).findFirst()
-            .orElseThrow(() -> new IllegalArgumentException("backend " + backendName + " is not on the classpath; found "
-                + all.stream().map(ComputeBackendProvider::name).toList()));
-        if (!p.isAvailable()) {
-          throw new IllegalStateException("backend " + backendName + " is not available: " + p.unavailableReason());
-        }
-        return p;
-      }
-      return all.stream().filter(ComputeBackendProvider::isAvailable)
-          .max(Comparator.comparingInt(ComputeBackendProvider::priority))
-          .orElseThrow(() -> new IllegalStateException("no compute backend is available"));
-    }
   }
 }

@@ -3,7 +3,6 @@ package io.autoglm.sched;
 import io.autoglm.FinishReason;
 import io.autoglm.kv.BlockPool;
 import io.autoglm.model.ModelRunner;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.LinkedBlockingQueue;

@@ -1,0 +1,84 @@
+package io.autoglm;
+
+import io.autoglm.sched.Sequence;
+import io.autoglm.spi.EngineMetrics;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+
+/** Bridges the engine thread to a handle without ever blocking the engine: delivery runs on the callback pool. */
+final class RequestListener implements Sequence.Listener {
+  private final GenerationHandle handle;
+  private final String operation;
+  private final long acceptedNanos;
+  private final Optional<TextStream> text;
+  private final List<Integer> stopIds;
+  private long firstTokenNanos;
+  private long lastTokenNanos;
+
+  private final EngineMetrics metrics;
+  private final Executor callbacks;
+  private final Map<String, List<float[]>> capturedLogits;
+
+  /**
+   * @param stopIds the ids that end the request (eos unless ignored, and the request's stop ids)
+   * @param capturedLogits where a capturing request leaves its logits, by request id
+   */
+  RequestListener(GenerationHandle handle, String operation, Optional<TextStream> text, List<Integer> stopIds,
+      EngineMetrics metrics, Executor callbacks, Map<String, List<float[]>> capturedLogits) {
+    this.handle = handle;
+    this.operation = operation;
+    this.acceptedNanos = System.nanoTime();
+    this.text = text;
+    this.stopIds = List.copyOf(stopIds);
+    this.metrics = metrics;
+    this.callbacks = callbacks;
+    this.capturedLogits = capturedLogits;
+  }
+
+  @Override
+  public boolean onToken(int index, int tokenId) {
+    lastTokenNanos = System.nanoTime();
+    if (index == 0) {
+      firstTokenNanos = lastTokenNanos;
+      metrics.onFirstToken(operation, firstTokenNanos - acceptedNanos);
+    }
+    String delta = text.isPresent() && !stopIds.contains(tokenId) ? text.get().add(tokenId) : "";
+    handle.publisher().offer(new TokenEvent(index, tokenId, delta));
+    return text.isPresent() && text.get().stopped();
+  }
+
+  @Override
+  public void onFinish(Sequence seq, FinishReason reason) {
+    List<Integer> out = seq.outputTokens();
+    if (reason == FinishReason.STOP && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
+      out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
+    }
+    String fullText = "";
+    if (text.isPresent()) {
+      String rest = text.get().finish();
+      if (!rest.isEmpty()) {
+        handle.publisher().offer(new TokenEvent(seq.numOutputTokens(), -1, rest));
+      }
+      fullText = text.get().text();
+    }
+    GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
+        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()));
+    long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
+    metrics.onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
+        firstTokenNanos > 0 ? end - firstTokenNanos : 0);
+    if (seq.captureLogits()) {
+      capturedLogits.put(seq.id(), List.copyOf(seq.capturedLogits()));
+    }
+    callbacks.execute(() -> handle.future().complete(result));
+    handle.publisher().complete();
+  }
+
+  @Override
+  public void onError(Sequence seq, Throwable error) {
+    metrics.onRequestFailed(operation, error.getClass().getSimpleName(), System.nanoTime() - acceptedNanos);
+    callbacks.execute(() -> handle.future().completeExceptionally(error));
+    handle.publisher().fail(error);
+  }
+}
