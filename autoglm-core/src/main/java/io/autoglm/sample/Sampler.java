@@ -1,7 +1,6 @@
 package io.autoglm.sample;
 
 import io.autoglm.backend.SamplingRow;
-import java.util.Arrays;
 
 /**
  * Host-side token selection: argmax, or temperature → top-k → top-p → inverse-CDF draw. The uniform draw is
@@ -15,7 +14,6 @@ public final class Sampler {
       return argmax(logits);
     }
     int n = logits.length;
-    Integer[] order = null;
     int keep = n;
     if (row.topK() > 0 && row.topK() < n) {
       keep = row.topK();
@@ -25,15 +23,7 @@ public final class Sampler {
     for (float v : logits) {
       max = Math.max(max, v);
     }
-    // indices sorted by logit, descending (ties: lower id first), only as many as top-k / top-p need
-    order = new Integer[n];
-    for (int i = 0; i < n; i++) {
-      order[i] = i;
-    }
-    Arrays.sort(order, (a, b) -> {
-      int c = Float.compare(logits[b], logits[a]);
-      return c != 0 ? c : Integer.compare(a, b);
-    });
+    int[] order = descending(logits, keep);
     double[] probs = new double[keep];
     double sum = 0;
     for (int i = 0; i < keep; i++) {
@@ -65,6 +55,25 @@ public final class Sampler {
       }
     }
     return order[keep - 1];
+  }
+
+  /**
+   * The {@code keep} highest logits' ids, highest first, ties to the lower id. Sorts (logit, id) pairs packed into
+   * longs (order-preserving float bits in the high half), which avoids boxing a vocabulary of Integers per token.
+   */
+  static int[] descending(float[] logits, int keep) {
+    long[] packed = new long[logits.length];
+    for (int i = 0; i < logits.length; i++) {
+      int bits = Float.floatToIntBits(-logits[i]);
+      int sortable = bits ^ ((bits >> 31) & 0x7fffffff);
+      packed[i] = ((long) sortable << 32) | i;
+    }
+    java.util.Arrays.sort(packed);
+    int[] order = new int[keep];
+    for (int i = 0; i < keep; i++) {
+      order[i] = (int) packed[i];
+    }
+    return order;
   }
 
   public static int argmax(float[] logits) {
