@@ -7,7 +7,7 @@ import org.springframework.boot.health.contributor.HealthIndicator;
 
 /**
  * The engine's health: UP once loaded, OUT_OF_SERVICE while loading or shutting down, DOWN when loading failed.
- * Registered as {@code autoglm}; the starter puts it in the readiness group.
+ * Registered as {@code autoglm}; {@link ReadinessGroupMembership} adds it to the readiness group.
  */
 public final class AutoGLMHealthIndicator implements HealthIndicator {
   private final AutoGLMProvider provider;
