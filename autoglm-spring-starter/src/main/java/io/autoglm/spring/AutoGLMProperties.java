@@ -13,13 +13,13 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
 
 /**
- * The {@code autoglm.*} properties: which model to serve, the engine's limits, the response cache, rate limits, API
+ * The autoglm.* properties: which model to serve, the engine's limits, the response cache, rate limits, API
  * keys and the HTTP server. Unset optional values leave the engine's own default in place.
  *
  * @param modelPath folder with config.json and the safetensors weights; the starter backs off while it is unset
  * @param tokenizerPath folder with the tokenizer files when they are not in the model folder
- * @param modelId the id clients send as {@code model} (default: the model folder's name)
- * @param backend compute backend name ({@code cpu}, {@code cuda}, ...); default: the best available
+ * @param modelId the id clients send as model (default: the model folder's name)
+ * @param backend compute backend name (cpu, cuda, ...); default: the best available
  * @param kvBlocks KV cache blocks; default: sized from free memory (GPU) or 1 GiB (CPU)
  * @param kvBlockSizeTokens tokens per KV cache block
  * @param maxRunningSequences requests decoded together at most
@@ -81,7 +81,7 @@ public record AutoGLMProperties(
   }
 
   /**
-   * Token-bucket limits per caller (the API key when keys are configured, else the request's {@code user}, else
+   * Token-bucket limits per caller (the API key when keys are configured, else the request's user, else
    * the client address). Unset limits are off.
    *
    * @param requestsPerMinute requests admitted per minute
@@ -128,7 +128,7 @@ public record AutoGLMProperties(
    * @param enabled serve /v1/chat/completions, /v1/completions and /v1/models
    * @param requestTimeout a request still generating after this long finishes with finish_reason "timeout"; unset:
    *     no limit (note that requests with a timeout bypass the response cache)
-   * @param maxChoices the largest {@code n} a request may ask for
+   * @param maxChoices the largest n a request may ask for
    * @param defaultTemperature the temperature when a request gives none (OpenAI's default is 1)
    */
   public record Server(@DefaultValue("true") boolean enabled, Duration requestTimeout,
