@@ -1,0 +1,275 @@
+package io.autoglm.spring;
+
+import io.autoglm.SamplingParams;
+import io.autoglm.tokenizer.ChatMessage;
+import io.autoglm.tokenizer.ChatPrompt;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * Reads OpenAI request bodies into {@link OpenAiRequest}s. Every field is either honoured or rejected with a 400 that
+ * names it: penalties other than 0, logprobs, non-text content parts and forced tool choices are not supported by
+ * the engine. Extensions (as vLLM's server has them): {@code top_k}, {@code ignore_eos} and, for chat,
+ * {@code chat_template_kwargs} (e.g. {@code enable_thinking} for GLM-4.5).
+ */
+final class OpenAiRequestParser {
+  private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "n", "stop", "seed",
+      "presence_penalty", "frequency_penalty", "user", "stream", "stream_options", "logprobs", "logit_bias", "top_k",
+      "ignore_eos");
+  private static final Set<String> CHAT = union(COMMON, Set.of("messages", "max_completion_tokens", "tools",
+      "tool_choice", "top_logprobs", "response_format", "chat_template_kwargs"));
+  private static final Set<String> COMPLETION = union(COMMON, Set.of("prompt", "echo", "best_of", "suffix"));
+  private static final Set<String> MESSAGE = Set.of("role", "content", "name", "tool_calls", "tool_call_id",
+      "reasoning_content");
+  /** OpenAI's default max_tokens for /v1/completions. */
+  private static final int COMPLETION_DEFAULT_MAX_TOKENS = 16;
+
+  private final double defaultTemperature;
+  private final int maxChoices;
+  private final int defaultChatMaxTokens;
+
+  /**
+   * @param defaultChatMaxTokens max_tokens of a chat request that gives none (the context length: the engine stops
+   *     at the end of the context)
+   */
+  OpenAiRequestParser(double defaultTemperature, int maxChoices, int defaultChatMaxTokens) {
+    this.defaultTemperature = defaultTemperature;
+    this.maxChoices = maxChoices;
+    this.defaultChatMaxTokens = defaultChatMaxTokens;
+  }
+
+  OpenAiRequest chat(JsonNode body) {
+    JsonFields f = new JsonFields(body, "");
+    f.requireKnown(CHAT, "/v1/chat/completions");
+    JsonNode messages = f.get("messages").orElseThrow(() ->
+        OpenAiException.badRequest("messages", "'messages' is required"));
+    if (!messages.isArray() || messages.isEmpty()) {
+      throw OpenAiException.badRequest("messages", "'messages' must be a non-empty array of message objects");
+    }
+    List<ChatMessage> list = new ArrayList<>();
+    for (int i = 0; i < messages.size(); i++) {
+      list.add(message(messages.get(i), "messages[" + i + "]."));
+    }
+    String toolChoice = f.string("tool_choice").orElse("auto");
+    if (!toolChoice.equals("auto") && !toolChoice.equals("none")) {
+      throw OpenAiException.unsupported("tool_choice", "'tool_choice' must be \"auto\" or \"none\": forcing a tool "
+          + "call is not supported");
+    }
+    List<Map<String, Object>> tools = toolChoice.equals("none") ? List.of() : tools(f);
+    Map<String, Object> kwargs = new LinkedHashMap<>();
+    f.get("chat_template_kwargs").ifPresent(k -> {
+      if (!k.isObject()) {
+        throw f.wrongType("chat_template_kwargs", "an object", k);
+      }
+      k.properties().forEach(e -> kwargs.put(e.getKey(), Json.plain(e.getValue())));
+    });
+    f.get("response_format").ifPresent(r -> {
+      if (!r.isObject() || r.get("type") == null || !"text".equals(r.get("type").asString())) {
+        throw OpenAiException.unsupported("response_format", "'response_format' supports only {\"type\": \"text\"}");
+      }
+    });
+    if (f.get("top_logprobs").isPresent()) {
+      throw OpenAiException.unsupported("top_logprobs", "'top_logprobs' is not supported: logprobs are not available");
+    }
+    OptionalLong maxCompletion = f.integer("max_completion_tokens", 1, Integer.MAX_VALUE);
+    OptionalLong maxTokens = f.integer("max_tokens", 1, Integer.MAX_VALUE);
+    int max = (int) (maxCompletion.isPresent() ? maxCompletion.getAsLong()
+        : maxTokens.orElse(defaultChatMaxTokens));
+    ChatPrompt chat = prompt(list, tools, kwargs);
+    return common(f, Optional.of(chat), Optional.empty(), max, false);
+  }
+
+  OpenAiRequest completion(JsonNode body) {
+    JsonFields f = new JsonFields(body, "");
+    f.requireKnown(COMPLETION, "/v1/completions");
+    JsonNode p = f.get("prompt").orElseThrow(() -> OpenAiException.badRequest("prompt", "'prompt' is required"));
+    String prompt;
+    if (p.isString()) {
+      prompt = p.stringValue();
+    } else if (p.isArray() && p.size() == 1 && p.get(0).isString()) {
+      prompt = p.get(0).stringValue();
+    } else {
+      throw OpenAiException.unsupported("prompt", "'prompt' must be a string (or an array of one string): token-id "
+          + "and batched prompts are not supported");
+    }
+    if (f.get("suffix").isPresent()) {
+      throw OpenAiException.unsupported("suffix", "'suffix' is not supported: GLM models have no insertion mode");
+    }
+    OptionalLong bestOf = f.integer("best_of", 1, maxChoices);
+    int max = (int) f.integer("max_tokens", 1, Integer.MAX_VALUE).orElse(COMPLETION_DEFAULT_MAX_TOKENS);
+    OpenAiRequest r = common(f, Optional.empty(), Optional.of(prompt), max, f.bool("echo").orElse(false));
+    if (bestOf.isPresent() && bestOf.getAsLong() != r.n()) {
+      throw OpenAiException.unsupported("best_of", "'best_of' (" + bestOf.getAsLong() + ") must equal n (" + r.n()
+          + "): choosing the best of several candidates needs logprobs, which are not supported");
+    }
+    return r;
+  }
+
+  private OpenAiRequest common(JsonFields f, Optional<ChatPrompt> chat, Optional<String> prompt, int maxTokens,
+      boolean echo) {
+    for (String penalty : new String[] {"presence_penalty", "frequency_penalty"}) {
+      if (f.number(penalty, -2, 2).orElse(0) != 0) {
+        throw OpenAiException.unsupported(penalty, "'" + penalty + "' other than 0 is not supported by the engine");
+      }
+    }
+    f.get("logprobs").ifPresent(l -> {
+      if (!(l.isBoolean() && !l.booleanValue())) {
+        throw OpenAiException.unsupported("logprobs", "'logprobs' is not supported by the engine");
+      }
+    });
+    f.get("logit_bias").ifPresent(b -> {
+      if (!b.isObject() || !b.isEmpty()) {
+        throw OpenAiException.unsupported("logit_bias", "'logit_bias' is not supported by the engine");
+      }
+    });
+    int n = (int) f.integer("n", 1, maxChoices).orElse(1);
+    boolean stream = f.bool("stream").orElse(false);
+    boolean includeUsage = false;
+    Optional<JsonNode> options = f.get("stream_options");
+    if (options.isPresent()) {
+      if (!stream) {
+        throw OpenAiException.badRequest("stream_options", "'stream_options' is only allowed when 'stream' is true");
+      }
+      JsonFields o = new JsonFields(options.get(), "stream_options.");
+      o.requireKnown(Set.of("include_usage"), "stream_options");
+      includeUsage = o.bool("include_usage").orElse(false);
+    }
+    SamplingParams.Builder s = SamplingParams.builder()
+        .maxNewTokens(maxTokens)
+        .temperature(f.number("temperature", 0, 2).orElse(defaultTemperature))
+        .topP(topP(f))
+        .topK((int) Math.max(0, f.integer("top_k", -1, Integer.MAX_VALUE).orElse(0))) // -1: off, as in vLLM
+        .ignoreEos(f.bool("ignore_eos").orElse(false))
+        .stop(stop(f));
+    f.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE).ifPresent(s::seed);
+    return new OpenAiRequest(f.string("model"), chat, prompt, s.build(), n, stream, includeUsage, f.string("user"),
+        echo);
+  }
+
+  private static double topP(JsonFields f) {
+    double p = f.number("top_p", 0, 1).orElse(1);
+    if (p == 0) {
+      throw OpenAiException.badRequest("top_p", "'top_p' is 0; expected a number in (0, 1]");
+    }
+    return p;
+  }
+
+  private static List<String> stop(JsonFields f) {
+    Optional<JsonNode> v = f.get("stop");
+    if (v.isEmpty()) {
+      return List.of();
+    }
+    List<String> out = new ArrayList<>();
+    if (v.get().isString()) {
+      out.add(v.get().stringValue());
+    } else if (v.get().isArray()) {
+      for (JsonNode s : v.get().values()) {
+        if (!s.isString()) {
+          throw f.wrongType("stop", "a string or an array of strings", v.get());
+        }
+        out.add(s.stringValue());
+      }
+    } else {
+      throw f.wrongType("stop", "a string or an array of strings", v.get());
+    }
+    if (out.stream().anyMatch(String::isEmpty)) {
+      throw OpenAiException.badRequest("stop", "'stop' strings must not be empty");
+    }
+    return out;
+  }
+
+  private static List<Map<String, Object>> tools(JsonFields f) {
+    Optional<JsonNode> v = f.get("tools");
+    if (v.isEmpty()) {
+      return List.of();
+    }
+    if (!v.get().isArray()) {
+      throw f.wrongType("tools", "an array of tool objects", v.get());
+    }
+    List<Map<String, Object>> tools = new ArrayList<>();
+    for (int i = 0; i < v.get().size(); i++) {
+      JsonNode t = v.get().get(i);
+      if (!t.isObject()) {
+        throw OpenAiException.badRequest("tools[" + i + "]", "'tools[" + i + "]' must be an object");
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> tool = (Map<String, Object>) Json.plain(t);
+      tools.add(tool);
+    }
+    return tools;
+  }
+
+  private static ChatMessage message(JsonNode m, String prefix) {
+    String at = prefix.substring(0, prefix.length() - 1);
+    if (!m.isObject()) {
+      throw OpenAiException.badRequest(at, "'" + at + "' must be a message object");
+    }
+    JsonFields f = new JsonFields(m, prefix);
+    f.requireKnown(MESSAGE, "chat messages");
+    String role = f.string("role").orElseThrow(() ->
+        OpenAiException.badRequest(f.param("role"), "'" + f.param("role") + "' is required"));
+    if (role.equals("developer")) { // OpenAI's newer name for the system role
+      role = "system";
+    }
+    if (!ChatMessage.ROLES.contains(role)) {
+      throw OpenAiException.badRequest(f.param("role"), "'" + f.param("role") + "' is '" + role
+          + "'; expected one of system, developer, user, assistant, tool, observation");
+    }
+    Map<String, Object> fields = new LinkedHashMap<>();
+    for (String name : new String[] {"name", "tool_calls", "tool_call_id", "reasoning_content"}) {
+      f.get(name).ifPresent(v -> fields.put(name, Json.plain(v)));
+    }
+    try {
+      return new ChatMessage(role, content(f), fields);
+    } catch (IllegalArgumentException e) {
+      throw OpenAiException.badRequest(at, e.getMessage());
+    }
+  }
+
+  /** A string, or an array of {@code {"type": "text", "text": ...}} parts joined; images and audio are rejected. */
+  private static String content(JsonFields f) {
+    Optional<JsonNode> c = f.get("content");
+    if (c.isEmpty()) {
+      return "";
+    }
+    if (c.get().isString()) {
+      return c.get().stringValue();
+    }
+    if (!c.get().isArray()) {
+      throw f.wrongType("content", "a string or an array of text parts", c.get());
+    }
+    StringBuilder text = new StringBuilder();
+    for (int i = 0; i < c.get().size(); i++) {
+      JsonFields part = new JsonFields(c.get().get(i), f.param("content") + "[" + i + "].");
+      String type = part.string("type").orElse("");
+      if (!type.equals("text")) {
+        throw OpenAiException.unsupported(part.param("type"), "'" + part.param("type") + "' is '" + type
+            + "': only text content parts are supported");
+      }
+      part.requireKnown(Set.of("type", "text"), "text content parts");
+      text.append(part.string("text").orElse(""));
+    }
+    return text.toString();
+  }
+
+  private static ChatPrompt prompt(List<ChatMessage> messages, List<Map<String, Object>> tools,
+      Map<String, Object> kwargs) {
+    try {
+      return new ChatPrompt(messages, tools, true, kwargs);
+    } catch (IllegalArgumentException e) {
+      throw OpenAiException.badRequest(tools.isEmpty() ? "chat_template_kwargs" : null, e.getMessage());
+    }
+  }
+
+  private static Set<String> union(Set<String> a, Set<String> b) {
+    java.util.HashSet<String> s = new java.util.HashSet<>(a);
+    s.addAll(b);
+    return Set.copyOf(s);
+  }
+}

@@ -1,0 +1,115 @@
+package io.autoglm.spring;
+
+import io.autoglm.FinishReason;
+import io.autoglm.GenerationResult;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The JSON bodies of one exchange in OpenAI's shapes: {@code chat.completion} and {@code text_completion} answers,
+ * their streamed chunks, and usage. Fields OpenAI always sends are present, as null where they do not apply.
+ *
+ * @param id {@code chatcmpl-…} or {@code cmpl-…}, shared by the answer and all its chunks
+ * @param createdSeconds Unix time the request was accepted
+ * @param includeUsage streaming: every chunk carries {@code "usage": null} and a last chunk the usage
+ */
+record OpenAiResponses(String id, long createdSeconds, String model, boolean chat, boolean includeUsage) {
+
+  /** The whole answer of a non-streamed request; {@code echo} is prepended to each completion's text. */
+  Map<String, Object> answer(List<GenerationResult> results, String echo) {
+    List<Object> choices = new ArrayList<>();
+    for (int i = 0; i < results.size(); i++) {
+      GenerationResult r = results.get(i);
+      Map<String, Object> choice = new LinkedHashMap<>();
+      choice.put("index", i);
+      if (chat) {
+        Map<String, Object> message = new LinkedHashMap<>();
+        message.put("role", "assistant");
+        message.put("content", r.text());
+        message.put("refusal", null);
+        choice.put("message", message);
+      } else {
+        choice.put("text", echo + r.text());
+      }
+      choice.put("logprobs", null);
+      choice.put("finish_reason", finishReason(r.finishReason()));
+      choices.add(choice);
+    }
+    Map<String, Object> body = head(chat ? "chat.completion" : "text_completion");
+    body.put("choices", choices);
+    body.put("usage", usage(results));
+    return body;
+  }
+
+  /** A chat stream's first chunk of a choice: the assistant role, no text yet. */
+  Map<String, Object> roleChunk(int index) {
+    Map<String, Object> delta = new LinkedHashMap<>();
+    delta.put("role", "assistant");
+    delta.put("content", "");
+    return chunk(index, delta, "", null);
+  }
+
+  Map<String, Object> textChunk(int index, String text) {
+    return chunk(index, Map.of("content", text), text, null);
+  }
+
+  Map<String, Object> finishChunk(int index, FinishReason reason) {
+    return chunk(index, Map.of(), "", finishReason(reason));
+  }
+
+  /** The last chunk when usage is asked for: no choices, the usage of all of them. */
+  Map<String, Object> usageChunk(List<GenerationResult> results) {
+    Map<String, Object> body = head(chat ? "chat.completion.chunk" : "text_completion");
+    body.put("choices", List.of());
+    body.put("usage", usage(results));
+    return body;
+  }
+
+  private Map<String, Object> chunk(int index, Map<String, Object> delta, String text, String finishReason) {
+    Map<String, Object> choice = new LinkedHashMap<>();
+    choice.put("index", index);
+    if (chat) {
+      choice.put("delta", delta);
+    } else {
+      choice.put("text", text);
+    }
+    choice.put("logprobs", null);
+    choice.put("finish_reason", finishReason);
+    Map<String, Object> body = head(chat ? "chat.completion.chunk" : "text_completion");
+    body.put("choices", List.of(choice));
+    if (includeUsage) {
+      body.put("usage", null);
+    }
+    return body;
+  }
+
+  private Map<String, Object> head(String object) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("id", id);
+    body.put("object", object);
+    body.put("created", createdSeconds);
+    body.put("model", model);
+    body.put("system_fingerprint", null);
+    return body;
+  }
+
+  /** The prompt counts once (all choices share it); completion tokens add up over the choices. */
+  static Map<String, Object> usage(List<GenerationResult> results) {
+    int prompt = results.isEmpty() ? 0 : results.get(0).usage().promptTokens();
+    int cached = results.isEmpty() ? 0 : results.get(0).usage().cachedPromptTokens();
+    int completion = results.stream().mapToInt(r -> r.usage().completionTokens()).sum();
+    Map<String, Object> usage = new LinkedHashMap<>();
+    usage.put("prompt_tokens", prompt);
+    usage.put("completion_tokens", completion);
+    usage.put("total_tokens", prompt + completion);
+    usage.put("prompt_tokens_details", Map.of("cached_tokens", cached));
+    return usage;
+  }
+
+  /** OpenAI's {@code stop} and {@code length}; a timed-out or cancelled request says so. */
+  static String finishReason(FinishReason reason) {
+    return reason.openAiName();
+  }
+}

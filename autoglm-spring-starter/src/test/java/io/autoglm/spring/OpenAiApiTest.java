@@ -1,0 +1,214 @@
+package io.autoglm.spring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionChoice;
+import com.openai.models.completions.CompletionCreateParams;
+import com.openai.models.models.Model;
+import io.autoglm.AutoGLM;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The OpenAI Java client against the starter's server on a random port, serving a random GLM-4-vocabulary model
+ * with the real tokenizer: chat, streamed chat, completions, models, disconnects, and the actuator views.
+ */
+@SpringBootTest(classes = TestApplication.class, webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
+    properties = {
+      "management.endpoints.web.exposure.include=health,autoglm,metrics",
+      "management.endpoint.health.show-details=always",
+      "management.endpoint.health.probes.enabled=true",
+    })
+class OpenAiApiTest {
+  @DynamicPropertySource
+  static void model(DynamicPropertyRegistry registry) {
+    TestModel.register(registry);
+  }
+
+  @LocalServerPort int port;
+  @Autowired AutoGLMProvider provider;
+  @Autowired MeterRegistry meters;
+  private static OpenAIClient client;
+
+  @BeforeEach
+  void ready() {
+    provider.await(Duration.ofMinutes(2));
+    if (client == null) {
+      client = OpenAIOkHttpClient.builder().baseUrl("http://localhost:" + port + "/v1").apiKey("unused")
+          .maxRetries(0).build();
+    }
+  }
+
+  @AfterAll
+  static void closeClient() {
+    if (client != null) {
+      client.close();
+      client = null;
+    }
+  }
+
+  private static ChatCompletionCreateParams.Builder chat(String text, int maxTokens) {
+    return ChatCompletionCreateParams.builder().model(TestModel.ID).addUserMessage(text)
+        .maxCompletionTokens(maxTokens).temperature(0.0)
+        .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true));
+  }
+
+  @Test
+  void chatWithoutStreaming() {
+    ChatCompletion c = client.chat().completions().create(chat("Hello, who are you?", 12).build());
+    assertThat(c.id()).startsWith("chatcmpl-");
+    assertThat(c.model()).isEqualTo(TestModel.ID);
+    assertThat(c.choices()).hasSize(1);
+    ChatCompletion.Choice choice = c.choices().get(0);
+    assertThat(choice.message().content()).isPresent().get().asString().isNotEmpty();
+    assertThat(choice.finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.LENGTH);
+    assertThat(c.usage()).isPresent();
+    assertThat(c.usage().get().completionTokens()).isEqualTo(12);
+    assertThat(c.usage().get().promptTokens()).isGreaterThan(5);
+    assertThat(c.usage().get().totalTokens()).isEqualTo(c.usage().get().promptTokens() + 12);
+  }
+
+  @Test
+  void streamedChatChunksConcatenateToTheGreedyAnswer() {
+    String whole = client.chat().completions().create(chat("你好，请介绍一下自己 🌍", 24).build())
+        .choices().get(0).message().content().orElseThrow();
+    StringBuilder streamed = new StringBuilder();
+    List<String> finishReasons = new ArrayList<>();
+    List<Long> usage = new ArrayList<>();
+    ChatCompletionCreateParams params = chat("你好，请介绍一下自己 🌍", 24)
+        .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build()).build();
+    try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params)) {
+      stream.stream().forEach(chunk -> {
+        assertThat(chunk.id()).startsWith("chatcmpl-");
+        chunk.usage().ifPresent(u -> usage.add(u.completionTokens()));
+        for (ChatCompletionChunk.Choice choice : chunk.choices()) {
+          choice.delta().content().ifPresent(streamed::append);
+          choice.finishReason().ifPresent(f -> finishReasons.add(f.asString()));
+        }
+      });
+    }
+    assertThat(streamed.toString()).isEqualTo(whole).isNotEmpty();
+    assertThat(finishReasons).containsExactly("length");
+    assertThat(usage).containsExactly(24L);
+  }
+
+  @Test
+  void completionsStreamedAndNot() {
+    CompletionCreateParams params = CompletionCreateParams.builder().model(TestModel.ID).prompt("The answer is")
+        .maxTokens(10).temperature(0.0).putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
+    Completion c = client.completions().create(params);
+    assertThat(c.id()).startsWith("cmpl-");
+    CompletionChoice choice = c.choices().get(0);
+    assertThat(choice.text()).isNotEmpty();
+    assertThat(choice.finishReason()).isEqualTo(CompletionChoice.FinishReason.LENGTH);
+    assertThat(c.usage().orElseThrow().completionTokens()).isEqualTo(10);
+
+    StringBuilder streamed = new StringBuilder();
+    try (StreamResponse<Completion> stream = client.completions().createStreaming(params)) {
+      stream.stream().forEach(chunk -> chunk.choices().forEach(ch -> streamed.append(ch.text())));
+    }
+    assertThat(streamed.toString()).isEqualTo(choice.text());
+  }
+
+  @Test
+  void seededChoicesAreReproducible() {
+    ChatCompletionCreateParams params = ChatCompletionCreateParams.builder().model(TestModel.ID)
+        .addUserMessage("Tell me a story").maxCompletionTokens(4).temperature(1.0).seed(42).n(3)
+        .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
+    ChatCompletion a = client.chat().completions().create(params);
+    ChatCompletion b = client.chat().completions().create(params);
+    assertThat(a.choices()).hasSize(3);
+    assertThat(a.choices()).extracting(ChatCompletion.Choice::index).containsExactly(0L, 1L, 2L);
+    assertThat(a.choices()).extracting(ch -> ch.message().content().orElseThrow())
+        .isEqualTo(b.choices().stream().map(ch -> ch.message().content().orElseThrow()).toList());
+    assertThat(a.usage().orElseThrow().completionTokens()).isEqualTo(12);
+  }
+
+  @Test
+  void listsAndRetrievesTheModel() {
+    List<Model> models = client.models().list().data();
+    assertThat(models).extracting(Model::id).containsExactly(TestModel.ID);
+    assertThat(client.models().retrieve(TestModel.ID).id()).isEqualTo(TestModel.ID);
+  }
+
+  /** A raw client reads 3 SSE chunks and hangs up: the request is cancelled and its KV blocks freed within 1 s. */
+  @Test
+  void disconnectCancelsTheRequestAndFreesItsBlocks() throws Exception {
+    AutoGLM glm = provider.get().orElseThrow();
+    double cancelledBefore = cancelled();
+    try (RawStream stream = new RawStream(port, null, RawStream.longChat(1900))) {
+      assertThat(stream.statusLine).isEqualTo("HTTP/1.1 200 ");
+      assertThat(stream.readChunks(3)).isEqualTo(3);
+      assertThat(glm.stats().running()).isEqualTo(1);
+    }
+    await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(10)).untilAsserted(() -> {
+      assertThat(glm.stats().running()).isZero();
+      assertThat(glm.stats().waiting()).isZero();
+      assertThat(glm.stats().kvUsage()).isZero();
+    });
+    await().atMost(Duration.ofSeconds(1)).until(() -> cancelled() == cancelledBefore + 1);
+  }
+
+  private double cancelled() {
+    var c = meters.find("autoglm.requests.finished").tag("gen_ai.response.finish_reasons", "cancelled").counter();
+    return c == null ? 0 : c.count();
+  }
+
+  @Test
+  void healthEndpointAndMetrics() throws Exception {
+    JsonNode health = get("/actuator/health", 200);
+    assertThat(health.at("/components/autoglm/status").asString()).isEqualTo("UP");
+    assertThat(health.at("/components/autoglm/details/model").asString()).isEqualTo(TestModel.ID);
+    assertThat(get("/actuator/health/readiness", 200).at("/status").asString()).isEqualTo("UP");
+    JsonNode endpoint = get("/actuator/autoglm", 200);
+    assertThat(endpoint.at("/state").asString()).isEqualTo("READY");
+    assertThat(endpoint.at("/model/id").asString()).isEqualTo(TestModel.ID);
+    assertThat(endpoint.at("/model/vocabSize").asInt()).isEqualTo(151552);
+    assertThat(endpoint.at("/queue/running").isNumber()).isTrue();
+    assertThat(endpoint.at("/kvCache/blocks").asInt()).isEqualTo(2048);
+    assertThat(endpoint.at("/settings/maxRunningSequences").asInt()).isEqualTo(256);
+    client.completions().create(CompletionCreateParams.builder().model(TestModel.ID).prompt("Hi").maxTokens(2)
+        .build());
+    JsonNode ttft = get("/actuator/metrics/gen_ai.server.time_to_first_token", 200);
+    assertThat(ttft.at("/measurements/0/statistic").asString()).isEqualTo("COUNT");
+    assertThat(ttft.at("/measurements/0/value").asDouble()).isPositive();
+    get("/actuator/metrics/gen_ai.client.token.usage", 200);
+  }
+
+  private JsonNode get(String path, int status) throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(uri(path)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(path + ": " + r.body()).isEqualTo(status);
+    return JsonMapper.shared().readTree(r.body());
+  }
+
+  private URI uri(String path) {
+    return URI.create("http://localhost:" + port + path);
+  }
+}
