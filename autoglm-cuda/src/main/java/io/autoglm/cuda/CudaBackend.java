@@ -2,13 +2,18 @@ package io.autoglm.cuda;
 
 import io.autoglm.backend.BackendOptions;
 import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.ExpertSlices;
 import io.autoglm.backend.ForwardStep;
 import io.autoglm.backend.KvCache;
 import io.autoglm.backend.KvLayout;
+import io.autoglm.backend.MoeSlices;
+import io.autoglm.backend.MoeWeights;
 import io.autoglm.backend.RopeSpec;
 import io.autoglm.backend.StepBatch;
 import io.autoglm.backend.Tensor;
 import io.autoglm.safetensors.TensorSlice;
+import io.autoglm.safetensors.Widening;
+import java.nio.FloatBuffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -40,6 +45,7 @@ public final class CudaBackend implements ComputeBackend {
   private final long reservedBytes; // device memory this backend leaves free: (1 - fraction) of free at start
   private boolean graphsEnabled;
   private boolean gemvEnabled;
+  private boolean hostRouting; // a MoE layer is loaded: its steps wait for the host, so no CUDA graphs
   private final StepMemory memory;
   private final List<Long> allocations = new ArrayList<>();
   private final Map<RopeSpec, Long> ropeTables = new HashMap<>(); // spec -> device fp32 (rotaryDim / 2)
@@ -87,19 +93,89 @@ public final class CudaBackend implements ComputeBackend {
 
   @Override
   public Tensor weight(TensorSlice slice) {
-    int dtype = switch (slice.dtype()) {
-      case BF16 -> 0;
-      case F16 -> 1;
-      case F32 -> 2;
-      default -> throw new IllegalArgumentException(
-          "tensor " + slice.name() + ": dtype " + slice.dtype() + " is not supported (F32, F16, BF16)");
-    };
+    int dtype = dtype(slice);
     long n = slice.elementCount();
     long ptr = CudaNative.malloc(ctx, Math.max(2 * n, 256));
     allocations.add(ptr);
     CudaNative.upload(ctx, ptr, slice.data(), dtype, n);
     boolean head = slice.name().equals("lm_head.weight") || slice.name().endsWith("embed_tokens.weight");
     return new CudaWeight(ptr, slice.shape().clone(), head);
+  }
+
+  @Override
+  public Tensor fusedWeight(List<TensorSlice> rowBlocks) {
+    long cols = rowBlocks.get(0).shape()[rowBlocks.get(0).shape().length - 1];
+    long rows = 0;
+    for (TensorSlice b : rowBlocks) {
+      long[] shape = b.shape();
+      if (shape[shape.length - 1] != cols) {
+        throw new IllegalArgumentException(String.format("fusedWeight: %s has %d columns, the first block %d",
+            b.name(), shape[shape.length - 1], cols));
+      }
+      rows += b.elementCount() / cols;
+    }
+    long ptr = CudaNative.malloc(ctx, Math.max(2 * rows * cols, 256));
+    allocations.add(ptr);
+    long at = ptr;
+    for (TensorSlice b : rowBlocks) {
+      CudaNative.upload(ctx, at, b.data(), dtype(b), b.elementCount());
+      at += 2 * b.elementCount();
+    }
+    return new CudaWeight(ptr, new long[] {rows, cols}, false);
+  }
+
+  /**
+   * Stacks a MoE layer's experts for grouped GEMMs ((E, 2I, hidden) [gate | up] and (E, hidden, I), bf16) and keeps
+   * the router in fp32 on the device and its correction bias on the host. Steps of a MoE model route on the host,
+   * so from here on decode steps are not captured as CUDA graphs.
+   */
+  @Override
+  public MoeWeights moeWeights(MoeSlices slices) {
+    int e = slices.experts().size();
+    int hidden = Math.toIntExact(slices.router().shape()[1]);
+    int inter = Math.toIntExact(slices.experts().get(0).gate().shape()[0]);
+    long expertElems = (long) inter * hidden;
+    long gateUp = CudaNative.malloc(ctx, 2 * 2 * expertElems * e);
+    allocations.add(gateUp);
+    long down = CudaNative.malloc(ctx, 2 * expertElems * e);
+    allocations.add(down);
+    for (int x = 0; x < e; x++) {
+      ExpertSlices ex = slices.experts().get(x);
+      long base = gateUp + 2 * 2 * expertElems * x;
+      uploadExact(base, ex.gate(), expertElems);
+      uploadExact(base + 2 * expertElems, ex.up(), expertElems);
+      uploadExact(down + 2 * expertElems * x, ex.down(), expertElems);
+    }
+    float[] router = floats(slices.router());
+    long routerPtr = CudaNative.malloc(ctx, 4L * router.length);
+    allocations.add(routerPtr);
+    CudaNative.uploadFloats(ctx, routerPtr, router);
+    hostRouting = true;
+    return new CudaMoe.Weights(routerPtr, floats(slices.correctionBias()), gateUp, down, e, inter, hidden);
+  }
+
+  private void uploadExact(long dst, TensorSlice slice, long elements) {
+    if (slice.elementCount() != elements) {
+      throw new IllegalArgumentException(String.format("expert tensor %s has %d elements, expected %d",
+          slice.name(), slice.elementCount(), elements));
+    }
+    CudaNative.upload(ctx, dst, slice.data(), dtype(slice), elements);
+  }
+
+  private static float[] floats(TensorSlice slice) {
+    float[] out = new float[Math.toIntExact(slice.elementCount())];
+    Widening.toFloat32(slice, 0, out.length, FloatBuffer.wrap(out));
+    return out;
+  }
+
+  private static int dtype(TensorSlice slice) {
+    return switch (slice.dtype()) {
+      case BF16 -> 0;
+      case F16 -> 1;
+      case F32 -> 2;
+      default -> throw new IllegalArgumentException(
+          "tensor " + slice.name() + ": dtype " + slice.dtype() + " is not supported (F32, F16, BF16)");
+    };
   }
 
   @Override
@@ -132,6 +208,12 @@ public final class CudaBackend implements ComputeBackend {
   /** Device bytes in use by every process on this device (total − free). */
   public long deviceBytesInUse() {
     long[] m = CudaNative.memInfo(ctx);
+    return m[1] - m[0];
+  }
+
+  /** Device bytes in use on {@code device} by every process (total − free), without a backend. */
+  public static long deviceMemoryInUse(int device) {
+    long[] m = CudaNative.deviceMemInfo(device);
     return m[1] - m[0];
   }
 
@@ -168,7 +250,7 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   boolean graphsEnabled() {
-    return graphsEnabled;
+    return graphsEnabled && !hostRouting;
   }
 
   boolean gemvEnabled() {
