@@ -464,9 +464,12 @@ final class CudaForwardStep implements ForwardStep {
     return out;
   }
 
+  /** Rows of a bf16 activation or of the fp32 logits (the engine picks the rows it samples). */
   @Override
   public Tensor rows(Tensor x, int[] rows) {
-    CudaActivation a = act(x);
+    if (!(x instanceof CudaActivation a)) {
+      throw new IllegalArgumentException("expected an activation of this step, got " + x);
+    }
     boolean prefix = rows.length == a.rows();
     for (int i = 0; prefix && i < rows.length; i++) {
       prefix = rows[i] == i;
@@ -480,11 +483,11 @@ final class CudaForwardStep implements ForwardStep {
       }
     }
     long idx = upload(rows, rows.length, 0);
-    long ptr = memory.allocate((long) rows.length * a.cols() * 2);
-    CudaActivation out = new CudaActivation(ptr, rows.length, rows.length, a.cols(), a.cols(), false);
+    long ptr = memory.allocate((long) rows.length * a.cols() * a.elementBytes());
+    CudaActivation out = new CudaActivation(ptr, rows.length, rows.length, a.cols(), a.cols(), a.fp32());
     track(11, ptr, a.ptr());
     if (live()) {
-      CudaNative.gather(ctx, ptr, a.ptr(), a.ld(), idx, rows.length, a.cols(), 2);
+      CudaNative.gather(ctx, ptr, a.ptr(), a.ld(), idx, rows.length, a.cols(), a.elementBytes());
     }
     return out;
   }

@@ -155,7 +155,7 @@ public final class EngineBench {
     boolean ok;
     long t0 = System.nanoTime();
     try (AutoGLM glm = cuda(dir).kvBlocks(24_000).kvBlockSizeTokens(16).maxRunningSequences(256)
-        .maxBatchTokens(2048).prefixCaching(false).build()) {
+        .maxBatchTokens(1024).prefixCaching(false).build()) {
       long loaded = CudaBackend.deviceMemoryInUse(0);
       System.out.printf("loaded in %.1f s; device bytes in use: before %d, after load %d%n",
           (System.nanoTime() - t0) / 1e9, before, loaded);
