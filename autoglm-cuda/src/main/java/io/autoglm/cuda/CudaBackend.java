@@ -34,7 +34,7 @@ import java.util.Set;
  *
  * <p>Properties: {@code cuda.cublasPath} (a libcublas to dlopen first), {@code cuda.arenaBytes} (activation arena,
  * default min(8 GiB, 15% of free memory)), {@code cuda.graphs} (default true), {@code cuda.gemv} (custom GEMV for
- * steps of at most 8 rows, default true).
+ * steps of at most 8 rows, default true), {@code cuda.moeGroupedMaxRows} (default 32).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -45,6 +45,9 @@ public final class CudaBackend implements ComputeBackend {
   private final long reservedBytes; // device memory this backend leaves free: (1 - fraction) of free at start
   private boolean graphsEnabled;
   private boolean gemvEnabled;
+  private static final java.util.concurrent.atomic.AtomicInteger GRAPHS_CAPTURED =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final int moeGroupedMaxRows;
   private boolean hostRouting; // a MoE layer is loaded: its steps wait for the host, so no CUDA graphs
   private final StepMemory memory;
   private final List<Long> allocations = new ArrayList<>();
@@ -69,6 +72,7 @@ public final class CudaBackend implements ComputeBackend {
     this.reservedBytes = (long) (free * (1 - options.memoryFraction()));
     this.graphsEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.graphs", "true"));
     this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
+    this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     long arena = p.containsKey("cuda.arenaBytes") ? Long.parseLong(p.get("cuda.arenaBytes"))
         : Math.min(8L << 30, (long) (free * 0.15));
     long inputs = Long.parseLong(p.getOrDefault("cuda.inputArenaBytes", Long.toString(INPUT_ARENA_BYTES)));
@@ -241,6 +245,16 @@ public final class CudaBackend implements ComputeBackend {
     return graphs.size();
   }
 
+  /** CUDA graphs captured by every CUDA backend of this JVM so far. */
+  public static int graphsCapturedTotal() {
+    return GRAPHS_CAPTURED.get();
+  }
+
+  /** Largest run of rows of one expert that the grouped GEMV kernel takes; larger runs go to cuBLAS per expert. */
+  int moeGroupedMaxRows() {
+    return moeGroupedMaxRows;
+  }
+
   long ctx() {
     return ctx;
   }
@@ -267,6 +281,7 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   void putGraph(DecodeGraphKey key, DecodeGraph graph) {
+    GRAPHS_CAPTURED.incrementAndGet();
     graphs.put(key, graph);
   }
 

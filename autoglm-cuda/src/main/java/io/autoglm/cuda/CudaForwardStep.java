@@ -415,7 +415,7 @@ final class CudaForwardStep implements ForwardStep {
 
   /** y (P, out) = x (P, in) · W_eᵀ per run of rows: one grouped kernel for small runs, else cuBLAS per expert. */
   private void grouped(long y, long x, long stacked, CudaMoe.Routing r, int in, int out) {
-    if (r.maxGroupRows() <= 32 && CudaNative.groupedGemv(ctx, y, x, stacked, r.expertIds(), r.offsets(), r.groups(),
+    if (r.maxGroupRows() <= backend.moeGroupedMaxRows() && CudaNative.groupedGemv(ctx, y, x, stacked, r.expertIds(), r.offsets(), r.groups(),
         in, out)) {
       return;
     }
@@ -477,6 +477,9 @@ final class CudaForwardStep implements ForwardStep {
     if (prefix) {
       return a;
     }
+    if (a.fp32()) {
+      runGraph(); // rows of the logits are picked after the graph, like sampling
+    }
     for (int r : rows) {
       if (r < 0 || r >= a.rows()) {
         throw new IllegalArgumentException("row " + r + " is outside the tensor's " + a.rows() + " rows");
@@ -517,6 +520,7 @@ final class CudaForwardStep implements ForwardStep {
     if (rows.size() != l.rows()) {
       throw new IllegalArgumentException("logits have " + l.rows() + " rows, sampling rows " + rows.size());
     }
+    runGraph(); // the graph holds the forward pass only, so it is the same whether toHost or sample ends it
     int n = l.physRows();
     StepMemory.Input params = memory.input(32L * n);
     ByteBuffer b = params.host();
@@ -528,10 +532,7 @@ final class CudaForwardStep implements ForwardStep {
     copyInput(params);
     long out = memory.allocate(4L * n);
     track(12, out, l.ptr());
-    if (live()) {
-      CudaNative.sample(ctx, out, l.ptr(), l.ld(), l.cols(), params.device(), n);
-    }
-    runGraph();
+    CudaNative.sample(ctx, out, l.ptr(), l.ld(), l.cols(), params.device(), n);
     ByteBuffer host = backend.readback(4L * n);
     CudaNative.copyAsync(ctx, CudaNative.address(host), out, 4L * n);
     CudaNative.synchronize(ctx);

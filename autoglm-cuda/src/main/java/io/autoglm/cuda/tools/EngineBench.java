@@ -104,6 +104,12 @@ public final class EngineBench {
         ppTokens = greedy(glm, ref);
       }
       print(name + " PP=2 on one GPU", pp, rel, maxRef);
+      if (c.moe().isPresent()) {
+        try (AutoGLM glm = small(cuda(dir)).backendProperty("cuda.moeGroupedMaxRows", "1000000").build()) {
+          print(name + " single device, grouped GEMV kernel for every run of rows (no per-expert cuBLAS)",
+              Conformance.run(glm, dir.resolve("reference.safetensors"), tol, 1, 0, 7), rel, maxRef);
+        }
+      }
       boolean same = singleTokens.equals(ppTokens);
       System.out.printf("%s: one-at-a-time greedy (24 tokens per prompt): PP=2 tokens %s single-device tokens%n",
           name, same ? "==" : "!=");
@@ -170,8 +176,9 @@ public final class EngineBench {
         leakRound(glm, r, vocab, 1000, round);
         awaitIdle(glm);
         after[round] = CudaBackend.deviceMemoryInUse(0);
-        System.out.printf("leak round %d: device bytes in use %d (vs post-load %+d, vs after throughput %+d)%n",
-            round + 1, after[round], after[round] - loaded, after[round] - warm);
+        System.out.printf("leak round %d: device bytes in use %d (vs post-load %+d, vs after throughput %+d); "
+            + "CUDA graphs captured so far %d%n", round + 1, after[round], after[round] - loaded,
+            after[round] - warm, CudaBackend.graphsCapturedTotal());
       }
       ok = after[1] == after[0] && after[1] - loaded <= (64L << 20);
       System.out.printf("leak check: round 2 - round 1 = %+d bytes; round 2 - post-load = %+d bytes: %s%n",
@@ -179,6 +186,19 @@ public final class EngineBench {
     }
     System.out.printf("after close: device bytes in use %d (before load %d, %+d)%n", CudaBackend.deviceMemoryInUse(0),
         before, CudaBackend.deviceMemoryInUse(0) - before);
+    try (AutoGLM glm = cuda(dir).kvBlocks(24_000).kvBlockSizeTokens(16).maxRunningSequences(256)
+        .maxBatchTokens(1024).prefixCaching(false).backendProperty("cuda.graphs", "false").build()) {
+      long loaded = CudaBackend.deviceMemoryInUse(0);
+      SplittableRandom r = new SplittableRandom(3);
+      for (int round = 0; round < 2; round++) {
+        leakRound(glm, r, glm.config().vocabSize(), 1000, round);
+        awaitIdle(glm);
+        long now = CudaBackend.deviceMemoryInUse(0);
+        System.out.printf("no CUDA graphs, leak round %d: device bytes in use %d, post-load %d: %+d bytes%n",
+            round + 1, now, loaded, now - loaded);
+        ok &= now == loaded;
+      }
+    }
     return ok;
   }
 
