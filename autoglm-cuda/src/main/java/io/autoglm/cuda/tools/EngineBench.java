@@ -104,7 +104,7 @@ public final class EngineBench {
         ppTokens = greedy(glm, ref);
       }
       print(name + " PP=2 on one GPU", pp, rel, maxRef);
-      if (c.moe().isPresent()) {
+      if (ModelConfig.load(dir).moe().isPresent()) {
         try (AutoGLM glm = small(cuda(dir)).backendProperty("cuda.moeGroupedMaxRows", "1000000").build()) {
           print(name + " single device, grouped GEMV kernel for every run of rows (no per-expert cuBLAS)",
               Conformance.run(glm, dir.resolve("reference.safetensors"), tol, 1, 0, 7), rel, maxRef);
