@@ -264,7 +264,7 @@ JNI(void, synchronize)(JNIEnv* env, jclass, jlong h) {
 }
 
 JNI(void, beginCapture)(JNIEnv* env, jclass, jlong h) {
-  CK(cudaStreamBeginCapture(ctx(h)->stream, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture", );
+  CK(cudaStreamBeginCapture(ctx(h)->stream, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture", );
 }
 
 /** Ends the capture and instantiates it; returns the executable graph, or 0 when discard is true. */
@@ -413,4 +413,41 @@ JNI(void, sample)(JNIEnv* env, jclass, jlong h, jlong outTok, jlong logits, jint
 JNI(void, toFloat)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jint rows, jint cols) {
   launchToFloat(ctx(h)->stream, p<float>(out), p<bf16>(x), ldx, rows, cols);
   launched(env, "toFloat kernel");
+}
+
+JNI(void, headRmsNorm)(JNIEnv* env, jclass, jlong h, jlong out, jint ldo, jlong x, jint ldx, jlong w, jint rows,
+                       jint heads, jint headDim, jfloat eps) {
+  launchHeadRmsNorm(ctx(h)->stream, p<bf16>(out), ldo, p<bf16>(x), ldx, p<bf16>(w), rows, heads, headDim, eps);
+  launched(env, "headRmsNorm kernel");
+}
+
+JNI(void, routerLogits)(JNIEnv* env, jclass, jlong h, jlong logits, jlong x, jint ldx, jlong w, jint rows,
+                        jint hidden, jint experts) {
+  launchRouterLogits(ctx(h)->stream, p<float>(logits), p<bf16>(x), ldx, p<float>(w), rows, hidden, experts);
+  launched(env, "routerLogits kernel");
+}
+
+JNI(jboolean, groupedGemv)(JNIEnv* env, jclass, jlong h, jlong y, jlong x, jlong w, jlong expertIds, jlong offsets,
+                           jint groups, jint in, jint out) {
+  if (!launchGroupedGemv(ctx(h)->stream, p<bf16>(y), p<bf16>(x), p<bf16>(w), p<int>(expertIds), p<int>(offsets),
+                         groups, in, out)) {
+    return JNI_FALSE;
+  }
+  return launched(env, "groupedGemv kernel") ? JNI_TRUE : JNI_FALSE;
+}
+
+JNI(void, moeCombine)(JNIEnv* env, jclass, jlong h, jlong out, jint ldo, jlong d, jlong rowOf, jlong weight,
+                      jint rows, jint k, jint hidden) {
+  launchMoeCombine(ctx(h)->stream, p<bf16>(out), ldo, p<bf16>(d), p<int>(rowOf), p<float>(weight), rows, k, hidden);
+  launched(env, "moeCombine kernel");
+}
+
+JNI(jlongArray, deviceMemInfo)(JNIEnv* env, jclass, jint device) {
+  CK(cudaSetDevice(device), "cudaSetDevice", nullptr);
+  size_t freeB, totalB;
+  CK(cudaMemGetInfo(&freeB, &totalB), "cudaMemGetInfo", nullptr);
+  jlongArray out = env->NewLongArray(2);
+  jlong v[2] = {(jlong)freeB, (jlong)totalB};
+  env->SetLongArrayRegion(out, 0, 2, v);
+  return out;
 }

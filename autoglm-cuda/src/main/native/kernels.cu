@@ -318,6 +318,81 @@ __device__ __forceinline__ unsigned floatKey(float f) {
  * One block per row: argmax, or temperature → top-k → top-p → inverse-CDF draw. The top-k and top-p cut-offs are
  * found by bisection on the logits' order-preserving keys (no sort); the draw walks the kept tokens in id order.
  */
+/** RMSNorm of each headDim-sized group of a row; one warp per (row, head). */
+__global__ void headRmsNormK(bf16* out, int ldo, const bf16* x, int ldx, const bf16* w, int heads, int headDim,
+                             float eps) {
+  int row = blockIdx.x / heads, head = blockIdx.x % heads;
+  const bf16* xr = x + (size_t)row * ldx + head * headDim;
+  bf16* orow = out + (size_t)row * ldo + head * headDim;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < headDim; i += 32) { float v = bf(xr[i]); ss += v * v; }
+  float inv = rsqrtf(warpSum(ss) / headDim + eps);
+  for (int i = threadIdx.x; i < headDim; i += 32) orow[i] = tobf(bf(xr[i]) * inv * bf(w[i]));
+}
+
+/** Router logits in fp32: logits (rows, experts) = x (rows, hidden) · Wᵀ with W fp32; one warp per (row, expert). */
+__global__ void routerLogitsK(float* logits, const bf16* x, int ldx, const float* w, int hidden, int experts) {
+  int e = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  int lane = threadIdx.x & 31;
+  if (e >= experts) return;
+  const bf16* xr = x + (size_t)blockIdx.y * ldx;
+  const float* wr = w + (size_t)e * hidden;
+  float acc = 0.f;
+  for (int i = lane; i < hidden; i += 32) acc += bf(xr[i]) * wr[i];
+  acc = warpSum(acc);
+  if (lane == 0) logits[(size_t)blockIdx.y * experts + e] = acc;
+}
+
+/**
+ * Grouped GEMV for routed experts: rows [offsets[g], offsets[g+1]) of x (sorted by expert) go through expert
+ * expertIds[g]'s (out, in) matrix, stacked at w + e·out·in. One warp per output feature of one group; the weight
+ * row is read once per 8 rows of the group.
+ */
+__global__ void __launch_bounds__(256) groupedGemvK(bf16* y, const bf16* x, const bf16* w, const int* expertIds,
+                                                    const int* offsets, int in, int out) {
+  int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+  int lane = threadIdx.x & 31;
+  if (row >= out) return;
+  int g = blockIdx.y;
+  int first = offsets[g], last = offsets[g + 1];
+  const uint4* wr = (const uint4*)(w + ((size_t)expertIds[g] * out + row) * in);
+  int nvec = in >> 3;
+  for (int r0 = first; r0 < last; r0 += 8) {
+    int n = min(8, last - r0);
+    float acc[8];
+#pragma unroll
+    for (int t = 0; t < 8; t++) acc[t] = 0.f;
+    for (int v = lane; v < nvec; v += 32) {
+      float wf[8], xf[8];
+      unpack8(r0 == first ? loadStreaming(wr + v) : wr[v], wf);
+#pragma unroll
+      for (int t = 0; t < 8; t++) {
+        if (t < n) {
+          unpack8(((const uint4*)(x + (size_t)(r0 + t) * in))[v], xf);
+#pragma unroll
+          for (int i = 0; i < 8; i++) acc[t] += wf[i] * xf[i];
+        }
+      }
+    }
+#pragma unroll
+    for (int t = 0; t < 8; t++) {
+      float s = warpSum(acc[t]);
+      if (lane == 0 && t < n) y[(size_t)(r0 + t) * out + row] = tobf(s);
+    }
+  }
+}
+
+/** out[t] = Σ_j weight[t·k+j] · d[rowOf[t·k+j]], j ascending (the token's experts in ascending id). */
+__global__ void moeCombineK(bf16* out, int ldo, const bf16* d, const int* rowOf, const float* weight, int k,
+                            int hidden) {
+  int t = blockIdx.x;
+  for (int c = threadIdx.x; c < hidden; c += blockDim.x) {
+    float acc = 0.f;
+    for (int j = 0; j < k; j++) acc += weight[t * k + j] * bf(d[(size_t)rowOf[t * k + j] * hidden + c]);
+    out[(size_t)t * ldo + c] = tobf(acc);
+  }
+}
+
 __global__ void __launch_bounds__(1024) sampleK(int* outTok, const float* logits, int ldl, int vocab,
                                                const SampleParams* params) {
   __shared__ float sh[33];
@@ -523,4 +598,26 @@ void launchSample(cudaStream_t s, int* outTok, const float* logits, int ldl, int
 
 void launchToFloat(cudaStream_t s, float* out, const bf16* x, int ldx, int rows, int cols) {
   toFloatK<<<rows, 128, 0, s>>>(out, x, ldx, cols);
+}
+
+void launchHeadRmsNorm(cudaStream_t s, bf16* out, int ldo, const bf16* x, int ldx, const bf16* w, int rows,
+                       int heads, int headDim, float eps) {
+  headRmsNormK<<<rows * heads, 32, 0, s>>>(out, ldo, x, ldx, w, heads, headDim, eps);
+}
+
+void launchRouterLogits(cudaStream_t s, float* logits, const bf16* x, int ldx, const float* w, int rows, int hidden,
+                        int experts) {
+  routerLogitsK<<<dim3((experts + 7) / 8, rows), 256, 0, s>>>(logits, x, ldx, w, hidden, experts);
+}
+
+bool launchGroupedGemv(cudaStream_t s, bf16* y, const bf16* x, const bf16* w, const int* expertIds,
+                       const int* offsets, int groups, int in, int out) {
+  if ((in & 7) != 0 || (((uintptr_t)x | (uintptr_t)w) & 15) != 0) return false;
+  groupedGemvK<<<dim3((out + 7) / 8, groups), 256, 0, s>>>(y, x, w, expertIds, offsets, in, out);
+  return true;
+}
+
+void launchMoeCombine(cudaStream_t s, bf16* out, int ldo, const bf16* d, const int* rowOf, const float* weight,
+                      int rows, int k, int hidden) {
+  moeCombineK<<<rows, 256, 0, s>>>(out, ldo, d, rowOf, weight, k, hidden);
 }

@@ -41,3 +41,15 @@ bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, in
 void launchSample(cudaStream_t s, int* outTok, const float* logits, int ldl, int vocab, const SampleParams* p,
                   int rows);
 void launchToFloat(cudaStream_t s, float* out, const bf16* x, int ldx, int rows, int cols);
+/** RMSNorm of each head of each row (GLM4-MoE q/k norms). */
+void launchHeadRmsNorm(cudaStream_t s, bf16* out, int ldo, const bf16* x, int ldx, const bf16* w, int rows,
+                       int heads, int headDim, float eps);
+/** logits (rows, experts) fp32 = x (rows, hidden) bf16 · Wᵀ, W (experts, hidden) fp32. */
+void launchRouterLogits(cudaStream_t s, float* logits, const bf16* x, int ldx, const float* w, int rows, int hidden,
+                        int experts);
+/** y (P, out) = x (P, in) · W_eᵀ per group of rows; false when in is not a multiple of 8 or data misaligned. */
+bool launchGroupedGemv(cudaStream_t s, bf16* y, const bf16* x, const bf16* w, const int* expertIds,
+                       const int* offsets, int groups, int in, int out);
+/** out (rows, hidden) = weighted sums of k rows of d each. */
+void launchMoeCombine(cudaStream_t s, bf16* out, int ldo, const bf16* d, const int* rowOf, const float* weight,
+                      int rows, int k, int hidden);

@@ -2,13 +2,18 @@ package io.autoglm.cuda;
 
 import io.autoglm.backend.BackendOptions;
 import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.ExpertSlices;
 import io.autoglm.backend.ForwardStep;
 import io.autoglm.backend.KvCache;
 import io.autoglm.backend.KvLayout;
+import io.autoglm.backend.MoeSlices;
+import io.autoglm.backend.MoeWeights;
 import io.autoglm.backend.RopeSpec;
 import io.autoglm.backend.StepBatch;
 import io.autoglm.backend.Tensor;
 import io.autoglm.safetensors.TensorSlice;
+import io.autoglm.safetensors.Widening;
+import java.nio.FloatBuffer;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
@@ -29,7 +34,7 @@ import java.util.Set;
  *
  * <p>Properties: {@code cuda.cublasPath} (a libcublas to dlopen first), {@code cuda.arenaBytes} (activation arena,
  * default min(8 GiB, 15% of free memory)), {@code cuda.graphs} (default true), {@code cuda.gemv} (custom GEMV for
- * steps of at most 8 rows, default true).
+ * steps of at most 8 rows, default true), {@code cuda.moeGroupedMaxRows} (default 32).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -40,6 +45,10 @@ public final class CudaBackend implements ComputeBackend {
   private final long reservedBytes; // device memory this backend leaves free: (1 - fraction) of free at start
   private boolean graphsEnabled;
   private boolean gemvEnabled;
+  private static final java.util.concurrent.atomic.AtomicInteger GRAPHS_CAPTURED =
+      new java.util.concurrent.atomic.AtomicInteger();
+  private final int moeGroupedMaxRows;
+  private boolean hostRouting; // a MoE layer is loaded: its steps wait for the host, so no CUDA graphs
   private final StepMemory memory;
   private final List<Long> allocations = new ArrayList<>();
   private final Map<RopeSpec, Long> ropeTables = new HashMap<>(); // spec -> device fp32 (rotaryDim / 2)
@@ -63,6 +72,7 @@ public final class CudaBackend implements ComputeBackend {
     this.reservedBytes = (long) (free * (1 - options.memoryFraction()));
     this.graphsEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.graphs", "true"));
     this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
+    this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     long arena = p.containsKey("cuda.arenaBytes") ? Long.parseLong(p.get("cuda.arenaBytes"))
         : Math.min(8L << 30, (long) (free * 0.15));
     long inputs = Long.parseLong(p.getOrDefault("cuda.inputArenaBytes", Long.toString(INPUT_ARENA_BYTES)));
@@ -87,19 +97,89 @@ public final class CudaBackend implements ComputeBackend {
 
   @Override
   public Tensor weight(TensorSlice slice) {
-    int dtype = switch (slice.dtype()) {
-      case BF16 -> 0;
-      case F16 -> 1;
-      case F32 -> 2;
-      default -> throw new IllegalArgumentException(
-          "tensor " + slice.name() + ": dtype " + slice.dtype() + " is not supported (F32, F16, BF16)");
-    };
+    int dtype = dtype(slice);
     long n = slice.elementCount();
     long ptr = CudaNative.malloc(ctx, Math.max(2 * n, 256));
     allocations.add(ptr);
     CudaNative.upload(ctx, ptr, slice.data(), dtype, n);
     boolean head = slice.name().equals("lm_head.weight") || slice.name().endsWith("embed_tokens.weight");
     return new CudaWeight(ptr, slice.shape().clone(), head);
+  }
+
+  @Override
+  public Tensor fusedWeight(List<TensorSlice> rowBlocks) {
+    long cols = rowBlocks.get(0).shape()[rowBlocks.get(0).shape().length - 1];
+    long rows = 0;
+    for (TensorSlice b : rowBlocks) {
+      long[] shape = b.shape();
+      if (shape[shape.length - 1] != cols) {
+        throw new IllegalArgumentException(String.format("fusedWeight: %s has %d columns, the first block %d",
+            b.name(), shape[shape.length - 1], cols));
+      }
+      rows += b.elementCount() / cols;
+    }
+    long ptr = CudaNative.malloc(ctx, Math.max(2 * rows * cols, 256));
+    allocations.add(ptr);
+    long at = ptr;
+    for (TensorSlice b : rowBlocks) {
+      CudaNative.upload(ctx, at, b.data(), dtype(b), b.elementCount());
+      at += 2 * b.elementCount();
+    }
+    return new CudaWeight(ptr, new long[] {rows, cols}, false);
+  }
+
+  /**
+   * Stacks a MoE layer's experts for grouped GEMMs ((E, 2I, hidden) [gate | up] and (E, hidden, I), bf16) and keeps
+   * the router in fp32 on the device and its correction bias on the host. Steps of a MoE model route on the host,
+   * so from here on decode steps are not captured as CUDA graphs.
+   */
+  @Override
+  public MoeWeights moeWeights(MoeSlices slices) {
+    int e = slices.experts().size();
+    int hidden = Math.toIntExact(slices.router().shape()[1]);
+    int inter = Math.toIntExact(slices.experts().get(0).gate().shape()[0]);
+    long expertElems = (long) inter * hidden;
+    long gateUp = CudaNative.malloc(ctx, 2 * 2 * expertElems * e);
+    allocations.add(gateUp);
+    long down = CudaNative.malloc(ctx, 2 * expertElems * e);
+    allocations.add(down);
+    for (int x = 0; x < e; x++) {
+      ExpertSlices ex = slices.experts().get(x);
+      long base = gateUp + 2 * 2 * expertElems * x;
+      uploadExact(base, ex.gate(), expertElems);
+      uploadExact(base + 2 * expertElems, ex.up(), expertElems);
+      uploadExact(down + 2 * expertElems * x, ex.down(), expertElems);
+    }
+    float[] router = floats(slices.router());
+    long routerPtr = CudaNative.malloc(ctx, 4L * router.length);
+    allocations.add(routerPtr);
+    CudaNative.uploadFloats(ctx, routerPtr, router);
+    hostRouting = true;
+    return new CudaMoe.Weights(routerPtr, floats(slices.correctionBias()), gateUp, down, e, inter, hidden);
+  }
+
+  private void uploadExact(long dst, TensorSlice slice, long elements) {
+    if (slice.elementCount() != elements) {
+      throw new IllegalArgumentException(String.format("expert tensor %s has %d elements, expected %d",
+          slice.name(), slice.elementCount(), elements));
+    }
+    CudaNative.upload(ctx, dst, slice.data(), dtype(slice), elements);
+  }
+
+  private static float[] floats(TensorSlice slice) {
+    float[] out = new float[Math.toIntExact(slice.elementCount())];
+    Widening.toFloat32(slice, 0, out.length, FloatBuffer.wrap(out));
+    return out;
+  }
+
+  private static int dtype(TensorSlice slice) {
+    return switch (slice.dtype()) {
+      case BF16 -> 0;
+      case F16 -> 1;
+      case F32 -> 2;
+      default -> throw new IllegalArgumentException(
+          "tensor " + slice.name() + ": dtype " + slice.dtype() + " is not supported (F32, F16, BF16)");
+    };
   }
 
   @Override
@@ -135,6 +215,12 @@ public final class CudaBackend implements ComputeBackend {
     return m[1] - m[0];
   }
 
+  /** Device bytes in use on {@code device} by every process (total − free), without a backend. */
+  public static long deviceMemoryInUse(int device) {
+    long[] m = CudaNative.deviceMemInfo(device);
+    return m[1] - m[0];
+  }
+
   /** Measures device-to-device copy bandwidth in bytes/s (bytes read + bytes written), over {@code reps} copies. */
   public double copyBandwidthBytesPerSecond(long bytes, int reps) {
     return CudaNative.copyBandwidth(ctx, bytes, reps);
@@ -159,6 +245,16 @@ public final class CudaBackend implements ComputeBackend {
     return graphs.size();
   }
 
+  /** CUDA graphs captured by every CUDA backend of this JVM so far. */
+  public static int graphsCapturedTotal() {
+    return GRAPHS_CAPTURED.get();
+  }
+
+  /** Largest run of rows of one expert that the grouped GEMV kernel takes; larger runs go to cuBLAS per expert. */
+  int moeGroupedMaxRows() {
+    return moeGroupedMaxRows;
+  }
+
   long ctx() {
     return ctx;
   }
@@ -168,7 +264,7 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   boolean graphsEnabled() {
-    return graphsEnabled;
+    return graphsEnabled && !hostRouting;
   }
 
   boolean gemvEnabled() {
@@ -185,6 +281,7 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   void putGraph(DecodeGraphKey key, DecodeGraph graph) {
+    GRAPHS_CAPTURED.incrementAndGet();
     graphs.put(key, graph);
   }
 

@@ -1,5 +1,6 @@
 package io.autoglm.cuda;
 
+import io.autoglm.backend.ActivationTransfer;
 import io.autoglm.backend.BackendOptions;
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.ComputeBackendProvider;
@@ -37,6 +38,12 @@ public final class CudaBackendProvider implements ComputeBackendProvider {
     } catch (IllegalStateException e) {
       return Optional.of(e.getMessage());
     }
+  }
+
+  /** Pipeline stages hand activations on device to device (same GPU, or a peer copy). */
+  @Override
+  public ActivationTransfer activationTransfer() {
+    return CudaForwardStep::transfer;
   }
 
   @Override

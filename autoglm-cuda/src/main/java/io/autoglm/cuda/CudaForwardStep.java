@@ -1,6 +1,9 @@
 package io.autoglm.cuda;
 
+import io.autoglm.backend.ExpertRouting;
 import io.autoglm.backend.ForwardStep;
+import io.autoglm.backend.MoeRouter;
+import io.autoglm.backend.MoeWeights;
 import io.autoglm.backend.RopeSpec;
 import io.autoglm.backend.SamplingRow;
 import io.autoglm.backend.StepBatch;
@@ -343,8 +346,130 @@ final class CudaForwardStep implements ForwardStep {
   }
 
   @Override
-  public Tensor rows(Tensor x, int[] rows) {
+  public Tensor headRmsNorm(Tensor x, int numHeads, Tensor weight, float eps) {
     CudaActivation a = act(x);
+    int headDim = a.cols() / numHeads;
+    checkHeads(a, numHeads, headDim);
+    CudaActivation out = activation(a.rows(), a.cols(), false);
+    track(14, out.ptr(), a.ptr());
+    if (live()) {
+      CudaNative.headRmsNorm(ctx, out.ptr(), out.ld(), a.ptr(), a.ld(), weight(weight).ptr(), out.physRows(), numHeads,
+          headDim, eps);
+    }
+    return out;
+  }
+
+  /** Router logits in fp32 on the device, then {@link MoeRouter}'s selection on the host (one wait per layer). */
+  @Override
+  public ExpertRouting route(Tensor x, MoeWeights weights, MoeRouter router) {
+    CudaActivation a = act(x);
+    CudaMoe.Weights w = moeWeights(weights);
+    if (router.numExperts() != w.numExperts() || a.cols() != w.hidden()) {
+      throw new IllegalArgumentException(String.format("router expects %d experts, layer weights hold %d "
+          + "(hidden %d, input %d)", router.numExperts(), w.numExperts(), w.hidden(), a.cols()));
+    }
+    if (!live()) {
+      throw new IllegalStateException("MoE routing cannot run inside a CUDA graph");
+    }
+    int t = a.rows();
+    int e = w.numExperts();
+    long logits = memory.allocate(4L * t * e);
+    CudaNative.routerLogits(ctx, logits, a.ptr(), a.ld(), w.router(), t, w.hidden(), e);
+    ByteBuffer host = backend.readback(4L * t * e);
+    CudaNative.copyAsync(ctx, CudaNative.address(host), logits, 4L * t * e);
+    CudaNative.synchronize(ctx);
+    float[] l = new float[t * e];
+    host.asFloatBuffer().get(l);
+    CudaMoe.Plan p = CudaMoe.plan(l, t, w, router);
+    return new CudaMoe.Routing(t, router.topK(), upload(p.tokenOfRow(), p.tokenOfRow().length, 0),
+        upload(p.rowOfPair(), p.rowOfPair().length, 0), uploadFloats(p.pairWeight()),
+        upload(p.expertIds(), p.expertIds().length, 0), upload(p.offsets(), p.offsets().length, 0), p.expertIds(),
+        p.offsets(), p.maxRows());
+  }
+
+  /** Gather rows by expert, grouped [gate | up] GEMM, SiLU·mul, grouped down GEMM, weighted sum per token. */
+  @Override
+  public Tensor moe(Tensor x, MoeWeights weights, ExpertRouting routing) {
+    CudaActivation a = act(x);
+    CudaMoe.Weights w = moeWeights(weights);
+    if (!(routing instanceof CudaMoe.Routing r) || r.numTokens() != a.rows()) {
+      throw new IllegalArgumentException("moe needs the routing of this step's " + a.rows() + " tokens, got "
+          + routing);
+    }
+    int pairs = r.numTokens() * r.topK();
+    int h = w.hidden();
+    int inter = w.intermediateSize();
+    long xs = memory.allocate(2L * pairs * h);
+    CudaNative.gather(ctx, xs, a.ptr(), a.ld(), r.tokenOfRow(), pairs, h, 2);
+    long gu = memory.allocate(2L * pairs * 2 * inter);
+    grouped(gu, xs, w.gateUp(), r, h, 2 * inter);
+    long mid = memory.allocate(2L * pairs * inter);
+    CudaNative.siluMul(ctx, mid, gu, 2 * inter, pairs, inter);
+    long d = memory.allocate(2L * pairs * h);
+    grouped(d, mid, w.down(), r, inter, h);
+    CudaActivation out = activation(a.rows(), h, false);
+    track(15, out.ptr(), a.ptr());
+    CudaNative.moeCombine(ctx, out.ptr(), out.ld(), d, r.rowOfPair(), r.pairWeight(), r.numTokens(), r.topK(), h);
+    return out;
+  }
+
+  /** y (P, out) = x (P, in) · W_eᵀ per run of rows: one grouped kernel for small runs, else cuBLAS per expert. */
+  private void grouped(long y, long x, long stacked, CudaMoe.Routing r, int in, int out) {
+    if (r.maxGroupRows() <= backend.moeGroupedMaxRows() && CudaNative.groupedGemv(ctx, y, x, stacked, r.expertIds(), r.offsets(), r.groups(),
+        in, out)) {
+      return;
+    }
+    for (int g = 0; g < r.groups(); g++) {
+      int first = r.hostOffsets()[g];
+      int rows = r.hostOffsets()[g + 1] - first;
+      CudaNative.linear(ctx, y + 2L * first * out, out, false, x + 2L * first * in, in,
+          stacked + 2L * r.hostExpertIds()[g] * out * in, 0, rows, in, out, backend.gemvEnabled());
+    }
+  }
+
+  private static CudaMoe.Weights moeWeights(MoeWeights w) {
+    if (w instanceof CudaMoe.Weights c) {
+      return c;
+    }
+    throw new IllegalArgumentException("expected MoE weights of the CUDA backend, got " + w);
+  }
+
+  private long uploadFloats(float[] values) {
+    StepMemory.Input in = memory.input(4L * values.length);
+    in.host().asFloatBuffer().put(values);
+    copyInput(in);
+    return in.device();
+  }
+
+  /**
+   * Pipeline stages' hand-over, device to device: ends {@code from}'s graph part and waits for it, then copies the
+   * activation into {@code to}'s arena on {@code to}'s stream (in {@code to}'s graph when {@code to} is one).
+   */
+  static Tensor transfer(ForwardStep from, Tensor x, ForwardStep to) {
+    if (!(from instanceof CudaForwardStep f) || !(to instanceof CudaForwardStep t)) {
+      throw new IllegalArgumentException("CUDA activation transfer between " + from + " and " + to);
+    }
+    CudaActivation a = act(x);
+    f.runGraph();
+    CudaNative.synchronize(f.ctx);
+    CudaActivation out = t.activation(a.rows(), a.cols(), false);
+    if (a.ld() != a.cols() || out.physRows() != a.physRows()) {
+      throw new IllegalArgumentException(String.format("transfer of (%d of %d, %d) ld %d into %d rows",
+          a.rows(), a.physRows(), a.cols(), a.ld(), out.physRows()));
+    }
+    t.track(16, out.ptr(), a.ptr());
+    if (t.live()) {
+      CudaNative.copyAsync(t.ctx, out.ptr(), a.ptr(), 2L * a.physRows() * a.cols());
+    }
+    return out;
+  }
+
+  /** Rows of a bf16 activation or of the fp32 logits (the engine picks the rows it samples). */
+  @Override
+  public Tensor rows(Tensor x, int[] rows) {
+    if (!(x instanceof CudaActivation a)) {
+      throw new IllegalArgumentException("expected an activation of this step, got " + x);
+    }
     boolean prefix = rows.length == a.rows();
     for (int i = 0; prefix && i < rows.length; i++) {
       prefix = rows[i] == i;
@@ -352,17 +477,20 @@ final class CudaForwardStep implements ForwardStep {
     if (prefix) {
       return a;
     }
+    if (a.fp32()) {
+      runGraph(); // rows of the logits are picked after the graph, like sampling
+    }
     for (int r : rows) {
       if (r < 0 || r >= a.rows()) {
         throw new IllegalArgumentException("row " + r + " is outside the tensor's " + a.rows() + " rows");
       }
     }
     long idx = upload(rows, rows.length, 0);
-    long ptr = memory.allocate((long) rows.length * a.cols() * 2);
-    CudaActivation out = new CudaActivation(ptr, rows.length, rows.length, a.cols(), a.cols(), false);
+    long ptr = memory.allocate((long) rows.length * a.cols() * a.elementBytes());
+    CudaActivation out = new CudaActivation(ptr, rows.length, rows.length, a.cols(), a.cols(), a.fp32());
     track(11, ptr, a.ptr());
     if (live()) {
-      CudaNative.gather(ctx, ptr, a.ptr(), a.ld(), idx, rows.length, a.cols(), 2);
+      CudaNative.gather(ctx, ptr, a.ptr(), a.ld(), idx, rows.length, a.cols(), a.elementBytes());
     }
     return out;
   }
@@ -392,6 +520,7 @@ final class CudaForwardStep implements ForwardStep {
     if (rows.size() != l.rows()) {
       throw new IllegalArgumentException("logits have " + l.rows() + " rows, sampling rows " + rows.size());
     }
+    runGraph(); // the graph holds the forward pass only, so it is the same whether toHost or sample ends it
     int n = l.physRows();
     StepMemory.Input params = memory.input(32L * n);
     ByteBuffer b = params.host();
@@ -403,10 +532,7 @@ final class CudaForwardStep implements ForwardStep {
     copyInput(params);
     long out = memory.allocate(4L * n);
     track(12, out, l.ptr());
-    if (live()) {
-      CudaNative.sample(ctx, out, l.ptr(), l.ld(), l.cols(), params.device(), n);
-    }
-    runGraph();
+    CudaNative.sample(ctx, out, l.ptr(), l.ld(), l.cols(), params.device(), n);
     ByteBuffer host = backend.readback(4L * n);
     CudaNative.copyAsync(ctx, CudaNative.address(host), out, 4L * n);
     CudaNative.synchronize(ctx);

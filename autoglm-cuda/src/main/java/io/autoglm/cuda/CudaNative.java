@@ -117,4 +117,19 @@ final class CudaNative {
   static native void sample(long ctx, long outTokens, long logits, int ldl, int vocab, long params, int rows);
 
   static native void toFloat(long ctx, long out, long x, int ldx, int rows, int cols);
+
+  static native void headRmsNorm(long ctx, long out, int ldo, long x, int ldx, long w, int rows, int heads,
+      int headDim, float eps);
+
+  static native void routerLogits(long ctx, long logits, long x, int ldx, long w, int rows, int hidden, int experts);
+
+  /** Grouped GEMV over rows sorted by expert; false when the shapes or alignment do not suit the kernel. */
+  static native boolean groupedGemv(long ctx, long y, long x, long w, long expertIds, long offsets, int groups, int in,
+      int out);
+
+  static native void moeCombine(long ctx, long out, int ldo, long d, long rowOf, long weight, int rows, int k,
+      int hidden);
+
+  /** {free, total} bytes of {@code device}, without a backend context. */
+  static native long[] deviceMemInfo(int device);
 }

@@ -32,8 +32,13 @@ final class FastRandomCheckpoint {
   private FastRandomCheckpoint() {}
 
   static void write(Path dir) throws IOException {
+    write(dir, CONFIG);
+  }
+
+  /** The same for any config ({@code config.json} text), e.g. a glm-4.5-air shape with fewer layers. */
+  static void write(Path dir, String configJson) throws IOException {
     Files.createDirectories(dir);
-    Files.writeString(dir.resolve("config.json"), CONFIG);
+    Files.writeString(dir.resolve("config.json"), configJson);
     ModelConfig c = ModelConfig.load(dir);
     Map<String, long[]> tensors = CheckpointLayout.tensors(c);
     JsonObject header = new JsonObject();

@@ -1,0 +1,314 @@
+package io.autoglm.cuda.tools;
+
+import io.autoglm.AutoGLM;
+import io.autoglm.Conformance;
+import io.autoglm.EngineStats;
+import io.autoglm.GenerationHandle;
+import io.autoglm.GenerationResult;
+import io.autoglm.SamplingParams;
+import io.autoglm.cuda.CudaBackend;
+import io.autoglm.model.ModelConfig;
+import io.autoglm.model.ReferenceSet;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The engine on the GPU, through {@code AutoGLM.builder().backend("cuda")}: no DJL/PyTorch on the classpath.
+ *
+ * <pre>
+ * EngineBench conformance FIXTURES_MODELS_DIR   Conformance.run on every fixture, single device and PP=2 on one GPU
+ * EngineBench engine WORK_DIR                   9B-shape random checkpoint: throughput at 64/256, 2 × 1,000-request
+ *                                               random-cancellation leak check
+ * EngineBench moe WORK_DIR [LAYERS]             glm-4.5-air-shaped random checkpoint: decode tok/s at batch 1, 64
+ * </pre>
+ */
+public final class EngineBench {
+  private EngineBench() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length < 2) {
+      System.err.println("usage: EngineBench conformance FIXTURES_MODELS_DIR | engine WORK_DIR | moe WORK_DIR [LAYERS]");
+      System.exit(2);
+    }
+    boolean ok = switch (args[0]) {
+      case "conformance" -> conformance(Path.of(args[1]));
+      case "engine" -> engine(Path.of(args[1]));
+      case "moe" -> moe(Path.of(args[1]), args.length > 2 ? Integer.parseInt(args[2]) : 4);
+      default -> throw new IllegalArgumentException("unknown subcommand " + args[0] + " (conformance, engine, moe)");
+    };
+    System.out.println(ok ? "PASS" : "FAIL");
+    System.exit(ok ? 0 : 1);
+  }
+
+  static AutoGLM.Builder cuda(Path model) {
+    return AutoGLM.builder().modelPath(model).backend("cuda");
+  }
+
+  // ---------------------------------------------------------------- conformance
+
+  /**
+   * Tolerance: Conformance compares max |Δlogit|, so the bf16 bound of docs/benchmarks.md (relative 1e-2 for bf16
+   * checkpoints, 2e-2 for fp32 ones) is applied to the largest |reference logit| of the fixture:
+   * {@code maxAbs ≤ rel × max|ref|}.
+   */
+  static boolean conformance(Path models) {
+    boolean ok = true;
+    for (String name : List.of("glm-tiny", "glm4-tiny", "glm4-tiny-bf16", "glm4moe-tiny")) {
+      Path dir = models.resolve(name);
+      if (!Files.isDirectory(dir)) {
+        System.out.println(name + ": missing, skipped");
+        continue;
+      }
+      ReferenceSet ref = ReferenceSet.load(dir.resolve("reference.safetensors"));
+      double maxRef = 0;
+      for (ReferenceSet.Prompt p : ref.prompts()) {
+        for (float[][] rows : List.of(p.logits(), p.greedyLogits())) {
+          for (float[] r : rows) {
+            for (float v : r) {
+              maxRef = Math.max(maxRef, Math.abs(v));
+            }
+          }
+        }
+      }
+      ModelConfig c = ModelConfig.load(dir);
+      double rel = c.dtype().equals("bfloat16") ? 1e-2 : 2e-2;
+      double tol = rel * maxRef;
+      try {
+        ok &= fixture(dir, name, ref, tol, rel, maxRef);
+      } catch (RuntimeException e) {
+        System.out.println(name + ": FAILED with " + e);
+        e.printStackTrace(System.out);
+        ok = false;
+      }
+    }
+    return ok;
+  }
+
+  static boolean fixture(Path dir, String name, ReferenceSet ref, double tol, double rel, double maxRef) {
+      Conformance.Report single;
+      List<List<Integer>> singleTokens;
+      try (AutoGLM glm = small(cuda(dir)).build()) {
+        single = Conformance.run(glm, dir.resolve("reference.safetensors"), tol, 3, 3, 7);
+        singleTokens = greedy(glm, ref);
+      }
+      print(name + " single device (3 repeats, staggered arrivals)", single, rel, maxRef);
+      Conformance.Report pp;
+      List<List<Integer>> ppTokens;
+      try (AutoGLM glm = small(cuda(dir)).pipelineParallel(2).devices(List.of(0)).build()) {
+        pp = Conformance.run(glm, dir.resolve("reference.safetensors"), tol, 3, 3, 7);
+        ppTokens = greedy(glm, ref);
+      }
+      print(name + " PP=2 on one GPU", pp, rel, maxRef);
+      if (ModelConfig.load(dir).moe().isPresent()) {
+        try (AutoGLM glm = small(cuda(dir)).backendProperty("cuda.moeGroupedMaxRows", "1000000").build()) {
+          print(name + " single device, grouped GEMV kernel for every run of rows (no per-expert cuBLAS)",
+              Conformance.run(glm, dir.resolve("reference.safetensors"), tol, 1, 0, 7), rel, maxRef);
+        }
+      }
+      boolean same = singleTokens.equals(ppTokens);
+      System.out.printf("%s: one-at-a-time greedy (24 tokens per prompt): PP=2 tokens %s single-device tokens%n",
+          name, same ? "==" : "!=");
+      return single.passed() && pp.passed() && same;
+  }
+
+  static AutoGLM.Builder small(AutoGLM.Builder b) {
+    return b.kvBlocks(512).kvBlockSizeTokens(8).backendProperty("cuda.arenaBytes", Long.toString(256L << 20));
+  }
+
+  static List<List<Integer>> greedy(AutoGLM glm, ReferenceSet ref) {
+    List<List<Integer>> out = new ArrayList<>();
+    for (ReferenceSet.Prompt p : ref.prompts()) {
+      out.add(glm.generate(ids(p.inputIds()), SamplingParams.builder().maxNewTokens(24).ignoreEos(true).build())
+          .tokenIds());
+    }
+    return out;
+  }
+
+  static void print(String label, Conformance.Report r, double rel, double maxRef) {
+    System.out.printf("%s: %s, max|Δlogit| %.4g (= %.3g of max|ref| %.3f; tolerance %.4g = %.0e × max|ref|)%n",
+        label, r.passed() ? "PASS" : "FAIL", r.maxAbsLogitDiff(), r.maxAbsLogitDiff() / maxRef, maxRef,
+        r.tolerance(), rel);
+    for (Conformance.PromptReport p : r.prompts()) {
+      System.out.printf("  prompt %d (%d tokens): max|Δ| %.4g, decode max|Δ| %.4g, greedy %d/%d agree (%d before "
+          + "the first near-tie)%n", p.index(), p.promptTokens(), p.maxAbsLogitDiff(), p.decodeMaxAbsLogitDiff(),
+          p.greedyAgreed(), p.greedySteps(), p.comparableSteps());
+    }
+  }
+
+  static List<Integer> ids(int[] a) {
+    List<Integer> l = new ArrayList<>(a.length);
+    for (int v : a) {
+      l.add(v);
+    }
+    return l;
+  }
+
+  // ---------------------------------------------------------------- engine: throughput + leak
+
+  static boolean engine(Path work) throws Exception {
+    Path dir = work.resolve("glm-4-9b-chat-random");
+    if (!Files.exists(dir.resolve("model.safetensors"))) {
+      long t0 = System.nanoTime();
+      FastRandomCheckpoint.write(dir);
+      System.out.printf("wrote %s in %.1f s%n", dir, (System.nanoTime() - t0) / 1e9);
+    }
+    long before = CudaBackend.deviceMemoryInUse(0);
+    boolean ok;
+    long t0 = System.nanoTime();
+    try (AutoGLM glm = cuda(dir).kvBlocks(24_000).kvBlockSizeTokens(16).maxRunningSequences(256)
+        .maxBatchTokens(1024).prefixCaching(false).build()) {
+      long loaded = CudaBackend.deviceMemoryInUse(0);
+      System.out.printf("loaded in %.1f s; device bytes in use: before %d, after load %d%n",
+          (System.nanoTime() - t0) / 1e9, before, loaded);
+      SplittableRandom r = new SplittableRandom(1);
+      int vocab = glm.config().vocabSize();
+      throughput(glm, r, vocab, 1, 128, 256);
+      throughput(glm, r, vocab, 64, 128, 128);
+      throughput(glm, r, vocab, 256, 128, 128);
+      long warm = CudaBackend.deviceMemoryInUse(0);
+      long[] after = new long[2];
+      for (int round = 0; round < 2; round++) {
+        leakRound(glm, r, vocab, 1000, round);
+        awaitIdle(glm);
+        after[round] = CudaBackend.deviceMemoryInUse(0);
+        System.out.printf("leak round %d: device bytes in use %d (vs post-load %+d, vs after throughput %+d); "
+            + "CUDA graphs captured so far %d%n", round + 1, after[round], after[round] - loaded,
+            after[round] - warm, CudaBackend.graphsCapturedTotal());
+      }
+      ok = after[1] == after[0] && after[1] - loaded <= (64L << 20);
+      System.out.printf("leak check: round 2 - round 1 = %+d bytes; round 2 - post-load = %+d bytes: %s%n",
+          after[1] - after[0], after[1] - loaded, ok ? "OK" : "GROWS");
+    }
+    System.out.printf("after close: device bytes in use %d (before load %d, %+d)%n", CudaBackend.deviceMemoryInUse(0),
+        before, CudaBackend.deviceMemoryInUse(0) - before);
+    try (AutoGLM glm = cuda(dir).kvBlocks(24_000).kvBlockSizeTokens(16).maxRunningSequences(256)
+        .maxBatchTokens(1024).prefixCaching(false).backendProperty("cuda.graphs", "false").build()) {
+      long loaded = CudaBackend.deviceMemoryInUse(0);
+      SplittableRandom r = new SplittableRandom(3);
+      for (int round = 0; round < 2; round++) {
+        leakRound(glm, r, glm.config().vocabSize(), 1000, round);
+        awaitIdle(glm);
+        long now = CudaBackend.deviceMemoryInUse(0);
+        System.out.printf("no CUDA graphs, leak round %d: device bytes in use %d, post-load %d: %+d bytes%n",
+            round + 1, now, loaded, now - loaded);
+        ok &= now == loaded;
+      }
+    }
+    return ok;
+  }
+
+  /**
+   * n concurrent requests with random {@code promptLen}-token prompts: one run of 1 new token (prefill + first
+   * token) and one of {@code newTokens + 1}; decode throughput = n·newTokens / (t(newTokens+1) − t(1)).
+   */
+  static void throughput(AutoGLM glm, SplittableRandom r, int vocab, int n, int promptLen, int newTokens) {
+    run(glm, r, vocab, n, promptLen, 8); // warm-up: captures the decode graphs of this batch size
+    double t1 = run(glm, r, vocab, n, promptLen, 1);
+    EngineStats s0 = glm.stats();
+    double tn = run(glm, r, vocab, n, promptLen, newTokens + 1);
+    EngineStats s1 = glm.stats();
+    double decode = tn - t1;
+    System.out.printf("engine n=%d prompt %d: prefill+first token %.1f ms; %d new tokens %.1f ms; decode %.1f "
+            + "tok/s (TPOT %.2f ms); end-to-end output %.1f tok/s; steps %d, forward share %.0f%%%n",
+        n, promptLen, t1 * 1e3, newTokens + 1, tn * 1e3, (double) n * newTokens / decode, decode / newTokens * 1e3,
+        n * (newTokens + 1) / tn, s1.steps() - s0.steps(),
+        100.0 * (s1.forwardNanos() - s0.forwardNanos()) / Math.max(1, s1.stepNanos() - s0.stepNanos()));
+  }
+
+  static double run(AutoGLM glm, SplittableRandom r, int vocab, int n, int promptLen, int newTokens) {
+    SamplingParams p = SamplingParams.builder().maxNewTokens(newTokens).ignoreEos(true).build();
+    List<GenerationHandle> hs = new ArrayList<>();
+    long t0 = System.nanoTime();
+    for (int i = 0; i < n; i++) {
+      hs.add(glm.submit(ids(CudaBench.randomTokens(r, promptLen, vocab)), p));
+    }
+    for (GenerationHandle h : hs) {
+      GenerationResult g = h.result().join();
+      if (g.tokenIds().size() != newTokens) {
+        throw new IllegalStateException("request made " + g.tokenIds().size() + " tokens, expected " + newTokens);
+      }
+    }
+    return (System.nanoTime() - t0) / 1e9;
+  }
+
+  /** {@code count} requests, at most 256 in flight; 30% are cancelled after a random 0..150 ms. */
+  static void leakRound(AutoGLM glm, SplittableRandom r, int vocab, int count, int round) throws Exception {
+    Semaphore inFlight = new Semaphore(256);
+    List<GenerationHandle> all = new ArrayList<>();
+    int cancelled = 0;
+    long tokens = 0;
+    long t0 = System.nanoTime();
+    java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors
+        .newSingleThreadScheduledExecutor();
+    for (int i = 0; i < count; i++) {
+      inFlight.acquire();
+      int prompt = 1 + r.nextInt(r.nextBoolean() ? 64 : 1024);
+      SamplingParams p = SamplingParams.builder().maxNewTokens(1 + r.nextInt(128)).ignoreEos(true)
+          .temperature(r.nextBoolean() ? 0 : 0.8).seed(r.nextLong()).build();
+      GenerationHandle h = glm.submit(ids(CudaBench.randomTokens(r, prompt, vocab)), p);
+      h.result().whenComplete((g, e) -> inFlight.release());
+      if (r.nextInt(10) < 3) {
+        cancelled++;
+        timer.schedule(h::cancel, r.nextInt(151), TimeUnit.MILLISECONDS);
+      }
+      all.add(h);
+    }
+    for (GenerationHandle h : all) {
+      try {
+        tokens += h.result().join().tokenIds().size();
+      } catch (RuntimeException e) {
+        // a cancelled request may complete exceptionally; its blocks must still come back
+      }
+    }
+    timer.shutdown();
+    System.out.printf("leak round %d: %d requests (%d cancelled at random times), %d tokens generated in %.1f s; "
+        + "engine: %s%n", round + 1, count, cancelled, tokens, (System.nanoTime() - t0) / 1e9, glm.stats());
+  }
+
+  static void awaitIdle(AutoGLM glm) throws InterruptedException {
+    for (int i = 0; i < 200 && (glm.stats().running() > 0 || glm.stats().waiting() > 0 || glm.stats().kvUsage() > 0);
+        i++) {
+      Thread.sleep(25);
+    }
+    Thread.sleep(200);
+    System.out.println("idle: " + glm.stats());
+  }
+
+  // ---------------------------------------------------------------- MoE decode
+
+  static final String AIR = """
+      {"architectures":["Glm4MoeForCausalLM"],"model_type":"glm4_moe","attention_bias":true,"head_dim":128,
+       "hidden_act":"silu","hidden_size":4096,"partial_rotary_factor":0.5,"intermediate_size":10944,
+       "max_position_embeddings":131072,"moe_intermediate_size":1408,"norm_topk_prob":true,
+       "num_attention_heads":96,"n_group":1,"topk_group":1,"n_routed_experts":128,"n_shared_experts":1,
+       "routed_scaling_factor":1.0,"num_experts_per_tok":8,"first_k_dense_replace":1,"num_hidden_layers":%d,
+       "num_key_value_heads":8,"rms_norm_eps":1e-05,"rope_scaling":null,"rope_theta":1000000,
+       "num_nextn_predict_layers":0,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
+       "eos_token_id":[151329,151336,151338],"pad_token_id":151329,"use_qk_norm":false,"vocab_size":151552}""";
+
+  static boolean moe(Path work, int layers) throws Exception {
+    Path dir = work.resolve("glm-4.5-air-random-" + layers);
+    if (!Files.exists(dir.resolve("model.safetensors"))) {
+      long t0 = System.nanoTime();
+      FastRandomCheckpoint.write(dir, String.format(AIR, layers));
+      System.out.printf("wrote %s (glm-4.5-air shapes, %d layers) in %.1f s%n", dir, layers,
+          (System.nanoTime() - t0) / 1e9);
+    }
+    long t0 = System.nanoTime();
+    try (AutoGLM glm = cuda(dir).kvBlocks(8_000).kvBlockSizeTokens(16).maxRunningSequences(256)
+        .maxBatchTokens(2048).prefixCaching(false).build()) {
+      System.out.printf("loaded in %.1f s; device bytes in use %d%n", (System.nanoTime() - t0) / 1e9,
+          CudaBackend.deviceMemoryInUse(0));
+      SplittableRandom r = new SplittableRandom(2);
+      int vocab = glm.config().vocabSize();
+      throughput(glm, r, vocab, 1, 128, 128);
+      throughput(glm, r, vocab, 64, 128, 64);
+    }
+    return true;
+  }
+}
