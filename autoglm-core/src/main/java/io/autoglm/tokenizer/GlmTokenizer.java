@@ -58,8 +58,21 @@ public final class GlmTokenizer implements AutoCloseable {
       }
     }
     textJson.add("added_tokens", nonSpecial);
-    this.withSpecials = djl(files.tokenizerJson());
-    this.textOnly = djl(textJson);
+    // the two native tokenizers take seconds each to build from a 150k-token vocabulary: build them side by side
+    java.util.concurrent.CompletableFuture<HuggingFaceTokenizer> text =
+        java.util.concurrent.CompletableFuture.supplyAsync(() -> djl(textJson));
+    try {
+      this.withSpecials = djl(files.tokenizerJson());
+    } catch (RuntimeException e) {
+      text.thenAccept(HuggingFaceTokenizer::close);
+      throw e;
+    }
+    try {
+      this.textOnly = text.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      withSpecials.close();
+      throw e.getCause() instanceof RuntimeException re ? re : e;
+    }
   }
 
   /**
