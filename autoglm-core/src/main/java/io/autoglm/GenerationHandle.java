@@ -48,6 +48,12 @@ public final class GenerationHandle {
 
   /** Calls {@code action} with each token on a callback thread (never the engine's); returns at once. */
   public void onToken(java.util.function.Consumer<TokenEvent> action) {
+    subscribeUnbounded(action, t -> {}, () -> {});
+  }
+
+  /** Subscribes to {@link #tokens()} with unbounded demand. */
+  private void subscribeUnbounded(java.util.function.Consumer<TokenEvent> onNext,
+      java.util.function.Consumer<Throwable> onError, Runnable onComplete) {
     tokens.subscribe(new Flow.Subscriber<>() {
       @Override
       public void onSubscribe(Flow.Subscription s) {
@@ -56,14 +62,18 @@ public final class GenerationHandle {
 
       @Override
       public void onNext(TokenEvent item) {
-        action.accept(item);
+        onNext.accept(item);
       }
 
       @Override
-      public void onError(Throwable t) {}
+      public void onError(Throwable t) {
+        onError.accept(t);
+      }
 
       @Override
-      public void onComplete() {}
+      public void onComplete() {
+        onComplete.run();
+      }
     });
   }
 
@@ -74,27 +84,7 @@ public final class GenerationHandle {
   public Iterable<TokenEvent> blockingTokens() {
     java.util.concurrent.LinkedBlockingQueue<Object> queue = new java.util.concurrent.LinkedBlockingQueue<>();
     Object end = new Object();
-    tokens.subscribe(new Flow.Subscriber<>() {
-      @Override
-      public void onSubscribe(Flow.Subscription s) {
-        s.request(Long.MAX_VALUE);
-      }
-
-      @Override
-      public void onNext(TokenEvent item) {
-        queue.add(item);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        queue.add(t);
-      }
-
-      @Override
-      public void onComplete() {
-        queue.add(end);
-      }
-    });
+    subscribeUnbounded(queue::add, queue::add, () -> queue.add(end));
     return () -> new java.util.Iterator<>() {
       private Object next;
 
