@@ -108,7 +108,7 @@ final class SseRelay {
       return;
     }
     try {
-      sse.data(data);
+      sse.data(" " + data); // "data: {...}", byte for byte what OpenAI sends (SSE drops the one leading space)
     } catch (IOException | RuntimeException e) { // the client went away mid-stream
       abort();
       complete();

@@ -52,8 +52,13 @@ final class RawStream implements AutoCloseable {
   int readChunks(int n) throws IOException {
     int chunks = 0;
     for (String line = in.readLine(); line != null; line = in.readLine()) {
-      if (line.startsWith("data:") && ++chunks == n) {
-        break;
+      if (line.startsWith("data:")) {
+        if (!line.startsWith("data: ")) {
+          throw new AssertionError("SSE line is not in OpenAI's 'data: ' form: " + line);
+        }
+        if (++chunks == n) {
+          break;
+        }
       }
     }
     return chunks;
