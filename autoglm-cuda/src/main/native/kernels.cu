@@ -126,6 +126,11 @@ __global__ void ropeWriteKvK(const bf16* k, int ldk, const bf16* v, int ldv, bf1
   }
 }
 
+/** Positions per split when the split count is fixed and the partition follows the context (graph steps). */
+__device__ __forceinline__ int dynPartition(int visible, int splits) {
+  return ((visible + splits - 1) / splits + 31) / 32 * 32;
+}
+
 /**
  * Paged causal attention. Block (token t, KV head, split) reads positions [split·partition, +partition) ∩
  * [0, pos[t]] of its sequence and serves the G query heads of that KV head; each warp walks every nw-th position
@@ -142,6 +147,10 @@ __global__ void __launch_bounds__(128) attentionK(bf16* out, float* part, const 
   int t = blockIdx.x, kh = blockIdx.y, sp = blockIdx.z;
   int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   int visible = pos[t] + 1;
+  if (partition == 0) { // dynamic (graph steps): this token's context split evenly over the splits, 32-aligned
+    partition = dynPartition(visible, splits);
+    if (sp * partition >= visible) return; // unused split: the combine reads only the used ones
+  }
   int start = sp * partition;
   int end = min(visible, start + partition);
   float qr[G][DPL], acc[G][DPL], m[G], l[G];
@@ -218,11 +227,17 @@ __global__ void __launch_bounds__(128) attentionK(bf16* out, float* part, const 
 }
 
 __global__ void attentionCombineK(bf16* out, const float* part, int heads, int kvHeads, int headDim, int group,
-                                  int splits) {
+                                  int splits, const int* pos, int dynamic) {
   int t = blockIdx.x, kh = blockIdx.y;
+  int stride = splits; // partials per (token, KV head)
+  if (dynamic) {
+    int visible = pos[t] + 1;
+    int pt = dynPartition(visible, splits);
+    splits = (visible + pt - 1) / pt; // the splits that wrote partials
+  }
   for (int e = threadIdx.x; e < group * headDim; e += blockDim.x) {
     int g = e / headDim, d = e - g * headDim;
-    size_t unit0 = ((size_t)t * kvHeads + kh) * splits;
+    size_t unit0 = ((size_t)t * kvHeads + kh) * stride;
     size_t unitFloats = (size_t)group * (headDim + 2);
     float M = -CUDART_INF_F;
     for (int s = 0; s < splits; s++) M = fmaxf(M, part[(unit0 + s) * unitFloats + group * headDim + 2 * g]);
@@ -544,7 +559,8 @@ static void attn(cudaStream_t s, bf16* out, float* part, const bf16* q, int ldq,
   attentionK<G, DPL><<<grid, 128, 0, s>>>(out, part, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, heads,
                                           kvHeads, headDim, scale, partition, splits);
   if (splits > 1) {
-    attentionCombineK<<<dim3(rows, kvHeads), 128, 0, s>>>(out, part, heads, kvHeads, headDim, G, splits);
+    attentionCombineK<<<dim3(rows, kvHeads), 128, 0, s>>>(out, part, heads, kvHeads, headDim, G, splits, pos,
+                                                          partition == 0);
   }
 }
 

@@ -73,6 +73,17 @@ public final class Conformance {
     return new Report(reports, tolerance);
   }
 
+  /**
+   * The logits of every position of {@code tokens} fed as one prompt (teacher-forced), through the engine: row r
+   * holds the logits that predict token r + 1.
+   */
+  public static List<float[]> teacherForcedLogits(AutoGLM glm, int[] tokens) {
+    GenerationHandle h = glm.enqueue(tokens, SamplingParams.builder().maxNewTokens(1).ignoreEos(true).build(),
+        Optional.empty(), true);
+    AutoGLM.await(h);
+    return glm.takeCapturedLogits(h.requestId());
+  }
+
   private static PromptReport compare(ReferenceSet.Prompt p, List<float[]> forced, List<Integer> generated,
       List<float[]> generatedLogits, double tolerance) {
     int t = p.inputIds().length;

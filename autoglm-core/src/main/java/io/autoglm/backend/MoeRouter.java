@@ -87,7 +87,33 @@ public record MoeRouter(
     for (int j = 0; j < topK; j++) {
       weights[j] = (normalizeTopK ? weights[j] / denominator : weights[j]) * scale;
     }
-    return new Choice(chosen, weights);
+    Choice choice = new Choice(chosen, weights);
+    Observer o = observer;
+    if (o != null) {
+      o.routed(logits.clone(), biased, choice);
+    }
+    return choice;
+  }
+
+  /** Sees every routed token, for diagnostics (comparing backends' routing decisions). */
+  @FunctionalInterface
+  public interface Observer {
+    /**
+     * @param logits the token's router logits (a copy)
+     * @param biased sigmoid(logits) + correction bias: what experts are chosen on
+     * @param choice what was chosen
+     */
+    void routed(float[] logits, float[] biased, Choice choice);
+  }
+
+  private static volatile Observer observer;
+
+  /**
+   * Installs an observer that sees every token routed by any router of this JVM, on the routing thread, in call
+   * order; {@code null} removes it. For diagnostics only: it costs a copy per token while installed.
+   */
+  public static void observe(Observer o) {
+    observer = o;
   }
 
   /** The biased scores with every expert outside the topKGroups best groups set to 0.0. */

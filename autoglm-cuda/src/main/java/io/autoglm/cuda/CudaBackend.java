@@ -26,7 +26,7 @@ import java.util.Set;
 
 /**
  * The CUDA backend on one device: bf16 weights and KV cache in device memory, bf16 kernels, cuBLAS GEMMs, and
- * decode steps replayed as CUDA graphs (one per batch-size bucket and block-table width).
+ * decode steps replayed as CUDA graphs (one per batch-size bucket, whatever the contexts' lengths).
  *
  * <p>Memory: weights are uploaded from the mapped shards through pinned staging buffers; each step's activations
  * come from a fixed arena; the KV cache may take what {@link #kvCacheBudgetBytes()} reports, which keeps
@@ -34,11 +34,14 @@ import java.util.Set;
  *
  * <p>Properties: {@code cuda.cublasPath} (a libcublas to dlopen first), {@code cuda.arenaBytes} (activation arena,
  * default min(8 GiB, 15% of free memory)), {@code cuda.graphs} (default true), {@code cuda.gemv} (custom GEMV for
- * steps of at most 8 rows, default true), {@code cuda.moeGroupedMaxRows} (default 32).
+ * steps of at most 8 rows, default true), {@code cuda.moeGroupedMaxRows} (default 32),
+ * {@code cuda.maxGraphs} (captured decode graphs kept; the least recently used is destroyed beyond it; default 64,
+ * above the 17 buckets of 256 sequences), {@code cuda.tableBytes} (the fixed block-table region, default 16 MiB).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
   private static final long INPUT_ARENA_BYTES = 32L << 20;
+  private static final long TABLE_BYTES = 16L << 20;
 
   private final int device;
   private final long ctx;
@@ -52,14 +55,19 @@ public final class CudaBackend implements ComputeBackend {
   private final StepMemory memory;
   private final List<Long> allocations = new ArrayList<>();
   private final Map<RopeSpec, Long> ropeTables = new HashMap<>(); // spec -> device fp32 (rotaryDim / 2)
-  private final Map<DecodeGraphKey, DecodeGraph> graphs = new HashMap<>();
+  private final int maxGraphs; // LRU bound on captured graphs; evicted ones are destroyed
+  private final Map<DecodeGraphKey, DecodeGraph> graphs = new java.util.LinkedHashMap<>(16, 0.75f, true);
   private final Set<DecodeGraphKey> warmedUp = new HashSet<>();
   private ByteBuffer readback; // pinned, grows
   private boolean stepOpen;
   private boolean closed;
 
-  /** Identifies a captured decode graph: the padded token count, block-table width and KV cache. */
-  record DecodeGraphKey(int paddedTokens, int tableStride, long kvId) {}
+  /**
+   * Identifies a captured decode graph: the padded token count (a batch bucket) and the KV cache. Block-table width
+   * and context length are not part of it, so a model has at most one graph per bucket: with
+   * {@code maxRunningSequences} 256, 17 graphs ({@link CudaForwardStep#bucket}).
+   */
+  record DecodeGraphKey(int paddedTokens, long kvId) {}
 
   /** An instantiated graph and the fingerprint of the op sequence it was captured from. */
   record DecodeGraph(long exec, long fingerprint, int ops) {}
@@ -73,10 +81,15 @@ public final class CudaBackend implements ComputeBackend {
     this.graphsEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.graphs", "true"));
     this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
+    this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
+    if (maxGraphs < 1) {
+      throw new IllegalArgumentException("cuda.maxGraphs must be >= 1, got " + maxGraphs);
+    }
     long arena = p.containsKey("cuda.arenaBytes") ? Long.parseLong(p.get("cuda.arenaBytes"))
         : Math.min(8L << 30, (long) (free * 0.15));
     long inputs = Long.parseLong(p.getOrDefault("cuda.inputArenaBytes", Long.toString(INPUT_ARENA_BYTES)));
-    this.memory = new StepMemory(ctx, arena, inputs);
+    long tableBytes = Long.parseLong(p.getOrDefault("cuda.tableBytes", Long.toString(TABLE_BYTES)));
+    this.memory = new StepMemory(ctx, arena, inputs, tableBytes);
     this.readback = CudaNative.hostAlloc(1 << 20).order(ByteOrder.nativeOrder());
   }
 
@@ -283,6 +296,13 @@ public final class CudaBackend implements ComputeBackend {
   void putGraph(DecodeGraphKey key, DecodeGraph graph) {
     GRAPHS_CAPTURED.incrementAndGet();
     graphs.put(key, graph);
+    var it = graphs.entrySet().iterator();
+    while (graphs.size() > maxGraphs) { // least recently used first; only with more buckets than cuda.maxGraphs
+      var e = it.next();
+      CudaNative.destroyGraph(e.getValue().exec());
+      warmedUp.remove(e.getKey());
+      it.remove();
+    }
   }
 
   long ropeTable(RopeSpec spec) {

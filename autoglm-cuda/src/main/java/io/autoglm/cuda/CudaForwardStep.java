@@ -24,6 +24,7 @@ import java.util.List;
  */
 final class CudaForwardStep implements ForwardStep {
   private static final int TARGET_ATTENTION_BLOCKS = 512;
+  private static final int MAX_GRAPH_SPLITS = 128;
 
   private enum Mode { EAGER, CAPTURE, REPLAY }
 
@@ -33,13 +34,13 @@ final class CudaForwardStep implements ForwardStep {
   private final CudaKvCache kv;
   private final int tokens; // real tokens
   private final int phys; // tokens the kernels compute, >= tokens
-  private final int tableStride; // block-table entries per sequence row
+  private final int tableStride; // block-table entries per sequence row (the widest context of this step)
   private final long tokenIds; // (phys) int32
   private final long positions; // (phys) int32
   private final long slots; // (phys) int32
-  private final long tokenSeq; // (phys) int32: row of tables for each token
-  private final long tables; // (seqRows, tableStride) int32; the last row is all scratch block
-  private final int partition; // attention positions per block
+  private final long tokenSeq; // (phys) int32: offset in ints of each token's row of tables (row · tableStride)
+  private final long tables; // (seqRows, tableStride) int32 in the fixed table region; the last row: scratch block
+  private final int partition; // attention positions per block; 0: per token, its context / splits (graph steps)
   private final int splits; // attention blocks per (token, KV head)
   private final long partials; // (phys, kvHeads, splits, group, headDim + 2) fp32, or 0
   private final CudaBackend.DecodeGraphKey graphKey; // null: not a graph step
@@ -67,9 +68,24 @@ final class CudaForwardStep implements ForwardStep {
     }
     boolean graph = decode && backend.graphsEnabled();
     this.phys = graph ? bucket(tokens) : tokens;
-    this.tableStride = graph ? ceilPow2(needed) : needed;
-    this.graphKey = graph ? new CudaBackend.DecodeGraphKey(phys, tableStride, kv.id()) : null;
+    this.tableStride = needed;
+    // A graph depends on the padded token count only: the block tables live at a fixed address and are copied
+    // outside the graph (any width), tokens find their row through tokenSeq offsets, and attention splits each
+    // token's context over a split count fixed per bucket. So the graphs are one per bucket: bounded and fixed.
+    this.graphKey = graph ? new CudaBackend.DecodeGraphKey(phys, kv.id()) : null;
     memory.reset();
+    int seqRows = batch.sequences().size() + 1;
+    int pad = seqRows - 1;
+    int[] table = new int[seqRows * tableStride];
+    java.util.Arrays.fill(table, kv.scratchBlock());
+    int[] seqOf = new int[phys];
+    java.util.Arrays.fill(seqOf, pad * tableStride);
+    for (int i = 0; i < batch.sequences().size(); i++) {
+      StepBatch.Sequence s = batch.sequences().get(i);
+      java.util.Arrays.fill(seqOf, s.queryStart(), s.queryStart() + s.queryLen(), i * tableStride);
+      System.arraycopy(s.blockTable(), 0, table, i * tableStride, (s.contextLen() + bs - 1) / bs);
+    }
+    this.tables = memory.tables(table, table.length, ctx); // queued before any capture begins
     if (graph) {
       if (backend.graph(graphKey) != null) {
         mode = Mode.REPLAY;
@@ -78,39 +94,39 @@ final class CudaForwardStep implements ForwardStep {
         CudaNative.beginCapture(ctx);
       }
     }
-    int seqRows = (graph ? phys : batch.sequences().size()) + 1;
-    int pad = seqRows - 1;
     int scratchSlot = kv.scratchBlock() * bs;
-    int[] seqOf = new int[phys];
-    java.util.Arrays.fill(seqOf, pad);
-    int[] table = new int[seqRows * tableStride];
-    java.util.Arrays.fill(table, kv.scratchBlock());
-    for (int i = 0; i < batch.sequences().size(); i++) {
-      StepBatch.Sequence s = batch.sequences().get(i);
-      java.util.Arrays.fill(seqOf, s.queryStart(), s.queryStart() + s.queryLen(), i);
-      System.arraycopy(s.blockTable(), 0, table, i * tableStride, (s.contextLen() + bs - 1) / bs);
-    }
     this.tokenIds = upload(batch.tokenIds(), phys, 0);
     this.positions = upload(batch.positions(), phys, 0);
     this.slots = upload(batch.slots(), phys, scratchSlot);
-    this.tokenSeq = upload(seqOf, phys, pad);
-    this.tables = upload(table, table.length, 0);
+    this.tokenSeq = upload(seqOf, phys, pad * tableStride);
     int maxVisible = 1;
     for (int p : batch.positions()) {
       maxVisible = Math.max(maxVisible, p + 1);
     }
-    if (graph) {
-      maxVisible = tableStride * bs;
-    }
     int kvHeads = kv.layout().numKvHeads();
-    int part = 32;
-    while (part < maxVisible && (long) phys * kvHeads * ((maxVisible + part - 1) / part) > TARGET_ATTENTION_BLOCKS) {
-      part *= 2;
+    if (graph) {
+      this.partition = 0;
+      this.splits = graphSplits(phys, kvHeads);
+    } else {
+      int part = 32;
+      while (part < maxVisible
+          && (long) phys * kvHeads * ((maxVisible + part - 1) / part) > TARGET_ATTENTION_BLOCKS) {
+        part *= 2;
+      }
+      this.partition = part;
+      this.splits = (maxVisible + part - 1) / part;
     }
-    this.partition = part;
-    this.splits = (maxVisible + part - 1) / part;
     this.partials = splits > 1 ? memory.allocate(4L * phys * kvHeads * splits * 16 * (kv.layout().headDim() + 2))
         : 0;
+  }
+
+  /**
+   * Attention splits per (token, KV head) of a graph step: about {@link #TARGET_ATTENTION_BLOCKS} blocks in all, at
+   * most {@link #MAX_GRAPH_SPLITS}; at run time each token uses only the splits its context fills (32 positions or
+   * more each).
+   */
+  static int graphSplits(int phys, int kvHeads) {
+    return Math.max(1, Math.min(MAX_GRAPH_SPLITS, TARGET_ATTENTION_BLOCKS / (phys * kvHeads)));
   }
 
   /** Padded decode sizes: powers of two to 8, multiples of 8 to 64, then multiples of 32. */
@@ -339,7 +355,7 @@ final class CudaForwardStep implements ForwardStep {
     track(10, out.ptr(), a.ptr() + layer);
     if (live()) {
       CudaNative.attention(ctx, out.ptr(), partials, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
-          positions, tables, tableStride, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
+          positions, tables, 1, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
           scale, partition, splits);
     }
     return out;

@@ -18,17 +18,40 @@ final class StepMemory implements AutoCloseable {
   private final long inputBase; // device, inputBytes
   private final ByteBuffer inputHost; // pinned mirror of the input arena, native order
   private final long inputHostAddress;
+  private final long tableBase; // device, tableHost.capacity(): the block tables, at one address for every step
+  private final ByteBuffer tableHost; // pinned
+  private final long tableHostAddress;
   private long activationUsed;
   private long inputUsed;
   private long peakActivationBytes;
 
-  StepMemory(long ctx, long activationBytes, long inputBytes) {
+  StepMemory(long ctx, long activationBytes, long inputBytes, long tableBytes) {
     this.ctx = ctx;
     this.activationBytes = activationBytes;
     this.activationBase = CudaNative.malloc(ctx, activationBytes);
     this.inputBase = CudaNative.malloc(ctx, inputBytes);
     this.inputHost = CudaNative.hostAlloc(inputBytes).order(ByteOrder.nativeOrder());
     this.inputHostAddress = CudaNative.address(inputHost);
+    this.tableBase = CudaNative.malloc(ctx, tableBytes);
+    this.tableHost = CudaNative.hostAlloc(tableBytes).order(ByteOrder.nativeOrder());
+    this.tableHostAddress = CudaNative.address(tableHost);
+  }
+
+  /**
+   * Writes the step's block tables ({@code count} ints) to the table region and queues their copy to the device,
+   * outside any graph: the region has one device address for every step, so a captured graph reads whatever
+   * tables the step before its launch copied there, whatever their width. Returns the region's device address.
+   */
+  long tables(int[] table, int count, long ctx) {
+    long bytes = 4L * count;
+    if (bytes > tableHost.capacity()) {
+      throw new IllegalStateException(String.format("this step's block tables need %d bytes, more than the table "
+          + "region's %d (property cuda.tableBytes)", bytes, tableHost.capacity()));
+    }
+    tableHost.clear();
+    tableHost.asIntBuffer().put(table, 0, count);
+    CudaNative.copyAsync(ctx, tableBase, tableHostAddress, bytes);
+    return tableBase;
   }
 
   void reset() {
@@ -76,5 +99,7 @@ final class StepMemory implements AutoCloseable {
     CudaNative.free(ctx, activationBase);
     CudaNative.free(ctx, inputBase);
     CudaNative.hostFree(inputHost);
+    CudaNative.free(ctx, tableBase);
+    CudaNative.hostFree(tableHost);
   }
 }
