@@ -43,6 +43,7 @@ public final class Engine implements AutoCloseable {
   private final Thread thread;
   private final EngineObserver observer;
   private volatile boolean stopping;
+  private volatile Throwable failure; // set when the engine thread dies: later submissions fail at once
   private volatile int runningCount;
   private volatile int waitingCount;
 
@@ -90,6 +91,10 @@ public final class Engine implements AutoCloseable {
   public boolean submit(Sequence seq) {
     if (stopping) {
       throw new IllegalStateException("engine is closed");
+    }
+    Throwable failed = failure;
+    if (failed != null) {
+      throw new IllegalStateException("the engine thread stopped after an internal error: " + failed, failed);
     }
     if (pendingSubmissions.incrementAndGet() + waitingCount > maxWaiting) {
       pendingSubmissions.decrementAndGet();
@@ -167,6 +172,7 @@ public final class Engine implements AutoCloseable {
       Thread.currentThread().interrupt();
     } catch (RuntimeException | Error e) {
       LOG.error("engine thread failed; failing every request it holds", e);
+      failure = e;
       failAll(e);
     } finally {
       cancelAll();
