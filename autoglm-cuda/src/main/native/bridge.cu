@@ -371,6 +371,8 @@ JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong 
   launched(env, "attention kernel");
 }
 
+JNI(void, setGemvVariant)(JNIEnv*, jclass, jint v) { setGemvVariant(v); }
+
 JNI(void, gather)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jlong idx, jint rows, jint cols,
                   jint elemBytes) {
   launchGather(ctx(h)->stream, p<void>(out), p<void>(x), ldx, p<int>(idx), rows, cols, elemBytes);

@@ -311,6 +311,90 @@ __global__ void __launch_bounds__(256) gemvK(void* y, int ldy, const bf16* x, in
   }
 }
 
+__device__ __forceinline__ uint4 loadWeight(const uint4* p) { // streamed once: no L1 allocation; schedulable
+  uint4 r;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+      : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  return r;
+}
+
+/**
+ * GEMV v2: KS warps share one output feature (the in dimension split KS ways, partial sums combined through shared
+ * memory), 8/KS features per 256-thread block, so that narrow outputs (k/v projections: 256 features) still spread
+ * over enough blocks to keep HBM busy; each lane issues U independent 16-byte weight loads before using them.
+ */
+template <int T, bool F32, int KS>
+__global__ void __launch_bounds__(256) gemv2K(void* y, int ldy, const bf16* x, int ldx, const bf16* w,
+                                              const bf16* bias, int in, int out) {
+  constexpr int U = 4;
+  constexpr int RPB = 8 / KS;
+  __shared__ float part[KS > 1 ? 8 : 1][T];
+  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int rib = warp / KS, ks = warp - rib * KS;
+  int row = blockIdx.x * RPB + rib;
+  bool live = row < out;
+  const uint4* wr = (const uint4*)(w + (size_t)(live ? row : 0) * in);
+  int nvec = live ? in >> 3 : 0;
+  float acc[T];
+#pragma unroll
+  for (int t = 0; t < T; t++) acc[t] = 0.f;
+  constexpr int STEP = 32 * KS;
+  int v = ks * 32 + lane;
+  for (; v + (U - 1) * STEP < nvec; v += U * STEP) {
+    uint4 wv[U];
+#pragma unroll
+    for (int u = 0; u < U; u++) wv[u] = loadWeight(wr + v + u * STEP);
+#pragma unroll
+    for (int u = 0; u < U; u++) {
+      float wf[8], xf[8];
+      unpack8(wv[u], wf);
+#pragma unroll
+      for (int t = 0; t < T; t++) {
+        unpack8(__ldg((const uint4*)(x + (size_t)t * ldx) + v + u * STEP), xf);
+#pragma unroll
+        for (int i = 0; i < 8; i++) acc[t] += wf[i] * xf[i];
+      }
+    }
+  }
+  for (; v < nvec; v += STEP) {
+    float wf[8], xf[8];
+    unpack8(loadWeight(wr + v), wf);
+#pragma unroll
+    for (int t = 0; t < T; t++) {
+      unpack8(__ldg((const uint4*)(x + (size_t)t * ldx) + v), xf);
+#pragma unroll
+      for (int i = 0; i < 8; i++) acc[t] += wf[i] * xf[i];
+    }
+  }
+#pragma unroll
+  for (int t = 0; t < T; t++) acc[t] = warpSum(acc[t]);
+  if (KS > 1) {
+    if (lane == 0) {
+#pragma unroll
+      for (int t = 0; t < T; t++) part[warp][t] = acc[t];
+    }
+    __syncthreads();
+    if (ks != 0) return;
+#pragma unroll
+    for (int t = 0; t < T; t++) {
+      float s = 0.f;
+#pragma unroll
+      for (int k = 0; k < KS; k++) s += part[rib * KS + k][t];
+      acc[t] = s;
+    }
+  }
+  if (!live) return;
+#pragma unroll
+  for (int t = 0; t < T; t++) {
+    if (lane == t % 32) {
+      float s = acc[t];
+      if (bias != nullptr) s += bf(bias[row]);
+      if (F32) ((float*)y)[(size_t)t * ldy + row] = s;
+      else ((bf16*)y)[(size_t)t * ldy + row] = tobf(s);
+    }
+  }
+}
+
 __device__ __forceinline__ unsigned long long mix64(unsigned long long z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -597,9 +681,43 @@ void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* 
     else gemvK<T, false><<<blocks, 256, 0, s>>>(y, ldy, x, ldx, w, bias, in, out); \
     return true;
 
+static int gemvVariant = 2;
+
+void setGemvVariant(int v) { gemvVariant = v; }
+
+template <int T, int KS>
+static void gemv2(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
+                  const bf16* bias, int in, int out) {
+  int blocks = (out + 8 / KS - 1) / (8 / KS);
+  if (f32Out) gemv2K<T, true, KS><<<blocks, 256, 0, s>>>(y, ldy, x, ldx, w, bias, in, out);
+  else gemv2K<T, false, KS><<<blocks, 256, 0, s>>>(y, ldy, x, ldx, w, bias, in, out);
+}
+
+template <int T>
+static void gemv2Split(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
+                       const bf16* bias, int in, int out) {
+  // Smallest in-split that gives `wave` blocks of 256 threads or more (1024 ≈ one wave: 8 per SM on 132 SMs).
+  long wave = 1024L * gemvVariant;
+  long feat = (long)out;
+  if (feat >= wave * 8) gemv2<T, 1>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
+  else if (feat >= wave * 4) gemv2<T, 2>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
+  else if (feat >= wave * 2) gemv2<T, 4>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
+  else gemv2<T, 8>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
+}
+
+#define GEMV2_CASE(T) \
+  case T: gemv2Split<T>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); return true;
+
 bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
                 const bf16* bias, int rows, int in, int out) {
   if ((in & 7) != 0 || (ldx & 7) != 0 || (((uintptr_t)x | (uintptr_t)w) & 15) != 0) return false;
+  if (gemvVariant != 0) {
+    switch (rows) {
+      GEMV2_CASE(1) GEMV2_CASE(2) GEMV2_CASE(3) GEMV2_CASE(4) GEMV2_CASE(5) GEMV2_CASE(6) GEMV2_CASE(7)
+      GEMV2_CASE(8)
+      default: return false;
+    }
+  }
   int blocks = (out + 7) / 8;
   switch (rows) {
     GEMV_CASE(1) GEMV_CASE(2) GEMV_CASE(3) GEMV_CASE(4) GEMV_CASE(5) GEMV_CASE(6) GEMV_CASE(7) GEMV_CASE(8)

@@ -53,3 +53,6 @@ bool launchGroupedGemv(cudaStream_t s, bf16* y, const bf16* x, const bf16* w, co
 /** out (rows, hidden) = weighted sums of k rows of d each. */
 void launchMoeCombine(cudaStream_t s, bf16* out, int ldo, const bf16* d, const int* rowOf, const float* weight,
                       int rows, int k, int hidden);
+/** Small-batch GEMV kernel: 0 = one warp per feature (the first kernel), v >= 1 = the in-split kernel aiming at
+ *  1024·v blocks. Process-wide; set before graphs are captured. */
+void setGemvVariant(int v);

@@ -80,6 +80,8 @@ public final class CudaBackend implements ComputeBackend {
     this.reservedBytes = (long) (free * (1 - options.memoryFraction()));
     this.graphsEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.graphs", "true"));
     this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
+    CudaNative.setGemvVariant(Integer.parseInt(p.getOrDefault("cuda.gemvVariant",
+        System.getProperty("cuda.gemvVariant", "2"))));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -244,8 +246,28 @@ public final class CudaBackend implements ComputeBackend {
    * {@code cuda.graphs} and {@code cuda.gemv} set them at creation); for benchmarks that compare the paths.
    */
   public void setFastPaths(boolean graphs, boolean gemv) {
+    if (gemv != this.gemvEnabled) {
+      dropGraphs(); // a captured graph bakes in the GEMV-or-cuBLAS choice (its fingerprint does not see it)
+    }
     this.graphsEnabled = graphs;
     this.gemvEnabled = gemv;
+  }
+
+  private void dropGraphs() {
+    CudaNative.synchronize(ctx);
+    graphs.values().forEach(g -> CudaNative.destroyGraph(g.exec()));
+    graphs.clear();
+    warmedUp.clear();
+  }
+
+  /**
+   * Selects the small-batch GEMV kernel (property {@code cuda.gemvVariant}: 0 = one warp per output feature, v >= 1
+   * = the in-split kernel aiming at 1024·v blocks) and drops the captured decode graphs, which baked the old one in.
+   * Process-wide; for benchmarks that compare kernels.
+   */
+  public void setGemvVariant(int variant) {
+    dropGraphs();
+    CudaNative.setGemvVariant(variant);
   }
 
   /** Largest activation arena use of any step so far, in bytes. */

@@ -109,6 +109,9 @@ final class CudaNative {
       long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
       float scale, int partition, int splits);
 
+  /** Small-batch GEMV kernel, process-wide: 0 = one warp per feature, v >= 1 = in-split aiming at 1024·v blocks. */
+  static native void setGemvVariant(int v);
+
   static native void gather(long ctx, long out, long x, int ldx, long idx, int rows, int cols, int elemBytes);
 
   static native void linear(long ctx, long y, int ldy, boolean f32Out, long x, int ldx, long w, long bias, int rows,

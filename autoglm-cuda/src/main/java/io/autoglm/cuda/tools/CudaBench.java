@@ -271,7 +271,13 @@ public final class CudaBench {
           StepDriver d = new StepDriver(backend, m, kv);
           SplittableRandom r = new SplittableRandom(1);
           if (which.equals("all") || which.contains("single")) {
-            single(d, r, c, floorMs, "graphs+gemv");
+            for (String v : System.getProperty("bench.gemvVariants", "2").split(",")) {
+              backend.setGemvVariant(Integer.parseInt(v.trim()));
+              single(d, r, c, floorMs, "graphs+gemv v" + v.trim());
+            }
+            backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "2")));
+          }
+          if ((which.equals("all") || which.contains("single")) && !Boolean.getBoolean("bench.onlyGraphs")) {
             backend.setFastPaths(false, true);
             single(d, r, c, floorMs, "no graphs, gemv");
             backend.setFastPaths(true, false);
@@ -283,7 +289,9 @@ public final class CudaBench {
           }
           if (which.equals("all") || which.contains("batch")) {
             batch(d, r, c, 64);
-            batch(d, r, c, 256);
+            if (!Boolean.getBoolean("bench.skip256")) {
+              batch(d, r, c, 256);
+            }
           }
           System.out.println("decode graphs captured: " + backend.capturedGraphs());
         }
