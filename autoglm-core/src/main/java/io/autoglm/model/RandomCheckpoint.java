@@ -6,13 +6,14 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
+import io.autoglm.safetensors.DType;
+import io.autoglm.safetensors.SafetensorsHeader;
 import io.autoglm.safetensors.Widening;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -206,40 +207,18 @@ public final class RandomCheckpoint {
 
   private static long writeShard(Path file, List<Map.Entry<String, long[]>> tensors, SplittableRandom random)
       throws IOException {
-    JsonObject header = new JsonObject();
-    long offset = 0;
-    for (Map.Entry<String, long[]> e : tensors) {
-      JsonObject t = new JsonObject();
-      t.addProperty("dtype", fp32(e.getKey()) ? "F32" : "BF16");
-      JsonArray shape = new JsonArray();
-      for (long d : e.getValue()) {
-        shape.add(d);
-      }
-      t.add("shape", shape);
-      JsonArray offsets = new JsonArray();
-      offsets.add(offset);
-      offset += bytesPerElement(e.getKey()) * elements(e.getValue());
-      offsets.add(offset);
-      t.add("data_offsets", offsets);
-      header.add(e.getKey(), t);
-    }
-    byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
-    int padded = (json.length + 7) / 8 * 8;
+    List<SafetensorsHeader.Entry> entries = tensors.stream()
+        .map(t -> new SafetensorsHeader.Entry(t.getKey(), fp32(t.getKey()) ? DType.F32 : DType.BF16, t.getValue()))
+        .toList();
     ByteBuffer buf = ByteBuffer.allocateDirect(8 << 20).order(ByteOrder.LITTLE_ENDIAN);
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING)) {
-      ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-      head.putLong(padded).put(json);
-      while (head.hasRemaining()) {
-        head.put((byte) ' ');
-      }
-      head.flip();
-      writeAll(ch, head);
+      writeAll(ch, SafetensorsHeader.encode(entries));
       for (Map.Entry<String, long[]> e : tensors) {
         writeTensor(ch, e.getKey(), elements(e.getValue()), buf, random);
       }
     }
-    return offset;
+    return SafetensorsHeader.dataBytes(entries);
   }
 
   /**

@@ -1,13 +1,13 @@
 package io.autoglm.model;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
+import io.autoglm.safetensors.DType;
+import io.autoglm.safetensors.SafetensorsHeader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -16,28 +16,12 @@ final class F32Safetensors {
   private F32Safetensors() {}
 
   static void writeRandom(Path file, Map<String, long[]> shapes, long seed) throws IOException {
-    JsonObject header = new JsonObject();
-    long offset = 0;
-    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-      JsonObject t = new JsonObject();
-      t.addProperty("dtype", "F32");
-      JsonArray shape = new JsonArray();
-      long n = 1;
-      for (long d : e.getValue()) {
-        shape.add(d);
-        n *= d;
-      }
-      t.add("shape", shape);
-      JsonArray offsets = new JsonArray();
-      offsets.add(offset);
-      offset += 4 * n;
-      offsets.add(offset);
-      t.add("data_offsets", offsets);
-      header.add(e.getKey(), t);
-    }
-    byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
-    ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(8 + json.length + offset)).order(ByteOrder.LITTLE_ENDIAN);
-    buf.putLong(json.length).put(json);
+    List<SafetensorsHeader.Entry> entries = shapes.entrySet().stream()
+        .map(e -> new SafetensorsHeader.Entry(e.getKey(), DType.F32, e.getValue())).toList();
+    ByteBuffer head = SafetensorsHeader.encode(entries);
+    ByteBuffer buf = ByteBuffer.allocate(Math.toIntExact(head.remaining() + SafetensorsHeader.dataBytes(entries)))
+        .order(ByteOrder.LITTLE_ENDIAN);
+    buf.put(head);
     SplittableRandom random = new SplittableRandom(seed);
     while (buf.hasRemaining()) {
       buf.putFloat((float) (random.nextDouble() - 0.5));

@@ -1,18 +1,18 @@
 package io.autoglm.cuda.tools;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
 import io.autoglm.model.CheckpointLayout;
 import io.autoglm.model.ModelConfig;
+import io.autoglm.safetensors.DType;
+import io.autoglm.safetensors.SafetensorsHeader;
 import io.autoglm.safetensors.Widening;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -41,27 +41,8 @@ final class FastRandomCheckpoint {
     Files.writeString(dir.resolve("config.json"), configJson);
     ModelConfig c = ModelConfig.load(dir);
     Map<String, long[]> tensors = CheckpointLayout.tensors(c);
-    JsonObject header = new JsonObject();
-    long offset = 0;
-    for (Map.Entry<String, long[]> e : tensors.entrySet()) {
-      JsonObject t = new JsonObject();
-      t.addProperty("dtype", "BF16");
-      JsonArray shape = new JsonArray();
-      long n = 1;
-      for (long d : e.getValue()) {
-        shape.add(d);
-        n *= d;
-      }
-      t.add("shape", shape);
-      JsonArray offsets = new JsonArray();
-      offsets.add(offset);
-      offset += 2 * n;
-      offsets.add(offset);
-      t.add("data_offsets", offsets);
-      header.add(e.getKey(), t);
-    }
-    byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
-    int padded = (json.length + 7) / 8 * 8;
+    List<SafetensorsHeader.Entry> entries = tensors.entrySet().stream()
+        .map(t -> new SafetensorsHeader.Entry(t.getKey(), DType.BF16, t.getValue())).toList();
     SplittableRandom random = new SplittableRandom(42);
     int blockElems = 32 << 20;
     ByteBuffer block = ByteBuffer.allocateDirect(2 * blockElems).order(ByteOrder.LITTLE_ENDIAN);
@@ -71,13 +52,7 @@ final class FastRandomCheckpoint {
     }
     try (FileChannel ch = FileChannel.open(dir.resolve("model.safetensors"), StandardOpenOption.CREATE,
         StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-      ByteBuffer head = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-      head.putLong(padded).put(json);
-      while (head.hasRemaining()) {
-        head.put((byte) ' ');
-      }
-      head.flip();
-      writeAll(ch, head);
+      writeAll(ch, SafetensorsHeader.encode(entries));
       for (Map.Entry<String, long[]> e : tensors.entrySet()) {
         long n = 1;
         for (long d : e.getValue()) {
