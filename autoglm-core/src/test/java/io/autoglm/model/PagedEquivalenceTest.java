@@ -3,10 +3,6 @@ package io.autoglm.model;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.autoglm.Fixtures;
-import io.autoglm.backend.ForwardStep;
-import io.autoglm.backend.KvCache;
-import io.autoglm.backend.KvLayout;
-import io.autoglm.backend.StepBatch;
 import io.autoglm.backend.cpu.DjlCpuBackend;
 import io.autoglm.safetensors.Checkpoint;
 import java.util.ArrayList;
@@ -31,7 +27,7 @@ class PagedEquivalenceTest {
       GlmModel model = GlmModel.load(c, ckpt, backend, LoadProgress.none());
       for (ReferenceSet.Prompt p : ref.prompts()) {
         int[] tokens = p.teacherForced();
-        float[][] baseline = run(backend, model, c, tokens, 256, List.of(tokens.length), new Random(0));
+        float[][] baseline = run(backend, model, tokens, 256, List.of(tokens.length), new Random(0));
         assertClose(p.logits(), baseline, 0, 1e-4, name + " vs transformers");
         for (int t = 0; t < p.greedy().length; t++) {
           assertClose(new float[][] {p.greedyLogits()[t]}, new float[][] {baseline[p.inputIds().length - 1 + t]}, 0,
@@ -39,7 +35,7 @@ class PagedEquivalenceTest {
         }
         for (int blockSize : new int[] {1, 16, 256}) {
           for (List<Integer> chunks : List.of(List.of(tokens.length), split(tokens.length, 7, 1))) {
-            float[][] got = run(backend, model, c, tokens, blockSize, chunks, new Random(blockSize));
+            float[][] got = run(backend, model, tokens, blockSize, chunks, new Random(blockSize));
             assertClose(baseline, got, 0, 1e-5, name + " p" + p.index() + " block " + blockSize + " chunks " + chunks);
           }
         }
@@ -63,7 +59,7 @@ class PagedEquivalenceTest {
   }
 
   /** Feeds {@code tokens} in chunks through a KV cache whose blocks are shuffled; returns every position's logits. */
-  static float[][] run(DjlCpuBackend backend, GlmModel model, ModelConfig c, int[] tokens, int blockSize,
+  static float[][] run(DjlCpuBackend backend, GlmModel model, int[] tokens, int blockSize,
       List<Integer> chunks, Random random) {
     int blocksNeeded = (tokens.length + blockSize - 1) / blockSize;
     List<Integer> ids = new ArrayList<>();
@@ -72,31 +68,8 @@ class PagedEquivalenceTest {
     }
     Collections.shuffle(ids, random);
     int[] table = ids.subList(0, blocksNeeded).stream().mapToInt(Integer::intValue).toArray();
-    float[][] out = new float[tokens.length][];
-    try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocksNeeded + 4, blockSize, c.numKvHeads(),
-        c.headDim()))) {
-      int start = 0;
-      for (int n : chunks) {
-        int[] ids2 = new int[n];
-        int[] pos = new int[n];
-        int[] slots = new int[n];
-        int[] rows = new int[n];
-        for (int i = 0; i < n; i++) {
-          int p = start + i;
-          ids2[i] = tokens[p];
-          pos[i] = p;
-          slots[i] = table[p / blockSize] * blockSize + p % blockSize;
-          rows[i] = i;
-        }
-        StepBatch batch = new StepBatch(ids2, pos, slots, List.of(new StepBatch.Sequence(0, n, start + n, table)));
-        try (ForwardStep s = backend.begin(batch, kv)) {
-          float[][] logits = s.toHost(model.forward(s, rows));
-          System.arraycopy(logits, 0, out, start, n);
-        }
-        start += n;
-      }
-    }
-    return out;
+    return StepRunner.chunked(model, backend, tokens, blockSize, table, blocksNeeded + 4,
+        chunks.stream().mapToInt(Integer::intValue).toArray());
   }
 
   static void assertClose(float[][] expected, float[][] actual, int offset, double tol, String what) {

@@ -18,11 +18,16 @@ final class StepRunner {
 
   /** Logits of every token of {@code tokens}, fed in chunks of the given sizes (the last one takes the rest). */
   static float[][] chunked(GlmModel m, ComputeBackend backend, int[] tokens, int blockSize, int... chunks) {
-    ModelConfig c = m.config();
     int blocks = (tokens.length + blockSize - 1) / blockSize;
-    int[] table = blockTable(blocks, blocks + 1);
+    return chunked(m, backend, tokens, blockSize, blockTable(blocks, blocks + 1), blocks + 1, chunks);
+  }
+
+  /** The same over a given block table, in a pool of {@code poolBlocks} blocks. */
+  static float[][] chunked(GlmModel m, ComputeBackend backend, int[] tokens, int blockSize, int[] table,
+      int poolBlocks, int... chunks) {
+    ModelConfig c = m.config();
     List<float[]> out = new ArrayList<>();
-    try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks + 1, blockSize, c.numKvHeads(),
+    try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), poolBlocks, blockSize, c.numKvHeads(),
         c.headDim()))) {
       int start = 0;
       for (int i = 0; start < tokens.length; i++) {
