@@ -129,16 +129,6 @@ public final class BlockPool {
     }
   }
 
-  public int numCachedBlocks() {
-    return cached.size();
-  }
-
-  /** Drops every cached hash (blocks stay where they are). */
-  public void clearCache() {
-    cached.clear();
-    Arrays.fill(keyOfBlock, null);
-  }
-
   /** Free queue, head first: the next blocks {@link #allocate} hands out. */
   List<Integer> freeQueueSnapshot() {
     return List.copyOf(freeQueue);

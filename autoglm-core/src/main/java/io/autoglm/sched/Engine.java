@@ -300,9 +300,4 @@ public final class Engine implements AutoCloseable {
       LOG.warn("closing the engine's resources failed", e);
     }
   }
-
-  /** Whether the engine thread is the current thread (listeners use it to assert they are not blocking it). */
-  public boolean isEngineThread() {
-    return Thread.currentThread() == thread;
-  }
 }
