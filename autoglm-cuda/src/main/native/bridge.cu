@@ -42,6 +42,8 @@ struct Context {
   cudaEvent_t stagingDone[2];
   size_t stagingBytes;
   cudaGraph_t capturing;
+  cudaEvent_t* profile;  // profiling events (profileEvents), or null
+  int profileEvents;
 };
 
 void throwIse(JNIEnv* env, const std::string& msg) {
@@ -137,6 +139,8 @@ JNI(jlong, create)(JNIEnv* env, jclass, jint device, jstring cublasPath, jlong s
   Context* c = new Context();
   c->device = device;
   c->capturing = nullptr;
+  c->profile = nullptr;
+  c->profileEvents = 0;
   const char* path = cublasPath ? env->GetStringUTFChars(cublasPath, nullptr) : nullptr;
   bool loaded = loadCublas(env, c->cublas, path);
   if (path) env->ReleaseStringUTFChars(cublasPath, path);
@@ -165,6 +169,8 @@ JNI(void, destroy)(JNIEnv* env, jclass, jlong h) {
   c->cublas.destroy(c->handle);
   cudaFree(c->workspace);
   for (int i = 0; i < 2; i++) { cudaFreeHost(c->staging[i]); cudaEventDestroy(c->stagingDone[i]); }
+  for (int i = 0; i < c->profileEvents; i++) cudaEventDestroy(c->profile[i]);
+  delete[] c->profile;
   cudaStreamDestroy(c->stream);
   delete c;
 }
@@ -356,10 +362,11 @@ JNI(void, ropeWriteKv)(JNIEnv* env, jclass, jlong h, jlong k, jint ldk, jlong v,
   launched(env, "ropeWriteKv kernel");
 }
 
-JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong q, jint ldq, jlong kc, jlong vc,
+JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong counters, jlong q, jint ldq, jlong kc,
+                     jlong vc,
                      jlong tokSeq, jlong pos, jlong tables, jint stride, jint blockSize, jint rows, jint heads,
                      jint kvHeads, jint headDim, jfloat scale, jint partition, jint splits) {
-  if (!launchAttention(ctx(h)->stream, p<bf16>(out), p<float>(part), p<bf16>(q), ldq, p<bf16>(kc), p<bf16>(vc),
+  if (!launchAttention(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq, p<bf16>(kc), p<bf16>(vc),
                        p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize, rows, heads, kvHeads, headDim,
                        scale, partition, splits)) {
     char buf[200];
@@ -372,6 +379,114 @@ JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong 
 }
 
 JNI(void, setGemvVariant)(JNIEnv*, jclass, jint v) { setGemvVariant(v); }
+
+JNI(void, setPdl)(JNIEnv*, jclass, jboolean on) { setPdl(on); }
+
+JNI(void, setAttentionVariant)(JNIEnv*, jclass, jint v) { setAttentionVariant(v); }
+
+/** Whether the device can launch kernels programmatically dependent (sm_90 and later). */
+JNI(jboolean, supportsPdl)(JNIEnv* env, jclass, jint device) {
+  int major = 0;
+  CK(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "cudaDeviceGetAttribute", JNI_FALSE);
+  return major >= 9 ? JNI_TRUE : JNI_FALSE;
+}
+
+/** Linear + SiLU·mul in one GEMV (rows <= 8); false when the kernel does not apply (the caller falls back). */
+JNI(jboolean, linearSiluMul)(JNIEnv* env, jclass, jlong h, jlong y, jlong x, jint ldx, jlong w, jint rows, jint in,
+                             jint inter) {
+  if (!launchGemvSilu(ctx(h)->stream, p<bf16>(y), p<bf16>(x), ldx, p<bf16>(w), rows, in, inter)) return JNI_FALSE;
+  return launched(env, "gemvSilu kernel") ? JNI_TRUE : JNI_FALSE;
+}
+
+JNI(void, ropeQkv)(JNIEnv* env, jclass, jlong h, jlong qOut, jlong q, jint ldq, jlong k, jint ldk, jlong v, jint ldv,
+                   jlong kc, jlong vc, jlong slots, jlong pos, jlong inv, jint rows, jint heads, jint kvHeads,
+                   jint headDim, jint rot, jboolean interleaved) {
+  launchRopeQkv(ctx(h)->stream, p<bf16>(qOut), p<bf16>(q), ldq, p<bf16>(k), ldk, p<bf16>(v), ldv, p<bf16>(kc),
+                p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv), rows, heads, kvHeads, headDim, rot,
+                interleaved);
+  launched(env, "ropeQkv kernel");
+}
+
+/**
+ * Kernel self-check on random data: the fused gate_up GEMV + SiLU·mul against the GEMV followed by siluMul, for
+ * `rows` rows, `in` inputs and `inter` outputs. Returns the number of output elements that differ bit for bit, or -1
+ * when the fused kernel declines these shapes.
+ */
+JNI(jlong, selfTestGemvSilu)(JNIEnv* env, jclass, jlong h, jint rows, jint in, jint inter, jlong seed) {
+  Context* c = ctx(h);
+  size_t nw = (size_t)2 * inter * in, nx = (size_t)rows * in, ny = (size_t)rows * inter;
+  uint16_t* hw = new uint16_t[nw];
+  uint16_t* hx = new uint16_t[nx];
+  unsigned long long z = (unsigned long long)seed;
+  auto next = [&]() { z = z * 6364136223846793005ull + 1442695040888963407ull; return (float)((z >> 40) & 0xffff) / 65536.f - 0.5f; };
+  for (size_t i = 0; i < nw; i++) hw[i] = f32ToBf16(next() * 0.05f);
+  for (size_t i = 0; i < nx; i++) hx[i] = f32ToBf16(next() * 2.f);
+  bf16 *w, *x, *gu, *y1, *y2;
+  CK(cudaMalloc(&w, nw * 2), "cudaMalloc(selfTest)", -2);
+  CK(cudaMalloc(&x, nx * 2), "cudaMalloc(selfTest)", -2);
+  CK(cudaMalloc(&gu, (size_t)rows * 2 * inter * 2), "cudaMalloc(selfTest)", -2);
+  CK(cudaMalloc(&y1, ny * 2), "cudaMalloc(selfTest)", -2);
+  CK(cudaMalloc(&y2, ny * 2), "cudaMalloc(selfTest)", -2);
+  cudaMemcpy(w, hw, nw * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(x, hx, nx * 2, cudaMemcpyHostToDevice);
+  long long diff = -1;
+  if (launchGemvSilu(c->stream, y1, x, in, w, rows, in, inter)) {
+    launchGemv(c->stream, gu, 2 * inter, false, x, in, w, nullptr, rows, in, 2 * inter);
+    launchSiluMul(c->stream, y2, gu, 2 * inter, rows, inter);
+    cudaError_t e = cudaStreamSynchronize(c->stream);
+    if (e == cudaSuccess) {
+      uint16_t* a = new uint16_t[ny];
+      uint16_t* b = new uint16_t[ny];
+      cudaMemcpy(a, y1, ny * 2, cudaMemcpyDeviceToHost);
+      cudaMemcpy(b, y2, ny * 2, cudaMemcpyDeviceToHost);
+      diff = 0;
+      for (size_t i = 0; i < ny; i++) diff += a[i] != b[i];
+      delete[] a;
+      delete[] b;
+    } else {
+      ok(env, e, "selfTestGemvSilu kernels");
+    }
+  }
+  cudaFree(w); cudaFree(x); cudaFree(gu); cudaFree(y1); cudaFree(y2);
+  delete[] hw;
+  delete[] hx;
+  return diff;
+}
+
+// ---- profiling: events recorded around each op of an eager step, with a spin kernel ahead of each ----
+
+JNI(void, profileEvents)(JNIEnv* env, jclass, jlong h, jint n) {
+  Context* c = ctx(h);
+  if (c->profileEvents >= n) return;
+  for (int i = 0; i < c->profileEvents; i++) cudaEventDestroy(c->profile[i]);
+  delete[] c->profile;
+  c->profile = new cudaEvent_t[n];
+  c->profileEvents = n;
+  for (int i = 0; i < n; i++) CK(cudaEventCreate(&c->profile[i]), "cudaEventCreate(profile)", );
+}
+
+JNI(void, profileMark)(JNIEnv* env, jclass, jlong h, jint i, jint spinMicros) {
+  Context* c = ctx(h);
+  if (i < 0 || i >= c->profileEvents) { throwIse(env, "profile event index out of range"); return; }
+  if (spinMicros > 0) {
+    launchSpin(c->stream, 1000LL * spinMicros);
+    launched(env, "spin kernel");
+  }
+  CK(cudaEventRecord(c->profile[i], c->stream), "cudaEventRecord(profile)", );
+}
+
+/** Milliseconds between events (2i, 2i + 1) for i < n/2, after waiting for the stream. */
+JNI(jfloatArray, profileElapsed)(JNIEnv* env, jclass, jlong h, jint n) {
+  Context* c = ctx(h);
+  CK(cudaStreamSynchronize(c->stream), "cudaStreamSynchronize(profile)", nullptr);
+  jfloatArray out = env->NewFloatArray(n / 2);
+  for (int i = 0; i < n / 2; i++) {
+    float ms = 0;
+    CK(cudaEventElapsedTime(&ms, c->profile[2 * i], c->profile[2 * i + 1]), "cudaEventElapsedTime", nullptr);
+    env->SetFloatArrayRegion(out, i, 1, &ms);
+  }
+  return out;
+}
 
 JNI(void, gather)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jlong idx, jint rows, jint cols,
                   jint elemBytes) {

@@ -30,8 +30,12 @@ void launchRope(cudaStream_t s, bf16* out, const bf16* x, int ldx, const int* po
 void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc,
                        const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
                        int rot, bool interleaved, bool rope);
-/** Returns false when (group, headDim) has no compiled variant. */
-bool launchAttention(cudaStream_t s, bf16* out, float* part, const bf16* q, int ldq, const bf16* kc, const bf16* vc,
+/**
+ * Returns false when (group, headDim) has no compiled variant. counters: rows·kvHeads ints, all 0, that the kernel
+ * leaves 0 (the splits merge in the attention kernel), or null (a combine kernel merges them).
+ */
+bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
+                     const bf16* vc,
                      const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
                      int heads, int kvHeads, int headDim, float scale, int partition, int splits);
 void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* idx, int rows, int cols, int elemBytes);
@@ -56,3 +60,15 @@ void launchMoeCombine(cudaStream_t s, bf16* out, int ldo, const bf16* d, const i
 /** Small-batch GEMV kernel: 0 = one warp per feature (the first kernel), v >= 1 = the in-split kernel aiming at
  *  1024·v blocks. Process-wide; set before graphs are captured. */
 void setGemvVariant(int v);
+/** Programmatic dependent launch for the kernels of a layer (sm_90 and later); process-wide, set before capture. */
+void setPdl(bool on);
+/** out (rows, inter) = silu(x·Wgᵀ)·(x·Wuᵀ) for w = [gate | up] (2·inter, in), rows <= 8; false if not applicable. */
+bool launchGemvSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16* w, int rows, int in, int inter);
+/** rope(q) into qOut (rows, heads·headDim, dense), rope(k) and v into their KV-cache slots: one launch. */
+void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
+                   bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
+                   int kvHeads, int headDim, int rot, bool interleaved);
+/** A one-thread kernel that busy-waits ns nanoseconds (profiling). */
+void launchSpin(cudaStream_t s, long long ns);
+/** Attention kernel: 1 = one warp reduction per position and head (attentionK), 2 = chunked (attention2K). */
+void setAttentionVariant(int v);

@@ -39,6 +39,20 @@ public interface ForwardStep extends AutoCloseable {
   /** Fused MLP activation: {@code silu(gate) * up} where gateUp = [gate | up] along the last dim. (T, 2I) → (T, I). */
   Tensor siluMul(Tensor gateUp);
 
+  /**
+   * The MLP's first half: {@code siluMul(linear(x, gateUp))}. GPU backends compute SiLU·mul in the GEMV's epilogue,
+   * so the (T, 2I) intermediate is never written.
+   */
+  default Tensor linearSiluMul(Tensor x, Tensor gateUp) {
+    return siluMul(linear(x, gateUp));
+  }
+
+  /**
+   * Columns [from, from + width) of a (T, n) activation, (T, width): a view where the backend can (a GPU activation
+   * keeps its row stride), so that q, k and v are read from the one fused QKV projection without a copy.
+   */
+  Tensor columns(Tensor x, int from, int width);
+
   /** The residual sum {@code a + b} and its RMSNorm, as {@link #addRmsNorm} returns them. */
   record ResidualNorm(Tensor sum, Tensor normed) {}
 
@@ -57,6 +71,16 @@ public interface ForwardStep extends AutoCloseable {
    */
   default void ropeWriteKv(int layer, Tensor k, Tensor v, int numKvHeads, RopeSpec spec) {
     writeKv(layer, rope(k, numKvHeads, spec), v);
+  }
+
+  /**
+   * {@code rope(q)}, then {@link #ropeWriteKv} of k and v: returns the rotated q. GPU backends do all three in one
+   * kernel.
+   */
+  default Tensor ropeQWriteKv(int layer, Tensor q, int numHeads, Tensor k, Tensor v, int numKvHeads, RopeSpec spec) {
+    Tensor rotated = rope(q, numHeads, spec);
+    ropeWriteKv(layer, k, v, numKvHeads, spec);
+    return rotated;
   }
 
   /** Rotates the first rotaryDim channels of each of {@code numHeads} heads by the step's positions. */

@@ -153,16 +153,18 @@ public final class GlmModel {
   private Tensor attention(ForwardStep s, int l, LayerWeights w, Tensor x) {
     int heads = partition.numHeads();
     int kvHeads = partition.numKvHeads();
-    Tensor q = linear(s, x, w.qWeight(), w.qBias());
-    Tensor k = linear(s, x, w.kWeight(), w.kBias());
+    int headDim = config.headDim();
+    Tensor qkv = linear(s, x, w.qkvWeight(), w.qkvBias());
+    Tensor q = s.columns(qkv, 0, heads * headDim);
+    Tensor k = s.columns(qkv, heads * headDim, kvHeads * headDim);
+    Tensor v = s.columns(qkv, (heads + kvHeads) * headDim, kvHeads * headDim);
     if (w.qNorm().isPresent()) {
       q = s.headRmsNorm(q, heads, w.qNorm().get(), eps);
     }
     if (w.kNorm().isPresent()) {
       k = s.headRmsNorm(k, kvHeads, w.kNorm().get(), eps);
     }
-    q = s.rope(q, heads, rope);
-    s.ropeWriteKv(l, k, linear(s, x, w.vWeight(), w.vBias()), kvHeads, rope);
+    q = s.ropeQWriteKv(l, q, heads, k, v, kvHeads, rope);
     return s.linear(s.attention(l, q, heads, attentionScale), w.oWeight());
   }
 
@@ -177,7 +179,7 @@ public final class GlmModel {
   }
 
   private static Tensor dense(ForwardStep s, LayerWeights.Dense d, Tensor x) {
-    return s.linear(s.siluMul(s.linear(x, d.gateUp())), d.down());
+    return s.linear(s.linearSiluMul(x, d.gateUp()), d.down());
   }
 
   private static Tensor linear(ForwardStep s, Tensor x, Tensor w, Optional<Tensor> bias) {

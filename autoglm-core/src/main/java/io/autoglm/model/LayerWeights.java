@@ -19,12 +19,8 @@ import java.util.Optional;
  */
 record LayerWeights(
     Tensor inputNorm, // (hidden)
-    Tensor qWeight, // (heads·headDim, hidden), the rank's heads
-    Optional<Tensor> qBias, // (heads·headDim)
-    Tensor kWeight, // (kvHeads·headDim, hidden), the rank's KV heads
-    Optional<Tensor> kBias, // (kvHeads·headDim)
-    Tensor vWeight, // (kvHeads·headDim, hidden)
-    Optional<Tensor> vBias, // (kvHeads·headDim)
+    Tensor qkvWeight, // ((heads + 2·kvHeads)·headDim, hidden): the rank's q, k and v rows, fused into one matrix
+    Optional<Tensor> qkvBias, // ((heads + 2·kvHeads)·headDim)
     Optional<Tensor> qNorm, // (headDim), GLM4-MoE with use_qk_norm
     Optional<Tensor> kNorm, // (headDim), GLM4-MoE with use_qk_norm
     Tensor oWeight, // (hidden, heads·headDim): the rank's heads' columns
@@ -48,12 +44,10 @@ record LayerWeights(
     boolean sandwich = c.architecture().sandwichNorms();
     return new LayerWeights(
         load(src, backend, p + "input_layernorm.weight", h),
-        load(src, backend, p + "self_attn.q_proj.weight", c.qSize(), h),
-        bias(c, src, backend, p + "self_attn.q_proj.bias", c.qSize()),
-        load(src, backend, p + "self_attn.k_proj.weight", c.kvSize(), h),
-        bias(c, src, backend, p + "self_attn.k_proj.bias", c.kvSize()),
-        load(src, backend, p + "self_attn.v_proj.weight", c.kvSize(), h),
-        bias(c, src, backend, p + "self_attn.v_proj.bias", c.kvSize()),
+        fused(src, backend, p + "self_attn.", ".weight", c.qSize(), c.kvSize(), h),
+        c.attentionBias()
+            ? Optional.of(fused(src, backend, p + "self_attn.", ".bias", c.qSize(), c.kvSize()))
+            : Optional.empty(),
         qkNorm(c, src, backend, p + "self_attn.q_norm.weight"),
         qkNorm(c, src, backend, p + "self_attn.k_norm.weight"),
         load(src, backend, p + "self_attn.o_proj.weight", h, c.qSize()),
@@ -63,8 +57,20 @@ record LayerWeights(
         sandwich ? Optional.of(load(src, backend, p + "post_mlp_layernorm.weight", h)) : Optional.empty());
   }
 
-  private static Optional<Tensor> bias(ModelConfig c, WeightSource src, ComputeBackend backend, String name, long n) {
-    return c.attentionBias() ? Optional.of(load(src, backend, name, n)) : Optional.empty();
+  /**
+   * q_proj, k_proj and v_proj (weights, or with no {@code cols} the biases) stacked into one tensor, so that one GEMM
+   * (one GEMV in decode) computes all three; the model takes q, k and v back as column ranges of its output.
+   */
+  private static Tensor fused(WeightSource src, ComputeBackend backend, String prefix, String suffix, long qRows,
+      long kvRows, long... cols) {
+    List<TensorSlice> parts = new ArrayList<>();
+    for (String name : List.of("q_proj", "k_proj", "v_proj")) {
+      long[] shape = new long[1 + cols.length];
+      shape[0] = name.equals("q_proj") ? qRows : kvRows;
+      System.arraycopy(cols, 0, shape, 1, cols.length);
+      parts.addAll(src.load(prefix + name + suffix, shape));
+    }
+    return backend.fusedWeight(parts);
   }
 
   private static Optional<Tensor> qkNorm(ModelConfig c, WeightSource src, ComputeBackend backend, String name) {

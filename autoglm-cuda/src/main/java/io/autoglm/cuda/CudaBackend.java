@@ -53,6 +53,9 @@ public final class CudaBackend implements ComputeBackend {
   private final int moeGroupedMaxRows;
   private boolean hostRouting; // a MoE layer is loaded: its steps wait for the host, so no CUDA graphs
   private final StepMemory memory;
+  /** (token, KV head) counters of the attention kernel's split merge; each use leaves them 0. */
+  static final int SPLIT_COUNTERS = 1 << 16;
+  private final long splitCounters;
   private final List<Long> allocations = new ArrayList<>();
   private final Map<RopeSpec, Long> ropeTables = new HashMap<>(); // spec -> device fp32 (rotaryDim / 2)
   private final int maxGraphs; // LRU bound on captured graphs; evicted ones are destroyed
@@ -82,6 +85,9 @@ public final class CudaBackend implements ComputeBackend {
     this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
     CudaNative.setGemvVariant(Integer.parseInt(p.getOrDefault("cuda.gemvVariant",
         System.getProperty("cuda.gemvVariant", "2"))));
+    CudaNative.setAttentionVariant(Integer.parseInt(p.getOrDefault("cuda.attnVariant",
+        System.getProperty("cuda.attnVariant", "2"))));
+    setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -92,6 +98,10 @@ public final class CudaBackend implements ComputeBackend {
     long inputs = Long.parseLong(p.getOrDefault("cuda.inputArenaBytes", Long.toString(INPUT_ARENA_BYTES)));
     long tableBytes = Long.parseLong(p.getOrDefault("cuda.tableBytes", Long.toString(TABLE_BYTES)));
     this.memory = new StepMemory(ctx, arena, inputs, tableBytes);
+    this.splitCounters = CudaNative.malloc(ctx, 4L * SPLIT_COUNTERS);
+    allocations.add(splitCounters);
+    CudaNative.memsetAsync(ctx, splitCounters, 0, 4L * SPLIT_COUNTERS);
+    CudaNative.synchronize(ctx);
     this.readback = CudaNative.hostAlloc(1 << 20).order(ByteOrder.nativeOrder());
   }
 
@@ -123,6 +133,20 @@ public final class CudaBackend implements ComputeBackend {
 
   @Override
   public Tensor fusedWeight(List<TensorSlice> rowBlocks) {
+    if (rowBlocks.isEmpty()) {
+      throw new IllegalArgumentException("fusedWeight needs at least one block, got none");
+    }
+    if (rowBlocks.stream().allMatch(b -> b.shape().length == 1)) { // vectors (fused biases): one after another
+      long n = rowBlocks.stream().mapToLong(TensorSlice::elementCount).sum();
+      long ptr = CudaNative.malloc(ctx, Math.max(2 * n, 256));
+      allocations.add(ptr);
+      long at = ptr;
+      for (TensorSlice b : rowBlocks) {
+        CudaNative.upload(ctx, at, b.data(), dtype(b), b.elementCount());
+        at += 2 * b.elementCount();
+      }
+      return new CudaWeight(ptr, new long[] {n}, false);
+    }
     long cols = rowBlocks.get(0).shape()[rowBlocks.get(0).shape().length - 1];
     long rows = 0;
     for (TensorSlice b : rowBlocks) {
@@ -270,6 +294,90 @@ public final class CudaBackend implements ComputeBackend {
     CudaNative.setGemvVariant(variant);
   }
 
+  /**
+   * Programmatic dependent launch (property {@code cuda.pdl}, default on; used on sm_90 and later only): a layer's
+   * kernels may start while the kernel before them finishes, so GEMVs stream their first weights during the
+   * previous kernel's tail. Process-wide; drops the captured decode graphs. For benchmarks that compare it.
+   */
+  public void setPdl(boolean on) {
+    dropGraphs();
+    setPdlFlag(on);
+  }
+
+  private boolean pdl;
+
+  /**
+   * Selects the attention kernel (property {@code cuda.attnVariant}: 1 = one warp reduction per position and head,
+   * 2 = 32-position chunks with lanes over positions for the scores, the default) and drops the captured graphs.
+   * Process-wide; for benchmarks that compare kernels.
+   */
+  public void setAttentionVariant(int variant) {
+    dropGraphs();
+    CudaNative.setAttentionVariant(variant);
+  }
+
+  private void setPdlFlag(boolean on) {
+    this.pdl = on && CudaNative.supportsPdl(device);
+    CudaNative.setPdl(pdl);
+  }
+
+  /** Whether programmatic dependent launch is in use. */
+  public boolean pdl() {
+    return pdl;
+  }
+
+  /**
+   * Checks the fused gate_up GEMV + SiLU·mul kernel against the GEMV followed by siluMul on random data: the number
+   * of output elements that differ bit for bit (0 expected), or -1 when the fused kernel declines the shapes.
+   */
+  public long selfTestGemvSilu(int rows, int in, int inter) {
+    return CudaNative.selfTestGemvSilu(ctx, rows, in, inter, 42);
+  }
+
+  private Profile profile; // per-op GPU times of eager steps, when profiling
+
+  /**
+   * Starts (or with null stops) a per-op profile: while it is set, steps run eagerly (no graphs) and each op gets
+   * GPU-timed between two events, with a spin kernel ahead of it so the host's launch time is not counted.
+   */
+  public void profile(Profile p) {
+    this.profile = p;
+  }
+
+  Profile profile() {
+    return profile;
+  }
+
+  /** Accumulated per-op GPU milliseconds of profiled steps, by op label. */
+  public static final class Profile {
+    private final Map<String, double[]> ops = new java.util.LinkedHashMap<>(); // label -> {count, ms}
+    private int steps;
+
+    void add(String label, double ms) {
+      double[] a = ops.computeIfAbsent(label, k -> new double[2]);
+      a[0]++;
+      a[1] += ms;
+    }
+
+    void stepDone() {
+      steps++;
+    }
+
+    /** A table of ops by GPU time per step, largest first. */
+    public String table() {
+      StringBuilder b = new StringBuilder();
+      double total = ops.values().stream().mapToDouble(a -> a[1]).sum() / Math.max(steps, 1);
+      b.append(String.format("%-44s %8s %10s %10s %6s%n", "op", "per step", "ms/step", "us/op", "share"));
+      ops.entrySet().stream().sorted((x, y) -> Double.compare(y.getValue()[1], x.getValue()[1])).forEach(e -> {
+        double per = e.getValue()[1] / Math.max(steps, 1);
+        b.append(String.format("%-44s %8.0f %10.3f %10.2f %5.1f%%%n", e.getKey(), e.getValue()[0] / Math.max(steps, 1),
+            per, e.getValue()[1] / e.getValue()[0] * 1e3, per / total * 100));
+      });
+      b.append(String.format("%-44s %8s %10.3f%n", "sum of ops (GPU time, no launch gaps)", "", total));
+      return b.toString();
+    }
+  }
+
   /** Largest activation arena use of any step so far, in bytes. */
   public long peakActivationBytes() {
     return memory.peakActivationBytes();
@@ -294,12 +402,16 @@ public final class CudaBackend implements ComputeBackend {
     return ctx;
   }
 
+  long splitCounters() {
+    return splitCounters;
+  }
+
   StepMemory memory() {
     return memory;
   }
 
   boolean graphsEnabled() {
-    return graphsEnabled && !hostRouting;
+    return graphsEnabled && !hostRouting && profile == null;
   }
 
   boolean gemvEnabled() {

@@ -47,10 +47,22 @@ final class CudaForwardStep implements ForwardStep {
   private Mode mode = Mode.EAGER;
   private long fingerprint = 17;
   private int ops;
+  private final CudaBackend.Profile profile; // null unless profiling
+  private final List<String> profiled = new java.util.ArrayList<>(); // labels of the ops with events recorded
+  private String label; // the next op's profile label, when more specific than its kind
+  private static final int PROFILE_SPIN_MICROS = 50;
+  private static final int PROFILE_EVENTS = 8192;
+  private static final String[] OP_NAMES = {"?", "input copy", "embedding", "rmsNorm", "addRmsNorm", "add", "linear",
+      "siluMul", "rope", "ropeWriteKv", "attention", "rows", "sample", "?", "headRmsNorm", "moe", "transfer",
+      "ropeQkv", "linearSiluMul"};
 
   CudaForwardStep(CudaBackend backend, StepBatch batch, CudaKvCache kv) {
     this.backend = backend;
     this.ctx = backend.ctx();
+    this.profile = backend.profile();
+    if (profile != null) {
+      CudaNative.profileEvents(ctx, PROFILE_EVENTS);
+    }
     this.memory = backend.memory();
     this.kv = kv;
     this.tokens = batch.numTokens();
@@ -166,6 +178,30 @@ final class CudaForwardStep implements ForwardStep {
   private void track(int op, long a, long b) {
     fingerprint = (fingerprint * 1_000_003L + op) * 31 + a * 7 + b;
     ops++;
+    if (profile != null && live()) { // end the previous op's timing, start this one's behind a spin kernel
+      if (!profiled.isEmpty()) {
+        CudaNative.profileMark(ctx, 2 * profiled.size() - 1, 0);
+      }
+      if (2 * profiled.size() + 2 > PROFILE_EVENTS) {
+        throw new IllegalStateException("profile: more than " + PROFILE_EVENTS / 2 + " ops in one step");
+      }
+      profiled.add(label != null ? label : op < OP_NAMES.length ? OP_NAMES[op] : "op " + op);
+      CudaNative.profileMark(ctx, 2 * profiled.size() - 2, PROFILE_SPIN_MICROS);
+    }
+    label = null;
+  }
+
+  /** Ends the profiled ops so far (before the host waits): their GPU times go into the backend's profile. */
+  private void profileFlush() {
+    if (profile == null || profiled.isEmpty()) {
+      return;
+    }
+    CudaNative.profileMark(ctx, 2 * profiled.size() - 1, 0);
+    float[] ms = CudaNative.profileElapsed(ctx, 2 * profiled.size());
+    for (int i = 0; i < ms.length; i++) {
+      profile.add(profiled.get(i), ms[i]);
+    }
+    profiled.clear();
   }
 
   private CudaActivation activation(int rows, int cols, boolean fp32) {
@@ -271,12 +307,48 @@ final class CudaForwardStep implements ForwardStep {
           a.cols(), java.util.Arrays.toString(w.shape()), in));
     }
     CudaActivation y = activation(a.rows(), out, w.logitsHead());
+    label = profile == null ? null : String.format("linear %dx%d%s (%d rows, %s)", out, in, bias != 0 ? "+bias" : "",
+        a.physRows(), a.physRows() <= 8 && backend.gemvEnabled() ? "GEMV" : "cuBLAS");
     track(6, y.ptr(), a.ptr() ^ w.ptr());
     if (live()) {
       CudaNative.linear(ctx, y.ptr(), y.ld(), y.fp32(), a.ptr(), a.ld(), w.ptr(), bias, a.physRows(), in, out,
           backend.gemvEnabled());
     }
     return y;
+  }
+
+  @Override
+  public Tensor columns(Tensor x, int from, int width) {
+    CudaActivation a = act(x);
+    if (from < 0 || width < 0 || from + width > a.cols()) {
+      throw new IllegalArgumentException(String.format("columns [%d, %d) of a tensor with %d", from, from + width,
+          a.cols()));
+    }
+    return new CudaActivation(a.ptr() + 2L * from, a.rows(), a.physRows(), width, a.ld(), false);
+  }
+
+  /** The gate_up GEMV with SiLU·mul in its epilogue for up to 8 rows; otherwise linear, then siluMul. */
+  @Override
+  public Tensor linearSiluMul(Tensor x, Tensor gateUp) {
+    CudaActivation a = act(x);
+    CudaWeight w = weight(gateUp);
+    if (a.physRows() > 8 || !backend.gemvEnabled() || w.logitsHead() || w.rows() % 2 != 0 || a.cols() != w.cols()) {
+      return siluMul(linear(x, gateUp));
+    }
+    int inter = w.rows() / 2;
+    // allocated whether or not the fused kernel declines, so that a replayed graph's arena layout never changes
+    CudaActivation gu = activation(a.rows(), w.rows(), false);
+    CudaActivation out = activation(a.rows(), inter, false);
+    label = profile == null ? null : String.format("linear+siluMul %dx%d (%d rows, GEMV)", w.rows(), w.cols(),
+        a.physRows());
+    track(18, out.ptr(), a.ptr() ^ w.ptr());
+    if (live() && !CudaNative.linearSiluMul(ctx, out.ptr(), a.ptr(), a.ld(), w.ptr(), a.physRows(), w.cols(), inter)) {
+      // the kernel declined (alignment, split): the unfused ops, into the same output
+      CudaNative.linear(ctx, gu.ptr(), gu.ld(), false, a.ptr(), a.ld(), w.ptr(), 0, a.physRows(), w.cols(),
+          w.rows(), true);
+      CudaNative.siluMul(ctx, out.ptr(), gu.ptr(), gu.ld(), out.physRows(), inter);
+    }
+    return out;
   }
 
   @Override
@@ -341,6 +413,35 @@ final class CudaForwardStep implements ForwardStep {
     }
   }
 
+  /** rope(q), rope(k) and the KV write in one kernel. */
+  @Override
+  public Tensor ropeQWriteKv(int layer, Tensor q, int numHeads, Tensor k, Tensor v, int numKvHeads, RopeSpec spec) {
+    CudaActivation qa = act(q);
+    CudaActivation ka = act(k);
+    CudaActivation va = act(v);
+    int kvHeads = kv.layout().numKvHeads();
+    int headDim = kv.layout().headDim();
+    if (numKvHeads != kvHeads || spec.headDim() != headDim) {
+      throw new IllegalArgumentException(String.format("K has %d heads × %d, the KV cache %d × %d",
+          numKvHeads, spec.headDim(), kvHeads, headDim));
+    }
+    checkHeads(qa, numHeads, headDim);
+    checkHeads(ka, kvHeads, headDim);
+    checkHeads(va, kvHeads, headDim);
+    if (layer < 0 || layer >= kv.layout().numLayers()) {
+      throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
+    }
+    long inv = backend.ropeTable(spec);
+    CudaActivation out = activation(qa.rows(), qa.cols(), false);
+    track(17, out.ptr(), kv.keys(layer) ^ qa.ptr());
+    if (live()) {
+      CudaNative.ropeQkv(ctx, out.ptr(), qa.ptr(), qa.ld(), ka.ptr(), ka.ld(), va.ptr(), va.ld(), kv.keys(layer),
+          kv.values(layer), slots, positions, inv, out.physRows(), numHeads, kvHeads, headDim, spec.rotaryDim(),
+          spec.interleaved());
+    }
+    return out;
+  }
+
   @Override
   public Tensor attention(int layer, Tensor q, int numHeads, float scale) {
     CudaActivation a = act(q);
@@ -354,7 +455,8 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation out = activation(a.rows(), a.cols(), false);
     track(10, out.ptr(), a.ptr() + layer);
     if (live()) {
-      CudaNative.attention(ctx, out.ptr(), partials, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
+      long counters = (long) out.physRows() * kvHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
+      CudaNative.attention(ctx, out.ptr(), partials, counters, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
           positions, tables, 1, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
           scale, partition, splits);
     }
@@ -390,6 +492,7 @@ final class CudaForwardStep implements ForwardStep {
     int t = a.rows();
     int e = w.numExperts();
     long logits = memory.allocate(4L * t * e);
+    profileFlush();
     CudaNative.routerLogits(ctx, logits, a.ptr(), a.ld(), w.router(), t, w.hidden(), e);
     ByteBuffer host = backend.readback(4L * t * e);
     CudaNative.copyAsync(ctx, CudaNative.address(host), logits, 4L * t * e);
@@ -467,6 +570,7 @@ final class CudaForwardStep implements ForwardStep {
     }
     CudaActivation a = act(x);
     f.runGraph();
+    f.profileFlush();
     CudaNative.synchronize(f.ctx);
     CudaActivation out = t.activation(a.rows(), a.cols(), false);
     if (a.ld() != a.cols() || out.physRows() != a.physRows()) {
@@ -549,6 +653,7 @@ final class CudaForwardStep implements ForwardStep {
     long out = memory.allocate(4L * n);
     track(12, out, l.ptr());
     CudaNative.sample(ctx, out, l.ptr(), l.ld(), l.cols(), params.device(), n);
+    profileFlush();
     ByteBuffer host = backend.readback(4L * n);
     CudaNative.copyAsync(ctx, CudaNative.address(host), out, 4L * n);
     CudaNative.synchronize(ctx);
@@ -570,6 +675,7 @@ final class CudaForwardStep implements ForwardStep {
     } else if (a.ld() != a.cols()) {
       throw new IllegalArgumentException("fp32 tensors are always dense");
     }
+    profileFlush();
     long bytes = 4L * a.rows() * a.cols();
     ByteBuffer host = backend.readback(bytes);
     CudaNative.copyAsync(ctx, CudaNative.address(host), src, bytes);
@@ -588,7 +694,11 @@ final class CudaForwardStep implements ForwardStep {
       if (mode == Mode.CAPTURE) {
         CudaNative.endCapture(ctx, true);
       }
+      profileFlush();
       CudaNative.synchronize(ctx);
+      if (profile != null) {
+        profile.stepDone();
+      }
     } finally {
       backend.stepClosed();
     }

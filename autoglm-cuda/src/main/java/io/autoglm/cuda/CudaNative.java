@@ -105,12 +105,40 @@ final class CudaNative {
   static native void ropeWriteKv(long ctx, long k, int ldk, long v, int ldv, long kCache, long vCache, long slots,
       long pos, long inv, int rows, int kvHeads, int headDim, int rot, boolean interleaved, boolean rope);
 
-  static native void attention(long ctx, long out, long partials, long q, int ldq, long kCache, long vCache,
+  /** counters: 0 or (rows · kvHeads) zeroed ints that let the attention kernel merge its splits itself. */
+  static native void attention(long ctx, long out, long partials, long counters, long q, int ldq, long kCache, long vCache,
       long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
       float scale, int partition, int splits);
 
   /** Small-batch GEMV kernel, process-wide: 0 = one warp per feature, v >= 1 = in-split aiming at 1024·v blocks. */
   static native void setGemvVariant(int v);
+
+  /** Programmatic dependent launch of the layer kernels, process-wide; set before graphs are captured. */
+  static native void setPdl(boolean on);
+
+  static native boolean supportsPdl(int device);
+
+  /** Attention kernel, process-wide: 1 = a warp reduction per position and head, 2 = 32-position chunks. */
+  static native void setAttentionVariant(int v);
+
+  /** out (rows, inter) = silu(x·gateᵀ)·(x·upᵀ) in one GEMV; false when the kernel does not apply. */
+  static native boolean linearSiluMul(long ctx, long out, long x, int ldx, long w, int rows, int in, int inter);
+
+  static native void ropeQkv(long ctx, long qOut, long q, int ldq, long k, int ldk, long v, int ldv, long kCache,
+      long vCache, long slots, long pos, long inv, int rows, int heads, int kvHeads, int headDim, int rot,
+      boolean interleaved);
+
+  /** Fused gate_up GEMV + SiLU·mul vs GEMV then siluMul on random data: differing outputs, or -1 if declined. */
+  static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
+
+  /** Makes sure {@code n} profiling events exist. */
+  static native void profileEvents(long ctx, int n);
+
+  /** Records profiling event i, after a kernel that keeps the GPU busy for spinMicros (0: none). */
+  static native void profileMark(long ctx, int i, int spinMicros);
+
+  /** Waits for the stream; milliseconds between events (2i, 2i + 1). */
+  static native float[] profileElapsed(long ctx, int n);
 
   static native void gather(long ctx, long out, long x, int ldx, long idx, int rows, int cols, int elemBytes);
 

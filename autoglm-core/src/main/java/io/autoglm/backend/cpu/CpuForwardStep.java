@@ -143,6 +143,17 @@ final class CpuForwardStep implements ForwardStep {
   }
 
   @Override
+  public Tensor columns(Tensor x, int from, int width) {
+    NDArray a = nd(x);
+    long cols = a.getShape().get(1);
+    if (from < 0 || width < 0 || from + width > cols) {
+      throw new IllegalArgumentException(String.format("columns [%d, %d) of a tensor with %d", from, from + width,
+          cols));
+    }
+    return t(a.get(new NDIndex(":, " + from + ":" + (from + width))));
+  }
+
+  @Override
   public Tensor rope(Tensor x, int numHeads, RopeSpec spec) {
     NDArray a = nd(x);
     int tokens = batch.numTokens();

@@ -74,7 +74,30 @@ public final class CudaBench {
       for (String name : List.of("glm-tiny", "glm4-tiny", "glm4-tiny-bf16")) {
         ok &= fixture(models.resolve(name), name);
       }
+      ok &= kernels();
       System.out.println(ok ? "VERIFY PASS" : "VERIFY FAIL");
+      return ok;
+    }
+
+    /**
+     * The fused gate_up GEMV + SiLU·mul must equal the GEMV followed by siluMul bit for bit, for 1..8 rows and each
+     * in-split it uses (the fixtures' MLPs are too narrow to reach it): glm-4-9b's 13,696 (split 1), 4,096 (split 2),
+     * 2,048 (split 4).
+     */
+    static boolean kernels() {
+      boolean ok = true;
+      try (CudaBackend backend = backend(0.5)) {
+        for (int inter : new int[] {13696, 4096, 2048}) {
+          StringBuilder line = new StringBuilder();
+          for (int rows = 1; rows <= 8; rows++) {
+            long diff = backend.selfTestGemvSilu(rows, 4096, inter);
+            ok &= diff == 0;
+            line.append(' ').append(diff);
+          }
+          System.out.printf("gemvSilu self-check in 4096, inter %d: differing outputs for rows 1..8:%s%n", inter, line);
+        }
+      }
+      System.out.println("kernel self-check " + (ok ? "PASS" : "FAIL"));
       return ok;
     }
 
@@ -270,12 +293,34 @@ public final class CudaBench {
         try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
           StepDriver d = new StepDriver(backend, m, kv);
           SplittableRandom r = new SplittableRandom(1);
-          if (which.equals("all") || which.contains("single")) {
-            for (String v : System.getProperty("bench.gemvVariants", "2").split(",")) {
-              backend.setGemvVariant(Integer.parseInt(v.trim()));
-              single(d, r, c, floorMs, "graphs+gemv v" + v.trim());
+          String[] pdlModes = System.getProperty("bench.pdlModes", "true").split(",");
+          String[] attn = System.getProperty("bench.attnVariants", "2").split(",");
+          String attnDefault = System.getProperty("cuda.attnVariant", "2");
+          if (which.contains("profile")) {
+            for (String a : attn) {
+              backend.setAttentionVariant(Integer.parseInt(a.trim()));
+              System.out.println("attention kernel " + a.trim() + ":");
+              for (String n : System.getProperty("bench.profileBatches", "1,64").split(",")) {
+                profile(d, r, c, backend, Integer.parseInt(n.trim()));
+              }
             }
+            backend.setAttentionVariant(Integer.parseInt(attnDefault));
+          }
+          if (which.equals("all") || which.contains("single")) {
+            for (String a : attn) {
+              backend.setAttentionVariant(Integer.parseInt(a.trim()));
+              for (String pdl : pdlModes) {
+                backend.setPdl(Boolean.parseBoolean(pdl.trim()));
+                for (String v : System.getProperty("bench.gemvVariants", "2").split(",")) {
+                  backend.setGemvVariant(Integer.parseInt(v.trim()));
+                  single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl() + ", attention "
+                      + a.trim());
+                }
+              }
+            }
+            backend.setAttentionVariant(Integer.parseInt(attnDefault));
             backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "2")));
+            backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
           }
           if ((which.equals("all") || which.contains("single")) && !Boolean.getBoolean("bench.onlyGraphs")) {
             backend.setFastPaths(false, true);
@@ -288,10 +333,19 @@ public final class CudaBench {
             ttft(d, r, c);
           }
           if (which.equals("all") || which.contains("batch")) {
-            batch(d, r, c, 64);
-            if (!Boolean.getBoolean("bench.skip256")) {
-              batch(d, r, c, 256);
+            for (String a : attn) {
+              backend.setAttentionVariant(Integer.parseInt(a.trim()));
+              for (String pdl : pdlModes) {
+                backend.setPdl(Boolean.parseBoolean(pdl.trim()));
+                System.out.println("pdl " + backend.pdl() + ", attention " + a.trim() + ":");
+                batch(d, r, c, 64);
+                if (!Boolean.getBoolean("bench.skip256")) {
+                  batch(d, r, c, 256);
+                }
+              }
             }
+            backend.setAttentionVariant(Integer.parseInt(attnDefault));
+            backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
           }
           System.out.println("decode graphs captured: " + backend.capturedGraphs());
         }
@@ -315,6 +369,36 @@ public final class CudaBench {
       }
       System.out.printf("single stream [%s]: 128-token prompt, 256 new tokens: TPOT %.2f ms = %.1f tok/s = %.1f%% of"
           + " the HBM floor%n", label, best, 1e3 / best, floorMs / best * 100);
+    }
+
+    /**
+     * Per-op GPU times of eager decode steps of n sequences at context ~140 (spin kernel ahead of each op, so host
+     * launch time is not counted): where a step's time goes.
+     */
+    static void profile(StepDriver d, SplittableRandom r, ModelConfig c, CudaBackend backend, int n) {
+      List<Seq> seqs = d.sequences(n, 128 + 16, 0, false);
+      int[] next = new int[n];
+      for (int from = 0; from < n; from += 8) {
+        List<Chunk> chunks = new ArrayList<>();
+        for (int i = from; i < Math.min(n, from + 8); i++) {
+          chunks.add(new Chunk(seqs.get(i), randomTokens(r, 128, c.vocabSize())));
+        }
+        System.arraycopy(d.step(chunks, StepDriver.greedy(chunks.size(), 0)), 0, next, from, chunks.size());
+      }
+      CudaBackend.Profile p = new CudaBackend.Profile();
+      for (int step = 0; step < 8; step++) {
+        if (step == 3) {
+          backend.profile(p);
+        }
+        List<Chunk> chunks = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          chunks.add(new Chunk(seqs.get(i), new int[] {next[i]}));
+        }
+        next = d.step(chunks, StepDriver.greedy(n, step + 1));
+      }
+      backend.profile(null);
+      System.out.printf("profile: decode batch %d, context ~132, pdl %s, eager steps (GPU time per op)%n%s", n,
+          backend.pdl(), p.table());
     }
 
     static void ttft(StepDriver d, SplittableRandom r, ModelConfig c) {
