@@ -36,7 +36,10 @@ import java.util.Set;
  * default min(8 GiB, 15% of free memory)), {@code cuda.graphs} (default true), {@code cuda.gemv} (custom GEMV for
  * steps of at most 8 rows, default true), {@code cuda.moeGroupedMaxRows} (default 32),
  * {@code cuda.maxGraphs} (captured decode graphs kept; the least recently used is destroyed beyond it; default 64,
- * above the 17 buckets of 256 sequences), {@code cuda.tableBytes} (the fixed block-table region, default 16 MiB).
+ * above the 17 buckets of 256 sequences), {@code cuda.tableBytes} (the fixed block-table region, default 16 MiB),
+ * {@code cuda.pdl} (programmatic dependent launch of a layer's kernels on sm_90+, default true),
+ * {@code cuda.attnVariant} (2 = the chunked attention kernel, default; 1 = the first one), {@code cuda.gemvVariant}
+ * (in-split GEMV sizing, default 2; 0 = one warp per feature).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;

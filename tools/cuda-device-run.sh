@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The GPU-machine run of a bundle made by tools/cuda-bundle.sh. STAGES (comma list): verify (CudaBench verify per
+# attention kernel), conf (EngineBench conformance), old (CudaBench bench with the jars in lib-old/, for A/B against
+# an earlier build), new (CudaBench bench: profile, single, ttft, batch), engine (EngineBench engine: throughput and
+# the 1,000-request leak rounds), peer (torch_peer.py), hf (hf_baseline.py). Knobs: the ${...:-default} below.
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+mkdir -p /tmp/rt && tar -C /tmp/rt -xzf "$here/jre.tgz"
+J=/tmp/rt/jre/bin/java
+CP="$here/lib/*"
+ST=",${STAGES:-verify,conf,old,new},"
+echo "== $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+s=$(date +%s)
+lap() { echo "== $1 took $(( $(date +%s) - s )) s"; s=$(date +%s); }
+mkdir -p /tmp/work
+if [[ $ST == *,verify,* ]]; then
+  for a in ${VERIFY_ATTN:-2 1}; do
+    echo "== CudaBench verify, attention $a"
+    timeout 90 $J -Xmx8g -Dcuda.attnVariant=$a -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
+      | grep -v "^\[main\] INFO" | tee $OUT/verify-attn-$a.log | tail -${VERIFY_TAIL:-8}
+    lap verify
+  done
+fi
+if [[ $ST == *,conf,* ]]; then
+  echo "== EngineBench conformance"
+  timeout 150 $J -Xmx8g -DrouteRef="$here/route-cpu.txt" -DrouteOut=$OUT/route-cuda.txt -cp "$CP" \
+    io.autoglm.cuda.tools.EngineBench conformance "$here/fixtures" 2>&1 | grep -v "^\[main\] INFO" > $OUT/conformance.log
+  tail -${CONF_TAIL:-6} $OUT/conformance.log
+  lap conformance
+fi
+if [[ $ST == *,old,* ]]; then
+  echo "== OLD jars (main before this branch): CudaBench bench ${OLD_WHICH:-single,batch}"
+  timeout ${OLD_TIMEOUT:-150} $J -Xmx16g -Dbench.gemvVariants=2 -Dbench.onlyGraphs=true -Dbench.skip256=${OLD_SKIP256:-true} \
+    -cp "$here/lib-old/*" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${OLD_WHICH:-single,batch} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/bench-old.log
+  lap old-bench
+fi
+if [[ $ST == *,new,* ]]; then
+  echo "== NEW jars: CudaBench bench ${NEW_WHICH:-profile,single,batch}"
+  timeout ${NEW_TIMEOUT:-240} $J -Xmx16g -Dbench.gemvVariants=2 -Dbench.pdlModes=${PDL_MODES:-true,false} -Dbench.attnVariants=${ATTN:-2,1} -Dbench.onlyGraphs=true \
+    -Dbench.skip256=${NEW_SKIP256:-true} -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${NEW_WHICH:-profile,single,batch} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/bench-new.log
+  lap new-bench
+fi
+if [[ $ST == *,engine,* ]]; then
+  echo "== EngineBench engine"
+  timeout ${ENGINE_TIMEOUT:-200} $J -Xmx16g -cp "$CP" io.autoglm.cuda.tools.EngineBench engine /tmp/work 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/engine.log | tail -${ENGINE_TAIL:-30}
+  lap engine
+fi
+if [[ $ST == *,peer,* ]]; then
+  echo "== torch_peer.py 256 ${PEER_BATCHES:-1,64,256}"
+  (cd "$here" && timeout ${PEER_TIMEOUT:-300} python3 torch_peer.py 256 ${PEER_BATCHES:-1,64,256} 2>&1 | grep -v Warning | tee $OUT/peer.log | tail -8)
+  lap peer
+fi
+if [[ $ST == *,hf,* ]]; then
+  echo "== hf_baseline.py ${HF_WHICH:-eager1 eager64}"
+  (cd "$here" && timeout ${HF_TIMEOUT:-150} python3 hf_baseline.py ${HF_WHICH:-eager1 eager64} 2>&1 | grep -v Warning | tee $OUT/hf.log | tail -8)
+  lap hf
+fi
+echo "== done"
