@@ -1194,7 +1194,7 @@ void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* 
     else launchK(true, gemvK<T, false>, blocks, 256, s, y, ldy, x, ldx, w, bias, in, out); \
     return true;
 
-static int gemvVariant = 2;
+static int gemvVariant = 1;
 
 void setGemvVariant(int v) { gemvVariant = v; }
 

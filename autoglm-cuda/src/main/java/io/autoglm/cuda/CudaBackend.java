@@ -39,7 +39,7 @@ import java.util.Set;
  * above the 17 buckets of 256 sequences), {@code cuda.tableBytes} (the fixed block-table region, default 16 MiB),
  * {@code cuda.pdl} (programmatic dependent launch of a layer's kernels on sm_90+, default true),
  * {@code cuda.attnVariant} (2 = the chunked attention kernel, default; 1 = the first one), {@code cuda.gemvVariant}
- * (in-split GEMV sizing, default 2; 0 = one warp per feature).
+ * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -87,7 +87,7 @@ public final class CudaBackend implements ComputeBackend {
     this.graphsEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.graphs", "true"));
     this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
     CudaNative.setGemvVariant(Integer.parseInt(p.getOrDefault("cuda.gemvVariant",
-        System.getProperty("cuda.gemvVariant", "2"))));
+        System.getProperty("cuda.gemvVariant", "1"))));
     CudaNative.setAttentionVariant(Integer.parseInt(p.getOrDefault("cuda.attnVariant",
         System.getProperty("cuda.attnVariant", "2"))));
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));

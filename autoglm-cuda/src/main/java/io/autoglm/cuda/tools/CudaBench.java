@@ -311,7 +311,7 @@ public final class CudaBench {
               backend.setAttentionVariant(Integer.parseInt(a.trim()));
               for (String pdl : pdlModes) {
                 backend.setPdl(Boolean.parseBoolean(pdl.trim()));
-                for (String v : System.getProperty("bench.gemvVariants", "2").split(",")) {
+                for (String v : System.getProperty("bench.gemvVariants", "1").split(",")) {
                   backend.setGemvVariant(Integer.parseInt(v.trim()));
                   single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl() + ", attention "
                       + a.trim());
@@ -319,7 +319,7 @@ public final class CudaBench {
               }
             }
             backend.setAttentionVariant(Integer.parseInt(attnDefault));
-            backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "2")));
+            backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
             backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
           }
           if ((which.equals("all") || which.contains("single")) && !Boolean.getBoolean("bench.onlyGraphs")) {
