@@ -175,8 +175,9 @@ JNI(void, destroy)(JNIEnv* env, jclass, jlong h) {
   delete c;
 }
 
-JNI(jlongArray, memInfo)(JNIEnv* env, jclass, jlong h) {
-  CK(cudaSetDevice(ctx(h)->device), "cudaSetDevice", nullptr);
+/** {free, total} bytes of `device` as a Java long[2]. */
+static jlongArray memInfoOf(JNIEnv* env, int device) {
+  CK(cudaSetDevice(device), "cudaSetDevice", nullptr);
   size_t freeB, totalB;
   CK(cudaMemGetInfo(&freeB, &totalB), "cudaMemGetInfo", nullptr);
   jlongArray out = env->NewLongArray(2);
@@ -184,6 +185,8 @@ JNI(jlongArray, memInfo)(JNIEnv* env, jclass, jlong h) {
   env->SetLongArrayRegion(out, 0, 2, v);
   return out;
 }
+
+JNI(jlongArray, memInfo)(JNIEnv* env, jclass, jlong h) { return memInfoOf(env, ctx(h)->device); }
 
 JNI(jlong, malloc)(JNIEnv* env, jclass, jlong h, jlong bytes) {
   void* ptr = nullptr;
@@ -559,12 +562,4 @@ JNI(void, moeCombine)(JNIEnv* env, jclass, jlong h, jlong out, jint ldo, jlong d
   launched(env, "moeCombine kernel");
 }
 
-JNI(jlongArray, deviceMemInfo)(JNIEnv* env, jclass, jint device) {
-  CK(cudaSetDevice(device), "cudaSetDevice", nullptr);
-  size_t freeB, totalB;
-  CK(cudaMemGetInfo(&freeB, &totalB), "cudaMemGetInfo", nullptr);
-  jlongArray out = env->NewLongArray(2);
-  jlong v[2] = {(jlong)freeB, (jlong)totalB};
-  env->SetLongArrayRegion(out, 0, 2, v);
-  return out;
-}
+JNI(jlongArray, deviceMemInfo)(JNIEnv* env, jclass, jint device) { return memInfoOf(env, device); }

@@ -1206,16 +1206,24 @@ static void gemv2(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, 
   else launchK(true, gemv2K<T, false, KS>, blocks, 256, s, y, ldy, x, ldx, w, bias, in, out);
 }
 
+/**
+ * The in-split (warps per output feature) of the GEMVs for `out` features: the smallest of 1, 2, 4, 8 that gives
+ * 1024·gemvVariant blocks of 256 threads or more (1024 ≈ one wave: 8 per SM on 132 SMs).
+ */
+static int inSplit(long out) {
+  long wave = 1024L * gemvVariant;
+  return out >= wave * 8 ? 1 : out >= wave * 4 ? 2 : out >= wave * 2 ? 4 : 8;
+}
+
 template <int T>
 static void gemv2Split(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
                        const bf16* bias, int in, int out) {
-  // Smallest in-split that gives `wave` blocks of 256 threads or more (1024 ≈ one wave: 8 per SM on 132 SMs).
-  long wave = 1024L * gemvVariant;
-  long feat = (long)out;
-  if (feat >= wave * 8) gemv2<T, 1>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
-  else if (feat >= wave * 4) gemv2<T, 2>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
-  else if (feat >= wave * 2) gemv2<T, 4>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
-  else gemv2<T, 8>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
+  switch (inSplit(out)) {
+    case 1: gemv2<T, 1>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); break;
+    case 2: gemv2<T, 2>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); break;
+    case 4: gemv2<T, 4>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); break;
+    default: gemv2<T, 8>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
+  }
 }
 
 #define GEMV2_CASE(T) \
@@ -1240,14 +1248,13 @@ bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, in
 
 template <int T>
 static bool gemvSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16* w, int in, int inter) {
-  // The split gemv2Split would pick for the (2·inter)-feature GEMV, so that gate and up sum in the same order.
-  long wave = 1024L * gemvVariant;
-  long feat = 2L * inter;
-  if (feat >= wave * 8) launchK(true, gemvSiluK<T, 1>, (inter + 3) / 4, 256, s, y, x, ldx, w, in, inter);
-  else if (feat >= wave * 4) launchK(true, gemvSiluK<T, 2>, (inter + 1) / 2, 256, s, y, x, ldx, w, in, inter);
-  else if (feat >= wave * 2) launchK(true, gemvSiluK<T, 4>, inter, 256, s, y, x, ldx, w, in, inter);
-  else return false;  // a split of 8 leaves one feature per block: no pair to finish
-  return true;
+  // the split of the (2·inter)-feature GEMV, so that gate and up sum in the same order as gemv2K's
+  switch (inSplit(2L * inter)) {
+    case 1: launchK(true, gemvSiluK<T, 1>, (inter + 3) / 4, 256, s, y, x, ldx, w, in, inter); return true;
+    case 2: launchK(true, gemvSiluK<T, 2>, (inter + 1) / 2, 256, s, y, x, ldx, w, in, inter); return true;
+    case 4: launchK(true, gemvSiluK<T, 4>, inter, 256, s, y, x, ldx, w, in, inter); return true;
+    default: return false;  // a split of 8 leaves one feature per block: no pair to finish
+  }
 }
 
 #define GEMV_SILU_CASE(T) \

@@ -139,22 +139,12 @@ public final class CudaBackend implements ComputeBackend {
     if (rowBlocks.isEmpty()) {
       throw new IllegalArgumentException("fusedWeight needs at least one block, got none");
     }
-    if (rowBlocks.stream().allMatch(b -> b.shape().length == 1)) { // vectors (fused biases): one after another
-      long n = rowBlocks.stream().mapToLong(TensorSlice::elementCount).sum();
-      long ptr = CudaNative.malloc(ctx, Math.max(2 * n, 256));
-      allocations.add(ptr);
-      long at = ptr;
-      for (TensorSlice b : rowBlocks) {
-        CudaNative.upload(ctx, at, b.data(), dtype(b), b.elementCount());
-        at += 2 * b.elementCount();
-      }
-      return new CudaWeight(ptr, new long[] {n}, false);
-    }
-    long cols = rowBlocks.get(0).shape()[rowBlocks.get(0).shape().length - 1];
+    boolean vectors = rowBlocks.stream().allMatch(b -> b.shape().length == 1); // fused biases: one after another
+    long cols = vectors ? 1 : rowBlocks.get(0).shape()[rowBlocks.get(0).shape().length - 1];
     long rows = 0;
     for (TensorSlice b : rowBlocks) {
       long[] shape = b.shape();
-      if (shape[shape.length - 1] != cols) {
+      if (!vectors && shape[shape.length - 1] != cols) {
         throw new IllegalArgumentException(String.format("fusedWeight: %s has %d columns, the first block %d",
             b.name(), shape[shape.length - 1], cols));
       }
@@ -167,7 +157,7 @@ public final class CudaBackend implements ComputeBackend {
       CudaNative.upload(ctx, at, b.data(), dtype(b), b.elementCount());
       at += 2 * b.elementCount();
     }
-    return new CudaWeight(ptr, new long[] {rows, cols}, false);
+    return new CudaWeight(ptr, vectors ? new long[] {rows} : new long[] {rows, cols}, false);
   }
 
   /**

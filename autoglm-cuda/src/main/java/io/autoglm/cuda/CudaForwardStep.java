@@ -390,21 +390,31 @@ final class CudaForwardStep implements ForwardStep {
 
   @Override
   public void ropeWriteKv(int layer, Tensor k, Tensor v, int numKvHeads, RopeSpec spec) {
+    checkKvSpec(numKvHeads, spec);
+    writeKv(layer, act(k), act(v), backend.ropeTable(spec), spec);
+  }
+
+  /** K rotated by {@code spec} must have the KV cache's head count and size. */
+  private void checkKvSpec(int numKvHeads, RopeSpec spec) {
     if (numKvHeads != kv.layout().numKvHeads() || spec.headDim() != kv.layout().headDim()) {
       throw new IllegalArgumentException(String.format("K has %d heads × %d, the KV cache %d × %d",
           numKvHeads, spec.headDim(), kv.layout().numKvHeads(), kv.layout().headDim()));
     }
-    writeKv(layer, act(k), act(v), backend.ropeTable(spec), spec);
+  }
+
+  /** K and V written into {@code layer}'s cache must match its heads, and the layer must be one of its layers. */
+  private void checkKvWrite(int layer, CudaActivation k, CudaActivation v) {
+    checkHeads(k, kv.layout().numKvHeads(), kv.layout().headDim());
+    checkHeads(v, kv.layout().numKvHeads(), kv.layout().headDim());
+    if (layer < 0 || layer >= kv.layout().numLayers()) {
+      throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
+    }
   }
 
   private void writeKv(int layer, CudaActivation k, CudaActivation v, long inv, RopeSpec spec) {
     int kvHeads = kv.layout().numKvHeads();
     int headDim = kv.layout().headDim();
-    checkHeads(k, kvHeads, headDim);
-    checkHeads(v, kvHeads, headDim);
-    if (layer < 0 || layer >= kv.layout().numLayers()) {
-      throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
-    }
+    checkKvWrite(layer, k, v);
     track(9, kv.keys(layer), k.ptr() ^ v.ptr());
     if (live()) {
       CudaNative.ropeWriteKv(ctx, k.ptr(), k.ld(), v.ptr(), v.ld(), kv.keys(layer), kv.values(layer), slots,
@@ -421,16 +431,9 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation va = act(v);
     int kvHeads = kv.layout().numKvHeads();
     int headDim = kv.layout().headDim();
-    if (numKvHeads != kvHeads || spec.headDim() != headDim) {
-      throw new IllegalArgumentException(String.format("K has %d heads × %d, the KV cache %d × %d",
-          numKvHeads, spec.headDim(), kvHeads, headDim));
-    }
+    checkKvSpec(numKvHeads, spec);
     checkHeads(qa, numHeads, headDim);
-    checkHeads(ka, kvHeads, headDim);
-    checkHeads(va, kvHeads, headDim);
-    if (layer < 0 || layer >= kv.layout().numLayers()) {
-      throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
-    }
+    checkKvWrite(layer, ka, va);
     long inv = backend.ropeTable(spec);
     CudaActivation out = activation(qa.rows(), qa.cols(), false);
     track(17, out.ptr(), kv.keys(layer) ^ qa.ptr());
