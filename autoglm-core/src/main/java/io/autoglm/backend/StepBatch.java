@@ -27,6 +27,22 @@ public record StepBatch(int[] tokenIds, int[] positions, int[] slots, List<Seque
     }
   }
 
+  /**
+   * A step of one sequence: {@code tokens[start, start + n)} at positions {@code start..start + n - 1}, with slots
+   * from {@code blockTable} in blocks of {@code blockSize} tokens (a prefill chunk, or a decode step when n is 1).
+   */
+  public static StepBatch ofOneSequence(int[] tokens, int start, int n, int[] blockTable, int blockSize) {
+    int[] ids = new int[n];
+    int[] pos = new int[n];
+    int[] slots = new int[n];
+    for (int j = 0; j < n; j++) {
+      ids[j] = tokens[start + j];
+      pos[j] = start + j;
+      slots[j] = blockTable[pos[j] / blockSize] * blockSize + pos[j] % blockSize;
+    }
+    return new StepBatch(ids, pos, slots, List.of(new Sequence(0, n, start + n, blockTable)));
+  }
+
   public StepBatch {
     if (tokenIds.length != positions.length || tokenIds.length != slots.length) {
       throw new IllegalArgumentException(String.format(

@@ -32,17 +32,8 @@ final class StepRunner {
       int start = 0;
       for (int i = 0; start < tokens.length; i++) {
         int n = i < chunks.length ? Math.min(chunks[i], tokens.length - start) : tokens.length - start;
-        int[] ids = new int[n];
-        int[] pos = new int[n];
-        int[] slots = new int[n];
-        int[] rows = new int[n];
-        for (int j = 0; j < n; j++) {
-          ids[j] = tokens[start + j];
-          pos[j] = start + j;
-          slots[j] = table[pos[j] / blockSize] * blockSize + pos[j] % blockSize;
-          rows[j] = j;
-        }
-        StepBatch b = new StepBatch(ids, pos, slots, List.of(new StepBatch.Sequence(0, n, start + n, table)));
+        int[] rows = java.util.stream.IntStream.range(0, n).toArray();
+        StepBatch b = StepBatch.ofOneSequence(tokens, start, n, table, blockSize);
         try (ForwardStep s = backend.begin(b, kv)) {
           out.addAll(List.of(s.toHost(m.forward(s, rows))));
         }

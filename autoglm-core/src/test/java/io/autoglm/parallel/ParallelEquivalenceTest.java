@@ -151,17 +151,8 @@ class ParallelEquivalenceTest {
   }
 
   private static float[][] step(ModelRunner runner, int[] tokens, int start, int n, int[] table) {
-    int[] ids = new int[n];
-    int[] pos = new int[n];
-    int[] slots = new int[n];
-    int[] rows = new int[n];
-    for (int j = 0; j < n; j++) {
-      ids[j] = tokens[start + j];
-      pos[j] = start + j;
-      slots[j] = table[pos[j] / BLOCK_SIZE] * BLOCK_SIZE + pos[j] % BLOCK_SIZE;
-      rows[j] = j;
-    }
-    StepBatch b = new StepBatch(ids, pos, slots, List.of(new StepBatch.Sequence(0, n, start + n, table)));
+    int[] rows = java.util.stream.IntStream.range(0, n).toArray();
+    StepBatch b = StepBatch.ofOneSequence(tokens, start, n, table, BLOCK_SIZE);
     return runner.step(b, rows, (s, logits) -> s.toHost(logits));
   }
 
