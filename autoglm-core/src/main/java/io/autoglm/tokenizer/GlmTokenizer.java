@@ -50,7 +50,10 @@ public final class GlmTokenizer implements AutoCloseable {
     this.tokenBytes = TokenTable.bytesById(files.tokenizerJson(), files.addedTokens());
     this.eosTokenIds = files.eosTokenIds();
     this.chatTemplate = chatTemplate;
-    JsonObject textJson = files.tokenizerJson().deepCopy();
+    // tokenizer.json with the non-special added tokens only: a new top level over the same (unmodified) members, not
+    // a deep copy of the 150k-token vocabulary and merges
+    JsonObject textJson = new JsonObject();
+    files.tokenizerJson().entrySet().forEach(e -> textJson.add(e.getKey(), e.getValue()));
     JsonArray nonSpecial = new JsonArray();
     for (AddedToken t : files.addedTokens()) {
       if (!t.special()) {
