@@ -30,14 +30,14 @@ if [[ $ST == *,conf,* ]]; then
 fi
 if [[ $ST == *,old,* ]]; then
   echo "== OLD jars (main before this branch): CudaBench bench ${OLD_WHICH:-single,batch}"
-  timeout ${OLD_TIMEOUT:-150} $J -Xmx16g -Dbench.gemvVariants=2 -Dbench.onlyGraphs=true -Dbench.skip256=${OLD_SKIP256:-true} \
+  timeout ${OLD_TIMEOUT:-150} $J -Xmx16g -Dbench.gemvVariants=${OLD_GEMV:-1} -Dbench.onlyGraphs=true -Dbench.skip256=${OLD_SKIP256:-true} \
     -cp "$here/lib-old/*" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${OLD_WHICH:-single,batch} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/bench-old.log
   lap old-bench
 fi
 if [[ $ST == *,new,* ]]; then
   echo "== NEW jars: CudaBench bench ${NEW_WHICH:-profile,single,batch}"
-  timeout ${NEW_TIMEOUT:-240} $J -Xmx16g -Dbench.gemvVariants=${GEMV:-1} -Dbench.pdlModes=${PDL_MODES:-true,false} -Dbench.attnVariants=${ATTN:-2,1} -Dbench.onlyGraphs=true \
+  timeout ${NEW_TIMEOUT:-240} $J -Xmx16g -Dbench.gemvVariants=${GEMV:-1} -Dbench.pdlModes=${PDL_MODES:-true,false} -Dbench.fuseModes=${FUSE_MODES:-true,false} -Dbench.attnVariants=${ATTN:-2,1} -Dbench.onlyGraphs=true \
     -Dbench.skip256=${NEW_SKIP256:-true} -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${NEW_WHICH:-profile,single,batch} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/bench-new.log
   lap new-bench

@@ -1,5 +1,6 @@
 // JNI bridge of io.autoglm.cuda.CudaNative: device context, memory, uploads, cuBLAS (dlopen'ed), graphs, kernels.
 // Every failure throws a Java IllegalStateException whose message names the call and the CUDA error.
+#include <vector>
 #include <jni.h>
 #include <dlfcn.h>
 #include <string.h>
@@ -454,6 +455,149 @@ JNI(jlong, selfTestGemvSilu)(JNIEnv* env, jclass, jlong h, jint rows, jint in, j
   delete[] hw;
   delete[] hx;
   return diff;
+}
+
+/** Residual add + RMSNorm + gate_up GEMV + SiLU·mul in one kernel (rows <= 4); false when it does not apply. */
+JNI(jboolean, addRmsNormLinearSiluMul)(JNIEnv* env, jclass, jlong h, jlong sum, jlong y, jlong a, jint lda, jlong b,
+                                       jint ldb, jlong normW, jfloat eps, jlong w, jint rows, jint in, jint inter) {
+  if (!launchAddRmsNormGemvSilu(ctx(h)->stream, p<bf16>(sum), p<bf16>(y), p<bf16>(a), lda, p<bf16>(b), ldb,
+                                p<bf16>(normW), eps, p<bf16>(w), rows, in, inter)) {
+    return JNI_FALSE;
+  }
+  return launched(env, "addRmsNorm+gemvSilu kernel") ? JNI_TRUE : JNI_FALSE;
+}
+
+/** Residual add + RMSNorm + QKV GEMV + RoPE + KV write in one kernel (rows <= 4); false when it does not apply. */
+JNI(jboolean, addRmsNormQkvRope)(JNIEnv* env, jclass, jlong h, jlong sum, jlong qOut, jlong a, jint lda, jlong b,
+                                 jint ldb, jlong normW, jfloat eps, jlong w, jlong bias, jint rows, jint in, jlong kc,
+                                 jlong vc, jlong slots, jlong pos, jlong inv, jint heads, jint kvHeads, jint headDim,
+                                 jint rot) {
+  if (!launchAddRmsNormQkvRope(ctx(h)->stream, p<bf16>(sum), p<bf16>(qOut), p<bf16>(a), lda, p<bf16>(b), ldb,
+                               p<bf16>(normW), eps, p<bf16>(w), p<bf16>(bias), rows, in, p<bf16>(kc), p<bf16>(vc),
+                               p<int>(slots), p<int>(pos), p<float>(inv), heads, kvHeads, headDim, rot)) {
+    return JNI_FALSE;
+  }
+  return launched(env, "addRmsNorm+qkv+rope kernel") ? JNI_TRUE : JNI_FALSE;
+}
+
+namespace {
+/** Device buffers of a self-check, freed together. */
+struct Scratch {
+  std::vector<void*> all;
+  unsigned long long z;
+  explicit Scratch(long long seed) : z((unsigned long long)seed) {}
+  ~Scratch() {
+    for (void* q : all) cudaFree(q);
+  }
+  float next() {
+    z = z * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((z >> 40) & 0xffff) / 65536.f - 0.5f;
+  }
+  /** n zeroed bytes on the device, or null. */
+  void* zeros(size_t n) {
+    void* d = nullptr;
+    if (cudaMalloc(&d, n) != cudaSuccess) return nullptr;
+    all.push_back(d);
+    cudaMemset(d, 0, n);
+    return d;
+  }
+  /** n random bf16 in [-scale/2, scale/2), plus offset. */
+  bf16* random(size_t n, float scale, float offset = 0.f) {
+    std::vector<uint16_t> host(n);
+    for (size_t i = 0; i < n; i++) host[i] = f32ToBf16(offset + next() * scale);
+    bf16* d = (bf16*)zeros(n * 2);
+    if (d != nullptr) cudaMemcpy(d, host.data(), n * 2, cudaMemcpyHostToDevice);
+    return d;
+  }
+  template <typename V>
+  V* upload(const std::vector<V>& v) {
+    V* d = (V*)zeros(v.size() * sizeof(V));
+    if (d != nullptr) cudaMemcpy(d, v.data(), v.size() * sizeof(V), cudaMemcpyHostToDevice);
+    return d;
+  }
+};
+
+/** The number of 16-bit elements that differ between two device arrays of n. */
+long long differing(const void* x, const void* y, size_t n) {
+  std::vector<uint16_t> a(n), b(n);
+  cudaMemcpy(a.data(), x, n * 2, cudaMemcpyDeviceToHost);
+  cudaMemcpy(b.data(), y, n * 2, cudaMemcpyDeviceToHost);
+  long long d = 0;
+  for (size_t i = 0; i < n; i++) d += a[i] != b[i];
+  return d;
+}
+}  // namespace
+
+/**
+ * Kernel self-check on random data for the fused residual add + RMSNorm GEMVs, against the unfused kernels that the
+ * steps run otherwise. kind 0: addRmsNorm → gate_up GEMV with SiLU·mul (out = inter); kind 1: addRmsNorm → QKV GEMV
+ * with bias → RoPE of q and k and the KV write (out = query heads; 2 KV heads of 128, rotary dim 64, interleaved).
+ * Returns the number of output elements (sums, activations, q, K and V cache) that differ bit for bit, -1 when the
+ * fused kernel declines the shapes, -2 when device memory ran out.
+ */
+JNI(jlong, selfTestNormFused)(JNIEnv* env, jclass, jlong h, jint kind, jint rows, jint in, jint out, jlong seed) {
+  Context* c = ctx(h);
+  Scratch m(seed);
+  const float eps = 1e-5f;
+  bf16* a = m.random((size_t)rows * in, 4.f);
+  bf16* b = m.random((size_t)rows * in, 4.f);
+  bf16* nw = m.random(in, 0.5f, 1.f);
+  bf16* sum1 = (bf16*)m.zeros((size_t)rows * in * 2);
+  bf16* sum2 = (bf16*)m.zeros((size_t)rows * in * 2);
+  bf16* xn = (bf16*)m.zeros((size_t)rows * in * 2);
+  if (!a || !b || !nw || !sum1 || !sum2 || !xn) return -2;
+  long long diff = 0;
+  if (kind == 0) {
+    int inter = out;
+    bf16* w = m.random((size_t)2 * inter * in, 0.05f);
+    bf16* gu = (bf16*)m.zeros((size_t)rows * 2 * inter * 2);
+    bf16* y1 = (bf16*)m.zeros((size_t)rows * inter * 2);
+    bf16* y2 = (bf16*)m.zeros((size_t)rows * inter * 2);
+    if (!w || !gu || !y1 || !y2) return -2;
+    if (!launchAddRmsNormGemvSilu(c->stream, sum1, y1, a, in, b, in, nw, eps, w, rows, in, inter)) return -1;
+    launchAddRmsNorm(c->stream, sum2, xn, a, in, b, in, nw, rows, in, eps);
+    if (!launchGemvSilu(c->stream, y2, xn, in, w, rows, in, inter)) {
+      launchGemv(c->stream, gu, 2 * inter, false, xn, in, w, nullptr, rows, in, 2 * inter);
+      launchSiluMul(c->stream, y2, gu, 2 * inter, rows, inter);
+    }
+    if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestNormFused kernels")) return -2;
+    diff = differing(y1, y2, (size_t)rows * inter);
+  } else {
+    int heads = out, kvHeads = 2, headDim = 128, rot = 64, slotsTotal = 64;
+    int qW = heads * headDim, kvW = kvHeads * headDim, n = qW + 2 * kvW;
+    bf16* w = m.random((size_t)n * in, 0.05f);
+    bf16* bias = m.random(n, 0.5f);
+    bf16* qkv = (bf16*)m.zeros((size_t)rows * n * 2);
+    bf16* q1 = (bf16*)m.zeros((size_t)rows * qW * 2);
+    bf16* q2 = (bf16*)m.zeros((size_t)rows * qW * 2);
+    bf16* kc1 = (bf16*)m.zeros((size_t)slotsTotal * kvW * 2);
+    bf16* vc1 = (bf16*)m.zeros((size_t)slotsTotal * kvW * 2);
+    bf16* kc2 = (bf16*)m.zeros((size_t)slotsTotal * kvW * 2);
+    bf16* vc2 = (bf16*)m.zeros((size_t)slotsTotal * kvW * 2);
+    std::vector<int> slots, pos;
+    for (int t = 0; t < rows; t++) {
+      slots.push_back(3 + 13 * t);
+      pos.push_back(7 + 1021 * t);
+    }
+    std::vector<float> invHost(rot / 2);
+    for (int i = 0; i < rot / 2; i++) invHost[i] = 1.f / powf(10000.f, 2.f * i / rot);
+    int* ds = m.upload(slots);
+    int* dp = m.upload(pos);
+    float* di = m.upload(invHost);
+    if (!w || !bias || !qkv || !q1 || !q2 || !kc1 || !vc1 || !kc2 || !vc2 || !ds || !dp || !di) return -2;
+    if (!launchAddRmsNormQkvRope(c->stream, sum1, q1, a, in, b, in, nw, eps, w, bias, rows, in, kc1, vc1, ds, dp, di,
+                                 heads, kvHeads, headDim, rot)) {
+      return -1;
+    }
+    launchAddRmsNorm(c->stream, sum2, xn, a, in, b, in, nw, rows, in, eps);
+    launchGemv(c->stream, qkv, n, false, xn, in, w, bias, rows, in, n);
+    launchRopeQkv(c->stream, q2, qkv, n, qkv + qW, n, qkv + qW + kvW, n, kc2, vc2, ds, dp, di, rows, heads, kvHeads,
+                  headDim, rot, true);
+    if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestNormFused kernels")) return -2;
+    diff = differing(q1, q2, (size_t)rows * qW) + differing(kc1, kc2, (size_t)slotsTotal * kvW) +
+           differing(vc1, vc2, (size_t)slotsTotal * kvW);
+  }
+  return diff + differing(sum1, sum2, (size_t)rows * in);
 }
 
 // ---- profiling: events recorded around each op of an eager step, with a spin kernel ahead of each ----

@@ -163,6 +163,13 @@ __global__ void siluMulK(bf16* out, const bf16* gu, int ldgu, int inter) {
   }
 }
 
+/** A rotated element from its value xd and its pair's xp: the first of a pair subtracts, the second adds. */
+__device__ __forceinline__ float ropePair(float xd, float xp, bool first, int pos, float invFreq) {
+  float s, c;
+  sincosf((float)pos * invFreq, &s, &c);
+  return first ? xd * c - xp * s : xd * c + xp * s;
+}
+
 /** Element d of a head after partial RoPE: pairs (2i, 2i+1) when interleaved, else (i, i + rot/2). */
 __device__ __forceinline__ float ropeElem(const bf16* xh, int d, int pos, const float* inv, int rot, bool interleaved) {
   if (d >= rot) return bf(xh[d]);
@@ -170,10 +177,7 @@ __device__ __forceinline__ float ropeElem(const bf16* xh, int d, int pos, const 
   bool first;
   if (interleaved) { i = d >> 1; first = (d & 1) == 0; partner = first ? d + 1 : d - 1; }
   else { first = d < half; i = first ? d : d - half; partner = first ? d + half : d - half; }
-  float s, c;
-  sincosf((float)pos * inv[i], &s, &c);
-  float xd = bf(xh[d]), xp = bf(xh[partner]);
-  return first ? xd * c - xp * s : xd * c + xp * s;
+  return ropePair(bf(xh[d]), bf(xh[partner]), first, pos, inv[i]);
 }
 
 __global__ void ropeK(bf16* out, const bf16* x, int ldx, const int* pos, const float* inv, int heads, int headDim,
@@ -700,9 +704,26 @@ __device__ __forceinline__ uint4 loadWeight(const uint4* p) { // streamed once: 
  * the next U chunks in registers while it uses the current U. The first U are loaded before pdlWait(), so that under
  * PDL a GEMV streams its weights while the kernel before it finishes.
  */
-template <int T, int KS>
+struct NoPrologue {
+  __device__ void operator()() const {}
+};
+
+/** x's 16-byte chunk: through the read-only cache from global memory, or a plain load from shared memory (SX). */
+template <bool SX>
+__device__ __forceinline__ uint4 loadX(const uint4* p) {
+  if constexpr (SX) {
+    uint4 r;
+    unsigned a = (unsigned)__cvta_generic_to_shared(p);
+    asm volatile("ld.shared.v4.u32 {%0,%1,%2,%3}, [%4];" : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "r"(a));
+    return r;
+  } else {
+    return __ldg(p);
+  }
+}
+
+template <int T, int KS, bool SX = false, typename Pro = NoPrologue>
 __device__ __forceinline__ void gemvAccumulate(float (&acc)[T], const uint4* wr, int nvec, const bf16* x, int ldx,
-                                               int ks, int lane) {
+                                               int ks, int lane, Pro prologue = Pro()) {
   constexpr int U = 4;
   constexpr int STEP = 32 * KS;
 #pragma unroll
@@ -715,6 +736,7 @@ __device__ __forceinline__ void gemvAccumulate(float (&acc)[T], const uint4* wr,
     for (int u = 0; u < U; u++) wv[u] = loadWeight(wr + v + u * STEP);
   }
   pdlWait();
+  prologue();  // the whole block, before any x is read (the fused RMSNorm computes x here)
   while (full) {
     uint4 cur[U];
 #pragma unroll
@@ -731,7 +753,7 @@ __device__ __forceinline__ void gemvAccumulate(float (&acc)[T], const uint4* wr,
       unpack8(cur[u], wf);
 #pragma unroll
       for (int t = 0; t < T; t++) {
-        unpack8(__ldg((const uint4*)(x + (size_t)t * ldx) + v + u * STEP), xf);
+        unpack8(loadX<SX>((const uint4*)(x + (size_t)t * ldx) + v + u * STEP), xf);
 #pragma unroll
         for (int i = 0; i < 8; i++) acc[t] += wf[i] * xf[i];
       }
@@ -743,13 +765,171 @@ __device__ __forceinline__ void gemvAccumulate(float (&acc)[T], const uint4* wr,
     unpack8(loadWeight(wr + v), wf);
 #pragma unroll
     for (int t = 0; t < T; t++) {
-      unpack8(__ldg((const uint4*)(x + (size_t)t * ldx) + v), xf);
+      unpack8(loadX<SX>((const uint4*)(x + (size_t)t * ldx) + v), xf);
 #pragma unroll
       for (int i = 0; i < 8; i++) acc[t] += wf[i] * xf[i];
     }
   }
 #pragma unroll
   for (int t = 0; t < T; t++) acc[t] = warpSum(acc[t]);
+}
+
+/**
+ * The input of a GEMV that is the RMSNorm of a residual sum (fused residual add + RMSNorm + GEMV): x = rmsNorm(a + b)
+ * · w, with the sum a + b (rounded to bf16) written to `sum` by block 0. vb: the block size addRmsNormK runs with
+ * for these rows (rowThreads), whose summation order the prologue reproduces.
+ */
+struct NormIn {
+  const bf16* a;
+  int lda;
+  const bf16* b;
+  int ldb;
+  const bf16* w;
+  bf16* sum;  // (T, n), dense
+  int vb;
+  float eps;
+};
+
+/** Most elements of a row one thread of addRmsNormK keeps in registers (its R). */
+constexpr int NORM_R = 8;
+/** Most addRmsNormK threads one thread of a 256-thread GEMV block plays (1024 / 256). */
+constexpr int NORM_M = 4;
+
+/**
+ * Computes x = rmsNorm(a + b) · w for T rows of n into shared memory (T, n), bit for bit as addRmsNormK does with
+ * p.vb threads: thread j of the 256 plays addRmsNormK's threads j + 256·m, which keeps their lanes and their warps'
+ * order, so the per-thread sums, the warp sums and the block sum add in the same order. Block 0 writes the sums.
+ * Needs n <= NORM_R·vb and vb <= 1024 (the host checks). The whole block calls it.
+ */
+template <int T>
+__device__ void normPrologue(bf16* xs, const NormIn& p, int n) {
+  __shared__ float red[33];
+  int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  int nwv = p.vb >> 5;  // addRmsNormK's warps
+#pragma unroll 1
+  for (int t = 0; t < T; t++) {
+    const bf16* ar = p.a + (size_t)t * p.lda;
+    const bf16* br = p.b + (size_t)t * p.ldb;
+    bf16* xr = xs + (size_t)t * n;  // holds the sums until they are normed (each thread its own elements)
+#pragma unroll 1
+    for (int m = 0; m < NORM_M; m++) {  // one addRmsNormK warp per iteration, in the warp's own summation order
+      int vt = threadIdx.x + 256 * m;
+      float ss = 0.f;
+      if (vt < p.vb) {  // vb is a multiple of 32: the whole warp or none of it
+#pragma unroll
+        for (int k = 0; k < NORM_R; k++) {
+          int i = vt + k * p.vb;
+          if (i < n) {
+            bf16 sb = tobf(bf(ar[i]) + bf(br[i]));
+            if (blockIdx.x == 0) p.sum[(size_t)t * n + i] = sb;
+            xr[i] = sb;
+            float v = bf(sb);
+            ss += v * v;
+          }
+        }
+      }
+      float wsum = warpSum(ss);
+      if (lane == 0 && warp + 8 * m < nwv) red[warp + 8 * m] = wsum;
+    }
+    __syncthreads();
+    if (warp == 0) {
+      float tot = lane < nwv ? red[lane] : 0.f;
+      tot = warpSum(tot);
+      if (lane == 0) red[32] = tot;
+    }
+    __syncthreads();
+    float inv = rsqrtf(red[32] / n + p.eps);
+#pragma unroll 1
+    for (int m = 0; m < NORM_M; m++) {
+      int vt = threadIdx.x + 256 * m;
+#pragma unroll
+      for (int k = 0; k < NORM_R; k++) {
+        int i = vt + k * p.vb;
+        if (vt < p.vb && i < n) xr[i] = tobf(bf(xr[i]) * inv * bf(p.w[i]));
+      }
+    }
+    __syncthreads();  // red is reused by the next row; xs complete before the GEMV reads it
+  }
+}
+
+/**
+ * Where the fused QKV GEMV puts its outputs: rotated q into q (T, qWidth), rotated k and v into their KV-cache
+ * slots. Interleaved partial RoPE only (pairs 2i, 2i+1 lie in one block).
+ */
+struct QkvOut {
+  bf16* q;
+  bf16* kc;
+  bf16* vc;
+  const int* slots;
+  const int* pos;
+  const float* inv;
+  int qWidth;
+  int kvWidth;
+  int headDim;
+  int rot;
+};
+
+/**
+ * The attention block's input side in one kernel: x = rmsNorm(a + b) (normPrologue, when NORM; else x itself),
+ * qkv = x · Wᵀ + bias as gemv2K computes it (rounded to bf16), then RoPE of q and k and the KV-cache write of k and
+ * v, as ropeQkvK computes them. KS <= 4, so that each block holds whole (2i, 2i+1) pairs.
+ */
+template <int T, int KS, bool NORM>
+__global__ void __launch_bounds__(256) gemvQkvK(const bf16* x, int ldx, const bf16* w, const bf16* bias, int in,
+                                                int out, NormIn nrm, QkvOut o) {
+  pdlTrigger();
+  static_assert(KS <= 4, "pairs of features must lie in one block");
+  constexpr int RPB = 8 / KS;
+  __shared__ float part[8][T];
+  __shared__ float val[RPB][T];
+  extern __shared__ __align__(16) unsigned char dynSmem[];
+  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int rib = warp / KS, ks = warp - rib * KS;
+  int row = blockIdx.x * RPB + rib;
+  bool live = row < out;
+  const uint4* wr = (const uint4*)(w + (size_t)(live ? row : 0) * in);
+  float acc[T];
+  if constexpr (NORM) {
+    bf16* xs = (bf16*)dynSmem;
+    gemvAccumulate<T, KS, true>(acc, wr, live ? in >> 3 : 0, xs, in, ks, lane,
+                                [&]() { normPrologue<T>(xs, nrm, in); });
+  } else {
+    gemvAccumulate<T, KS>(acc, wr, live ? in >> 3 : 0, x, ldx, ks, lane);
+  }
+  if (lane == 0) {
+#pragma unroll
+    for (int t = 0; t < T; t++) part[warp][t] = acc[t];
+  }
+  __syncthreads();
+  int e = threadIdx.x;
+  int r = e / T, t = e - r * T;
+  int f = blockIdx.x * RPB + r;
+  bool mine = e < RPB * T && f < out;
+  if (mine) {
+    float s;  // summed as gemv2K sums (with one split it takes the warp's sum as it is)
+    if constexpr (KS == 1) {
+      s = part[r][t];
+    } else {
+      s = 0.f;
+#pragma unroll
+      for (int k = 0; k < KS; k++) s += part[r * KS + k][t];
+    }
+    if (bias != nullptr) s += bf(bias[f]);
+    val[r][t] = bf(tobf(s));
+  }
+  __syncthreads();
+  if (!mine) return;
+  float xv = val[r][t];
+  int kvEnd = o.qWidth + o.kvWidth;
+  if (f < kvEnd) {
+    int c = f < o.qWidth ? f : f - o.qWidth;  // column within q or k
+    int d = c % o.headDim;
+    if (d < o.rot) xv = ropePair(xv, val[r ^ 1][t], (d & 1) == 0, o.pos[t], o.inv[d >> 1]);
+    if (f < o.qWidth) o.q[(size_t)t * o.qWidth + f] = tobf(xv);
+    else o.kc[(size_t)o.slots[t] * o.kvWidth + c] = tobf(xv);
+  } else {
+    o.vc[(size_t)o.slots[t] * o.kvWidth + (f - kvEnd)] = tobf(xv);
+  }
 }
 
 /**
@@ -802,12 +982,14 @@ __global__ void __launch_bounds__(256) gemv2K(void* y, int ldy, const bf16* x, i
  * and the matching up rows (KS warps each), and writes out (T, inter) = silu(gate)·up. Gate and up are rounded to
  * bf16 before the activation, exactly as gemv2K followed by siluMulK computes them.
  */
-template <int T, int KS>
-__global__ void __launch_bounds__(256) gemvSiluK(bf16* y, const bf16* x, int ldx, const bf16* w, int in, int inter) {
+template <int T, int KS, bool NORM>
+__global__ void __launch_bounds__(256) gemvSiluK(bf16* y, const bf16* x, int ldx, const bf16* w, int in, int inter,
+                                                 NormIn nrm) {
   pdlTrigger();
   constexpr int RPB = 8 / KS;
   constexpr int PAIRS = RPB / 2;
   __shared__ float part[8][T];
+  extern __shared__ __align__(16) unsigned char dynSmem[];
   int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   int rib = warp / KS, ks = warp - rib * KS;
   int f = blockIdx.x * PAIRS + rib % PAIRS;
@@ -815,7 +997,13 @@ __global__ void __launch_bounds__(256) gemvSiluK(bf16* y, const bf16* x, int ldx
   int row = rib >= PAIRS ? inter + f : f;
   const uint4* wr = (const uint4*)(w + (size_t)(live ? row : 0) * in);
   float acc[T];
-  gemvAccumulate<T, KS>(acc, wr, live ? in >> 3 : 0, x, ldx, ks, lane);
+  if constexpr (NORM) {
+    bf16* xs = (bf16*)dynSmem;
+    gemvAccumulate<T, KS, true>(acc, wr, live ? in >> 3 : 0, xs, in, ks, lane,
+                                [&]() { normPrologue<T>(xs, nrm, in); });
+  } else {
+    gemvAccumulate<T, KS>(acc, wr, live ? in >> 3 : 0, x, ldx, ks, lane);
+  }
   if (lane == 0) {
 #pragma unroll
     for (int t = 0; t < T; t++) part[warp][t] = acc[t];
@@ -1096,11 +1284,12 @@ void setPdl(bool on) { g_pdl = on; }
  * attribute, so that it may start while the kernel before it finishes (it waits for it in pdlWait()).
  */
 template <typename... P, typename... A>
-static void launchK(bool pdl, void (*kernel)(P...), dim3 grid, dim3 block, cudaStream_t s, A&&... args) {
+static void launchKs(bool pdl, void (*kernel)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t s,
+                     A&&... args) {
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = grid;
   cfg.blockDim = block;
-  cfg.dynamicSmemBytes = 0;
+  cfg.dynamicSmemBytes = smem;
   cfg.stream = s;
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -1108,6 +1297,11 @@ static void launchK(bool pdl, void (*kernel)(P...), dim3 grid, dim3 block, cudaS
   cfg.attrs = attr;
   cfg.numAttrs = pdl && g_pdl ? 1 : 0;
   cudaLaunchKernelEx(&cfg, kernel, std::forward<A>(args)...);
+}
+
+template <typename... P, typename... A>
+static void launchK(bool pdl, void (*kernel)(P...), dim3 grid, dim3 block, cudaStream_t s, A&&... args) {
+  launchKs(pdl, kernel, grid, block, 0, s, std::forward<A>(args)...);
 }
 
 void launchEmbedding(cudaStream_t s, bf16* out, const bf16* table, const int* ids, int rows, int hidden) {
@@ -1250,9 +1444,11 @@ template <int T>
 static bool gemvSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16* w, int in, int inter) {
   // the split of the (2·inter)-feature GEMV, so that gate and up sum in the same order as gemv2K's
   switch (inSplit(2L * inter)) {
-    case 1: launchK(true, gemvSiluK<T, 1>, (inter + 3) / 4, 256, s, y, x, ldx, w, in, inter); return true;
-    case 2: launchK(true, gemvSiluK<T, 2>, (inter + 1) / 2, 256, s, y, x, ldx, w, in, inter); return true;
-    case 4: launchK(true, gemvSiluK<T, 4>, inter, 256, s, y, x, ldx, w, in, inter); return true;
+    case 1: launchK(true, gemvSiluK<T, 1, false>, (inter + 3) / 4, 256, s, y, x, ldx, w, in, inter, NormIn{});
+      return true;
+    case 2: launchK(true, gemvSiluK<T, 2, false>, (inter + 1) / 2, 256, s, y, x, ldx, w, in, inter, NormIn{});
+      return true;
+    case 4: launchK(true, gemvSiluK<T, 4, false>, inter, 256, s, y, x, ldx, w, in, inter, NormIn{}); return true;
     default: return false;  // a split of 8 leaves one feature per block: no pair to finish
   }
 }
@@ -1275,6 +1471,85 @@ void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf1
   int total = (heads + kvHeads) * headDim;
   launchK(true, ropeQkvK, dim3(rows, (total + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots, pos,
           inv, heads, kvHeads, headDim, rot, interleaved);
+}
+
+// ---- residual add + RMSNorm fused into the GEMV that reads the normed rows ----
+
+/** Most rows of the fused-norm GEMVs: their (rows, in) normed input lives in shared memory. */
+static constexpr int NORM_MAX_ROWS = 4;
+static constexpr int NORM_MAX_SMEM = 32 << 10;
+
+/** Whether the fused-norm GEMV takes (rows, in); fills nrm.vb with addRmsNormK's block size for these rows. */
+static bool normApplies(NormIn& nrm, int rows, int in, const bf16* w) {
+  if (rows < 1 || rows > NORM_MAX_ROWS || (in & 7) != 0 || (size_t)rows * in * 2 > NORM_MAX_SMEM) return false;
+  if (gemvVariant == 0 || ((uintptr_t)w & 15) != 0) return false;
+  nrm.vb = rowThreads(in, rows);
+  return nrm.vb <= NORM_M * 256 && in <= NORM_R * nrm.vb;
+}
+
+/** The in-split of the fused-norm GEMVs: the unfused GEMV's, at most 4 (whole feature pairs per block). */
+static int fusedSplit(long out) {
+  int ks = inSplit(out);
+  return ks > 4 ? 4 : ks;
+}
+
+template <int T>
+static void gemvNormSilu(cudaStream_t s, bf16* y, const bf16* w, int in, int inter, const NormIn& nrm) {
+  size_t smem = (size_t)T * in * 2;
+  switch (fusedSplit(2L * inter)) {
+    case 1: launchKs(true, gemvSiluK<T, 1, true>, (inter + 3) / 4, 256, smem, s, y, nullptr, 0, w, in, inter, nrm);
+      break;
+    case 2: launchKs(true, gemvSiluK<T, 2, true>, (inter + 1) / 2, 256, smem, s, y, nullptr, 0, w, in, inter, nrm);
+      break;
+    default: launchKs(true, gemvSiluK<T, 4, true>, inter, 256, smem, s, y, nullptr, 0, w, in, inter, nrm);
+  }
+}
+
+bool launchAddRmsNormGemvSilu(cudaStream_t s, bf16* sum, bf16* y, const bf16* a, int lda, const bf16* b, int ldb,
+                              const bf16* normW, float eps, const bf16* w, int rows, int in, int inter) {
+  NormIn nrm{a, lda, b, ldb, normW, sum, 0, eps};
+  if (!normApplies(nrm, rows, in, w)) return false;
+  switch (rows) {
+    case 1: gemvNormSilu<1>(s, y, w, in, inter, nrm); break;
+    case 2: gemvNormSilu<2>(s, y, w, in, inter, nrm); break;
+    case 3: gemvNormSilu<3>(s, y, w, in, inter, nrm); break;
+    default: gemvNormSilu<4>(s, y, w, in, inter, nrm);
+  }
+  return true;
+}
+
+template <int T, int KS>
+static void gemvQkv(cudaStream_t s, const bf16* w, const bf16* bias, int in, int out, const NormIn& nrm,
+                    const QkvOut& o) {
+  int blocks = (out + 8 / KS - 1) / (8 / KS);
+  launchKs(true, gemvQkvK<T, KS, true>, blocks, 256, (size_t)T * in * 2, s, nullptr, 0, w, bias, in, out, nrm, o);
+}
+
+template <int T>
+static void gemvQkvSplit(cudaStream_t s, const bf16* w, const bf16* bias, int in, int out, const NormIn& nrm,
+                         const QkvOut& o) {
+  switch (fusedSplit(out)) {
+    case 1: gemvQkv<T, 1>(s, w, bias, in, out, nrm, o); break;
+    case 2: gemvQkv<T, 2>(s, w, bias, in, out, nrm, o); break;
+    default: gemvQkv<T, 4>(s, w, bias, in, out, nrm, o);
+  }
+}
+
+bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* a, int lda, const bf16* b, int ldb,
+                             const bf16* normW, float eps, const bf16* w, const bf16* bias, int rows, int in,
+                             bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                             int kvHeads, int headDim, int rot) {
+  NormIn nrm{a, lda, b, ldb, normW, sum, 0, eps};
+  if (!normApplies(nrm, rows, in, w) || (headDim & 1) != 0 || (rot & 1) != 0 || rot > headDim) return false;
+  QkvOut o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
+  int out = (heads + 2 * kvHeads) * headDim;
+  switch (rows) {
+    case 1: gemvQkvSplit<1>(s, w, bias, in, out, nrm, o); break;
+    case 2: gemvQkvSplit<2>(s, w, bias, in, out, nrm, o); break;
+    case 3: gemvQkvSplit<3>(s, w, bias, in, out, nrm, o); break;
+    default: gemvQkvSplit<4>(s, w, bias, in, out, nrm, o);
+  }
+  return true;
 }
 
 namespace {

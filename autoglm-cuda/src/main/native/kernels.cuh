@@ -68,6 +68,21 @@ bool launchGemvSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16*
 void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
                    bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
                    int kvHeads, int headDim, int rot, bool interleaved);
+/**
+ * Residual add + RMSNorm fused into the gate_up GEMV with SiLU·mul (rows <= 4): sum = a + b, y = silu·mul of
+ * rmsNorm(sum)·normW · Wᵀ, bit for bit as launchAddRmsNorm followed by launchGemvSilu. False when it does not apply.
+ */
+bool launchAddRmsNormGemvSilu(cudaStream_t s, bf16* sum, bf16* y, const bf16* a, int lda, const bf16* b, int ldb,
+                              const bf16* normW, float eps, const bf16* w, int rows, int in, int inter);
+/**
+ * Residual add + RMSNorm, the QKV GEMV (+ bias), interleaved partial RoPE of q and k and the KV-cache write, in one
+ * kernel (rows <= 4): bit for bit as launchAddRmsNorm, launchGemv and launchRopeQkv where the GEMV's in-split is at
+ * most 4. qOut (rows, heads·headDim). False when it does not apply.
+ */
+bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* a, int lda, const bf16* b, int ldb,
+                             const bf16* normW, float eps, const bf16* w, const bf16* bias, int rows, int in,
+                             bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                             int kvHeads, int headDim, int rot);
 /** A one-thread kernel that busy-waits ns nanoseconds (profiling). */
 void launchSpin(cudaStream_t s, long long ns);
 /** Attention kernel: 1 = one warp reduction per position and head (attentionK), 2 = chunked (attention2K). */

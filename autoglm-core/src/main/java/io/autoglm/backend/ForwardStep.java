@@ -65,6 +65,37 @@ public interface ForwardStep extends AutoCloseable {
     return new ResidualNorm(sum, rmsNorm(sum, weight, eps));
   }
 
+  /** The residual sum {@code a + b} and a projection of its RMSNorm, as the fused residual-norm ops return them. */
+  record ResidualProjection(Tensor sum, Tensor out) {}
+
+  /**
+   * The MLP's input side: {@link #addRmsNorm}, then {@link #linearSiluMul} of the normed rows. Returns the sum and
+   * the activation (T, gateUp rows / 2). GPU backends compute the norm in the GEMV's prologue, so the normed rows are
+   * never written.
+   */
+  default ResidualProjection addRmsNormLinearSiluMul(Tensor a, Tensor b, Tensor normWeight, float eps,
+      Tensor gateUp) {
+    ResidualNorm r = addRmsNorm(a, b, normWeight, eps);
+    return new ResidualProjection(r.sum(), linearSiluMul(r.normed(), gateUp));
+  }
+
+  /**
+   * The attention's input side: {@link #addRmsNorm}, the fused QKV projection of the normed rows ({@code qkv} holds
+   * the q, k and v rows in that order; {@code bias} may be null), then {@link #ropeQWriteKv} of its q, k and v
+   * columns. Returns the sum and the rotated q (T, numHeads × headDim). GPU backends do it in one kernel.
+   */
+  default ResidualProjection addRmsNormQkvRope(int layer, Tensor a, Tensor b, Tensor normWeight, float eps,
+      Tensor qkv, Tensor bias, int numHeads, int numKvHeads, RopeSpec spec) {
+    ResidualNorm r = addRmsNorm(a, b, normWeight, eps);
+    Tensor p = bias == null ? linear(r.normed(), qkv) : linear(r.normed(), qkv, bias);
+    int qWidth = numHeads * spec.headDim();
+    int kvWidth = numKvHeads * spec.headDim();
+    Tensor q = columns(p, 0, qWidth);
+    Tensor k = columns(p, qWidth, kvWidth);
+    Tensor v = columns(p, qWidth + kvWidth, kvWidth);
+    return new ResidualProjection(r.sum(), ropeQWriteKv(layer, q, numHeads, k, v, numKvHeads, spec));
+  }
+
   /**
    * Rotates K by the step's positions and writes K and V into their slots of {@code layer}: {@code rope} then
    * {@link #writeKv}. GPU backends fuse the rotation into the cache write.

@@ -115,26 +115,49 @@ public final class GlmModel {
           ? " start the model and take no hidden states" : " need the previous stage's hidden states"));
     }
     Tensor h = hidden.orElseGet(() -> embed(s, comm));
-    Tensor x = s.rmsNorm(h, layers.get(0).inputNorm(), eps);
+    Tensor pending = null; // the previous layer's MLP output, which the next residual norm adds to h
     for (int l = 0; l < layers.size(); l++) {
       LayerWeights w = layers.get(l);
-      Tensor attn = comm.allReduceSum(s, attention(s, l, w, x));
+      Tensor q;
+      if (pending != null && w.qNorm().isEmpty() && w.kNorm().isEmpty()) { // residual + norm + QKV + RoPE in one op
+        ForwardStep.ResidualProjection r = s.addRmsNormQkvRope(l, h, pending, w.inputNorm(), eps, w.qkvWeight(),
+            w.qkvBias().orElse(null), partition.numHeads(), partition.numKvHeads(), rope);
+        h = r.sum();
+        q = r.out();
+      } else {
+        Tensor x;
+        if (pending == null) {
+          x = s.rmsNorm(h, w.inputNorm(), eps);
+        } else {
+          ForwardStep.ResidualNorm r = s.addRmsNorm(h, pending, w.inputNorm(), eps);
+          h = r.sum();
+          x = r.normed();
+        }
+        q = queries(s, l, w, x);
+      }
+      Tensor attn = comm.allReduceSum(s, s.linear(s.attention(l, q, partition.numHeads(), attentionScale),
+          w.oWeight()));
       if (w.postSelfAttnNorm().isPresent()) {
         attn = s.rmsNorm(attn, w.postSelfAttnNorm().get(), eps);
       }
-      ForwardStep.ResidualNorm r = s.addRmsNorm(h, attn, w.postAttnNorm(), eps);
-      h = r.sum();
-      Tensor mlp = comm.allReduceSum(s, feedForward(s, w.feedForward(), r.normed()));
+      Tensor mlp;
+      if (w.feedForward() instanceof LayerWeights.Dense d) { // residual + norm + gate_up + SiLU·mul in one op
+        ForwardStep.ResidualProjection r = s.addRmsNormLinearSiluMul(h, attn, w.postAttnNorm(), eps, d.gateUp());
+        h = r.sum();
+        mlp = s.linear(r.out(), d.down());
+      } else {
+        ForwardStep.ResidualNorm r = s.addRmsNorm(h, attn, w.postAttnNorm(), eps);
+        h = r.sum();
+        mlp = feedForward(s, w.feedForward(), r.normed());
+      }
+      mlp = comm.allReduceSum(s, mlp);
       if (w.postMlpNorm().isPresent()) {
         mlp = s.rmsNorm(mlp, w.postMlpNorm().get(), eps);
       }
-      if (l + 1 < layers.size()) {
-        r = s.addRmsNorm(h, mlp, layers.get(l + 1).inputNorm(), eps); // this residual + the next layer's input norm
-        h = r.sum();
-        x = r.normed();
-      } else {
-        h = s.add(h, mlp);
-      }
+      pending = mlp;
+    }
+    if (pending != null) {
+      h = s.add(h, pending);
     }
     if (!partition.hasHead()) {
       return h;
@@ -149,8 +172,10 @@ public final class GlmModel {
         : s.embedding(embed.orElseThrow());
   }
 
-  /** Layer {@code l} of this partition (its KV cache layer). */
-  private Tensor attention(ForwardStep s, int l, LayerWeights w, Tensor x) {
+  /**
+   * The rotated queries of layer {@code l} (its KV cache layer) from its normed input x; k and v go into the cache.
+   */
+  private Tensor queries(ForwardStep s, int l, LayerWeights w, Tensor x) {
     int heads = partition.numHeads();
     int kvHeads = partition.numKvHeads();
     int headDim = config.headDim();
@@ -164,8 +189,7 @@ public final class GlmModel {
     if (w.kNorm().isPresent()) {
       k = s.headRmsNorm(k, kvHeads, w.kNorm().get(), eps);
     }
-    q = s.ropeQWriteKv(l, q, heads, k, v, kvHeads, rope);
-    return s.linear(s.attention(l, q, heads, attentionScale), w.oWeight());
+    return s.ropeQWriteKv(l, q, heads, k, v, kvHeads, rope);
   }
 
   private Tensor feedForward(ForwardStep s, LayerWeights.FeedForward ffn, Tensor x) {

@@ -39,7 +39,9 @@ import java.util.Set;
  * above the 17 buckets of 256 sequences), {@code cuda.tableBytes} (the fixed block-table region, default 16 MiB),
  * {@code cuda.pdl} (programmatic dependent launch of a layer's kernels on sm_90+, default true),
  * {@code cuda.attnVariant} (2 = the chunked attention kernel, default; 1 = the first one), {@code cuda.gemvVariant}
- * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature).
+ * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature),
+ * {@code cuda.fuseNorm} (residual add + RMSNorm in the prologue of the GEMV that reads it, for steps of at most 4
+ * rows, default true).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -86,11 +88,12 @@ public final class CudaBackend implements ComputeBackend {
     this.reservedBytes = (long) (free * (1 - options.memoryFraction()));
     this.graphsEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.graphs", "true"));
     this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
-    CudaNative.setGemvVariant(Integer.parseInt(p.getOrDefault("cuda.gemvVariant",
+    setGemvVariantFlag(Integer.parseInt(p.getOrDefault("cuda.gemvVariant",
         System.getProperty("cuda.gemvVariant", "1"))));
     CudaNative.setAttentionVariant(Integer.parseInt(p.getOrDefault("cuda.attnVariant",
         System.getProperty("cuda.attnVariant", "2"))));
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
+    this.fuseNorm = Boolean.parseBoolean(p.getOrDefault("cuda.fuseNorm", System.getProperty("cuda.fuseNorm", "true")));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -284,6 +287,16 @@ public final class CudaBackend implements ComputeBackend {
    */
   public void setGemvVariant(int variant) {
     dropGraphs();
+    setGemvVariantFlag(variant);
+  }
+
+  private int gemvVariant;
+
+  private void setGemvVariantFlag(int variant) {
+    if (variant < 0) {
+      throw new IllegalArgumentException("cuda.gemvVariant must be >= 0, got " + variant);
+    }
+    this.gemvVariant = variant;
     CudaNative.setGemvVariant(variant);
   }
 
@@ -325,6 +338,33 @@ public final class CudaBackend implements ComputeBackend {
    */
   public long selfTestGemvSilu(int rows, int in, int inter) {
     return CudaNative.selfTestGemvSilu(ctx, rows, in, inter, 42);
+  }
+
+  /**
+   * Checks a fused residual add + RMSNorm GEMV against the unfused kernels on random data (kind 0: gate_up with
+   * SiLU·mul, {@code out} = intermediate size; kind 1: QKV with bias, RoPE and the KV write, {@code out} = query heads
+   * of 128 over 2 KV heads): the number of outputs that differ bit for bit (0 expected), -1 when the fused kernel
+   * declines the shapes.
+   */
+  public long selfTestNormFused(int kind, int rows, int in, int out) {
+    return CudaNative.selfTestNormFused(ctx, kind, rows, in, out, 42);
+  }
+
+  private boolean fuseNorm;
+
+  /**
+   * Residual add + RMSNorm fused into the GEMV that reads the normed rows (property {@code cuda.fuseNorm}, default
+   * on; steps of at most 4 rows): the MLP's gate_up GEMV, and the QKV GEMV with RoPE and the KV write in its
+   * epilogue. Drops the captured decode graphs. For benchmarks that compare it.
+   */
+  public void setFuseNorm(boolean on) {
+    dropGraphs();
+    this.fuseNorm = on;
+  }
+
+  /** Whether steps fuse residual add + RMSNorm into the next GEMV (it needs the in-split GEMV kernels). */
+  boolean fuseNorm() {
+    return fuseNorm && gemvEnabled && gemvVariant != 0;
   }
 
   private Profile profile; // per-op GPU times of eager steps, when profiling

@@ -54,7 +54,7 @@ final class CudaForwardStep implements ForwardStep {
   private static final int PROFILE_EVENTS = 8192;
   private static final String[] OP_NAMES = {"?", "input copy", "embedding", "rmsNorm", "addRmsNorm", "add", "linear",
       "siluMul", "rope", "ropeWriteKv", "attention", "rows", "sample", "?", "headRmsNorm", "moe", "transfer",
-      "ropeQkv", "linearSiluMul"};
+      "ropeQkv", "linearSiluMul", "addRmsNorm+linearSiluMul", "addRmsNorm+qkv+rope"};
 
   CudaForwardStep(CudaBackend backend, StepBatch batch, CudaKvCache kv) {
     this.backend = backend;
@@ -349,6 +349,77 @@ final class CudaForwardStep implements ForwardStep {
       CudaNative.siluMul(ctx, out.ptr(), gu.ptr(), gu.ld(), out.physRows(), inter);
     }
     return out;
+  }
+
+  /** Rows of at most 4 take the fused residual-norm GEMVs: the normed (rows, in) input fits 32 KiB of shared memory. */
+  private boolean fusesNorm(CudaActivation x, CudaWeight w) {
+    int rows = x.physRows();
+    int in = x.cols();
+    return backend.fuseNorm() && rows <= 4 && in % 8 == 0 && in <= 8192 && 2L * rows * in <= 32 * 1024
+        && w.cols() == in && !w.logitsHead();
+  }
+
+  /** Residual add + RMSNorm in the gate_up GEMV's prologue and SiLU·mul in its epilogue, for up to 4 rows. */
+  @Override
+  public ResidualProjection addRmsNormLinearSiluMul(Tensor a, Tensor b, Tensor normWeight, float eps,
+      Tensor gateUp) {
+    CudaActivation x = act(a);
+    CudaActivation y = act(b);
+    CudaWeight w = weight(gateUp);
+    sameShape(x, y);
+    if (!fusesNorm(x, w) || w.rows() % 2 != 0) {
+      return ForwardStep.super.addRmsNormLinearSiluMul(a, b, normWeight, eps, gateUp);
+    }
+    int inter = w.rows() / 2;
+    CudaActivation sum = activation(x.rows(), x.cols(), false);
+    CudaActivation out = activation(x.rows(), inter, false);
+    label = profile == null ? null : String.format("addRmsNorm+linear+siluMul %dx%d (%d rows, GEMV)", w.rows(),
+        w.cols(), x.physRows());
+    track(19, out.ptr(), x.ptr() ^ y.ptr() ^ w.ptr());
+    if (live() && !CudaNative.addRmsNormLinearSiluMul(ctx, sum.ptr(), out.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(),
+        weight(normWeight).ptr(), eps, w.ptr(), x.physRows(), x.cols(), inter)) {
+      throw new IllegalStateException(String.format(
+          "the fused addRmsNorm+gate_up kernel declined %d rows × %d features", x.physRows(), x.cols()));
+    }
+    return new ResidualProjection(sum, out);
+  }
+
+  /**
+   * Residual add + RMSNorm in the QKV GEMV's prologue, bias, RoPE of q and k and the KV write in its epilogue, for up
+   * to 4 rows and interleaved RoPE; otherwise the separate ops.
+   */
+  @Override
+  public ResidualProjection addRmsNormQkvRope(int layer, Tensor a, Tensor b, Tensor normWeight, float eps,
+      Tensor qkv, Tensor bias, int numHeads, int numKvHeads, RopeSpec spec) {
+    CudaActivation x = act(a);
+    CudaActivation y = act(b);
+    CudaWeight w = weight(qkv);
+    sameShape(x, y);
+    int headDim = kv.layout().headDim();
+    checkKvSpec(numKvHeads, spec);
+    if (w.rows() != (numHeads + 2 * numKvHeads) * headDim) {
+      throw new IllegalArgumentException(String.format("the QKV weight has %d rows, expected (%d + 2 × %d) × %d",
+          w.rows(), numHeads, numKvHeads, headDim));
+    }
+    if (layer < 0 || layer >= kv.layout().numLayers()) {
+      throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
+    }
+    if (!fusesNorm(x, w) || !spec.interleaved() || headDim % 2 != 0 || spec.rotaryDim() % 2 != 0) {
+      return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads, spec);
+    }
+    long inv = backend.ropeTable(spec);
+    CudaActivation sum = activation(x.rows(), x.cols(), false);
+    CudaActivation q = activation(x.rows(), numHeads * headDim, false);
+    label = profile == null ? null : String.format("addRmsNorm+qkv%s+rope %dx%d (%d rows, GEMV)",
+        bias != null ? "+bias" : "", w.rows(), w.cols(), x.physRows());
+    track(20, q.ptr(), kv.keys(layer) ^ x.ptr() ^ y.ptr());
+    if (live() && !CudaNative.addRmsNormQkvRope(ctx, sum.ptr(), q.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(),
+        weight(normWeight).ptr(), eps, w.ptr(), bias == null ? 0 : weight(bias).ptr(), x.physRows(), x.cols(),
+        kv.keys(layer), kv.values(layer), slots, positions, inv, numHeads, numKvHeads, headDim, spec.rotaryDim())) {
+      throw new IllegalStateException(String.format(
+          "the fused addRmsNorm+QKV+RoPE kernel declined %d rows × %d features", x.physRows(), x.cols()));
+    }
+    return new ResidualProjection(sum, q);
   }
 
   @Override

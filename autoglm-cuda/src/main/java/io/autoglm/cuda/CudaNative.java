@@ -128,6 +128,28 @@ final class CudaNative {
       long vCache, long slots, long pos, long inv, int rows, int heads, int kvHeads, int headDim, int rot,
       boolean interleaved);
 
+  /**
+   * sum = a + b; out (rows, inter) = silu·mul of rmsNorm(sum)·normW through [gate | up]: one kernel (rows <= 4);
+   * false when it does not apply.
+   */
+  static native boolean addRmsNormLinearSiluMul(long ctx, long sum, long out, long a, int lda, long b, int ldb,
+      long normW, float eps, long w, int rows, int in, int inter);
+
+  /**
+   * sum = a + b; qkv = rmsNorm(sum)·normW · Wᵀ + bias; rotated q into qOut, rotated k and v into their cache slots:
+   * one kernel (rows <= 4, interleaved RoPE); false when it does not apply.
+   */
+  static native boolean addRmsNormQkvRope(long ctx, long sum, long qOut, long a, int lda, long b, int ldb,
+      long normW, float eps, long w, long bias, int rows, int in, long kCache, long vCache, long slots, long pos,
+      long inv, int heads, int kvHeads, int headDim, int rot);
+
+  /**
+   * The fused residual add + RMSNorm GEMVs against the unfused kernels on random data (kind 0: gate_up + SiLU·mul,
+   * out = inter; kind 1: QKV + RoPE + KV write, out = query heads): differing outputs, -1 if declined, -2 if out of
+   * memory.
+   */
+  static native long selfTestNormFused(long ctx, int kind, int rows, int in, int out, long seed);
+
   /** Fused gate_up GEMV + SiLU·mul vs GEMV then siluMul on random data: differing outputs, or -1 if declined. */
   static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
 

@@ -96,6 +96,22 @@ public final class CudaBench {
           }
           System.out.printf("gemvSilu self-check in 4096, inter %d: differing outputs for rows 1..8:%s%n", inter, line);
         }
+        // residual add + RMSNorm fused into the gate_up GEMV (kind 0) and the QKV GEMV with RoPE and the KV write
+        // (kind 1), against addRmsNorm and the unfused kernels: every in-split (gate_up 13,696 / 4,096 / 2,048; QKV of
+        // 64 / 32 / 16 heads: 8,704 / 4,608 / 2,560 rows) and norm widths below, at and above one 1,024-thread row
+        int[][] cases = {{0, 4096, 13696}, {0, 4096, 4096}, {0, 4096, 2048}, {1, 4096, 64}, {1, 4096, 32},
+            {1, 4096, 16}, {1, 64, 32}, {1, 1000, 32}, {1, 6144, 32}};
+        for (int[] c : cases) {
+          StringBuilder line = new StringBuilder();
+          int maxRows = Math.min(4, 16384 / c[1]);
+          for (int rows = 1; rows <= maxRows; rows++) {
+            long diff = backend.selfTestNormFused(c[0], rows, c[1], c[2]);
+            ok &= diff == 0;
+            line.append(' ').append(diff);
+          }
+          System.out.printf("addRmsNorm+%s self-check in %d, %s %d: differing outputs for rows 1..%d:%s%n",
+              c[0] == 0 ? "gemvSilu" : "qkv+rope", c[1], c[0] == 0 ? "inter" : "heads", c[2], maxRows, line);
+        }
       }
       System.out.println("kernel self-check " + (ok ? "PASS" : "FAIL"));
       return ok;
@@ -313,14 +329,18 @@ public final class CudaBench {
                 backend.setPdl(Boolean.parseBoolean(pdl.trim()));
                 for (String v : System.getProperty("bench.gemvVariants", "1").split(",")) {
                   backend.setGemvVariant(Integer.parseInt(v.trim()));
-                  single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl() + ", attention "
-                      + a.trim());
+                  for (String fuse : System.getProperty("bench.fuseModes", "true").split(",")) {
+                    backend.setFuseNorm(Boolean.parseBoolean(fuse.trim()));
+                    single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl() + ", attention "
+                        + a.trim() + ", fused norm " + fuse.trim());
+                  }
                 }
               }
             }
             backend.setAttentionVariant(Integer.parseInt(attnDefault));
             backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
             backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
+            backend.setFuseNorm(Boolean.parseBoolean(System.getProperty("cuda.fuseNorm", "true")));
           }
           if ((which.equals("all") || which.contains("single")) && !Boolean.getBoolean("bench.onlyGraphs")) {
             backend.setFastPaths(false, true);
