@@ -16,7 +16,7 @@ mkdir -p /tmp/work
 if [[ $ST == *,verify,* ]]; then
   for a in ${VERIFY_ATTN:-2 1}; do
     echo "== CudaBench verify, attention $a"
-    timeout 90 $J -Xmx8g -Dcuda.attnVariant=$a -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
+    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g -Dcuda.attnVariant=$a -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
       | grep -v "^\[main\] INFO" | tee $OUT/verify-attn-$a.log | tail -${VERIFY_TAIL:-8}
     lap verify
   done
