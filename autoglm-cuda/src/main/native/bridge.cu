@@ -386,8 +386,6 @@ JNI(void, setGemvVariant)(JNIEnv*, jclass, jint v) { setGemvVariant(v); }
 
 JNI(void, setPdl)(JNIEnv*, jclass, jboolean on) { setPdl(on); }
 
-JNI(void, setL2Prefetch)(JNIEnv*, jclass, jlong bytes) { setL2Prefetch((unsigned long long)(bytes < 0 ? 0 : bytes)); }
-
 JNI(void, setAttentionVariant)(JNIEnv*, jclass, jint v) { setAttentionVariant(v); }
 
 /** Whether the device can launch kernels programmatically dependent (sm_90 and later). */

@@ -704,35 +704,6 @@ __device__ __forceinline__ uint4 loadWeight(const uint4* p) { // streamed once: 
  * the next U chunks in registers while it uses the current U. The first U are loaded before pdlWait(), so that under
  * PDL a GEMV streams its weights while the kernel before it finishes.
  */
-/** Bytes at the start of each GEMV's weights that its first blocks prefetch into L2 before pdlWait (0: none). */
-__constant__ unsigned long long c_l2PrefetchBytes;
-/** Blocks that share the L2 prefetch: the first of a grid, which start while the kernel before still runs. */
-constexpr unsigned L2_PREFETCH_BLOCKS = 132;
-
-/**
- * Under PDL a GEMV starts while the kernel before it finishes: its first L2_PREFETCH_BLOCKS blocks ask for the first
- * c_l2PrefetchBytes of its weights (the rows its first blocks will read) to be brought into L2 with bulk prefetches
- * (sm_90), so that HBM streams weights during the latency-bound kernels (attention, norms) instead of idling. One
- * thread per block; nothing waits for it; no effect on results.
- */
-__device__ __forceinline__ void prefetchWeightsL2(const bf16* w, size_t bytes, unsigned parts = 1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  size_t budget = (c_l2PrefetchBytes / parts) & ~(size_t)15;  // parts: regions of one GEMV sharing the budget
-  size_t cap = budget < bytes ? budget : bytes;
-  unsigned early = gridDim.x < L2_PREFETCH_BLOCKS ? gridDim.x : L2_PREFETCH_BLOCKS;
-  if (threadIdx.x != 0 || blockIdx.x >= early || cap == 0) return;
-  size_t share = (cap / early + 15) & ~(size_t)15;
-  size_t from = (size_t)blockIdx.x * share;
-  if (from >= cap) return;
-  size_t n = share < cap - from ? share : cap - from;
-  const char* base = (const char*)w + from;
-  for (size_t o = 0; o < n; o += 65536) {
-    unsigned len = (unsigned)(n - o < 65536 ? n - o : 65536);
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(base + o), "r"(len) : "memory");
-  }
-#endif
-}
-
 struct NoPrologue {
   __device__ void operator()() const {}
 };
@@ -917,7 +888,6 @@ __global__ void __launch_bounds__(256) gemvQkvK(const bf16* x, int ldx, const bf
   int row = blockIdx.x * RPB + rib;
   bool live = row < out;
   const uint4* wr = (const uint4*)(w + (size_t)(live ? row : 0) * in);
-  prefetchWeightsL2(w, (size_t)out * in * 2);
   float acc[T];
   if constexpr (NORM) {
     bf16* xs = (bf16*)dynSmem;
@@ -978,7 +948,6 @@ __global__ void __launch_bounds__(256) gemv2K(void* y, int ldy, const bf16* x, i
   int row = blockIdx.x * RPB + rib;
   bool live = row < out;
   const uint4* wr = (const uint4*)(w + (size_t)(live ? row : 0) * in);
-  prefetchWeightsL2(w, (size_t)out * in * 2);
   float acc[T];
   gemvAccumulate<T, KS>(acc, wr, live ? in >> 3 : 0, x, ldx, ks, lane);
   if (KS > 1) {
@@ -1027,8 +996,6 @@ __global__ void __launch_bounds__(256) gemvSiluK(bf16* y, const bf16* x, int ldx
   bool live = f < inter;
   int row = rib >= PAIRS ? inter + f : f;
   const uint4* wr = (const uint4*)(w + (size_t)(live ? row : 0) * in);
-  prefetchWeightsL2(w, (size_t)inter * in * 2, 2);  // block b reads gate rows and up rows from b·PAIRS on
-  prefetchWeightsL2(w + (size_t)inter * in, (size_t)inter * in * 2, 2);
   float acc[T];
   if constexpr (NORM) {
     bf16* xs = (bf16*)dynSmem;
@@ -1424,11 +1391,6 @@ void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* 
 static int gemvVariant = 1;
 
 void setGemvVariant(int v) { gemvVariant = v; }
-
-void setL2Prefetch(unsigned long long bytes) {
-  bytes &= ~15ull;
-  cudaMemcpyToSymbol(c_l2PrefetchBytes, &bytes, sizeof bytes);
-}
 
 template <int T, int KS>
 static void gemv2(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,

@@ -60,11 +60,6 @@ void launchMoeCombine(cudaStream_t s, bf16* out, int ldo, const bf16* d, const i
 /** Small-batch GEMV kernel: 0 = one warp per feature (the first kernel), v >= 1 = the in-split kernel aiming at
  *  1024·v blocks. Process-wide; set before graphs are captured. */
 void setGemvVariant(int v);
-/**
- * Bytes of each small-batch GEMV's weights (from the start) that its first blocks prefetch into L2 before they wait
- * for the kernel before them (sm_90; 0 = off). Process-wide; set before graphs are captured.
- */
-void setL2Prefetch(unsigned long long bytes);
 /** Programmatic dependent launch for the kernels of a layer (sm_90 and later); process-wide, set before capture. */
 void setPdl(bool on);
 /** out (rows, inter) = silu(x·Wgᵀ)·(x·Wuᵀ) for w = [gate | up] (2·inter, in), rows <= 8; false if not applicable. */

@@ -41,8 +41,7 @@ import java.util.Set;
  * {@code cuda.attnVariant} (2 = the chunked attention kernel, default; 1 = the first one), {@code cuda.gemvVariant}
  * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature),
  * {@code cuda.fuseNorm} (residual add + RMSNorm in the prologue of the GEMV that reads it, for steps of at most 4
- * rows, default true), {@code cuda.l2PrefetchMiB} (weights each small-batch GEMV prefetches into L2 while the kernel
- * before it finishes, default 32; 0 = off).
+ * rows, default true).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -94,8 +93,6 @@ public final class CudaBackend implements ComputeBackend {
     CudaNative.setAttentionVariant(Integer.parseInt(p.getOrDefault("cuda.attnVariant",
         System.getProperty("cuda.attnVariant", "2"))));
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
-    setL2PrefetchFlag(Long.parseLong(p.getOrDefault("cuda.l2PrefetchMiB",
-        System.getProperty("cuda.l2PrefetchMiB", "32"))));
     this.fuseNorm = Boolean.parseBoolean(p.getOrDefault("cuda.fuseNorm", System.getProperty("cuda.fuseNorm", "true")));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
@@ -354,24 +351,6 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   private boolean fuseNorm;
-
-  /**
-   * L2 prefetch of the small-batch GEMVs (property {@code cuda.l2PrefetchMiB}, default 32; 0 = off; used on sm_90):
-   * launched early under PDL, a GEMV's first blocks ask for the first MiB of its weights to be brought into L2, so
-   * that HBM streams weights while the latency-bound kernel before it (attention, a norm) finishes. Drops the
-   * captured decode graphs. For benchmarks that compare it.
-   */
-  public void setL2PrefetchMiB(long mib) {
-    dropGraphs();
-    setL2PrefetchFlag(mib);
-  }
-
-  private void setL2PrefetchFlag(long mib) {
-    if (mib < 0 || mib > 1024) {
-      throw new IllegalArgumentException("cuda.l2PrefetchMiB must be in [0, 1024], got " + mib);
-    }
-    CudaNative.setL2Prefetch(mib << 20);
-  }
 
   /**
    * Residual add + RMSNorm fused into the GEMV that reads the normed rows (property {@code cuda.fuseNorm}, default

@@ -118,9 +118,6 @@ final class CudaNative {
 
   static native boolean supportsPdl(int device);
 
-  /** Bytes of each small-batch GEMV's weights its first blocks prefetch into L2 before waiting (0 = off). */
-  static native void setL2Prefetch(long bytes);
-
   /** Attention kernel, process-wide: 1 = a warp reduction per position and head, 2 = 32-position chunks. */
   static native void setAttentionVariant(int v);
 

@@ -331,12 +331,8 @@ public final class CudaBench {
                   backend.setGemvVariant(Integer.parseInt(v.trim()));
                   for (String fuse : System.getProperty("bench.fuseModes", "true").split(",")) {
                     backend.setFuseNorm(Boolean.parseBoolean(fuse.trim()));
-                    for (String l2 : System.getProperty("bench.l2Modes", "32").split(",")) {
-                      backend.setL2PrefetchMiB(Long.parseLong(l2.trim()));
-                      single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl()
-                          + ", attention " + a.trim() + ", fused norm " + fuse.trim() + ", L2 prefetch " + l2.trim()
-                          + " MiB");
-                    }
+                    single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl() + ", attention "
+                        + a.trim() + ", fused norm " + fuse.trim());
                   }
                 }
               }
@@ -345,7 +341,6 @@ public final class CudaBench {
             backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
             backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
             backend.setFuseNorm(Boolean.parseBoolean(System.getProperty("cuda.fuseNorm", "true")));
-            backend.setL2PrefetchMiB(Long.parseLong(System.getProperty("cuda.l2PrefetchMiB", "32")));
           }
           if ((which.equals("all") || which.contains("single")) && !Boolean.getBoolean("bench.onlyGraphs")) {
             backend.setFastPaths(false, true);
