@@ -480,6 +480,18 @@ JNI(jboolean, addRmsNormQkvRope)(JNIEnv* env, jclass, jlong h, jlong sum, jlong 
   return launched(env, "addRmsNorm+qkv+rope kernel") ? JNI_TRUE : JNI_FALSE;
 }
 
+/** QKV GEMV + RoPE + KV write in one kernel (rows <= 8); false when it does not apply. */
+JNI(jboolean, linearQkvRope)(JNIEnv* env, jclass, jlong h, jlong qOut, jlong x, jint ldx, jlong w, jlong bias,
+                             jint rows, jint in, jlong kc, jlong vc, jlong slots, jlong pos, jlong inv, jint heads,
+                             jint kvHeads, jint headDim, jint rot) {
+  if (!launchGemvQkvRope(ctx(h)->stream, p<bf16>(qOut), p<bf16>(x), ldx, p<bf16>(w), p<bf16>(bias), rows, in,
+                         p<bf16>(kc), p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv), heads, kvHeads, headDim,
+                         rot)) {
+    return JNI_FALSE;
+  }
+  return launched(env, "qkv+rope kernel") ? JNI_TRUE : JNI_FALSE;
+}
+
 namespace {
 /** Device buffers of a self-check, freed together. */
 struct Scratch {
@@ -562,7 +574,7 @@ JNI(jlong, selfTestNormFused)(JNIEnv* env, jclass, jlong h, jint kind, jint rows
     }
     if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestNormFused kernels")) return -2;
     diff = differing(y1, y2, (size_t)rows * inter);
-  } else {
+  } else {  // kind 1: with the norm (against addRmsNorm first); kind 2: the GEMV on x = a (no norm, no sum)
     int heads = out, kvHeads = 2, headDim = 128, rot = 64, slotsTotal = 64;
     int qW = heads * headDim, kvW = kvHeads * headDim, n = qW + 2 * kvW;
     bf16* w = m.random((size_t)n * in, 0.05f);
@@ -585,17 +597,20 @@ JNI(jlong, selfTestNormFused)(JNIEnv* env, jclass, jlong h, jint kind, jint rows
     int* dp = m.upload(pos);
     float* di = m.upload(invHost);
     if (!w || !bias || !qkv || !q1 || !q2 || !kc1 || !vc1 || !kc2 || !vc2 || !ds || !dp || !di) return -2;
-    if (!launchAddRmsNormQkvRope(c->stream, sum1, q1, a, in, b, in, nw, eps, w, bias, rows, in, kc1, vc1, ds, dp, di,
-                                 heads, kvHeads, headDim, rot)) {
+    if (kind == 1 ? !launchAddRmsNormQkvRope(c->stream, sum1, q1, a, in, b, in, nw, eps, w, bias, rows, in, kc1, vc1,
+                                             ds, dp, di, heads, kvHeads, headDim, rot)
+                  : !launchGemvQkvRope(c->stream, q1, a, in, w, bias, rows, in, kc1, vc1, ds, dp, di, heads, kvHeads,
+                                       headDim, rot)) {
       return -1;
     }
-    launchAddRmsNorm(c->stream, sum2, xn, a, in, b, in, nw, rows, in, eps);
-    launchGemv(c->stream, qkv, n, false, xn, in, w, bias, rows, in, n);
+    if (kind == 1) launchAddRmsNorm(c->stream, sum2, xn, a, in, b, in, nw, rows, in, eps);
+    launchGemv(c->stream, qkv, n, false, kind == 1 ? xn : a, in, w, bias, rows, in, n);
     launchRopeQkv(c->stream, q2, qkv, n, qkv + qW, n, qkv + qW + kvW, n, kc2, vc2, ds, dp, di, rows, heads, kvHeads,
                   headDim, rot, true);
     if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestNormFused kernels")) return -2;
     diff = differing(q1, q2, (size_t)rows * qW) + differing(kc1, kc2, (size_t)slotsTotal * kvW) +
            differing(vc1, vc2, (size_t)slotsTotal * kvW);
+    if (kind == 2) return diff;
   }
   return diff + differing(sum1, sum2, (size_t)rows * in);
 }

@@ -1518,21 +1518,46 @@ bool launchAddRmsNormGemvSilu(cudaStream_t s, bf16* sum, bf16* y, const bf16* a,
   return true;
 }
 
-template <int T, int KS>
-static void gemvQkv(cudaStream_t s, const bf16* w, const bf16* bias, int in, int out, const NormIn& nrm,
-                    const QkvOut& o) {
+/** The QKV GEMV with the RoPE/KV epilogue; NORM: x is rmsNorm(nrm.a + nrm.b) (x and ldx unused). */
+template <int T, int KS, bool NORM>
+static void gemvQkv(cudaStream_t s, const bf16* x, int ldx, const bf16* w, const bf16* bias, int in, int out,
+                    const NormIn& nrm, const QkvOut& o) {
   int blocks = (out + 8 / KS - 1) / (8 / KS);
-  launchKs(true, gemvQkvK<T, KS, true>, blocks, 256, (size_t)T * in * 2, s, nullptr, 0, w, bias, in, out, nrm, o);
+  launchKs(true, gemvQkvK<T, KS, NORM>, blocks, 256, NORM ? (size_t)T * in * 2 : 0, s, x, ldx, w, bias, in, out, nrm,
+           o);
 }
 
-template <int T>
-static void gemvQkvSplit(cudaStream_t s, const bf16* w, const bf16* bias, int in, int out, const NormIn& nrm,
-                         const QkvOut& o) {
+template <int T, bool NORM>
+static void gemvQkvSplit(cudaStream_t s, const bf16* x, int ldx, const bf16* w, const bf16* bias, int in, int out,
+                         const NormIn& nrm, const QkvOut& o) {
   switch (fusedSplit(out)) {
-    case 1: gemvQkv<T, 1>(s, w, bias, in, out, nrm, o); break;
-    case 2: gemvQkv<T, 2>(s, w, bias, in, out, nrm, o); break;
-    default: gemvQkv<T, 4>(s, w, bias, in, out, nrm, o);
+    case 1: gemvQkv<T, 1, NORM>(s, x, ldx, w, bias, in, out, nrm, o); break;
+    case 2: gemvQkv<T, 2, NORM>(s, x, ldx, w, bias, in, out, nrm, o); break;
+    default: gemvQkv<T, 4, NORM>(s, x, ldx, w, bias, in, out, nrm, o);
   }
+}
+
+bool launchGemvQkvRope(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, const bf16* w, const bf16* bias, int rows,
+                       int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                       int kvHeads, int headDim, int rot) {
+  if (rows < 1 || rows > 8 || gemvVariant == 0 || (in & 7) != 0 || (ldx & 7) != 0 ||
+      (((uintptr_t)x | (uintptr_t)w) & 15) != 0 || (headDim & 1) != 0 || (rot & 1) != 0 || rot > headDim) {
+    return false;
+  }
+  QkvOut o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
+  int out = (heads + 2 * kvHeads) * headDim;
+  NormIn none{};
+  switch (rows) {
+    case 1: gemvQkvSplit<1, false>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 2: gemvQkvSplit<2, false>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 3: gemvQkvSplit<3, false>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 4: gemvQkvSplit<4, false>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 5: gemvQkvSplit<5, false>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 6: gemvQkvSplit<6, false>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 7: gemvQkvSplit<7, false>(s, x, ldx, w, bias, in, out, none, o); break;
+    default: gemvQkvSplit<8, false>(s, x, ldx, w, bias, in, out, none, o);
+  }
+  return true;
 }
 
 bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* a, int lda, const bf16* b, int ldb,
@@ -1544,10 +1569,10 @@ bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* 
   QkvOut o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
   int out = (heads + 2 * kvHeads) * headDim;
   switch (rows) {
-    case 1: gemvQkvSplit<1>(s, w, bias, in, out, nrm, o); break;
-    case 2: gemvQkvSplit<2>(s, w, bias, in, out, nrm, o); break;
-    case 3: gemvQkvSplit<3>(s, w, bias, in, out, nrm, o); break;
-    default: gemvQkvSplit<4>(s, w, bias, in, out, nrm, o);
+    case 1: gemvQkvSplit<1, true>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
+    case 2: gemvQkvSplit<2, true>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
+    case 3: gemvQkvSplit<3, true>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
+    default: gemvQkvSplit<4, true>(s, nullptr, 0, w, bias, in, out, nrm, o);
   }
   return true;
 }

@@ -83,6 +83,14 @@ bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* 
                              const bf16* normW, float eps, const bf16* w, const bf16* bias, int rows, int in,
                              bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
                              int kvHeads, int headDim, int rot);
+/**
+ * The QKV GEMV (+ bias) with interleaved partial RoPE of q and k and the KV-cache write in its epilogue (rows <= 8):
+ * bit for bit as launchGemv followed by launchRopeQkv where the GEMV's in-split is at most 4. False when it does not
+ * apply.
+ */
+bool launchGemvQkvRope(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, const bf16* w, const bf16* bias, int rows,
+                       int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                       int kvHeads, int headDim, int rot);
 /** A one-thread kernel that busy-waits ns nanoseconds (profiling). */
 void launchSpin(cudaStream_t s, long long ns);
 /** Attention kernel: 1 = one warp reduction per position and head (attentionK), 2 = chunked (attention2K). */

@@ -40,8 +40,8 @@ import java.util.Set;
  * {@code cuda.pdl} (programmatic dependent launch of a layer's kernels on sm_90+, default true),
  * {@code cuda.attnVariant} (2 = the chunked attention kernel, default; 1 = the first one), {@code cuda.gemvVariant}
  * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature),
- * {@code cuda.fuseNorm} (residual add + RMSNorm in the prologue of the GEMV that reads it, for steps of at most 4
- * rows, default true).
+ * {@code cuda.fuse} (what the small-batch GEMVs absorb: 1 = RoPE and the KV write into the QKV GEMV, the default;
+ * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -93,7 +93,7 @@ public final class CudaBackend implements ComputeBackend {
     CudaNative.setAttentionVariant(Integer.parseInt(p.getOrDefault("cuda.attnVariant",
         System.getProperty("cuda.attnVariant", "2"))));
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
-    this.fuseNorm = Boolean.parseBoolean(p.getOrDefault("cuda.fuseNorm", System.getProperty("cuda.fuseNorm", "true")));
+    setFuse(Integer.parseInt(p.getOrDefault("cuda.fuse", System.getProperty("cuda.fuse", "1"))));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -350,21 +350,47 @@ public final class CudaBackend implements ComputeBackend {
     return CudaNative.selfTestNormFused(ctx, kind, rows, in, out, 42);
   }
 
-  private boolean fuseNorm;
+  /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
+  public static final int FUSE_QKV_ROPE = 1;
+  /** {@code cuda.fuse} bit: residual add + RMSNorm in the QKV GEMV's prologue (with FUSE_QKV_ROPE; up to 4 rows). */
+  public static final int FUSE_QKV_NORM = 2;
+  /** {@code cuda.fuse} bit: residual add + RMSNorm in the gate_up GEMV's prologue (up to 4 rows). */
+  public static final int FUSE_MLP_NORM = 4;
+
+  private int fuse;
 
   /**
-   * Residual add + RMSNorm fused into the GEMV that reads the normed rows (property {@code cuda.fuseNorm}, default
-   * on; steps of at most 4 rows): the MLP's gate_up GEMV, and the QKV GEMV with RoPE and the KV write in its
-   * epilogue. Drops the captured decode graphs. For benchmarks that compare it.
+   * Which ops the small-batch GEMVs absorb (property {@code cuda.fuse}, a mask of {@link #FUSE_QKV_ROPE},
+   * {@link #FUSE_QKV_NORM}, {@link #FUSE_MLP_NORM}). Drops the captured decode graphs. For benchmarks that compare
+   * them.
    */
-  public void setFuseNorm(boolean on) {
+  public void setFuse(int mask) {
+    if (mask < 0 || mask > 7) {
+      throw new IllegalArgumentException("cuda.fuse must be a mask in [0, 7], got " + mask);
+    }
     dropGraphs();
-    this.fuseNorm = on;
+    this.fuse = mask;
   }
 
-  /** Whether steps fuse residual add + RMSNorm into the next GEMV (it needs the in-split GEMV kernels). */
-  boolean fuseNorm() {
-    return fuseNorm && gemvEnabled && gemvVariant != 0;
+  /** Whether steps fuse {@code bit} (it needs the in-split GEMV kernels). */
+  boolean fuses(int bit) {
+    return (fuse & bit) != 0 && gemvEnabled && gemvVariant != 0;
+  }
+
+  private long skipOps;
+
+  /**
+   * Timing diagnostic for benchmarks, which makes results wrong: steps launch no kernel for the op kinds in
+   * {@code mask} (bit i = op i of the step's profile names), so that a benchmark measures what each op costs inside a
+   * captured, PDL-chained decode step. 0 (the default) launches everything. Drops the captured graphs.
+   */
+  public void skipOpsForTiming(long mask) {
+    dropGraphs();
+    this.skipOps = mask;
+  }
+
+  long skipOps() {
+    return skipOps;
   }
 
   private Profile profile; // per-op GPU times of eager steps, when profiling

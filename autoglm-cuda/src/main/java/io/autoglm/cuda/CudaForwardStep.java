@@ -54,7 +54,8 @@ final class CudaForwardStep implements ForwardStep {
   private static final int PROFILE_EVENTS = 8192;
   private static final String[] OP_NAMES = {"?", "input copy", "embedding", "rmsNorm", "addRmsNorm", "add", "linear",
       "siluMul", "rope", "ropeWriteKv", "attention", "rows", "sample", "?", "headRmsNorm", "moe", "transfer",
-      "ropeQkv", "linearSiluMul", "addRmsNorm+linearSiluMul", "addRmsNorm+qkv+rope"};
+      "ropeQkv", "linearSiluMul", "addRmsNorm+linearSiluMul", "addRmsNorm+qkv+rope",
+      "qkv+rope"};
 
   CudaForwardStep(CudaBackend backend, StepBatch batch, CudaKvCache kv) {
     this.backend = backend;
@@ -172,10 +173,13 @@ final class CudaForwardStep implements ForwardStep {
 
   /** Whether ops launch work: not while replaying a captured graph. */
   private boolean live() {
-    return mode != Mode.REPLAY;
+    return mode != Mode.REPLAY && !skipping;
   }
 
+  private boolean skipping; // the current op is one the timing diagnostic leaves out (CudaBackend.skipOpsForTiming)
+
   private void track(int op, long a, long b) {
+    skipping = (backend.skipOps() & (1L << op)) != 0;
     fingerprint = (fingerprint * 1_000_003L + op) * 31 + a * 7 + b;
     ops++;
     if (profile != null && live()) { // end the previous op's timing, start this one's behind a spin kernel
@@ -352,10 +356,10 @@ final class CudaForwardStep implements ForwardStep {
   }
 
   /** Rows of at most 4 take the fused residual-norm GEMVs: the normed (rows, in) input fits 32 KiB of shared memory. */
-  private boolean fusesNorm(CudaActivation x, CudaWeight w) {
+  private boolean fusesNorm(int bit, CudaActivation x, CudaWeight w) {
     int rows = x.physRows();
     int in = x.cols();
-    return backend.fuseNorm() && rows <= 4 && in % 8 == 0 && in <= 8192 && 2L * rows * in <= 32 * 1024
+    return backend.fuses(bit) && rows <= 4 && in % 8 == 0 && in <= 8192 && 2L * rows * in <= 32 * 1024
         && w.cols() == in && !w.logitsHead();
   }
 
@@ -367,7 +371,7 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation y = act(b);
     CudaWeight w = weight(gateUp);
     sameShape(x, y);
-    if (!fusesNorm(x, w) || w.rows() % 2 != 0) {
+    if (!fusesNorm(CudaBackend.FUSE_MLP_NORM, x, w) || w.rows() % 2 != 0) {
       return ForwardStep.super.addRmsNormLinearSiluMul(a, b, normWeight, eps, gateUp);
     }
     int inter = w.rows() / 2;
@@ -404,17 +408,34 @@ final class CudaForwardStep implements ForwardStep {
     if (layer < 0 || layer >= kv.layout().numLayers()) {
       throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
     }
-    if (!fusesNorm(x, w) || !spec.interleaved() || headDim % 2 != 0 || spec.rotaryDim() % 2 != 0) {
+    boolean ropeFits = spec.interleaved() && headDim % 2 == 0 && spec.rotaryDim() % 2 == 0
+        && backend.fuses(CudaBackend.FUSE_QKV_ROPE) && x.physRows() <= 8 && x.cols() % 8 == 0 && w.cols() == x.cols();
+    if (!ropeFits) {
       return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads, spec);
     }
     long inv = backend.ropeTable(spec);
+    long biasPtr = bias == null ? 0 : weight(bias).ptr();
+    if (!fusesNorm(CudaBackend.FUSE_QKV_NORM, x, w)) { // the norm on its own, then one kernel for QKV + RoPE + KV
+      ResidualNorm r = addRmsNorm(a, b, normWeight, eps);
+      CudaActivation n = act(r.normed());
+      CudaActivation q = activation(x.rows(), numHeads * headDim, false);
+      label = profile == null ? null : String.format("qkv%s+rope %dx%d (%d rows, GEMV)", bias != null ? "+bias" : "",
+          w.rows(), w.cols(), x.physRows());
+      track(21, q.ptr(), kv.keys(layer) ^ n.ptr());
+      if (live() && !CudaNative.linearQkvRope(ctx, q.ptr(), n.ptr(), n.ld(), w.ptr(), biasPtr, n.physRows(), n.cols(),
+          kv.keys(layer), kv.values(layer), slots, positions, inv, numHeads, numKvHeads, headDim, spec.rotaryDim())) {
+        throw new IllegalStateException(String.format("the fused QKV+RoPE kernel declined %d rows × %d features",
+            n.physRows(), n.cols()));
+      }
+      return new ResidualProjection(r.sum(), q);
+    }
     CudaActivation sum = activation(x.rows(), x.cols(), false);
     CudaActivation q = activation(x.rows(), numHeads * headDim, false);
     label = profile == null ? null : String.format("addRmsNorm+qkv%s+rope %dx%d (%d rows, GEMV)",
         bias != null ? "+bias" : "", w.rows(), w.cols(), x.physRows());
     track(20, q.ptr(), kv.keys(layer) ^ x.ptr() ^ y.ptr());
     if (live() && !CudaNative.addRmsNormQkvRope(ctx, sum.ptr(), q.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(),
-        weight(normWeight).ptr(), eps, w.ptr(), bias == null ? 0 : weight(bias).ptr(), x.physRows(), x.cols(),
+        weight(normWeight).ptr(), eps, w.ptr(), biasPtr, x.physRows(), x.cols(),
         kv.keys(layer), kv.values(layer), slots, positions, inv, numHeads, numKvHeads, headDim, spec.rotaryDim())) {
       throw new IllegalStateException(String.format(
           "the fused addRmsNorm+QKV+RoPE kernel declined %d rows × %d features", x.physRows(), x.cols()));

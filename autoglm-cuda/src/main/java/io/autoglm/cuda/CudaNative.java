@@ -144,6 +144,13 @@ final class CudaNative {
       long inv, int heads, int kvHeads, int headDim, int rot);
 
   /**
+   * qkv = x · Wᵀ + bias; rotated q into qOut, rotated k and v into their cache slots: one kernel (rows <= 8,
+   * interleaved RoPE); false when it does not apply.
+   */
+  static native boolean linearQkvRope(long ctx, long qOut, long x, int ldx, long w, long bias, int rows, int in,
+      long kCache, long vCache, long slots, long pos, long inv, int heads, int kvHeads, int headDim, int rot);
+
+  /**
    * The fused residual add + RMSNorm GEMVs against the unfused kernels on random data (kind 0: gate_up + SiLU·mul,
    * out = inter; kind 1: QKV + RoPE + KV write, out = query heads): differing outputs, -1 if declined, -2 if out of
    * memory.

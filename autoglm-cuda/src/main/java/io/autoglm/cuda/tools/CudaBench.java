@@ -100,17 +100,17 @@ public final class CudaBench {
         // (kind 1), against addRmsNorm and the unfused kernels: every in-split (gate_up 13,696 / 4,096 / 2,048; QKV of
         // 64 / 32 / 16 heads: 8,704 / 4,608 / 2,560 rows) and norm widths below, at and above one 1,024-thread row
         int[][] cases = {{0, 4096, 13696}, {0, 4096, 4096}, {0, 4096, 2048}, {1, 4096, 64}, {1, 4096, 32},
-            {1, 4096, 16}, {1, 64, 32}, {1, 1000, 32}, {1, 6144, 32}};
+            {1, 4096, 16}, {1, 64, 32}, {1, 1000, 32}, {1, 6144, 32}, {2, 4096, 64}, {2, 4096, 32}, {2, 4096, 16}};
         for (int[] c : cases) {
           StringBuilder line = new StringBuilder();
-          int maxRows = Math.min(4, 16384 / c[1]);
+          int maxRows = c[0] == 2 ? 8 : Math.min(4, 16384 / c[1]);
           for (int rows = 1; rows <= maxRows; rows++) {
             long diff = backend.selfTestNormFused(c[0], rows, c[1], c[2]);
             ok &= diff == 0;
             line.append(' ').append(diff);
           }
-          System.out.printf("addRmsNorm+%s self-check in %d, %s %d: differing outputs for rows 1..%d:%s%n",
-              c[0] == 0 ? "gemvSilu" : "qkv+rope", c[1], c[0] == 0 ? "inter" : "heads", c[2], maxRows, line);
+          System.out.printf("%s self-check in %d, %s %d: differing outputs for rows 1..%d:%s%n",
+              c[0] == 0 ? "addRmsNorm+gemvSilu" : c[0] == 1 ? "addRmsNorm+qkv+rope" : "qkv+rope", c[1], c[0] == 0 ? "inter" : "heads", c[2], maxRows, line);
         }
       }
       System.out.println("kernel self-check " + (ok ? "PASS" : "FAIL"));
@@ -329,10 +329,10 @@ public final class CudaBench {
                 backend.setPdl(Boolean.parseBoolean(pdl.trim()));
                 for (String v : System.getProperty("bench.gemvVariants", "1").split(",")) {
                   backend.setGemvVariant(Integer.parseInt(v.trim()));
-                  for (String fuse : System.getProperty("bench.fuseModes", "true").split(",")) {
-                    backend.setFuseNorm(Boolean.parseBoolean(fuse.trim()));
+                  for (String fuse : System.getProperty("bench.fuseMasks", "1").split(",")) {
+                    backend.setFuse(Integer.parseInt(fuse.trim()));
                     single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl() + ", attention "
-                        + a.trim() + ", fused norm " + fuse.trim());
+                        + a.trim() + ", fuse " + fuse.trim());
                   }
                 }
               }
@@ -340,7 +340,20 @@ public final class CudaBench {
             backend.setAttentionVariant(Integer.parseInt(attnDefault));
             backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
             backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
-            backend.setFuseNorm(Boolean.parseBoolean(System.getProperty("cuda.fuseNorm", "true")));
+            backend.setFuse(Integer.parseInt(System.getProperty("cuda.fuse", "1")));
+            // the timing diagnostic: what each op costs inside the captured, PDL-chained step (results are wrong)
+            for (String skip : System.getProperty("bench.skipOps", "").split(";")) {
+              if (skip.isBlank()) {
+                continue;
+              }
+              long mask = 0;
+              for (String op : skip.split(",")) {
+                mask |= 1L << Integer.parseInt(op.trim());
+              }
+              backend.skipOpsForTiming(mask);
+              single(d, r, c, floorMs, "TIMING ONLY, ops " + skip.trim() + " not launched");
+            }
+            backend.skipOpsForTiming(0);
           }
           if ((which.equals("all") || which.contains("single")) && !Boolean.getBoolean("bench.onlyGraphs")) {
             backend.setFastPaths(false, true);
