@@ -575,7 +575,7 @@ JNI(jlong, selfTestNormFused)(JNIEnv* env, jclass, jlong h, jint kind, jint rows
     if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestNormFused kernels")) return -2;
     diff = differing(y1, y2, (size_t)rows * inter);
   } else {  // kind 1: with the norm (against addRmsNorm first); kind 2: the GEMV on x = a (no norm, no sum)
-    int heads = out, kvHeads = 2, headDim = 128, rot = 64, slotsTotal = 64;
+    int heads = out, kvHeads = 2, headDim = 128, rot = 64, slotsTotal = 128;  // slots 3 + 13t, t < 8
     int qW = heads * headDim, kvW = kvHeads * headDim, n = qW + 2 * kvW;
     bf16* w = m.random((size_t)n * in, 0.05f);
     bf16* bias = m.random(n, 0.5f);

@@ -399,7 +399,9 @@ __device__ void mergeSplits(bf16* out, const float* part, size_t unit0, int used
   float A[E];
 #pragma unroll
   for (int k = 0; k < E; k++) A[k] = 0.f;
-  // All E loads of a split are issued before any is used (a split that saw nothing has factor 0 and zero sums).
+  // All E loads of a split are issued before any is used (a split that saw nothing has factor 0 and zero sums), and
+  // the loop is unrolled so that several splits' loads are in flight; the sums still add in split order.
+#pragma unroll 4
   for (int s2 = 0; s2 < used; s2++) {
     const float* u = part + (unit0 + s2) * unitFloats;
     float v[E];
