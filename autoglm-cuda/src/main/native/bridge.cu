@@ -658,10 +658,10 @@ JNI(void, gather)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jl
 
 /** y (rows, out) = x (rows, in) · Wᵀ (+ bias): the GEMV kernel for rows <= 8 when allowed, else cuBLAS. */
 JNI(void, linear)(JNIEnv* env, jclass, jlong h, jlong y, jint ldy, jboolean f32Out, jlong x, jint ldx, jlong w,
-                  jlong bias, jint rows, jint in, jint out, jboolean allowGemv, jlong l2Prefetch) {
+                  jlong bias, jint rows, jint in, jint out, jboolean allowGemv) {
   Context* c = ctx(h);
   if (allowGemv && launchGemv(c->stream, p<void>(y), ldy, f32Out, p<bf16>(x), ldx, p<bf16>(w), p<bf16>(bias), rows,
-                              in, out, l2Prefetch < 0 ? 0 : (size_t)l2Prefetch)) {
+                              in, out)) {
     launched(env, "gemv kernel");
     return;
   }

@@ -706,33 +706,6 @@ __device__ __forceinline__ uint4 loadWeight(const uint4* p) { // streamed once: 
  * the next U chunks in registers while it uses the current U. The first U are loaded before pdlWait(), so that under
  * PDL a GEMV streams its weights while the kernel before it finishes.
  */
-/** Blocks that share a GEMV's L2 prefetch: the first of its grid, which start while the kernel before still runs. */
-constexpr unsigned L2_PREFETCH_BLOCKS = 132;
-
-/**
- * Under PDL a GEMV starts while the kernel before it finishes. When that kernel is latency-bound (attention) HBM
- * idles meanwhile: the GEMV's first L2_PREFETCH_BLOCKS blocks ask for the first `budget` bytes of its weights (the
- * rows its first blocks read) to come into L2 with bulk prefetches (sm_90), before pdlWait. One thread per block;
- * nothing waits for it; no effect on results. Not for a GEMV that follows another GEMV: there it only competes for
- * HBM, and its lines leave L2 before they are read.
- */
-__device__ __forceinline__ void prefetchWeightsL2(const bf16* w, size_t bytes, size_t budget) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  size_t cap = (budget < bytes ? budget : bytes) & ~(size_t)15;
-  unsigned early = gridDim.x < L2_PREFETCH_BLOCKS ? gridDim.x : L2_PREFETCH_BLOCKS;
-  if (cap == 0 || threadIdx.x != 0 || blockIdx.x >= early) return;
-  size_t share = (cap / early + 15) & ~(size_t)15;
-  size_t from = (size_t)blockIdx.x * share;
-  if (from >= cap) return;
-  size_t n = share < cap - from ? share : cap - from;
-  const char* base = (const char*)w + from;
-  for (size_t o = 0; o < n; o += 65536) {
-    unsigned len = (unsigned)(n - o < 65536 ? n - o : 65536);
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(base + o), "r"(len) : "memory");
-  }
-#endif
-}
-
 struct NoPrologue {
   __device__ void operator()() const {}
 };
@@ -968,7 +941,7 @@ __global__ void __launch_bounds__(256) gemvQkvK(const bf16* x, int ldx, const bf
  */
 template <int T, bool F32, int KS>
 __global__ void __launch_bounds__(256) gemv2K(void* y, int ldy, const bf16* x, int ldx, const bf16* w,
-                                              const bf16* bias, int in, int out, size_t l2Prefetch) {
+                                              const bf16* bias, int in, int out) {
   pdlTrigger();
   constexpr int RPB = 8 / KS;
   __shared__ float part[KS > 1 ? 8 : 1][T];
@@ -977,7 +950,6 @@ __global__ void __launch_bounds__(256) gemv2K(void* y, int ldy, const bf16* x, i
   int row = blockIdx.x * RPB + rib;
   bool live = row < out;
   const uint4* wr = (const uint4*)(w + (size_t)(live ? row : 0) * in);
-  prefetchWeightsL2(w, (size_t)out * in * 2, l2Prefetch);
   float acc[T];
   gemvAccumulate<T, KS>(acc, wr, live ? in >> 3 : 0, x, ldx, ks, lane);
   if (KS > 1) {
@@ -1424,10 +1396,10 @@ void setGemvVariant(int v) { gemvVariant = v; }
 
 template <int T, int KS>
 static void gemv2(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
-                  const bf16* bias, int in, int out, size_t l2) {
+                  const bf16* bias, int in, int out) {
   int blocks = (out + 8 / KS - 1) / (8 / KS);
-  if (f32Out) launchK(true, gemv2K<T, true, KS>, blocks, 256, s, y, ldy, x, ldx, w, bias, in, out, l2);
-  else launchK(true, gemv2K<T, false, KS>, blocks, 256, s, y, ldy, x, ldx, w, bias, in, out, l2);
+  if (f32Out) launchK(true, gemv2K<T, true, KS>, blocks, 256, s, y, ldy, x, ldx, w, bias, in, out);
+  else launchK(true, gemv2K<T, false, KS>, blocks, 256, s, y, ldy, x, ldx, w, bias, in, out);
 }
 
 /**
@@ -1441,20 +1413,20 @@ static int inSplit(long out) {
 
 template <int T>
 static void gemv2Split(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
-                       const bf16* bias, int in, int out, size_t l2) {
+                       const bf16* bias, int in, int out) {
   switch (inSplit(out)) {
-    case 1: gemv2<T, 1>(s, y, ldy, f32Out, x, ldx, w, bias, in, out, l2); break;
-    case 2: gemv2<T, 2>(s, y, ldy, f32Out, x, ldx, w, bias, in, out, l2); break;
-    case 4: gemv2<T, 4>(s, y, ldy, f32Out, x, ldx, w, bias, in, out, l2); break;
-    default: gemv2<T, 8>(s, y, ldy, f32Out, x, ldx, w, bias, in, out, l2);
+    case 1: gemv2<T, 1>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); break;
+    case 2: gemv2<T, 2>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); break;
+    case 4: gemv2<T, 4>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); break;
+    default: gemv2<T, 8>(s, y, ldy, f32Out, x, ldx, w, bias, in, out);
   }
 }
 
 #define GEMV2_CASE(T) \
-  case T: gemv2Split<T>(s, y, ldy, f32Out, x, ldx, w, bias, in, out, l2Prefetch); return true;
+  case T: gemv2Split<T>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); return true;
 
 bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
-                const bf16* bias, int rows, int in, int out, size_t l2Prefetch) {
+                const bf16* bias, int rows, int in, int out) {
   if ((in & 7) != 0 || (ldx & 7) != 0 || (((uintptr_t)x | (uintptr_t)w) & 15) != 0) return false;
   if (gemvVariant != 0) {
     switch (rows) {

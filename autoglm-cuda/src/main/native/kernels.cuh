@@ -39,12 +39,9 @@ bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, cons
                      const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
                      int heads, int kvHeads, int headDim, float scale, int partition, int splits);
 void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* idx, int rows, int cols, int elemBytes);
-/**
- * y (rows, out) = x (rows, in) · Wᵀ + bias for rows <= 8; false if not applicable. l2Prefetch: bytes of W (from its
- * start) to ask into L2 before waiting for the kernel before (for a GEMV after a latency-bound kernel; sm_90).
- */
+/** y (rows, out) = x (rows, in) · Wᵀ + bias for rows <= 8; false if not applicable. */
 bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
-                const bf16* bias, int rows, int in, int out, size_t l2Prefetch = 0);
+                const bf16* bias, int rows, int in, int out);
 void launchSample(cudaStream_t s, int* outTok, const float* logits, int ldl, int vocab, const SampleParams* p,
                   int rows);
 void launchToFloat(cudaStream_t s, float* out, const bf16* x, int ldx, int rows, int cols);

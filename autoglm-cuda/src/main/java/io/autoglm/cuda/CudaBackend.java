@@ -41,9 +41,7 @@ import java.util.Set;
  * {@code cuda.attnVariant} (2 = the chunked attention kernel, default; 1 = the first one), {@code cuda.gemvVariant}
  * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature),
  * {@code cuda.fuse} (what the small-batch GEMVs absorb: 1 = RoPE and the KV write into the QKV GEMV, the default;
- * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
- * {@code cuda.l2PrefetchMiB} (weights of the attention output's projection prefetched into L2 while attention runs,
- * default 32; 0 = off).
+ * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -96,8 +94,6 @@ public final class CudaBackend implements ComputeBackend {
         System.getProperty("cuda.attnVariant", "2"))));
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
     setFuse(Integer.parseInt(p.getOrDefault("cuda.fuse", System.getProperty("cuda.fuse", "1"))));
-    setL2PrefetchMiB(Long.parseLong(p.getOrDefault("cuda.l2PrefetchMiB",
-        System.getProperty("cuda.l2PrefetchMiB", "32"))));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -379,25 +375,6 @@ public final class CudaBackend implements ComputeBackend {
   /** Whether steps fuse {@code bit} (it needs the in-split GEMV kernels). */
   boolean fuses(int bit) {
     return (fuse & bit) != 0 && gemvEnabled && gemvVariant != 0;
-  }
-
-  private long l2PrefetchBytes;
-
-  /**
-   * L2 prefetch of the attention output's projection (property {@code cuda.l2PrefetchMiB}, default 32; 0 = off; sm_90
-   * with PDL): the o_proj GEMV launches while attention runs, and its first blocks ask for up to this many MiB of its
-   * weights to come into L2, so that HBM streams during attention's latency-bound tail. Drops the captured graphs.
-   */
-  public void setL2PrefetchMiB(long mib) {
-    if (mib < 0 || mib > 1024) {
-      throw new IllegalArgumentException("cuda.l2PrefetchMiB must be in [0, 1024], got " + mib);
-    }
-    dropGraphs();
-    this.l2PrefetchBytes = mib << 20;
-  }
-
-  long l2PrefetchBytes() {
-    return pdl ? l2PrefetchBytes : 0;
   }
 
   private long skipOps;

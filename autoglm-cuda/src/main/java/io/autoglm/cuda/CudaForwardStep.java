@@ -176,7 +176,6 @@ final class CudaForwardStep implements ForwardStep {
     return mode != Mode.REPLAY && !skipping;
   }
 
-  private long attentionOut; // the last attention op's output: the next GEMV reading it prefetches into L2
   private boolean skipping; // the current op is one the timing diagnostic leaves out (CudaBackend.skipOpsForTiming)
 
   private void track(int op, long a, long b) {
@@ -316,10 +315,8 @@ final class CudaForwardStep implements ForwardStep {
         a.physRows(), a.physRows() <= 8 && backend.gemvEnabled() ? "GEMV" : "cuBLAS");
     track(6, y.ptr(), a.ptr() ^ w.ptr());
     if (live()) {
-      // the projection of the attention output: its GEMV starts its weights into L2 while attention finishes
-      long l2 = a.ptr() == attentionOut ? backend.l2PrefetchBytes() : 0;
       CudaNative.linear(ctx, y.ptr(), y.ld(), y.fp32(), a.ptr(), a.ld(), w.ptr(), bias, a.physRows(), in, out,
-          backend.gemvEnabled(), l2);
+          backend.gemvEnabled());
     }
     return y;
   }
@@ -352,7 +349,7 @@ final class CudaForwardStep implements ForwardStep {
     if (live() && !CudaNative.linearSiluMul(ctx, out.ptr(), a.ptr(), a.ld(), w.ptr(), a.physRows(), w.cols(), inter)) {
       // the kernel declined (alignment, split): the unfused ops, into the same output
       CudaNative.linear(ctx, gu.ptr(), gu.ld(), false, a.ptr(), a.ld(), w.ptr(), 0, a.physRows(), w.cols(),
-          w.rows(), true, 0);
+          w.rows(), true);
       CudaNative.siluMul(ctx, out.ptr(), gu.ptr(), gu.ld(), out.physRows(), inter);
     }
     return out;
@@ -551,7 +548,6 @@ final class CudaForwardStep implements ForwardStep {
           "attention: %d query heads over %d KV heads (need a multiple, at most 16 per KV head)", numHeads, kvHeads));
     }
     CudaActivation out = activation(a.rows(), a.cols(), false);
-    attentionOut = out.ptr();
     track(10, out.ptr(), a.ptr() + layer);
     if (live()) {
       long counters = (long) out.physRows() * kvHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
@@ -641,7 +637,7 @@ final class CudaForwardStep implements ForwardStep {
       int first = r.hostOffsets()[g];
       int rows = r.hostOffsets()[g + 1] - first;
       CudaNative.linear(ctx, y + 2L * first * out, out, false, x + 2L * first * in, in,
-          stacked + 2L * r.hostExpertIds()[g] * out * in, 0, rows, in, out, backend.gemvEnabled(), 0);
+          stacked + 2L * r.hostExpertIds()[g] * out * in, 0, rows, in, out, backend.gemvEnabled());
     }
   }
 

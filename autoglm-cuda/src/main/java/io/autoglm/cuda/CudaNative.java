@@ -171,12 +171,8 @@ final class CudaNative {
 
   static native void gather(long ctx, long out, long x, int ldx, long idx, int rows, int cols, int elemBytes);
 
-  /**
-   * y = x · wᵀ (+ bias): the small-batch GEMV when allowed and it applies, else cuBLAS. l2Prefetch: bytes of w the
-   * GEMV asks into L2 before waiting for the kernel before it (0: none).
-   */
   static native void linear(long ctx, long y, int ldy, boolean f32Out, long x, int ldx, long w, long bias, int rows,
-      int in, int out, boolean allowGemv, long l2Prefetch);
+      int in, int out, boolean allowGemv);
 
   static native void sample(long ctx, long outTokens, long logits, int ldl, int vocab, long params, int rows);
 

@@ -331,12 +331,8 @@ public final class CudaBench {
                   backend.setGemvVariant(Integer.parseInt(v.trim()));
                   for (String fuse : System.getProperty("bench.fuseMasks", "1").split(",")) {
                     backend.setFuse(Integer.parseInt(fuse.trim()));
-                    for (String l2 : System.getProperty("bench.l2Modes", "32").split(",")) {
-                      backend.setL2PrefetchMiB(Long.parseLong(l2.trim()));
-                      single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl()
-                          + ", attention " + a.trim() + ", fuse " + fuse.trim() + ", o_proj L2 prefetch " + l2.trim()
-                          + " MiB");
-                    }
+                    single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl() + ", attention "
+                        + a.trim() + ", fuse " + fuse.trim());
                   }
                 }
               }
@@ -345,7 +341,6 @@ public final class CudaBench {
             backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
             backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
             backend.setFuse(Integer.parseInt(System.getProperty("cuda.fuse", "1")));
-            backend.setL2PrefetchMiB(Long.parseLong(System.getProperty("cuda.l2PrefetchMiB", "32")));
             // the timing diagnostic: what each op costs inside the captured, PDL-chained step (results are wrong)
             for (String skip : System.getProperty("bench.skipOps", "").split(";")) {
               if (skip.isBlank()) {
