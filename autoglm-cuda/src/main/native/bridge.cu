@@ -369,10 +369,10 @@ JNI(void, ropeWriteKv)(JNIEnv* env, jclass, jlong h, jlong k, jint ldk, jlong v,
 JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong counters, jlong q, jint ldq, jlong kc,
                      jlong vc,
                      jlong tokSeq, jlong pos, jlong tables, jint stride, jint blockSize, jint rows, jint heads,
-                     jint kvHeads, jint headDim, jfloat scale, jint partition, jint splits, jboolean decode) {
+                     jint kvHeads, jint headDim, jfloat scale, jint partition, jint splits) {
   if (!launchAttention(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq, p<bf16>(kc), p<bf16>(vc),
                        p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize, rows, heads, kvHeads, headDim,
-                       scale, partition, splits, decode)) {
+                       scale, partition, splits)) {
     char buf[200];
     snprintf(buf, sizeof buf, "attention: no kernel for %d query heads per KV head and headDim %d "
              "(supported: 1, 2, 4, 8, 12, 16 heads per KV head; headDim <= 128)", heads / kvHeads, headDim);

@@ -436,13 +436,9 @@ __device__ void mergeSplits(bf16* out, const float* part, size_t unit0, int used
 template <int G, int DPL>
 __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* counters, const bf16* q, int ldq,
     const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
-    int heads, int kvHeads, int headDim, float scale, int partition, int splits, int preWait) {
+    int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
   pdlTrigger();
-  // preWait (decode steps: every position before a token's own was written by an earlier step): the block reads the
-  // step's inputs and starts its first chunk's older K and V rows into L1 before pdlWait, while the kernel before it
-  // (which writes q and the newest K and V) finishes. The step's inputs were copied before its first kernel, which
-  // is launched without PDL, so every later kernel that runs at all sees them.
-  if (!preWait) pdlWait();
+  pdlWait();
   constexpr int NW = 4;
   constexpr int GW = (G + NW - 1) / NW;  // heads per warp
   constexpr int HD = DPL * 32;          // headDim rounded up
@@ -466,20 +462,6 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
   const int* table = tables + (size_t)tokSeq[t] * stride;
   size_t rowStride = (size_t)kvHeads * headDim;
   size_t headOff = (size_t)kh * headDim;
-  // pre-wait: warp 0 brings the first chunk's K and V rows into L1 (all warps read the same positions) while the
-  // kernel before finishes; the newest position's rows, written by that kernel, are read only after pdlWait
-  bool pre = preWait && start < end;
-  if (pre && warp == 0) {
-    int pp = min(start + lane, end - 1);
-    if (pp < visible - 1) {
-      size_t off = ((size_t)table[pp / blockSize] * blockSize + pp % blockSize) * rowStride + headOff;
-      for (int b = 0; b < headDim * 2; b += 128) {
-        asm volatile("prefetch.global.L1 [%0];" ::"l"((const char*)(kc + off) + b));
-        asm volatile("prefetch.global.L1 [%0];" ::"l"((const char*)(vc + off) + b));
-      }
-    }
-  }
-  if (preWait) pdlWait();
   {
     constexpr int QE = (G * HD + 127) / 128;  // q elements per thread (blockDim is 128): loads issued together
     float qv[QE];
@@ -488,7 +470,7 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
       int e = threadIdx.x + k * 128, g = e / HD, d = e - g * HD;
       qv[k] = e < G * HD && d < headDim ? bf(q[(size_t)t * ldq + (kh * G + g) * headDim + d]) : 0.f;
     }
-    if (warp == 0 && start < end && !pre) {  // the first chunk's K and V rows start on their way to L2 meanwhile
+    if (warp == 0 && start < end) {  // the first chunk's K and V rows start on their way to L2 meanwhile
       int p0 = min(start + lane, end - 1);
       size_t off = ((size_t)table[p0 / blockSize] * blockSize + p0 % blockSize) * rowStride + headOff;
       for (int b = 0; b < headDim * 2; b += 128) {
@@ -1357,13 +1339,12 @@ void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, in
 template <int G, int DPL>
 static void attn(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
                  const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
-                 int rows, int heads, int kvHeads, int headDim, float scale, int partition, int splits,
-                 bool decode) {
+                 int rows, int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
   dim3 grid(rows, kvHeads, splits);
   if (splits > MAX_FUSED_SPLITS) counters = nullptr;
   if (g_attnVariant >= 2 && headDim % 8 == 0) {
     launchK(true, attention2K<G, DPL>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
-            stride, blockSize, heads, kvHeads, headDim, scale, partition, splits, decode ? 1 : 0);
+            stride, blockSize, heads, kvHeads, headDim, scale, partition, splits);
   } else {
     launchK(true, attentionK<G, DPL>, grid, 128, s, out, part, q, ldq, kc, vc, tokSeq, pos, tables, stride,
             blockSize, heads, kvHeads, headDim, scale, partition, splits);
@@ -1378,14 +1359,14 @@ static void attn(cudaStream_t s, bf16* out, float* part, int* counters, const bf
 #define ATTN_CASE(G, DPL) \
   if (group == G && dpl == DPL) { \
     attn<G, DPL>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads, kvHeads, \
-                 headDim, scale, partition, splits, decode); \
+                 headDim, scale, partition, splits); \
     return true; \
   }
 
 bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
                      const bf16* vc,
                      const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
-                     int heads, int kvHeads, int headDim, float scale, int partition, int splits, bool decode) {
+                     int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
   int group = heads / kvHeads;
   int dpl = (headDim + 31) / 32;
   if (dpl == 3) dpl = 4;

@@ -31,15 +31,13 @@ void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, in
                        const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
                        int rot, bool interleaved, bool rope);
 /**
- * Returns false when (group, headDim) has no compiled variant. decode: every token's earlier positions were written
- * by earlier steps (one token per sequence), so the kernel may read them before waiting for the kernel before it. counters: rows·kvHeads ints, all 0, that the kernel
+ * Returns false when (group, headDim) has no compiled variant. counters: rows·kvHeads ints, all 0, that the kernel
  * leaves 0 (the splits merge in the attention kernel), or null (a combine kernel merges them).
  */
 bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
                      const bf16* vc,
                      const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
-                     int heads, int kvHeads, int headDim, float scale, int partition, int splits,
-                     bool decode = false);
+                     int heads, int kvHeads, int headDim, float scale, int partition, int splits);
 void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* idx, int rows, int cols, int elemBytes);
 /** y (rows, out) = x (rows, in) · Wᵀ + bias for rows <= 8; false if not applicable. */
 bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,

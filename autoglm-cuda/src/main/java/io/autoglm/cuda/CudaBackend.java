@@ -41,8 +41,7 @@ import java.util.Set;
  * {@code cuda.attnVariant} (2 = the chunked attention kernel, default; 1 = the first one), {@code cuda.gemvVariant}
  * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature),
  * {@code cuda.fuse} (what the small-batch GEMVs absorb: 1 = RoPE and the KV write into the QKV GEMV, the default;
- * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
- * {@code cuda.attnPreWait} (decode attention starts its loads before the kernel before it ends, default true).
+ * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -95,8 +94,6 @@ public final class CudaBackend implements ComputeBackend {
         System.getProperty("cuda.attnVariant", "2"))));
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
     setFuse(Integer.parseInt(p.getOrDefault("cuda.fuse", System.getProperty("cuda.fuse", "1"))));
-    this.attentionPreWait = Boolean.parseBoolean(p.getOrDefault("cuda.attnPreWait",
-        System.getProperty("cuda.attnPreWait", "true")));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -378,22 +375,6 @@ public final class CudaBackend implements ComputeBackend {
   /** Whether steps fuse {@code bit} (it needs the in-split GEMV kernels). */
   boolean fuses(int bit) {
     return (fuse & bit) != 0 && gemvEnabled && gemvVariant != 0;
-  }
-
-  private boolean attentionPreWait = true;
-
-  /**
-   * Whether decode steps' attention reads the step's inputs and the older K rows of its first chunk before waiting
-   * for the kernel before it (property {@code cuda.attnPreWait}, default true). Drops the captured graphs. For
-   * benchmarks that compare it.
-   */
-  public void setAttentionPreWait(boolean on) {
-    dropGraphs();
-    this.attentionPreWait = on;
-  }
-
-  boolean attentionPreWait() {
-    return attentionPreWait;
   }
 
   private long skipOps;

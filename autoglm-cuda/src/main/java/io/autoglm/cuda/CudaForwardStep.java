@@ -68,7 +68,7 @@ final class CudaForwardStep implements ForwardStep {
     this.kv = kv;
     this.tokens = batch.numTokens();
     int bs = kv.layout().blockSizeTokens();
-    this.decode = batch.sequences().stream().allMatch(s -> s.queryLen() == 1);
+    boolean decode = batch.sequences().stream().allMatch(s -> s.queryLen() == 1);
     int needed = 1;
     for (StepBatch.Sequence s : batch.sequences()) {
       int blocks = (s.contextLen() + bs - 1) / bs;
@@ -176,7 +176,6 @@ final class CudaForwardStep implements ForwardStep {
     return mode != Mode.REPLAY && !skipping;
   }
 
-  private final boolean decode; // one token per sequence: every earlier position was written by an earlier step
   private boolean skipping; // the current op is one the timing diagnostic leaves out (CudaBackend.skipOpsForTiming)
 
   private void track(int op, long a, long b) {
@@ -554,7 +553,7 @@ final class CudaForwardStep implements ForwardStep {
       long counters = (long) out.physRows() * kvHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
       CudaNative.attention(ctx, out.ptr(), partials, counters, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
           positions, tables, 1, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
-          scale, partition, splits, decode && backend.attentionPreWait());
+          scale, partition, splits);
     }
     return out;
   }

@@ -108,7 +108,7 @@ final class CudaNative {
   /** counters: 0 or (rows · kvHeads) zeroed ints that let the attention kernel merge its splits itself. */
   static native void attention(long ctx, long out, long partials, long counters, long q, int ldq, long kCache, long vCache,
       long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
-      float scale, int partition, int splits, boolean decode);
+      float scale, int partition, int splits);
 
   /** Small-batch GEMV kernel, process-wide: 0 = one warp per feature, v >= 1 = in-split aiming at 1024·v blocks. */
   static native void setGemvVariant(int v);

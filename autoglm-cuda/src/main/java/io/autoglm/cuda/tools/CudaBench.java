@@ -331,12 +331,8 @@ public final class CudaBench {
                   backend.setGemvVariant(Integer.parseInt(v.trim()));
                   for (String fuse : System.getProperty("bench.fuseMasks", "1").split(",")) {
                     backend.setFuse(Integer.parseInt(fuse.trim()));
-                    for (String pre : System.getProperty("bench.preWaitModes", "true").split(",")) {
-                      backend.setAttentionPreWait(Boolean.parseBoolean(pre.trim()));
-                      single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl()
-                          + ", attention " + a.trim() + ", fuse " + fuse.trim() + ", attention pre-wait "
-                          + pre.trim());
-                    }
+                    single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl() + ", attention "
+                        + a.trim() + ", fuse " + fuse.trim());
                   }
                 }
               }
@@ -345,7 +341,6 @@ public final class CudaBench {
             backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
             backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
             backend.setFuse(Integer.parseInt(System.getProperty("cuda.fuse", "1")));
-            backend.setAttentionPreWait(Boolean.parseBoolean(System.getProperty("cuda.attnPreWait", "true")));
             // the timing diagnostic: what each op costs inside the captured, PDL-chained step (results are wrong)
             for (String skip : System.getProperty("bench.skipOps", "").split(";")) {
               if (skip.isBlank()) {
