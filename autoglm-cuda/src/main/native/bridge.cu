@@ -388,6 +388,8 @@ JNI(void, setPdl)(JNIEnv*, jclass, jboolean on) { setPdl(on); }
 
 JNI(void, setAttentionVariant)(JNIEnv*, jclass, jint v) { setAttentionVariant(v); }
 
+JNI(void, setAttentionHeadsPerBlock)(JNIEnv*, jclass, jint n) { setAttentionHeadsPerBlock(n); }
+
 /** Whether the device can launch kernels programmatically dependent (sm_90 and later). */
 JNI(jboolean, supportsPdl)(JNIEnv* env, jclass, jint device) {
   int major = 0;

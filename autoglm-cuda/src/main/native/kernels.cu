@@ -436,7 +436,9 @@ __device__ void mergeSplits(bf16* out, const float* part, size_t unit0, int used
 template <int G, int DPL>
 __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* counters, const bf16* q, int ldq,
     const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
-    int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
+    int heads, int kvHeads, int headDim, float scale, int partition, int splits, int hg) {
+  // hg > 1: the KV head's query heads are split over hg blocks of G each (more blocks for small batches); kh and
+  // kvHeads then count those blocks (kh / hg is the KV head), so q, out and the split partials index as before
   pdlTrigger();
   pdlWait();
   constexpr int NW = 4;
@@ -460,8 +462,8 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
   int start = sp * partition;
   int end = min(visible, start + partition);
   const int* table = tables + (size_t)tokSeq[t] * stride;
-  size_t rowStride = (size_t)kvHeads * headDim;
-  size_t headOff = (size_t)kh * headDim;
+  size_t rowStride = (size_t)(kvHeads / hg) * headDim;
+  size_t headOff = (size_t)(kh / hg) * headDim;
   {
     constexpr int QE = (G * HD + 127) / 128;  // q elements per thread (blockDim is 128): loads issued together
     float qv[QE];
@@ -610,6 +612,8 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
 }
 
 int g_attnVariant = 2;
+/** Query heads per attention2K block when few (token, KV head) pairs would leave the GPU idle (0: a KV head's all). */
+int g_attnHeadsPerBlock = 4;
 
 __global__ void attentionCombineK(bf16* out, const float* part, int heads, int kvHeads, int headDim, int group,
                                   int splits, const int* pos, int dynamic) {
@@ -1339,12 +1343,12 @@ void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, in
 template <int G, int DPL>
 static void attn(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
                  const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
-                 int rows, int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
-  dim3 grid(rows, kvHeads, splits);
+                 int rows, int heads, int kvHeads, int headDim, float scale, int partition, int splits, int hg) {
+  dim3 grid(rows, kvHeads, splits);  // kvHeads: blocks per token (KV heads × hg)
   if (splits > MAX_FUSED_SPLITS) counters = nullptr;
   if (g_attnVariant >= 2 && headDim % 8 == 0) {
     launchK(true, attention2K<G, DPL>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
-            stride, blockSize, heads, kvHeads, headDim, scale, partition, splits);
+            stride, blockSize, heads, kvHeads, headDim, scale, partition, splits, hg);
   } else {
     launchK(true, attentionK<G, DPL>, grid, 128, s, out, part, q, ldq, kc, vc, tokSeq, pos, tables, stride,
             blockSize, heads, kvHeads, headDim, scale, partition, splits);
@@ -1358,8 +1362,8 @@ static void attn(cudaStream_t s, bf16* out, float* part, int* counters, const bf
 
 #define ATTN_CASE(G, DPL) \
   if (group == G && dpl == DPL) { \
-    attn<G, DPL>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads, kvHeads, \
-                 headDim, scale, partition, splits); \
+    attn<G, DPL>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads, \
+                 kvHeads * hg, headDim, scale, partition, splits, hg); \
     return true; \
   }
 
@@ -1371,6 +1375,15 @@ bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, cons
   int dpl = (headDim + 31) / 32;
   if (dpl == 3) dpl = 4;
   if (headDim > 128) return false;
+  // few (token, KV head) pairs (small-batch decode): split each KV head's query heads over hg blocks, so that more
+  // SMs share the chunk's work and each block's latency chain is shorter; their K and V rows come from L2
+  int hg = 1;
+  int hpb = g_attnHeadsPerBlock;
+  if (g_attnVariant >= 2 && headDim % 8 == 0 && hpb > 0 && hpb < group && group % hpb == 0 &&
+      (long)rows * kvHeads < 32) {
+    hg = group / hpb;
+    group = hpb;
+  }
   ATTN_CASE(1, 1) ATTN_CASE(1, 2) ATTN_CASE(1, 4)
   ATTN_CASE(2, 1) ATTN_CASE(2, 2) ATTN_CASE(2, 4)
   ATTN_CASE(4, 1) ATTN_CASE(4, 2) ATTN_CASE(4, 4)
@@ -1626,3 +1639,5 @@ void launchMoeCombine(cudaStream_t s, bf16* out, int ldo, const bf16* d, const i
 }
 
 void setAttentionVariant(int v) { g_attnVariant = v; }
+
+void setAttentionHeadsPerBlock(int n) { g_attnHeadsPerBlock = n; }

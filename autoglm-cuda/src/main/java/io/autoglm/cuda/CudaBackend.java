@@ -41,7 +41,9 @@ import java.util.Set;
  * {@code cuda.attnVariant} (2 = the chunked attention kernel, default; 1 = the first one), {@code cuda.gemvVariant}
  * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature),
  * {@code cuda.fuse} (what the small-batch GEMVs absorb: 1 = RoPE and the KV write into the QKV GEMV, the default;
- * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask).
+ * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
+ * {@code cuda.attnHeadsPerBlock} (query heads per chunked-attention block in small-batch decode, default 4; 0 = a KV
+ * head's all).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -94,6 +96,8 @@ public final class CudaBackend implements ComputeBackend {
         System.getProperty("cuda.attnVariant", "2"))));
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
     setFuse(Integer.parseInt(p.getOrDefault("cuda.fuse", System.getProperty("cuda.fuse", "1"))));
+    setAttentionHeadsPerBlock(Integer.parseInt(p.getOrDefault("cuda.attnHeadsPerBlock",
+        System.getProperty("cuda.attnHeadsPerBlock", "4"))));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -320,6 +324,19 @@ public final class CudaBackend implements ComputeBackend {
   public void setAttentionVariant(int variant) {
     dropGraphs();
     CudaNative.setAttentionVariant(variant);
+  }
+
+  /**
+   * Query heads per block of the chunked attention kernel for steps with fewer than 32 (token, KV head) pairs, i.e.
+   * small-batch decode (property {@code cuda.attnHeadsPerBlock}, default 4; 0 = all of a KV head's, one block per KV
+   * head and split): more, shorter blocks share the latency-bound work. Drops the captured graphs.
+   */
+  public void setAttentionHeadsPerBlock(int heads) {
+    if (heads < 0 || heads > 16) {
+      throw new IllegalArgumentException("cuda.attnHeadsPerBlock must be in [0, 16], got " + heads);
+    }
+    dropGraphs();
+    CudaNative.setAttentionHeadsPerBlock(heads);
   }
 
   private void setPdlFlag(boolean on) {

@@ -550,7 +550,8 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation out = activation(a.rows(), a.cols(), false);
     track(10, out.ptr(), a.ptr() + layer);
     if (live()) {
-      long counters = (long) out.physRows() * kvHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
+      // one counter per (token, block of query heads): at most all heads apart
+      long counters = (long) out.physRows() * numHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
       CudaNative.attention(ctx, out.ptr(), partials, counters, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
           positions, tables, 1, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
           scale, partition, splits);
