@@ -613,7 +613,7 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
 
 int g_attnVariant = 2;
 /** Query heads per attention2K block when few (token, KV head) pairs would leave the GPU idle (0: a KV head's all). */
-int g_attnHeadsPerBlock = 4;
+int g_attnHeadsPerBlock = 1;
 
 __global__ void attentionCombineK(bf16* out, const float* part, int heads, int kvHeads, int headDim, int group,
                                   int splits, const int* pos, int dynamic) {

@@ -42,7 +42,7 @@ import java.util.Set;
  * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature),
  * {@code cuda.fuse} (what the small-batch GEMVs absorb: 1 = RoPE and the KV write into the QKV GEMV, the default;
  * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
- * {@code cuda.attnHeadsPerBlock} (query heads per chunked-attention block in small-batch decode, default 4; 0 = a KV
+ * {@code cuda.attnHeadsPerBlock} (query heads per chunked-attention block in small-batch decode, default 1; 0 = a KV
  * head's all).
  */
 public final class CudaBackend implements ComputeBackend {
@@ -97,7 +97,7 @@ public final class CudaBackend implements ComputeBackend {
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
     setFuse(Integer.parseInt(p.getOrDefault("cuda.fuse", System.getProperty("cuda.fuse", "1"))));
     setAttentionHeadsPerBlock(Integer.parseInt(p.getOrDefault("cuda.attnHeadsPerBlock",
-        System.getProperty("cuda.attnHeadsPerBlock", "4"))));
+        System.getProperty("cuda.attnHeadsPerBlock", "1"))));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -328,7 +328,7 @@ public final class CudaBackend implements ComputeBackend {
 
   /**
    * Query heads per block of the chunked attention kernel for steps with fewer than 32 (token, KV head) pairs, i.e.
-   * small-batch decode (property {@code cuda.attnHeadsPerBlock}, default 4; 0 = all of a KV head's, one block per KV
+   * small-batch decode (property {@code cuda.attnHeadsPerBlock}, default 1; 0 = all of a KV head's, one block per KV
    * head and split): more, shorter blocks share the latency-bound work. Drops the captured graphs.
    */
   public void setAttentionHeadsPerBlock(int heads) {
