@@ -16,7 +16,7 @@ mkdir -p /tmp/work
 if [[ $ST == *,verify,* ]]; then
   for a in ${VERIFY_ATTN:-2 1}; do
     echo "== CudaBench verify, attention $a"
-    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g -Dcuda.attnVariant=$a -Dcuda.attnHeadsPerBlock=${VERIFY_HPB:-1} -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
+    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g -Dcuda.attnVariant=$a -Dcuda.attnSplitHeads=${VERIFY_SPLIT:-true} -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
       | grep -v "^\[main\] INFO" | tee $OUT/verify-attn-$a.log | tail -${VERIFY_TAIL:-8}
     lap verify
   done
@@ -37,7 +37,7 @@ if [[ $ST == *,old,* ]]; then
 fi
 if [[ $ST == *,new,* ]]; then
   echo "== NEW jars: CudaBench bench ${NEW_WHICH:-profile,single,batch}"
-  timeout ${NEW_TIMEOUT:-240} $J -Xmx16g -Dbench.gemvVariants=${GEMV:-1} -Dbench.pdlModes=${PDL_MODES:-true,false} -Dbench.fuseMasks=${FUSE_MASKS:-1,0} -Dbench.skipOps="${SKIP_OPS:-}" -Dbench.headsPerBlock=${HPB:-1,0} -Dbench.attnVariants=${ATTN:-2,1} -Dbench.onlyGraphs=true \
+  timeout ${NEW_TIMEOUT:-240} $J -Xmx16g -Dbench.gemvVariants=${GEMV:-1} -Dbench.pdlModes=${PDL_MODES:-true,false} -Dbench.fuseMasks=${FUSE_MASKS:-1,0} -Dbench.skipOps="${SKIP_OPS:-}" -Dbench.splitHeads=${SPLIT_HEADS:-true,false} -Dbench.attnVariants=${ATTN:-2,1} -Dbench.onlyGraphs=true \
     -Dbench.skip256=${NEW_SKIP256:-true} -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${NEW_WHICH:-profile,single,batch} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/bench-new.log
   lap new-bench

@@ -388,7 +388,7 @@ JNI(void, setPdl)(JNIEnv*, jclass, jboolean on) { setPdl(on); }
 
 JNI(void, setAttentionVariant)(JNIEnv*, jclass, jint v) { setAttentionVariant(v); }
 
-JNI(void, setAttentionHeadsPerBlock)(JNIEnv*, jclass, jint n) { setAttentionHeadsPerBlock(n); }
+JNI(void, setAttentionSplitHeads)(JNIEnv*, jclass, jboolean on) { setAttentionSplitHeads(on); }
 
 /** Whether the device can launch kernels programmatically dependent (sm_90 and later). */
 JNI(jboolean, supportsPdl)(JNIEnv* env, jclass, jint device) {

@@ -433,12 +433,13 @@ __device__ void mergeSplits(bf16* out, const float* part, size_t unit0, int used
  * reductions, where attentionK needs one per position and head; (3) lanes switch to channels and accumulate P·V
  * over the chunk's V rows. No cross-warp merge; splits merge as in attentionK.
  */
-template <int G, int DPL>
+template <int G, int DPL, bool HG>
 __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* counters, const bf16* q, int ldq,
     const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
     int heads, int kvHeads, int headDim, float scale, int partition, int splits, int hg) {
-  // hg > 1: the KV head's query heads are split over hg blocks of G each (more blocks for small batches); kh and
-  // kvHeads then count those blocks (kh / hg is the KV head), so q, out and the split partials index as before
+  // HG: each KV head's query heads are split over hg blocks of G each (more blocks for small batches); kh and kvHeads
+  // then count those blocks (kh / hg is the KV head), so q, out and the split partials index as before. A template
+  // flag, so that the kernels without it keep their registers (the division costs 11 at G = 16).
   pdlTrigger();
   pdlWait();
   constexpr int NW = 4;
@@ -462,8 +463,8 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
   int start = sp * partition;
   int end = min(visible, start + partition);
   const int* table = tables + (size_t)tokSeq[t] * stride;
-  size_t rowStride = (size_t)(kvHeads / hg) * headDim;
-  size_t headOff = (size_t)(kh / hg) * headDim;
+  size_t rowStride = (size_t)(HG ? kvHeads / hg : kvHeads) * headDim;
+  size_t headOff = (size_t)(HG ? kh / hg : kh) * headDim;
   {
     constexpr int QE = (G * HD + 127) / 128;  // q elements per thread (blockDim is 128): loads issued together
     float qv[QE];
@@ -612,8 +613,8 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
 }
 
 int g_attnVariant = 2;
-/** Query heads per attention2K block when few (token, KV head) pairs would leave the GPU idle (0: a KV head's all). */
-int g_attnHeadsPerBlock = 1;
+/** One attention2K block per query head (not per KV head) when few (token, KV head) pairs would leave SMs idle. */
+bool g_attnSplitHeads = true;
 
 __global__ void attentionCombineK(bf16* out, const float* part, int heads, int kvHeads, int headDim, int group,
                                   int splits, const int* pos, int dynamic) {
@@ -1347,8 +1348,15 @@ static void attn(cudaStream_t s, bf16* out, float* part, int* counters, const bf
   dim3 grid(rows, kvHeads, splits);  // kvHeads: blocks per token (KV heads × hg)
   if (splits > MAX_FUSED_SPLITS) counters = nullptr;
   if (g_attnVariant >= 2 && headDim % 8 == 0) {
-    launchK(true, attention2K<G, DPL>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
-            stride, blockSize, heads, kvHeads, headDim, scale, partition, splits, hg);
+    bool split = false;
+    if constexpr (G == 1) split = hg > 1;
+    if (split) {
+      launchK(true, attention2K<1, DPL, true>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos,
+              tables, stride, blockSize, heads, kvHeads, headDim, scale, partition, splits, hg);
+    } else {
+      launchK(true, attention2K<G, DPL, false>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos,
+              tables, stride, blockSize, heads, kvHeads, headDim, scale, partition, splits, 1);
+    }
   } else {
     launchK(true, attentionK<G, DPL>, grid, 128, s, out, part, q, ldq, kc, vc, tokSeq, pos, tables, stride,
             blockSize, heads, kvHeads, headDim, scale, partition, splits);
@@ -1375,14 +1383,13 @@ bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, cons
   int dpl = (headDim + 31) / 32;
   if (dpl == 3) dpl = 4;
   if (headDim > 128) return false;
-  // few (token, KV head) pairs (small-batch decode): split each KV head's query heads over hg blocks, so that more
-  // SMs share the chunk's work and each block's latency chain is shorter; their K and V rows come from L2
+  // few (token, KV head) pairs (small-batch decode): one block per query head instead of per KV head, so that more
+  // SMs share the chunk's work and each block's latency chain is shorter (the K and V rows come from L2 for the
+  // second block of a KV head on); the same arithmetic per head, so the results are bit for bit the same
   int hg = 1;
-  int hpb = g_attnHeadsPerBlock;
-  if (g_attnVariant >= 2 && headDim % 8 == 0 && hpb > 0 && hpb < group && group % hpb == 0 &&
-      (long)rows * kvHeads < 32) {
-    hg = group / hpb;
-    group = hpb;
+  if (g_attnSplitHeads && g_attnVariant >= 2 && headDim % 8 == 0 && group > 1 && (long)rows * kvHeads < 32) {
+    hg = group;
+    group = 1;
   }
   ATTN_CASE(1, 1) ATTN_CASE(1, 2) ATTN_CASE(1, 4)
   ATTN_CASE(2, 1) ATTN_CASE(2, 2) ATTN_CASE(2, 4)
@@ -1640,4 +1647,4 @@ void launchMoeCombine(cudaStream_t s, bf16* out, int ldo, const bf16* d, const i
 
 void setAttentionVariant(int v) { g_attnVariant = v; }
 
-void setAttentionHeadsPerBlock(int n) { g_attnHeadsPerBlock = n; }
+void setAttentionSplitHeads(bool on) { g_attnSplitHeads = on; }

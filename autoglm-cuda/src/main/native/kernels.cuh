@@ -94,9 +94,9 @@ bool launchGemvQkvRope(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, const
 /** A one-thread kernel that busy-waits ns nanoseconds (profiling). */
 void launchSpin(cudaStream_t s, long long ns);
 /**
- * Query heads per block of the chunked attention kernel when a step has fewer than 32 (token, KV head) pairs; 0 = all
- * of a KV head's. Process-wide; set before graphs are captured.
+ * Whether the chunked attention kernel runs one block per query head (not per KV head) when a step has fewer than 32
+ * (token, KV head) pairs. Process-wide; set before graphs are captured.
  */
-void setAttentionHeadsPerBlock(int n);
+void setAttentionSplitHeads(bool on);
 /** Attention kernel: 1 = one warp reduction per position and head (attentionK), 2 = chunked (attention2K). */
 void setAttentionVariant(int v);

@@ -42,8 +42,8 @@ import java.util.Set;
  * (in-split GEMV sizing: the smallest split giving ≥ 1024·v blocks, default 1; 0 = one warp per feature),
  * {@code cuda.fuse} (what the small-batch GEMVs absorb: 1 = RoPE and the KV write into the QKV GEMV, the default;
  * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
- * {@code cuda.attnHeadsPerBlock} (query heads per chunked-attention block in small-batch decode, default 1; 0 = a KV
- * head's all).
+ * {@code cuda.attnSplitHeads} (small-batch decode attention: a block per query head, not per KV head; default
+ * true).
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
@@ -96,8 +96,8 @@ public final class CudaBackend implements ComputeBackend {
         System.getProperty("cuda.attnVariant", "2"))));
     setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
     setFuse(Integer.parseInt(p.getOrDefault("cuda.fuse", System.getProperty("cuda.fuse", "1"))));
-    setAttentionHeadsPerBlock(Integer.parseInt(p.getOrDefault("cuda.attnHeadsPerBlock",
-        System.getProperty("cuda.attnHeadsPerBlock", "1"))));
+    CudaNative.setAttentionSplitHeads(Boolean.parseBoolean(p.getOrDefault("cuda.attnSplitHeads",
+        System.getProperty("cuda.attnSplitHeads", "true"))));
     this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
     this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
     if (maxGraphs < 1) {
@@ -327,16 +327,13 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   /**
-   * Query heads per block of the chunked attention kernel for steps with fewer than 32 (token, KV head) pairs, i.e.
-   * small-batch decode (property {@code cuda.attnHeadsPerBlock}, default 1; 0 = all of a KV head's, one block per KV
-   * head and split): more, shorter blocks share the latency-bound work. Drops the captured graphs.
+   * One block of the chunked attention kernel per query head instead of per KV head for steps with fewer than 32
+   * (token, KV head) pairs, i.e. small-batch decode (property {@code cuda.attnSplitHeads}, default true): more,
+   * shorter blocks share the latency-bound work; results are the same bit for bit. Drops the captured graphs.
    */
-  public void setAttentionHeadsPerBlock(int heads) {
-    if (heads < 0 || heads > 16) {
-      throw new IllegalArgumentException("cuda.attnHeadsPerBlock must be in [0, 16], got " + heads);
-    }
+  public void setAttentionSplitHeads(boolean on) {
     dropGraphs();
-    CudaNative.setAttentionHeadsPerBlock(heads);
+    CudaNative.setAttentionSplitHeads(on);
   }
 
   private void setPdlFlag(boolean on) {

@@ -121,8 +121,8 @@ final class CudaNative {
   /** Attention kernel, process-wide: 1 = a warp reduction per position and head, 2 = 32-position chunks. */
   static native void setAttentionVariant(int v);
 
-  /** Query heads per chunked-attention block for steps with few (token, KV head) pairs; 0 = a KV head's all. */
-  static native void setAttentionHeadsPerBlock(int n);
+  /** One chunked-attention block per query head (not per KV head) for steps with few (token, KV head) pairs. */
+  static native void setAttentionSplitHeads(boolean on);
 
   /** out (rows, inter) = silu(x·gateᵀ)·(x·upᵀ) in one GEMV; false when the kernel does not apply. */
   static native boolean linearSiluMul(long ctx, long out, long x, int ldx, long w, int rows, int in, int inter);

@@ -331,11 +331,11 @@ public final class CudaBench {
                   backend.setGemvVariant(Integer.parseInt(v.trim()));
                   for (String fuse : System.getProperty("bench.fuseMasks", "1").split(",")) {
                     backend.setFuse(Integer.parseInt(fuse.trim()));
-                    for (String hpb : System.getProperty("bench.headsPerBlock", "1").split(",")) {
-                      backend.setAttentionHeadsPerBlock(Integer.parseInt(hpb.trim()));
+                    for (String split : System.getProperty("bench.splitHeads", "true").split(",")) {
+                      backend.setAttentionSplitHeads(Boolean.parseBoolean(split.trim()));
                       single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl()
-                          + ", attention " + a.trim() + " with " + hpb.trim() + " heads per block, fuse "
-                          + fuse.trim());
+                          + ", attention " + a.trim() + (Boolean.parseBoolean(split.trim()) ? " per query head"
+                          : " per KV head") + ", fuse " + fuse.trim());
                     }
                   }
                 }
@@ -345,7 +345,7 @@ public final class CudaBench {
             backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
             backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
             backend.setFuse(Integer.parseInt(System.getProperty("cuda.fuse", "1")));
-            backend.setAttentionHeadsPerBlock(Integer.parseInt(System.getProperty("cuda.attnHeadsPerBlock", "1")));
+            backend.setAttentionSplitHeads(Boolean.parseBoolean(System.getProperty("cuda.attnSplitHeads", "true")));
             // the timing diagnostic: what each op costs inside the captured, PDL-chained step (results are wrong)
             for (String skip : System.getProperty("bench.skipOps", "").split(";")) {
               if (skip.isBlank()) {
