@@ -43,12 +43,11 @@ import java.util.Set;
  * {@code cuda.fuse} (what the small-batch GEMVs absorb: 1 = RoPE and the KV write into the QKV GEMV, the default;
  * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
  * {@code cuda.attnSplitHeads} (small-batch decode attention: a block per query head, not per KV head; default
- * true).
+ * true). {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
+ * {@code cuda.*} key fails with a message naming it.
  */
 public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
-  private static final long INPUT_ARENA_BYTES = 32L << 20;
-  private static final long TABLE_BYTES = 16L << 20;
 
   private final int device;
   private final long ctx;
@@ -84,35 +83,42 @@ public final class CudaBackend implements ComputeBackend {
 
   CudaBackend(BackendOptions options) {
     this.device = options.devices().isEmpty() ? 0 : options.devices().get(0);
-    Map<String, String> p = options.properties();
-    this.ctx = CudaNative.create(device, p.get("cuda.cublasPath"), STAGING_BYTES);
-    long free = CudaNative.memInfo(ctx)[0];
-    this.reservedBytes = (long) (free * (1 - options.memoryFraction()));
-    this.graphsEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.graphs", "true"));
-    this.gemvEnabled = Boolean.parseBoolean(p.getOrDefault("cuda.gemv", "true"));
-    setGemvVariantFlag(Integer.parseInt(p.getOrDefault("cuda.gemvVariant",
-        System.getProperty("cuda.gemvVariant", "1"))));
-    CudaNative.setAttentionVariant(Integer.parseInt(p.getOrDefault("cuda.attnVariant",
-        System.getProperty("cuda.attnVariant", "2"))));
-    setPdlFlag(Boolean.parseBoolean(p.getOrDefault("cuda.pdl", System.getProperty("cuda.pdl", "true"))));
-    setFuse(Integer.parseInt(p.getOrDefault("cuda.fuse", System.getProperty("cuda.fuse", "1"))));
-    CudaNative.setAttentionSplitHeads(Boolean.parseBoolean(p.getOrDefault("cuda.attnSplitHeads",
-        System.getProperty("cuda.attnSplitHeads", "true"))));
-    this.moeGroupedMaxRows = Integer.parseInt(p.getOrDefault("cuda.moeGroupedMaxRows", "32"));
-    this.maxGraphs = Integer.parseInt(p.getOrDefault("cuda.maxGraphs", "64"));
-    if (maxGraphs < 1) {
-      throw new IllegalArgumentException("cuda.maxGraphs must be >= 1, got " + maxGraphs);
+    CudaSettings settings = CudaSettings.from(options.properties()); // every property checked before the device
+    this.graphsEnabled = settings.graphs();
+    this.gemvEnabled = settings.gemv();
+    this.moeGroupedMaxRows = settings.moeGroupedMaxRows();
+    this.maxGraphs = settings.maxGraphs();
+    this.ctx = CudaNative.create(device, settings.cublasPath().orElse(null), STAGING_BYTES);
+    StepMemory stepMemory = null;
+    try {
+      long free = CudaNative.memInfo(ctx)[0];
+      this.reservedBytes = (long) (free * (1 - options.memoryFraction()));
+      setGemvVariantFlag(settings.gemvVariant());
+      CudaNative.setAttentionVariant(settings.attnVariant());
+      setPdlFlag(settings.pdl());
+      setFuse(settings.fuse());
+      CudaNative.setAttentionSplitHeads(settings.attnSplitHeads());
+      long arena = settings.arenaBytes().orElse(Math.min(8L << 30, (long) (free * 0.15)));
+      stepMemory = new StepMemory(ctx, arena, settings.inputArenaBytes(), settings.tableBytes());
+      this.memory = stepMemory;
+      this.splitCounters = CudaNative.malloc(ctx, 4L * SPLIT_COUNTERS);
+      allocations.add(splitCounters);
+      CudaNative.memsetAsync(ctx, splitCounters, 0, 4L * SPLIT_COUNTERS);
+      CudaNative.synchronize(ctx);
+      this.readback = CudaNative.hostAlloc(1 << 20).order(ByteOrder.nativeOrder());
+    } catch (RuntimeException | Error e) { // out of memory, say: give back what was taken, then the context
+      try {
+        allocations.forEach(ptr -> CudaNative.free(ctx, ptr));
+        allocations.clear();
+        if (stepMemory != null) {
+          stepMemory.close();
+        }
+        CudaNative.destroy(ctx);
+      } catch (RuntimeException suppressed) {
+        e.addSuppressed(suppressed);
+      }
+      throw e;
     }
-    long arena = p.containsKey("cuda.arenaBytes") ? Long.parseLong(p.get("cuda.arenaBytes"))
-        : Math.min(8L << 30, (long) (free * 0.15));
-    long inputs = Long.parseLong(p.getOrDefault("cuda.inputArenaBytes", Long.toString(INPUT_ARENA_BYTES)));
-    long tableBytes = Long.parseLong(p.getOrDefault("cuda.tableBytes", Long.toString(TABLE_BYTES)));
-    this.memory = new StepMemory(ctx, arena, inputs, tableBytes);
-    this.splitCounters = CudaNative.malloc(ctx, 4L * SPLIT_COUNTERS);
-    allocations.add(splitCounters);
-    CudaNative.memsetAsync(ctx, splitCounters, 0, 4L * SPLIT_COUNTERS);
-    CudaNative.synchronize(ctx);
-    this.readback = CudaNative.hostAlloc(1 << 20).order(ByteOrder.nativeOrder());
   }
 
   @Override

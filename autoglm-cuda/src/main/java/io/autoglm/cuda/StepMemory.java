@@ -28,13 +28,36 @@ final class StepMemory implements AutoCloseable {
   StepMemory(long ctx, long activationBytes, long inputBytes, long tableBytes) {
     this.ctx = ctx;
     this.activationBytes = activationBytes;
-    this.activationBase = CudaNative.malloc(ctx, activationBytes);
-    this.inputBase = CudaNative.malloc(ctx, inputBytes);
-    this.inputHost = CudaNative.hostAlloc(inputBytes).order(ByteOrder.nativeOrder());
-    this.inputHostAddress = CudaNative.address(inputHost);
-    this.tableBase = CudaNative.malloc(ctx, tableBytes);
-    this.tableHost = CudaNative.hostAlloc(tableBytes).order(ByteOrder.nativeOrder());
-    this.tableHostAddress = CudaNative.address(tableHost);
+    // allocated one by one; when one fails (out of memory) the ones before it are given back
+    long activation = 0;
+    long input = 0;
+    long tables = 0;
+    ByteBuffer inputMirror = null;
+    ByteBuffer tableMirror = null;
+    try {
+      activation = CudaNative.malloc(ctx, activationBytes);
+      input = CudaNative.malloc(ctx, inputBytes);
+      inputMirror = CudaNative.hostAlloc(inputBytes).order(ByteOrder.nativeOrder());
+      tables = CudaNative.malloc(ctx, tableBytes);
+      tableMirror = CudaNative.hostAlloc(tableBytes).order(ByteOrder.nativeOrder());
+    } catch (RuntimeException | Error e) {
+      for (long ptr : new long[] {activation, input, tables}) {
+        if (ptr != 0) {
+          CudaNative.free(ctx, ptr);
+        }
+      }
+      if (inputMirror != null) {
+        CudaNative.hostFree(inputMirror);
+      }
+      throw e;
+    }
+    this.activationBase = activation;
+    this.inputBase = input;
+    this.inputHost = inputMirror;
+    this.inputHostAddress = CudaNative.address(inputMirror);
+    this.tableBase = tables;
+    this.tableHost = tableMirror;
+    this.tableHostAddress = CudaNative.address(tableMirror);
   }
 
   /**

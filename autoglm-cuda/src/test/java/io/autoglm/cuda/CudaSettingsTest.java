@@ -1,0 +1,78 @@
+package io.autoglm.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/** The backend's properties are checked before any device memory is taken; runs without a GPU. */
+class CudaSettingsTest {
+  @Test
+  void defaultsAreTheDocumentedOnes() {
+    CudaSettings s = CudaSettings.from(Map.of());
+    assertEquals(new CudaSettings(Optional.empty(), true, true, 1, 2, true, 1, true, 32, 64, Optional.empty(),
+        32L << 20, 16L << 20), s);
+  }
+
+  @Test
+  void valuesAreRead() {
+    CudaSettings s = CudaSettings.from(Map.of("cuda.graphs", "FALSE", "cuda.fuse", "7", "cuda.attnVariant", "1",
+        "cuda.maxGraphs", "3", "cuda.arenaBytes", "1048576", "cuda.cublasPath", "/opt/libcublas.so.12",
+        "other.key", "ignored"));
+    assertFalse(s.graphs());
+    assertEquals(7, s.fuse());
+    assertEquals(1, s.attnVariant());
+    assertEquals(3, s.maxGraphs());
+    assertEquals(Optional.of(1048576L), s.arenaBytes());
+    assertEquals(Optional.of("/opt/libcublas.so.12"), s.cublasPath());
+    assertTrue(s.pdl());
+  }
+
+  @Test
+  void badValuesNameThePropertyTheValueAndWhatWasExpected() {
+    assertMessage(Map.of("cuda.graphs", "yes"), "CUDA backend property cuda.graphs is \"yes\"; expected true or false");
+    assertMessage(Map.of("cuda.fuse", "8"), "CUDA backend property cuda.fuse is \"8\"; expected an integer in [0, 7]");
+    assertMessage(Map.of("cuda.fuse", "one"),
+        "CUDA backend property cuda.fuse is \"one\"; expected an integer in [0, 7]");
+    assertMessage(Map.of("cuda.maxGraphs", "0"),
+        "CUDA backend property cuda.maxGraphs is \"0\"; expected an integer in [1, 2147483647]");
+    assertMessage(Map.of("cuda.attnVariant", "3"),
+        "CUDA backend property cuda.attnVariant is \"3\"; expected an integer in [1, 2]");
+    assertMessage(Map.of("cuda.tableBytes", "-5"),
+        "CUDA backend property cuda.tableBytes is \"-5\"; expected a positive number of bytes");
+    assertMessage(Map.of("cuda.arenaBytes", "8g"),
+        "CUDA backend property cuda.arenaBytes is \"8g\"; expected a positive number of bytes");
+  }
+
+  @Test
+  void aMisspeltKeyIsAnErrorThatListsTheKnownOnes() {
+    var e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of("cuda.graph", "false")));
+    assertTrue(e.getMessage().startsWith("unknown CUDA backend property cuda.graph; known properties: cuda.cublasPath, "
+        + "cuda.graphs,"), e.getMessage());
+  }
+
+  @Test
+  void tuningKnobsFallBackToSystemPropertiesButTheMapWins() {
+    String old = System.getProperty("cuda.fuse");
+    try {
+      System.setProperty("cuda.fuse", "3");
+      assertEquals(3, CudaSettings.from(Map.of()).fuse());
+      assertEquals(0, CudaSettings.from(Map.of("cuda.fuse", "0")).fuse());
+    } finally {
+      if (old == null) {
+        System.clearProperty("cuda.fuse");
+      } else {
+        System.setProperty("cuda.fuse", old);
+      }
+    }
+  }
+
+  private static void assertMessage(Map<String, String> props, String expected) {
+    var e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(props));
+    assertEquals(expected, e.getMessage());
+  }
+}
