@@ -2,7 +2,8 @@
 # The GPU-machine run of a bundle made by tools/cuda-bundle.sh. STAGES (comma list): verify (CudaBench verify per
 # attention kernel), conf (EngineBench conformance), old (CudaBench bench with the jars in lib-old/, for A/B against
 # an earlier build), new (CudaBench bench: profile, single, ttft, batch), engine (EngineBench engine: throughput and
-# the 1,000-request leak rounds), peer (torch_peer.py), hf (hf_baseline.py). Knobs: the ${...:-default} below.
+# the 1,000-request leak rounds), tp (EngineBench tp: tensor parallelism over NCCL on TP GPUs), peer (torch_peer.py),
+# hf (hf_baseline.py). Knobs: the ${...:-default} below.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p /tmp/rt && tar -C /tmp/rt -xzf "$here/jre.tgz"
@@ -47,6 +48,19 @@ if [[ $ST == *,engine,* ]]; then
   timeout ${ENGINE_TIMEOUT:-200} $J -Xmx16g -cp "$CP" io.autoglm.cuda.tools.EngineBench engine /tmp/work 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/engine.log | tail -${ENGINE_TAIL:-30}
   lap engine
+fi
+if [[ $ST == *,tp,* ]]; then
+  # NVLink multicast stays off on these shared machines (device README)
+  export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+  nccl=${NCCL_PATH:-$(ldconfig -p 2>/dev/null | awk '/libnccl\.so\.2 /{print $NF; exit}')}
+  if [[ -z $nccl ]]; then
+    nccl=$(python3 -c "import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], 'lib', 'libnccl.so.2'))" 2>/dev/null)
+  fi
+  echo "== EngineBench tp ${TP_WHAT:-conf,speed,large} (TP=${TP:-2}, graphs ${TP_GRAPHS:-true}, NCCL ${nccl:-not found})"
+  timeout ${TP_TIMEOUT:-420} $J -Xmx16g -Dtp=${TP:-2} -Dgraphs=${TP_GRAPHS:-true} -Dcuda.ncclPath="$nccl" -cp "$CP" \
+    io.autoglm.cuda.tools.EngineBench tp "$here/fixtures" /tmp/work ${TP_WHAT:-conf,speed,large} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/tp.log | tail -${TP_TAIL:-60}
+  lap tp
 fi
 if [[ $ST == *,peer,* ]]; then
   echo "== torch_peer.py 256 ${PEER_BATCHES:-1,64,256}"

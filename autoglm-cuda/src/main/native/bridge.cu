@@ -6,6 +6,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <string>
+#include <mutex>
 #include "kernels.cuh"
 
 namespace {
@@ -60,7 +61,24 @@ bool ok(JNIEnv* env, cudaError_t e, const char* what) {
 
 bool launched(JNIEnv* env, const char* kernel) { return ok(env, cudaGetLastError(), kernel); }
 
-Context* ctx(jlong h) { return reinterpret_cast<Context*>(h); }
+/**
+ * The device this thread last made current through setDevice. Several contexts (tensor ranks, pipeline stages) may
+ * be driven from one thread, so every entry point that takes a context makes its device current first; the cache
+ * keeps that to a thread-local compare when it already is.
+ */
+thread_local int t_device = -1;
+
+cudaError_t setDevice(int device) {
+  cudaError_t e = cudaSetDevice(device);
+  t_device = e == cudaSuccess ? device : -1;
+  return e;
+}
+
+Context* ctx(jlong h) {
+  Context* c = reinterpret_cast<Context*>(h);
+  if (t_device != c->device) setDevice(c->device);
+  return c;
+}
 template <typename T> T* p(jlong v) { return reinterpret_cast<T*>(v); }
 
 bool loadCublas(JNIEnv* env, Cublas& cb, const char* path) {
@@ -136,7 +154,7 @@ JNI(jstring, deviceName)(JNIEnv* env, jclass, jint device) {
 }
 
 JNI(jlong, create)(JNIEnv* env, jclass, jint device, jstring cublasPath, jlong stagingBytes) {
-  CK(cudaSetDevice(device), "cudaSetDevice", 0);
+  CK(setDevice(device), "cudaSetDevice", 0);
   Context* c = new Context();
   c->device = device;
   c->capturing = nullptr;
@@ -165,7 +183,6 @@ JNI(jlong, create)(JNIEnv* env, jclass, jint device, jstring cublasPath, jlong s
 
 JNI(void, destroy)(JNIEnv* env, jclass, jlong h) {
   Context* c = ctx(h);
-  cudaSetDevice(c->device);
   cudaStreamSynchronize(c->stream);
   c->cublas.destroy(c->handle);
   cudaFree(c->workspace);
@@ -178,7 +195,7 @@ JNI(void, destroy)(JNIEnv* env, jclass, jlong h) {
 
 /** {free, total} bytes of `device` as a Java long[2]. */
 static jlongArray memInfoOf(JNIEnv* env, int device) {
-  CK(cudaSetDevice(device), "cudaSetDevice", nullptr);
+  CK(setDevice(device), "cudaSetDevice", nullptr);
   size_t freeB, totalB;
   CK(cudaMemGetInfo(&freeB, &totalB), "cudaMemGetInfo", nullptr);
   jlongArray out = env->NewLongArray(2);
@@ -190,6 +207,7 @@ static jlongArray memInfoOf(JNIEnv* env, int device) {
 JNI(jlongArray, memInfo)(JNIEnv* env, jclass, jlong h) { return memInfoOf(env, ctx(h)->device); }
 
 JNI(jlong, malloc)(JNIEnv* env, jclass, jlong h, jlong bytes) {
+  ctx(h);  // its device
   void* ptr = nullptr;
   cudaError_t e = cudaMalloc(&ptr, (size_t)bytes);
   if (e != cudaSuccess) {
@@ -205,7 +223,10 @@ JNI(jlong, malloc)(JNIEnv* env, jclass, jlong h, jlong bytes) {
   return reinterpret_cast<jlong>(ptr);
 }
 
-JNI(void, free)(JNIEnv* env, jclass, jlong h, jlong ptr) { CK(cudaFree(p<void>(ptr)), "cudaFree", ); }
+JNI(void, free)(JNIEnv* env, jclass, jlong h, jlong ptr) {
+  ctx(h);
+  CK(cudaFree(p<void>(ptr)), "cudaFree", );
+}
 
 JNI(jobject, hostAlloc)(JNIEnv* env, jclass, jlong bytes) {
   void* ptr = nullptr;
@@ -225,7 +246,6 @@ JNI(jlong, address)(JNIEnv* env, jclass, jobject buf) {
  */
 JNI(void, upload)(JNIEnv* env, jclass, jlong h, jlong dst, jobject src, jint dtype, jlong elements) {
   Context* c = ctx(h);
-  CK(cudaSetDevice(c->device), "cudaSetDevice", );
   const char* in = (const char*)env->GetDirectBufferAddress(src);
   if (in == nullptr) { throwIse(env, "upload: source is not a direct buffer"); return; }
   size_t chunk = c->stagingBytes / 2;  // elements per chunk
@@ -323,8 +343,9 @@ JNI(jdouble, copyBandwidth)(JNIEnv* env, jclass, jlong h, jlong bytes, jint reps
 
 // ---- kernels ----
 
-JNI(void, embedding)(JNIEnv* env, jclass, jlong h, jlong out, jlong table, jlong ids, jint rows, jint hidden) {
-  launchEmbedding(ctx(h)->stream, p<bf16>(out), p<bf16>(table), p<int>(ids), rows, hidden);
+JNI(void, embedding)(JNIEnv* env, jclass, jlong h, jlong out, jlong table, jlong ids, jint rows, jint hidden,
+                     jint firstRow, jint tableRows) {
+  launchEmbedding(ctx(h)->stream, p<bf16>(out), p<bf16>(table), p<int>(ids), rows, hidden, firstRow, tableRows);
   launched(env, "embedding kernel");
 }
 
@@ -724,3 +745,130 @@ JNI(void, moeCombine)(JNIEnv* env, jclass, jlong h, jlong out, jint ldo, jlong d
 }
 
 JNI(jlongArray, deviceMemInfo)(JNIEnv* env, jclass, jint device) { return memInfoOf(env, device); }
+
+// ---- NCCL (dlopen'ed like cuBLAS): the collectives of tensor parallelism ----
+
+namespace {
+// from nccl.h (stable ABI since NCCL 2): results are ints, 0 = ncclSuccess; ncclSum = 0; ncclFloat32 = 7,
+// ncclBfloat16 = 9; a communicator is an opaque pointer
+typedef int (*NcclCommInitAllFn)(void** comms, int ndev, const int* devlist);
+typedef int (*NcclAllReduceFn)(const void*, void*, size_t, int, int, void*, cudaStream_t);
+typedef int (*NcclAllGatherFn)(const void*, void*, size_t, int, void*, cudaStream_t);
+typedef int (*NcclCommFn)(void*);
+typedef const char* (*NcclErrorStringFn)(int);
+typedef int (*NcclGetVersionFn)(int*);
+
+struct Nccl {
+  void* lib = nullptr;
+  NcclCommInitAllFn commInitAll;
+  NcclAllReduceFn allReduce;
+  NcclAllGatherFn allGather;
+  NcclCommFn commAbort, commDestroy;
+  NcclErrorStringFn errorString;
+  NcclGetVersionFn getVersion;
+} g_nccl;
+std::mutex g_ncclLock;
+
+bool loadNccl(JNIEnv* env, const char* path) {
+  std::lock_guard<std::mutex> lock(g_ncclLock);
+  if (g_nccl.lib != nullptr) return true;
+  std::string tried;
+  const char* candidates[] = {path, "libnccl.so.2", "/usr/lib/x86_64-linux-gnu/libnccl.so.2",
+                              "/usr/local/cuda/lib64/libnccl.so.2"};
+  void* lib = nullptr;
+  for (const char* c : candidates) {
+    if (c == nullptr || *c == 0) continue;
+    lib = dlopen(c, RTLD_NOW | RTLD_LOCAL);
+    if (lib != nullptr) break;
+    tried += std::string("\n  ") + c + ": " + dlerror();
+  }
+  if (lib == nullptr) {
+    throwIse(env, "NCCL not found, which tensor parallelism on the CUDA backend needs; set property cuda.ncclPath "
+                  "to libnccl.so.2. Tried:" + tried);
+    return false;
+  }
+  Nccl n;
+  n.lib = lib;
+  n.commInitAll = (NcclCommInitAllFn)dlsym(lib, "ncclCommInitAll");
+  n.allReduce = (NcclAllReduceFn)dlsym(lib, "ncclAllReduce");
+  n.allGather = (NcclAllGatherFn)dlsym(lib, "ncclAllGather");
+  n.commAbort = (NcclCommFn)dlsym(lib, "ncclCommAbort");
+  n.commDestroy = (NcclCommFn)dlsym(lib, "ncclCommDestroy");
+  n.errorString = (NcclErrorStringFn)dlsym(lib, "ncclGetErrorString");
+  n.getVersion = (NcclGetVersionFn)dlsym(lib, "ncclGetVersion");
+  if (!n.commInitAll || !n.allReduce || !n.allGather || !n.commAbort || !n.commDestroy || !n.errorString ||
+      !n.getVersion) {
+    dlclose(lib);
+    throwIse(env, "the NCCL library that was found lacks ncclCommInitAll/ncclAllReduce/ncclAllGather/ncclCommAbort");
+    return false;
+  }
+  g_nccl = n;
+  return true;
+}
+
+bool ncclOk(JNIEnv* env, int r, const char* what) {
+  if (r == 0) return true;
+  throwIse(env, std::string(what) + " failed: NCCL error " + std::to_string(r) + " (" + g_nccl.errorString(r) + ")");
+  return false;
+}
+}  // namespace
+
+/** Loads NCCL (once) and returns its version code, e.g. 22703 for 2.27.3. */
+JNI(jint, ncclVersion)(JNIEnv* env, jclass, jstring path) {
+  const char* s = path ? env->GetStringUTFChars(path, nullptr) : nullptr;
+  bool loaded = loadNccl(env, s);
+  if (s) env->ReleaseStringUTFChars(path, s);
+  if (!loaded) return 0;
+  int v = 0;
+  if (!ncclOk(env, g_nccl.getVersion(&v), "ncclGetVersion")) return 0;
+  return v;
+}
+
+/** One communicator per device of `devices` (rank i on devices[i]), all in this process. */
+JNI(jlongArray, ncclInitAll)(JNIEnv* env, jclass, jintArray devices) {
+  if (g_nccl.lib == nullptr) { throwIse(env, "ncclInitAll: NCCL is not loaded (call ncclVersion first)"); return nullptr; }
+  jsize n = env->GetArrayLength(devices);
+  std::vector<int> devs(n);
+  env->GetIntArrayRegion(devices, 0, n, devs.data());
+  std::vector<void*> comms(n, nullptr);
+  int r = g_nccl.commInitAll(comms.data(), n, devs.data());
+  t_device = -1;  // NCCL changes the current device
+  if (!ncclOk(env, r, "ncclCommInitAll")) return nullptr;
+  jlongArray out = env->NewLongArray(n);
+  std::vector<jlong> v(n);
+  for (int i = 0; i < n; i++) v[i] = reinterpret_cast<jlong>(comms[i]);
+  env->SetLongArrayRegion(out, 0, n, v.data());
+  return out;
+}
+
+/** Sum over the ranks of `count` elements (dtype 0 = bf16, 1 = fp32), on the context's stream (capturable). */
+JNI(void, ncclAllReduce)(JNIEnv* env, jclass, jlong h, jlong comm, jlong send, jlong recv, jlong count, jint dtype) {
+  Context* c = ctx(h);
+  ncclOk(env, g_nccl.allReduce(p<void>(send), p<void>(recv), (size_t)count, dtype == 0 ? 9 : 7, 0,
+                               reinterpret_cast<void*>(comm), c->stream), "ncclAllReduce");
+}
+
+/** recv = the ranks' `count` elements each, in rank order (dtype 0 = bf16, 1 = fp32), on the context's stream. */
+JNI(void, ncclAllGather)(JNIEnv* env, jclass, jlong h, jlong comm, jlong send, jlong recv, jlong count, jint dtype) {
+  Context* c = ctx(h);
+  ncclOk(env, g_nccl.allGather(p<void>(send), p<void>(recv), (size_t)count, dtype == 0 ? 9 : 7,
+                               reinterpret_cast<void*>(comm), c->stream), "ncclAllGather");
+}
+
+JNI(void, ncclAbort)(JNIEnv* env, jclass, jlong comm) {
+  ncclOk(env, g_nccl.commAbort(reinterpret_cast<void*>(comm)), "ncclCommAbort");
+  t_device = -1;
+}
+
+JNI(void, ncclDestroy)(JNIEnv* env, jclass, jlong comm) {
+  ncclOk(env, g_nccl.commDestroy(reinterpret_cast<void*>(comm)), "ncclCommDestroy");
+  t_device = -1;
+}
+
+/** A strided copy on the context's stream: `rows` rows of `widthBytes`, from pitch `spitch` to pitch `dpitch`. */
+JNI(void, copy2dAsync)(JNIEnv* env, jclass, jlong h, jlong dst, jlong dpitch, jlong src, jlong spitch,
+                       jlong widthBytes, jlong rows) {
+  Context* c = ctx(h);
+  CK(cudaMemcpy2DAsync(p<void>(dst), (size_t)dpitch, p<void>(src), (size_t)spitch, (size_t)widthBytes, (size_t)rows,
+                       cudaMemcpyDeviceToDevice, c->stream), "cudaMemcpy2DAsync", );
+}

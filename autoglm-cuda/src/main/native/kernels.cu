@@ -59,11 +59,17 @@ __device__ float blockSum(float v, float* sh) {
   return sh[32];
 }
 
-__global__ void embeddingK(bf16* out, const bf16* table, const int* ids, int hidden) {
+/** out[t] = table[ids[t] - firstRow], or a zero row when that is outside the table's rows (a vocab split). */
+__global__ void embeddingK(bf16* out, const bf16* table, const int* ids, int hidden, int firstRow, int tableRows) {
   pdlTrigger();
   pdlWait();
-  const bf16* src = table + (size_t)ids[blockIdx.x] * hidden;
+  int row = ids[blockIdx.x] - firstRow;
   bf16* dst = out + (size_t)blockIdx.x * hidden;
+  if (row < 0 || row >= tableRows) {
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) dst[i] = __float2bfloat16(0.f);
+    return;
+  }
+  const bf16* src = table + (size_t)row * hidden;
   if ((hidden & 7) == 0) {
     for (int i = threadIdx.x; i < hidden / 8; i += blockDim.x) ((uint4*)dst)[i] = ((const uint4*)src)[i];
   } else {
@@ -1311,8 +1317,9 @@ static void launchK(bool pdl, void (*kernel)(P...), dim3 grid, dim3 block, cudaS
   launchKs(pdl, kernel, grid, block, 0, s, std::forward<A>(args)...);
 }
 
-void launchEmbedding(cudaStream_t s, bf16* out, const bf16* table, const int* ids, int rows, int hidden) {
-  launchK(false, embeddingK, rows, 128, s, out, table, ids, hidden);
+void launchEmbedding(cudaStream_t s, bf16* out, const bf16* table, const int* ids, int rows, int hidden,
+                     int firstRow, int tableRows) {
+  launchK(false, embeddingK, rows, 128, s, out, table, ids, hidden, firstRow, tableRows);
 }
 void launchRmsNorm(cudaStream_t s, bf16* out, const bf16* x, int ldx, const bf16* w, int rows, int n, float eps) {
   launchK(true, rmsNormK, rows, rowThreads(n, rows), s, out, x, ldx, w, n, eps);

@@ -9,10 +9,10 @@ import java.util.List;
  * apart (the MoE router, for one, must pick the same experts everywhere).
  *
  * <p>Implementations: {@link #single()} (one rank: identity), {@link #inProcess(int)} (host memory, any backend;
- * the CPU backend's), and NCCL in the CUDA backend, opened at run time by its provider
+ * the CPU backend's), and NCCL in the CUDA backend ({@code NcclCommunicator}), opened at run time by its provider
  * ({@link ComputeBackendProvider#openCommunicators}).
  */
-public interface Communicator {
+public interface Communicator extends AutoCloseable {
   int rank();
 
   int size();
@@ -28,6 +28,9 @@ public interface Communicator {
    * after {@code ncclCommAbort}); the caller opens a new one.
    */
   default void abort() {}
+
+  /** Releases the group's resources (NCCL communicators); after {@link #abort} it has nothing left to do. */
+  default void close() {}
 
   /** The group of one: both collectives return their input. */
   static Communicator single() {

@@ -25,6 +25,13 @@ public interface ForwardStep extends AutoCloseable {
     throw unsupported("fromHost (in-process tensor and pipeline parallelism)");
   }
 
+  /**
+   * Issues whatever device work of this step is still held back (a backend that records a step to replay it, as
+   * CUDA graphs do, launches it here) without reading anything back. Tensor-parallel ranks other than 0 call it at
+   * the end of their step, since they never sample or copy to the host. By default nothing is held back.
+   */
+  default void complete() {}
+
   /** RMSNorm over the last dim: {@code x / sqrt(mean(x²) + eps) * weight}, in fp32. */
   Tensor rmsNorm(Tensor x, Tensor weight, float eps);
 

@@ -76,6 +76,7 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
     int tp = parallel.tensorParallel();
     Device[][] devices = new Device[pp][tp];
     List<ComputeBackend> made = new ArrayList<>();
+    List<List<Communicator>> groups = new ArrayList<>();
     try {
       int layersDone = 0;
       for (int s = 0; s < pp; s++) {
@@ -95,13 +96,13 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
         }
         layersDone += plan.partition(s, 0).numLocalLayers();
       }
-      List<List<Communicator>> groups = new ArrayList<>();
       for (int s = 0; s < pp; s++) {
         groups.add(openGroup(provider, devices[s]));
       }
       KvLayout layout = new KvLayout(c.numLayers(), numBlocks, blockSizeTokens, c.numKvHeads(), c.headDim());
       return new ShardedModel(plan, provider, devices, groups, layout);
     } catch (RuntimeException | Error e) {
+      groups.forEach(g -> g.forEach(Communicator::close));
       made.forEach(ComputeBackend::close);
       throw e;
     }
@@ -184,7 +185,11 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
         out = d.model().forward(step, hidden, logitRows, groups.get(s).get(rank));
         previous = step;
       }
-      return onLogits == null ? null : onLogits.apply(previous, out);
+      if (onLogits == null) {
+        previous.complete(); // e.g. launches a replayed CUDA graph: its collectives meet rank 0's
+        return null;
+      }
+      return onLogits.apply(previous, out);
     } catch (RuntimeException | Error e) {
       abortGroups();
       throw e;
@@ -201,18 +206,40 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
 
   private synchronized void reopenGroups() {
     for (int s = 0; s < groups.size(); s++) {
+      groups.get(s).forEach(Communicator::close); // aborted already; releases what abort left
       groups.set(s, openGroup(provider, devices[s]));
     }
   }
 
+  /**
+   * Closes the communicators (before the backends whose devices they use), then every KV cache and backend; a
+   * failure of one does not keep the others open. The first failure is thrown at the end, the rest suppressed.
+   */
   @Override
   public void close() {
     rankThreads.shutdownNow();
+    List<AutoCloseable> all = new ArrayList<>();
+    groups.forEach(all::addAll);
     for (Device[] stage : devices) {
       for (Device d : stage) {
-        d.kv().close();
-        d.backend().close();
+        all.add(d.kv());
+        all.add(d.backend());
       }
+    }
+    RuntimeException failure = null;
+    for (AutoCloseable c : all) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        if (failure == null) {
+          failure = e instanceof RuntimeException re ? re : new IllegalStateException(e);
+        } else {
+          failure.addSuppressed(e);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 }

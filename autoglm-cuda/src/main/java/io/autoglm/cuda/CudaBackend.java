@@ -32,7 +32,8 @@ import java.util.Set;
  * come from a fixed arena; the KV cache may take what {@link #kvCacheBudgetBytes()} reports, which keeps
  * {@code (1 - memoryFraction)} of the device memory that was free at creation untouched. One step runs at a time.
  *
- * <p>Properties: {@code cuda.cublasPath} (a libcublas to dlopen first), {@code cuda.arenaBytes} (activation arena,
+ * <p>Properties: {@code cuda.cublasPath} (a libcublas to dlopen first), {@code cuda.ncclPath} (a libnccl to dlopen
+ * first, for tensor parallelism), {@code cuda.arenaBytes} (activation arena,
  * default min(8 GiB, 15% of free memory)), {@code cuda.graphs} (default true), {@code cuda.gemv} (custom GEMV for
  * steps of at most 8 rows, default true), {@code cuda.moeGroupedMaxRows} (default 32),
  * {@code cuda.maxGraphs} (captured decode graphs kept; the least recently used is destroyed beyond it; default 64,
@@ -50,6 +51,7 @@ public final class CudaBackend implements ComputeBackend {
   private static final long STAGING_BYTES = 64L << 20;
 
   private final int device;
+  private final java.util.Optional<String> ncclPath;
   private final long ctx;
   private final long reservedBytes; // device memory this backend leaves free: (1 - fraction) of free at start
   private boolean graphsEnabled;
@@ -84,6 +86,7 @@ public final class CudaBackend implements ComputeBackend {
   CudaBackend(BackendOptions options) {
     this.device = options.devices().isEmpty() ? 0 : options.devices().get(0);
     CudaSettings settings = CudaSettings.from(options.properties()); // every property checked before the device
+    this.ncclPath = settings.ncclPath();
     this.graphsEnabled = settings.graphs();
     this.gemvEnabled = settings.gemv();
     this.moeGroupedMaxRows = settings.moeGroupedMaxRows();
@@ -143,8 +146,7 @@ public final class CudaBackend implements ComputeBackend {
     long ptr = CudaNative.malloc(ctx, Math.max(2 * n, 256));
     allocations.add(ptr);
     CudaNative.upload(ctx, ptr, slice.data(), dtype, n);
-    boolean head = slice.name().equals("lm_head.weight") || slice.name().endsWith("embed_tokens.weight");
-    return new CudaWeight(ptr, slice.shape().clone(), head);
+    return new CudaWeight(ptr, slice.shape().clone(), isLogitsHead(slice.name()));
   }
 
   @Override
@@ -170,7 +172,18 @@ public final class CudaBackend implements ComputeBackend {
       CudaNative.upload(ctx, at, b.data(), dtype(b), b.elementCount());
       at += 2 * b.elementCount();
     }
-    return new CudaWeight(ptr, vectors ? new long[] {rows} : new long[] {rows, cols}, false);
+    return new CudaWeight(ptr, vectors ? new long[] {rows} : new long[] {rows, cols},
+        rowBlocks.stream().allMatch(b -> isLogitsHead(b.name())));
+  }
+
+  /**
+   * Whether linears with this tensor write fp32 logits: the LM head, or a tied embedding, whole or a rank's vocab
+   * rows ("lm_head.weight[0:75776]" under tensor parallelism).
+   */
+  static boolean isLogitsHead(String name) {
+    int shard = name.indexOf('[');
+    String base = shard < 0 ? name : name.substring(0, shard);
+    return base.equals("lm_head.weight") || base.endsWith("embed_tokens.weight");
   }
 
   /**
@@ -261,6 +274,19 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   /** Device bytes in use on {@code device} by every process (total − free), without a backend. */
+  /** Total memory of {@code device} in bytes. */
+  public static long deviceMemoryTotal(int device) {
+    return CudaNative.deviceMemInfo(device)[1];
+  }
+
+  /**
+   * Loads NCCL as tensor parallelism does (libnccl.so.2 from the library path, or the system property
+   * {@code cuda.ncclPath}) and returns its version, e.g. "2.27.3"; fails with a sentence naming what was tried.
+   */
+  public static String ncclVersion() {
+    return NcclCommunicator.version(System.getProperty("cuda.ncclPath"));
+  }
+
   public static long deviceMemoryInUse(int device) {
     long[] m = CudaNative.deviceMemInfo(device);
     return m[1] - m[0];
@@ -475,6 +501,16 @@ public final class CudaBackend implements ComputeBackend {
   /** Largest run of rows of one expert that the grouped GEMV kernel takes; larger runs go to cuBLAS per expert. */
   int moeGroupedMaxRows() {
     return moeGroupedMaxRows;
+  }
+
+  /** The CUDA device ordinal this backend runs on. */
+  public int device() {
+    return device;
+  }
+
+  /** The property cuda.ncclPath, if set. */
+  java.util.Optional<String> ncclPath() {
+    return ncclPath;
   }
 
   long ctx() {

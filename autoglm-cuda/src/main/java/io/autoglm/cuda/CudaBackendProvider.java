@@ -2,8 +2,11 @@ package io.autoglm.cuda;
 
 import io.autoglm.backend.ActivationTransfer;
 import io.autoglm.backend.BackendOptions;
+import io.autoglm.backend.Communicator;
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.ComputeBackendProvider;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 
 /** Finds the CUDA backend through {@link java.util.ServiceLoader}: name {@code cuda}, priority 100 (CPU is 0). */
@@ -44,6 +47,25 @@ public final class CudaBackendProvider implements ComputeBackendProvider {
   @Override
   public ActivationTransfer activationTransfer() {
     return CudaForwardStep::transfer;
+  }
+
+  /**
+   * Tensor-parallel groups run over NCCL, opened at run time (dlopen of {@code libnccl.so.2}, or the property
+   * {@code cuda.ncclPath}); one rank per GPU. A missing library fails here with a sentence naming what was tried.
+   */
+  @Override
+  public List<Communicator> openCommunicators(List<ComputeBackend> ranks) {
+    if (ranks.size() == 1) {
+      return List.of(Communicator.single());
+    }
+    List<CudaBackend> cuda = new ArrayList<>();
+    for (ComputeBackend b : ranks) {
+      if (!(b instanceof CudaBackend c)) {
+        throw new IllegalArgumentException("an NCCL group needs CUDA backends, got " + b.name());
+      }
+      cuda.add(c);
+    }
+    return NcclCommunicator.open(cuda);
   }
 
   @Override

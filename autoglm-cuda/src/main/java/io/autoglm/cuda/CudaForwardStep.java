@@ -55,7 +55,7 @@ final class CudaForwardStep implements ForwardStep {
   private static final String[] OP_NAMES = {"?", "input copy", "embedding", "rmsNorm", "addRmsNorm", "add", "linear",
       "siluMul", "rope", "ropeWriteKv", "attention", "rows", "sample", "?", "headRmsNorm", "moe", "transfer",
       "ropeQkv", "linearSiluMul", "addRmsNorm+linearSiluMul", "addRmsNorm+qkv+rope",
-      "qkv+rope"};
+      "qkv+rope", "embedding (vocab split)", "allReduce", "allGather", "dense copy"};
 
   CudaForwardStep(CudaBackend backend, StepBatch batch, CudaKvCache kv) {
     this.backend = backend;
@@ -241,7 +241,77 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation out = activation(tokens, w.cols(), false);
     track(2, out.ptr(), w.ptr());
     if (live()) {
-      CudaNative.embedding(ctx, out.ptr(), w.ptr(), tokenIds, out.physRows(), w.cols());
+      CudaNative.embedding(ctx, out.ptr(), w.ptr(), tokenIds, out.physRows(), w.cols(), 0, w.rows());
+    }
+    return out;
+  }
+
+  @Override
+  public Tensor embedding(Tensor table, int firstRow) {
+    CudaWeight w = weight(table);
+    if (firstRow < 0) {
+      throw new IllegalArgumentException("embedding: firstRow must be >= 0, got " + firstRow);
+    }
+    CudaActivation out = activation(tokens, w.cols(), false);
+    track(22, out.ptr(), w.ptr() + firstRow);
+    if (live()) {
+      CudaNative.embedding(ctx, out.ptr(), w.ptr(), tokenIds, out.physRows(), w.cols(), firstRow, w.rows());
+    }
+    return out;
+  }
+
+  /**
+   * The sum of {@code x} over the ranks of an NCCL group ({@link NcclCommunicator}), into a new activation; padding
+   * rows of a graph step are reduced too, so every rank's graph issues the same collective.
+   */
+  Tensor allReduceSum(long comm, Tensor x) {
+    CudaActivation a = dense(act(x));
+    CudaActivation out = activation(a.rows(), a.cols(), false);
+    track(23, out.ptr(), a.ptr());
+    if (live()) {
+      CudaNative.ncclAllReduce(ctx, comm, a.ptr(), out.ptr(), (long) a.physRows() * a.cols(), 0);
+    }
+    return out;
+  }
+
+  /**
+   * The ranks' column blocks of {@code x} side by side, rank 0's first: an all-gather into (ranks, rows, cols) and
+   * one strided copy per rank into (rows, ranks · cols). bf16 activations or the fp32 logits.
+   */
+  Tensor allGatherColumns(long comm, int ranks, Tensor x) {
+    if (!(x instanceof CudaActivation in)) {
+      throw new IllegalArgumentException("expected an activation of this step, got " + x);
+    }
+    CudaActivation a = in.fp32() ? in : dense(in);
+    if (a.ld() != a.cols()) {
+      throw new IllegalArgumentException("fp32 tensors are always dense");
+    }
+    int bytes = a.elementBytes();
+    long block = (long) a.physRows() * a.cols();
+    long gathered = memory.allocate(block * ranks * bytes);
+    long ptr = memory.allocate(block * ranks * bytes);
+    CudaActivation out = new CudaActivation(ptr, a.rows(), a.physRows(), a.cols() * ranks, a.cols() * ranks,
+        a.fp32());
+    track(24, ptr, a.ptr() + ranks);
+    if (live()) {
+      CudaNative.ncclAllGather(ctx, comm, a.ptr(), gathered, block, a.fp32() ? 1 : 0);
+      for (int r = 0; r < ranks; r++) {
+        CudaNative.copy2dAsync(ctx, ptr + (long) r * a.cols() * bytes, (long) out.ld() * bytes,
+            gathered + r * block * bytes, (long) a.cols() * bytes, (long) a.cols() * bytes, a.physRows());
+      }
+    }
+    return out;
+  }
+
+  /** {@code a} itself when its rows are contiguous, else a dense copy (collectives need contiguous buffers). */
+  private CudaActivation dense(CudaActivation a) {
+    if (a.ld() == a.cols()) {
+      return a;
+    }
+    CudaActivation out = activation(a.rows(), a.cols(), false);
+    track(25, out.ptr(), a.ptr());
+    if (live()) {
+      CudaNative.copy2dAsync(ctx, out.ptr(), 2L * a.cols(), a.ptr(), 2L * a.ld(), 2L * a.cols(), a.physRows());
     }
     return out;
   }
@@ -709,6 +779,13 @@ final class CudaForwardStep implements ForwardStep {
       CudaNative.gather(ctx, ptr, a.ptr(), a.ld(), idx, rows.length, a.cols(), a.elementBytes());
     }
     return out;
+  }
+
+  /** A tensor-parallel rank's end of step: launches the captured or replayed graph part (its collectives too). */
+  @Override
+  public void complete() {
+    runGraph();
+    profileFlush();
   }
 
   /** Ends the graph part of the step: instantiates a capture, or checks and launches a replay. */

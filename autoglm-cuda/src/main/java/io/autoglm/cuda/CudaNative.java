@@ -88,7 +88,9 @@ final class CudaNative {
 
   static native double copyBandwidth(long ctx, long bytes, int reps);
 
-  static native void embedding(long ctx, long out, long table, long ids, int rows, int hidden);
+  /** out[t] = table[ids[t] - firstRow], a zero row where that is outside [0, tableRows) (vocab-split tables). */
+  static native void embedding(long ctx, long out, long table, long ids, int rows, int hidden, int firstRow,
+      int tableRows);
 
   static native void rmsNorm(long ctx, long out, long x, int ldx, long w, int rows, int n, float eps);
 
@@ -195,4 +197,23 @@ final class CudaNative {
 
   /** {free, total} bytes of {@code device}, without a backend context. */
   static native long[] deviceMemInfo(int device);
+
+  /** Loads NCCL once ({@code path} first, then libnccl.so.2) and returns its version code (22703 = 2.27.3). */
+  static native int ncclVersion(String path);
+
+  /** One NCCL communicator per device, rank i on {@code devices[i]}, all in this process. */
+  static native long[] ncclInitAll(int[] devices);
+
+  /** Sum over the ranks of {@code count} elements (dtype 0 = bf16, 1 = fp32) on the context's stream. */
+  static native void ncclAllReduce(long ctx, long comm, long send, long recv, long count, int dtype);
+
+  /** {@code recv} = every rank's {@code count} elements in rank order, on the context's stream. */
+  static native void ncclAllGather(long ctx, long comm, long send, long recv, long count, int dtype);
+
+  static native void ncclAbort(long comm);
+
+  static native void ncclDestroy(long comm);
+
+  /** {@code rows} rows of {@code widthBytes} from pitch {@code spitch} to pitch {@code dpitch}, device to device. */
+  static native void copy2dAsync(long ctx, long dst, long dpitch, long src, long spitch, long widthBytes, long rows);
 }

@@ -8,10 +8,11 @@ import java.util.Optional;
  * The {@code cuda.*} backend properties, read and checked before any device memory is touched, so a bad value fails
  * with a sentence naming the property, the value and what was expected, and nothing has to be released. Keys come
  * from {@code AutoGLM.builder().backendProperty(...)}; the tuning knobs also fall back to a JVM system property of
- * the same name. An unknown {@code cuda.*} key is an error (a misspelt knob would otherwise be silently ignored).
+ * the same name, as do the library paths. An unknown {@code cuda.*} key is an error (a misspelt knob would otherwise be silently ignored).
  */
 record CudaSettings(
     Optional<String> cublasPath,
+    Optional<String> ncclPath,
     boolean graphs,
     boolean gemv,
     int gemvVariant,
@@ -29,7 +30,7 @@ record CudaSettings(
   static final long DEFAULT_TABLE_BYTES = 16L << 20;
 
   /** Every key this backend reads, in the order the error message lists them. */
-  static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
+  static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows", "cuda.maxGraphs",
       "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes");
 
@@ -42,7 +43,8 @@ record CudaSettings(
     }
     Reader r = new Reader(p);
     return new CudaSettings(
-        Optional.ofNullable(p.get("cuda.cublasPath")),
+        Optional.ofNullable(r.raw("cuda.cublasPath", true)),
+        Optional.ofNullable(r.raw("cuda.ncclPath", true)),
         r.bool("cuda.graphs", true, false),
         r.bool("cuda.gemv", true, false),
         r.integer("cuda.gemvVariant", 1, 0, 64, true),

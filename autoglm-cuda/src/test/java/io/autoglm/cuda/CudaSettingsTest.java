@@ -14,7 +14,7 @@ class CudaSettingsTest {
   @Test
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
-    assertEquals(new CudaSettings(Optional.empty(), true, true, 1, 2, true, 1, true, 32, 64, Optional.empty(),
+    assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, 64, Optional.empty(),
         32L << 20, 16L << 20), s);
   }
 
@@ -52,7 +52,7 @@ class CudaSettingsTest {
   void aMisspeltKeyIsAnErrorThatListsTheKnownOnes() {
     var e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of("cuda.graph", "false")));
     assertTrue(e.getMessage().startsWith("unknown CUDA backend property cuda.graph; known properties: cuda.cublasPath, "
-        + "cuda.graphs,"), e.getMessage());
+        + "cuda.ncclPath, cuda.graphs,"), e.getMessage());
   }
 
   @Test
@@ -69,6 +69,14 @@ class CudaSettingsTest {
         System.setProperty("cuda.fuse", old);
       }
     }
+  }
+
+  @Test
+  void theLogitsHeadIsRecognisedWholeAndAsARanksVocabRows() {
+    assertTrue(CudaBackend.isLogitsHead("lm_head.weight"));
+    assertTrue(CudaBackend.isLogitsHead("lm_head.weight[0:75776]"));
+    assertTrue(CudaBackend.isLogitsHead("model.embed_tokens.weight[75776:151552]"));
+    assertFalse(CudaBackend.isLogitsHead("model.layers.0.mlp.down_proj.weight[:, 0:6848]"));
   }
 
   private static void assertMessage(Map<String, String> props, String expected) {
