@@ -594,19 +594,8 @@ public final class EngineBench {
   }
 
   static double[] relL2(List<float[]> got, List<float[]> ref) {
-    double num = 0;
-    double den = 0;
-    double max = 0;
-    for (int r = 0; r < got.size(); r++) {
-      float[] a = got.get(r);
-      float[] b = ref.get(r);
-      for (int i = 0; i < a.length; i++) {
-        double d = a[i] - b[i];
-        num += d * d;
-        den += (double) b[i] * b[i];
-        max = Math.max(max, Math.abs(d));
-      }
-    }
-    return new double[] {den == 0 ? 0 : Math.sqrt(num / den), max};
+    boolean[] all = new boolean[got.size()];
+    java.util.Arrays.fill(all, true);
+    return RouteCheck.relL2(got, ref::get, all);
   }
 }

@@ -245,6 +245,11 @@ public final class RouteCheck {
 
   /** {‖out − ref‖/‖ref‖, max|Δ|} over the rows r with {@code keep[r]}. */
   static double[] relL2(List<float[]> got, ReferenceSet.Prompt p, boolean[] keep) {
+    return relL2(got, r -> refRow(p, r), keep);
+  }
+
+  /** {‖out − ref‖/‖ref‖, max|Δ|} over the rows r with {@code keep[r]}, row r of the reference being ref(r). */
+  static double[] relL2(List<float[]> got, java.util.function.IntFunction<float[]> ref, boolean[] keep) {
     double num = 0;
     double den = 0;
     double max = 0;
@@ -253,7 +258,7 @@ public final class RouteCheck {
         continue;
       }
       float[] a = got.get(r);
-      float[] b = refRow(p, r);
+      float[] b = ref.apply(r);
       for (int i = 0; i < a.length; i++) {
         double d = a[i] - b[i];
         num += d * d;
