@@ -42,4 +42,26 @@ class CudaBackendTest {
     assumeTrue(java.nio.file.Files.isDirectory(models), "fixtures not found at " + models);
     assertTrue(io.autoglm.cuda.tools.CudaBenchAccess.verify(models));
   }
+
+  @Test
+  void missingNcclIsASentenceNamingEveryPathTried() {
+    assumeTrue(CudaNative.loadError().isEmpty(), "the native library did not load here");
+    String old = System.getProperty("cuda.ncclPath");
+    System.setProperty("cuda.ncclPath", "/nonexistent/libnccl.so.2");
+    try {
+      String version = CudaBackend.ncclVersion();
+      assumeTrue(false, "NCCL " + version + " is installed here, so its absence cannot be shown");
+    } catch (IllegalStateException e) {
+      assertTrue(e.getMessage().startsWith("NCCL not found, which tensor parallelism on the CUDA backend needs; set "
+          + "property cuda.ncclPath to libnccl.so.2. Tried:"), e.getMessage());
+      assertTrue(e.getMessage().contains("/nonexistent/libnccl.so.2: "), e.getMessage());
+      assertTrue(e.getMessage().contains("libnccl.so.2: "), e.getMessage());
+    } finally {
+      if (old == null) {
+        System.clearProperty("cuda.ncclPath");
+      } else {
+        System.setProperty("cuda.ncclPath", old);
+      }
+    }
+  }
 }
