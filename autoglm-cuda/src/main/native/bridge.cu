@@ -81,16 +81,26 @@ Context* ctx(jlong h) {
 }
 template <typename T> T* p(jlong v) { return reinterpret_cast<T*>(v); }
 
-bool loadCublas(JNIEnv* env, Cublas& cb, const char* path) {
-  std::string tried;
-  const char* candidates[] = {path, "libcublas.so.13", "libcublas.so.12", "/usr/local/cuda/lib64/libcublas.so.13",
-                              "/usr/local/cuda/lib64/libcublas.so.12"};
+/**
+ * dlopen of the first candidate that loads (null or empty ones are skipped); null when none does, with each one's
+ * dlerror appended to `tried` as "\n  path: error".
+ */
+template <size_t N>
+void* dlopenFirst(const char* const (&candidates)[N], std::string& tried) {
   for (const char* c : candidates) {
     if (c == nullptr || *c == 0) continue;
-    cb.lib = dlopen(c, RTLD_NOW | RTLD_LOCAL);
-    if (cb.lib != nullptr) break;
+    void* lib = dlopen(c, RTLD_NOW | RTLD_LOCAL);
+    if (lib != nullptr) return lib;
     tried += std::string("\n  ") + c + ": " + dlerror();
   }
+  return nullptr;
+}
+
+bool loadCublas(JNIEnv* env, Cublas& cb, const char* path) {
+  std::string tried;
+  const char* const candidates[] = {path, "libcublas.so.13", "libcublas.so.12",
+                                    "/usr/local/cuda/lib64/libcublas.so.13", "/usr/local/cuda/lib64/libcublas.so.12"};
+  cb.lib = dlopenFirst(candidates, tried);
   if (cb.lib == nullptr) {
     throwIse(env, "cuBLAS not found; set property cuda.cublasPath to libcublas.so.13 or .12. Tried:" + tried);
     return false;
@@ -773,15 +783,9 @@ bool loadNccl(JNIEnv* env, const char* path) {
   std::lock_guard<std::mutex> lock(g_ncclLock);
   if (g_nccl.lib != nullptr) return true;
   std::string tried;
-  const char* candidates[] = {path, "libnccl.so.2", "/usr/lib/x86_64-linux-gnu/libnccl.so.2",
-                              "/usr/local/cuda/lib64/libnccl.so.2"};
-  void* lib = nullptr;
-  for (const char* c : candidates) {
-    if (c == nullptr || *c == 0) continue;
-    lib = dlopen(c, RTLD_NOW | RTLD_LOCAL);
-    if (lib != nullptr) break;
-    tried += std::string("\n  ") + c + ": " + dlerror();
-  }
+  const char* const candidates[] = {path, "libnccl.so.2", "/usr/lib/x86_64-linux-gnu/libnccl.so.2",
+                                    "/usr/local/cuda/lib64/libnccl.so.2"};
+  void* lib = dlopenFirst(candidates, tried);
   if (lib == nullptr) {
     throwIse(env, "NCCL not found, which tensor parallelism on the CUDA backend needs; set property cuda.ncclPath "
                   "to libnccl.so.2. Tried:" + tried);
@@ -805,6 +809,9 @@ bool loadNccl(JNIEnv* env, const char* path) {
   g_nccl = n;
   return true;
 }
+
+/** NCCL's data type for the bridge's dtype code (0 = bf16, 1 = fp32): ncclBfloat16 = 9, ncclFloat32 = 7. */
+int ncclType(jint dtype) { return dtype == 0 ? 9 : 7; }
 
 bool ncclOk(JNIEnv* env, int r, const char* what) {
   if (r == 0) return true;
@@ -844,14 +851,14 @@ JNI(jlongArray, ncclInitAll)(JNIEnv* env, jclass, jintArray devices) {
 /** Sum over the ranks of `count` elements (dtype 0 = bf16, 1 = fp32), on the context's stream (capturable). */
 JNI(void, ncclAllReduce)(JNIEnv* env, jclass, jlong h, jlong comm, jlong send, jlong recv, jlong count, jint dtype) {
   Context* c = ctx(h);
-  ncclOk(env, g_nccl.allReduce(p<void>(send), p<void>(recv), (size_t)count, dtype == 0 ? 9 : 7, 0,
+  ncclOk(env, g_nccl.allReduce(p<void>(send), p<void>(recv), (size_t)count, ncclType(dtype), 0,
                                reinterpret_cast<void*>(comm), c->stream), "ncclAllReduce");
 }
 
 /** recv = the ranks' `count` elements each, in rank order (dtype 0 = bf16, 1 = fp32), on the context's stream. */
 JNI(void, ncclAllGather)(JNIEnv* env, jclass, jlong h, jlong comm, jlong send, jlong recv, jlong count, jint dtype) {
   Context* c = ctx(h);
-  ncclOk(env, g_nccl.allGather(p<void>(send), p<void>(recv), (size_t)count, dtype == 0 ? 9 : 7,
+  ncclOk(env, g_nccl.allGather(p<void>(send), p<void>(recv), (size_t)count, ncclType(dtype),
                                reinterpret_cast<void*>(comm), c->stream), "ncclAllGather");
 }
 

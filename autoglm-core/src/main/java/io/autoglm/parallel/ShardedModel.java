@@ -102,8 +102,13 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
       KvLayout layout = new KvLayout(c.numLayers(), numBlocks, blockSizeTokens, c.numKvHeads(), c.headDim());
       return new ShardedModel(plan, provider, devices, groups, layout);
     } catch (RuntimeException | Error e) {
-      groups.forEach(g -> g.forEach(Communicator::close));
-      made.forEach(ComputeBackend::close);
+      List<AutoCloseable> opened = new ArrayList<>();
+      groups.forEach(opened::addAll);
+      opened.addAll(made);
+      RuntimeException closing = closeAll(opened);
+      if (closing != null) {
+        e.addSuppressed(closing);
+      }
       throw e;
     }
   }
@@ -226,6 +231,14 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
         all.add(d.backend());
       }
     }
+    RuntimeException failure = closeAll(all);
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  /** Closes each of {@code all} in order, whatever the others do; the first failure (the rest suppressed), or null. */
+  private static RuntimeException closeAll(List<AutoCloseable> all) {
     RuntimeException failure = null;
     for (AutoCloseable c : all) {
       try {
@@ -238,8 +251,6 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
         }
       }
     }
-    if (failure != null) {
-      throw failure;
-    }
+    return failure;
   }
 }

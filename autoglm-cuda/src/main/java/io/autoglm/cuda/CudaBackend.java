@@ -273,7 +273,6 @@ public final class CudaBackend implements ComputeBackend {
     return m[1] - m[0];
   }
 
-  /** Device bytes in use on {@code device} by every process (total − free), without a backend. */
   /** Total memory of {@code device} in bytes. */
   public static long deviceMemoryTotal(int device) {
     return CudaNative.deviceMemInfo(device)[1];
@@ -287,6 +286,7 @@ public final class CudaBackend implements ComputeBackend {
     return NcclCommunicator.version(System.getProperty("cuda.ncclPath"));
   }
 
+  /** Device bytes in use on {@code device} by every process (total − free), without a backend. */
   public static long deviceMemoryInUse(int device) {
     long[] m = CudaNative.deviceMemInfo(device);
     return m[1] - m[0];

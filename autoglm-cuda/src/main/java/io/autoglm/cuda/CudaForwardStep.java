@@ -237,23 +237,21 @@ final class CudaForwardStep implements ForwardStep {
 
   @Override
   public Tensor embedding(Tensor table) {
-    CudaWeight w = weight(table);
-    CudaActivation out = activation(tokens, w.cols(), false);
-    track(2, out.ptr(), w.ptr());
-    if (live()) {
-      CudaNative.embedding(ctx, out.ptr(), w.ptr(), tokenIds, out.physRows(), w.cols(), 0, w.rows());
-    }
-    return out;
+    return embedding(weight(table), 0, 2);
   }
 
   @Override
   public Tensor embedding(Tensor table, int firstRow) {
-    CudaWeight w = weight(table);
     if (firstRow < 0) {
       throw new IllegalArgumentException("embedding: firstRow must be >= 0, got " + firstRow);
     }
+    return embedding(weight(table), firstRow, 22);
+  }
+
+  /** Rows {@code tokenIds - firstRow} of {@code w}, zero rows outside it; tracked as op {@code op}. */
+  private Tensor embedding(CudaWeight w, int firstRow, int op) {
     CudaActivation out = activation(tokens, w.cols(), false);
-    track(22, out.ptr(), w.ptr() + firstRow);
+    track(op, out.ptr(), w.ptr() + firstRow);
     if (live()) {
       CudaNative.embedding(ctx, out.ptr(), w.ptr(), tokenIds, out.physRows(), w.cols(), firstRow, w.rows());
     }
