@@ -12,6 +12,7 @@ import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.model.ModelRunner;
+import io.autoglm.model.UnusedTensors;
 import io.autoglm.parallel.ParallelConfig;
 import io.autoglm.parallel.ShardedModel;
 import io.autoglm.safetensors.Checkpoint;
@@ -83,6 +84,7 @@ final class ModelLoader {
     AutoCloseable resources;
     KvLayout layout;
     try (Checkpoint ckpt = Checkpoint.open(b.modelPath)) {
+      UnusedTensors.warning(config, ckpt.tensorNames(), b.modelPath).ifPresent(LOG::warn);
       if (single.isPresent()) {
         ComputeBackend backend = single.get();
         GlmModel model = GlmModel.load(config, ckpt, backend, progress);
