@@ -75,8 +75,15 @@ final class ShardIndex {
   private static void expect(JsonReader in, JsonToken token, Path index, String what) throws IOException {
     JsonToken t = in.peek();
     if (t != token) {
-      String got = t == JsonToken.STRING ? HeaderParser.quote(in.nextString())
-          : t == JsonToken.NUMBER ? in.nextString() : t.toString().toLowerCase(java.util.Locale.ROOT);
+      String got = switch (t) {
+        case STRING -> HeaderParser.quote(in.nextString());
+        case NUMBER -> in.nextString();
+        case BOOLEAN -> Boolean.toString(in.nextBoolean());
+        case NULL -> "null";
+        case BEGIN_ARRAY -> "an array";
+        case BEGIN_OBJECT -> "an object";
+        default -> t.toString();
+      };
       throw new ModelLoadException(String.format("shard index %s: %s must be %s, got %s", index, what,
           token == JsonToken.STRING ? "a shard file name (a string)" : "an object", got));
     }
