@@ -1,0 +1,103 @@
+package io.autoglm.fuzz;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.autoglm.ModelLoadException;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import net.jqwik.api.statistics.Statistics;
+
+/**
+ * Runs one fuzz input against a parser and checks the contract every input boundary keeps: the parser returns, or
+ * throws {@link ModelLoadException}; any other exception or error fails the property, and so does a parse that takes
+ * longer than {@link #LIMIT_SECONDS} (a hang). Counts the inputs tried and how each ended, for the line printed
+ * after the test class ("FUZZ ...: N inputs ... T ms", T from the first input to the last).
+ */
+final class FuzzHarness {
+  static final long LIMIT_SECONDS = 5;
+
+  /** How one input ended. */
+  enum Outcome { ACCEPTED, REFUSED }
+
+  private final String name;
+  private final AtomicLong accepted = new AtomicLong();
+  private final AtomicLong refused = new AtomicLong();
+  private final long startNanos = System.nanoTime();
+  private volatile long endNanos = startNanos;
+  private ExecutorService worker = newWorker();
+
+  FuzzHarness(String name) {
+    this.name = name;
+  }
+
+  private static ExecutorService newWorker() {
+    return Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "fuzz-worker");
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /** Runs {@code parse} on the worker thread; {@code input} describes the input if the contract breaks. */
+  Outcome run(Callable<?> parse, Supplier<String> input) {
+    try {
+      return outcome(parse, input);
+    } finally {
+      endNanos = System.nanoTime();
+    }
+  }
+
+  private Outcome outcome(Callable<?> parse, Supplier<String> input) {
+    Future<?> f = worker.submit(parse);
+    try {
+      f.get(LIMIT_SECONDS, TimeUnit.SECONDS);
+      accepted.incrementAndGet();
+      Statistics.collect(Outcome.ACCEPTED);
+      return Outcome.ACCEPTED;
+    } catch (TimeoutException e) {
+      f.cancel(true);
+      worker.shutdownNow();
+      worker = newWorker();
+      return fail(name + ": no answer within " + LIMIT_SECONDS + " s (a hang?) for input " + input.get());
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof ModelLoadException) {
+        refused.incrementAndGet();
+        Statistics.collect(Outcome.REFUSED);
+        return Outcome.REFUSED;
+      }
+      throw new AssertionError(name + ": " + e.getCause() + " escaped (only ModelLoadException may) for input "
+          + input.get(), e.getCause());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(e);
+    }
+  }
+
+  /** The line the lead quotes: inputs tried, how they ended, and the time taken. */
+  String summary() {
+    long total = accepted.get() + refused.get();
+    return String.format("FUZZ %s: %d inputs (%d accepted, %d refused with ModelLoadException), 0 other exceptions, "
+        + "0 hangs, %d ms", name, total, accepted.get(), refused.get(),
+        (endNanos - startNanos) / 1_000_000);
+  }
+
+  void close() {
+    worker.shutdownNow();
+  }
+
+  /** Up to 200 bytes of an input, as hex, for a failure message. */
+  static String hex(byte[] bytes) {
+    StringBuilder sb = new StringBuilder(bytes.length + " bytes: ");
+    for (int i = 0; i < Math.min(bytes.length, 200); i++) {
+      sb.append(String.format("%02x", bytes[i]));
+    }
+    return sb.append(bytes.length > 200 ? "…" : "").toString();
+  }
+}
