@@ -6,23 +6,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.AbstractMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
-import java.util.concurrent.ConcurrentHashMap;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.AfterProperty;
-import net.jqwik.api.lifecycle.BeforeContainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Fuzzes config.json and generation_config.json parsing ({@link ModelConfig#load}, {@link GenerationDefaults#load})
@@ -31,8 +20,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * never a hang. Each property prints its input count ("FUZZ ...").
  */
 class ConfigJsonFuzzTest {
-  private static final Map<String, FuzzHarness> HARNESSES = new ConcurrentHashMap<>();
-  private static Path dir;
+  @TempDir Path dir;
 
   /** Valid configs as field → JSON text: the 4.x GLM form, the 5.x GLM4 form, GLM4-MoE. */
   private static final List<Map<String, String>> BASES = List.of(
@@ -77,73 +65,52 @@ class ConfigJsonFuzzTest {
     return sb.append('}').toString();
   }
 
-  @BeforeContainer
-  static void createDir() throws IOException {
-    dir = Files.createTempDirectory("config-fuzz");
-  }
-
-  /** Prints the property's count into its own test output, where the surefire report keeps it. */
-  @AfterProperty
-  void report() {
-    HARNESSES.values().forEach(h -> {
-      System.out.println(h.summary());
-      h.close();
-    });
-    HARNESSES.clear();
-  }
-
-  @AfterContainer
-  static void deleteDir() throws IOException {
-    try (var files = Files.list(dir)) {
-      for (Path p : files.toList()) {
-        Files.delete(p);
-      }
-    }
-    Files.delete(dir);
-  }
-
-  private static void load(String name, byte[] config) throws IOException {
+  private void load(FuzzHarness h, byte[] config) throws IOException {
     Files.write(dir.resolve("config.json"), config);
-    HARNESSES.computeIfAbsent(name, FuzzHarness::new)
-        .run(() -> ModelConfig.load(dir), () -> new String(config, StandardCharsets.UTF_8));
+    h.run(() -> ModelConfig.load(dir), () -> new String(config, StandardCharsets.UTF_8));
   }
 
-  @Property(tries = 1500)
-  void arbitraryText(@ForAll @Size(max = 300) String text) throws IOException {
-    load("config.json arbitrary text", text.getBytes(StandardCharsets.UTF_8));
+  @Test
+  void arbitraryText() {
+    Fuzz.forAll("config.json arbitrary text", 3000,
+        r -> Fuzz.anyText(r, 300).getBytes(StandardCharsets.UTF_8), this::load);
   }
 
-  @Property(tries = 1500)
-  void arbitraryBytes(@ForAll @Size(max = 300) byte[] bytes) throws IOException {
-    load("config.json arbitrary bytes", bytes);
+  @Test
+  void arbitraryBytes() {
+    Fuzz.forAll("config.json arbitrary bytes", 3000, r -> Fuzz.bytes(r, 300), this::load);
   }
 
-  @Property(tries = 3000)
-  void mutatedValidConfigs(@ForAll @IntRange(min = 0, max = 2) int base,
-      @ForAll("edits") List<Map.Entry<String, String>> edits, @ForAll @IntRange(min = 0, max = 3) int textEdit,
-      @ForAll long seed) throws IOException {
-    Map<String, String> fields = new LinkedHashMap<>(BASES.get(base));
-    for (Map.Entry<String, String> e : edits) {
-      if (e.getValue() == null) {
-        fields.remove(e.getKey());
-      } else {
-        fields.put(e.getKey(), e.getValue());
+  @Test
+  void mutatedValidConfigs() {
+    Fuzz.forAll("config.json mutated valid configs", 5000, r -> {
+      Map<String, String> fields = new LinkedHashMap<>(Fuzz.pick(r, BASES));
+      for (int i = 0, n = 1 + r.nextInt(3); i < n; i++) {
+        String field = Fuzz.pick(r, FIELDS);
+        if (r.nextInt(10) == 0) {
+          fields.remove(field);
+        } else {
+          fields.put(field, JsonValues.value(r));
+        }
       }
-    }
-    load("config.json mutated valid configs", textEdit(json(fields), textEdit, new SplittableRandom(seed)));
+      return textEdit(json(fields), r.nextInt(4), r);
+    }, this::load);
   }
 
-  @Property(tries = 1500)
-  void generationConfigs(@ForAll("generationEdits") List<Map.Entry<String, String>> edits) throws IOException {
-    Map<String, String> fields = new LinkedHashMap<>();
-    edits.forEach(e -> fields.put(e.getKey(), e.getValue() == null ? "null" : e.getValue()));
-    byte[] text = json(fields).getBytes(StandardCharsets.UTF_8);
-    Files.write(dir.resolve("config.json"), json(BASES.get(0)).getBytes(StandardCharsets.UTF_8));
-    Files.write(dir.resolve("generation_config.json"), text);
+  @Test
+  void generationConfigs() throws IOException {
+    Files.writeString(dir.resolve("config.json"), json(BASES.get(0)));
     ModelConfig c = ModelConfig.load(dir);
-    HARNESSES.computeIfAbsent("generation_config.json mutated", FuzzHarness::new)
-        .run(() -> GenerationDefaults.load(dir, c), () -> new String(text, StandardCharsets.UTF_8));
-    Files.delete(dir.resolve("generation_config.json"));
+    Fuzz.forAll("generation_config.json mutated", 3000, r -> {
+      Map<String, String> fields = new LinkedHashMap<>();
+      for (int i = 0, n = r.nextInt(7); i < n; i++) {
+        fields.put(Fuzz.pick(r, GENERATION_FIELDS), JsonValues.value(r));
+      }
+      return textEdit(json(fields), r.nextInt(8) == 0 ? 1 + r.nextInt(3) : 0, r);
+    }, (h, text) -> {
+      Files.write(dir.resolve("generation_config.json"), text);
+      h.run(() -> GenerationDefaults.load(dir, c), () -> new String(text, StandardCharsets.UTF_8));
+    });
   }
 
   /** 0: none; 1: cut at a random point; 2: one char deleted; 3: one char inserted. */
@@ -157,21 +124,5 @@ class ConfigJsonFuzzTest {
       default -> json;
     };
     return out.getBytes(StandardCharsets.UTF_8);
-  }
-
-  /** A field set to a random value, or removed (value null). */
-  @Provide
-  Arbitrary<List<Map.Entry<String, String>>> edits() {
-    return edit(FIELDS).list().ofMinSize(1).ofMaxSize(3);
-  }
-
-  @Provide
-  Arbitrary<List<Map.Entry<String, String>>> generationEdits() {
-    return edit(GENERATION_FIELDS).list().ofMaxSize(6);
-  }
-
-  private static Arbitrary<Map.Entry<String, String>> edit(List<String> fields) {
-    return Combinators.combine(Arbitraries.of(fields), JsonValues.value().injectNull(0.1))
-        .as((k, v) -> new AbstractMap.SimpleEntry<>(k, v));
   }
 }

@@ -12,16 +12,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
-import net.jqwik.api.statistics.Statistics;
 
 /**
  * Runs one fuzz input against a parser and checks the contract every input boundary keeps: the parser returns, or
  * throws {@link ModelLoadException}; any other exception or error fails the property, and so does a parse that takes
- * longer than {@link #LIMIT_SECONDS} (a hang). Counts the inputs tried and how each ended, for the line printed
- * after the test class ("FUZZ ...: N inputs ... T ms", T from the first input to the last).
+ * longer than {@link #LIMIT_SECONDS} (a hang). Counts the inputs tried and how each ended, for the line {@link Fuzz}
+ * prints after each property ("FUZZ ...: N inputs ... T ms", T from the first input to the last).
  */
 final class FuzzHarness {
   static final long LIMIT_SECONDS = 5;
+
+  private final long limitMillis;
 
   /** How one input ended. */
   enum Outcome { ACCEPTED, REFUSED }
@@ -34,7 +35,12 @@ final class FuzzHarness {
   private ExecutorService worker = newWorker();
 
   FuzzHarness(String name) {
+    this(name, LIMIT_SECONDS * 1000);
+  }
+
+  FuzzHarness(String name, long limitMillis) {
     this.name = name;
+    this.limitMillis = limitMillis;
   }
 
   private static ExecutorService newWorker() {
@@ -57,19 +63,17 @@ final class FuzzHarness {
   private Outcome outcome(Callable<?> parse, Supplier<String> input) {
     Future<?> f = worker.submit(parse);
     try {
-      f.get(LIMIT_SECONDS, TimeUnit.SECONDS);
+      f.get(limitMillis, TimeUnit.MILLISECONDS);
       accepted.incrementAndGet();
-      Statistics.collect(Outcome.ACCEPTED);
       return Outcome.ACCEPTED;
     } catch (TimeoutException e) {
       f.cancel(true);
       worker.shutdownNow();
       worker = newWorker();
-      return fail(name + ": no answer within " + LIMIT_SECONDS + " s (a hang?) for input " + input.get());
+      return fail(name + ": no answer within " + limitMillis + " ms (a hang?) for input " + input.get());
     } catch (ExecutionException e) {
       if (e.getCause() instanceof ModelLoadException) {
         refused.incrementAndGet();
-        Statistics.collect(Outcome.REFUSED);
         return Outcome.REFUSED;
       }
       throw new AssertionError(name + ": " + e.getCause() + " escaped (only ModelLoadException may) for input "

@@ -13,22 +13,14 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.concurrent.ConcurrentHashMap;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.constraints.Size;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.AfterProperty;
-import net.jqwik.api.lifecycle.BeforeContainer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Fuzzes the safetensors header parser ({@link SafetensorsFile#open}) with arbitrary bytes, with JSON-like headers
@@ -38,73 +30,58 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * section exactly); a valid file round-trips. Each property prints its input count ("FUZZ ...").
  */
 class SafetensorsHeaderFuzzTest {
-  private static final Map<String, FuzzHarness> HARNESSES = new ConcurrentHashMap<>();
-  private static Path dir;
+  @TempDir Path dir;
 
   private static final List<String> TOKENS = List.of("\"x\"", "\"\"", "-1", "-0", "0", "1", "0.5", "1e3", "1E+2",
       "null", "true", "false", "[]", "{}", "[[]]", "\"", ",", ":", "{", "}", "[", "]", "99999999999999999999",
       "9223372036854775807", "4611686018427387904", "18446744073709551616", "\"__metadata__\"", "\"\\ud800\"",
       "\"\\u0000\"", "\\", "\"F32\"", "\"BF16\"", "\"F8_E4M3\"", "\"dtype\"", "\"shape\"", "\"data_offsets\"", "\u0000",
       "\n", "é", " ", "", "{\"a\":\"b\"}", "[0,0]", "[1,2,3]");
+  private static final String NAME_CHARS = " !#$%&()*+,-./0123456789:;<=>?@ABCXYZ[]^_`abcxyz{|}~é中ß\"\\";
+  private static final String JSON_CHARS = "{}[]\":,.-+eE0123456789 ntrufalsFB_dyphoi\\\u0000";
 
-  @BeforeContainer
-  static void createDir() throws IOException {
-    dir = Files.createTempDirectory("safetensors-fuzz");
+  @Test
+  void arbitraryBytes() {
+    Fuzz.forAll("safetensors arbitrary bytes", 5000, r -> Fuzz.bytes(r, 400), this::open);
   }
 
-  /** Prints the property's count into its own test output, where the surefire report keeps it. */
-  @AfterProperty
-  void report() {
-    HARNESSES.values().forEach(h -> {
-      System.out.println(h.summary());
-      h.close();
-    });
-    HARNESSES.clear();
+  @Test
+  void jsonLikeHeadersBehindAValidLength() {
+    Fuzz.forAll("safetensors JSON-like headers", 5000, r -> {
+      String header = switch (r.nextInt(3)) {
+        case 0 -> Fuzz.chars(r, JSON_CHARS, 120);
+        case 1 -> tokens(r);
+        default -> "{" + tokens(r) + "}";
+      };
+      byte[] h = header.getBytes(StandardCharsets.UTF_8);
+      byte[] data = Fuzz.bytes(r, 64);
+      int skew = r.nextInt(5) - 2;
+      return ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN)
+          .putLong(h.length + (skew == 2 ? 0 : skew)).put(h).put(data).array();
+    }, this::open);
   }
 
-  @AfterContainer
-  static void deleteDir() throws IOException {
-    try (var files = Files.list(dir)) {
-      for (Path p : files.toList()) {
-        Files.delete(p);
-      }
-    }
-    Files.delete(dir);
+  @Test
+  void mutatedValidFiles() {
+    Fuzz.forAll("safetensors mutated valid files", 5000,
+        r -> Mutations.apply(encode(tensors(r), r), r.nextInt(8), r, TOKENS), this::open);
   }
 
-  private static FuzzHarness harness(String name) {
-    return HARNESSES.computeIfAbsent(name, FuzzHarness::new);
+  @Test
+  void validFilesRoundTrip() {
+    Fuzz.forAll("safetensors valid round trip", 1000, r -> {
+      List<SafetensorsHeader.Entry> tensors = tensors(r);
+      return new Valid(tensors, encode(tensors, r));
+    }, (h, v) -> roundTrip(h, v.tensors(), v.bytes()));
   }
 
-  @Property(tries = 2000)
-  void arbitraryBytes(@ForAll @Size(max = 400) byte[] bytes) throws IOException {
-    open(harness("safetensors arbitrary bytes"), bytes);
-  }
+  /** A valid file and the tensors it was written from. */
+  private record Valid(List<SafetensorsHeader.Entry> tensors, byte[] bytes) {}
 
-  @Property(tries = 2000)
-  void jsonLikeHeaderBehindAValidLength(@ForAll("jsonLike") String header, @ForAll @Size(max = 64) byte[] data,
-      @ForAll @IntRange(min = -2, max = 2) int lengthSkew) throws IOException {
-    byte[] h = header.getBytes(StandardCharsets.UTF_8);
-    ByteBuffer b = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
-    b.putLong(h.length + (lengthSkew == 2 ? 0 : lengthSkew)).put(h).put(data);
-    open(harness("safetensors JSON-like headers"), b.array());
-  }
-
-  @Property(tries = 3000)
-  void mutatedValidFiles(@ForAll("tensorLists") List<SafetensorsHeader.Entry> tensors,
-      @ForAll @IntRange(min = 0, max = 7) int mutation, @ForAll long seed) throws IOException {
-    byte[] valid = encode(tensors, seed);
-    byte[] bytes = Mutations.apply(valid, mutation, new SplittableRandom(seed), TOKENS);
-    open(harness("safetensors mutated valid files"), bytes);
-  }
-
-  @Property(tries = 500)
-  void validFilesRoundTrip(@ForAll("tensorLists") List<SafetensorsHeader.Entry> tensors, @ForAll long seed)
-      throws IOException {
-    byte[] bytes = encode(tensors, seed);
+  private void roundTrip(FuzzHarness h, List<SafetensorsHeader.Entry> tensors, byte[] bytes) throws IOException {
     Path file = dir.resolve("roundtrip.safetensors");
     Files.write(file, bytes);
-    FuzzHarness.Outcome o = harness("safetensors valid round trip").run(() -> {
+    FuzzHarness.Outcome o = h.run(() -> {
       try (SafetensorsFile f = SafetensorsFile.open(file)) {
         long offset = bytes.length - SafetensorsHeader.dataBytes(tensors);
         assertEquals(tensors.size(), f.tensorNames().size());
@@ -124,7 +101,7 @@ class SafetensorsHeaderFuzzTest {
   }
 
   /** Opens the bytes as a file; when it opens, its tensors must tile the data section (the reference's rule). */
-  private static void open(FuzzHarness h, byte[] bytes) throws IOException {
+  private void open(FuzzHarness h, byte[] bytes) throws IOException {
     Path file = dir.resolve("input.safetensors");
     Files.write(file, bytes);
     h.run(() -> {
@@ -140,34 +117,39 @@ class SafetensorsHeaderFuzzTest {
     }, () -> FuzzHarness.hex(bytes));
   }
 
-  private static byte[] encode(List<SafetensorsHeader.Entry> tensors, long seed) {
+  private static String tokens(SplittableRandom r) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0, n = r.nextInt(31); i < n; i++) {
+      sb.append(Fuzz.pick(r, TOKENS));
+    }
+    return sb.toString();
+  }
+
+  /** Up to 5 tensors with distinct names, any dtype, shapes of up to 3 dims of 0..6. */
+  private static List<SafetensorsHeader.Entry> tensors(SplittableRandom r) {
+    List<SafetensorsHeader.Entry> out = new ArrayList<>();
+    Set<String> names = new HashSet<>();
+    for (int i = 0, n = r.nextInt(6); i < n; i++) {
+      String name = Fuzz.chars(r, NAME_CHARS, 15) + (char) ('a' + r.nextInt(26));
+      long[] shape = new long[r.nextInt(4)];
+      for (int d = 0; d < shape.length; d++) {
+        shape[d] = r.nextInt(7);
+      }
+      if (names.add(name) && !name.equals("__metadata__")) {
+        out.add(new SafetensorsHeader.Entry(name, DType.values()[r.nextInt(DType.values().length)], shape));
+      }
+    }
+    return out;
+  }
+
+  private static byte[] encode(List<SafetensorsHeader.Entry> tensors, SplittableRandom r) {
     ByteBuffer head = SafetensorsHeader.encode(tensors);
     byte[] bytes = new byte[head.remaining() + (int) SafetensorsHeader.dataBytes(tensors)];
     int headLen = head.remaining();
     head.get(bytes, 0, headLen);
-    SplittableRandom r = new SplittableRandom(seed);
     for (int i = headLen; i < bytes.length; i++) {
       bytes[i] = (byte) r.nextInt(256);
     }
     return bytes;
-  }
-
-  @Provide
-  Arbitrary<List<SafetensorsHeader.Entry>> tensorLists() {
-    Arbitrary<String> names = Arbitraries.strings().withCharRange(' ', '~').withChars('é', '中', 'ß')
-        .ofMinLength(1).ofMaxLength(16).filter(n -> !n.equals("__metadata__"));
-    Arbitrary<long[]> shapes = Arbitraries.longs().between(0, 6).list().ofMaxSize(3)
-        .map(l -> l.stream().mapToLong(Long::longValue).toArray());
-    Arbitrary<SafetensorsHeader.Entry> entry = Combinators.combine(names, Arbitraries.of(DType.class), shapes)
-        .as(SafetensorsHeader.Entry::new);
-    return entry.list().ofMaxSize(5).uniqueElements(SafetensorsHeader.Entry::name);
-  }
-
-  @Provide
-  Arbitrary<String> jsonLike() {
-    Arbitrary<String> chars = Arbitraries.strings().withChars("{}[]\":,.-+eE0123456789 ntrufalsFB_dyphoi\\\u0000")
-        .ofMaxLength(120);
-    Arbitrary<String> tokens = Arbitraries.of(TOKENS).list().ofMaxSize(30).map(l -> String.join("", l));
-    return Arbitraries.oneOf(chars, tokens, tokens.map(t -> "{" + t + "}"));
   }
 }

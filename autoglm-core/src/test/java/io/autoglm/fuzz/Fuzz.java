@@ -1,0 +1,73 @@
+package io.autoglm.fuzz;
+
+import java.util.SplittableRandom;
+import java.util.function.Function;
+
+/**
+ * A small seeded property runner: {@code tries} inputs drawn from one {@link SplittableRandom}, each checked by a
+ * {@link FuzzHarness}. The seed is random per run and printed with the count ("FUZZ ...: N inputs ..., seed S");
+ * {@code -Dautoglm.fuzz.seed=S} replays a run, and {@code -Dautoglm.fuzz.scale=K} tries K times as many inputs (a
+ * longer local run). A failure names the property, the seed, the try and the input.
+ */
+final class Fuzz {
+  private Fuzz() {}
+
+  /** Checks one input, throwing on a broken contract. */
+  @FunctionalInterface
+  interface Check<T> {
+    void accept(FuzzHarness harness, T input) throws Exception;
+  }
+
+  static <T> void forAll(String name, int tries, Function<SplittableRandom, T> generator, Check<T> check) {
+    long seed = Long.getLong("autoglm.fuzz.seed", System.nanoTime() ^ name.hashCode());
+    int n = (int) Math.min(Integer.MAX_VALUE, (long) tries * Integer.getInteger("autoglm.fuzz.scale", 1));
+    SplittableRandom random = new SplittableRandom(seed);
+    FuzzHarness harness = new FuzzHarness(name);
+    try {
+      for (int i = 0; i < n; i++) {
+        T input = generator.apply(random);
+        try {
+          check.accept(harness, input);
+        } catch (Throwable t) {
+          throw new AssertionError(String.format("%s failed at try %d of %d; replay with -Dautoglm.fuzz.seed=%d: %s",
+              name, i + 1, n, seed, t.getMessage()), t);
+        }
+      }
+    } finally {
+      System.out.println(harness.summary() + ", seed " + seed);
+      harness.close();
+    }
+  }
+
+  /** Up to {@code max} random bytes; one in eight is all zeros or all 0xff, which parsers meet as padding. */
+  static byte[] bytes(SplittableRandom r, int max) {
+    byte[] b = new byte[r.nextInt(max + 1)];
+    int mode = r.nextInt(16);
+    for (int i = 0; i < b.length; i++) {
+      b[i] = mode == 0 ? 0 : mode == 1 ? (byte) 0xff : (byte) r.nextInt(256);
+    }
+    return b;
+  }
+
+  /** Up to {@code max} chars, each from {@code chars}. */
+  static String chars(SplittableRandom r, String chars, int max) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0, n = r.nextInt(max + 1); i < n; i++) {
+      sb.append(chars.charAt(r.nextInt(chars.length())));
+    }
+    return sb.toString();
+  }
+
+  /** Up to {@code max} arbitrary UTF-16 units, unpaired surrogates and control characters included. */
+  static String anyText(SplittableRandom r, int max) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0, n = r.nextInt(max + 1); i < n; i++) {
+      sb.append((char) (r.nextBoolean() ? r.nextInt(128) : r.nextInt(0x10000)));
+    }
+    return sb.toString();
+  }
+
+  static <T> T pick(SplittableRandom r, java.util.List<T> from) {
+    return from.get(r.nextInt(from.size()));
+  }
+}
