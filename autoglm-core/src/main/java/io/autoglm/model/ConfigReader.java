@@ -58,6 +58,8 @@ final class ConfigReader {
         throw new ModelLoadException(file + " must hold a JSON object, got " + show(e));
       }
       return e.getAsJsonObject();
+    } catch (java.nio.file.NoSuchFileException e) {
+      throw new ModelLoadException("cannot read " + file + ": it does not exist", e);
     } catch (IOException | JsonParseException e) {
       throw new ModelLoadException("cannot read " + file + ": " + e.getMessage(), e);
     }

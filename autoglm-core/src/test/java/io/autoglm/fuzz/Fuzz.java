@@ -7,7 +7,9 @@ import java.util.function.Function;
  * A small seeded property runner: {@code tries} inputs drawn from one {@link SplittableRandom}, each checked by a
  * {@link FuzzHarness}. The seed is random per run and printed with the count ("FUZZ ...: N inputs ..., seed S");
  * {@code -Dautoglm.fuzz.seed=S} replays a run, and {@code -Dautoglm.fuzz.scale=K} tries K times as many inputs (a
- * longer local run). A failure names the property, the seed, the try and the input.
+ * longer local run). A property also stops after {@code -Dautoglm.fuzz.maxSeconds} (default 5), so that a slow or
+ * loaded CI machine stays bounded; the printed count is then the number actually tried. A failure names the
+ * property, the seed, the try and the input.
  */
 final class Fuzz {
   private Fuzz() {}
@@ -21,10 +23,16 @@ final class Fuzz {
   static <T> void forAll(String name, int tries, Function<SplittableRandom, T> generator, Check<T> check) {
     long seed = Long.getLong("autoglm.fuzz.seed", System.nanoTime() ^ name.hashCode());
     int n = (int) Math.min(Integer.MAX_VALUE, (long) tries * Integer.getInteger("autoglm.fuzz.scale", 1));
+    long deadline = System.nanoTime() + Long.getLong("autoglm.fuzz.maxSeconds", 5) * 1_000_000_000L;
     SplittableRandom random = new SplittableRandom(seed);
     FuzzHarness harness = new FuzzHarness(name);
+    String stopped = "";
     try {
       for (int i = 0; i < n; i++) {
+        if (System.nanoTime() > deadline) {
+          stopped = ", stopped at the time limit after " + i + " of " + n;
+          break;
+        }
         T input = generator.apply(random);
         try {
           check.accept(harness, input);
@@ -34,7 +42,7 @@ final class Fuzz {
         }
       }
     } finally {
-      System.out.println(harness.summary() + ", seed " + seed);
+      System.out.println(harness.summary() + ", seed " + seed + stopped);
       harness.close();
     }
   }
