@@ -4,16 +4,18 @@ for instance on the GPU machine; everything runs on the CPU there, since the ref
   glm4-gqa24-bf16       Glm4ForCausalLM, 48 query heads over 2 KV heads (24 per KV head), head_dim 16, stored bf16
   glm4moe-gqa12         Glm4MoeForCausalLM, 24 query heads over 2 KV heads (12 per KV head), head_dim 32 with
                         partial rotary 0.5 and q/k norms (GLM-4.5's layout, scaled down), fp32
-  glm4moe-grouped-ties  Glm4MoeForCausalLM, 16 experts in 4 groups, topk_group 2, top-4, with an
-                        e_score_correction_bias that leaves negative biased scores inside the kept groups, so that the
-                        masked experts (0.0) tie and torch.topk's own order decides which of them win; fp32;
-                        routing.json holds transformers' routing of every teacher-forced token
+  glm4moe-grouped-ties  Glm4MoeForCausalLM, 16 experts in 4 groups, topk_group 2, top-4, fp32. Two experts of
+                        every group have a zero router row and one common correction bias, so they tie exactly (and
+                        groups whose two best are tied ones tie too): torch.topk's own order decides which win. The
+                        other biases leave most biased scores negative, so the mask of dropped groups matters too
+                        (transformers 5.17 masks with -inf; 4.x used 0.0)
   topk golden           torch.topk(row, k, sorted=False) on CPU for many small rows full of exact ties
                         (topk/torch_topk_golden.json)
 
 Each model folder has the shared fixtures' format (../shared/fixtures/README.md): the checkpoint saved by
 save_pretrained, reference.safetensors (p{i}.input_ids, p{i}.logits, p{i}.greedy, p{i}.greedy_logits, fp32 math on
-the weights exactly as stored) and reference.json.
+the weights exactly as stored) and reference.json. Each MoE folder also has routing.json: transformers' router
+logits, chosen experts (in torch.topk's order) and weights for every teacher-forced token of every MoE layer.
 
 Usage: python3 make_fixtures_17.py OUTDIR   (writes OUTDIR/fixtures/<name>/ and OUTDIR/topk/)
 """
