@@ -9,7 +9,9 @@ import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import java.util.Collection;
 import java.util.Map;
+import java.util.function.Function;
 import jinjava.javax.el.CompositeELResolver;
 
 /**
@@ -50,7 +52,11 @@ final class JinjaEnvironment {
     return jinjava;
   }
 
-  /** Prints values as Python does where Jinjava differs: booleans as {@code True}/{@code False}. */
+  /**
+   * Prints values as Python's {@code str()} does where Jinjava differs: strings exactly as they are (Jinjava's
+   * "pyish" printer JSON-escapes control characters, so a NUL came out as the six characters <code>&#92;u0000</code>),
+   * booleans as {@code True}/{@code False}, floats in Python's repr, lists and dicts as Python's repr.
+   */
   static final class PythonInterpreter extends JinjavaInterpreter {
     PythonInterpreter(Jinjava jinjava, Context context, JinjavaConfig config) {
       super(jinjava, context, config);
@@ -62,8 +68,17 @@ final class JinjaEnvironment {
 
     @Override
     public String getAsString(Object value) {
+      if (value instanceof String s) {
+        return s;
+      }
       if (value instanceof Boolean b) {
         return b ? "True" : "False";
+      }
+      if (value instanceof Double || value instanceof Float) {
+        return PythonRepr.floatRepr(((Number) value).doubleValue());
+      }
+      if (value instanceof Map || value instanceof Collection || value instanceof Object[]) {
+        return printUserText(this, value, PythonRepr::repr);
       }
       return super.getAsString(value);
     }
@@ -79,6 +94,18 @@ final class JinjaEnvironment {
     public JinjavaInterpreter newInstance(Jinjava jinjava, Context context, JinjavaConfig config) {
       return new PythonInterpreter(jinjava, context, config);
     }
+  }
+
+  /**
+   * {@code printer} applied to {@code value} as it holds the user's text: when special tokens are hidden behind
+   * placeholders ({@link PlaceholderCodec}), the printer sees the restored text (so it escapes the user's characters,
+   * not the placeholders') and its output is hidden again.
+   */
+  static String printUserText(JinjavaInterpreter interpreter, Object value, Function<Object, String> printer) {
+    if (interpreter.getContext().get(PlaceholderCodec.CONTEXT_KEY) instanceof PlaceholderCodec codec) {
+      return codec.hide(printer.apply(codec.restoreDeep(value)));
+    }
+    return printer.apply(value);
   }
 
   /** transformers' {@code raise_exception}: the template rejects its input. */
@@ -121,7 +148,8 @@ final class JinjaEnvironment {
       }
       boolean ensureAscii = Boolean.TRUE.equals(kwargs.get("ensure_ascii"));
       boolean sortKeys = Boolean.TRUE.equals(kwargs.get("sort_keys"));
-      return new PythonJson(indentText, itemSep, keySep, ensureAscii, sortKeys).dumps(var);
+      PythonJson json = new PythonJson(indentText, itemSep, keySep, ensureAscii, sortKeys);
+      return printUserText(interpreter, var, json::dumps);
     }
   }
 }
