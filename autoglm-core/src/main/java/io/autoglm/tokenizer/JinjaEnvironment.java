@@ -17,7 +17,7 @@ import jinjava.javax.el.CompositeELResolver;
 /**
  * A Jinjava engine set up as transformers sets up Jinja for chat templates: {@code trim_blocks} and
  * {@code lstrip_blocks}, a {@code tojson} that is Python's {@code json.dumps} (not HTML-escaping), Python string
- * methods, and {@code raise_exception}.
+ * methods, and {@code raise_exception}. Values print as they are: text that looks like template code is never run.
  */
 final class JinjaEnvironment {
   /** Jinjava's switches that make it behave as Python's Jinja does ({@code {{-} trimming, operator precedence...). */
@@ -42,6 +42,9 @@ final class JinjaEnvironment {
         .withLstripBlocks(true)
         .withElResolver(resolver)
         .withFailOnUnknownTokens(false)
+        // Jinjava by default renders again any output that holds "{{": a user's "{{ messages }}" would run as
+        // template code. Python's Jinja prints values as they are.
+        .withNestedInterpretationEnabled(false)
         .withLegacyOverrides(PYTHON_JINJA)
         .withInterperterFactory(new PythonInterpreterFactory())
         .build();
