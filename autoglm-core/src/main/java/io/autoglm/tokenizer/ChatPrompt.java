@@ -117,10 +117,12 @@ public record ChatPrompt(List<ChatMessage> messages, List<Map<String, Object>> t
     for (int i = 0; i < list.size(); i++) {
       String at = "message " + messageIndex + " content part " + i;
       if (!(list.get(i) instanceof Map<?, ?> part)) {
-        throw new IllegalArgumentException(at + " is " + list.get(i) + ": expected {\"type\": \"text\", \"text\": ...}");
+        throw new IllegalArgumentException(at + " is " + list.get(i)
+            + ": expected {\"type\": \"text\", \"text\": ...}");
       }
       if (!"text".equals(part.get("type"))) {
-        throw new IllegalArgumentException(at + " has type '" + part.get("type") + "': only 'text' parts are supported");
+        throw new IllegalArgumentException(at + " has type '" + part.get("type")
+            + "': only 'text' parts are supported");
       }
       if (!(part.get("text") instanceof String text)) {
         throw new IllegalArgumentException(at + " text is " + part.get("text") + ": expected a string");

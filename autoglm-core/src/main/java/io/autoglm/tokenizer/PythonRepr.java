@@ -10,9 +10,9 @@ import java.util.Map;
  * dict ({@code {{ message.content }}} when the content is a list of parts): {@code [{'type': 'text', 'text': 'a'}]}.
  * Strings are quoted and escaped as CPython's {@code unicode_repr} does: single quotes unless the text holds a
  * single quote and no double quote; {@code \t \n \r} and backslash escaped; other C0 controls and DEL as
- * {@code \xNN}; non-ASCII kept when Python's {@code str.isprintable} holds for it, else {@code \xNN}, <code>&#92;uNNNN</code>
- * or <code>&#92;UNNNNNNNN</code>. Printability follows Java's Unicode tables, which may lag Python's for characters assigned
- * in the newest Unicode versions.
+ * {@code \xNN}; non-ASCII kept when Python's {@code str.isprintable} holds for it, else {@code \xNN},
+ * <code>&#92;uNNNN</code> or <code>&#92;UNNNNNNNN</code>. Printability follows Java's Unicode tables, which may lag
+ * Python's for characters assigned in the newest Unicode versions.
  */
 final class PythonRepr {
   private PythonRepr() {}

@@ -39,7 +39,8 @@ class ChatRendererFuzzTest {
   private static final List<String> TRICKY = List.of("{{", "}}", "{%", "%}", "{#", "#}", "{{ messages }}",
       "{% endfor %}", "<|user|>", "<|assistant|>", "<|system|>", "<|observation|>", "<|endoftext|>", "[gMASK]",
       "<sop>", "/nothink", "<think>", "</think>", "<tool_call>", "\uE000", "\uE001", "\uE0000\uE001", "\uE0001\uE001",
-      "\\u0000", "\u0000", "'", "\"", "\\", "\n", "\r\n", "\t", " ", "\u00a0", "\u2028", "\uFEFF", "\u200b", "😀", "中");
+      "\\u0000", "\u0000", "'", "\"", "\\", "\n", "\r\n", "\t", " ", "\u00a0", "\u2028", "\uFEFF", "\u200b", "😀",
+      "中");
   private static GlmTokenizer glm4;
   private static ChatTemplate glm45;
   private static Set<String> glm45Specials;
