@@ -155,6 +155,16 @@ public final class GlmTokenizer implements AutoCloseable {
     return id == null ? OptionalInt.empty() : OptionalInt.of(id);
   }
 
+  /** The bytes id {@code id} decodes to (empty for an id nothing defines); a copy. */
+  public byte[] tokenBytes(int id) {
+    return tokenBytes[checkId(id)].clone();
+  }
+
+  /** The ids of the special added tokens ({@code [gMASK]}, {@code <|user|>}, ...). */
+  public Set<Integer> specialTokenIds() {
+    return specialIdSet;
+  }
+
   /** The special tokens' texts, sorted. */
   public Set<String> specialTokens() {
     return Collections.unmodifiableSet(new TreeSet<>(specialIds.keySet()));
