@@ -2,6 +2,10 @@ package io.autoglm;
 
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.KvLayout;
+import io.autoglm.grammar.GrammarCache;
+import io.autoglm.grammar.GrammarMatcher;
+import io.autoglm.grammar.JsonGrammar;
+import io.autoglm.grammar.TokenVocabulary;
 import io.autoglm.model.GenerationDefaults;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
@@ -147,6 +151,7 @@ public final class AutoGLM implements AutoCloseable {
 
   GenerationHandle submit(int[] prompt, GenerationRequest request, String operation, Optional<String> cacheText) {
     SamplingParams params = request.sampling();
+    params.responseFormat().ifPresent(this::grammar); // a schema the grammar cannot enforce fails here, before compute
     RateLimiter.Permit permit;
     try {
       permit = hooks.rateLimiter().acquire(request.user(), prompt.length + (long) params.maxNewTokens());
@@ -353,8 +358,10 @@ public final class AutoGLM implements AutoCloseable {
     long seed = params.seed().orElseGet(() -> ThreadLocalRandom.current().nextLong());
     Optional<TextStream> stream = textOutput ? Optional.of(new TextStream(
         tokenizer().newDetokenizer(true), new StopStringMatcher(params.stop()))) : Optional.empty();
+    Optional<GrammarMatcher> matcher = params.responseFormat().map(f -> grammar(f).matcher(vocabulary()));
     Sequence seq = new Sequence(id, prompt, params, seed, deadline, captureLogits,
-        new RequestListener(handle, operation, stream, stopIds(params), hooks.metrics(), callbacks, capturedLogits));
+        new RequestListener(handle, operation, stream, stopIds(params), hooks.metrics(), callbacks, capturedLogits),
+        matcher);
     handle.onCancel(() -> {
       if (!seq.cancelRequested()) {
         seq.requestCancel();
@@ -373,6 +380,34 @@ public final class AutoGLM implements AutoCloseable {
     }
     return handle;
   }
+
+  /**
+   * The compiled grammar of a response format, from the cache.
+   *
+   * @throws IllegalArgumentException for a schema keyword the grammar cannot enforce (the message names it)
+   * @throws IllegalStateException when the model folder has no tokenizer (masks need its vocabulary)
+   */
+  private JsonGrammar grammar(ResponseFormat format) {
+    tokenizer();
+    return format.type() == ResponseFormat.Type.JSON_OBJECT ? grammars.anyObject()
+        : grammars.schema(format.jsonSchema().orElseThrow());
+  }
+
+  /** The tokenizer's vocabulary as grammars read it, built on the first constrained request (its token trie). */
+  private synchronized TokenVocabulary vocabulary() {
+    if (vocabulary == null) {
+      vocabulary = TokenVocabulary.of(tokenizer(), generationDefaults.eosTokenIds());
+    }
+    return vocabulary;
+  }
+
+  /** Lookups of compiled grammars (structured output): hits, misses and cached grammars. */
+  public GrammarCache.Stats grammarCacheStats() {
+    return grammars.stats();
+  }
+
+  private final GrammarCache grammars = new GrammarCache(256);
+  private TokenVocabulary vocabulary; // guarded by this
 
   private final Map<String, List<float[]>> capturedLogits = new java.util.concurrent.ConcurrentHashMap<>();
 

@@ -1,6 +1,7 @@
 package io.autoglm;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
 
@@ -14,6 +15,8 @@ import java.util.Set;
  * @param maxNewTokens generated tokens at most (the context length also bounds them)
  * @param stopTokenIds ids that end generation, in addition to the model's eos ids
  * @param stop stop strings, matched on the decoded text (text requests only); never emitted
+ * @param responseFormat constrains the output to JSON (an object, or a schema's instances): the mask is applied
+ *     before temperature, top-k and top-p; eos is allowed only once the value is complete
  */
 public record SamplingParams(
     int maxNewTokens,
@@ -23,7 +26,8 @@ public record SamplingParams(
     OptionalLong seed,
     Set<Integer> stopTokenIds,
     List<String> stop,
-    boolean ignoreEos) {
+    boolean ignoreEos,
+    Optional<ResponseFormat> responseFormat) {
 
   public SamplingParams {
     if (maxNewTokens < 1) {
@@ -40,6 +44,9 @@ public record SamplingParams(
     }
     if (seed == null) {
       throw new IllegalArgumentException("seed must not be null; use OptionalLong.empty()");
+    }
+    if (responseFormat == null) {
+      throw new IllegalArgumentException("responseFormat must not be null; use Optional.empty()");
     }
     stopTokenIds = Set.copyOf(stopTokenIds);
     stop = List.copyOf(stop);
@@ -78,6 +85,7 @@ public record SamplingParams(
     b.stopTokenIds = stopTokenIds;
     b.stop = stop;
     b.ignoreEos = ignoreEos;
+    b.responseFormat = responseFormat;
     return b;
   }
 
@@ -91,6 +99,7 @@ public record SamplingParams(
     private Set<Integer> stopTokenIds = Set.of();
     private List<String> stop = List.of();
     private boolean ignoreEos;
+    private Optional<ResponseFormat> responseFormat = Optional.empty();
 
     private Builder() {}
 
@@ -135,8 +144,15 @@ public record SamplingParams(
       return this;
     }
 
+    /** Constrains the output to JSON; see {@link ResponseFormat}. */
+    public Builder responseFormat(ResponseFormat responseFormat) {
+      this.responseFormat = Optional.of(responseFormat);
+      return this;
+    }
+
     public SamplingParams build() {
-      return new SamplingParams(maxNewTokens, temperature, topK, topP, seed, stopTokenIds, stop, ignoreEos);
+      return new SamplingParams(maxNewTokens, temperature, topK, topP, seed, stopTokenIds, stop, ignoreEos,
+          responseFormat);
     }
   }
 }

@@ -10,12 +10,29 @@ package io.autoglm.backend;
  * @param vocabLimit only ids below it may be picked: the model's embedding often has more rows than the tokenizer
  *     has ids (GLM-4: 151,552 vs 151,343), and an id with no text must never be generated. Rows of one step share
  *     one limit. {@link Integer#MAX_VALUE}: the whole row.
+ * @param allowedTokens when present, only the ids whose bit is set may be picked (bit {@code id & 63} of word
+ *     {@code id >>> 6}; ids past the array are not allowed): a grammar's mask, applied before temperature, top-k
+ *     and top-p. Rows of one step may mix constrained and free rows.
  */
-public record SamplingRow(float temperature, int topK, float topP, long seed, int step, int vocabLimit) {
+public record SamplingRow(float temperature, int topK, float topP, long seed, int step, int vocabLimit,
+    java.util.Optional<long[]> allowedTokens) {
   public SamplingRow {
     if (vocabLimit < 1) {
       throw new IllegalArgumentException("vocabLimit (" + vocabLimit + ") must be >= 1");
     }
+    if (allowedTokens == null) {
+      throw new IllegalArgumentException("allowedTokens must not be null; use Optional.empty()");
+    }
+  }
+
+  /** A free row: any id below {@code vocabLimit}. */
+  public SamplingRow(float temperature, int topK, float topP, long seed, int step, int vocabLimit) {
+    this(temperature, topK, topP, seed, step, vocabLimit, java.util.Optional.empty());
+  }
+
+  /** Whether a grammar's mask constrains this row. */
+  public boolean constrained() {
+    return allowedTokens.isPresent();
   }
 
   /** A row that may pick any id of the logits. */

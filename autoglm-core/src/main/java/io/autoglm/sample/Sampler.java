@@ -10,9 +10,38 @@ public final class Sampler {
   private Sampler() {}
 
   public static int sample(float[] row, SamplingRow params) {
-    float[] logits = params.sampleableColumns(row.length) == row.length ? row
-        : java.util.Arrays.copyOf(row, params.sampleableColumns(row.length));
+    int columns = params.sampleableColumns(row.length);
+    if (params.constrained()) {
+      return sampleAllowed(row, columns, params.allowedTokens().get(), params);
+    }
+    float[] logits = columns == row.length ? row : java.util.Arrays.copyOf(row, columns);
     return sampleAll(logits, params);
+  }
+
+  /**
+   * Samples among the ids the mask allows only, as if every other logit were -inf: the allowed logits are gathered
+   * in id order (so ties still go to the lower id) and sampled as one shorter row, which also spares sorting the
+   * whole vocabulary when a grammar allows a few ids.
+   */
+  private static int sampleAllowed(float[] row, int columns, long[] mask, SamplingRow params) {
+    int[] ids = new int[Math.min(columns, mask.length * 64)];
+    int n = 0;
+    for (int w = 0; w < mask.length; w++) {
+      for (long bits = mask[w]; bits != 0; bits &= bits - 1) {
+        int id = w * 64 + Long.numberOfTrailingZeros(bits);
+        if (id < columns) {
+          ids[n++] = id;
+        }
+      }
+    }
+    if (n == 0) {
+      throw new IllegalStateException("the grammar's mask allows no id below " + columns);
+    }
+    float[] logits = new float[n];
+    for (int i = 0; i < n; i++) {
+      logits[i] = row[ids[i]];
+    }
+    return ids[sampleAll(logits, params)];
   }
 
   private static int sampleAll(float[] logits, SamplingRow row) {

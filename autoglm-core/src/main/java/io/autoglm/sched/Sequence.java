@@ -3,6 +3,7 @@ package io.autoglm.sched;
 import io.autoglm.FinishReason;
 import io.autoglm.SamplingParams;
 import io.autoglm.backend.SamplingRow;
+import io.autoglm.grammar.GrammarMatcher;
 import io.autoglm.kv.KvCacheManager;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -40,6 +41,7 @@ public final class Sequence {
   private final long deadlineNanos;
   private final boolean captureLogits;
   private final Listener listener;
+  private final Optional<GrammarMatcher> grammar; // constrains each sampled token (structured output)
   private final KvCacheManager.SequenceBlocks blocks = new KvCacheManager.SequenceBlocks();
   private final List<float[]> capturedLogits = new ArrayList<>();
   private int[] tokens; // (capacity) prompt then output; only [0, length) is meaningful
@@ -56,6 +58,12 @@ public final class Sequence {
    */
   public Sequence(String id, int[] prompt, SamplingParams params, long seed, long deadlineNanos,
       boolean captureLogits, Listener listener) {
+    this(id, prompt, params, seed, deadlineNanos, captureLogits, listener, Optional.empty());
+  }
+
+  /** @param grammar when present, only the tokens it allows are sampled, and each sampled token advances it */
+  public Sequence(String id, int[] prompt, SamplingParams params, long seed, long deadlineNanos,
+      boolean captureLogits, Listener listener, Optional<GrammarMatcher> grammar) {
     if (prompt.length == 0) {
       throw new IllegalArgumentException("prompt must hold at least one token");
     }
@@ -66,6 +74,7 @@ public final class Sequence {
     this.deadlineNanos = deadlineNanos;
     this.captureLogits = captureLogits;
     this.listener = listener;
+    this.grammar = grammar;
     this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(params.maxNewTokens(), 1024));
     this.length = prompt.length;
   }
@@ -166,14 +175,15 @@ public final class Sequence {
     return cancelRequested;
   }
 
-  /** The sampling settings of the next token. */
+  /** The sampling settings of the next token; a constrained sequence's row carries its grammar's mask. */
   SamplingRow samplingRow(int vocabLimit) {
     return new SamplingRow((float) params.temperature(), params.topK(), (float) params.topP(), seed,
-        numOutputTokens(), vocabLimit);
+        numOutputTokens(), vocabLimit, grammar.map(GrammarMatcher::allowedTokens));
   }
 
   /** Appends a sampled token and says whether it ends the request. */
   Optional<FinishReason> append(int token, List<Integer> eosIds, int maxModelLen) {
+    grammar.ifPresent(g -> g.accept(token)); // throws for a token the mask did not allow: the sequence fails alone
     if (length == tokens.length) {
       tokens = Arrays.copyOf(tokens, Math.min(tokens.length * 2, promptLength + params.maxNewTokens()));
     }

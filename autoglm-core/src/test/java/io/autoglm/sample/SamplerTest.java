@@ -68,4 +68,41 @@ class SamplerTest {
           Sampler.sample(logits, row), "the same draw as over the allowed ids alone");
     }
   }
+
+  @Test
+  void aMaskedRowSamplesAsIfDisallowedLogitsWereMinusInfinity() {
+    Random r = new Random(19);
+    for (int trial = 0; trial < 200; trial++) {
+      float[] logits = new float[300];
+      for (int i = 0; i < logits.length; i++) {
+        logits[i] = (float) r.nextGaussian() * 3;
+      }
+      long[] mask = new long[(logits.length + 63) / 64];
+      float[] reference = logits.clone();
+      int allowed = 1 + r.nextInt(trial % 3 == 0 ? 3 : 200);
+      java.util.Set<Integer> ids = new java.util.HashSet<>();
+      while (ids.size() < allowed) {
+        ids.add(r.nextInt(260)); // ids >= vocabLimit (250) stay refused even when their bit is set
+      }
+      for (int id : ids) {
+        mask[id >>> 6] |= 1L << id;
+      }
+      for (int i = 0; i < reference.length; i++) {
+        if (!ids.contains(i) || i >= 250) {
+          reference[i] = Float.NEGATIVE_INFINITY;
+        }
+      }
+      if (ids.stream().allMatch(i -> i >= 250)) {
+        continue;
+      }
+      float temperature = trial % 4 == 0 ? 0f : 0.7f;
+      int topK = trial % 5 == 0 ? 5 : 0;
+      float topP = trial % 7 == 0 ? 0.8f : 1f;
+      SamplingRow constrained = new SamplingRow(temperature, topK, topP, trial, trial, 250,
+          java.util.Optional.of(mask));
+      int picked = Sampler.sample(logits, constrained);
+      assertTrue(ids.contains(picked) && picked < 250, "picked " + picked);
+      assertEquals(Sampler.sample(reference, new SamplingRow(temperature, topK, topP, trial, trial, 250)), picked);
+    }
+  }
 }
