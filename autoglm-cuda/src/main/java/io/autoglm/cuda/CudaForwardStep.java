@@ -812,6 +812,27 @@ final class CudaForwardStep implements ForwardStep {
       throw new IllegalArgumentException("logits have " + l.rows() + " rows, sampling rows " + rows.size());
     }
     runGraph(); // the graph holds the forward pass only, so it is the same whether toHost or sample ends it
+    int[] constrained = java.util.stream.IntStream.range(0, rows.size()).filter(i -> rows.get(i).constrained())
+        .toArray();
+    return constrained.length == 0 ? sampleOnDevice(l, rows) : sampleWithHostMasks(l, rows, constrained);
+  }
+
+  /**
+   * A step holding rows that a grammar constrains: the free rows are sampled on the device as usual, the
+   * constrained ones are copied to the host and sampled there with their masks (the device kernel takes no mask
+   * yet). Each row's pick is the one its sampler alone would make, so mixing does not change the free rows.
+   */
+  private int[] sampleWithHostMasks(CudaActivation l, List<SamplingRow> rows, int[] constrained) {
+    int[] out = constrained.length == rows.size() ? new int[rows.size()] : sampleOnDevice(l, rows);
+    float[][] host = toHost(rows(l, constrained));
+    for (int k = 0; k < constrained.length; k++) {
+      out[constrained[k]] = io.autoglm.sample.Sampler.sample(host[k], rows.get(constrained[k]));
+    }
+    return out;
+  }
+
+  /** Samples every row with the on-device kernel ({@code sampleK}); masks are not applied. */
+  private int[] sampleOnDevice(CudaActivation l, List<SamplingRow> rows) {
     int n = l.physRows();
     StepMemory.Input params = memory.input(32L * n);
     ByteBuffer b = params.host();
