@@ -32,6 +32,16 @@ final class Stack {
     return new Stack(Objects.requireNonNull(frame, "frame"), this, depth + 1);
   }
 
+  /** The frame that reads the next byte; only for a non-empty stack. */
+  Frame top() {
+    return top;
+  }
+
+  /** The frames below the top; only for a non-empty stack. */
+  Stack rest() {
+    return rest;
+  }
+
   boolean isEmpty() {
     return depth == 0;
   }

@@ -29,6 +29,14 @@ final class StringNode implements Node {
     }
   }
 
+  int minLength() {
+    return minLength;
+  }
+
+  int maxLength() {
+    return maxLength;
+  }
+
   @Override
   public String toString() {
     return "string[" + minLength + ".." + maxLength + "]";

@@ -94,6 +94,13 @@ final class TokenTrie {
     }
   }
 
+  /** The ids ending exactly at {@code node}. */
+  void forEachId(int node, java.util.function.IntConsumer action) {
+    for (int i = idsFrom[node]; i < idsFrom[node + 1]; i++) {
+      action.accept(ids[i]);
+    }
+  }
+
   private static final class ByteArray {
     private byte[] a = new byte[1 << 16];
     private int n;

@@ -19,6 +19,8 @@ public final class TokenVocabulary {
   private final int[] eosIds;
   private final TokenTrie trie;
   private final Cache<Stack, long[]> masks;
+  private final boolean[] included;
+  private volatile StringMasks stringMasks; // built on the first string state
 
   /**
    * @param bytes (vocab) the bytes each id decodes to; copied
@@ -27,7 +29,7 @@ public final class TokenVocabulary {
    */
   public TokenVocabulary(byte[][] bytes, Set<Integer> excluded, List<Integer> eosIds) {
     this.bytes = new byte[bytes.length][];
-    boolean[] included = new boolean[bytes.length];
+    this.included = new boolean[bytes.length];
     for (int id = 0; id < bytes.length; id++) {
       this.bytes[id] = bytes[id].clone();
       included[id] = !excluded.contains(id) && !eosIds.contains(id);
@@ -82,9 +84,26 @@ public final class TokenVocabulary {
   }
 
   private long[] computeMask(Stack state) {
+    if (StringMasks.handles(state)) {
+      return stringMasks().mask(state);
+    }
     long[] mask = new long[(bytes.length + 63) >>> 6];
     walk(0, List.of(state), mask);
     return mask;
+  }
+
+  private StringMasks stringMasks() {
+    StringMasks s = stringMasks;
+    if (s == null) {
+      synchronized (this) {
+        s = stringMasks;
+        if (s == null) {
+          s = new StringMasks(bytes, included);
+          stringMasks = s;
+        }
+      }
+    }
+    return s;
   }
 
   private void walk(int node, List<Stack> states, long[] mask) {
