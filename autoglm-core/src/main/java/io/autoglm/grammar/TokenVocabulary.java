@@ -20,6 +20,7 @@ public final class TokenVocabulary {
   private final TokenTrie trie;
   private final Cache<Stack, long[]> masks;
   private final boolean[] included;
+  private final boolean cacheMasks;
   private volatile StringMasks stringMasks; // built on the first string state
 
   /**
@@ -28,6 +29,15 @@ public final class TokenVocabulary {
    * @param eosIds ids that end generation: allowed only where the value is complete
    */
   public TokenVocabulary(byte[][] bytes, Set<Integer> excluded, List<Integer> eosIds) {
+    this(bytes, excluded, eosIds, MASK_CACHE_BYTES);
+  }
+
+  /** @param maskCacheBytes masks kept at most, in bytes (0: none, every mask computed anew; benchmarks) */
+  public TokenVocabulary(byte[][] bytes, Set<Integer> excluded, List<Integer> eosIds, long maskCacheBytes) {
+    if (maskCacheBytes < 0) {
+      throw new IllegalArgumentException("maskCacheBytes (" + maskCacheBytes + ") must be >= 0");
+    }
+    this.cacheMasks = maskCacheBytes > 0;
     this.bytes = new byte[bytes.length][];
     this.included = new boolean[bytes.length];
     for (int id = 0; id < bytes.length; id++) {
@@ -41,17 +51,23 @@ public final class TokenVocabulary {
     }
     this.eosIds = eosIds.stream().mapToInt(Integer::intValue).distinct().toArray();
     this.trie = new TokenTrie(this.bytes, included);
-    this.masks = Caffeine.newBuilder().maximumWeight(MASK_CACHE_BYTES)
+    this.masks = Caffeine.newBuilder().maximumWeight(Math.max(maskCacheBytes, 1))
         .weigher((Stack k, long[] v) -> 64 + v.length * 8).build();
   }
 
   /** The vocabulary of {@code tokenizer}: its special tokens are never allowed inside the JSON. */
   public static TokenVocabulary of(io.autoglm.tokenizer.GlmTokenizer tokenizer, List<Integer> eosIds) {
+    return of(tokenizer, eosIds, MASK_CACHE_BYTES);
+  }
+
+  /** As {@link #of(io.autoglm.tokenizer.GlmTokenizer, List)}, keeping at most {@code maskCacheBytes} of masks. */
+  public static TokenVocabulary of(io.autoglm.tokenizer.GlmTokenizer tokenizer, List<Integer> eosIds,
+      long maskCacheBytes) {
     byte[][] bytes = new byte[tokenizer.vocabSize()][];
     for (int id = 0; id < bytes.length; id++) {
       bytes[id] = tokenizer.tokenBytes(id);
     }
-    return new TokenVocabulary(bytes, tokenizer.specialTokenIds(), eosIds);
+    return new TokenVocabulary(bytes, tokenizer.specialTokenIds(), eosIds, maskCacheBytes);
   }
 
   /** Number of ids; a mask has {@code (size() + 63) / 64} words. */
@@ -80,7 +96,7 @@ public final class TokenVocabulary {
 
   /** The ids (eos excluded) whose bytes can be read from {@code state}; cached, shared: never modify it. */
   long[] mask(Stack state) {
-    return masks.get(state, this::computeMask);
+    return cacheMasks ? masks.get(state, this::computeMask) : computeMask(state);
   }
 
   private long[] computeMask(Stack state) {

@@ -69,9 +69,29 @@ final class OpenAiRequestParser {
       }
       k.properties().forEach(e -> kwargs.put(e.getKey(), Json.plain(e.getValue())));
     });
-    f.get("response_format").ifPresent(r -> {
-      if (!r.isObject() || r.get("type") == null || !"text".equals(r.get("type").asString())) {
-        throw OpenAiException.unsupported("response_format", "'response_format' supports only {\"type\": \"text\"}");
+    // response_format: text (free), json_object (any object), json_schema {name, schema, strict}; a schema keyword
+    // the grammar cannot enforce is refused at submit with a 400 naming it; strict false is enforced as strict
+    Optional<io.autoglm.ResponseFormat> format = f.get("response_format").flatMap(r -> {
+      String type = r.isObject() && r.get("type") != null && r.get("type").isString() ? r.get("type").asString() : "";
+      switch (type) {
+        case "text":
+          return Optional.empty();
+        case "json_object":
+          return Optional.of(io.autoglm.ResponseFormat.jsonObject());
+        case "json_schema":
+          JsonNode js = r.get("json_schema");
+          if (js == null || !js.isObject() || js.get("schema") == null || !js.get("schema").isObject()) {
+            throw OpenAiException.badRequest("response_format", "'response_format.json_schema.schema' must be a "
+                + "JSON Schema object");
+          }
+          try {
+            return Optional.of(io.autoglm.ResponseFormat.jsonSchema(js.get("schema").toString()));
+          } catch (IllegalArgumentException e) {
+            throw OpenAiException.badRequest("response_format", e.getMessage());
+          }
+        default:
+          throw OpenAiException.unsupported("response_format", "'response_format.type' must be \"text\", "
+              + "\"json_object\" or \"json_schema\", got " + r.get("type"));
       }
     });
     if (f.get("top_logprobs").isPresent()) {
@@ -82,7 +102,10 @@ final class OpenAiRequestParser {
     int max = (int) (maxCompletion.isPresent() ? maxCompletion.getAsLong()
         : maxTokens.orElse(defaultChatMaxTokens));
     ChatPrompt chat = prompt(list, tools, kwargs);
-    return common(f, Optional.of(chat), Optional.empty(), max, false);
+    OpenAiRequest r = common(f, Optional.of(chat), Optional.empty(), max, false);
+    return format.map(fmt -> new OpenAiRequest(r.model(), r.chat(), r.prompt(),
+        r.sampling().toBuilder().responseFormat(fmt).build(), r.n(), r.stream(), r.includeUsage(), r.user(),
+        r.echo())).orElse(r);
   }
 
   OpenAiRequest completion(JsonNode body) {
