@@ -27,7 +27,7 @@ final class SchemaCompiler {
       "examples", "default", "deprecated", "readOnly", "writeOnly", "$defs", "definitions");
   private static final Set<String> SUPPORTED = Set.of("type", "enum", "const", "anyOf", "nullable", "$ref",
       "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength",
-      "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum");
+      "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "format");
   private static final List<String> TYPES = List.of("object", "array", "string", "integer", "number", "boolean",
       "null");
 
@@ -118,11 +118,29 @@ final class SchemaCompiler {
       case "object" -> object(s, at);
       case "array" -> new ArrayNode(s.has("items") ? node(s.get("items"), at + "/items") : anyValue(),
           count(s, "minItems", 0, at), count(s, "maxItems", Integer.MAX_VALUE, at));
-      case "string" -> new StringNode(count(s, "minLength", 0, at), count(s, "maxLength", Integer.MAX_VALUE, at));
+      case "string" -> string(s, at);
       case "integer", "number" -> number(type.equals("integer"), s, at);
       case "boolean" -> LiteralNode.of("true", "false");
       default -> LiteralNode.of("null");
     };
+  }
+
+  private static Node string(JsonObject s, String at) {
+    int min = count(s, "minLength", 0, at);
+    int max = count(s, "maxLength", Integer.MAX_VALUE, at);
+    if (!s.has("format")) {
+      return new StringNode(min, max);
+    }
+    String format = string(s, "format", at);
+    if (!format.equals("date")) {
+      throw new IllegalArgumentException(at + ": keyword 'format' with value '" + format + "' is not supported "
+          + "(supported: date)");
+    }
+    if (min > 10 || max < 10) {
+      throw new IllegalArgumentException(at + ": a date has 10 characters, outside minLength (" + min
+          + ") .. maxLength (" + max + ")");
+    }
+    return DateNode.INSTANCE;
   }
 
   private Node number(boolean integer, JsonObject s, String at) {

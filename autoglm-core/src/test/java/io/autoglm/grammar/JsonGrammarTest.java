@@ -163,10 +163,22 @@ class JsonGrammarTest {
   }
 
   @Test
+  void datesAreRealCalendarDates() {
+    SchemaOracle oracle = new SchemaOracle(Schemas.DATE.schema());
+    JsonGrammar g = JsonGrammar.fromSchema(Schemas.DATE.schema());
+    for (String date : List.of("2023-02-29", "2024-02-30", "2023-04-31", "2023-13-01", "2023-00-10", "2023-01-00",
+        "2023-01-32")) {
+      String doc = "[\"" + date + "\"]";
+      assertFalse(oracle.valid(doc), "the oracle asserts formats: " + doc);
+      assertEquals(Verdict.REJECTED, feed(g.matcher(vocab), singleBytes(doc.getBytes(StandardCharsets.UTF_8))), doc);
+    }
+  }
+
+  @Test
   void unsupportedKeywordsAreRefusedByName() {
     for (String keyword : List.of("pattern", "oneOf", "allOf", "format", "uniqueItems", "minProperties",
         "prefixItems", "not")) {
-      String schema = "{\"type\":\"string\",\"" + keyword + "\":" + (keyword.equals("format") ? "\"date\"" : "1") + "}";
+      String schema = "{\"type\":\"string\",\"" + keyword + "\":" + (keyword.equals("format") ? "\"email\"" : "1") + "}";
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JsonGrammar.fromSchema(schema));
       assertTrue(e.getMessage().contains("'" + keyword + "'"), e.getMessage());
     }

@@ -7,7 +7,10 @@ import com.networknt.schema.SchemaRegistry;
 import com.networknt.schema.SpecificationVersion;
 import java.util.List;
 
-/** The reference: a standard JSON Schema validator (networknt, draft 2020-12) and a strict JSON parser. */
+/**
+ * The reference: a standard JSON Schema validator (networknt, draft 2020-12, formats asserted) and a strict JSON
+ * parser.
+ */
 public final class SchemaOracle {
   private static final SchemaRegistry REGISTRY = SchemaRegistry.withDefaultDialect(SpecificationVersion.DRAFT_2020_12);
   private final Schema schema;
@@ -23,7 +26,9 @@ public final class SchemaOracle {
     } catch (RuntimeException e) {
       return List.of("not JSON: " + e.getMessage());
     }
-    return schema.validate(json, InputFormat.JSON).stream().map(Error::toString).toList();
+    // format is only an annotation in 2020-12 unless asserted: assert it, so "format": "date" is checked too
+    return schema.validate(json, InputFormat.JSON, ctx -> ctx.executionConfig(c -> c.formatAssertionsEnabled(true)))
+        .stream().map(Error::toString).toList();
   }
 
   public boolean valid(String json) {

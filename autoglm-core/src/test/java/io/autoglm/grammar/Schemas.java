@@ -44,5 +44,9 @@ public final class Schemas {
       "{\"type\":[\"array\",\"null\"],\"items\":{\"enum\":[1,12,123]},\"maxItems\":4}",
       List.of("null", "[]", "[1,12,123,1]", "[123]"));
 
-  public static final List<Case> ALL = List.of(ENUMS, STRINGS, NESTED, NULLABLE, TYPE_LIST);
+  public static final Case DATE = new Case("format date in an array",
+      "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"format\":\"date\"},\"minItems\":1,\"maxItems\":2}",
+      List.of("[\"2024-02-29\"]", "[\"1999-12-31\",\"0001-01-01\"]", "[\"2023-04-30\"]"));
+
+  public static final List<Case> ALL = List.of(ENUMS, STRINGS, NESTED, NULLABLE, TYPE_LIST, DATE);
 }
