@@ -108,6 +108,15 @@ record OpenAiResponses(String id, long createdSeconds, String model, boolean cha
     return usage;
   }
 
+  /**
+   * Whether the engine ended a request alone because it failed in it (core's {@code FinishReason.ERROR}: a token it
+   * could not decode, a failing stop-string matcher). Matched by name so this compiles before core has the constant.
+   * TODO(core): compare with FinishReason.ERROR once main has it.
+   */
+  static boolean failed(FinishReason reason) {
+    return reason.name().equals("ERROR");
+  }
+
   /** OpenAI's {@code stop} and {@code length}; a timed-out or cancelled request says so. */
   static String finishReason(FinishReason reason) {
     return reason.openAiName();
