@@ -23,11 +23,9 @@ import org.springframework.web.filter.OncePerRequestFilter;
  */
 final class RequestBodyFilter extends OncePerRequestFilter {
   private final long maxBytes;
-  private final String limit;
 
   RequestBodyFilter(DataSize maxRequestBody) {
     this.maxBytes = maxRequestBody.toBytes();
-    this.limit = maxRequestBody.toString();
   }
 
   @Override
@@ -48,7 +46,7 @@ final class RequestBodyFilter extends OncePerRequestFilter {
 
   private OpenAiException tooLarge(String what) {
     return OpenAiException.payloadTooLarge("Request body too large: " + what + " bytes is over the limit of "
-        + maxBytes + " bytes (autoglm.server.max-request-body " + limit + ")");
+        + maxBytes + " bytes (autoglm.server.max-request-body)");
   }
 
   private static boolean hasBody(HttpServletRequest request, long declared) {
