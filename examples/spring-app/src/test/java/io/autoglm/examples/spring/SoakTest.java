@@ -28,7 +28,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -76,6 +79,8 @@ class SoakTest {
   private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
       .connectTimeout(Duration.ofSeconds(10)).build();
   private final List<String> failures = Collections.synchronizedList(new ArrayList<>());
+  /** Closes a stream that has not ended by its deadline, so a hung stream is a failure, not a hung test. */
+  private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor();
   private final Map<Kind, AtomicInteger> done = new ConcurrentHashMap<>();
 
   @Test
@@ -94,6 +99,7 @@ class SoakTest {
       f.get(5, TimeUnit.MINUTES);
     }
     pool.shutdown();
+    watchdog.shutdownNow();
     double seconds = (System.nanoTime() - start) / 1e9;
     System.out.printf("soak: %d requests in %.1f s %s, %d failed%n", kinds.size(), seconds, counts(), failures.size());
     failures.stream().limit(10).forEach(f -> System.out.println("  " + f));
@@ -162,34 +168,59 @@ class SoakTest {
         .header("Content-Type", "application/json").timeout(PER_REQUEST)
         .POST(HttpRequest.BodyPublishers.ofString(body(true, 16, id))).build();
     HttpResponse<InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+    AtomicBoolean hung = new AtomicBoolean();
+    ScheduledFuture<?> deadline = watchdog.schedule(() -> {
+      hung.set(true);
+      try {
+        r.body().close();
+      } catch (IOException e) {
+        // closing is all it is for
+      }
+    }, PER_REQUEST.toMillis(), TimeUnit.MILLISECONDS);
     try (InputStream in = r.body()) {
-      if (r.statusCode() != 200) {
-        failures.add(kind + " #" + id + ": HTTP " + r.statusCode() + " " + new String(in.readNBytes(300),
-            StandardCharsets.UTF_8));
+      readStream(id, kind, r.statusCode(), in, hung);
+    } finally {
+      deadline.cancel(false);
+    }
+  }
+
+  private void readStream(int id, Kind kind, int status, InputStream in, AtomicBoolean hung) throws IOException {
+    if (status != 200) {
+      failures.add(kind + " #" + id + ": HTTP " + status + " " + new String(in.readNBytes(300),
+          StandardCharsets.UTF_8));
+      return;
+    }
+    if (kind == Kind.CLOSE_BEFORE_FIRST_CHUNK) {
+      return;
+    }
+    BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+    int chunks = 0;
+    for (String line = readLine(lines); line != null; line = readLine(lines)) {
+      if (!line.startsWith("data: ")) {
+        continue;
+      }
+      String data = line.substring(6);
+      if (data.startsWith("{\"error\"")) {
+        failures.add(kind + " #" + id + ": error chunk " + data);
         return;
       }
-      if (kind == Kind.CLOSE_BEFORE_FIRST_CHUNK) {
+      if (data.equals("[DONE]")) {
         return;
       }
-      BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
-      int chunks = 0;
-      for (String line = lines.readLine(); line != null; line = lines.readLine()) {
-        if (!line.startsWith("data: ")) {
-          continue;
-        }
-        String data = line.substring(6);
-        if (data.startsWith("{\"error\"")) {
-          failures.add(kind + " #" + id + ": error chunk " + data);
-          return;
-        }
-        if (data.equals("[DONE]")) {
-          return;
-        }
-        if (++chunks == 2 && kind == Kind.CLOSE_AFTER_TWO_CHUNKS) {
-          return;
-        }
+      if (++chunks == 2 && kind == Kind.CLOSE_AFTER_TWO_CHUNKS) {
+        return;
       }
-      failures.add(kind + " #" + id + ": stream ended without [DONE] after " + chunks + " chunks");
+    }
+    failures.add(kind + " #" + id + (hung.get() ? ": hung: no [DONE] within " + PER_REQUEST + " after "
+        : ": stream ended without [DONE] after ") + chunks + " chunks");
+  }
+
+  /** The next line, or null when the stream ended or was closed under the reader. */
+  private static String readLine(BufferedReader lines) {
+    try {
+      return lines.readLine();
+    } catch (IOException e) {
+      return null;
     }
   }
 
