@@ -67,6 +67,7 @@ public class AutoGLMWebAutoConfiguration {
   }
 
   @Bean
+  @ConditionalOnMissingBean(name = "autoglmRequestBodyFilter")
   FilterRegistrationBean<RequestBodyFilter> autoglmRequestBodyFilter(AutoGLMProperties properties) {
     FilterRegistrationBean<RequestBodyFilter> r =
         new FilterRegistrationBean<>(new RequestBodyFilter(properties.server().maxRequestBody()));
@@ -76,6 +77,7 @@ public class AutoGLMWebAutoConfiguration {
   }
 
   @Bean
+  @ConditionalOnMissingBean(name = "autoglmApiKeyFilter")
   FilterRegistrationBean<ApiKeyFilter> autoglmApiKeyFilter(AutoGLMProperties properties, Environment env) {
     Optional<String> actuator = Optional.empty();
     if (properties.server().actuatorProtected(properties.apiKeys())) {
