@@ -102,20 +102,23 @@ final class OpenAiHandlers {
       handles.forEach(GenerationHandle::cancel);
       answer.complete(OpenAiException.clientClosed().toResponse());
     });
+    for (GenerationHandle h : handles) { // the first failed choice answers at once and cancels the rest
+      h.result().whenComplete((r, e) -> {
+        if (e != null || OpenAiResponses.failed(r.finishReason())) {
+          watch.stop();
+          handles.forEach(GenerationHandle::cancel);
+          answer.complete(OpenAiException.engineFailure(e != null ? e
+              : new IllegalStateException("choice " + handles.indexOf(h) + " failed in the engine")).toResponse());
+        }
+      });
+    }
     CompletableFuture<?>[] all = handles.stream().map(GenerationHandle::result).toArray(CompletableFuture[]::new);
-    CompletableFuture.allOf(all).whenComplete((v, e) -> {
-      watch.stop();
-      ServerResponse response;
-      if (e != null) {
-        response = OpenAiException.engineFailure(e).toResponse();
-      } else {
-        List<GenerationResult> results = handles.stream().map(h -> h.result().join()).toList();
-        response = results.stream().anyMatch(x -> OpenAiResponses.failed(x.finishReason()))
-            ? OpenAiException.engineFailure(new IllegalStateException("a choice failed in the engine")).toResponse()
-            : json(format.answer(results, echo));
+    CompletableFuture.allOf(all).thenRun(() -> {
+      List<GenerationResult> results = handles.stream().map(h -> h.result().join()).toList();
+      if (results.stream().noneMatch(x -> OpenAiResponses.failed(x.finishReason()))) {
+        watch.stop();
+        answer.complete(json(format.answer(results, echo)));
       }
-      handles.forEach(GenerationHandle::cancel); // the others, when one failed; a no-op for finished ones
-      answer.complete(response);
     });
     return answer;
   }
