@@ -166,7 +166,7 @@ class SoakTest {
   private void stream(int id, Kind kind) throws IOException, InterruptedException {
     HttpRequest request = HttpRequest.newBuilder(URI.create("http://localhost:" + port + "/v1/chat/completions"))
         .header("Content-Type", "application/json").timeout(PER_REQUEST)
-        .POST(HttpRequest.BodyPublishers.ofString(body(true, 16, id))).build();
+        .POST(HttpRequest.BodyPublishers.ofString(body(true, 8, id))).build();
     HttpResponse<InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
     AtomicBoolean hung = new AtomicBoolean();
     ScheduledFuture<?> deadline = watchdog.schedule(() -> {
