@@ -1,5 +1,7 @@
 package io.autoglm.spring;
 
+import static org.springframework.web.servlet.function.RequestPredicates.GET;
+import static org.springframework.web.servlet.function.RequestPredicates.HEAD;
 import static org.springframework.web.servlet.function.RequestPredicates.path;
 
 import java.util.Optional;
@@ -53,10 +55,10 @@ public class AutoGLMWebAutoConfiguration {
     return RouterFunctions.route()
         .POST("/v1/chat/completions", h::chatCompletions)
         .POST("/v1/completions", h::completions)
-        .GET("/v1/models", h::models)
-        .GET("/v1/models/{id}", h::model)
+        .route(GET("/v1/models").or(HEAD("/v1/models")), h::models)
+        .route(GET("/v1/models/{id}").or(HEAD("/v1/models/{id}")), h::model)
         .route(path("/v1/chat/completions").or(path("/v1/completions")), notAllowed("POST"))
-        .route(path("/v1/models").or(path("/v1/models/{id}")), notAllowed("GET"))
+        .route(path("/v1/models").or(path("/v1/models/{id}")), notAllowed("GET, HEAD"))
         .route(path("/v1/**"), r -> OpenAiException.notFound(r.method().name(), r.path()).toResponse())
         .onError(Exception.class, (e, request) -> OpenAiException.from(e).toResponse())
         .build();

@@ -148,7 +148,11 @@ class HttpLimitsTest {
     assertThat(get.headers().get("allow")).isEqualTo("POST");
     RawHttp.Response delete = RawHttp.exchange(port, "DELETE", "/v1/models", Map.of(), "");
     assertError(delete, 405, "invalid_request_error", "method_not_allowed");
-    assertThat(delete.headers().get("allow")).isEqualTo("GET");
+    assertThat(delete.headers().get("allow")).isEqualTo("GET, HEAD");
+    try (RawHttp http = new RawHttp(port)) {
+      RawHttp.Response head = http.send("HEAD", "/v1/models", Map.of(), new byte[0]).readHead();
+      assertThat(head.status()).isEqualTo(200);
+    }
     RawHttp.Response outside = RawHttp.exchange(port, "POST", "/actuator/health", JSON, "{}");
     assertError(outside, 405, "invalid_request_error", "method_not_allowed");
     assertThat(outside.headers().get("allow")).contains("GET");

@@ -53,6 +53,15 @@ final class RawHttp implements AutoCloseable {
 
   /** Reads one response. */
   Response read() throws IOException {
+    return read(true);
+  }
+
+  /** Reads the status line and headers of a response that has no body (to HEAD). */
+  Response readHead() throws IOException {
+    return read(false);
+  }
+
+  private Response read(boolean withBody) throws IOException {
     String status = line();
     if (status == null) {
       throw new IOException("the server closed the connection without a response");
@@ -63,6 +72,9 @@ final class RawHttp implements AutoCloseable {
       headers.put(l.substring(0, colon).trim().toLowerCase(Locale.ROOT), l.substring(colon + 1).trim());
     }
     ByteArrayOutputStream body = new ByteArrayOutputStream();
+    if (!withBody) {
+      return new Response(Integer.parseInt(status.split(" ")[1]), headers, "");
+    }
     if ("chunked".equalsIgnoreCase(headers.get("transfer-encoding"))) {
       for (int size = Integer.parseInt(line().trim(), 16); size > 0; size = Integer.parseInt(line().trim(), 16)) {
         body.write(in.readNBytes(size));
