@@ -28,7 +28,8 @@ import org.springframework.web.servlet.function.ServerResponse;
  *   <li>the container ended the exchange itself (an I/O error it saw, completion): every choice cancelled.
  * </ul>
  * Invariants: nothing is written after the end; the end runs once; container callbacks and the disconnect watch
- * never wait for {@code lock} (a writer that holds it finishes the end when it lets go).
+ * never wait for {@code lock}: whoever lets go of the lock calls {@link #closeOutIfEnded()} next, so an end that
+ * found the lock taken is finished by its holder.
  */
 final class SseRelay {
   /** How the stream ends: what is written last, and whether the relay completes the exchange itself. */
@@ -104,15 +105,14 @@ final class SseRelay {
           + " failed in the engine"))));
       return;
     }
-    boolean all;
+    boolean all = false;
     lock.lock();
     try {
-      if (ending.get() != null) {
-        return;
+      if (ending.get() == null) {
+        results[index] = result;
+        send(format.finishChunk(index, result.finishReason()));
+        all = ++finished == handles.size();
       }
-      results[index] = result;
-      send(format.finishChunk(index, result.finishReason()));
-      all = ++finished == handles.size();
     } finally {
       lock.unlock();
     }
@@ -142,16 +142,15 @@ final class SseRelay {
     closeOutIfEnded();
   }
 
-  /** The first end wins; later ones do nothing. */
+  /** The first end wins; a later one only helps close out the first (it may hold the lock the first could not get). */
   private void end(Ending how) {
-    if (!ending.compareAndSet(null, how)) {
-      return;
-    }
-    if (watch != null) {
-      watch.stop();
-    }
-    if (how.cancels()) {
-      handles.forEach(GenerationHandle::cancel);
+    if (ending.compareAndSet(null, how)) {
+      if (watch != null) {
+        watch.stop();
+      }
+      if (how.cancels()) {
+        handles.forEach(GenerationHandle::cancel);
+      }
     }
     closeOutIfEnded();
   }
