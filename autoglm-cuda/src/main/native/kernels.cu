@@ -1158,7 +1158,7 @@ __global__ void __launch_bounds__(256) groupedGemvK(bf16* y, const bf16* x, cons
   }
 }
 
-/** out[t] = Σ_j weight[t·k+j] · d[rowOf[t·k+j]], j ascending (the token's experts in ascending id). */
+/** out[t] = Σ_j weight[t·k+j] · d[rowOf[t·k+j]], j ascending (the token's experts in MoeRouter's topk order). */
 __global__ void moeCombineK(bf16* out, int ldo, const bf16* d, const int* rowOf, const float* weight, int k,
                             int hidden) {
   pdlTrigger();

@@ -197,7 +197,7 @@ public final class AutoGLM implements AutoCloseable {
       if (r != null) {
         GenerationResult own = new GenerationResult(id, r.tokenIds(), r.text(), r.finishReason(),
             mine ? r.usage() : new Usage(r.usage().promptTokens(), r.usage().completionTokens(),
-                r.usage().promptTokens()));
+                r.usage().promptTokens()), r.error());
         for (int i = 0; i < own.tokenIds().size(); i++) {
           outer.publisher().offer(new TokenEvent(i, own.tokenIds().get(i), i == 0 ? own.text() : ""));
         }
@@ -241,6 +241,7 @@ public final class AutoGLM implements AutoCloseable {
    */
   public GenerationHandle submit(TextRequest request) {
     GlmTokenizer tok = tokenizer();
+    checkTextBytes(request, tok);
     int[] ids;
     String rendered;
     String operation;
@@ -257,6 +258,33 @@ public final class AutoGLM implements AutoCloseable {
     List<Integer> idList = java.util.Arrays.stream(ids).boxed().toList();
     GenerationRequest g = new GenerationRequest(idList, request.sampling(), request.timeout(), request.user());
     return submit(checkPrompt(idList), g, operation, Optional.of(operation + "\u0000" + rendered));
+  }
+
+  /**
+   * Refuses, before tokenizing, a text too long for the context whatever its tokens: no token covers more than
+   * {@link GlmTokenizer#maxTokenBytes()} bytes, so a text of B UTF-8 bytes has at least B / maxTokenBytes tokens.
+   * Chat prompts count their user messages' text only, which every template renders as given.
+   */
+  private void checkTextBytes(TextRequest request, GlmTokenizer tok) {
+    long bytes = request.prompt().map(AutoGLM::utf8Bytes)
+        .orElseGet(() -> request.chat().orElseThrow().messages().stream() // user text is rendered verbatim
+            .filter(m -> m.role().equals("user")).mapToLong(m -> utf8Bytes(m.content().joined())).sum());
+    long minTokens = bytes / Math.max(1, tok.maxTokenBytes());
+    if (minTokens >= engine.maxModelLen()) {
+      throw new ContextLengthExceededException(String.format(
+          "prompt has %d bytes of text, so at least %d tokens; the context holds %d, so at most %d fit with one "
+              + "generated token", bytes, minTokens, engine.maxModelLen(), engine.maxModelLen() - 1),
+          minTokens, engine.maxModelLen());
+    }
+  }
+
+  private static long utf8Bytes(String s) {
+    long n = 0;
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      n += c < 0x80 ? 1 : c < 0x800 ? 2 : Character.isSurrogate(c) ? 2 : 3; // a surrogate pair is 4 bytes
+    }
+    return n;
   }
 
   /** The model's tokenizer (loaded with the model when its folder has one). */
@@ -296,9 +324,9 @@ public final class AutoGLM implements AutoCloseable {
       ids[i] = id;
     }
     if (ids.length >= engine.maxModelLen()) {
-      throw new IllegalArgumentException(String.format(
+      throw new ContextLengthExceededException(String.format(
           "prompt has %d tokens; the context holds %d, so at most %d fit with one generated token",
-          ids.length, engine.maxModelLen(), engine.maxModelLen() - 1));
+          ids.length, engine.maxModelLen(), engine.maxModelLen() - 1), ids.length, engine.maxModelLen());
     }
     return ids;
   }
@@ -375,7 +403,7 @@ public final class AutoGLM implements AutoCloseable {
     Path modelPath;
     String backendName;
     int kvBlockSizeTokens = 16;
-    int kvBlocks;
+    int kvBlocks; // 0 = unset: sized from memory; kvBlocks(…) accepts only >= 2
     long kvCacheBytes = 1L << 30;
     double memoryFraction = 0.9;
     int maxRunningSequences = 256;
@@ -415,7 +443,12 @@ public final class AutoGLM implements AutoCloseable {
       return this;
     }
 
+    /** KV cache blocks, at least 2 (block 0 is reserved); unset: sized from memory (see the class javadoc). */
     public Builder kvBlocks(int blocks) {
+      if (blocks < 2) {
+        throw new IllegalArgumentException("kvBlocks (" + blocks + ") must be >= 2 (block 0 is reserved); leave it "
+            + "unset to size the cache from memory");
+      }
       this.kvBlocks = blocks;
       return this;
     }
@@ -550,9 +583,6 @@ public final class AutoGLM implements AutoCloseable {
       positive("maxRunningSequences", maxRunningSequences);
       positive("maxBatchTokens", maxBatchTokens);
       positive("maxWaitingRequests", maxWaitingRequests);
-      if (kvBlocks < 0 || kvBlocks == 1) {
-        throw new IllegalArgumentException("kvBlocks (" + kvBlocks + ") must be >= 2 (block 0 is reserved)");
-      }
       if (kvCacheBytes <= 0) {
         throw new IllegalArgumentException("kvCacheBytes (" + kvCacheBytes + ") must be > 0");
       }

@@ -9,9 +9,14 @@ public enum FinishReason {
   /** The caller cancelled it. */
   CANCELLED,
   /** Its deadline passed. */
-  TIMEOUT;
+  TIMEOUT,
+  /**
+   * It failed alone (its detokenizer, stop-string matcher or listener threw); the rest of its batch went on. The
+   * result's {@link GenerationResult#error()} says why.
+   */
+  ERROR;
 
-  /** OpenAI's spelling: {@code stop}, {@code length}, {@code cancelled}, {@code timeout}. */
+  /** OpenAI's spelling: {@code stop}, {@code length}, {@code cancelled}, {@code timeout}, {@code error}. */
   public String openAiName() {
     return name().toLowerCase(java.util.Locale.ROOT);
   }

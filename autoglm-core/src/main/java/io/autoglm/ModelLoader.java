@@ -12,6 +12,7 @@ import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.model.ModelRunner;
+import io.autoglm.model.UnusedTensors;
 import io.autoglm.parallel.ParallelConfig;
 import io.autoglm.parallel.ShardedModel;
 import io.autoglm.safetensors.Checkpoint;
@@ -59,19 +60,30 @@ final class ModelLoader {
     checkParallel(config);
     GenerationDefaults defaults = GenerationDefaults.load(b.modelPath, config);
     ComputeBackendProvider provider = provider();
-    Optional<ComputeBackend> backend = parallel().isSingleDevice()
-        ? Optional.of(provider.create(new BackendOptions(b.devices, b.memoryFraction, b.backendProperties)))
-        : Optional.empty();
+    Optional<GlmTokenizer> tokenizer = tokenizer(); // before the device is touched: a bad tokenizer fails fast
+    Optional<ComputeBackend> backend = Optional.empty();
     try {
-      return load(config, defaults, provider, backend);
+      backend = parallel().isSingleDevice()
+          ? Optional.of(provider.create(new BackendOptions(b.devices, b.memoryFraction, b.backendProperties)))
+          : Optional.empty();
+      return load(config, defaults, provider, backend, tokenizer);
     } catch (RuntimeException | Error e) {
       backend.ifPresent(ComputeBackend::close);
+      tokenizer.ifPresent(GlmTokenizer::close);
       throw e;
     }
   }
 
+  /**
+   * Ids the engine may sample: those the tokenizer has text for (GLM-4's embedding has 151,552 rows, its tokenizer
+   * 151,343 ids), or every row when there is no tokenizer.
+   */
+  static int vocabLimit(ModelConfig config, Optional<GlmTokenizer> tokenizer) {
+    return tokenizer.map(t -> Math.min(config.vocabSize(), t.vocabSize())).orElse(config.vocabSize());
+  }
+
   private AutoGLM load(ModelConfig config, GenerationDefaults defaults, ComputeBackendProvider provider,
-      Optional<ComputeBackend> single) {
+      Optional<ComputeBackend> single, Optional<GlmTokenizer> tokenizer) {
     long start = System.nanoTime();
     LoadProgress progress = (done, total) -> {
       b.loadProgress.layerLoaded(done, total);
@@ -83,6 +95,7 @@ final class ModelLoader {
     AutoCloseable resources;
     KvLayout layout;
     try (Checkpoint ckpt = Checkpoint.open(b.modelPath)) {
+      UnusedTensors.warning(config, ckpt.tensorNames(), b.modelPath).ifPresent(LOG::warn);
       if (single.isPresent()) {
         ComputeBackend backend = single.get();
         GlmModel model = GlmModel.load(config, ckpt, backend, progress);
@@ -118,19 +131,20 @@ final class ModelLoader {
     });
     AutoGLM.Hooks hooks = hooks();
     Engine engine = new Engine(hooks.modelId(), runner, resources, scheduler, pool,
-        defaults.eosTokenIds(), contextLen, b.maxWaitingRequests, observer(hooks.metrics()));
+        defaults.eosTokenIds(), contextLen, vocabLimit(config, tokenizer), b.maxWaitingRequests,
+        observer(hooks.metrics()));
     LOG.info("loaded {} ({}, {} layers) on {} in {} ms; KV cache {} blocks × {} tokens, context {}",
         b.modelPath, config.architecture().className(), config.numLayers(), provider.name(),
         (System.nanoTime() - start) / 1_000_000, layout.numBlocks(), b.kvBlockSizeTokens, contextLen);
     return new AutoGLM(b.modelPath, config, defaults, provider.name(), single, engine, layout, callbacks, hooks,
-        tokenizer());
+        tokenizer);
   }
 
   private Optional<GlmTokenizer> tokenizer() {
     Path dir = b.tokenizerPath != null ? b.tokenizerPath : b.modelPath;
     boolean present = Files.isRegularFile(dir.resolve("tokenizer.json")) || Files.isRegularFile(dir.resolve("tokenizer.model"));
     if (b.tokenizerPath != null && !present) {
-      throw new ModelLoadException("b.tokenizerPath " + dir + " holds neither tokenizer.json nor tokenizer.model");
+      throw new ModelLoadException("tokenizerPath " + dir + " holds neither tokenizer.json nor tokenizer.model");
     }
     return present ? Optional.of(GlmTokenizer.load(dir)) : Optional.empty();
   }

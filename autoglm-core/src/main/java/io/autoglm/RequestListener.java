@@ -51,10 +51,6 @@ final class RequestListener implements Sequence.Listener {
 
   @Override
   public void onFinish(Sequence seq, FinishReason reason) {
-    List<Integer> out = seq.outputTokens();
-    if (reason == FinishReason.STOP && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
-      out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
-    }
     String fullText = "";
     if (text.isPresent()) {
       String rest = text.get().finish();
@@ -63,8 +59,23 @@ final class RequestListener implements Sequence.Listener {
       }
       fullText = text.get().text();
     }
+    complete(seq, reason, fullText, Optional.empty());
+  }
+
+  /** Ends the request with ERROR and what it had produced so far; its text is not finished (that may fail too). */
+  @Override
+  public void onFailedAlone(Sequence seq, Throwable cause) {
+    complete(seq, FinishReason.ERROR, text.map(TextStream::text).orElse(""),
+        Optional.of("request " + seq.id() + " failed: " + cause));
+  }
+
+  private void complete(Sequence seq, FinishReason reason, String fullText, Optional<String> error) {
+    List<Integer> out = seq.outputTokens();
+    if (reason == FinishReason.STOP && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
+      out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
+    }
     GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
-        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()));
+        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()), error);
     long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
     metrics.onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
         firstTokenNanos > 0 ? end - firstTokenNanos : 0);

@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * Cancelling the subscription runs {@code onCancel}.
  */
 final class TokenPublisher<T> implements Flow.Publisher<T> {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TokenPublisher.class);
   private final Executor executor;
   private final Runnable onCancel;
   private final ConcurrentLinkedQueue<T> queue = new ConcurrentLinkedQueue<>();
@@ -88,7 +89,24 @@ final class TokenPublisher<T> implements Flow.Publisher<T> {
 
   private void drain() {
     if (subscriber.get() != null && wip.getAndIncrement() == 0) {
-      executor.execute(this::drainLoop);
+      try {
+        executor.execute(this::drainLoop);
+      } catch (java.util.concurrent.RejectedExecutionException e) { // the model is closing: deliver here, never hang
+        drainLoop();
+      }
+    }
+  }
+
+  /**
+   * A subscriber that throws breaks Reactive Streams rule 2.13; its subscription counts as cancelled (rule 2.13
+   * allows it), so the request stops and frees its blocks instead of leaving the stream stuck.
+   */
+  private void subscriberFailed(String signal, Throwable t) {
+    LOG.warn("a token stream subscriber threw from {}; cancelling its request", signal, t);
+    if (!cancelled) {
+      cancelled = true;
+      queue.clear();
+      onCancel.run();
     }
   }
 
@@ -99,13 +117,21 @@ final class TokenPublisher<T> implements Flow.Publisher<T> {
         if (demand.get() > 0 && !queue.isEmpty()) {
           T item = queue.poll();
           demand.decrementAndGet();
-          s.onNext(item);
+          try {
+            s.onNext(item);
+          } catch (RuntimeException | LinkageError | AssertionError e) {
+            subscriberFailed("onNext", e);
+          }
         } else if (done && (queue.isEmpty() || error != null)) {
           terminated = true;
-          if (error != null) {
-            s.onError(error);
-          } else {
-            s.onComplete();
+          try {
+            if (error != null) {
+              s.onError(error);
+            } else {
+              s.onComplete();
+            }
+          } catch (RuntimeException | LinkageError | AssertionError e) {
+            LOG.warn("a token stream subscriber threw from {}", error != null ? "onError" : "onComplete", e);
           }
         } else {
           break;

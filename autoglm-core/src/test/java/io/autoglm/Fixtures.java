@@ -3,7 +3,10 @@ package io.autoglm;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Where the shared fixtures are: the surefire property, or ../../shared/fixtures from the module folder. */
+/**
+ * Where the fixtures are: the shared ones (the surefire property, or ../../shared/fixtures from the module folder)
+ * and this module's own, in src/test/resources/fixtures (made by tools/make_*.py).
+ */
 public final class Fixtures {
   private Fixtures() {}
 
@@ -15,7 +18,9 @@ public final class Fixtures {
     return p.toAbsolutePath().normalize();
   }
 
+  /** A model fixture by name: this module's own if it has one of that name, else the shared one. */
   public static Path model(String name) {
-    return root().resolve("models").resolve(name);
+    Path own = Path.of("src/test/resources/fixtures", name);
+    return Files.isDirectory(own) ? own.toAbsolutePath().normalize() : root().resolve("models").resolve(name);
   }
 }

@@ -83,12 +83,28 @@ class TextGenerationTest {
   }
 
   @Test
+  void kvBlocksRefusesValuesThatCannotHoldAToken() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AutoGLM.builder().kvBlocks(0));
+    assertTrue(e.getMessage().startsWith("kvBlocks (0) must be >= 2"), e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> AutoGLM.builder().kvBlocks(1));
+  }
+
+  @Test
   void overLongPromptFailsBeforeAnyCompute() {
     long steps = glm.stats().steps();
     String longText = "word ".repeat(400);
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+    ContextLengthExceededException e = assertThrows(ContextLengthExceededException.class,
         () -> glm.complete(longText, greedy(4)));
     assertTrue(e.getMessage().contains("256"), e.getMessage());
+    assertEquals(glm.tokenizer().encode(longText).length, e.promptTokens());
+    assertEquals(256, e.maxModelLen());
+    assertEquals(steps, glm.stats().steps());
+    // far too long to tokenize at all: refused from its byte count, and the bound it gives holds
+    String huge = "x".repeat(256 * glm.tokenizer().maxTokenBytes() + 1);
+    ContextLengthExceededException fromBytes = assertThrows(ContextLengthExceededException.class,
+        () -> glm.chat(ChatPrompt.of(List.of(ChatMessage.user(huge))), greedy(4)));
+    assertTrue(fromBytes.getMessage().contains("bytes of text"), fromBytes.getMessage());
+    assertTrue(fromBytes.promptTokens() <= glm.tokenizer().encode(huge).length, "a lower bound");
     assertEquals(steps, glm.stats().steps());
     assertThrows(IllegalArgumentException.class, () -> glm.chat(ChatPrompt.of(List.of()), greedy(4)));
   }

@@ -30,6 +30,13 @@ public final class TestHandles {
     h.publisher().complete();
   }
 
+  /** Ends the request as failed alone (finish reason ERROR), as the engine does when its own handling threw. */
+  public static void failAlone(GenerationHandle h, String error) {
+    h.future().complete(new GenerationResult(h.requestId(), List.of(), "", FinishReason.ERROR,
+        new Usage(3, 0, 0), java.util.Optional.of(error)));
+    h.publisher().complete();
+  }
+
   public static void fail(GenerationHandle h, Throwable error) {
     h.future().completeExceptionally(error);
     h.publisher().fail(error);

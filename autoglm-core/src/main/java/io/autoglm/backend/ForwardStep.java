@@ -151,7 +151,8 @@ public interface ForwardStep extends AutoCloseable {
 
   /**
    * The routed experts' mixture: {@code out[t] = Σ_j w[t,j] · down_e(silu(gate_e·x[t]) * up_e·x[t])} with
-   * {@code e = experts[t,j]}, summed over j in ascending expert id. x (T, hidden) → (T, hidden). Meant for grouped
+   * {@code e = experts[t,j]}, summed over j in the routing's order ({@link MoeRouter.Choice}: torch.topk's, the order
+   * transformers' grouped_mm experts sum in). x (T, hidden) → (T, hidden). Meant for grouped
    * GEMMs over the (token, expert) pairs sorted by expert, followed by a weighted scatter-add back to the tokens.
    */
   default Tensor moe(Tensor x, MoeWeights weights, ExpertRouting routing) {

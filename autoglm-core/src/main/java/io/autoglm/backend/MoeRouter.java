@@ -3,15 +3,21 @@ package io.autoglm.backend;
 import java.util.Arrays;
 
 /**
- * The GLM4-MoE router (transformers' {@code Glm4MoeMoE.route_tokens_to_experts}, the DeepSeek-V3 scheme), and its
+ * The GLM4-MoE router (transformers 5.17's {@code Glm4MoeTopkRouter.forward}, the DeepSeek-V3 scheme), and its
  * reference implementation on the host. Every backend's {@link ForwardStep#route} must choose what this chooses.
  *
  * <p>For one token's router logits (computed in fp32): scores are {@code sigmoid(logits)}; experts are chosen on
  * {@code score + correctionBias}; with several groups, each group is rated by the sum of its two best biased scores,
- * only the {@code topKGroups} best groups stay, and the experts of the other groups compete with score 0 (transformers
- * masks them with 0.0, not -inf); the {@code topK} best experts win. Their weights are the <em>unbiased</em> scores,
- * divided by their sum (+1e-20) when {@code normalizeTopK}, then multiplied by {@code scalingFactor}. Ties go to the
- * lower index, for groups and experts alike.
+ * only the {@code topKGroups} best groups stay, and the experts of the other groups are masked with -inf (as
+ * transformers 5.17 and DeepSeek's reference code do; transformers 4.x masked them with 0.0, which let them beat
+ * negative biased scores of the kept groups); the {@code topK} best experts win. Their weights are the
+ * <em>unbiased</em> scores, divided by their sum (+1e-20) when {@code normalizeTopK}, then multiplied by
+ * {@code scalingFactor}.
+ *
+ * <p>Ties: both selections are {@code torch.topk(..., sorted=False)} on the CPU, so among equal scores this router
+ * chooses exactly what torch does ({@link TorchTopK} ports its algorithm), and it reports the chosen experts in
+ * torch's order, which is the order transformers' default experts implementation ({@code grouped_mm}) sums their
+ * outputs in, and the order the weight sum is taken in.
  *
  * @param numExperts routed experts per layer ({@code n_routed_experts})
  * @param topK experts chosen per token ({@code num_experts_per_tok})
@@ -42,6 +48,11 @@ public record MoeRouter(
       throw new IllegalArgumentException(String.format(
           "topk_group (%d) must be in [1, n_group %d]", topKGroups, numGroups));
     }
+    if (numExperts / numGroups < 2) {
+      throw new IllegalArgumentException(String.format(
+          "n_routed_experts (%d) / n_group (%d) must be >= 2: transformers rates each group by its two best scores",
+          numExperts, numGroups));
+    }
     if (topK > topKGroups * (numExperts / numGroups)) {
       throw new IllegalArgumentException(String.format(
           "num_experts_per_tok (%d) must be <= topk_group (%d) × experts per group (%d)",
@@ -55,7 +66,7 @@ public record MoeRouter(
   /**
    * One token's routing.
    *
-   * @param experts (topK) chosen expert ids, ascending (the order transformers accumulates their outputs in)
+   * @param experts (topK) chosen expert ids, in torch.topk's order (the order their outputs are summed in)
    * @param weights (topK) the weight of each chosen expert, fp32
    */
   public record Choice(int[] experts, float[] weights) {}
@@ -73,9 +84,7 @@ public record MoeRouter(
       scores[e] = sigmoid(logits[e]);
       biased[e] = scores[e] + correctionBias[e];
     }
-    float[] candidates = keepBestGroups(biased);
-    int[] chosen = best(candidates, topK);
-    Arrays.sort(chosen);
+    int[] chosen = TorchTopK.largest(keepBestGroups(biased), topK);
     float[] weights = new float[topK];
     float sum = 0;
     for (int j = 0; j < topK; j++) {
@@ -116,7 +125,7 @@ public record MoeRouter(
     observer = o;
   }
 
-  /** The biased scores with every expert outside the topKGroups best groups set to 0.0. */
+  /** The biased scores with every expert outside the topKGroups best groups set to -inf. */
   private float[] keepBestGroups(float[] biased) {
     if (numGroups == 1) {
       return biased;
@@ -125,35 +134,16 @@ public record MoeRouter(
     float[] groupScores = new float[numGroups];
     for (int g = 0; g < numGroups; g++) {
       float[] group = Arrays.copyOfRange(biased, g * size, (g + 1) * size);
-      int[] top = best(group, Math.min(2, size));
-      for (int i : top) {
-        groupScores[g] += group[i];
-      }
+      int[] top = TorchTopK.largest(group, 2);
+      groupScores[g] = group[top[0]] + group[top[1]];
     }
     boolean[] kept = new boolean[numGroups];
-    for (int g : best(groupScores, topKGroups)) {
+    for (int g : TorchTopK.largest(groupScores, topKGroups)) {
       kept[g] = true;
     }
     float[] out = new float[numExperts];
     for (int e = 0; e < numExperts; e++) {
-      out[e] = kept[e / size] ? biased[e] : 0.0f;
-    }
-    return out;
-  }
-
-  /** Indices of the k largest values, best first; ties go to the lower index. */
-  static int[] best(float[] values, int k) {
-    int[] out = new int[k];
-    boolean[] taken = new boolean[values.length];
-    for (int j = 0; j < k; j++) {
-      int arg = -1;
-      for (int i = 0; i < values.length; i++) {
-        if (!taken[i] && (arg < 0 || values[i] > values[arg])) {
-          arg = i;
-        }
-      }
-      taken[arg] = true;
-      out[j] = arg;
+      out[e] = kept[e / size] ? biased[e] : Float.NEGATIVE_INFINITY;
     }
     return out;
   }

@@ -1,13 +1,8 @@
 package io.autoglm.model;
 
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import io.autoglm.ModelLoadException;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 
@@ -15,6 +10,37 @@ import java.util.Optional;
  * The decoder's shape, read from {@code config.json} in both the transformers 4.x form (top-level
  * {@code rope_theta}, {@code partial_rotary_factor}, {@code torch_dtype}) and the 5.x form ({@code rope_parameters},
  * {@code dtype}).
+ *
+ * <p>Every field is type- and range-checked ({@link ConfigReader}); an error names the field, what it must be and
+ * the value as written. A field that is absent takes a default only where transformers' config class
+ * ({@code GlmConfig}, {@code Glm4Config}, {@code Glm4MoeConfig}, 5.x) has the same default; the fields that give the
+ * tensors their shapes are required, since a default there could only describe some other checkpoint:
+ *
+ * <table>
+ *   <caption>config.json fields and their defaults</caption>
+ *   <tr><th>field</th><th>GLM, GLM4</th><th>GLM4-MoE</th></tr>
+ *   <tr><td>architectures, hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+ *       vocab_size</td><td colspan="2">required</td></tr>
+ *   <tr><td>n_routed_experts, num_experts_per_tok, moe_intermediate_size</td><td>not read</td>
+ *       <td>required ({@link MoeConfig})</td></tr>
+ *   <tr><td>num_key_value_heads</td><td>2</td><td>8</td></tr>
+ *   <tr><td>head_dim</td><td>128</td><td>hidden_size / num_attention_heads</td></tr>
+ *   <tr><td>rms_norm_eps</td><td>1.5625e-07</td><td>1e-05</td></tr>
+ *   <tr><td>max_position_embeddings</td><td colspan="2">131072</td></tr>
+ *   <tr><td>attention_bias</td><td>true</td><td>false</td></tr>
+ *   <tr><td>tie_word_embeddings</td><td colspan="2">false</td></tr>
+ *   <tr><td>rope_parameters.rope_theta, else rope_theta</td><td colspan="2">10000.0</td></tr>
+ *   <tr><td>rope_parameters.partial_rotary_factor, else partial_rotary_factor</td><td colspan="2">0.5</td></tr>
+ *   <tr><td>rope_parameters.rope_type (also rope_scaling's rope_type or type)</td>
+ *       <td colspan="2">"default", the only one supported</td></tr>
+ *   <tr><td>eos_token_id (absent or null)</td><td>[151329, 151336, 151338]</td><td>none</td></tr>
+ *   <tr><td>use_qk_norm</td><td>not read</td><td>false</td></tr>
+ *   <tr><td>dtype, else torch_dtype (absent or null)</td><td colspan="2">"float32" (informational)</td></tr>
+ * </table>
+ *
+ * <p>An explicit {@code null} counts as absent only for eos_token_id, rope_parameters, rope_scaling and the dtype
+ * fields, which transformers declares optional; elsewhere null is an error, as it is for transformers' typed fields.
+ * The rotary dim is {@code int(head_dim × partial_rotary_factor)}, truncated as transformers truncates it.
  *
  * @param rotaryDim leading channels of each head that RoPE rotates: {@code headDim × partial_rotary_factor}
  * @param useQkNorm whether attention RMS-normalises each query and key head before RoPE ({@code use_qk_norm},
@@ -58,11 +84,11 @@ public record ModelConfig(
       throw new ModelLoadException(String.format(
           "rotary dim (head_dim %d × partial_rotary_factor) = %d must be even and in (0, head_dim]", headDim, rotaryDim));
     }
-    if (!(rmsNormEps > 0)) {
-      throw new ModelLoadException("rms_norm_eps (" + rmsNormEps + ") must be > 0");
+    if (!(rmsNormEps > 0) || Double.isInfinite(rmsNormEps)) {
+      throw new ModelLoadException("rms_norm_eps (" + rmsNormEps + ") must be finite and > 0");
     }
-    if (!(ropeTheta > 0)) {
-      throw new ModelLoadException("rope_theta (" + ropeTheta + ") must be > 0");
+    if (!(ropeTheta > 0) || Double.isInfinite(ropeTheta)) {
+      throw new ModelLoadException("rope_theta (" + ropeTheta + ") must be finite and > 0");
     }
     eosTokenIds = List.copyOf(eosTokenIds);
     if (moe.isPresent() != architecture.mixtureOfExperts()) {
@@ -99,84 +125,62 @@ public record ModelConfig(
     return numKvHeads * headDim;
   }
 
-  /** Reads {@code dir/config.json}. */
+  /** Reads {@code dir/config.json}; every error message starts with the file's path. */
   public static ModelConfig load(Path dir) {
-    Path file = dir.resolve("config.json");
-    JsonObject o;
-    try {
-      o = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
-    } catch (IOException | RuntimeException e) {
-      throw new ModelLoadException("cannot read " + file + ": " + e.getMessage(), e);
-    }
+    JsonObject o = ConfigReader.readObject(dir, "config.json");
     try {
       return fromJson(o);
     } catch (ModelLoadException e) {
-      throw new ModelLoadException(file + ": " + e.getMessage(), e);
+      throw new ModelLoadException(dir.resolve("config.json") + ": " + e.getMessage(), e);
     }
   }
 
-  public static ModelConfig fromJson(JsonObject o) {
-    String archName = o.has("architectures") && o.getAsJsonArray("architectures").size() > 0
-        ? o.getAsJsonArray("architectures").get(0).getAsString()
-        : "(none)";
+  /** The glm-4 chat models' eos ids, GlmConfig's and Glm4Config's default. */
+  private static final List<Integer> GLM_EOS = List.of(151329, 151336, 151338);
+
+  public static ModelConfig fromJson(JsonObject json) {
+    ConfigReader o = new ConfigReader(json, "", false);
+    String archName = o.firstString("architectures").orElseThrow(() -> new ModelLoadException(
+        "architectures is missing (required: a list naming one of " + Architecture.supportedClassNames() + ")"));
     Architecture arch = Architecture.fromClassName(archName).orElseThrow(() -> new ModelLoadException(
         "architecture " + archName + " is not supported; supported: " + Architecture.supportedClassNames()));
-    JsonObject rope = o.has("rope_parameters") && o.get("rope_parameters").isJsonObject()
-        ? o.getAsJsonObject("rope_parameters") : new JsonObject();
-    if (rope.has("rope_type") && !rope.get("rope_type").getAsString().equals("default")) {
-      throw new ModelLoadException("rope_parameters.rope_type " + rope.get("rope_type").getAsString()
-          + " is not supported (default)");
-    }
-    double theta = number(rope, "rope_theta", number(o, "rope_theta", 10000.0));
-    double partial = number(rope, "partial_rotary_factor", number(o, "partial_rotary_factor", 0.5));
-    int hidden = integer(o, "hidden_size");
-    int heads = integer(o, "num_attention_heads");
-    int headDim = o.has("head_dim") && !o.get("head_dim").isJsonNull() ? o.get("head_dim").getAsInt() : hidden / heads;
-    String dtype = o.has("dtype") ? o.get("dtype").getAsString()
-        : o.has("torch_dtype") ? o.get("torch_dtype").getAsString() : "float32";
+    boolean moe = arch == Architecture.GLM4_MOE;
+    ConfigReader rope = o.optionalObject("rope_parameters");
+    ropeType(rope);
+    ropeType(o.optionalObject("rope_scaling"));
+    double theta = rope.optionalNumber("rope_theta", "a number > 0", v -> v > 0)
+        .orElse(o.optionalNumber("rope_theta", "a number > 0", v -> v > 0).orElse(10000.0));
+    double partial = rope.optionalNumber("partial_rotary_factor", "a number in (0, 1]", v -> v > 0 && v <= 1)
+        .orElse(o.optionalNumber("partial_rotary_factor", "a number in (0, 1]", v -> v > 0 && v <= 1).orElse(0.5));
+    int hidden = o.requiredInt("hidden_size", 1, "");
+    int heads = o.requiredInt("num_attention_heads", 1, "");
+    int headDim = o.optionalInt("head_dim", 1, moe ? hidden / heads : 128);
+    String dtype = o.optionalString("dtype").or(() -> o.optionalString("torch_dtype")).orElse("float32");
     return new ModelConfig(
         arch,
         hidden,
-        integer(o, "intermediate_size"),
-        integer(o, "num_hidden_layers"),
+        o.requiredInt("intermediate_size", 1, ""),
+        o.requiredInt("num_hidden_layers", 1, ""),
         heads,
-        o.has("num_key_value_heads") ? o.get("num_key_value_heads").getAsInt() : heads,
+        o.optionalInt("num_key_value_heads", 1, moe ? 8 : 2),
         headDim,
-        integer(o, "vocab_size"),
-        number(o, "rms_norm_eps", 1e-5),
+        o.requiredInt("vocab_size", 1, ""),
+        o.optionalNumber("rms_norm_eps", "a number > 0", v -> v > 0).orElse(moe ? 1e-5 : 1.5625e-07),
         theta,
         (int) (headDim * partial),
-        o.has("max_position_embeddings") ? o.get("max_position_embeddings").getAsInt() : 8192,
-        o.has("attention_bias") ? o.get("attention_bias").getAsBoolean() : arch != Architecture.GLM4_MOE,
-        o.has("tie_word_embeddings") && o.get("tie_word_embeddings").getAsBoolean(),
+        o.optionalInt("max_position_embeddings", 1, 131072),
+        o.optionalBoolean("attention_bias", !moe),
+        o.optionalBoolean("tie_word_embeddings", false),
         dtype,
-        intList(o.get("eos_token_id")),
-        arch == Architecture.GLM4_MOE && o.has("use_qk_norm") && !o.get("use_qk_norm").isJsonNull()
-            && o.get("use_qk_norm").getAsBoolean(),
-        arch.mixtureOfExperts() ? Optional.of(MoeConfig.fromJson(o)) : Optional.empty());
+        o.optionalIntList("eos_token_id", 0).orElse(moe ? List.of() : GLM_EOS),
+        moe && o.optionalBoolean("use_qk_norm", false),
+        moe ? Optional.of(MoeConfig.fromJson(o)) : Optional.empty());
   }
 
-  private static int integer(JsonObject o, String key) {
-    if (!o.has(key) || o.get(key).isJsonNull()) {
-      throw new ModelLoadException("field " + key + " is missing");
+  private static void ropeType(ConfigReader rope) {
+    Optional<String> type = rope.optionalString("rope_type").or(() -> rope.optionalString("type"));
+    if (type.isPresent() && !type.get().equals("default")) {
+      throw new ModelLoadException("rope type " + type.get() + " is not supported (default)");
     }
-    return o.get(key).getAsInt();
-  }
-
-  private static double number(JsonObject o, String key, double fallback) {
-    return o.has(key) && !o.get(key).isJsonNull() ? o.get(key).getAsDouble() : fallback;
-  }
-
-  static List<Integer> intList(JsonElement e) {
-    List<Integer> out = new ArrayList<>();
-    if (e == null || e.isJsonNull()) {
-      return out;
-    }
-    if (e.isJsonArray()) {
-      e.getAsJsonArray().forEach(x -> out.add(x.getAsInt()));
-    } else {
-      out.add(e.getAsInt());
-    }
-    return out;
   }
 }

@@ -1,6 +1,5 @@
 package io.autoglm.model;
 
-import com.google.gson.JsonObject;
 import io.autoglm.ModelLoadException;
 import io.autoglm.backend.MoeRouter;
 
@@ -85,30 +84,24 @@ public record MoeConfig(
         routedScalingFactor);
   }
 
-  /** Reads the fields; absent optional ones take transformers' {@code Glm4MoeConfig} defaults. */
-  static MoeConfig fromJson(JsonObject o) {
+  /**
+   * Reads the fields; absent optional ones take transformers' {@code Glm4MoeConfig} defaults (n_shared_experts 1,
+   * first_k_dense_replace 1, n_group 1, topk_group 1, routed_scaling_factor 1.0, norm_topk_prob true).
+   * {@code num_nextn_predict_layers} is not a Glm4MoeConfig field: absent, the checkpoint has no MTP layers to skip
+   * (0), as transformers' modeling reads it.
+   */
+  static MoeConfig fromJson(ConfigReader o) {
+    String by = " by Glm4MoeForCausalLM";
     return new MoeConfig(
-        required(o, "n_routed_experts"),
-        optional(o, "n_shared_experts", 1),
-        required(o, "num_experts_per_tok"),
-        required(o, "moe_intermediate_size"),
-        optional(o, "first_k_dense_replace", 1),
-        optional(o, "n_group", 1),
-        optional(o, "topk_group", 1),
-        o.has("routed_scaling_factor") && !o.get("routed_scaling_factor").isJsonNull()
-            ? o.get("routed_scaling_factor").getAsDouble() : 1.0,
-        !o.has("norm_topk_prob") || o.get("norm_topk_prob").isJsonNull() || o.get("norm_topk_prob").getAsBoolean(),
-        optional(o, "num_nextn_predict_layers", 0));
-  }
-
-  private static int required(JsonObject o, String key) {
-    if (!o.has(key) || o.get(key).isJsonNull()) {
-      throw new ModelLoadException("field " + key + " is missing (needed by Glm4MoeForCausalLM)");
-    }
-    return o.get(key).getAsInt();
-  }
-
-  private static int optional(JsonObject o, String key, int fallback) {
-    return o.has(key) && !o.get(key).isJsonNull() ? o.get(key).getAsInt() : fallback;
+        o.requiredInt("n_routed_experts", 1, by),
+        o.optionalInt("n_shared_experts", 0, 1),
+        o.requiredInt("num_experts_per_tok", 1, by),
+        o.requiredInt("moe_intermediate_size", 1, by),
+        o.optionalInt("first_k_dense_replace", 0, 1),
+        o.optionalInt("n_group", 1, 1),
+        o.optionalInt("topk_group", 1, 1),
+        o.optionalNumber("routed_scaling_factor", "a number > 0", v -> v > 0).orElse(1.0),
+        o.optionalBoolean("norm_topk_prob", true),
+        o.optionalInt("num_nextn_predict_layers", 0, 0));
   }
 }

@@ -1,10 +1,6 @@
 package io.autoglm.safetensors;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import io.autoglm.ModelLoadException;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -15,6 +11,10 @@ import java.util.Set;
 /**
  * The weights of a checkpoint folder: one {@code model.safetensors}, or shards listed by
  * {@code model.safetensors.index.json}. Every shard is validated when the checkpoint opens.
+ *
+ * <p>Invariants after {@link #open}: every file read lies inside the model folder ({@link ModelFolder}); each tensor
+ * is stored in exactly one shard, the one the index names; the checkpoint's tensors are all the tensors of the shards
+ * the index names (as transformers loads them), including any the index leaves out.
  */
 public final class Checkpoint implements AutoCloseable {
   public static final String SINGLE_FILE = "model.safetensors";
@@ -31,31 +31,27 @@ public final class Checkpoint implements AutoCloseable {
   }
 
   public static Checkpoint open(Path dir) {
-    Path index = dir.resolve(INDEX_FILE);
-    Path single = dir.resolve(SINGLE_FILE);
+    Path index = ModelFolder.file(dir, INDEX_FILE);
+    Path single = ModelFolder.file(dir, SINGLE_FILE);
     Map<Path, SafetensorsFile> files = new LinkedHashMap<>();
     Map<String, SafetensorsFile> byTensor = new LinkedHashMap<>();
     try {
       if (Files.isRegularFile(index)) {
-        for (Map.Entry<String, String> e : readIndex(index).entrySet()) {
-          Path shard = dir.resolve(e.getValue());
-          if (!Files.isRegularFile(shard)) {
-            throw new ModelLoadException(String.format(
-                "index %s names shard %s for tensor %s, but that file does not exist", index, e.getValue(), e.getKey()));
-          }
-          SafetensorsFile f = files.computeIfAbsent(shard, SafetensorsFile::open);
-          if (!f.contains(e.getKey())) {
-            throw new ModelLoadException(String.format(
-                "index %s places tensor %s in shard %s, but that shard does not hold it", index, e.getKey(), shard));
-          }
-          byTensor.put(e.getKey(), f);
-        }
+        openShards(dir, index, files);
       } else if (Files.isRegularFile(single)) {
-        SafetensorsFile f = SafetensorsFile.open(single);
-        files.put(single, f);
-        f.tensorNames().forEach(n -> byTensor.put(n, f));
+        files.put(single, SafetensorsFile.open(single));
       } else {
         throw new ModelLoadException("checkpoint folder " + dir + " has neither " + SINGLE_FILE + " nor " + INDEX_FILE);
+      }
+      for (SafetensorsFile f : files.values()) {
+        for (String name : f.tensorNames()) {
+          SafetensorsFile other = byTensor.putIfAbsent(name, f);
+          if (other != null) {
+            throw new ModelLoadException(String.format(
+                "tensor %s is stored twice, in shards %s and %s; a checkpoint holds each tensor once",
+                name, other.file(), f.file()));
+          }
+        }
       }
     } catch (RuntimeException e) {
       files.values().forEach(SafetensorsFile::close);
@@ -64,21 +60,20 @@ public final class Checkpoint implements AutoCloseable {
     return new Checkpoint(dir, byTensor, files);
   }
 
-  private static Map<String, String> readIndex(Path index) {
-    JsonObject root;
-    try {
-      root = JsonParser.parseString(Files.readString(index)).getAsJsonObject();
-    } catch (IOException | RuntimeException e) {
-      throw new ModelLoadException("cannot read shard index " + index + ": " + e.getMessage(), e);
+  private static void openShards(Path dir, Path index, Map<Path, SafetensorsFile> files) {
+    for (Map.Entry<String, String> e : ShardIndex.read(index).entrySet()) {
+      Path shard = ModelFolder.resolve(dir, e.getValue(), String.format("index %s places tensor %s in %s",
+          index, e.getKey(), HeaderParser.quote(e.getValue())));
+      if (!Files.isRegularFile(shard)) {
+        throw new ModelLoadException(String.format(
+            "index %s names shard %s for tensor %s, but that file does not exist", index, e.getValue(), e.getKey()));
+      }
+      SafetensorsFile f = files.computeIfAbsent(shard, SafetensorsFile::open);
+      if (!f.contains(e.getKey())) {
+        throw new ModelLoadException(String.format(
+            "index %s places tensor %s in shard %s, but that shard does not hold it", index, e.getKey(), shard));
+      }
     }
-    if (!root.has("weight_map") || !root.get("weight_map").isJsonObject()) {
-      throw new ModelLoadException("shard index " + index + " has no weight_map object");
-    }
-    Map<String, String> map = new LinkedHashMap<>();
-    for (Map.Entry<String, JsonElement> e : root.getAsJsonObject("weight_map").entrySet()) {
-      map.put(e.getKey(), e.getValue().getAsString());
-    }
-    return map;
   }
 
   public Path dir() {

@@ -1,20 +1,20 @@
 package io.autoglm.safetensors;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import io.autoglm.ModelLoadException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.CharBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -23,25 +23,27 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One safetensors file, validated on open and memory-mapped per tensor on demand.
+ * One safetensors file, validated on open as strictly as the reference (Rust) safetensors library, and memory-mapped
+ * per tensor on demand.
  *
- * <p>Invariants after {@link #open}: every tensor has a known dtype, its byte count equals element count × dtype
- * size, it lies inside the data section, and no two tensors overlap. A bad file is a {@link ModelLoadException}
- * naming the file and the tensor, never a crash or a silently wrong tensor.
+ * <p>Invariants after {@link #open}: the header is valid UTF-8 and valid JSON ({@link HeaderParser}); every tensor
+ * has a known dtype and a byte count equal to element count × dtype size (computed without overflow); sorted by
+ * offset, the tensors cover the data section exactly — contiguous from byte 0, no gap, no overlap, ending at the end
+ * of the file (the reference's {@code InvalidOffset} and {@code MetadataIncompleteBuffer}). A bad file is a
+ * {@link ModelLoadException} naming the file, the tensor and the expected against the actual value, never a crash
+ * or a silently shifted tensor.
  */
 public final class SafetensorsFile implements AutoCloseable {
-  /** Upper bound on the JSON header; real checkpoints use well under 1 MB. */
-  public static final long MAX_HEADER_BYTES = 100L * 1024 * 1024;
-
-  private record Entry(String name, DType dtype, long[] shape, long start, long end) {}
+  /** Upper bound on the JSON header, the reference's {@code MAX_HEADER_SIZE}. */
+  public static final long MAX_HEADER_BYTES = 100_000_000L;
 
   private final Path file;
   private final FileChannel channel;
   private final long dataStart;
-  private final Map<String, Entry> entries;
+  private final Map<String, HeaderParser.Tensor> entries;
   private final Map<String, String> metadata;
 
-  private SafetensorsFile(Path file, FileChannel channel, long dataStart, Map<String, Entry> entries,
+  private SafetensorsFile(Path file, FileChannel channel, long dataStart, Map<String, HeaderParser.Tensor> entries,
       Map<String, String> metadata) {
     this.file = file;
     this.channel = channel;
@@ -66,109 +68,109 @@ public final class SafetensorsFile implements AutoCloseable {
   }
 
   private static SafetensorsFile parse(Path file, FileChannel channel) {
+    String where = "safetensors file " + file;
     try {
       long size = channel.size();
       if (size < 8) {
         throw new ModelLoadException(String.format(
-            "safetensors file %s is truncated: %d bytes, expected at least 8 for the header length", file, size));
+            "%s is truncated: %d bytes, expected at least 8 for the header length", where, size));
       }
       ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
       readFully(channel, lenBuf, 0);
       long headerLen = lenBuf.getLong(0);
       if (headerLen < 2 || headerLen > MAX_HEADER_BYTES) {
-        throw new ModelLoadException(String.format(
-            "safetensors file %s: header length %d bytes is outside the sane range [2, %d]",
-            file, headerLen, MAX_HEADER_BYTES));
+        throw new ModelLoadException(String.format("%s: header length %s bytes is outside the sane range [2, %d]",
+            where, Long.toUnsignedString(headerLen), MAX_HEADER_BYTES));
       }
       if (8 + headerLen > size) {
         throw new ModelLoadException(String.format(
-            "safetensors file %s is truncated: header length %d bytes extends beyond the file size %d bytes",
-            file, headerLen, size));
+            "%s is truncated: header length %d bytes extends beyond the file size %d bytes", where, headerLen, size));
       }
       ByteBuffer header = ByteBuffer.allocate((int) headerLen);
       readFully(channel, header, 8);
-      String json = new String(header.array(), StandardCharsets.UTF_8);
-      long dataStart = 8 + headerLen;
-      long dataLen = size - dataStart;
-      JsonObject root;
-      try {
-        root = JsonParser.parseString(json).getAsJsonObject();
-      } catch (JsonParseException | IllegalStateException e) {
-        throw new ModelLoadException("safetensors file " + file + ": header is not a JSON object: " + e.getMessage(), e);
+      HeaderParser.Header h = HeaderParser.parse(utf8(where, header.flip()), where);
+      long dataLen = size - 8 - headerLen;
+      Map<String, HeaderParser.Tensor> entries = new LinkedHashMap<>();
+      for (HeaderParser.Tensor t : h.tensors()) {
+        checkBytes(where, t, dataLen);
+        entries.put(t.name(), t);
       }
-      Map<String, String> metadata = new LinkedHashMap<>();
-      Map<String, Entry> entries = new LinkedHashMap<>();
-      for (Map.Entry<String, JsonElement> e : root.entrySet()) {
-        if (e.getKey().equals("__metadata__")) {
-          if (e.getValue().isJsonObject()) {
-            e.getValue().getAsJsonObject().entrySet()
-                .forEach(m -> metadata.put(m.getKey(), m.getValue().isJsonPrimitive() ? m.getValue().getAsString() : m.getValue().toString()));
-          }
-          continue;
-        }
-        entries.put(e.getKey(), parseEntry(file, e.getKey(), e.getValue(), dataLen));
-      }
-      checkOverlaps(file, entries.values());
-      return new SafetensorsFile(file, channel, dataStart, Collections.unmodifiableMap(entries),
-          Collections.unmodifiableMap(metadata));
+      checkCoverage(where, entries.values(), dataLen);
+      return new SafetensorsFile(file, channel, 8 + headerLen, Collections.unmodifiableMap(entries), h.metadata());
     } catch (IOException e) {
-      throw new ModelLoadException("cannot read safetensors file " + file + ": " + e, e);
+      throw new ModelLoadException("cannot read " + where + ": " + e, e);
     }
   }
 
-  private static Entry parseEntry(Path file, String name, JsonElement value, long dataLen) {
-    String where = "safetensors file " + file + ", tensor " + name;
-    if (!value.isJsonObject()) {
-      throw new ModelLoadException(where + ": header entry is not an object: " + value);
+  /** Decodes the header, refusing malformed UTF-8 as the reference does (no replacement characters). */
+  private static String utf8(String where, ByteBuffer bytes) {
+    CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+        .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+    CharBuffer out = CharBuffer.allocate(bytes.remaining());
+    CoderResult r = decoder.decode(bytes, out, true);
+    if (r.isError()) {
+      throw new ModelLoadException(String.format("%s: header is not valid UTF-8 (bad byte at header offset %d)",
+          where, bytes.position()));
     }
-    JsonObject o = value.getAsJsonObject();
-    if (!o.has("dtype") || !o.has("shape") || !o.has("data_offsets")) {
-      throw new ModelLoadException(where + ": header entry needs dtype, shape and data_offsets, got " + o.keySet());
-    }
-    String dtypeName = o.get("dtype").getAsString();
-    DType dtype = DType.fromHeader(dtypeName).orElseThrow(() -> new ModelLoadException(
-        where + ": dtype " + dtypeName + " is not supported (" + Arrays.toString(DType.values()) + ")"));
-    JsonArray shapeJson = o.getAsJsonArray("shape");
-    long[] shape = new long[shapeJson.size()];
-    long elements = 1;
-    for (int i = 0; i < shape.length; i++) {
-      shape[i] = shapeJson.get(i).getAsLong();
-      if (shape[i] < 0) {
-        throw new ModelLoadException(where + ": negative dimension in shape " + shapeJson);
-      }
-      elements = Math.multiplyExact(elements, shape[i]);
-    }
-    JsonArray offsets = o.getAsJsonArray("data_offsets");
-    if (offsets.size() != 2) {
-      throw new ModelLoadException(where + ": data_offsets must be [start, end], got " + offsets);
-    }
-    long start = offsets.get(0).getAsLong();
-    long end = offsets.get(1).getAsLong();
-    if (start < 0 || end < start || end > dataLen) {
+    decoder.flush(out);
+    return out.flip().toString();
+  }
+
+  /** The tensor lies inside the data section and holds exactly element count × dtype size bytes. */
+  private static void checkBytes(String where, HeaderParser.Tensor t, long dataLen) {
+    String at = where + ", tensor " + t.name();
+    if (t.end() < t.start() || t.end() > dataLen) {
       throw new ModelLoadException(String.format(
           "%s: data_offsets [%d, %d] lie outside the data section of %d bytes (truncated file?)",
-          where, start, end, dataLen));
+          at, t.start(), t.end(), dataLen));
     }
-    long expected = elements * dtype.sizeBytes();
-    if (end - start != expected) {
+    long elements = 1;
+    for (long d : t.shape()) {
+      try {
+        elements = Math.multiplyExact(elements, d);
+      } catch (ArithmeticException e) {
+        throw new ModelLoadException(String.format("%s: the element count of shape %s overflows a 64-bit integer",
+            at, Arrays.toString(t.shape())));
+      }
+    }
+    long expected;
+    try {
+      expected = Math.multiplyExact(elements, (long) t.dtype().sizeBytes());
+    } catch (ArithmeticException e) {
+      throw new ModelLoadException(String.format("%s: the byte count of shape %s × %d bytes (%s) overflows a "
+          + "64-bit integer", at, Arrays.toString(t.shape()), t.dtype().sizeBytes(), t.dtype()));
+    }
+    if (t.end() - t.start() != expected) {
       throw new ModelLoadException(String.format(
           "%s: shape %s of dtype %s needs %d bytes, but data_offsets [%d, %d] hold %d bytes",
-          where, Arrays.toString(shape), dtype, expected, start, end, end - start));
+          at, Arrays.toString(t.shape()), t.dtype(), expected, t.start(), t.end(), t.end() - t.start()));
     }
-    return new Entry(name, dtype, shape, start, end);
   }
 
-  private static void checkOverlaps(Path file, java.util.Collection<Entry> entries) {
-    List<Entry> sorted = new ArrayList<>(entries);
-    sorted.sort(Comparator.comparingLong(Entry::start).thenComparingLong(Entry::end));
-    for (int i = 1; i < sorted.size(); i++) {
-      Entry prev = sorted.get(i - 1);
-      Entry cur = sorted.get(i);
-      if (cur.start() < prev.end() && cur.end() > cur.start()) {
-        throw new ModelLoadException(String.format(
-            "safetensors file %s: tensors %s [%d, %d) and %s [%d, %d) overlap",
-            file, prev.name(), prev.start(), prev.end(), cur.name(), cur.start(), cur.end()));
+  /** Sorted by offset, the tensors tile [0, dataLen) exactly. */
+  private static void checkCoverage(String where, Collection<HeaderParser.Tensor> tensors, long dataLen) {
+    List<HeaderParser.Tensor> sorted = new ArrayList<>(tensors);
+    sorted.sort(Comparator.comparingLong(HeaderParser.Tensor::start).thenComparingLong(HeaderParser.Tensor::end));
+    long covered = 0;
+    HeaderParser.Tensor prev = null;
+    for (HeaderParser.Tensor cur : sorted) {
+      if (cur.start() < covered) {
+        throw new ModelLoadException(String.format("%s: tensors %s [%d, %d) and %s [%d, %d) overlap",
+            where, prev.name(), prev.start(), prev.end(), cur.name(), cur.start(), cur.end()));
       }
+      if (cur.start() > covered) {
+        throw new ModelLoadException(String.format(
+            "%s: bytes [%d, %d) of the data section belong to no tensor (%s tensor %s [%d, %d)); the data section "
+                + "must be covered without gaps", where, covered, cur.start(), prev == null ? "before" : "between "
+                + prev.name() + " and", cur.name(), cur.start(), cur.end()));
+      }
+      covered = cur.end();
+      prev = cur;
+    }
+    if (covered != dataLen) {
+      throw new ModelLoadException(String.format("%s: the data section is not fully covered: it holds %d bytes, the "
+          + "tensors end at byte %d, leaving %d trailing bytes (header length edited, or bytes appended?)",
+          where, dataLen, covered, dataLen - covered));
     }
   }
 
@@ -201,7 +203,7 @@ public final class SafetensorsFile implements AutoCloseable {
 
   /** Maps one tensor. The mapping stays valid after this file is closed. */
   public TensorSlice tensor(String name) {
-    Entry e = entries.get(name);
+    HeaderParser.Tensor e = entries.get(name);
     if (e == null) {
       throw new ModelLoadException("tensor " + name + " is not in safetensors file " + file);
     }

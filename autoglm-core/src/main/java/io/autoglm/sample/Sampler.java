@@ -9,7 +9,13 @@ import io.autoglm.backend.SamplingRow;
 public final class Sampler {
   private Sampler() {}
 
-  public static int sample(float[] logits, SamplingRow row) {
+  public static int sample(float[] row, SamplingRow params) {
+    float[] logits = params.sampleableColumns(row.length) == row.length ? row
+        : java.util.Arrays.copyOf(row, params.sampleableColumns(row.length));
+    return sampleAll(logits, params);
+  }
+
+  private static int sampleAll(float[] logits, SamplingRow row) {
     if (row.greedy()) {
       return argmax(logits);
     }

@@ -1,6 +1,7 @@
 package io.autoglm.sched;
 
 import io.autoglm.FinishReason;
+import io.autoglm.InferenceException;
 import io.autoglm.kv.BlockPool;
 import io.autoglm.model.ModelRunner;
 import java.util.List;
@@ -34,6 +35,7 @@ public final class Engine implements AutoCloseable {
   private final Scheduler scheduler;
   private final List<Integer> eosIds;
   private final int maxModelLen;
+  private final int vocabLimit;
   private final int maxWaiting;
   private final LinkedBlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
   private final AtomicLong pendingSubmissions = new AtomicLong();
@@ -71,9 +73,15 @@ public final class Engine implements AutoCloseable {
 
   /**
    * @param resources closed with the engine, after its thread ends (the KV cache, a sharded model)
+   * @param vocabLimit ids at or above it are never sampled (the tokenizer has no text for them)
    */
   public Engine(String name, ModelRunner runner, AutoCloseable resources, Scheduler scheduler,
-      BlockPool pool, List<Integer> eosIds, int maxModelLen, int maxWaiting, EngineObserver observer) {
+      BlockPool pool, List<Integer> eosIds, int maxModelLen, int vocabLimit, int maxWaiting,
+      EngineObserver observer) {
+    if (vocabLimit < 1) {
+      throw new IllegalArgumentException("vocabLimit (" + vocabLimit + ") must be >= 1");
+    }
+    this.vocabLimit = vocabLimit;
     this.runner = runner;
     this.resources = resources;
     this.pool = pool;
@@ -204,7 +212,7 @@ public final class Engine implements AutoCloseable {
 
   private void runStep(Scheduler.Output out) {
     List<Scheduler.Chunk> chunks = out.chunks();
-    StepInputs in = StepInputs.of(chunks, pool, scheduler, runner.kvLayout().blockSizeTokens());
+    StepInputs in = StepInputs.of(chunks, pool, scheduler, runner.kvLayout().blockSizeTokens(), vocabLimit);
     long t0 = System.nanoTime();
     try {
       StepOutput result = runner.step(in.batch(), in.logitRows(), (step, logits) -> {
@@ -219,10 +227,12 @@ public final class Engine implements AutoCloseable {
       apply(chunks, in, result.hostLogits(), result.sampled());
     } catch (RuntimeException e) {
       LOG.error("forward step over {} sequences failed; failing them", chunks.size(), e);
+      InferenceException failure = new InferenceException(
+          "the forward step over " + chunks.size() + " sequences failed: " + e, e);
       for (Scheduler.Chunk c : chunks) {
         if (!c.seq().isFinished()) {
           scheduler.remove(c.seq());
-          c.seq().listener().onError(c.seq(), e);
+          notify(c.seq(), l -> l.onError(c.seq(), failure));
         }
       }
     }
@@ -231,27 +241,65 @@ public final class Engine implements AutoCloseable {
   /** What a step hands back: every captured logits row (or null), and the sampled token of each sampling row. */
   private record StepOutput(float[][] hostLogits, int[] sampled) {}
 
+  /**
+   * Applies a step's results sequence by sequence. A sequence whose own handling throws (its detokenizer, stop
+   * matcher or listener) ends alone with {@link FinishReason#ERROR}; the others go on.
+   */
   private void apply(List<Scheduler.Chunk> chunks, StepInputs in, float[][] host, int[] sampled) {
     int sampleIndex = 0;
     for (int i = 0; i < chunks.size(); i++) {
       Scheduler.Chunk c = chunks.get(i);
-      Sequence s = c.seq();
-      scheduler.computed(c);
-      if (host != null && s.captureLogits()) {
-        for (int r = in.firstLogitRow()[i]; r < in.firstLogitRow()[i] + c.numTokens(); r++) {
-          s.capturedLogits().add(host[r]);
-        }
+      int token = c.samples() ? sampled[sampleIndex++] : -1;
+      try {
+        applyOne(c, in.firstLogitRow()[i], host, token);
+      } catch (RuntimeException e) {
+        failAlone(c.seq(), e);
       }
-      if (c.samples()) {
-        int token = sampled[sampleIndex++];
-        Optional<FinishReason> done = s.append(token, eosIds, maxModelLen);
-        if (s.listener().onToken(s.numOutputTokens() - 1, token)) {
-          done = Optional.of(FinishReason.STOP);
-        }
-        scheduler.publish(s);
-        done.ifPresent(reason -> finish(s, reason));
-      } else {
-        scheduler.publish(s);
+    }
+  }
+
+  /** @param token the sampled token when the chunk samples */
+  private void applyOne(Scheduler.Chunk c, int firstLogitRow, float[][] host, int token) {
+    Sequence s = c.seq();
+    scheduler.computed(c);
+    if (host != null && s.captureLogits()) {
+      for (int r = firstLogitRow; r < firstLogitRow + c.numTokens(); r++) {
+        s.capturedLogits().add(host[r]);
+      }
+    }
+    if (c.samples()) {
+      Optional<FinishReason> done = s.append(token, eosIds, maxModelLen);
+      if (s.listener().onToken(s.numOutputTokens() - 1, token)) {
+        done = Optional.of(FinishReason.STOP);
+      }
+      scheduler.publish(s);
+      done.ifPresent(reason -> finish(s, reason));
+    } else {
+      scheduler.publish(s);
+    }
+  }
+
+  /** Ends one sequence whose own handling failed, freeing its blocks; its listener hears of it once. */
+  private void failAlone(Sequence s, Throwable e) {
+    LOG.warn("request {} failed alone and ends with finish reason error; its batch goes on", s.id(), e);
+    if (!s.isFinished()) {
+      scheduler.remove(s);
+      runningCount = scheduler.numRunning();
+      waitingCount = scheduler.numWaiting();
+    }
+    notify(s, l -> l.onFailedAlone(s, e));
+  }
+
+  /** Calls a listener so that its failure cannot escape into the engine loop (it falls back to onError). */
+  private static void notify(Sequence s, java.util.function.Consumer<Sequence.Listener> call) {
+    try {
+      call.accept(s.listener());
+    } catch (RuntimeException e) {
+      LOG.error("the listener of request {} failed while being told of its end", s.id(), e);
+      try {
+        s.listener().onError(s, e);
+      } catch (RuntimeException again) {
+        LOG.error("the listener of request {} failed again; its caller may not hear of its end", s.id(), again);
       }
     }
   }
@@ -260,13 +308,14 @@ public final class Engine implements AutoCloseable {
     scheduler.remove(s);
     runningCount = scheduler.numRunning();
     waitingCount = scheduler.numWaiting();
-    s.listener().onFinish(s, reason);
+    notify(s, l -> l.onFinish(s, reason));
   }
 
   private void failAll(Throwable e) {
+    InferenceException failure = new InferenceException("the engine thread stopped after an internal error: " + e, e);
     for (Sequence s : scheduler.all()) {
       scheduler.remove(s);
-      s.listener().onError(s, e);
+      notify(s, l -> l.onError(s, failure));
     }
   }
 

@@ -21,6 +21,15 @@ public final class Sequence {
 
     void onFinish(Sequence seq, FinishReason reason);
 
+    /**
+     * This sequence failed alone (its own token handling threw): it ends with {@link FinishReason#ERROR} while the
+     * rest of the batch goes on. By default the same as {@link #onError}.
+     */
+    default void onFailedAlone(Sequence seq, Throwable cause) {
+      onError(seq, cause);
+    }
+
+    /** The sequence's step failed as a whole (a backend error), or the engine stopped on an internal error. */
     void onError(Sequence seq, Throwable error);
   }
 
@@ -158,9 +167,9 @@ public final class Sequence {
   }
 
   /** The sampling settings of the next token. */
-  SamplingRow samplingRow() {
+  SamplingRow samplingRow(int vocabLimit) {
     return new SamplingRow((float) params.temperature(), params.topK(), (float) params.topP(), seed,
-        numOutputTokens());
+        numOutputTokens(), vocabLimit);
   }
 
   /** Appends a sampled token and says whether it ends the request. */

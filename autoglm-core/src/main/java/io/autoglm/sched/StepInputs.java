@@ -17,7 +17,8 @@ import java.util.List;
 record StepInputs(StepBatch batch, int[] logitRows, int[] firstLogitRow, int[] sampleRows,
     List<SamplingRow> samplingRows, boolean anyCapture) {
 
-  static StepInputs of(List<Scheduler.Chunk> chunks, BlockPool pool, Scheduler scheduler, int blockSize) {
+  static StepInputs of(List<Scheduler.Chunk> chunks, BlockPool pool, Scheduler scheduler, int blockSize,
+      int vocabLimit) {
     int total = chunks.stream().mapToInt(Scheduler.Chunk::numTokens).sum();
     int[] tokens = new int[total];
     int[] positions = new int[total];
@@ -51,7 +52,7 @@ record StepInputs(StepBatch batch, int[] logitRows, int[] firstLogitRow, int[] s
       }
       if (c.samples()) {
         sampleRows.add(logitRows.size() - 1);
-        samplingRows.add(s.samplingRow());
+        samplingRows.add(s.samplingRow(vocabLimit));
       }
     }
     if (logitRows.isEmpty()) {

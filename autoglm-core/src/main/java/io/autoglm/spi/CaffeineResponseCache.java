@@ -71,7 +71,7 @@ final class CaffeineResponseCache implements ResponseCache {
 
   private static boolean keepable(GenerationResult result) {
     return result != null && result.finishReason() != FinishReason.CANCELLED
-        && result.finishReason() != FinishReason.TIMEOUT;
+        && result.finishReason() != FinishReason.TIMEOUT && result.finishReason() != FinishReason.ERROR;
   }
 
   private static int weight(CacheKey key, GenerationResult result) {

@@ -96,11 +96,44 @@ public record ChatPrompt(List<ChatMessage> messages, List<Map<String, Object>> t
     }
     Map<String, Object> fields = JsonValues.toMap(e.getAsJsonObject());
     Object role = fields.remove("role");
-    Object content = fields.remove("content");
-    if (content != null && !(content instanceof String)) {
-      throw new IllegalArgumentException("message " + index + " content is " + content + ": expected a string");
+    ChatMessage.Content content = content(fields.remove("content"), index);
+    return new ChatMessage(role instanceof String r ? r : String.valueOf(role), content, fields);
+  }
+
+  /**
+   * A message's content: a string, a list of {@code {"type": "text", "text": ...}} parts, or null (taken as "", as
+   * OpenAI-compatible servers take an assistant's tool-call turn without content). Other part types (image_url,
+   * input_audio, ...) are rejected: no GLM text model reads them.
+   */
+  static ChatMessage.Content content(Object content, int messageIndex) {
+    if (content == null || content instanceof String) {
+      return ChatMessage.Content.text(content == null ? "" : (String) content);
     }
-    return new ChatMessage(role instanceof String r ? r : String.valueOf(role), content == null ? "" : (String) content,
-        fields);
+    if (!(content instanceof List<?> list)) {
+      throw new IllegalArgumentException("message " + messageIndex + " content is " + content
+          + ": expected a string or a list of text parts");
+    }
+    List<String> texts = new ArrayList<>();
+    for (int i = 0; i < list.size(); i++) {
+      String at = "message " + messageIndex + " content part " + i;
+      if (!(list.get(i) instanceof Map<?, ?> part)) {
+        throw new IllegalArgumentException(at + " is " + list.get(i)
+            + ": expected {\"type\": \"text\", \"text\": ...}");
+      }
+      if (!"text".equals(part.get("type"))) {
+        throw new IllegalArgumentException(at + " has type '" + part.get("type")
+            + "': only 'text' parts are supported");
+      }
+      if (!(part.get("text") instanceof String text)) {
+        throw new IllegalArgumentException(at + " text is " + part.get("text") + ": expected a string");
+      }
+      for (Object key : part.keySet()) {
+        if (!"type".equals(key) && !"text".equals(key)) {
+          throw new IllegalArgumentException(at + " has key '" + key + "': a text part has only 'type' and 'text'");
+        }
+      }
+      texts.add(text);
+    }
+    return new ChatMessage.Content.Parts(texts);
   }
 }

@@ -21,7 +21,10 @@ import java.util.function.UnaryOperator;
 /**
  * A model's own Jinja chat template, rendered as transformers' {@code apply_chat_template(tokenize=False)} renders
  * it. Variables: {@code messages}, {@code tools} (none when empty), {@code add_generation_prompt}, the prompt's
- * kwargs, and the special-token strings of tokenizer_config.json ({@code eos_token}, ...). Thread-safe.
+ * kwargs, and the special-token strings of tokenizer_config.json ({@code eos_token}, ...). The prompt's tools go
+ * where the template reads them ({@link ToolSupport}): the {@code tools} variable, or a system message put first
+ * for templates that read a message's {@code tools} key (glm-4-9b-chat); a template that reads neither fails a
+ * prompt with tools rather than drop them. Thread-safe.
  */
 public final class ChatTemplate {
   private static final String[] TOKEN_VARS = {"bos_token", "eos_token", "pad_token", "unk_token"};
@@ -29,6 +32,7 @@ public final class ChatTemplate {
   private final String source;
   private final Map<String, Object> tokenVars; // e.g. eos_token → "<|endoftext|>"
   private final Jinjava jinjava = JinjaEnvironment.create();
+  private final ToolSupport toolSupport;
 
   private ChatTemplate(String source, Map<String, Object> tokenVars) {
     Objects.requireNonNull(source, "source");
@@ -36,6 +40,11 @@ public final class ChatTemplate {
     this.source = source.endsWith("\r\n") ? source.substring(0, source.length() - 2)
         : source.endsWith("\n") || source.endsWith("\r") ? source.substring(0, source.length() - 1) : source;
     this.tokenVars = Map.copyOf(tokenVars);
+    this.toolSupport = ToolSupport.probe(vars -> {
+      Map<String, Object> ctx = new HashMap<>(this.tokenVars);
+      ctx.putAll(vars);
+      return renderRaw(ctx);
+    });
   }
 
   /** A template from its source text, with no special-token variables. */
@@ -108,7 +117,9 @@ public final class ChatTemplate {
    */
   List<Segment> renderSegments(ChatPrompt prompt, Set<String> specialTokens) {
     PlaceholderCodec codec = new PlaceholderCodec(specialTokens);
-    return codec.segments(renderRaw(context(prompt, codec::hide)));
+    Map<String, Object> ctx = context(prompt, codec::hide);
+    ctx.put(PlaceholderCodec.CONTEXT_KEY, codec);
+    return codec.segments(renderRaw(ctx));
   }
 
   private Map<String, Object> context(ChatPrompt prompt, UnaryOperator<String> strings) {
@@ -117,8 +128,10 @@ public final class ChatTemplate {
     for (ChatMessage m : prompt.messages()) {
       messages.add(deepMap(m.toTemplateMap(), strings));
     }
+    @SuppressWarnings("unchecked")
+    List<Object> tools = (List<Object>) deepMap(prompt.tools(), strings);
+    ctx.put("tools", toolSupport.place(messages, tools));
     ctx.put("messages", messages);
-    ctx.put("tools", prompt.tools().isEmpty() ? null : deepMap(prompt.tools(), strings));
     ctx.put("add_generation_prompt", prompt.addGenerationPrompt());
     for (Map.Entry<String, Object> e : prompt.templateKwargs().entrySet()) {
       ctx.put(e.getKey(), deepMap(e.getValue(), strings));

@@ -35,7 +35,9 @@ public final class GlmTokenizer implements AutoCloseable {
   private final HuggingFaceTokenizer textOnly; // matches only non-special added tokens
   private final Map<String, Integer> specialIds; // content → id, special added tokens only
   private final Set<Integer> specialIdSet;
-  private final byte[][] tokenBytes; // (vocabSize) → the bytes each id decodes to
+  private static final byte[] NO_BYTES = new byte[0];
+  private final byte[][] tokenBytes;
+  private final int maxTokenBytes; // the longest entry of tokenBytes // (vocabSize) → the bytes each id decodes to
   private final List<Integer> eosTokenIds;
   private final Optional<ChatTemplate> chatTemplate;
 
@@ -48,6 +50,7 @@ public final class GlmTokenizer implements AutoCloseable {
     }
     this.specialIdSet = Set.copyOf(specialIds.values());
     this.tokenBytes = TokenTable.bytesById(files.tokenizerJson(), files.addedTokens());
+    this.maxTokenBytes = java.util.Arrays.stream(tokenBytes).mapToInt(b -> b.length).max().orElse(1);
     this.eosTokenIds = files.eosTokenIds();
     this.chatTemplate = chatTemplate;
     // tokenizer.json with the non-special added tokens only: a new top level over the same (unmodified) members, not
@@ -141,7 +144,8 @@ public final class GlmTokenizer implements AutoCloseable {
 
   /** A fresh streaming decoder; with {@code skipSpecialTokens}, special tokens emit nothing. */
   public IncrementalDetokenizer newDetokenizer(boolean skipSpecialTokens) {
-    return new IncrementalDetokenizer(id -> tokenBytes[checkId(id)],
+    // an id the tokenizer has no text for (the engine never samples one) decodes to nothing rather than failing
+    return new IncrementalDetokenizer(id -> id >= 0 && id < tokenBytes.length ? tokenBytes[id] : NO_BYTES,
         skipSpecialTokens ? specialIdSet::contains : id -> false);
   }
 
@@ -154,6 +158,11 @@ public final class GlmTokenizer implements AutoCloseable {
   /** The special tokens' texts, sorted. */
   public Set<String> specialTokens() {
     return Collections.unmodifiableSet(new TreeSet<>(specialIds.keySet()));
+  }
+
+  /** The most bytes one token's text holds: a text of B bytes encodes to at least B / maxTokenBytes() tokens. */
+  public int maxTokenBytes() {
+    return maxTokenBytes;
   }
 
   /** Number of ids the tokenizer can produce: 151,343 for GLM-4 (the model's embedding may have more rows). */

@@ -9,13 +9,15 @@ import com.hubspot.jinjava.interpret.InterpreterFactory;
 import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.lib.filter.Filter;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
+import java.util.Collection;
 import java.util.Map;
+import java.util.function.Function;
 import jinjava.javax.el.CompositeELResolver;
 
 /**
  * A Jinjava engine set up as transformers sets up Jinja for chat templates: {@code trim_blocks} and
  * {@code lstrip_blocks}, a {@code tojson} that is Python's {@code json.dumps} (not HTML-escaping), Python string
- * methods, and {@code raise_exception}.
+ * methods, and {@code raise_exception}. Values print as they are: text that looks like template code is never run.
  */
 final class JinjaEnvironment {
   /** Jinjava's switches that make it behave as Python's Jinja does ({@code {{-} trimming, operator precedence...). */
@@ -40,6 +42,9 @@ final class JinjaEnvironment {
         .withLstripBlocks(true)
         .withElResolver(resolver)
         .withFailOnUnknownTokens(false)
+        // Jinjava by default renders again any output that holds "{{": a user's "{{ messages }}" would run as
+        // template code. Python's Jinja prints values as they are.
+        .withNestedInterpretationEnabled(false)
         .withLegacyOverrides(PYTHON_JINJA)
         .withInterperterFactory(new PythonInterpreterFactory())
         .build();
@@ -50,7 +55,11 @@ final class JinjaEnvironment {
     return jinjava;
   }
 
-  /** Prints values as Python does where Jinjava differs: booleans as {@code True}/{@code False}. */
+  /**
+   * Prints values as Python's {@code str()} does where Jinjava differs: strings exactly as they are (Jinjava's
+   * "pyish" printer JSON-escapes control characters, so a NUL came out as the six characters <code>&#92;u0000</code>),
+   * booleans as {@code True}/{@code False}, floats in Python's repr, lists and dicts as Python's repr.
+   */
   static final class PythonInterpreter extends JinjavaInterpreter {
     PythonInterpreter(Jinjava jinjava, Context context, JinjavaConfig config) {
       super(jinjava, context, config);
@@ -62,8 +71,17 @@ final class JinjaEnvironment {
 
     @Override
     public String getAsString(Object value) {
+      if (value instanceof String s) {
+        return s;
+      }
       if (value instanceof Boolean b) {
         return b ? "True" : "False";
+      }
+      if (value instanceof Double || value instanceof Float) {
+        return PythonRepr.floatRepr(((Number) value).doubleValue());
+      }
+      if (value instanceof Map || value instanceof Collection || value instanceof Object[]) {
+        return printUserText(this, value, PythonRepr::repr);
       }
       return super.getAsString(value);
     }
@@ -79,6 +97,18 @@ final class JinjaEnvironment {
     public JinjavaInterpreter newInstance(Jinjava jinjava, Context context, JinjavaConfig config) {
       return new PythonInterpreter(jinjava, context, config);
     }
+  }
+
+  /**
+   * {@code printer} applied to {@code value} as it holds the user's text: when special tokens are hidden behind
+   * placeholders ({@link PlaceholderCodec}), the printer sees the restored text (so it escapes the user's characters,
+   * not the placeholders') and its output is hidden again.
+   */
+  static String printUserText(JinjavaInterpreter interpreter, Object value, Function<Object, String> printer) {
+    if (interpreter.getContext().get(PlaceholderCodec.CONTEXT_KEY) instanceof PlaceholderCodec codec) {
+      return codec.hide(printer.apply(codec.restoreDeep(value)));
+    }
+    return printer.apply(value);
   }
 
   /** transformers' {@code raise_exception}: the template rejects its input. */
@@ -121,7 +151,8 @@ final class JinjaEnvironment {
       }
       boolean ensureAscii = Boolean.TRUE.equals(kwargs.get("ensure_ascii"));
       boolean sortKeys = Boolean.TRUE.equals(kwargs.get("sort_keys"));
-      return new PythonJson(indentText, itemSep, keySep, ensureAscii, sortKeys).dumps(var);
+      PythonJson json = new PythonJson(indentText, itemSep, keySep, ensureAscii, sortKeys);
+      return printUserText(interpreter, var, json::dumps);
     }
   }
 }

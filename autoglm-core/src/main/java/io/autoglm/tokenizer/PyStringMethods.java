@@ -1,5 +1,6 @@
 package io.autoglm.tokenizer;
 
+import com.hubspot.jinjava.interpret.JinjavaInterpreter;
 import com.hubspot.jinjava.objects.SafeString;
 import java.beans.FeatureDescriptor;
 import java.util.ArrayList;
@@ -22,12 +23,46 @@ final class PyStringMethods extends ELResolver {
     if (!(base instanceof String || base instanceof SafeString) || method == null) {
       return null;
     }
-    Object result = call(base.toString(), method.toString(), params == null ? new Object[0] : params);
+    Object[] args = params == null ? new Object[0] : params;
+    PlaceholderCodec codec = currentCodec();
+    Object result = codec == null ? call(base.toString(), method.toString(), args)
+        : hide(codec, call(codec.restore(base.toString()), method.toString(), restore(codec, args)));
     if (result != NOT_HANDLED) {
       context.setPropertyResolved(true);
       return result;
     }
     return null;
+  }
+
+  /**
+   * The codec hiding special tokens in this render, if any: methods then run on the user's text, so
+   * {@code content.endswith("/nothink")} sees "/nothink" where a placeholder stands, and their string results are
+   * hidden again.
+   */
+  private static PlaceholderCodec currentCodec() {
+    JinjavaInterpreter interpreter = JinjavaInterpreter.getCurrent();
+    return interpreter != null && interpreter.getContext().get(PlaceholderCodec.CONTEXT_KEY) instanceof
+        PlaceholderCodec codec ? codec : null;
+  }
+
+  private static Object[] restore(PlaceholderCodec codec, Object[] args) {
+    Object[] out = args.clone();
+    for (int i = 0; i < out.length; i++) {
+      out[i] = codec.restoreDeep(out[i]);
+    }
+    return out;
+  }
+
+  private static Object hide(PlaceholderCodec codec, Object result) {
+    if (result instanceof String s) {
+      return codec.hide(s);
+    }
+    if (result instanceof List<?> list) {
+      List<Object> out = new ArrayList<>();
+      list.forEach(x -> out.add(x instanceof String s ? codec.hide(s) : x));
+      return out;
+    }
+    return result;
   }
 
   private static final Object NOT_HANDLED = new Object();

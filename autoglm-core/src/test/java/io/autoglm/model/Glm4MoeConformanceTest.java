@@ -2,6 +2,7 @@ package io.autoglm.model;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.autoglm.Fixtures;
 import io.autoglm.backend.cpu.DjlCpuBackend;
 import io.autoglm.safetensors.Checkpoint;
 import java.nio.file.Path;
@@ -17,7 +18,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * GLM4-MoE on the CPU backend against transformers' own fp32 outputs: the shared {@code glm4moe-tiny} fixture
  * (n_group 1, norm_topk_prob, 1 shared expert, no q/k norm) and {@code glm4moe-variant-tiny} from the test
  * resources (q/k norms, n_group 4 / topk_group 2, norm_topk_prob off, 2 shared experts; see
- * {@code tools/make_moe_variant_fixture.py}). Every prompt is teacher-forced through its greedy continuation, fed
+ * {@code tools/make_moe_variant_fixture.py}), {@code glm4moe-gqa12} (12 query heads per KV head, head_dim 32) and
+ * {@code glm4moe-grouped-ties} (routing decided by exact ties and the -inf mask of dropped groups; see
+ * {@code tools/make_fixtures_17.py}). Every prompt is teacher-forced through its greedy continuation, fed
  * whole or in chunks 7 + 1 + rest over the paged KV cache with block sizes 1, 16 and 256; prompt rows are compared
  * with the reference prompt logits and the rows from T-1 on with the greedy-step logits.
  */
@@ -27,9 +30,7 @@ class Glm4MoeConformanceTest {
   private DjlCpuBackend backend;
 
   static Path fixture(String name) {
-    return name.equals("glm4moe-variant-tiny")
-        ? Path.of("src/test/resources/fixtures", name)
-        : Path.of(System.getProperty("autoglm.fixtures", "../../shared/fixtures"), "models", name);
+    return Fixtures.model(name);
   }
 
   @BeforeAll
@@ -50,7 +51,12 @@ class Glm4MoeConformanceTest {
         Arguments.of("glm4moe-tiny", 256, new int[] {7, 1}),
         Arguments.of("glm4moe-variant-tiny", 16, new int[] {}),
         Arguments.of("glm4moe-variant-tiny", 1, new int[] {7, 1}),
-        Arguments.of("glm4moe-variant-tiny", 256, new int[] {7, 1}));
+        Arguments.of("glm4moe-variant-tiny", 256, new int[] {7, 1}),
+        Arguments.of("glm4moe-gqa12", 16, new int[] {}),
+        Arguments.of("glm4moe-gqa12", 1, new int[] {7, 1}),
+        Arguments.of("glm4moe-grouped-ties", 16, new int[] {}),
+        Arguments.of("glm4moe-grouped-ties", 1, new int[] {7, 1}),
+        Arguments.of("glm4moe-grouped-ties", 256, new int[] {7, 1}));
   }
 
   @ParameterizedTest(name = "{0} block {1} chunks {2}")
@@ -93,6 +99,6 @@ class Glm4MoeConformanceTest {
   }
 
   static List<String> fixtures() {
-    return List.of("glm4moe-tiny", "glm4moe-variant-tiny");
+    return List.of("glm4moe-tiny", "glm4moe-variant-tiny", "glm4moe-gqa12", "glm4moe-grouped-ties");
   }
 }

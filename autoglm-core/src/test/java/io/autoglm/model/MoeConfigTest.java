@@ -67,12 +67,12 @@ class MoeConfigTest {
           o.addProperty("n_group", 2);
           o.addProperty("num_experts_per_tok", 5);
         }));
-    assertEquals("moe_intermediate_size (0) must be >= 1", rejected(o -> o.addProperty("moe_intermediate_size", 0)));
-    assertEquals("first_k_dense_replace (-1) must be >= 0",
+    assertEquals("moe_intermediate_size (0) must be an integer >= 1", rejected(o -> o.addProperty("moe_intermediate_size", 0)));
+    assertEquals("first_k_dense_replace (-1) must be an integer >= 0",
         rejected(o -> o.addProperty("first_k_dense_replace", -1)));
-    assertEquals("routed_scaling_factor (0.0) must be finite and > 0",
+    assertEquals("routed_scaling_factor (0.0) must be a number > 0",
         rejected(o -> o.addProperty("routed_scaling_factor", 0.0)));
-    assertEquals("field n_routed_experts is missing (needed by Glm4MoeForCausalLM)",
+    assertEquals("n_routed_experts is missing (required by Glm4MoeForCausalLM: an integer >= 1)",
         rejected(o -> o.remove("n_routed_experts")));
   }
 

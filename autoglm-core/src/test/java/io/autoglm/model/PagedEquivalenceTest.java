@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class PagedEquivalenceTest {
   @ParameterizedTest
-  @ValueSource(strings = {"glm-tiny", "glm4-tiny", "glm4-tiny-bf16"})
+  @ValueSource(strings = {"glm-tiny", "glm4-tiny", "glm4-tiny-bf16", "glm4-gqa24-bf16"})
   void blockSizesAndChunkingAgree(String name) {
     var dir = Fixtures.model(name);
     ModelConfig c = ModelConfig.load(dir);

@@ -17,7 +17,10 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Every malformed checkpoint is a ModelLoadException that names the file or the tensor — never a crash. */
+/**
+ * Every malformed checkpoint is a ModelLoadException that names the file or the tensor — never a crash. The header
+ * rules in detail: {@link SafetensorsHeaderRulesTest}.
+ */
 class SafetensorsBadInputTest {
   @TempDir Path dir;
 

@@ -52,4 +52,20 @@ class SamplerTest {
     assertEquals(p[0] / (p[0] + p[1]), cut[0] / (double) draws, 0.01);
     assertTrue(cut[1] > 0);
   }
+
+  @Test
+  void idsAtOrPastTheVocabLimitAreNeverPicked() {
+    float[] logits = new float[64];
+    for (int i = 0; i < logits.length; i++) {
+      logits[i] = i >= 40 ? 10f + i : (float) Math.sin(i); // the best ids all lie past the limit
+    }
+    float[] allowed = java.util.Arrays.copyOf(logits, 40);
+    org.junit.jupiter.api.Assertions.assertEquals(Sampler.argmax(allowed),
+        Sampler.sample(logits, new SamplingRow(0f, 0, 1f, 0, 0, 40)));
+    for (int step = 0; step < 500; step++) {
+      SamplingRow row = new SamplingRow(1.5f, 0, 1f, 3, step, 40);
+      org.junit.jupiter.api.Assertions.assertEquals(Sampler.sample(allowed, new SamplingRow(1.5f, 0, 1f, 3, step)),
+          Sampler.sample(logits, row), "the same draw as over the allowed ids alone");
+    }
+  }
 }

@@ -30,6 +30,13 @@ cases = [
  ("{{ 'a' ~ 1 ~ 'b' }}|{{ 'x' in 'xyz' }}|{% if 'q' not in xs %}no{% endif %}", {"xs": ["a"]}),
  ("{{ xs }}|{{ d }}|{{ true }}|{{ 1.0 }}|{{ x }}", {"xs": ["a", 1], "d": {"k": "v"}, "x": False}),
  ("{{ d | tojson }}|{{ d.keys() | list | join(',') }}", {"d": {"k2": [1, {"n": None}], "k1": False}}),
+ # Python's str() of strings (kept as they are, NUL included), floats and lists/dicts (repr, with its quoting and escapes)
+ ("[{{ s }}]{{ s | length }}|{{ s ~ '!' }}|{{ s.strip() }}|{{ s | string }}", {"s": "a\x00b\x01\x1f\x7f\u2028\ufeff"}),
+ ("{{ 1e-07 }} {{ 1e16 }} {{ 0.1 + 0.2 }} {{ x }} {{ y }}", {"x": 2.5e-05, "y": -0.0}),
+ ("{{ xs }}", {"xs": ["it's", 'say "hi"', "both ' and \"", "back\\slash", "\x00\x07\x08\t\n\x0b\x0c\r\x1b\x7f"]}),
+ ("{{ xs }}", {"xs": ["\xa0\xad\u200b\u2028\u2029\u3000\ufeff\ue000\U000f0000", "é中😀\u0301"]}),
+ ("{{ d }}|{{ d.a }}|{{ d['b'] }}", {"d": {"a": [1, 2.0, None, True, {}], "b": {"c": []}, "e": ""}}),
+ ("{% for p in parts %}{{ p }};{% endfor %}{{ parts[0].text }}", {"parts": [{"type": "text", "text": "x\x00y"}]}),
 ]
 out = []
 for t, ctx in cases:

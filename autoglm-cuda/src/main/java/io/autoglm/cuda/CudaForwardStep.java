@@ -823,7 +823,7 @@ final class CudaForwardStep implements ForwardStep {
     copyInput(params);
     long out = memory.allocate(4L * n);
     track(12, out, l.ptr());
-    CudaNative.sample(ctx, out, l.ptr(), l.ld(), l.cols(), params.device(), n);
+    CudaNative.sample(ctx, out, l.ptr(), l.ld(), sampleableColumns(rows, l.cols()), params.device(), n);
     profileFlush();
     ByteBuffer host = backend.readback(4L * n);
     CudaNative.copyAsync(ctx, CudaNative.address(host), out, 4L * n);
@@ -831,6 +831,18 @@ final class CudaForwardStep implements ForwardStep {
     int[] tokensOut = new int[rows.size()];
     host.asIntBuffer().get(tokensOut);
     return tokensOut;
+  }
+
+  /** The leading logits columns that may be picked: the rows' shared vocabulary limit (ids with no text excluded). */
+  private static int sampleableColumns(List<SamplingRow> rows, int cols) {
+    int limit = rows.isEmpty() ? cols : rows.get(0).sampleableColumns(cols);
+    for (SamplingRow r : rows) {
+      if (r.sampleableColumns(cols) != limit) {
+        throw new IllegalArgumentException("sampling rows of one step must share one vocabLimit: " + limit + " and "
+            + r.sampleableColumns(cols));
+      }
+    }
+    return limit;
   }
 
   @Override

@@ -1,5 +1,7 @@
 package io.autoglm.spring;
 
+import io.autoglm.ContextLengthExceededException;
+import io.autoglm.GenerationResult;
 import io.autoglm.OverloadedException;
 import io.autoglm.spi.RateLimitExceededException;
 import java.time.Duration;
@@ -17,8 +19,6 @@ import org.springframework.web.servlet.function.ServerResponse;
  */
 final class OpenAiException extends RuntimeException {
   private static final long serialVersionUID = 1L;
-  private static final java.util.regex.Pattern CONTEXT_LENGTH =
-      java.util.regex.Pattern.compile("prompt has \\d+ tokens; the context holds \\d+\\b");
 
   private final int status;
   private final String type;
@@ -112,6 +112,12 @@ final class OpenAiException extends RuntimeException {
         "the response took longer than the server's time limit", Map.of());
   }
 
+  /** A choice the engine ended alone with finish reason ERROR: the request is the server's failure, not the client's. */
+  static OpenAiException choiceFailed(int index, GenerationResult result) {
+    return new OpenAiException(500, "server_error", null, "engine_error", "choice " + index
+        + " failed in the engine: " + result.error().orElse("no reason given"), Map.of());
+  }
+
   /** The answer to a request whose client hung up before it: nobody reads it; 499 as nginx logs it. */
   static OpenAiException clientClosed() {
     return new OpenAiException(499, "invalid_request_error", null, "client_closed_request",
@@ -124,7 +130,7 @@ final class OpenAiException extends RuntimeException {
    */
   static OpenAiException fromSubmit(Throwable t, String promptParam) {
     Throwable cause = unwrap(t);
-    if (cause instanceof IllegalArgumentException e && isContextLength(e)) {
+    if (cause instanceof ContextLengthExceededException e) {
       return contextLengthExceeded(promptParam, e.getMessage());
     }
     return from(cause);
@@ -146,14 +152,6 @@ final class OpenAiException extends RuntimeException {
       return badRequest(null, e.getMessage());
     }
     return internal(t);
-  }
-
-  /**
-   * Whether core rejected the prompt as longer than the context. Core has no dedicated type for it yet, so this
-   * matches the message of {@code AutoGLM.checkPrompt}: "prompt has N tokens; the context holds M, ...".
-   */
-  private static boolean isContextLength(IllegalArgumentException e) {
-    return e.getMessage() != null && CONTEXT_LENGTH.matcher(e.getMessage()).lookingAt();
   }
 
   /** The exception inside CompletionException / ExecutionException wrappers (and Spring's, for a body read). */

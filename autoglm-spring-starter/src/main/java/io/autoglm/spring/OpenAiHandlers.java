@@ -104,18 +104,18 @@ final class OpenAiHandlers {
     });
     for (GenerationHandle h : handles) { // the first failed choice answers at once and cancels the rest
       h.result().whenComplete((r, e) -> {
-        if (e != null || OpenAiResponses.failed(r.finishReason())) {
+        if (e != null || OpenAiResponses.failed(r)) {
           watch.stop();
           handles.forEach(GenerationHandle::cancel);
-          answer.complete(OpenAiException.engineFailure(e != null ? e
-              : new IllegalStateException("choice " + handles.indexOf(h) + " failed in the engine")).toResponse());
+          answer.complete((e != null ? OpenAiException.engineFailure(e)
+              : OpenAiException.choiceFailed(handles.indexOf(h), r)).toResponse());
         }
       });
     }
     CompletableFuture<?>[] all = handles.stream().map(GenerationHandle::result).toArray(CompletableFuture[]::new);
     CompletableFuture.allOf(all).thenRun(() -> {
       List<GenerationResult> results = handles.stream().map(h -> h.result().join()).toList();
-      if (results.stream().noneMatch(x -> OpenAiResponses.failed(x.finishReason()))) {
+      if (results.stream().noneMatch(OpenAiResponses::failed)) {
         watch.stop();
         answer.complete(json(format.answer(results, echo)));
       }

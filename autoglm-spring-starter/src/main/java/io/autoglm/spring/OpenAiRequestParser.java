@@ -232,19 +232,22 @@ final class OpenAiRequestParser {
     }
   }
 
-  /** A string, or an array of {@code {"type": "text", "text": ...}} parts joined; images and audio are rejected. */
-  private static String content(JsonFields f) {
+  /**
+   * A string, or an array of {@code {"type": "text", "text": ...}} parts, kept as parts (the template sees the list,
+   * as transformers passes it); images and audio are rejected.
+   */
+  private static ChatMessage.Content content(JsonFields f) {
     Optional<JsonNode> c = f.get("content");
     if (c.isEmpty()) {
-      return "";
+      return ChatMessage.Content.text("");
     }
     if (c.get().isString()) {
-      return c.get().stringValue();
+      return ChatMessage.Content.text(c.get().stringValue());
     }
     if (!c.get().isArray()) {
       throw f.wrongType("content", "a string or an array of text parts", c.get());
     }
-    StringBuilder text = new StringBuilder();
+    List<String> texts = new ArrayList<>();
     for (int i = 0; i < c.get().size(); i++) {
       JsonFields part = new JsonFields(c.get().get(i), f.param("content") + "[" + i + "].");
       String type = part.string("type").orElse("");
@@ -253,9 +256,9 @@ final class OpenAiRequestParser {
             + "': only text content parts are supported");
       }
       part.requireKnown(Set.of("type", "text"), "text content parts");
-      text.append(part.string("text").orElse(""));
+      texts.add(part.string("text").orElse(""));
     }
-    return text.toString();
+    return new ChatMessage.Content.Parts(texts);
   }
 
   private static ChatPrompt prompt(List<ChatMessage> messages, List<Map<String, Object>> tools,

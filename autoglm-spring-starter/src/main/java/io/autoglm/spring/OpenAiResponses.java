@@ -108,13 +108,9 @@ record OpenAiResponses(String id, long createdSeconds, String model, boolean cha
     return usage;
   }
 
-  /**
-   * Whether the engine ended a request alone because it failed in it (core's {@code FinishReason.ERROR}: a token it
-   * could not decode, a failing stop-string matcher). Matched by name so this compiles before core has the constant.
-   * TODO(core): compare with FinishReason.ERROR once main has it.
-   */
-  static boolean failed(FinishReason reason) {
-    return reason.name().equals("ERROR");
+  /** Whether the engine ended a request alone because it failed in it (its result's error says why). */
+  static boolean failed(GenerationResult result) {
+    return result.finishReason() == FinishReason.ERROR;
   }
 
   /** OpenAI's {@code stop} and {@code length}; a timed-out or cancelled request says so. */

@@ -100,9 +100,8 @@ final class SseRelay {
   }
 
   private void finish(int index, GenerationResult result) {
-    if (OpenAiResponses.failed(result.finishReason())) {
-      end(Ending.error(OpenAiException.engineFailure(new IllegalStateException("choice " + index
-          + " failed in the engine"))));
+    if (OpenAiResponses.failed(result)) {
+      end(Ending.error(OpenAiException.choiceFailed(index, result)));
       return;
     }
     boolean all = false;

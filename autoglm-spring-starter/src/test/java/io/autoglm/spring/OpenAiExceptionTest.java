@@ -2,6 +2,7 @@ package io.autoglm.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.autoglm.ContextLengthExceededException;
 import java.util.Map;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.Test;
@@ -22,11 +23,10 @@ class OpenAiExceptionTest {
     assertThat((String) error(e).get("message")).contains("151500");
   }
 
-  /** Core's message from AutoGLM.checkPrompt; core has no dedicated exception type for it yet. */
   @Test
   void promptLongerThanTheContextIsContextLengthExceeded() {
-    IllegalArgumentException tooLong = new IllegalArgumentException(
-        "prompt has 3005 tokens; the context holds 2048, so at most 2047 fit with one generated token");
+    ContextLengthExceededException tooLong = new ContextLengthExceededException(
+        "prompt has 3005 tokens; the context holds 2048, so at most 2047 fit with one generated token", 3005, 2048);
     OpenAiException e = OpenAiException.fromSubmit(new CompletionException(tooLong), "messages");
     assertThat(e.status()).isEqualTo(400);
     assertThat(error(e)).containsEntry("code", "context_length_exceeded").containsEntry("param", "messages")

@@ -100,6 +100,21 @@ class SseRelayTest {
     assertThat(cancels.get()).isGreaterThanOrEqualTo(2);
   }
 
+  /** A choice the engine ended alone (finish reason ERROR) ends the stream with its reason, as a server error. */
+  @Test
+  void choiceThatFailedAloneEndsWithItsErrorAndCancelsTheOthers() {
+    List<GenerationHandle> h = start(2, Runnable::run);
+    TestHandles.token(h.get(0), 0, "Hi");
+    TestHandles.failAlone(h.get(1), "the stop-string matcher threw: boom");
+    TestHandles.finish(h.get(0), FinishReason.CANCELLED, 1);
+    JsonNode error = json(sse.data.get(sse.data.size() - 1)).get("error");
+    assertThat(error.get("type").asString()).isEqualTo("server_error");
+    assertThat(error.get("message").asString()).contains("choice 1", "boom");
+    assertThat(sse.data).noneMatch(d -> d.contains("\"finish_reason\":\"error\"")).doesNotContain(" [DONE]");
+    assertThat(sse.completes).isEqualTo(1);
+    assertThat(cancels.get()).isGreaterThanOrEqualTo(2);
+  }
+
   /** Spring's builder ignores complete() after a failed write: the relay completes the async context itself. */
   @Test
   void failedWriteCancelsAndCompletesTheExchange() {

@@ -45,7 +45,7 @@ final class CpuMoe {
   /**
    * Routing of T tokens on the host.
    *
-   * @param experts (T·topK) token-major, each token's experts ascending
+   * @param experts (T·topK) token-major, each token's experts in {@link MoeRouter.Choice}'s (torch.topk's) order
    * @param weights (T·topK) matching {@code experts}
    */
   record Routing(int numTokens, int topK, int[] experts, float[] weights) implements ExpertRouting {}
@@ -74,7 +74,8 @@ final class CpuMoe {
 
   /**
    * Gathers the (token, expert) pairs sorted by expert, runs each expert's MLP on its run of rows, scales the rows
-   * by their weights, and sums each token's topK rows back, in the token's (ascending) expert order.
+   * by their weights, and sums each token's topK rows back in the token's routing order, as transformers' grouped_mm
+   * experts do ({@code .view(T, topK, hidden).sum(dim=1)}, the same torch reduction).
    */
   static NDArray moe(NDManager manager, NDArray x, MoeWeights w, ExpertRouting r) {
     Weights weights = (Weights) w;

@@ -19,8 +19,9 @@ import java.util.Locale;
  *
  * <p>Each reference prompt is fed teacher-forced (prompt + greedy continuation) as one prefill; {@link MoeRouter}'s
  * observer records every routed token in call order, i.e. MoE layer by layer, token by token. A trace line is
- * {@code prompt layer token chosen biased...} where {@code biased} = sigmoid(logit) + correction bias, the values
- * experts are chosen on. The top-k margin of a token is biased[k-th] − biased[(k+1)-th] of the reference.
+ * {@code prompt layer token chosen biased...} where {@code chosen} is the set of experts (ascending) and
+ * {@code biased} = sigmoid(logit) + correction bias, the values experts are chosen on. The top-k margin of a token
+ * is biased[k-th] − biased[(k+1)-th] of the reference.
  */
 public final class RouteCheck {
   private RouteCheck() {}
@@ -36,9 +37,11 @@ public final class RouteCheck {
       List<float[]> biased = new ArrayList<>();
       List<int[]> chosen = new ArrayList<>();
       MoeRouter.observe((l, b, c) -> {
+        int[] set = c.experts().clone(); // ascending: backends are compared on the set chosen, not its order
+        Arrays.sort(set);
         synchronized (biased) {
           biased.add(b.clone());
-          chosen.add(c.experts().clone());
+          chosen.add(set);
         }
       });
       List<float[]> logits;
