@@ -47,10 +47,10 @@ import org.springframework.test.context.DynamicPropertySource;
  * tokenizer's 151,343 ids (so the model samples ids the tokenizer has no text for). Of the requests, 25% are streams
  * the client closes after 2 chunks, 10% streams it closes before the first, 10% non-streamed requests it drops after
  * 1 s, and the rest streams it reads to the end. Afterwards: no valid request failed, every stream read to the end
- * ended with [DONE], the engine is idle with no KV block in use, and no server socket is left in CLOSE-WAIT.
+ * ended with [DONE], the engine is idle with no KV block in use, and no server socket is left in CLOSE-WAIT. The
+ * app runs with its shipped settings (application.yml, the starter's defaults); only the model is the test's.
  */
-@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT,
-    properties = "autoglm.server.disconnect-check-interval=200ms")
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 class SoakTest {
   private static final int REQUESTS = 512;
   private static final int CONCURRENCY = 32;
