@@ -18,4 +18,18 @@ public record ParsedAnswer(String content, Optional<String> reasoningContent, Li
     }
     toolCalls = List.copyOf(toolCalls);
   }
+
+  /** The answer as deltas (reasoning, content, then each call), for replaying a stored answer as a stream. */
+  public List<AnswerDelta> asDeltas() {
+    List<AnswerDelta> deltas = new java.util.ArrayList<>();
+    reasoningContent.filter(r -> !r.isEmpty()).ifPresent(r -> deltas.add(new AnswerDelta.Reasoning(r)));
+    if (!content.isEmpty()) {
+      deltas.add(new AnswerDelta.Content(content));
+    }
+    for (int i = 0; i < toolCalls.size(); i++) {
+      deltas.add(new AnswerDelta.ToolCallStart(i, toolCalls.get(i).id(), toolCalls.get(i).name()));
+      deltas.add(new AnswerDelta.ToolCallArguments(i, toolCalls.get(i).argumentsJson()));
+    }
+    return deltas;
+  }
 }
