@@ -1,5 +1,10 @@
 package io.autoglm;
 
+import io.autoglm.toolcall.AnswerDelta;
+import io.autoglm.toolcall.AnswerFormat;
+import io.autoglm.toolcall.AnswerParser;
+import io.autoglm.toolcall.OutputParsing;
+import io.autoglm.toolcall.ParsedAnswer;
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.KvLayout;
 import io.autoglm.grammar.GrammarCache;
@@ -150,6 +155,11 @@ public final class AutoGLM implements AutoCloseable {
   }
 
   GenerationHandle submit(int[] prompt, GenerationRequest request, String operation, Optional<String> cacheText) {
+    return submit(prompt, request, operation, cacheText, Optional.empty());
+  }
+
+  private GenerationHandle submit(int[] prompt, GenerationRequest request, String operation,
+      Optional<String> cacheText, Optional<AnswerFormat> format) {
     SamplingParams params = request.sampling();
     params.responseFormat().ifPresent(this::grammar); // a schema the grammar cannot enforce fails here, before compute
     RateLimiter.Permit permit;
@@ -164,8 +174,8 @@ public final class AutoGLM implements AutoCloseable {
           : cacheText.isPresent() ? CacheKey.ofText(hooks.modelId(), cacheText.get(), params)
           : CacheKey.ofTokens(hooks.modelId(), request.promptIds(), params);
       GenerationHandle handle = key.isPresent() && hooks.responseCache() != ResponseCache.none()
-          ? cached(key.get(), prompt, request, operation, permit, cacheText)
-          : enqueue(prompt, params, request.timeout(), false, operation, cacheText.isPresent());
+          ? cached(key.get(), prompt, request, operation, permit, cacheText, format)
+          : enqueue(prompt, params, request.timeout(), false, operation, cacheText.isPresent(), format);
       if (key.isEmpty() || hooks.responseCache() == ResponseCache.none()) {
         handle.result().whenComplete((r, e) -> release(permit, r, true));
       }
@@ -186,13 +196,14 @@ public final class AutoGLM implements AutoCloseable {
 
   /** A deterministic request through the response cache: identical requests in flight share one generation. */
   private GenerationHandle cached(CacheKey key, int[] prompt, GenerationRequest request, String operation,
-      RateLimiter.Permit permit, Optional<String> cacheText) {
+      RateLimiter.Permit permit, Optional<String> cacheText, Optional<AnswerFormat> format) {
     String id = "req-" + REQUEST_IDS.incrementAndGet();
     GenerationHandle outer = new GenerationHandle(id, callbacks);
     boolean[] generated = {false};
     CompletableFuture<GenerationResult> shared = hooks.responseCache().getOrCompute(key, () -> {
       generated[0] = true;
-      return enqueue(prompt, request.sampling(), Optional.empty(), false, operation, cacheText.isPresent()).result();
+      return enqueue(prompt, request.sampling(), Optional.empty(), false, operation, cacheText.isPresent(), format)
+          .result();
     });
     hooks.metrics().onResponseCacheLookup(!generated[0]);
     outer.onCancel(() -> shared.cancel(false)); // stops this caller's wait; the shared generation goes on
@@ -202,12 +213,14 @@ public final class AutoGLM implements AutoCloseable {
       if (r != null) {
         GenerationResult own = new GenerationResult(id, r.tokenIds(), r.text(), r.finishReason(),
             mine ? r.usage() : new Usage(r.usage().promptTokens(), r.usage().completionTokens(),
-                r.usage().promptTokens()), r.error());
+                r.usage().promptTokens()), r.error(), r.answer());
+        List<AnswerDelta> deltas = own.answer().map(ParsedAnswer::asDeltas).orElse(List.of());
         for (int i = 0; i < own.tokenIds().size(); i++) {
-          outer.publisher().offer(new TokenEvent(i, own.tokenIds().get(i), i == 0 ? own.text() : ""));
+          outer.publisher().offer(new TokenEvent(i, own.tokenIds().get(i), i == 0 ? own.text() : "",
+              i == 0 ? deltas : List.of()));
         }
-        if (own.tokenIds().isEmpty() && !own.text().isEmpty()) {
-          outer.publisher().offer(new TokenEvent(0, -1, own.text()));
+        if (own.tokenIds().isEmpty() && (!own.text().isEmpty() || !deltas.isEmpty())) {
+          outer.publisher().offer(new TokenEvent(0, -1, own.text(), deltas));
         }
         outer.publisher().complete();
         outer.future().complete(own);
@@ -262,7 +275,14 @@ public final class AutoGLM implements AutoCloseable {
     }
     List<Integer> idList = java.util.Arrays.stream(ids).boxed().toList();
     GenerationRequest g = new GenerationRequest(idList, request.sampling(), request.timeout(), request.user());
-    return submit(checkPrompt(idList), g, operation, Optional.of(operation + "\u0000" + rendered));
+    Optional<AnswerFormat> format = Optional.empty();
+    if (request.parsing() != OutputParsing.RAW) {
+      ChatPrompt chat = request.chat().orElseThrow();
+      format = Optional.of(AnswerFormat.detect(tok.chatTemplate().orElseThrow().source(), rendered, chat.tools(),
+          request.parsing() == OutputParsing.REASONING_AND_TOOL_CALLS));
+    }
+    String key = operation + "\u0000" + rendered + (format.isPresent() ? "\u0000" + request.parsing() : "");
+    return submit(checkPrompt(idList), g, operation, Optional.of(key), format);
   }
 
   /**
@@ -347,17 +367,18 @@ public final class AutoGLM implements AutoCloseable {
 
   /** Queues a checked prompt. {@code captureLogits} keeps every position's logits (conformance checks). */
   GenerationHandle enqueue(int[] prompt, SamplingParams params, Optional<Duration> timeout, boolean captureLogits) {
-    return enqueue(prompt, params, timeout, captureLogits, "text_completion", false);
+    return enqueue(prompt, params, timeout, captureLogits, "text_completion", false, Optional.empty());
   }
 
   GenerationHandle enqueue(int[] prompt, SamplingParams params, Optional<Duration> timeout, boolean captureLogits,
-      String operation, boolean textOutput) {
+      String operation, boolean textOutput, Optional<AnswerFormat> format) {
     String id = "req-" + REQUEST_IDS.incrementAndGet();
     GenerationHandle handle = new GenerationHandle(id, callbacks);
     long deadline = timeout.map(t -> System.nanoTime() + t.toNanos()).orElse(Long.MAX_VALUE);
     long seed = params.seed().orElseGet(() -> ThreadLocalRandom.current().nextLong());
     Optional<TextStream> stream = textOutput ? Optional.of(new TextStream(
-        tokenizer().newDetokenizer(true), new StopStringMatcher(params.stop()))) : Optional.empty();
+        tokenizer().newDetokenizer(true), new StopStringMatcher(params.stop()), format.map(AnswerParser::new)))
+        : Optional.empty();
     Optional<GrammarMatcher> matcher = params.responseFormat().map(f -> grammar(f).matcher(vocabulary()));
     Sequence seq = new Sequence(id, prompt, params, seed, deadline, captureLogits,
         new RequestListener(handle, operation, stream, stopIds(params), hooks.metrics(), callbacks, capturedLogits),

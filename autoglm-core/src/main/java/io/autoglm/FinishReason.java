@@ -14,9 +14,17 @@ public enum FinishReason {
    * It failed alone (its detokenizer, stop-string matcher or listener threw); the rest of its batch went on. The
    * result's {@link GenerationResult#error()} says why.
    */
-  ERROR;
+  ERROR,
+  /**
+   * The answer ended (as {@link #STOP} would) with tool calls, parsed because the request asked for them; the
+   * result's {@link GenerationResult#toolCalls()} holds them.
+   */
+  TOOL_CALLS;
 
-  /** OpenAI's spelling: {@code stop}, {@code length}, {@code cancelled}, {@code timeout}, {@code error}. */
+  /**
+   * OpenAI's spelling: {@code stop}, {@code length}, {@code cancelled}, {@code timeout}, {@code error},
+   * {@code tool_calls}.
+   */
   public String openAiName() {
     return name().toLowerCase(java.util.Locale.ROOT);
   }

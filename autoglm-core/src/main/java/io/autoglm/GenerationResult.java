@@ -1,5 +1,7 @@
 package io.autoglm;
 
+import io.autoglm.toolcall.ParsedAnswer;
+import io.autoglm.toolcall.ToolCall;
 import java.util.List;
 import java.util.Optional;
 
@@ -8,25 +10,53 @@ import java.util.Optional;
  *
  * @param requestId the engine's id for the request
  * @param tokenIds the generated ids, without the prompt; a stop token id that ended it is not included
- * @param text the decoded text when the request came in as text, else empty
+ * @param text the decoded text when the request came in as text, else empty; always the raw answer, also when it
+ *     was parsed
  * @param error why the request failed, present exactly when {@code finishReason} is {@link FinishReason#ERROR}
+ * @param answer the text split into content, reasoning and tool calls, present when the request asked for it
+ *     ({@link TextRequest#parsing()}); {@link FinishReason#TOOL_CALLS} needs calls in it
  */
 public record GenerationResult(String requestId, List<Integer> tokenIds, String text, FinishReason finishReason,
-    Usage usage, Optional<String> error) {
+    Usage usage, Optional<String> error, Optional<ParsedAnswer> answer) {
   public GenerationResult {
     tokenIds = List.copyOf(tokenIds);
-    if (text == null || finishReason == null || usage == null || error == null) {
-      throw new IllegalArgumentException("text, finishReason, usage and error must not be null");
+    if (text == null || finishReason == null || usage == null || error == null || answer == null) {
+      throw new IllegalArgumentException("text, finishReason, usage, error and answer must not be null");
     }
     if (error.isPresent() != (finishReason == FinishReason.ERROR)) {
       throw new IllegalArgumentException("error (" + error + ") must be present exactly when finishReason is ERROR, "
           + "not " + finishReason);
     }
+    if (finishReason == FinishReason.TOOL_CALLS && answer.map(a -> a.toolCalls().isEmpty()).orElse(true)) {
+      throw new IllegalArgumentException("finishReason TOOL_CALLS needs a parsed answer with tool calls, not "
+          + answer);
+    }
+  }
+
+  /** A result without a parsed answer. */
+  public GenerationResult(String requestId, List<Integer> tokenIds, String text, FinishReason finishReason,
+      Usage usage, Optional<String> error) {
+    this(requestId, tokenIds, text, finishReason, usage, error, Optional.empty());
   }
 
   /** A result that did not fail. */
   public GenerationResult(String requestId, List<Integer> tokenIds, String text, FinishReason finishReason,
       Usage usage) {
     this(requestId, tokenIds, text, finishReason, usage, Optional.empty());
+  }
+
+  /** What the user reads: the parsed content, else the raw text. */
+  public String content() {
+    return answer.map(ParsedAnswer::content).orElse(text);
+  }
+
+  /** The thinking block's text, when the answer was parsed and had one. */
+  public Optional<String> reasoningContent() {
+    return answer.flatMap(ParsedAnswer::reasoningContent);
+  }
+
+  /** The parsed tool calls; empty when there were none or the answer was not parsed. */
+  public List<ToolCall> toolCalls() {
+    return answer.map(ParsedAnswer::toolCalls).orElse(List.of());
   }
 }

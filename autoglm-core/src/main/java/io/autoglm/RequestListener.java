@@ -2,6 +2,8 @@ package io.autoglm;
 
 import io.autoglm.sched.Sequence;
 import io.autoglm.spi.EngineMetrics;
+import io.autoglm.toolcall.AnswerDelta;
+import io.autoglm.toolcall.ParsedAnswer;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -45,37 +47,44 @@ final class RequestListener implements Sequence.Listener {
       metrics.onFirstToken(operation, firstTokenNanos - acceptedNanos);
     }
     String delta = text.isPresent() && !stopIds.contains(tokenId) ? text.get().add(tokenId) : "";
-    handle.publisher().offer(new TokenEvent(index, tokenId, delta));
+    handle.publisher().offer(new TokenEvent(index, tokenId, delta,
+        text.map(TextStream::takeDeltas).orElse(List.of())));
     return text.isPresent() && text.get().stopped();
   }
 
   @Override
   public void onFinish(Sequence seq, FinishReason reason) {
     String fullText = "";
+    Optional<ParsedAnswer> answer = Optional.empty();
     if (text.isPresent()) {
       String rest = text.get().finish();
-      if (!rest.isEmpty()) {
-        handle.publisher().offer(new TokenEvent(seq.numOutputTokens(), -1, rest));
+      List<AnswerDelta> deltas = text.get().takeDeltas();
+      if (!rest.isEmpty() || !deltas.isEmpty()) {
+        handle.publisher().offer(new TokenEvent(seq.numOutputTokens(), -1, rest, deltas));
       }
       fullText = text.get().text();
+      answer = text.get().answer();
     }
-    complete(seq, reason, fullText, Optional.empty());
+    boolean called = answer.map(a -> !a.toolCalls().isEmpty()).orElse(false);
+    complete(seq, reason == FinishReason.STOP && called ? FinishReason.TOOL_CALLS : reason, fullText, Optional.empty(),
+        answer);
   }
 
   /** Ends the request with ERROR and what it had produced so far; its text is not finished (that may fail too). */
   @Override
   public void onFailedAlone(Sequence seq, Throwable cause) {
     complete(seq, FinishReason.ERROR, text.map(TextStream::text).orElse(""),
-        Optional.of("request " + seq.id() + " failed: " + cause));
+        Optional.of("request " + seq.id() + " failed: " + cause), Optional.empty());
   }
 
-  private void complete(Sequence seq, FinishReason reason, String fullText, Optional<String> error) {
+  private void complete(Sequence seq, FinishReason reason, String fullText, Optional<String> error,
+      Optional<ParsedAnswer> answer) {
     List<Integer> out = seq.outputTokens();
-    if (reason == FinishReason.STOP && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
+    if ((reason == FinishReason.STOP || reason == FinishReason.TOOL_CALLS) && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
       out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
     }
     GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
-        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()), error);
+        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()), error, answer);
     long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
     metrics.onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
         firstTokenNanos > 0 ? end - firstTokenNanos : 0);

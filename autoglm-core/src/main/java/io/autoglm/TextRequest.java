@@ -1,6 +1,7 @@
 package io.autoglm;
 
 import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.toolcall.OutputParsing;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -12,10 +13,16 @@ import java.util.Optional;
  * @param prompt a completion prompt, encoded as given (special-token text in it is parsed as special tokens)
  * @param chat a conversation; its message content never turns into special tokens
  * @param user the caller key for rate limiting
+ * @param parsing what to parse out of a chat answer into {@link GenerationResult#answer()} and the events' deltas
+ *     (the format follows the model's chat template); {@link OutputParsing#RAW} for completions
  */
 public record TextRequest(Optional<String> prompt, Optional<ChatPrompt> chat, SamplingParams sampling,
-    Optional<Duration> timeout, String user) {
+    Optional<Duration> timeout, String user, OutputParsing parsing) {
   public TextRequest {
+    if (parsing == null || parsing != OutputParsing.RAW && chat.isEmpty()) {
+      throw new IllegalArgumentException("parsing (" + parsing + ") must be RAW for a completion prompt, and "
+          + "non-null");
+    }
     if (prompt.isPresent() == chat.isPresent()) {
       throw new IllegalArgumentException("a text request needs exactly one of prompt and chat");
     }
@@ -27,6 +34,12 @@ public record TextRequest(Optional<String> prompt, Optional<ChatPrompt> chat, Sa
     }
   }
 
+  /** A request whose answer stays raw text. */
+  public TextRequest(Optional<String> prompt, Optional<ChatPrompt> chat, SamplingParams sampling,
+      Optional<Duration> timeout, String user) {
+    this(prompt, chat, sampling, timeout, user, OutputParsing.RAW);
+  }
+
   public static TextRequest completion(String prompt, SamplingParams sampling) {
     return new TextRequest(Optional.of(prompt), Optional.empty(), sampling, Optional.empty(), "anonymous");
   }
@@ -36,10 +49,15 @@ public record TextRequest(Optional<String> prompt, Optional<ChatPrompt> chat, Sa
   }
 
   public TextRequest withTimeout(Duration timeout) {
-    return new TextRequest(prompt, chat, sampling, Optional.of(timeout), user);
+    return new TextRequest(prompt, chat, sampling, Optional.of(timeout), user, parsing);
   }
 
   public TextRequest withUser(String user) {
-    return new TextRequest(prompt, chat, sampling, timeout, user);
+    return new TextRequest(prompt, chat, sampling, timeout, user, parsing);
+  }
+
+  /** This chat request with its answer parsed; see {@link OutputParsing}. */
+  public TextRequest withParsing(OutputParsing parsing) {
+    return new TextRequest(prompt, chat, sampling, timeout, user, parsing);
   }
 }

@@ -97,6 +97,11 @@ public final class ChatTemplate {
     return Optional.empty();
   }
 
+  /** The template's Jinja source (one trailing newline dropped, as Jinja does). */
+  public String source() {
+    return source;
+  }
+
   /** The rendered prompt text. */
   public String render(ChatPrompt prompt) {
     return renderRaw(context(prompt, UnaryOperator.identity()));

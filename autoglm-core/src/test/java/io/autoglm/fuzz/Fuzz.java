@@ -1,5 +1,7 @@
 package io.autoglm.fuzz;
 
+import io.autoglm.ModelLoadException;
+import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.Function;
 
@@ -11,21 +13,28 @@ import java.util.function.Function;
  * loaded CI machine stays bounded; the printed count is then the number actually tried. A failure names the
  * property, the seed, the try and the input.
  */
-final class Fuzz {
+public final class Fuzz {
   private Fuzz() {}
 
   /** Checks one input, throwing on a broken contract. */
   @FunctionalInterface
-  interface Check<T> {
+  public interface Check<T> {
     void accept(FuzzHarness harness, T input) throws Exception;
   }
 
-  static <T> void forAll(String name, int tries, Function<SplittableRandom, T> generator, Check<T> check) {
+  /** {@link #forAll(String, int, Class, Function, Check)} for parsers that refuse with ModelLoadException. */
+  public static <T> void forAll(String name, int tries, Function<SplittableRandom, T> generator, Check<T> check) {
+    forAll(name, tries, ModelLoadException.class, generator, check);
+  }
+
+  /** Runs the property; {@code refusal} is the one exception its harness lets a parser throw for bad input. */
+  public static <T> void forAll(String name, int tries, Class<? extends Exception> refusal,
+      Function<SplittableRandom, T> generator, Check<T> check) {
     long seed = Long.getLong("autoglm.fuzz.seed", System.nanoTime() ^ name.hashCode());
     int n = (int) Math.min(Integer.MAX_VALUE, (long) tries * Integer.getInteger("autoglm.fuzz.scale", 1));
     long deadline = System.nanoTime() + Long.getLong("autoglm.fuzz.maxSeconds", 5) * 1_000_000_000L;
     SplittableRandom random = new SplittableRandom(seed);
-    FuzzHarness harness = new FuzzHarness(name);
+    FuzzHarness harness = new FuzzHarness(name, refusal, FuzzHarness.LIMIT_SECONDS * 1000);
     String stopped = "";
     try {
       for (int i = 0; i < n; i++) {
@@ -48,7 +57,7 @@ final class Fuzz {
   }
 
   /** Up to {@code max} random bytes; one in eight is all zeros or all 0xff, which parsers meet as padding. */
-  static byte[] bytes(SplittableRandom r, int max) {
+  public static byte[] bytes(SplittableRandom r, int max) {
     byte[] b = new byte[r.nextInt(max + 1)];
     int mode = r.nextInt(16);
     for (int i = 0; i < b.length; i++) {
@@ -58,7 +67,7 @@ final class Fuzz {
   }
 
   /** Up to {@code max} chars, each from {@code chars}. */
-  static String chars(SplittableRandom r, String chars, int max) {
+  public static String chars(SplittableRandom r, String chars, int max) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0, n = r.nextInt(max + 1); i < n; i++) {
       sb.append(chars.charAt(r.nextInt(chars.length())));
@@ -67,7 +76,7 @@ final class Fuzz {
   }
 
   /** Up to {@code max} arbitrary UTF-16 units, unpaired surrogates and control characters included. */
-  static String anyText(SplittableRandom r, int max) {
+  public static String anyText(SplittableRandom r, int max) {
     StringBuilder sb = new StringBuilder();
     for (int i = 0, n = r.nextInt(max + 1); i < n; i++) {
       sb.append((char) (r.nextBoolean() ? r.nextInt(128) : r.nextInt(0x10000)));
@@ -75,7 +84,7 @@ final class Fuzz {
     return sb.toString();
   }
 
-  static <T> T pick(SplittableRandom r, java.util.List<T> from) {
+  public static <T> T pick(SplittableRandom r, List<T> from) {
     return from.get(r.nextInt(from.size()));
   }
 }

@@ -15,17 +15,21 @@ import java.util.function.Supplier;
 
 /**
  * Runs one fuzz input against a parser and checks the contract every input boundary keeps: the parser returns, or
- * throws {@link ModelLoadException}; any other exception or error fails the property, and so does a parse that takes
- * longer than {@link #LIMIT_SECONDS} (a hang). Counts the inputs tried and how each ended, for the line {@link Fuzz}
- * prints after each property ("FUZZ ...: N inputs ... T ms", T from the first input to the last).
+ * throws its refusal exception ({@link ModelLoadException} unless told otherwise, e.g. IllegalArgumentException for a
+ * chat prompt); any other exception or error fails the property, and so does a parse that takes longer than
+ * {@link #LIMIT_SECONDS} (a hang). An AssertionError thrown by the parse (a property checked inside it) fails the
+ * property with its own message and the input. Counts the inputs tried and how each ended, for the line {@link Fuzz}
+ * prints after each property ("FUZZ ...: N inputs ... T ms", T from the first input to the last). Public, with
+ * {@link Fuzz}, {@link Mutations} and {@link JsonValues}, for other modules' tests (autoglm-core's test-jar).
  */
-final class FuzzHarness {
-  static final long LIMIT_SECONDS = 5;
+public final class FuzzHarness {
+  public static final long LIMIT_SECONDS = 5;
 
   private final long limitMillis;
+  private final Class<? extends Exception> refusal;
 
   /** How one input ended. */
-  enum Outcome { ACCEPTED, REFUSED }
+  public enum Outcome { ACCEPTED, REFUSED }
 
   private final String name;
   private final AtomicLong accepted = new AtomicLong();
@@ -34,12 +38,18 @@ final class FuzzHarness {
   private volatile long endNanos = startNanos;
   private ExecutorService worker = newWorker();
 
-  FuzzHarness(String name) {
+  public FuzzHarness(String name) {
     this(name, LIMIT_SECONDS * 1000);
   }
 
-  FuzzHarness(String name, long limitMillis) {
+  public FuzzHarness(String name, long limitMillis) {
+    this(name, ModelLoadException.class, limitMillis);
+  }
+
+  /** A harness whose parser refuses bad input with {@code refusal} (it and its subclasses count as refused). */
+  public FuzzHarness(String name, Class<? extends Exception> refusal, long limitMillis) {
     this.name = name;
+    this.refusal = refusal;
     this.limitMillis = limitMillis;
   }
 
@@ -52,7 +62,7 @@ final class FuzzHarness {
   }
 
   /** Runs {@code parse} on the worker thread; {@code input} describes the input if the contract breaks. */
-  Outcome run(Callable<?> parse, Supplier<String> input) {
+  public Outcome run(Callable<?> parse, Supplier<String> input) {
     try {
       return outcome(parse, input);
     } finally {
@@ -72,12 +82,15 @@ final class FuzzHarness {
       worker = newWorker();
       return fail(name + ": no answer within " + limitMillis + " ms (a hang?) for input " + input.get());
     } catch (ExecutionException e) {
-      if (e.getCause() instanceof ModelLoadException) {
+      if (refusal.isInstance(e.getCause())) {
         refused.incrementAndGet();
         return Outcome.REFUSED;
       }
-      throw new AssertionError(name + ": " + e.getCause() + " escaped (only ModelLoadException may) for input "
-          + input.get(), e.getCause());
+      if (e.getCause() instanceof AssertionError broken) {
+        throw new AssertionError(name + ": " + broken.getMessage() + " for input " + input.get(), broken);
+      }
+      throw new AssertionError(name + ": " + e.getCause() + " escaped (only " + refusal.getSimpleName()
+          + " may) for input " + input.get(), e.getCause());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new AssertionError(e);
@@ -85,19 +98,18 @@ final class FuzzHarness {
   }
 
   /** The line the lead quotes: inputs tried, how they ended, and the time taken. */
-  String summary() {
+  public String summary() {
     long total = accepted.get() + refused.get();
-    return String.format("FUZZ %s: %d inputs (%d accepted, %d refused with ModelLoadException), 0 other exceptions, "
-        + "0 hangs, %d ms", name, total, accepted.get(), refused.get(),
-        (endNanos - startNanos) / 1_000_000);
+    return String.format("FUZZ %s: %d inputs (%d accepted, %d refused with %s), 0 other exceptions, 0 hangs, %d ms",
+        name, total, accepted.get(), refused.get(), refusal.getSimpleName(), (endNanos - startNanos) / 1_000_000);
   }
 
-  void close() {
+  public void close() {
     worker.shutdownNow();
   }
 
   /** Up to 200 bytes of an input, as hex, for a failure message. */
-  static String hex(byte[] bytes) {
+  public static String hex(byte[] bytes) {
     StringBuilder sb = new StringBuilder(bytes.length + " bytes: ");
     for (int i = 0; i < Math.min(bytes.length, 200); i++) {
       sb.append(String.format("%02x", bytes[i]));

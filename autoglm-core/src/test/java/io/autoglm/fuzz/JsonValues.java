@@ -9,7 +9,7 @@ import java.util.SplittableRandom;
  * ranges, fractions and exponents (1e12, 2.0, 1e999, 1e-400), numbers in strings, booleans, null, lists and objects
  * (two levels deep), the class names and rope types the config knows.
  */
-final class JsonValues {
+public final class JsonValues {
   private static final List<String> SPECIAL = List.of("2147483647", "2147483648", "-2147483649",
       "9223372036854775808", "99999999999999999999999", "1e12", "2.0", "0.5", "1e999", "-1e999", "1e-400", "-0",
       "0.0", "1.5625e-07", "1E+2", "123456789012", "\"12\"", "\"abc\"", "\"\"", "\"default\"", "\"yarn\"",
@@ -21,7 +21,7 @@ final class JsonValues {
 
   private JsonValues() {}
 
-  static String scalar(SplittableRandom r) {
+  public static String scalar(SplittableRandom r) {
     return switch (r.nextInt(6)) {
       case 0 -> String.valueOf(r.nextInt(-3, 21));
       case 1 -> String.valueOf(r.nextLong());
@@ -31,7 +31,7 @@ final class JsonValues {
     };
   }
 
-  static String value(SplittableRandom r) {
+  public static String value(SplittableRandom r) {
     int k = r.nextInt(12);
     if (k < 6) {
       return scalar(r);

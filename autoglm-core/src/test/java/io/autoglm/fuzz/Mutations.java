@@ -12,10 +12,10 @@ import java.util.SplittableRandom;
  * truncation, 2 an edited length field, 3 a JSON token replaced with the length field kept right, 4 the same with the
  * length field left stale, 5 trailing bytes, 6 a duplicated header entry, 7 two or three of these.
  */
-final class Mutations {
+public final class Mutations {
   private Mutations() {}
 
-  static byte[] apply(byte[] file, int kind, SplittableRandom r, List<String> tokens) {
+  public static byte[] apply(byte[] file, int kind, SplittableRandom r, List<String> tokens) {
     if (file.length < 8) {
       return kind == 0 || kind == 5 ? apply8(file, kind, r) : file;
     }

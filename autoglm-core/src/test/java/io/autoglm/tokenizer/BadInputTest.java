@@ -41,7 +41,11 @@ class BadInputTest {
     try (GlmTokenizer t = GlmTokenizer.load(Fixtures.tokenizers("glm-4-9b-chat-hf"))) {
       assertMessage(() -> t.encode("a\uD800b"), "text", "U+D800", "index 1");
       assertMessage(() -> t.decode(new int[] {5, 151_343}), "token id 151343", "0 <= id < 151343");
-      assertMessage(() -> t.newDetokenizer(false).add(-1), "token id -1");
+      // streaming decode of a generated id is never fatal: an id with no text adds nothing, the stream goes on
+      var d = t.newDetokenizer(false);
+      org.junit.jupiter.api.Assertions.assertEquals("", d.add(-1));
+      org.junit.jupiter.api.Assertions.assertEquals("", d.add(151_343));
+      org.junit.jupiter.api.Assertions.assertEquals(t.decode(new int[] {5}, false), d.add(5));
     }
   }
 

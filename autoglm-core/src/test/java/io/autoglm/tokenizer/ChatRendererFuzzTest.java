@@ -3,29 +3,29 @@ package io.autoglm.tokenizer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.autoglm.fuzz.Fuzz;
+import io.autoglm.fuzz.FuzzHarness;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.function.Function;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
-import net.jqwik.api.Arbitraries;
-import net.jqwik.api.Arbitrary;
-import net.jqwik.api.Combinators;
-import net.jqwik.api.ForAll;
-import net.jqwik.api.Property;
-import net.jqwik.api.Provide;
-import net.jqwik.api.Tuple;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /**
  * Fuzzes the chat renderer (issue 16) with arbitrary conversations: any Unicode, control characters, template-looking
  * text ({@code {{}, {@code {%}, {@code <|user|>}, the placeholder characters U+E000/U+E001), empty and large strings
  * (up to ~40k characters), text parts, tools. Invariants, for glm-4-9b-chat's and GLM-4.5's templates:
  * <ul>
- *   <li>only IllegalArgumentException escapes, and only for input that is invalid (a lone surrogate);
+ *   <li>only IllegalArgumentException escapes, and only for input that is invalid (a lone surrogate; for JSON
+ *       content, whatever ChatPrompt.fromJson refuses); rendering a valid prompt throws nothing, nor hangs;
  *   <li>the text encodeChat renders (special tokens hidden) equals the plain rendering, and decodes back from its
  *       ids;
  *   <li>every user and system text appears verbatim in the prompt (as a string for glm-4-9b-chat, which prints a
@@ -33,7 +33,8 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  *   <li>the special tokens in the encoding are the template's own: as many as for the same conversation with every
  *       text replaced by "x" (nothing in a message turns into a marker).
  * </ul>
- * Tries are bounded ({@code @Property(tries = ...)}) and jqwik prints the count and the seed of each property.
+ * Runs on the project's seeded {@link Fuzz} runner: bounded tries and seconds per property, each printing its
+ * count, time and seed ("FUZZ ...").
  */
 class ChatRendererFuzzTest {
   private static final List<String> TRICKY = List.of("{{", "}}", "{%", "%}", "{#", "#}", "{{ messages }}",
@@ -41,11 +42,20 @@ class ChatRendererFuzzTest {
       "<sop>", "/nothink", "<think>", "</think>", "<tool_call>", "\uE000", "\uE001", "\uE0000\uE001", "\uE0001\uE001",
       "\\u0000", "\u0000", "'", "\"", "\\", "\n", "\r\n", "\t", " ", "\u00a0", "\u2028", "\uFEFF", "\u200b", "😀",
       "中");
+  private static final List<String> ROLES = List.of("system", "user", "assistant", "tool");
+  private static final List<String> LONE_SURROGATES = List.of("\uD800", "\uDFFF", "a\uDC00");
+  private static final String CONTROL = controlChars();
+  private static final String ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ";
+  private static final List<String> SCALARS = List.of("null", "true", "0", "-1.5e300", "\"\"", "\"t\\u0000\"",
+      "\"text\"", "\"image_url\"", "{}", "[]", "\"\\ud800\"");
+  private static final List<String> PART_TYPES = List.of("\"text\"", "\"image_url\"", "\"input_audio\"", "1",
+      "null");
+  private static final int TRIES = 1000;
   private static GlmTokenizer glm4;
   private static ChatTemplate glm45;
   private static Set<String> glm45Specials;
 
-  @BeforeContainer
+  @BeforeAll
   static void load() {
     glm4 = GlmTokenizer.load(Fixtures.tokenizers("glm-4-9b-chat-hf"));
     glm45 = ChatTemplate.load(Fixtures.tokenizers("glm-4.5"));
@@ -54,7 +64,7 @@ class ChatRendererFuzzTest {
         .map(t -> t.get("content").getAsString()).collect(Collectors.toSet());
   }
 
-  @AfterContainer
+  @AfterAll
   static void close() {
     glm4.close();
   }
@@ -64,61 +74,82 @@ class ChatRendererFuzzTest {
 
   record Conversation(List<Msg> messages, List<String> toolTexts, boolean addGenerationPrompt) {}
 
-  @Property(tries = 300)
-  void glm4ChatTemplate(@ForAll("conversations") Conversation c) {
-    ChatPrompt prompt = promptOrInvalid(c, false);
-    if (prompt == null) {
-      return;
-    }
-    EncodedPrompt p = glm4.encodeChat(prompt);
-    assertEquals(glm4.chatTemplate().orElseThrow().render(prompt), p.text());
-    assertEquals(p.text(), glm4.decode(p.ids()));
-    for (Msg m : c.messages()) {
-      if (m.parts() == null && (m.role().equals("user") || m.role().equals("system"))) {
-        assertTrue(p.text().contains(m.text()), () -> "prompt lacks " + m.role() + " text: " + m.text());
-      }
-    }
-    ChatPrompt neutral = promptOrInvalid(neutral(c), false);
-    assertEquals(specials(glm4.encodeChat(neutral).ids()), specials(p.ids()), p.text());
+  @Test
+  void glm4ChatTemplate() {
+    Fuzz.forAll("chat glm-4-9b-chat template", TRIES, IllegalArgumentException.class,
+        ChatRendererFuzzTest::conversation, (h, c) -> h.run(() -> checkGlm4(c), describe(c)));
   }
 
-  @Property(tries = 300)
-  void glm45ChatTemplate(@ForAll("conversations") Conversation c) {
-    ChatPrompt prompt = promptOrInvalid(c, true);
-    if (prompt == null) {
-      return;
-    }
-    List<ChatTemplate.Segment> segments = glm45.renderSegments(prompt, glm45Specials);
-    String text = segments.stream().map(ChatTemplate.Segment::text).collect(Collectors.joining());
-    assertEquals(glm45.render(prompt), text);
-    for (Msg m : c.messages()) {
-      if (m.role().equals("user") || m.role().equals("system")) {
-        String visible = m.parts() == null ? m.text() : String.join("", m.parts());
-        assertTrue(text.contains(visible), () -> "prompt lacks " + m.role() + " text: " + visible);
-      }
-    }
-    long own = glm45.renderSegments(promptOrInvalid(neutral(c), true), glm45Specials).stream()
-        .filter(ChatTemplate.Segment::special).count();
-    assertEquals(own, segments.stream().filter(ChatTemplate.Segment::special).count(), text);
+  @Test
+  void glm45ChatTemplate() {
+    Fuzz.forAll("chat GLM-4.5 template", TRIES, IllegalArgumentException.class,
+        ChatRendererFuzzTest::conversation, (h, c) -> h.run(() -> checkGlm45(c), describe(c)));
   }
 
   /** Content, parts and fields given as arbitrary JSON: a prompt or an IllegalArgumentException, nothing else. */
-  @Property(tries = 300)
-  void arbitraryJsonContent(@ForAll("jsonValues") String content, @ForAll("jsonValues") String field) {
-    String json = "{\"messages\": [{\"role\": \"user\", \"content\": " + content + ", \"extra\": " + field
-        + "}], \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"description\": " + field
-        + "}}]}";
-    ChatPrompt prompt;
-    try {
-      prompt = ChatPrompt.fromJson(json);
-    } catch (IllegalArgumentException expected) {
-      return;
-    }
-    assertEquals(glm45.render(prompt), glm45.renderSegments(prompt, glm45Specials).stream()
-        .map(ChatTemplate.Segment::text).collect(Collectors.joining()));
+  @Test
+  void arbitraryJsonContent() {
+    Fuzz.forAll("chat arbitrary JSON content", TRIES, IllegalArgumentException.class, r -> {
+      String content = jsonValue(r);
+      String field = jsonValue(r);
+      return "{\"messages\": [{\"role\": \"user\", \"content\": " + content + ", \"extra\": " + field
+          + "}], \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\", \"description\": " + field
+          + "}}]}";
+    }, (h, json) -> h.run(() -> {
+      ChatPrompt prompt = ChatPrompt.fromJson(json);
+      return valid(() -> assertEquals(glm45.render(prompt), glm45.renderSegments(prompt, glm45Specials).stream()
+          .map(ChatTemplate.Segment::text).collect(Collectors.joining())));
+    }, () -> json));
   }
 
-  /** The prompt for {@code c}, or null when its text is invalid (a lone surrogate), which must be refused by name. */
+  private static Void checkGlm4(Conversation c) {
+    ChatPrompt prompt = promptOrInvalid(c, false);
+    return valid(() -> {
+      EncodedPrompt p = glm4.encodeChat(prompt);
+      assertEquals(glm4.chatTemplate().orElseThrow().render(prompt), p.text());
+      assertEquals(p.text(), glm4.decode(p.ids()));
+      for (Msg m : c.messages()) {
+        if (m.parts() == null && (m.role().equals("user") || m.role().equals("system"))) {
+          assertTrue(p.text().contains(m.text()), () -> "prompt lacks " + m.role() + " text: " + m.text());
+        }
+      }
+      ChatPrompt neutral = promptOrInvalid(neutral(c), false);
+      assertEquals(specials(glm4.encodeChat(neutral).ids()), specials(p.ids()), p.text());
+    });
+  }
+
+  private static Void checkGlm45(Conversation c) {
+    ChatPrompt prompt = promptOrInvalid(c, true);
+    return valid(() -> {
+      List<ChatTemplate.Segment> segments = glm45.renderSegments(prompt, glm45Specials);
+      String text = segments.stream().map(ChatTemplate.Segment::text).collect(Collectors.joining());
+      assertEquals(glm45.render(prompt), text);
+      for (Msg m : c.messages()) {
+        if (m.role().equals("user") || m.role().equals("system")) {
+          String visible = m.parts() == null ? m.text() : String.join("", m.parts());
+          assertTrue(text.contains(visible), () -> "prompt lacks " + m.role() + " text: " + visible);
+        }
+      }
+      long own = glm45.renderSegments(promptOrInvalid(neutral(c), true), glm45Specials).stream()
+          .filter(ChatTemplate.Segment::special).count();
+      assertEquals(own, segments.stream().filter(ChatTemplate.Segment::special).count(), text);
+    });
+  }
+
+  /** Runs the checks of a valid prompt, where an IllegalArgumentException is a broken contract, not a refusal. */
+  private static Void valid(Runnable checks) {
+    try {
+      checks.run();
+      return null;
+    } catch (IllegalArgumentException e) {
+      throw new AssertionError("a valid prompt was refused: " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The prompt for {@code c}; when its text is invalid (a lone surrogate), the IllegalArgumentException naming that,
+   * rethrown for the harness to count as a refusal. Any other refusal fails the property.
+   */
   private static ChatPrompt promptOrInvalid(Conversation c, boolean glm45Roles) {
     try {
       List<ChatMessage> messages = new ArrayList<>();
@@ -140,7 +171,7 @@ class ChatRendererFuzzTest {
       return new ChatPrompt(messages, tools, c.addGenerationPrompt(), Map.of());
     } catch (IllegalArgumentException e) {
       assertTrue(e.getMessage().contains("lone UTF-16 surrogate"), e.getMessage());
-      return null;
+      throw e;
     }
   }
 
@@ -161,39 +192,78 @@ class ChatRendererFuzzTest {
     return Arrays.stream(ids).filter(id -> id >= 151_329).count(); // glm-4-9b-chat's 14 specials: 151329..151342
   }
 
-  @Provide
-  Arbitrary<Conversation> conversations() {
-    Arbitrary<Msg> message = Combinators.combine(
-        Arbitraries.of("system", "user", "assistant", "tool"), text(),
-        text().list().ofMaxSize(3).injectNull(0.6), text().injectNull(0.85)).as(Msg::new);
-    return Combinators.combine(message.list().ofMinSize(1).ofMaxSize(6), text().list().ofMaxSize(2),
-        Arbitraries.of(true, false)).as(Conversation::new);
+  /** The conversation for a failure message, cut to 2,000 chars (a large text would bury the rest). */
+  private static Supplier<String> describe(Conversation c) {
+    return () -> {
+      String s = c.toString();
+      return s.length() <= 2000 ? s : s.substring(0, 2000) + "… (" + s.length() + " chars)";
+    };
   }
 
-  /** Text from fragments: any code point, control characters, template-looking pieces, rarely a large block. */
-  private static Arbitrary<String> text() {
-    Arbitrary<String> codePoint = Arbitraries.integers().between(0, 0x10FFFF)
-        .filter(cp -> cp < 0xD800 || cp > 0xDFFF).map(Character::toString);
-    Arbitrary<String> fragment = Arbitraries.frequencyOf(
-        Tuple.of(5, codePoint.list().ofMaxSize(6).map(l -> String.join("", l))),
-        Tuple.of(5, Arbitraries.of(TRICKY)),
-        Tuple.of(3, Arbitraries.strings().withCharRange('\u0000', '\u001f').ofMaxLength(3)),
-        Tuple.of(3, Arbitraries.strings().alpha().numeric().withChars(' ').ofMaxLength(10)),
-        Tuple.of(1, Arbitraries.integers().between(1_000, 40_000).map(n -> "{{ x }} <|user|> ".repeat(n / 16))),
-        Tuple.of(1, Arbitraries.of("\uD800", "\uDFFF", "a\uDC00"))); // lone surrogates: refused by name
-    return fragment.list().ofMaxSize(5).map(l -> String.join("", l));
+  /** 1–6 messages, up to 2 tool texts; a message has parts 2 times in 5 and metadata 3 times in 20. */
+  private static Conversation conversation(SplittableRandom r) {
+    return new Conversation(list(r, 1, 6, ChatRendererFuzzTest::message), list(r, 0, 2, ChatRendererFuzzTest::text),
+        r.nextBoolean());
   }
 
-  @Provide
-  Arbitrary<String> jsonValues() {
-    Arbitrary<String> scalar = Arbitraries.of("null", "true", "0", "-1.5e300", "\"\"", "\"t\\u0000\"", "\"text\"",
-        "\"image_url\"", "{}", "[]", "\"\\ud800\"");
-    Arbitrary<String> part = Combinators.combine(Arbitraries.of("\"text\"", "\"image_url\"", "\"input_audio\"", "1",
-        "null"), scalar).as((type, value) -> "{\"type\": " + type + ", \"text\": " + value + "}");
-    return Arbitraries.frequencyOf(
-        Tuple.of(3, scalar),
-        Tuple.of(3, part.list().ofMaxSize(3).map(l -> "[" + String.join(", ", l) + "]")),
-        Tuple.of(1, scalar.list().ofMaxSize(3).map(l -> "[" + String.join(", ", l) + "]")),
-        Tuple.of(1, scalar.map(v -> "{\"k\": " + v + "}")));
+  private static Msg message(SplittableRandom r) {
+    String role = Fuzz.pick(r, ROLES);
+    String text = text(r);
+    List<String> parts = r.nextInt(5) < 3 ? null : list(r, 0, 3, ChatRendererFuzzTest::text);
+    return new Msg(role, text, parts, r.nextInt(20) < 17 ? null : text(r));
+  }
+
+  /**
+   * Up to 5 fragments, weighted 5:5:3:3:1:1: any code points (no surrogates), template-looking pieces, control
+   * characters, letters and digits, rarely a large block (1k–40k chars), rarely a lone surrogate (refused by name).
+   */
+  private static String text(SplittableRandom r) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0, n = r.nextInt(6); i < n; i++) {
+      int k = r.nextInt(18);
+      sb.append(k < 5 ? codePoints(r, 6) : k < 10 ? Fuzz.pick(r, TRICKY) : k < 13 ? Fuzz.chars(r, CONTROL, 3)
+          : k < 16 ? Fuzz.chars(r, ALNUM, 10) : k < 17 ? "{{ x }} <|user|> ".repeat(r.nextInt(1_000, 40_001) / 16)
+          : Fuzz.pick(r, LONE_SURROGATES));
+    }
+    return sb.toString();
+  }
+
+  private static String codePoints(SplittableRandom r, int max) {
+    StringBuilder sb = new StringBuilder();
+    for (int i = 0, n = r.nextInt(max + 1); i < n; i++) {
+      int cp = r.nextInt(0x10FFFF + 1 - 0x800);
+      sb.appendCodePoint(cp < 0xD800 ? cp : cp + 0x800); // skips the surrogate range U+D800..U+DFFF
+    }
+    return sb.toString();
+  }
+
+  private static String controlChars() {
+    StringBuilder sb = new StringBuilder();
+    for (char ch = 0; ch < 0x20; ch++) {
+      sb.append(ch);
+    }
+    return sb.toString();
+  }
+
+  private static <T> List<T> list(SplittableRandom r, int min, int max, Function<SplittableRandom, T> item) {
+    List<T> out = new ArrayList<>();
+    for (int i = 0, n = r.nextInt(min, max + 1); i < n; i++) {
+      out.add(item.apply(r));
+    }
+    return out;
+  }
+
+  /** JSON for a content or a field, weighted 3:3:1:1: a scalar, a list of parts, a list of scalars, an object. */
+  private static String jsonValue(SplittableRandom r) {
+    int k = r.nextInt(8);
+    if (k < 3) {
+      return Fuzz.pick(r, SCALARS);
+    } else if (k < 6) {
+      return "[" + String.join(", ", list(r, 0, 3, p -> "{\"type\": " + Fuzz.pick(p, PART_TYPES) + ", \"text\": "
+          + Fuzz.pick(p, SCALARS) + "}")) + "]";
+    } else if (k < 7) {
+      return "[" + String.join(", ", list(r, 0, 3, p -> Fuzz.pick(p, SCALARS))) + "]";
+    }
+    return "{\"k\": " + Fuzz.pick(r, SCALARS) + "}";
   }
 }

@@ -130,9 +130,18 @@ public record AutoGLMProperties(
    *     no limit (note that requests with a timeout bypass the response cache)
    * @param maxChoices the largest n a request may ask for
    * @param defaultTemperature the temperature when a request gives none (OpenAI's default is 1)
+   * @param defaultMaxTokens max_tokens of a chat request that gives neither max_tokens nor max_completion_tokens;
+   *     capped at the context length minus one prompt token, and the engine stops at the end of the context
+   * @param maxRequestBody the largest request body /v1/* reads; a larger one is refused with 413 before it is read
+   * @param protectActuator require the API key on the actuator too (all but /health and /health/**); unset: true
+   *     when api-keys are set
+   * @param disconnectCheckInterval how often a pending request's connection is checked for a client that hung up
+   *     (its request is then cancelled); 0 turns the check off
    */
   public record Server(@DefaultValue("true") boolean enabled, Duration requestTimeout,
-      @DefaultValue("8") int maxChoices, @DefaultValue("1.0") double defaultTemperature) {
+      @DefaultValue("8") int maxChoices, @DefaultValue("1.0") double defaultTemperature,
+      @DefaultValue("4096") int defaultMaxTokens, @DefaultValue("4MB") DataSize maxRequestBody,
+      Boolean protectActuator, @DefaultValue("1s") Duration disconnectCheckInterval) {
     public Server {
       if (maxChoices < 1) {
         throw new IllegalArgumentException("autoglm.server.max-choices (" + maxChoices + ") must be >= 1");
@@ -140,6 +149,23 @@ public record AutoGLMProperties(
       if (requestTimeout != null && (requestTimeout.isNegative() || requestTimeout.isZero())) {
         throw new IllegalArgumentException("autoglm.server.request-timeout (" + requestTimeout + ") must be > 0");
       }
+      if (defaultMaxTokens < 1) {
+        throw new IllegalArgumentException("autoglm.server.default-max-tokens (" + defaultMaxTokens
+            + ") must be >= 1");
+      }
+      if (maxRequestBody == null || maxRequestBody.toBytes() < 1) {
+        throw new IllegalArgumentException("autoglm.server.max-request-body (" + maxRequestBody
+            + ") must be at least 1 byte");
+      }
+      if (disconnectCheckInterval == null || disconnectCheckInterval.isNegative()) {
+        throw new IllegalArgumentException("autoglm.server.disconnect-check-interval (" + disconnectCheckInterval
+            + ") must be >= 0");
+      }
+    }
+
+    /** Whether the actuator needs the API key, given the configured keys. */
+    public boolean actuatorProtected(List<String> apiKeys) {
+      return !apiKeys.isEmpty() && (protectActuator == null || protectActuator);
     }
   }
 

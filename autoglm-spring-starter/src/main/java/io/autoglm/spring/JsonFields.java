@@ -4,6 +4,7 @@ import java.util.Optional;
 import java.util.OptionalDouble;
 import java.util.OptionalLong;
 import java.util.Set;
+import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -80,10 +81,15 @@ final class JsonFields {
     if (!v.get().isNumber()) {
       throw wrongType(name, "a number", v.get());
     }
-    double x = v.get().doubleValue();
+    double x;
+    try {
+      x = v.get().doubleValue();
+    } catch (JacksonException e) { // a big decimal past double's range
+      x = Double.NaN;
+    }
     if (!(x >= min && x <= max)) {
       throw OpenAiException.badRequest(param(name), String.format("'%s' is %s; expected a number in [%s, %s]",
-          param(name), x, min, max));
+          param(name), v.get(), min, max));
     }
     return OptionalDouble.of(x);
   }

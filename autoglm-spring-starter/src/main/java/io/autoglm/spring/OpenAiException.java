@@ -1,5 +1,7 @@
 package io.autoglm.spring;
 
+import io.autoglm.ContextLengthExceededException;
+import io.autoglm.GenerationResult;
 import io.autoglm.OverloadedException;
 import io.autoglm.spi.RateLimitExceededException;
 import java.time.Duration;
@@ -51,8 +53,32 @@ final class OpenAiException extends RuntimeException {
         "The model '" + model + "' does not exist", Map.of());
   }
 
-  static OpenAiException notFound(String path) {
-    return new OpenAiException(404, "invalid_request_error", null, "not_found", "No route for " + path, Map.of());
+  /** An unknown path, as OpenAI words it: {@code Invalid URL (GET /v1/foo)}. */
+  static OpenAiException notFound(String method, String path) {
+    return new OpenAiException(404, "invalid_request_error", null, "not_found",
+        "Invalid URL (" + method + " " + path + ")", Map.of());
+  }
+
+  /** A known path asked with a method it does not serve; {@code allow} lists those it does (RFC 9110's Allow). */
+  static OpenAiException methodNotAllowed(String method, String path, String allow) {
+    return new OpenAiException(405, "invalid_request_error", null, "method_not_allowed",
+        method + " is not allowed on " + path + "; use " + allow, Map.of(HttpHeaders.ALLOW, allow));
+  }
+
+  /** A body over the limit; the connection closes, so the unread rest of the body is never read. */
+  static OpenAiException payloadTooLarge(String message) {
+    return new OpenAiException(413, "invalid_request_error", null, "request_too_large", message,
+        Map.of(HttpHeaders.CONNECTION, "close"));
+  }
+
+  static OpenAiException unsupportedMediaType(String contentType) {
+    return new OpenAiException(415, "invalid_request_error", null, "unsupported_media_type",
+        "Content-Type '" + contentType + "' is not supported: send the body as application/json", Map.of());
+  }
+
+  /** A prompt longer than the context: OpenAI's 400 {@code context_length_exceeded}, naming the prompt's field. */
+  static OpenAiException contextLengthExceeded(String param, String message) {
+    return new OpenAiException(400, "invalid_request_error", param, "context_length_exceeded", message, Map.of());
   }
 
   static OpenAiException unavailable(String code, String message, Duration retryAfter) {
@@ -70,8 +96,49 @@ final class OpenAiException extends RuntimeException {
     return new OpenAiException(500, "server_error", null, null, "the request failed: " + t, Map.of());
   }
 
+  /**
+   * A request the engine accepted and then failed (a backend error, a failed step): always a 500
+   * {@code server_error}, whatever the exception's type, since the request itself was valid.
+   */
+  static OpenAiException engineFailure(Throwable t) {
+    Throwable cause = unwrap(t);
+    return new OpenAiException(500, "server_error", null, "engine_error", "the request failed in the engine: "
+        + (cause.getMessage() == null ? cause.toString() : cause.getMessage()), Map.of());
+  }
+
+  /** A stream the container timed out (past the engine's own request timeout): the last chunk says so. */
+  static OpenAiException timedOut() {
+    return new OpenAiException(504, "server_error", null, "timeout",
+        "the response took longer than the server's time limit", Map.of());
+  }
+
+  /** A choice the engine ended alone with finish reason ERROR: the request is the server's failure, not the client's. */
+  static OpenAiException choiceFailed(int index, GenerationResult result) {
+    return new OpenAiException(500, "server_error", null, "engine_error", "choice " + index
+        + " failed in the engine: " + result.error().orElse("no reason given"), Map.of());
+  }
+
+  /** The answer to a request whose client hung up before it: nobody reads it; 499 as nginx logs it. */
+  static OpenAiException clientClosed() {
+    return new OpenAiException(499, "invalid_request_error", null, "client_closed_request",
+        "the client closed the connection before the answer", Map.of());
+  }
+
+  /**
+   * Maps what the engine throws at submit time; anything unknown is a 500. {@code promptParam} names the field that
+   * holds the prompt ({@code messages} or {@code prompt}) for a prompt longer than the context.
+   */
+  static OpenAiException fromSubmit(Throwable t, String promptParam) {
+    Throwable cause = unwrap(t);
+    if (cause instanceof ContextLengthExceededException e) {
+      return contextLengthExceeded(promptParam, e.getMessage());
+    }
+    return from(cause);
+  }
+
   /** Maps what the engine throws at submit time; anything unknown is a 500. */
   static OpenAiException from(Throwable t) {
+    t = unwrap(t);
     if (t instanceof OpenAiException e) {
       return e;
     }
@@ -85,6 +152,24 @@ final class OpenAiException extends RuntimeException {
       return badRequest(null, e.getMessage());
     }
     return internal(t);
+  }
+
+  /** The exception inside CompletionException / ExecutionException wrappers (and Spring's, for a body read). */
+  static Throwable unwrap(Throwable t) {
+    Throwable c = t;
+    for (int depth = 0; depth < 8 && c.getCause() != null; depth++) {
+      if (c instanceof OpenAiException) {
+        return c;
+      }
+      if (!(c instanceof java.util.concurrent.CompletionException
+          || c instanceof java.util.concurrent.ExecutionException
+          || c instanceof org.springframework.http.converter.HttpMessageNotReadableException
+          || c instanceof java.io.UncheckedIOException)) {
+        return c;
+      }
+      c = c.getCause();
+    }
+    return c;
   }
 
   /** Retry-After is whole seconds (RFC 9110), rounded up so a client never retries too early. */
@@ -113,6 +198,16 @@ final class OpenAiException extends RuntimeException {
     error.put("param", param);
     error.put("code", code);
     return Map.of("error", error);
+  }
+
+  /** Writes this error to a servlet response that nothing was written to yet (servlet filters, the error page). */
+  void write(jakarta.servlet.http.HttpServletResponse response) throws java.io.IOException {
+    response.setStatus(status);
+    response.setContentType(MediaType.APPLICATION_JSON_VALUE);
+    headers.forEach(response::setHeader);
+    byte[] bytes = Json.bytes(body());
+    response.setContentLength(bytes.length);
+    response.getOutputStream().write(bytes);
   }
 
   ServerResponse toResponse() {

@@ -12,7 +12,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import org.springframework.http.MediaType;
 import org.springframework.web.servlet.function.ServerRequest;
 import org.springframework.web.servlet.function.ServerResponse;
@@ -28,11 +27,13 @@ final class OpenAiHandlers {
 
   private final AutoGLMProvider provider;
   private final AutoGLMProperties.Server server;
+  private final DisconnectWatcher watcher;
   private final long startedSeconds = System.currentTimeMillis() / 1000;
 
-  OpenAiHandlers(AutoGLMProvider provider, AutoGLMProperties.Server server) {
+  OpenAiHandlers(AutoGLMProvider provider, AutoGLMProperties.Server server, DisconnectWatcher watcher) {
     this.provider = provider;
     this.server = server;
+    this.watcher = watcher;
   }
 
   ServerResponse chatCompletions(ServerRequest request) throws Exception {
@@ -69,41 +70,61 @@ final class OpenAiHandlers {
 
   private ServerResponse generate(ServerRequest request, boolean chat) throws Exception {
     AutoGLM glm = ready();
+    int maxModelLen = glm.stats().maxModelLen();
     OpenAiRequestParser parser = new OpenAiRequestParser(server.defaultTemperature(), server.maxChoices(),
-        glm.stats().maxModelLen());
+        Math.min(server.defaultMaxTokens(), Math.max(1, maxModelLen - 1)));
     OpenAiRequest r = chat ? parser.chat(Json.object(request.body(byte[].class)))
         : parser.completion(Json.object(request.body(byte[].class)));
     if (r.model().isPresent() && !r.model().get().equals(glm.modelId())) {
       throw OpenAiException.modelNotFound(r.model().get());
     }
     List<GenerationHandle> handles = submit(glm, r.textRequests(caller(request, r),
-        Optional.ofNullable(server.requestTimeout())));
+        Optional.ofNullable(server.requestTimeout())), chat ? "messages" : "prompt");
     OpenAiResponses format = new OpenAiResponses((chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID(),
         System.currentTimeMillis() / 1000, glm.modelId(), chat, r.includeUsage());
     String echo = r.echo() ? r.prompt().orElse("") : "";
     if (r.stream()) {
-      return ServerResponse.sse(sse -> new SseRelay(sse, format, handles, echo).start(), httpTimeout());
+      SseRelay relay = new SseRelay(request.servletRequest(), format, handles, echo);
+      relay.watch(watcher);
+      return ServerResponse.sse(relay::start, httpTimeout());
+    }
+    return ServerResponse.async(answer(request, handles, format, echo), httpTimeout());
+  }
+
+  /**
+   * The whole answer once every choice is done. A failed choice fails the request (500, the others cancelled); a
+   * client that hangs up first cancels every choice and ends the exchange at once.
+   */
+  private CompletableFuture<ServerResponse> answer(ServerRequest request, List<GenerationHandle> handles,
+      OpenAiResponses format, String echo) {
+    CompletableFuture<ServerResponse> answer = new CompletableFuture<>();
+    DisconnectWatch watch = DisconnectWatch.start(request.servletRequest(), watcher, () -> {
+      handles.forEach(GenerationHandle::cancel);
+      answer.complete(OpenAiException.clientClosed().toResponse());
+    });
+    for (GenerationHandle h : handles) { // the first failed choice answers at once and cancels the rest
+      h.result().whenComplete((r, e) -> {
+        if (e != null || OpenAiResponses.failed(r)) {
+          watch.stop();
+          handles.forEach(GenerationHandle::cancel);
+          answer.complete((e != null ? OpenAiException.engineFailure(e)
+              : OpenAiException.choiceFailed(handles.indexOf(h), r)).toResponse());
+        }
+      });
     }
     CompletableFuture<?>[] all = handles.stream().map(GenerationHandle::result).toArray(CompletableFuture[]::new);
-    CompletableFuture<ServerResponse> answer = CompletableFuture.allOf(all).handle((v, e) -> {
-      if (e != null) {
-        Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-        handles.forEach(GenerationHandle::cancel);
-        return OpenAiException.from(cause).toResponse();
-      }
+    CompletableFuture.allOf(all).thenRun(() -> {
       List<GenerationResult> results = handles.stream().map(h -> h.result().join()).toList();
-      return json(format.answer(results, echo));
-    });
-    answer.whenComplete((v, e) -> {
-      if (e != null) { // the container gave up on the request (timeout, disconnect)
-        handles.forEach(GenerationHandle::cancel);
+      if (results.stream().noneMatch(OpenAiResponses::failed)) {
+        watch.stop();
+        answer.complete(json(format.answer(results, echo)));
       }
     });
-    return ServerResponse.async(answer, httpTimeout());
+    return answer;
   }
 
   /** Submits every choice, or none: a rejection cancels the choices already submitted. */
-  private static List<GenerationHandle> submit(AutoGLM glm, List<TextRequest> requests) {
+  private static List<GenerationHandle> submit(AutoGLM glm, List<TextRequest> requests, String promptParam) {
     List<GenerationHandle> handles = new ArrayList<>();
     try {
       for (TextRequest t : requests) {
@@ -112,7 +133,7 @@ final class OpenAiHandlers {
       return handles;
     } catch (RuntimeException e) {
       handles.forEach(GenerationHandle::cancel);
-      throw OpenAiException.from(e);
+      throw OpenAiException.fromSubmit(e, promptParam);
     }
   }
 

@@ -35,8 +35,8 @@ final class OpenAiRequestParser {
   private final int defaultChatMaxTokens;
 
   /**
-   * @param defaultChatMaxTokens max_tokens of a chat request that gives none (the context length: the engine stops
-   *     at the end of the context)
+   * @param defaultChatMaxTokens max_tokens of a chat request that gives none
+   *     ({@code autoglm.server.default-max-tokens}, capped by the context; the engine also stops at its end)
    */
   OpenAiRequestParser(double defaultTemperature, int maxChoices, int defaultChatMaxTokens) {
     this.defaultTemperature = defaultTemperature;

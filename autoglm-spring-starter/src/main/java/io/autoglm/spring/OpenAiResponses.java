@@ -108,6 +108,11 @@ record OpenAiResponses(String id, long createdSeconds, String model, boolean cha
     return usage;
   }
 
+  /** Whether the engine ended a request alone because it failed in it (its result's error says why). */
+  static boolean failed(GenerationResult result) {
+    return result.finishReason() == FinishReason.ERROR;
+  }
+
   /** OpenAI's {@code stop} and {@code length}; a timed-out or cancelled request says so. */
   static String finishReason(FinishReason reason) {
     return reason.openAiName();

@@ -3,50 +3,79 @@ package io.autoglm.spring;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
 import io.autoglm.TokenEvent;
+import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Flow;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 import org.springframework.web.servlet.function.ServerResponse;
 
 /**
- * Streams the choices of one request as SSE {@code data:} chunks, ending with {@code data: [DONE]}.
+ * Streams the choices of one request as SSE {@code data:} chunks, ending with {@code data: [DONE]} or an error chunk.
  *
- * <p>Each choice's text deltas go out as they come (callback threads, serialised here); a choice's finish chunk
- * follows its last delta. When the client goes away (a write fails, or the container reports an error, a timeout
- * or completion before the end), every choice is cancelled, which frees its KV blocks at the engine's next step.
- * Invariants: nothing is written after {@code [DONE]}, an error chunk, or an abort.
+ * <p>Each choice's text deltas go out as they come (callback threads, serialised by {@code lock}); a choice's finish
+ * chunk follows its last delta. The stream ends in exactly one of these ways, whichever comes first, and each one
+ * completes the HTTP exchange, so the connection never outlives the stream:
+ * <ul>
+ *   <li>every choice finished: usage (when asked for), then {@code [DONE]};
+ *   <li>a choice failed in the engine: an error chunk (500 {@code server_error}); the other choices are cancelled;
+ *   <li>the client hung up (a write failed, or {@link DisconnectWatch} noticed): every choice is cancelled, which
+ *       frees its KV blocks at the engine's next step;
+ *   <li>the container timed the exchange out: an error chunk ({@code timeout}), every choice cancelled;
+ *   <li>the container ended the exchange itself (an I/O error it saw, completion): every choice cancelled.
+ * </ul>
+ * Invariants: nothing is written after the end; the end runs once; container callbacks and the disconnect watch
+ * never wait for {@code lock}: whoever lets go of the lock calls {@link #closeOutIfEnded()} next, so an end that
+ * found the lock taken is finished by its holder.
  */
 final class SseRelay {
-  private final ServerResponse.SseBuilder sse;
+  /** How the stream ends: what is written last, and whether the relay completes the exchange itself. */
+  private record Ending(List<String> lastData, boolean completes, boolean cancels) {
+    static final Ending CLIENT_GONE = new Ending(List.of(), true, true);
+    static final Ending CONTAINER_ENDED = new Ending(List.of(), false, true);
+
+    static Ending error(OpenAiException e) {
+      return new Ending(List.of(Json.string(e.body())), true, true);
+    }
+  }
+
+  private final HttpServletRequest request;
   private final OpenAiResponses format;
   private final List<GenerationHandle> handles;
   private final String echo;
   private final GenerationResult[] results;
-  private int finished;
-  private volatile boolean ended; // written under this relay's lock
-  private volatile boolean aborted;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final AtomicReference<Ending> ending = new AtomicReference<>();
+  private ServerResponse.SseBuilder sse; // guarded by lock once set
+  private volatile DisconnectWatch watch;
+  private int finished; // guarded by lock
+  private boolean closedOut; // guarded by lock: the end was written and the exchange completed
+  private boolean writeFailed; // guarded by lock
 
   /** @param echo text sent before a completion's first delta (its prompt, when echo is asked for) */
-  SseRelay(ServerResponse.SseBuilder sse, OpenAiResponses format, List<GenerationHandle> handles, String echo) {
-    this.sse = sse;
+  SseRelay(HttpServletRequest request, OpenAiResponses format, List<GenerationHandle> handles, String echo) {
+    this.request = request;
     this.format = format;
     this.handles = List.copyOf(handles);
     this.echo = echo;
     this.results = new GenerationResult[handles.size()];
   }
 
-  void start() {
-    // Container callbacks only flag and cancel: they never wait on this relay's lock.
-    sse.onTimeout(this::abort);
-    sse.onError(t -> abort());
-    sse.onComplete(() -> {
-      if (!ended) {
-        abort();
-      }
-    });
-    synchronized (this) {
+  /** Watches the client while the stream runs; call from the handler, before the response goes async. */
+  void watch(DisconnectWatcher watcher) {
+    watch = DisconnectWatch.start(request, watcher, this::clientGone);
+  }
+
+  /** Writes the first chunks and subscribes to every choice; runs once the SSE response has started. */
+  void start(ServerResponse.SseBuilder builder) {
+    this.sse = builder;
+    builder.onTimeout(() -> end(Ending.error(OpenAiException.timedOut())));
+    builder.onError(t -> end(Ending.CONTAINER_ENDED));
+    builder.onComplete(() -> end(Ending.CONTAINER_ENDED));
+    write(() -> {
       for (int i = 0; i < handles.size(); i++) {
         if (format.chat()) {
           send(format.roleChunk(i));
@@ -54,48 +83,94 @@ final class SseRelay {
           send(format.textChunk(i, echo));
         }
       }
-    }
+    });
     for (int i = 0; i < handles.size(); i++) {
       handles.get(i).tokens().subscribe(new Choice(i));
     }
   }
 
-  /** The client is gone, or the container gave up: cancel what still runs. Idempotent. */
-  private void abort() {
-    if (!aborted) {
-      aborted = true;
-      handles.forEach(GenerationHandle::cancel);
-    }
+  private void clientGone() {
+    end(Ending.CLIENT_GONE);
   }
 
-  private synchronized void text(int index, String text) {
+  private void text(int index, String text) {
     if (!text.isEmpty()) {
-      send(format.textChunk(index, text));
+      write(() -> send(format.textChunk(index, text)));
     }
   }
 
-  private synchronized void finish(int index, GenerationResult result, Throwable error) {
-    if (ended || aborted) {
+  private void finish(int index, GenerationResult result) {
+    if (OpenAiResponses.failed(result)) {
+      end(Ending.error(OpenAiException.choiceFailed(index, result)));
       return;
     }
-    if (error != null) {
-      ended = true;
-      Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
-          ? error.getCause() : error;
-      send(OpenAiException.from(cause).body());
-      handles.forEach(GenerationHandle::cancel);
-      complete();
-      return;
-    }
-    results[index] = result;
-    send(format.finishChunk(index, result.finishReason()));
-    if (++finished == handles.size()) {
-      ended = true;
-      if (format.includeUsage()) {
-        send(format.usageChunk(Arrays.asList(results)));
+    boolean all = false;
+    lock.lock();
+    try {
+      if (ending.get() == null) {
+        results[index] = result;
+        send(format.finishChunk(index, result.finishReason()));
+        all = ++finished == handles.size();
       }
-      sendRaw("[DONE]");
-      complete();
+    } finally {
+      lock.unlock();
+    }
+    if (all) {
+      List<String> last = format.includeUsage()
+          ? List.of(Json.string(format.usageChunk(Arrays.asList(results))), "[DONE]") : List.of("[DONE]");
+      end(new Ending(last, true, false));
+    } else {
+      closeOutIfEnded();
+    }
+  }
+
+  private void fail(Throwable error) {
+    end(Ending.error(OpenAiException.engineFailure(error)));
+  }
+
+  /** Runs {@code writes} under the lock unless the stream has ended; then finishes an end that came meanwhile. */
+  private void write(Runnable writes) {
+    lock.lock();
+    try {
+      if (ending.get() == null) {
+        writes.run();
+      }
+    } finally {
+      lock.unlock();
+    }
+    closeOutIfEnded();
+  }
+
+  /** The first end wins; a later one only helps close out the first (it may hold the lock the first could not get). */
+  private void end(Ending how) {
+    if (ending.compareAndSet(null, how)) {
+      if (watch != null) {
+        watch.stop();
+      }
+      if (how.cancels()) {
+        handles.forEach(GenerationHandle::cancel);
+      }
+    }
+    closeOutIfEnded();
+  }
+
+  /** Writes the end and completes the exchange, once, if the lock is free; else its holder does it after. */
+  private void closeOutIfEnded() {
+    Ending how = ending.get();
+    if (how == null || !lock.tryLock()) {
+      return;
+    }
+    try {
+      if (closedOut || sse == null) {
+        return;
+      }
+      closedOut = true;
+      how.lastData().forEach(this::sendRaw);
+      if (how.completes()) {
+        completeExchange();
+      }
+    } finally {
+      lock.unlock();
     }
   }
 
@@ -104,26 +179,41 @@ final class SseRelay {
   }
 
   private void sendRaw(String data) {
-    if (aborted) {
+    if (writeFailed) {
       return;
     }
     try {
       sse.data(" " + data); // "data: {...}", byte for byte what OpenAI sends (SSE drops the one leading space)
     } catch (IOException | RuntimeException e) { // the client went away mid-stream
-      abort();
-      complete();
+      writeFailed = true;
+      end(Ending.CLIENT_GONE);
     }
   }
 
-  private void complete() {
+  /**
+   * Completes the exchange. After a failed write Spring's SSE builder ignores {@code complete()} (it leaves the end
+   * to the container's error handling), so then the async context is completed directly: the connection closes
+   * whether or not the container noticed the failure.
+   */
+  private void completeExchange() {
+    if (!writeFailed) {
+      try {
+        sse.complete();
+        return;
+      } catch (RuntimeException e) {
+        // fall through: complete the servlet exchange itself
+      }
+    }
     try {
-      sse.complete();
-    } catch (RuntimeException e) {
-      // already completed by the container
+      if (request.isAsyncStarted()) {
+        request.getAsyncContext().complete();
+      }
+    } catch (IllegalStateException e) {
+      // the container completed it meanwhile
     }
   }
 
-  /** Relays one choice's token events, then its result. */
+  /** Relays one choice's token events, then its result; never throws into the engine's publisher. */
   private final class Choice implements Flow.Subscriber<TokenEvent> {
     private final int index;
 
@@ -138,17 +228,31 @@ final class SseRelay {
 
     @Override
     public void onNext(TokenEvent event) {
-      text(index, event.text());
+      guarded(() -> text(index, event.text()));
     }
 
     @Override
     public void onError(Throwable t) {
-      finish(index, null, t);
+      guarded(() -> fail(t));
     }
 
     @Override
     public void onComplete() {
-      handles.get(index).result().whenComplete((r, e) -> finish(index, r, e));
+      handles.get(index).result().whenComplete((r, e) -> guarded(() -> {
+        if (e != null) {
+          fail(e);
+        } else {
+          finish(index, r);
+        }
+      }));
+    }
+
+    private void guarded(Runnable action) {
+      try {
+        action.run();
+      } catch (RuntimeException e) {
+        end(Ending.error(OpenAiException.internal(e)));
+      }
     }
   }
 }

@@ -78,6 +78,10 @@ class AutoConfigurationTest {
           assertThat(p.rateLimit().requestsPerMinute()).isEqualTo(60);
           assertThat(p.server().maxChoices()).isEqualTo(2);
           assertThat(p.server().defaultTemperature()).isEqualTo(1.0);
+          assertThat(p.server().defaultMaxTokens()).isEqualTo(4096);
+          assertThat(p.server().maxRequestBody().toBytes()).isEqualTo(4L << 20);
+          assertThat(p.server().protectActuator()).isNull();
+          assertThat(p.server().disconnectCheckInterval()).isEqualTo(Duration.ofSeconds(1));
           assertThat(p.shutdownTimeout()).isEqualTo(Duration.ofSeconds(30));
         });
   }
@@ -86,6 +90,13 @@ class AutoConfigurationTest {
   void badPropertiesFailStartupNamingThem() {
     web.withPropertyValues(MISSING_MODEL, "autoglm.server.max-choices=0").run(ctx ->
         assertThat(ctx).getFailure().rootCause().hasMessageContaining("autoglm.server.max-choices (0)"));
+    web.withPropertyValues(MISSING_MODEL, "autoglm.server.default-max-tokens=0").run(ctx ->
+        assertThat(ctx).getFailure().rootCause().hasMessageContaining("autoglm.server.default-max-tokens (0)"));
+    web.withPropertyValues(MISSING_MODEL, "autoglm.server.max-request-body=0B").run(ctx ->
+        assertThat(ctx).getFailure().rootCause().hasMessageContaining("autoglm.server.max-request-body (0B)"));
+    web.withPropertyValues(MISSING_MODEL, "autoglm.server.disconnect-check-interval=-1s").run(ctx ->
+        assertThat(ctx).getFailure().rootCause()
+            .hasMessageContaining("autoglm.server.disconnect-check-interval (PT-1S)"));
   }
 
   @Test
