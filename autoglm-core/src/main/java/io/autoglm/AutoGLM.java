@@ -427,6 +427,17 @@ public final class AutoGLM implements AutoCloseable {
     return grammars.stats();
   }
 
+  /**
+   * Counters {@code autoglm.grammar.cache.hits} and {@code autoglm.grammar.cache.misses} (compiled-grammar lookups of
+   * structured output), tagged {@code gen_ai.request.model}.
+   */
+  void bindGrammarMeters(MeterRegistry registry, String modelId) {
+    io.micrometer.core.instrument.FunctionCounter.builder("autoglm.grammar.cache.hits", grammars,
+        g -> g.stats().hits()).tag("gen_ai.request.model", modelId).register(registry);
+    io.micrometer.core.instrument.FunctionCounter.builder("autoglm.grammar.cache.misses", grammars,
+        g -> g.stats().misses()).tag("gen_ai.request.model", modelId).register(registry);
+  }
+
   private final GrammarCache grammars = new GrammarCache(256);
   private TokenVocabulary vocabulary; // guarded by this
 

@@ -136,8 +136,12 @@ final class ModelLoader {
     LOG.info("loaded {} ({}, {} layers) on {} in {} ms; KV cache {} blocks × {} tokens, context {}",
         b.modelPath, config.architecture().className(), config.numLayers(), provider.name(),
         (System.nanoTime() - start) / 1_000_000, layout.numBlocks(), b.kvBlockSizeTokens, contextLen);
-    return new AutoGLM(b.modelPath, config, defaults, provider.name(), single, engine, layout, callbacks, hooks,
-        tokenizer);
+    AutoGLM glm = new AutoGLM(b.modelPath, config, defaults, provider.name(), single, engine, layout, callbacks,
+        hooks, tokenizer);
+    if (b.meterRegistry != null) {
+      glm.bindGrammarMeters(b.meterRegistry, hooks.modelId());
+    }
+    return glm;
   }
 
   private Optional<GlmTokenizer> tokenizer() {

@@ -24,6 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
 class StructuredOutputTest {
   @TempDir static Path dir;
   private static AutoGLM glm;
+  private static final io.micrometer.core.instrument.simple.SimpleMeterRegistry METERS =
+      new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
 
   @BeforeAll
   static void load() {
@@ -32,7 +34,7 @@ class StructuredOutputTest {
         "intermediate_size", "64", "num_attention_heads", "2", "head_dim", "16", "num_key_value_heads", "1",
         "max_position_embeddings", "512"), 1L << 30, 13).write(model, s -> {});
     glm = AutoGLM.builder().modelPath(model).tokenizerPath(Fixtures.root().resolve("tokenizers/glm-4-9b-chat-hf"))
-        .kvBlocks(1024).maxRunningSequences(128).build();
+        .kvBlocks(1024).maxRunningSequences(128).meterRegistry(METERS).build();
   }
 
   @AfterAll
@@ -65,7 +67,10 @@ class StructuredOutputTest {
       }
       assertEquals(30, free.result().join().tokenIds().size(), "a free request in the same batches is unaffected");
     }
-    assertTrue(glm.grammarCacheStats().hits() >= 5 * 99, glm.grammarCacheStats().toString());
+    var stats = glm.grammarCacheStats();
+    assertTrue(stats.hits() >= Schemas.ALL.size() * 99L, stats.toString());
+    assertEquals(stats.hits(), METERS.get("autoglm.grammar.cache.hits").functionCounter().count());
+    assertEquals(stats.misses(), METERS.get("autoglm.grammar.cache.misses").functionCounter().count());
   }
 
   @Test
