@@ -5,7 +5,6 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonPrimitive;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -23,13 +22,11 @@ import java.util.Set;
 final class SchemaCompiler {
   private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
   /** Keywords that only annotate: they constrain nothing, so they are accepted and ignored. */
-  private static final Set<String> ANNOTATIONS = Set.of("title", "description", "$schema", "$id", "$comment",
+  static final Set<String> ANNOTATIONS = Set.of("title", "description", "$schema", "$id", "$comment",
       "examples", "default", "deprecated", "readOnly", "writeOnly", "$defs", "definitions");
   private static final Set<String> SUPPORTED = Set.of("type", "enum", "const", "anyOf", "nullable", "$ref",
       "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength",
       "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "format");
-  private static final List<String> TYPES = List.of("object", "array", "string", "integer", "number", "boolean",
-      "null");
 
   private final JsonElement root;
   private final Map<String, Node.Ref> refs = new HashMap<>();
@@ -79,7 +76,7 @@ final class SchemaCompiler {
       }
     }
     Node n = bare(s, at);
-    if (s.has("nullable") && bool(s, "nullable", at)) {
+    if (s.has("nullable") && SchemaFields.bool(s, "nullable", at)) {
       n = new Node.AnyOf(List.of(n, LiteralNode.of("null")));
     }
     return n;
@@ -87,19 +84,19 @@ final class SchemaCompiler {
 
   private Node bare(JsonObject s, String at) {
     if (s.has("$ref")) {
-      only(s, at, "$ref", "nullable");
-      return ref(string(s, "$ref", at), at);
+      SchemaFields.only(s, at, "$ref", "nullable");
+      return ref(SchemaFields.text(s, "$ref", at), at);
     }
     if (s.has("anyOf")) {
-      only(s, at, "anyOf", "nullable");
-      JsonArray options = array(s, "anyOf", at);
+      SchemaFields.only(s, at, "anyOf", "nullable");
+      JsonArray options = SchemaFields.array(s, "anyOf", at);
       List<Node> nodes = new ArrayList<>();
       for (int i = 0; i < options.size(); i++) {
         nodes.add(node(options.get(i), at + "/anyOf/" + i));
       }
       return new Node.AnyOf(nodes);
     }
-    List<String> types = types(s, at);
+    List<String> types = SchemaFields.types(s, at);
     if (s.has("enum") || s.has("const")) {
       return literals(s, types, at);
     }
@@ -117,7 +114,7 @@ final class SchemaCompiler {
     return switch (type) {
       case "object" -> object(s, at);
       case "array" -> new ArrayNode(s.has("items") ? node(s.get("items"), at + "/items") : anyValue(),
-          count(s, "minItems", 0, at), count(s, "maxItems", Integer.MAX_VALUE, at));
+          SchemaFields.count(s, "minItems", 0, at), SchemaFields.count(s, "maxItems", Integer.MAX_VALUE, at));
       case "string" -> string(s, at);
       case "integer", "number" -> number(type.equals("integer"), s, at);
       case "boolean" -> LiteralNode.of("true", "false");
@@ -126,12 +123,12 @@ final class SchemaCompiler {
   }
 
   private static Node string(JsonObject s, String at) {
-    int min = count(s, "minLength", 0, at);
-    int max = count(s, "maxLength", Integer.MAX_VALUE, at);
+    int min = SchemaFields.count(s, "minLength", 0, at);
+    int max = SchemaFields.count(s, "maxLength", Integer.MAX_VALUE, at);
     if (!s.has("format")) {
       return new StringNode(min, max);
     }
-    String format = string(s, "format", at);
+    String format = SchemaFields.text(s, "format", at);
     if (!format.equals("date")) {
       throw new IllegalArgumentException(at + ": keyword 'format' with value '" + format + "' is not supported "
           + "(supported: date)");
@@ -144,10 +141,10 @@ final class SchemaCompiler {
   }
 
   private Node number(boolean integer, JsonObject s, String at) {
-    BigDecimal min = decimal(s, "minimum", at);
-    BigDecimal max = decimal(s, "maximum", at);
-    BigDecimal exMin = decimal(s, "exclusiveMinimum", at);
-    BigDecimal exMax = decimal(s, "exclusiveMaximum", at);
+    BigDecimal min = SchemaFields.decimal(s, "minimum", at);
+    BigDecimal max = SchemaFields.decimal(s, "maximum", at);
+    BigDecimal exMin = SchemaFields.decimal(s, "exclusiveMinimum", at);
+    BigDecimal exMax = SchemaFields.decimal(s, "exclusiveMaximum", at);
     boolean exclusiveMin = exMin != null && (min == null || exMin.compareTo(min) >= 0);
     boolean exclusiveMax = exMax != null && (max == null || exMax.compareTo(max) <= 0);
     try {
@@ -159,10 +156,10 @@ final class SchemaCompiler {
   }
 
   private Node object(JsonObject s, String at) {
-    JsonObject props = s.has("properties") ? object(s, "properties", at) : new JsonObject();
+    JsonObject props = s.has("properties") ? SchemaFields.object(s, "properties", at) : new JsonObject();
     Set<String> required = new LinkedHashSet<>();
     if (s.has("required")) {
-      for (JsonElement r : array(s, "required", at)) {
+      for (JsonElement r : SchemaFields.array(s, "required", at)) {
         required.add(r.getAsString());
       }
     }
@@ -193,11 +190,11 @@ final class SchemaCompiler {
     if (s.has("const")) {
       values.add(s.get("const"));
     } else {
-      array(s, "enum", at).forEach(values::add);
+      SchemaFields.array(s, "enum", at).forEach(values::add);
     }
     List<byte[]> texts = new ArrayList<>();
     for (JsonElement v : values) {
-      if (types.isEmpty() || types.contains(jsonType(v)) || (types.contains("number") && jsonType(v).equals("integer"))) {
+      if (types.isEmpty() || types.contains(SchemaFields.jsonType(v)) || (types.contains("number") && SchemaFields.jsonType(v).equals("integer"))) {
         texts.add(GSON.toJson(v).getBytes(StandardCharsets.UTF_8));
       }
     }
@@ -231,109 +228,5 @@ final class SchemaCompiler {
     refs.put(pointer, ref);
     ref.resolve(node(target, pointer));
     return ref;
-  }
-
-  private static String jsonType(JsonElement v) {
-    if (v.isJsonNull()) {
-      return "null";
-    }
-    if (v.isJsonObject()) {
-      return "object";
-    }
-    if (v.isJsonArray()) {
-      return "array";
-    }
-    JsonPrimitive p = v.getAsJsonPrimitive();
-    if (p.isBoolean()) {
-      return "boolean";
-    }
-    if (p.isString()) {
-      return "string";
-    }
-    return p.getAsBigDecimal().stripTrailingZeros().scale() <= 0 ? "integer" : "number";
-  }
-
-  private static List<String> types(JsonObject s, String at) {
-    if (!s.has("type")) {
-      return List.of();
-    }
-    JsonElement t = s.get("type");
-    List<String> out = new ArrayList<>();
-    if (t.isJsonArray()) {
-      t.getAsJsonArray().forEach(e -> out.add(e.getAsString()));
-    } else {
-      out.add(string(s, "type", at));
-    }
-    for (String type : out) {
-      if (!TYPES.contains(type)) {
-        throw new IllegalArgumentException(at + ": type '" + type + "' is not a JSON Schema type " + TYPES);
-      }
-    }
-    return out;
-  }
-
-  private static void only(JsonObject s, String at, String keyword, String... also) {
-    for (String key : s.keySet()) {
-      if (!key.equals(keyword) && !ANNOTATIONS.contains(key) && !List.of(also).contains(key)) {
-        throw new IllegalArgumentException(at + ": keyword '" + key + "' next to '" + keyword
-            + "' is not supported (put it inside the " + keyword + " target)");
-      }
-    }
-  }
-
-  private static int count(JsonObject s, String key, int absent, String at) {
-    if (!s.has(key)) {
-      return absent;
-    }
-    JsonElement e = s.get(key);
-    if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()
-        || e.getAsBigDecimal().stripTrailingZeros().scale() > 0 || e.getAsBigDecimal().signum() < 0
-        || e.getAsBigDecimal().compareTo(BigDecimal.valueOf(Integer.MAX_VALUE)) > 0) {
-      throw new IllegalArgumentException(at + ": " + key + " (" + e + ") must be an integer >= 0");
-    }
-    return e.getAsInt();
-  }
-
-  private static BigDecimal decimal(JsonObject s, String key, String at) {
-    if (!s.has(key)) {
-      return null;
-    }
-    JsonElement e = s.get(key);
-    if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-      throw new IllegalArgumentException(at + ": " + key + " (" + e + ") must be a number");
-    }
-    return e.getAsBigDecimal();
-  }
-
-  private static boolean bool(JsonObject s, String key, String at) {
-    JsonElement e = s.get(key);
-    if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
-      throw new IllegalArgumentException(at + ": " + key + " (" + e + ") must be true or false");
-    }
-    return e.getAsBoolean();
-  }
-
-  private static String string(JsonObject s, String key, String at) {
-    JsonElement e = s.get(key);
-    if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
-      throw new IllegalArgumentException(at + ": " + key + " (" + e + ") must be a string");
-    }
-    return e.getAsString();
-  }
-
-  private static JsonArray array(JsonObject s, String key, String at) {
-    JsonElement e = s.get(key);
-    if (!e.isJsonArray()) {
-      throw new IllegalArgumentException(at + ": " + key + " (" + e + ") must be an array");
-    }
-    return e.getAsJsonArray();
-  }
-
-  private static JsonObject object(JsonObject s, String key, String at) {
-    JsonElement e = s.get(key);
-    if (!e.isJsonObject()) {
-      throw new IllegalArgumentException(at + ": " + key + " (" + e + ") must be an object");
-    }
-    return e.getAsJsonObject();
   }
 }
