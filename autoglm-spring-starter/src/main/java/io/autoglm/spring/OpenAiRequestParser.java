@@ -34,7 +34,7 @@ final class OpenAiRequestParser {
       "tool_choice", "parallel_tool_calls", "top_logprobs", "response_format", "chat_template_kwargs"));
   private static final Set<String> COMPLETION = union(COMMON, Set.of("prompt", "echo", "best_of", "suffix"));
   private static final Set<String> MESSAGE = Set.of("role", "content", "name", "tool_calls", "tool_call_id",
-      "reasoning_content");
+      "reasoning_content", "refusal");
   /** OpenAI's default max_tokens for /v1/completions. */
   private static final int COMPLETION_DEFAULT_MAX_TOKENS = 16;
 
@@ -239,6 +239,10 @@ final class OpenAiRequestParser {
     if (!ChatMessage.ROLES.contains(role)) {
       throw OpenAiException.badRequest(f.param("role"), "'" + f.param("role") + "' is '" + role
           + "'; expected one of system, developer, user, assistant, tool, observation");
+    }
+    if (f.get("refusal").isPresent()) { // clients send back an answer's "refusal": null with its tool calls
+      throw OpenAiException.unsupported(f.param("refusal"), "'" + f.param("refusal") + "' must be null: chat "
+          + "templates do not render refusals");
     }
     Map<String, Object> fields = new LinkedHashMap<>();
     for (String name : new String[] {"name", "tool_calls", "tool_call_id", "reasoning_content"}) {
