@@ -23,6 +23,17 @@ public final class TestHandles {
     h.publisher().offer(new TokenEvent(index, 1, text));
   }
 
+  /** Delivers one event as the engine's listener does (a parsed request's events carry deltas). */
+  public static void event(GenerationHandle h, TokenEvent event) {
+    h.publisher().offer(event);
+  }
+
+  /** Ends the request with this result, as the engine does: the result, then the end of the token stream. */
+  public static void finish(GenerationHandle h, GenerationResult result) {
+    h.future().complete(result);
+    h.publisher().complete();
+  }
+
   /** Ends the request as the engine does: the result, then the end of the token stream. */
   public static void finish(GenerationHandle h, FinishReason reason, int completionTokens) {
     h.future().complete(new GenerationResult(h.requestId(), List.of(), "", reason,

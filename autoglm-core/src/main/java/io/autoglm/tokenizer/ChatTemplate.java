@@ -102,6 +102,14 @@ public final class ChatTemplate {
     return source;
   }
 
+  /**
+   * Whether the template renders an assistant message's OpenAI-shaped {@code tool_calls} (GLM-4.5's does;
+   * glm-4-9b-chat's renders a call as an assistant message whose {@code metadata} is the function name).
+   */
+  public boolean rendersToolCalls() {
+    return toolSupport.toolCalls();
+  }
+
   /** The rendered prompt text. */
   public String render(ChatPrompt prompt) {
     return renderRaw(context(prompt, UnaryOperator.identity()));

@@ -63,8 +63,13 @@ public record AnswerFormat(Syntax syntax, boolean thinking, boolean startsInThin
       boolean parseCalls) {
     Syntax syntax = !parseCalls || tools.isEmpty() ? Syntax.NONE
         : templateSource.contains("<arg_key>") ? Syntax.GLM45_XML : Syntax.GLM4_JSON;
-    boolean thinking = templateSource.contains("<think>");
+    boolean thinking = thinks(templateSource);
     boolean starts = thinking && renderedPrompt.stripTrailing().endsWith("<think>");
     return new AnswerFormat(syntax, thinking, starts, tools);
+  }
+
+  /** Whether answers of this chat template may hold a thinking block: it mentions {@code <think>} (GLM-4.5, GLM-Z1). */
+  public static boolean thinks(String templateSource) {
+    return templateSource.contains("<think>");
   }
 }

@@ -1,5 +1,6 @@
 package io.autoglm.spring;
 
+import java.util.Optional;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -30,6 +31,15 @@ final class Json {
       throw OpenAiException.badRequest(null, "request body must be a JSON object");
     }
     return node;
+  }
+
+  /** A JSON text carried inside a request (a tool call's arguments) as plain Java; empty when it is not JSON. */
+  static Optional<Object> parse(String text) {
+    try {
+      return Optional.ofNullable(MAPPER.readValue(text, Object.class));
+    } catch (JacksonException e) {
+      return Optional.empty();
+    }
   }
 
   /** A JSON value as plain Java: maps, lists, strings, numbers, booleans and null (for chat template fields). */

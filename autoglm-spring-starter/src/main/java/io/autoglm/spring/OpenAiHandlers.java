@@ -4,6 +4,7 @@ import io.autoglm.AutoGLM;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
 import io.autoglm.TextRequest;
+import io.autoglm.tokenizer.ChatTemplate;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,6 +30,7 @@ final class OpenAiHandlers {
   private final AutoGLMProperties.Server server;
   private final DisconnectWatcher watcher;
   private final long startedSeconds = System.currentTimeMillis() / 1000;
+  private volatile Map.Entry<ChatTemplate, ChatTemplateForms> forms; // the last template probed, and its forms
 
   OpenAiHandlers(AutoGLMProvider provider, AutoGLMProperties.Server server, DisconnectWatcher watcher) {
     this.provider = provider;
@@ -72,7 +74,7 @@ final class OpenAiHandlers {
     AutoGLM glm = ready();
     int maxModelLen = glm.stats().maxModelLen();
     OpenAiRequestParser parser = new OpenAiRequestParser(server.defaultTemperature(), server.maxChoices(),
-        Math.min(server.defaultMaxTokens(), Math.max(1, maxModelLen - 1)));
+        Math.min(server.defaultMaxTokens(), Math.max(1, maxModelLen - 1)), forms(glm));
     OpenAiRequest r = chat ? parser.chat(Json.object(request.body(byte[].class)))
         : parser.completion(Json.object(request.body(byte[].class)));
     if (r.model().isPresent() && !r.model().get().equals(glm.modelId())) {
@@ -81,7 +83,7 @@ final class OpenAiHandlers {
     List<GenerationHandle> handles = submit(glm, r.textRequests(caller(request, r),
         Optional.ofNullable(server.requestTimeout())), chat ? "messages" : "prompt");
     OpenAiResponses format = new OpenAiResponses((chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID(),
-        System.currentTimeMillis() / 1000, glm.modelId(), chat, r.includeUsage());
+        System.currentTimeMillis() / 1000, glm.modelId(), chat, r.includeUsage(), r.parsing(), r.parallelToolCalls());
     String echo = r.echo() ? r.prompt().orElse("") : "";
     if (r.stream()) {
       SseRelay relay = new SseRelay(request.servletRequest(), format, handles, echo);
@@ -121,6 +123,20 @@ final class OpenAiHandlers {
       }
     });
     return answer;
+  }
+
+  /** The served template's forms, probed once per template (a reload brings a new one). */
+  private ChatTemplateForms forms(AutoGLM glm) {
+    Optional<ChatTemplate> template = glm.tokenizer().chatTemplate();
+    if (template.isEmpty()) {
+      return ChatTemplateForms.OPENAI;
+    }
+    Map.Entry<ChatTemplate, ChatTemplateForms> known = forms;
+    if (known == null || known.getKey() != template.get()) {
+      known = Map.entry(template.get(), ChatTemplateForms.of(template));
+      forms = known;
+    }
+    return known.getValue();
   }
 
   /** Submits every choice, or none: a rejection cancels the choices already submitted. */

@@ -3,6 +3,7 @@ package io.autoglm.spring;
 import io.autoglm.SamplingParams;
 import io.autoglm.tokenizer.ChatMessage;
 import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.toolcall.OutputParsing;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,31 +18,46 @@ import tools.jackson.databind.JsonNode;
  * names it: penalties other than 0, logprobs, non-text content parts and forced tool choices are not supported by
  * the engine. Extensions (as vLLM's server has them): {@code top_k}, {@code ignore_eos} and, for chat,
  * {@code chat_template_kwargs} (e.g. {@code enable_thinking} for GLM-4.5).
+ *
+ * <p>Tools: with {@code tools} and {@code tool_choice: auto} (the default) the answer's reasoning and tool calls are
+ * parsed ({@link OutputParsing#REASONING_AND_TOOL_CALLS}); otherwise only the reasoning, for a template that thinks
+ * ({@link OutputParsing#REASONING}), and nothing for one that does not (RAW: the text is the content, as before).
+ * {@code tool_choice: none} keeps the tools out of the prompt. {@code parallel_tool_calls: false} answers with
+ * the first call only (the model is not constrained to make one). Tool turns are put in the template's own forms
+ * ({@link ChatTemplateForms}).
  */
 final class OpenAiRequestParser {
   private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "n", "stop", "seed",
       "presence_penalty", "frequency_penalty", "user", "stream", "stream_options", "logprobs", "logit_bias", "top_k",
       "ignore_eos");
   private static final Set<String> CHAT = union(COMMON, Set.of("messages", "max_completion_tokens", "tools",
-      "tool_choice", "top_logprobs", "response_format", "chat_template_kwargs"));
+      "tool_choice", "parallel_tool_calls", "top_logprobs", "response_format", "chat_template_kwargs"));
   private static final Set<String> COMPLETION = union(COMMON, Set.of("prompt", "echo", "best_of", "suffix"));
   private static final Set<String> MESSAGE = Set.of("role", "content", "name", "tool_calls", "tool_call_id",
-      "reasoning_content");
+      "reasoning_content", "refusal");
   /** OpenAI's default max_tokens for /v1/completions. */
   private static final int COMPLETION_DEFAULT_MAX_TOKENS = 16;
 
   private final double defaultTemperature;
   private final int maxChoices;
   private final int defaultChatMaxTokens;
+  private final ChatTemplateForms forms;
 
   /**
    * @param defaultChatMaxTokens max_tokens of a chat request that gives none
    *     ({@code autoglm.server.default-max-tokens}, capped by the context; the engine also stops at its end)
+   * @param forms the served chat template's forms of tool turns, and whether it thinks
    */
-  OpenAiRequestParser(double defaultTemperature, int maxChoices, int defaultChatMaxTokens) {
+  OpenAiRequestParser(double defaultTemperature, int maxChoices, int defaultChatMaxTokens, ChatTemplateForms forms) {
     this.defaultTemperature = defaultTemperature;
     this.maxChoices = maxChoices;
     this.defaultChatMaxTokens = defaultChatMaxTokens;
+    this.forms = forms;
+  }
+
+  /** A parser for a template in OpenAI's own forms that does not think ({@link ChatTemplateForms#OPENAI}). */
+  OpenAiRequestParser(double defaultTemperature, int maxChoices, int defaultChatMaxTokens) {
+    this(defaultTemperature, maxChoices, defaultChatMaxTokens, ChatTemplateForms.OPENAI);
   }
 
   OpenAiRequest chat(JsonNode body) {
@@ -62,6 +78,9 @@ final class OpenAiRequestParser {
           + "call is not supported");
     }
     List<Map<String, Object>> tools = toolChoice.equals("none") ? List.of() : tools(f);
+    boolean parallelToolCalls = f.bool("parallel_tool_calls").orElse(true);
+    OutputParsing parsing = !tools.isEmpty() ? OutputParsing.REASONING_AND_TOOL_CALLS
+        : forms.thinking() ? OutputParsing.REASONING : OutputParsing.RAW;
     Map<String, Object> kwargs = new LinkedHashMap<>();
     f.get("chat_template_kwargs").ifPresent(k -> {
       if (!k.isObject()) {
@@ -101,11 +120,12 @@ final class OpenAiRequestParser {
     OptionalLong maxTokens = f.integer("max_tokens", 1, Integer.MAX_VALUE);
     int max = (int) (maxCompletion.isPresent() ? maxCompletion.getAsLong()
         : maxTokens.orElse(defaultChatMaxTokens));
-    ChatPrompt chat = prompt(list, tools, kwargs);
+    ChatPrompt chat = prompt(forms.adapt(list), tools, kwargs);
     OpenAiRequest r = common(f, Optional.of(chat), Optional.empty(), max, false);
-    return format.map(fmt -> new OpenAiRequest(r.model(), r.chat(), r.prompt(),
+    OpenAiRequest formatted = format.map(fmt -> new OpenAiRequest(r.model(), r.chat(), r.prompt(),
         r.sampling().toBuilder().responseFormat(fmt).build(), r.n(), r.stream(), r.includeUsage(), r.user(),
         r.echo())).orElse(r);
+    return formatted.withToolHandling(parsing, parallelToolCalls);
   }
 
   OpenAiRequest completion(JsonNode body) {
@@ -243,6 +263,10 @@ final class OpenAiRequestParser {
     if (!ChatMessage.ROLES.contains(role)) {
       throw OpenAiException.badRequest(f.param("role"), "'" + f.param("role") + "' is '" + role
           + "'; expected one of system, developer, user, assistant, tool, observation");
+    }
+    if (f.get("refusal").isPresent()) { // clients send back an answer's "refusal": null with its tool calls
+      throw OpenAiException.unsupported(f.param("refusal"), "'" + f.param("refusal") + "' must be null: chat "
+          + "templates do not render refusals");
     }
     Map<String, Object> fields = new LinkedHashMap<>();
     for (String name : new String[] {"name", "tool_calls", "tool_call_id", "reasoning_content"}) {

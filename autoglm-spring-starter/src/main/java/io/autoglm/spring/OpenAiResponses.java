@@ -2,20 +2,36 @@ package io.autoglm.spring;
 
 import io.autoglm.FinishReason;
 import io.autoglm.GenerationResult;
+import io.autoglm.TokenEvent;
+import io.autoglm.toolcall.AnswerDelta;
+import io.autoglm.toolcall.OutputParsing;
+import io.autoglm.toolcall.ParsedAnswer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * The JSON bodies of one exchange in OpenAI's shapes: {@code chat.completion} and {@code text_completion} answers,
- * their streamed chunks, and usage. Fields OpenAI always sends are present, as null where they do not apply.
+ * their streamed chunks, and usage. Fields OpenAI always sends are present, as null where they do not apply. A parsed
+ * chat answer is a message's {@code content}, {@code reasoning_content} and {@code tool_calls}, streamed as the
+ * deltas of those fields ({@link OpenAiToolCalls}); the raw text is then never sent.
  *
  * @param id {@code chatcmpl-…} or {@code cmpl-…}, shared by the answer and all its chunks
  * @param createdSeconds Unix time the request was accepted
  * @param includeUsage streaming: every chunk carries {@code "usage": null} and a last chunk the usage
+ * @param parsing what the engine parsed out of each answer; RAW: the text is the content
+ * @param parallelToolCalls false: only a choice's first tool call is sent (its later ones are dropped, streamed and
+ *     not; the finish reason stays {@code tool_calls})
  */
-record OpenAiResponses(String id, long createdSeconds, String model, boolean chat, boolean includeUsage) {
+record OpenAiResponses(String id, long createdSeconds, String model, boolean chat, boolean includeUsage,
+    OutputParsing parsing, boolean parallelToolCalls) {
+
+  /** Answers whose text is sent as it is. */
+  OpenAiResponses(String id, long createdSeconds, String model, boolean chat, boolean includeUsage) {
+    this(id, createdSeconds, model, chat, includeUsage, OutputParsing.RAW, true);
+  }
 
   /** The whole answer of a non-streamed request; {@code echo} is prepended to each completion's text. */
   Map<String, Object> answer(List<GenerationResult> results, String echo) {
@@ -27,7 +43,7 @@ record OpenAiResponses(String id, long createdSeconds, String model, boolean cha
       if (chat) {
         Map<String, Object> message = new LinkedHashMap<>();
         message.put("role", "assistant");
-        message.put("content", r.text());
+        OpenAiToolCalls.fill(message, parallelToolCalls ? r : firstCallOnly(r));
         message.put("refusal", null);
         choice.put("message", message);
       } else {
@@ -53,6 +69,37 @@ record OpenAiResponses(String id, long createdSeconds, String model, boolean cha
 
   Map<String, Object> textChunk(int index, String text) {
     return chunk(index, Map.of("content", text), text, null);
+  }
+
+  /** The chunks of one token event: its text, or (a parsed answer) one chunk per delta it completes. */
+  List<Map<String, Object>> eventChunks(int index, TokenEvent event) {
+    if (parsing == OutputParsing.RAW) {
+      return event.text().isEmpty() ? List.of() : List.of(textChunk(index, event.text()));
+    }
+    List<Map<String, Object>> chunks = new ArrayList<>();
+    for (AnswerDelta d : event.deltas()) {
+      if (parallelToolCalls || callIndex(d) <= 0) {
+        chunks.add(chunk(index, OpenAiToolCalls.delta(d), "", null));
+      }
+    }
+    return chunks;
+  }
+
+  private static int callIndex(AnswerDelta d) {
+    if (d instanceof AnswerDelta.ToolCallStart s) {
+      return s.index();
+    }
+    return d instanceof AnswerDelta.ToolCallArguments a ? a.index() : -1;
+  }
+
+  /** The result with its later tool calls dropped. */
+  private static GenerationResult firstCallOnly(GenerationResult r) {
+    if (r.toolCalls().size() <= 1) {
+      return r;
+    }
+    ParsedAnswer a = r.answer().orElseThrow();
+    return new GenerationResult(r.requestId(), r.tokenIds(), r.text(), r.finishReason(), r.usage(), r.error(),
+        Optional.of(new ParsedAnswer(a.content(), a.reasoningContent(), a.toolCalls().subList(0, 1))));
   }
 
   Map<String, Object> finishChunk(int index, FinishReason reason) {

@@ -16,7 +16,8 @@ import org.springframework.web.servlet.function.ServerResponse;
 /**
  * Streams the choices of one request as SSE {@code data:} chunks, ending with {@code data: [DONE]} or an error chunk.
  *
- * <p>Each choice's text deltas go out as they come (callback threads, serialised by {@code lock}); a choice's finish
+ * <p>Each choice's deltas (its text, or the content, reasoning and tool-call pieces of a parsed answer, see
+ * {@link OpenAiResponses#eventChunks}) go out as they come (callback threads, serialised by {@code lock}); a choice's finish
  * chunk follows its last delta. The stream ends in exactly one of these ways, whichever comes first, and each one
  * completes the HTTP exchange, so the connection never outlives the stream:
  * <ul>
@@ -93,9 +94,10 @@ final class SseRelay {
     end(Ending.CLIENT_GONE);
   }
 
-  private void text(int index, String text) {
-    if (!text.isEmpty()) {
-      write(() -> send(format.textChunk(index, text)));
+  private void event(int index, TokenEvent event) {
+    List<Map<String, Object>> chunks = format.eventChunks(index, event);
+    if (!chunks.isEmpty()) {
+      write(() -> chunks.forEach(this::send));
     }
   }
 
@@ -228,7 +230,7 @@ final class SseRelay {
 
     @Override
     public void onNext(TokenEvent event) {
-      guarded(() -> text(index, event.text()));
+      guarded(() -> event(index, event));
     }
 
     @Override

@@ -118,6 +118,29 @@ class OpenAiApiTest {
     assertThat(usage).containsExactly(24L);
   }
 
+  /**
+   * With tools the engine parses the answer as it streams (GLM-4 call syntax): a random model makes no call, so
+   * the streamed content deltas add up to the non-streamed content and neither has tool calls.
+   */
+  @Test
+  void chatWithToolsStreamsItsParsedContent() {
+    ChatCompletionCreateParams params = chat("What is the weather in Paris?", 16)
+        .addTool(com.openai.models.chat.completions.ChatCompletionFunctionTool.builder().function(
+            com.openai.models.FunctionDefinition.builder().name("get_weather").build()).build()).build();
+    ChatCompletion whole = client.chat().completions().create(params);
+    assertThat(whole.choices().get(0).message().toolCalls()).isEmpty();
+    assertThat(whole.choices().get(0).finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.LENGTH);
+    StringBuilder streamed = new StringBuilder();
+    try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params)) {
+      stream.stream().forEach(chunk -> chunk.choices().forEach(ch -> {
+        ch.delta().content().ifPresent(streamed::append);
+        assertThat(ch.delta().toolCalls()).isEmpty();
+      }));
+    }
+    assertThat(streamed.toString()).isEqualTo(whole.choices().get(0).message().content().orElseThrow())
+        .isNotEmpty();
+  }
+
   @Test
   void completionsStreamedAndNot() {
     CompletionCreateParams params = CompletionCreateParams.builder().model(TestModel.ID).prompt("The answer is")
