@@ -19,11 +19,9 @@ import org.springframework.web.context.request.async.WebAsyncUtils;
  * (the body is already read) nor writes (the answer is not ready) while a request waits for the engine. So every
  * interval this probes the connection with a non-blocking read through the Servlet API: with a (no-op)
  * {@link ReadListener} set, {@link ServletInputStream#available()} makes Tomcat try a non-blocking socket read, and an
- * end of stream or a reset reports as available data past the end of the body. A closed connection reports so on
- * every probe from then on, so a positive that does not last (a transient state of the connection's read side) is
- * not a hang-up. So the client is taken for gone only after positives on {@value #POSITIVES} probes in a row, an
- * interval apart; a negative probe starts the count again. (Bytes of a request pipelined behind this one also read
- * as available on every probe, so a client that pipelines is taken for gone: the common HTTP clients do not.)
+ * end of stream or a reset reports as available data past the end of the body. Tomcat keeps bytes of a pipelined next
+ * request that such a read returns and reports them only once, while a closed connection reports on every probe,
+ * so two positive probes in a row are a hang-up and one is not.
  *
  * <p>Invariant: no probe runs once {@link #stop()} has returned, nor after Spring's async processing of the request
  * has timed out, failed or completed, so a probe never touches a connection the container has moved on with.
@@ -31,8 +29,6 @@ import org.springframework.web.context.request.async.WebAsyncUtils;
  */
 final class DisconnectWatch {
   private static final Logger LOG = LoggerFactory.getLogger(DisconnectWatch.class);
-  /** Positive probes in a row that make a hang-up. */
-  static final int POSITIVES = 2;
   private static final ReadListener NO_OP = new ReadListener() {
     @Override
     public void onDataAvailable() {}
@@ -49,8 +45,6 @@ final class DisconnectWatch {
   private ScheduledFuture<?> task; // written under this lock
   private boolean stopped;
   private boolean listening;
-  private int probes; // for the log
-  private int positives; // positive probes in a row
 
   private DisconnectWatch(HttpServletRequest request, Runnable onGone) {
     this.request = request;
@@ -85,26 +79,20 @@ final class DisconnectWatch {
   /** One probe; runs on the watcher's thread. */
   void probe() {
     synchronized (this) {
-      if (stopped) {
+      if (stopped || !request.isAsyncStarted()) {
         return;
       }
       try {
-        if (!request.isAsyncStarted()) {
-          return;
-        }
         ServletInputStream in = request.getInputStream();
         if (!listening) {
           in.setReadListener(NO_OP);
           listening = true;
         }
-        probes++;
-        positives = in.available() > 0 ? positives + 1 : 0;
-        if (positives > 0) {
-          LOG.debug("client port {}: probe {} positive ({} in a row)", request.getRemotePort(), probes, positives);
-        }
-        if (positives < POSITIVES) {
+        boolean gone = in.available() > 0 && in.available() > 0; // twice: see the class comment
+        if (!gone) {
           return;
         }
+        LOG.debug("client port {}: taken for gone", request.getRemotePort());
       } catch (IOException | RuntimeException e) { // a recycled request, a container without non-blocking reads
         LOG.debug("probe failed; watch stopped", e);
         stop();
