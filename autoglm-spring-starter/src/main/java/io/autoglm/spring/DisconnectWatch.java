@@ -5,6 +5,8 @@ import jakarta.servlet.ServletInputStream;
 import jakarta.servlet.http.HttpServletRequest;
 import java.io.IOException;
 import java.util.concurrent.ScheduledFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.web.context.request.NativeWebRequest;
 import org.springframework.web.context.request.async.DeferredResult;
 import org.springframework.web.context.request.async.DeferredResultProcessingInterceptor;
@@ -26,6 +28,7 @@ import org.springframework.web.context.request.async.WebAsyncUtils;
  * {@code onGone} runs at most once, on the probe thread.
  */
 final class DisconnectWatch {
+  private static final Logger LOG = LoggerFactory.getLogger(DisconnectWatch.class);
   private static final ReadListener NO_OP = new ReadListener() {
     @Override
     public void onDataAvailable() {}
@@ -51,6 +54,7 @@ final class DisconnectWatch {
   /** Watches {@code request} until stopped; call while the request is being handled (before it goes async). */
   static DisconnectWatch start(HttpServletRequest request, DisconnectWatcher watcher, Runnable onGone) {
     DisconnectWatch w = new DisconnectWatch(request, onGone);
+    LOG.debug("client port {}: watching {}", request.getRemotePort(), request.getRequestURI());
     WebAsyncUtils.getAsyncManager(request).registerDeferredResultInterceptor(w, new StopOnAsyncEnd(w));
     watcher.schedule(w);
     return w;
@@ -88,7 +92,9 @@ final class DisconnectWatch {
         if (!gone) {
           return;
         }
+        LOG.debug("client port {}: taken for gone", request.getRemotePort());
       } catch (IOException | RuntimeException e) { // a recycled request, a container without non-blocking reads
+        LOG.debug("probe failed; watch stopped", e);
         stop();
         return;
       }

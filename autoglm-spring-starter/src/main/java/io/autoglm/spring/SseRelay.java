@@ -11,6 +11,8 @@ import java.util.Map;
 import java.util.concurrent.Flow;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.web.servlet.function.ServerResponse;
 
 /**
@@ -33,13 +35,20 @@ import org.springframework.web.servlet.function.ServerResponse;
  * found the lock taken is finished by its holder.
  */
 final class SseRelay {
-  /** How the stream ends: what is written last, and whether the relay completes the exchange itself. */
-  private record Ending(List<String> lastData, boolean completes, boolean cancels) {
-    static final Ending CLIENT_GONE = new Ending(List.of(), true, true);
-    static final Ending CONTAINER_ENDED = new Ending(List.of(), false, true);
+  private static final Logger LOG = LoggerFactory.getLogger(SseRelay.class);
 
-    static Ending error(OpenAiException e) {
-      return new Ending(List.of(Json.string(e.body())), true, true);
+  /**
+   * How the stream ends: what ended it (for the log), what is written last, and whether the relay completes the
+   * exchange itself.
+   */
+  private record Ending(String cause, List<String> lastData, boolean completes, boolean cancels) {
+    static final Ending WRITE_FAILED = new Ending("client gone (a write failed)", List.of(), true, true);
+    static final Ending WATCH_SAW_HANG_UP = new Ending("client gone (disconnect watch)", List.of(), true, true);
+    static final Ending CONTAINER_ERROR = new Ending("container error", List.of(), false, true);
+    static final Ending CONTAINER_COMPLETED = new Ending("container completed", List.of(), false, true);
+
+    static Ending error(String cause, OpenAiException e) {
+      return new Ending(cause, List.of(Json.string(e.body())), true, true);
     }
   }
 
@@ -47,6 +56,7 @@ final class SseRelay {
   private final OpenAiResponses format;
   private final List<GenerationHandle> handles;
   private final String echo;
+  private final int clientPort; // for the log
   private final GenerationResult[] results;
   private final ReentrantLock lock = new ReentrantLock();
   private final AtomicReference<Ending> ending = new AtomicReference<>();
@@ -62,6 +72,7 @@ final class SseRelay {
     this.format = format;
     this.handles = List.copyOf(handles);
     this.echo = echo;
+    this.clientPort = request.getRemotePort();
     this.results = new GenerationResult[handles.size()];
   }
 
@@ -73,9 +84,12 @@ final class SseRelay {
   /** Writes the first chunks and subscribes to every choice; runs once the SSE response has started. */
   void start(ServerResponse.SseBuilder builder) {
     this.sse = builder;
-    builder.onTimeout(() -> end(Ending.error(OpenAiException.timedOut())));
-    builder.onError(t -> end(Ending.CONTAINER_ENDED));
-    builder.onComplete(() -> end(Ending.CONTAINER_ENDED));
+    builder.onTimeout(() -> end(Ending.error("container timeout", OpenAiException.timedOut())));
+    builder.onError(t -> {
+      LOG.debug("{}: the container reports an error", format.id(), t);
+      end(Ending.CONTAINER_ERROR);
+    });
+    builder.onComplete(() -> end(Ending.CONTAINER_COMPLETED));
     write(() -> {
       for (int i = 0; i < handles.size(); i++) {
         if (format.chat()) {
@@ -91,7 +105,7 @@ final class SseRelay {
   }
 
   private void clientGone() {
-    end(Ending.CLIENT_GONE);
+    end(Ending.WATCH_SAW_HANG_UP);
   }
 
   private void event(int index, TokenEvent event) {
@@ -103,7 +117,7 @@ final class SseRelay {
 
   private void finish(int index, GenerationResult result) {
     if (OpenAiResponses.failed(result)) {
-      end(Ending.error(OpenAiException.choiceFailed(index, result)));
+      end(Ending.error("choice " + index + " failed", OpenAiException.choiceFailed(index, result)));
       return;
     }
     boolean all = false;
@@ -120,14 +134,14 @@ final class SseRelay {
     if (all) {
       List<String> last = format.includeUsage()
           ? List.of(Json.string(format.usageChunk(Arrays.asList(results))), "[DONE]") : List.of("[DONE]");
-      end(new Ending(last, true, false));
+      end(new Ending("every choice finished", last, true, false));
     } else {
       closeOutIfEnded();
     }
   }
 
   private void fail(Throwable error) {
-    end(Ending.error(OpenAiException.engineFailure(error)));
+    end(Ending.error("engine failure", OpenAiException.engineFailure(error)));
   }
 
   /** Runs {@code writes} under the lock unless the stream has ended; then finishes an end that came meanwhile. */
@@ -146,6 +160,8 @@ final class SseRelay {
   /** The first end wins; a later one only helps close out the first (it may hold the lock the first could not get). */
   private void end(Ending how) {
     if (ending.compareAndSet(null, how)) {
+      LOG.debug("{} (client port {}) ends: {} (on {})", format.id(), clientPort, how.cause(),
+          Thread.currentThread().getName());
       if (watch != null) {
         watch.stop();
       }
@@ -188,7 +204,8 @@ final class SseRelay {
       sse.data(" " + data); // "data: {...}", byte for byte what OpenAI sends (SSE drops the one leading space)
     } catch (IOException | RuntimeException e) { // the client went away mid-stream
       writeFailed = true;
-      end(Ending.CLIENT_GONE);
+      LOG.debug("{}: write failed", format.id(), e);
+      end(Ending.WRITE_FAILED);
     }
   }
 
@@ -253,7 +270,7 @@ final class SseRelay {
       try {
         action.run();
       } catch (RuntimeException e) {
-        end(Ending.error(OpenAiException.internal(e)));
+        end(Ending.error("relay failure", OpenAiException.internal(e)));
       }
     }
   }

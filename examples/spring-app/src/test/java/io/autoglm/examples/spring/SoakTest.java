@@ -52,7 +52,7 @@ import org.springframework.test.context.DynamicPropertySource;
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT)
 class SoakTest {
-  private static final int REQUESTS = 512;
+  private static final int REQUESTS = Integer.getInteger("soak.requests", 512); // more, to hunt a rare failure
   private static final int CONCURRENCY = 32;
   private static final Duration PER_REQUEST = Duration.ofSeconds(60);
 
@@ -193,9 +193,10 @@ class SoakTest {
     if (kind == Kind.CLOSE_BEFORE_FIRST_CHUNK) {
       return;
     }
-    BufferedReader lines = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+    Lines lines = new Lines(new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8)));
     int chunks = 0;
-    for (String line = readLine(lines); line != null; line = readLine(lines)) {
+    String responseId = "";
+    for (String line = lines.next(); line != null; line = lines.next()) {
       if (!line.startsWith("data: ")) {
         continue;
       }
@@ -207,20 +208,35 @@ class SoakTest {
       if (data.equals("[DONE]")) {
         return;
       }
+      if (responseId.isEmpty() && data.contains("\"id\":\"")) {
+        int from = data.indexOf("\"id\":\"") + 6;
+        responseId = data.substring(from, data.indexOf('"', from));
+      }
       if (++chunks == 2 && kind == Kind.CLOSE_AFTER_TWO_CHUNKS) {
         return;
       }
     }
-    failures.add(kind + " #" + id + (hung.get() ? ": hung: no [DONE] within " + PER_REQUEST + " after "
-        : ": stream ended without [DONE] after ") + chunks + " chunks");
+    failures.add(kind + " #" + id + " " + responseId + (hung.get() ? ": hung: no [DONE] within " + PER_REQUEST
+        + " after " : ": stream ended without [DONE] after ") + chunks + " chunks"
+        + (lines.error == null ? " (end of body)" : " (" + lines.error + ")"));
   }
 
-  /** The next line, or null when the stream ended or was closed under the reader. */
-  private static String readLine(BufferedReader lines) {
-    try {
-      return lines.readLine();
-    } catch (IOException e) {
-      return null;
+  /** The lines of a stream; the end, or a failed read (kept in {@code error}), is a null line. */
+  private static final class Lines {
+    private final BufferedReader reader;
+    IOException error;
+
+    Lines(BufferedReader reader) {
+      this.reader = reader;
+    }
+
+    String next() {
+      try {
+        return reader.readLine();
+      } catch (IOException e) {
+        error = e;
+        return null;
+      }
     }
   }
 
