@@ -9,6 +9,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -30,9 +31,10 @@ import org.springframework.web.servlet.function.ServerResponse;
  *   <li>the container timed the exchange out: an error chunk ({@code timeout}), every choice cancelled;
  *   <li>the container ended the exchange itself (an I/O error it saw, completion): every choice cancelled.
  * </ul>
- * Invariants: nothing is written after the end; the end runs once; container callbacks and the disconnect watch
- * never wait for {@code lock}: whoever lets go of the lock calls {@link #closeOutIfEnded()} next, so an end that
- * found the lock taken is finished by its holder.
+ * Invariants: nothing is written after the end; the end runs once; whoever lets go of the lock calls
+ * {@link #closeOutIfEnded()} next, so an end that found the lock taken is finished by its holder. The disconnect
+ * watch never waits for {@code lock}; a container callback waits (at most {@value #CONTAINER_WAIT_SECONDS} s) for a
+ * write in flight, since the container recycles the response when the callback returns.
  */
 final class SseRelay {
   private static final Logger LOG = LoggerFactory.getLogger(SseRelay.class);
@@ -58,6 +60,7 @@ final class SseRelay {
   private final String echo;
   private final int clientPort; // for the log
   private final GenerationResult[] results;
+  private static final long CONTAINER_WAIT_SECONDS = 5;
   private final ReentrantLock lock = new ReentrantLock();
   private final AtomicReference<Ending> ending = new AtomicReference<>();
   private ServerResponse.SseBuilder sse; // guarded by lock once set
@@ -84,12 +87,12 @@ final class SseRelay {
   /** Writes the first chunks and subscribes to every choice; runs once the SSE response has started. */
   void start(ServerResponse.SseBuilder builder) {
     this.sse = builder;
-    builder.onTimeout(() -> end(Ending.error("container timeout", OpenAiException.timedOut())));
+    builder.onTimeout(() -> endForContainer(Ending.error("container timeout", OpenAiException.timedOut())));
     builder.onError(t -> {
       LOG.debug("{}: the container reports an error", format.id(), t);
-      end(Ending.CONTAINER_ERROR);
+      endForContainer(Ending.CONTAINER_ERROR);
     });
-    builder.onComplete(() -> end(Ending.CONTAINER_COMPLETED));
+    builder.onComplete(() -> endForContainer(Ending.CONTAINER_COMPLETED));
     write(() -> {
       for (int i = 0; i < handles.size(); i++) {
         if (format.chat()) {
@@ -158,6 +161,27 @@ final class SseRelay {
   }
 
   /** The first end wins; a later one only helps close out the first (it may hold the lock the first could not get). */
+  /**
+   * An end the container reports. The container recycles the request and response once its callback returns, so
+   * the callback first lets a write in flight on another thread finish (bounded, so a write stuck on a dead socket
+   * cannot hold the container's thread for long): no relay thread may touch a response that already serves the
+   * next request.
+   */
+  private void endForContainer(Ending how) {
+    end(how);
+    try {
+      if (lock.tryLock(CONTAINER_WAIT_SECONDS, TimeUnit.SECONDS)) {
+        lock.unlock();
+      } else {
+        LOG.warn("{}: a write was still in flight {} s after the container ended the exchange", format.id(),
+            CONTAINER_WAIT_SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    closeOutIfEnded();
+  }
+
   private void end(Ending how) {
     if (ending.compareAndSet(null, how)) {
       LOG.debug("{} (client port {}) ends: {} (on {})", format.id(), clientPort, how.cause(),
