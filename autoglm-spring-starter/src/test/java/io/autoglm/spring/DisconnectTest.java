@@ -1,5 +1,6 @@
 package io.autoglm.spring;
 
+import io.autoglm.testing.TcpStates;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 

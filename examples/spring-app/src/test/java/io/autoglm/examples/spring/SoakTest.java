@@ -1,5 +1,6 @@
 package io.autoglm.examples.spring;
 
+import io.autoglm.testing.TcpStates;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.autoglm.AutoGLM;

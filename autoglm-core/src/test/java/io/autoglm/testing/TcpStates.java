@@ -1,4 +1,4 @@
-package io.autoglm.examples.spring;
+package io.autoglm.testing;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -6,14 +6,14 @@ import java.nio.file.Path;
 import java.util.List;
 
 /** Linux's view of this machine's TCP sockets (/proc/net/tcp and tcp6): how many a server port holds in a state. */
-final class TcpStates {
+public final class TcpStates {
   /** The kernel's code for CLOSE_WAIT: the peer closed, this side has not. */
-  static final String CLOSE_WAIT = "08";
+  public static final String CLOSE_WAIT = "08";
 
   private TcpStates() {}
 
   /** Sockets whose local port is {@code port} (the server's side of its connections) in {@code state}. */
-  static long count(int port, String state) throws IOException {
+  public static long count(int port, String state) throws IOException {
     String local = String.format(":%04X", port);
     long n = 0;
     for (String file : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
