@@ -3,8 +3,9 @@ package io.autoglm.sample;
 import io.autoglm.backend.SamplingRow;
 
 /**
- * Host-side token selection: argmax, or temperature → top-k → top-p → inverse-CDF draw. The uniform draw is
- * SplitMix64 of (seed, step), so the same seed always picks the same tokens and no sampler state is kept.
+ * Host-side token selection: argmax (ties to the lower id), or temperature → top-k → top-p → inverse-CDF draw, by
+ * the same rule as the CUDA backend's sampling kernel. The uniform draw is SplitMix64 of (seed, step), so the same
+ * seed always picks the same tokens and no sampler state is kept.
  */
 public final class Sampler {
   private Sampler() {}
@@ -44,71 +45,87 @@ public final class Sampler {
     return ids[sampleAll(logits, params)];
   }
 
+  /**
+   * The CUDA kernel's rule, on the host: keep the ids whose logit is at least the k-th largest (top-k, ties kept),
+   * then the fewest highest ones whose softmax mass reaches topP (all ids tied at the cut kept), and draw by inverse
+   * CDF over the kept ids in id order. Each cut is a binary search over order-preserving float keys, so no row is
+   * sorted: O(32 · vocab) adds instead of an O(vocab · log vocab) sort of a 151k-id row.
+   */
   private static int sampleAll(float[] logits, SamplingRow row) {
     if (row.greedy()) {
       return argmax(logits);
     }
     int n = logits.length;
-    int keep = n;
-    if (row.topK() > 0 && row.topK() < n) {
-      keep = row.topK();
+    int[] keys = new int[n]; // floatKey as unsigned ints: compare with Integer.compareUnsigned
+    float max = Float.NEGATIVE_INFINITY;
+    for (int i = 0; i < n; i++) {
+      keys[i] = floatKey(logits[i]);
+      max = Math.max(max, logits[i]);
     }
     double inv = 1.0 / row.temperature();
-    double max = Double.NEGATIVE_INFINITY;
-    for (float v : logits) {
-      max = Math.max(max, v);
+    double[] weight = new double[n];
+    for (int i = 0; i < n; i++) {
+      weight[i] = Math.exp((logits[i] - max) * inv);
     }
-    int[] order = descending(logits, keep);
-    double[] probs = new double[keep];
-    double sum = 0;
-    for (int i = 0; i < keep; i++) {
-      probs[i] = Math.exp((logits[order[i]] - max) * inv);
-      sum += probs[i];
+    int cut = 0; // keep ids whose key >= cut (unsigned)
+    if (row.topK() > 0 && row.topK() < n) {
+      cut = highestCut(keys, weight, 0, floatKey(max), row.topK(), true);
     }
+    double z = mass(keys, weight, cut);
     if (row.topP() < 1) {
-      double cum = 0;
-      int cut = keep;
-      for (int i = 0; i < keep; i++) {
-        cum += probs[i] / sum;
-        if (cum >= row.topP()) {
-          cut = i + 1;
-          break;
+      cut = highestCut(keys, weight, cut, floatKey(max), row.topP() * z, false);
+      z = mass(keys, weight, cut);
+    }
+    double u = uniform(row.seed(), row.step()) * z;
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+      if (Integer.compareUnsigned(keys[i], cut) >= 0) {
+        acc += weight[i];
+        if (u < acc) {
+          return i;
         }
       }
-      keep = cut;
-      sum = 0;
-      for (int i = 0; i < keep; i++) {
-        sum += probs[i];
-      }
     }
-    double u = uniform(row.seed(), row.step()) * sum;
-    double acc = 0;
-    for (int i = 0; i < keep; i++) {
-      acc += probs[i];
-      if (u < acc) {
-        return order[i];
-      }
-    }
-    return order[keep - 1];
+    return argmax(logits); // rounding left u past the last kept id
   }
 
   /**
-   * The {@code keep} highest logits' ids, highest first, ties to the lower id. Sorts (logit, id) pairs packed into
-   * longs (order-preserving float bits in the high half), which avoids boxing a vocabulary of Integers per token.
+   * The largest key {@code c} in [lo, hi] such that the ids with key >= c number at least {@code need} (by count)
+   * or hold at least {@code need} of the weight (by mass); {@code lo} must satisfy it.
    */
-  static int[] descending(float[] logits, int keep) {
-    long[] packed = new long[logits.length];
-    for (int i = 0; i < logits.length; i++) {
-      int bits = Float.floatToIntBits(-logits[i]);
-      int sortable = bits ^ ((bits >> 31) & 0x7fffffff);
-      packed[i] = ((long) sortable << 32) | i;
+  private static int highestCut(int[] keys, double[] weight, int lo, int hi, double need, boolean byCount) {
+    while (Integer.compareUnsigned(lo, hi) < 0) {
+      int mid = (int) (Integer.toUnsignedLong(lo) + ((Integer.toUnsignedLong(hi) - Integer.toUnsignedLong(lo) + 1)
+          >>> 1));
+      double have = 0;
+      for (int i = 0; i < keys.length; i++) {
+        if (Integer.compareUnsigned(keys[i], mid) >= 0) {
+          have += byCount ? 1 : weight[i];
+        }
+      }
+      if (have >= need) {
+        lo = mid;
+      } else {
+        hi = mid - 1;
+      }
     }
-    java.util.Arrays.sort(packed);
-    int[] order = new int[keep];
-    for (int i = 0; i < keep; i++) {
-      order[i] = (int) packed[i];
+    return lo;
+  }
+
+  private static double mass(int[] keys, double[] weight, int cut) {
+    double z = 0;
+    for (int i = 0; i < keys.length; i++) {
+      if (Integer.compareUnsigned(keys[i], cut) >= 0) {
+        z += weight[i];
+      }
     }
-    return order;
+    return z;
+  }
+
+  /** Order-preserving map of a float to an unsigned int key (a larger float has a larger key), as the kernel's. */
+  static int floatKey(float f) {
+    int b = Float.floatToRawIntBits(f);
+    return b < 0 ? ~b : b | 0x80000000;
   }
 
   public static int argmax(float[] logits) {

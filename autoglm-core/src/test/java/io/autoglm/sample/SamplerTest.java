@@ -1,6 +1,5 @@
 package io.autoglm.sample;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -12,18 +11,79 @@ import org.junit.jupiter.api.Test;
 
 /** The sampler against a naive reference ordering and against the softmax it draws from. */
 class SamplerTest {
-  @Test
-  void orderingMatchesANaiveSortWithTiesToTheLowerId() {
-    Random r = new Random(3);
-    float[] logits = new float[5000];
-    for (int i = 0; i < logits.length; i++) {
-      logits[i] = r.nextInt(50) - 25 + (r.nextBoolean() ? 0.5f : 0f); // many ties, negatives, zero
+  /**
+   * A second implementation of the rule, by sorting: top-k keeps every id whose logit is at least the k-th largest,
+   * top-p the fewest highest logit values whose mass reaches topP (ties at the cut kept), and the draw walks the kept
+   * ids in id order.
+   */
+  private static int naive(float[] logits, float temperature, int topK, float topP, double u01) {
+    int n = logits.length;
+    Integer[] order = IntStream.range(0, n).boxed().toArray(Integer[]::new);
+    java.util.Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> -logits[i]));
+    float max = logits[order[0]];
+    double[] w = new double[n];
+    for (int i = 0; i < n; i++) {
+      w[i] = Math.exp((logits[i] - max) * (1.0 / temperature));
     }
-    logits[7] = -0.0f;
-    int[] naive = IntStream.range(0, logits.length).boxed()
-        .sorted(Comparator.<Integer>comparingDouble(i -> -logits[i]).thenComparingInt(i -> i))
-        .mapToInt(Integer::intValue).toArray();
-    assertArrayEquals(java.util.Arrays.copyOf(naive, 100), Sampler.descending(logits, 100));
+    float floor = topK > 0 && topK < n ? logits[order[topK - 1]] : Float.NEGATIVE_INFINITY;
+    double z = 0;
+    for (int i = 0; i < n; i++) {
+      z += logits[i] >= floor ? w[i] : 0;
+    }
+    if (topP < 1) {
+      double need = topP * z;
+      double acc = 0;
+      for (int r = 0; r < n; r++) {
+        float v = logits[order[r]];
+        if (v < floor) {
+          break;
+        }
+        double withTies = 0;
+        for (int i = 0; i < n; i++) {
+          withTies += logits[i] >= v && logits[i] >= floor ? w[i] : 0;
+        }
+        acc = withTies;
+        if (acc >= need) {
+          floor = v;
+          break;
+        }
+      }
+      z = acc;
+    }
+    double u = u01 * z;
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+      if (logits[i] >= floor) {
+        acc += w[i];
+        if (u < acc) {
+          return i;
+        }
+      }
+    }
+    return order[0];
+  }
+
+  @Test
+  void drawsEqualASortingImplementationOfTheSameRule() {
+    Random r = new Random(3);
+    float[] logits = new float[300];
+    int checked = 0;
+    for (int trial = 0; trial < 40; trial++) {
+      for (int i = 0; i < logits.length; i++) {
+        logits[i] = trial % 2 == 0 ? (float) r.nextGaussian() * 3 : r.nextInt(12) - 6; // odd trials: many ties
+      }
+      for (int step = 0; step < 25; step++) {
+        float t = 0.5f + r.nextFloat();
+        int k = new int[] {0, 1, 5, 40}[step % 4];
+        float p = new float[] {1f, 0.9f, 0.5f}[step % 3];
+        long seed = r.nextLong();
+        assertEquals(naive(logits, t, k, p, Sampler.uniform(seed, step)),
+            Sampler.sample(logits, new SamplingRow(t, k, p, seed, step)),
+            "trial " + trial + " step " + step + " T " + t + " k " + k + " p " + p);
+        checked++;
+      }
+    }
+    assertEquals(1000, checked);
   }
 
   @Test
