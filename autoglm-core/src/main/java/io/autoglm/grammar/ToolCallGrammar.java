@@ -45,7 +45,10 @@ final class ToolCallGrammar {
     return calls.size() == 1 ? calls.get(0) : new Node.AnyOf(calls);
   }
 
-  /** The arguments' grammar: an object under {@code parameters}; no parameters: the empty object {@code {}}. */
+  /**
+   * The arguments' grammar: an object under {@code parameters}; parameters absent or declaring no property: the
+   * empty object {@code {}} only (valid under any such schema, and what a call without arguments is).
+   */
   private static Node arguments(Object parameters, String name) {
     if (parameters == null) {
       return new ObjectNode(List.of());
@@ -60,8 +63,8 @@ final class ToolCallGrammar {
       throw new IllegalArgumentException("tool '" + name + "': parameters.type must be \"object\", got "
           + s.get("type"));
     }
-    if (!s.has("properties") && !s.has("type")) {
-      return new ObjectNode(List.of());
+    if (!s.has("properties") || s.get("properties").isJsonObject() && s.getAsJsonObject("properties").isEmpty()) {
+      return new ObjectNode(List.of()); // declares no argument: the call takes none, as a model writes it
     }
     s = s.deepCopy();
     s.addProperty("type", "object");
