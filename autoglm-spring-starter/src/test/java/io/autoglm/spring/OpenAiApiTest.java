@@ -154,6 +154,24 @@ class OpenAiApiTest {
         com.openai.models.FunctionDefinition.builder().name(name).parameters(p.build()).build()).build();
   }
 
+  /** The name and arguments of a streamed answer's tool-call deltas, concatenated; its finish reasons checked. */
+  private static List<String> streamedCall(ChatCompletionCreateParams params) {
+    StringBuilder name = new StringBuilder();
+    StringBuilder arguments = new StringBuilder();
+    List<String> finish = new ArrayList<>();
+    try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params)) {
+      stream.stream().forEach(chunk -> chunk.choices().forEach(ch -> {
+        ch.delta().toolCalls().ifPresent(calls -> calls.forEach(c -> c.function().ifPresent(f -> {
+          f.name().ifPresent(name::append);
+          f.arguments().ifPresent(arguments::append);
+        })));
+        ch.finishReason().ifPresent(f -> finish.add(f.asString()));
+      }));
+    }
+    assertThat(finish).containsExactly("tool_calls");
+    return List.of(name.toString(), arguments.toString());
+  }
+
   /**
    * tool_choice required (two tools) and a named function: a random model at temperature 1 answers, by constrained
    * decoding, with one call of an allowed tool whose arguments a standard validator accepts, finish reason
@@ -184,6 +202,9 @@ class OpenAiApiTest {
       }
       assertThat(oracles).containsKey(fn.name());
       assertThat(oracles.get(fn.name()).errors(fn.arguments())).as(fn.arguments()).isEmpty();
+      if (i < 2) {
+        assertThat(streamedCall(params)).containsExactly(fn.name(), fn.arguments());
+      }
     }
     ChatCompletionCreateParams unknown = base.toolChoice(
         com.openai.models.chat.completions.ChatCompletionNamedToolChoice.builder().function(
