@@ -161,7 +161,7 @@ public final class AutoGLM implements AutoCloseable {
   private GenerationHandle submit(int[] prompt, GenerationRequest request, String operation,
       Optional<String> cacheText, Optional<AnswerFormat> format) {
     SamplingParams params = request.sampling();
-    params.responseFormat().ifPresent(this::grammar); // a schema the grammar cannot enforce fails here, before compute
+    params.responseFormat().ifPresent(f -> grammar(f, format)); // a schema the grammar cannot enforce fails here, before compute
     RateLimiter.Permit permit;
     try {
       permit = hooks.rateLimiter().acquire(request.user(), prompt.length + (long) params.maxNewTokens());
@@ -379,7 +379,7 @@ public final class AutoGLM implements AutoCloseable {
     Optional<TextStream> stream = textOutput ? Optional.of(new TextStream(
         tokenizer().newDetokenizer(true), new StopStringMatcher(params.stop()), format.map(AnswerParser::new)))
         : Optional.empty();
-    Optional<GrammarMatcher> matcher = params.responseFormat().map(f -> grammar(f).matcher(vocabulary()));
+    Optional<GrammarMatcher> matcher = params.responseFormat().map(f -> grammar(f, format).matcher(vocabulary()));
     Sequence seq = new Sequence(id, prompt, params, seed, deadline, captureLogits,
         new RequestListener(handle, operation, stream, stopIds(params), hooks.metrics(), callbacks, capturedLogits),
         matcher);
@@ -405,13 +405,35 @@ public final class AutoGLM implements AutoCloseable {
   /**
    * The compiled grammar of a response format, from the cache.
    *
-   * @throws IllegalArgumentException for a schema keyword the grammar cannot enforce (the message names it)
+   * @param answer how the chat answer is read; a forced tool call is written in its call syntax
+   * @throws IllegalArgumentException for a schema keyword the grammar cannot enforce (the message names it), or a
+   *     forced tool call where the answer's calls are not parsed or in a syntax without a call grammar
    * @throws IllegalStateException when the model folder has no tokenizer (masks need its vocabulary)
    */
-  private JsonGrammar grammar(ResponseFormat format) {
+  private JsonGrammar grammar(ResponseFormat format, Optional<AnswerFormat> answer) {
     tokenizer();
-    return format.type() == ResponseFormat.Type.JSON_OBJECT ? grammars.anyObject()
-        : grammars.schema(format.jsonSchema().orElseThrow());
+    return switch (format.type()) {
+      case JSON_OBJECT -> grammars.anyObject();
+      case JSON_SCHEMA -> grammars.schema(format.jsonSchema().orElseThrow());
+      case TOOL_CALL -> toolCallGrammar(format, answer);
+    };
+  }
+
+  private JsonGrammar toolCallGrammar(ResponseFormat format, Optional<AnswerFormat> answer) {
+    AnswerFormat.Syntax syntax = answer.map(AnswerFormat::syntax).orElse(AnswerFormat.Syntax.NONE);
+    if (syntax == AnswerFormat.Syntax.NONE) {
+      throw new IllegalArgumentException("a forced tool call needs a chat request with tools whose calls are parsed "
+          + "(TextRequest.withParsing(REASONING_AND_TOOL_CALLS)), got syntax " + syntax);
+    }
+    if (syntax == AnswerFormat.Syntax.GLM45_XML) {
+      throw new IllegalArgumentException("a forced tool call (tool_choice required or a named function) is not "
+          + "supported for GLM-4.5's XML call syntax yet; only GLM-4's NAME\\n{JSON} syntax is");
+    }
+    if (answer.get().startsInThinking()) {
+      throw new IllegalArgumentException("a forced tool call cannot be enforced on an answer that starts inside a "
+          + "<think> block");
+    }
+    return grammars.toolCallGlm4(format.tools(), format.toolName());
   }
 
   /** The tokenizer's vocabulary as grammars read it, built on the first constrained request (its token trie). */

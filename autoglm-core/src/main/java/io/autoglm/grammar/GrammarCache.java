@@ -3,6 +3,9 @@ package io.autoglm.grammar;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.google.gson.JsonParser;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * Compiled grammars by schema, so that repeated requests with one schema compile it once. Keys are the schema's
@@ -18,6 +21,7 @@ public final class GrammarCache {
   }
 
   private static final String ANY_OBJECT = "\u0000json_object";
+  private static final String TOOL_CALL = "\u0000tool_call_glm4";
   private final Cache<String, JsonGrammar> grammars;
 
   /** @param maxGrammars compiled grammars kept at most (least recently used evicted first) */
@@ -37,6 +41,12 @@ public final class GrammarCache {
       throw new IllegalArgumentException("json_schema is not valid JSON: " + e.getMessage(), e);
     }
     return grammars.get(key, JsonGrammar::fromSchema);
+  }
+
+  /** @throws IllegalArgumentException as {@link JsonGrammar#toolCallGlm4} does */
+  public JsonGrammar toolCallGlm4(List<Map<String, Object>> tools, Optional<String> toolName) {
+    String key = TOOL_CALL + new com.google.gson.Gson().toJson(tools) + "\u0000" + toolName.orElse("");
+    return grammars.get(key, k -> JsonGrammar.toolCallGlm4(tools, toolName));
   }
 
   public JsonGrammar anyObject() {

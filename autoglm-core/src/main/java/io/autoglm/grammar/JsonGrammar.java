@@ -3,6 +3,9 @@ package io.autoglm.grammar;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonParseException;
 import com.google.gson.JsonParser;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * A compiled JSON grammar: the byte-level pushdown automaton of one JSON Schema (or of "any JSON object"). Output
@@ -37,6 +40,17 @@ public final class JsonGrammar {
   /** Any JSON object, nesting bounded ({@code json_object} mode). */
   public static JsonGrammar anyObject() {
     return new JsonGrammar(SchemaCompiler.anyObject(), "json_object");
+  }
+
+  /**
+   * A forced tool call in GLM-4's syntax ({@code NAME\n{JSON arguments}}): of {@code toolName} when present, else
+   * of any of {@code tools}.
+   *
+   * @throws IllegalArgumentException as {@link ToolCallGrammar#glm4} does
+   */
+  public static JsonGrammar toolCallGlm4(List<Map<String, Object>> tools, Optional<String> toolName) {
+    return new JsonGrammar(ToolCallGrammar.glm4(tools, toolName), "tool_call" + toolName.map(n -> "[" + n + "]")
+        .orElse(""));
   }
 
   /** A fresh matcher at the start of a value, over {@code vocabulary}. */

@@ -39,4 +39,20 @@ interface Node {
       target.start(b, rest, out);
     }
   }
+
+  /** A value of {@code first} directly followed by a value of {@code then} (a call's name, then its arguments). */
+  final class Seq implements Node {
+    private final Node first;
+    private final Node then;
+
+    Seq(Node first, Node then) {
+      this.first = first;
+      this.then = then;
+    }
+
+    @Override
+    public void start(int b, Stack rest, List<Stack> out) {
+      first.start(b, rest.push(new Frame.Expect(then)), out);
+    }
+  }
 }

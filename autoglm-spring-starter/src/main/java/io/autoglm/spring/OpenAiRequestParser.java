@@ -22,8 +22,10 @@ import tools.jackson.databind.JsonNode;
  * <p>Tools: with {@code tools} and {@code tool_choice: auto} (the default) the answer's reasoning and tool calls are
  * parsed ({@link OutputParsing#REASONING_AND_TOOL_CALLS}); otherwise only the reasoning, for a template that thinks
  * ({@link OutputParsing#REASONING}), and nothing for one that does not (RAW: the text is the content, as before).
- * {@code tool_choice: none} keeps the tools out of the prompt. {@code parallel_tool_calls: false} answers with
- * the first call only (the model is not constrained to make one). Tool turns are put in the template's own forms
+ * {@code tool_choice: none} keeps the tools out of the prompt. {@code tool_choice: required} and a named function
+ * force one call by constrained decoding ({@link io.autoglm.ResponseFormat#toolCall}); an unknown name is a 400
+ * naming it. {@code parallel_tool_calls: false} answers with the first call only (under auto the model is not
+ * constrained to make one). Tool turns are put in the template's own forms
  * ({@link ChatTemplateForms}).
  */
 final class OpenAiRequestParser {
@@ -72,12 +74,15 @@ final class OpenAiRequestParser {
     for (int i = 0; i < messages.size(); i++) {
       list.add(message(messages.get(i), "messages[" + i + "]."));
     }
-    String toolChoice = f.string("tool_choice").orElse("auto");
-    if (!toolChoice.equals("auto") && !toolChoice.equals("none")) {
-      throw OpenAiException.unsupported("tool_choice", "'tool_choice' must be \"auto\" or \"none\": forcing a tool "
-          + "call is not supported");
+    Optional<JsonNode> choice = f.get("tool_choice");
+    String toolChoice = choice.filter(JsonNode::isObject).isPresent() ? "function"
+        : f.string("tool_choice").orElse("auto");
+    if (!List.of("auto", "none", "required", "function").contains(toolChoice)) {
+      throw OpenAiException.badRequest("tool_choice", "'tool_choice' must be \"auto\", \"none\", \"required\" or "
+          + "{\"type\": \"function\", \"function\": {\"name\": ...}}, got \"" + toolChoice + "\"");
     }
     List<Map<String, Object>> tools = toolChoice.equals("none") ? List.of() : tools(f);
+    Optional<io.autoglm.ResponseFormat> forced = forcedCall(toolChoice, choice, tools);
     boolean parallelToolCalls = f.bool("parallel_tool_calls").orElse(true);
     OutputParsing parsing = !tools.isEmpty() ? OutputParsing.REASONING_AND_TOOL_CALLS
         : forms.thinking() ? OutputParsing.REASONING : OutputParsing.RAW;
@@ -120,9 +125,13 @@ final class OpenAiRequestParser {
     OptionalLong maxTokens = f.integer("max_tokens", 1, Integer.MAX_VALUE);
     int max = (int) (maxCompletion.isPresent() ? maxCompletion.getAsLong()
         : maxTokens.orElse(defaultChatMaxTokens));
+    if (forced.isPresent() && format.isPresent()) {
+      throw OpenAiException.badRequest("response_format", "'response_format' cannot be combined with 'tool_choice' "
+          + toolChoice + ": a forced call already fixes the answer's shape");
+    }
     ChatPrompt chat = prompt(forms.adapt(list), tools, kwargs);
     OpenAiRequest r = common(f, Optional.of(chat), Optional.empty(), max, false);
-    OpenAiRequest formatted = format.map(fmt -> new OpenAiRequest(r.model(), r.chat(), r.prompt(),
+    OpenAiRequest formatted = forced.or(() -> format).map(fmt -> new OpenAiRequest(r.model(), r.chat(), r.prompt(),
         r.sampling().toBuilder().responseFormat(fmt).build(), r.n(), r.stream(), r.includeUsage(), r.user(),
         r.echo())).orElse(r);
     return formatted.withToolHandling(parsing, parallelToolCalls);
@@ -225,6 +234,35 @@ final class OpenAiRequestParser {
       throw OpenAiException.badRequest("stop", "'stop' strings must not be empty");
     }
     return out;
+  }
+
+  /**
+   * The grammar of a forced call: {@code required} (any of the tools) or a named function
+   * ({@code {"type": "function", "function": {"name": N}}}, N one of the tools); empty for auto and none.
+   */
+  private static Optional<io.autoglm.ResponseFormat> forcedCall(String toolChoice, Optional<JsonNode> choice,
+      List<Map<String, Object>> tools) {
+    if (toolChoice.equals("auto") || toolChoice.equals("none")) {
+      return Optional.empty();
+    }
+    if (tools.isEmpty()) {
+      throw OpenAiException.badRequest("tool_choice", "'tool_choice' " + toolChoice + " needs 'tools', got none");
+    }
+    Optional<String> name = Optional.empty();
+    if (toolChoice.equals("function")) {
+      JsonNode c = choice.orElseThrow();
+      JsonNode n = c.path("function").path("name");
+      if (!"function".equals(c.path("type").asString("")) || !n.isString() || n.asString().isEmpty()) {
+        throw OpenAiException.badRequest("tool_choice", "'tool_choice' must be {\"type\": \"function\", "
+            + "\"function\": {\"name\": NAME}} with a non-empty name, got " + c);
+      }
+      name = Optional.of(n.asString());
+    }
+    try {
+      return Optional.of(io.autoglm.ResponseFormat.toolCall(tools, name));
+    } catch (IllegalArgumentException e) {
+      throw OpenAiException.badRequest(name.isPresent() ? "tool_choice.function.name" : "tools", e.getMessage());
+    }
   }
 
   private static List<Map<String, Object>> tools(JsonFields f) {

@@ -141,6 +141,80 @@ class OpenAiApiTest {
         .isNotEmpty();
   }
 
+  private static final String WEATHER_SCHEMA = "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":"
+      + "\"string\",\"maxLength\":10},\"days\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":7}},"
+      + "\"required\":[\"city\",\"days\"]}";
+
+  private static com.openai.models.chat.completions.ChatCompletionFunctionTool tool(String name, String schema) {
+    com.openai.models.FunctionParameters.Builder p = com.openai.models.FunctionParameters.builder();
+    JsonMapper.shared().readTree(schema).properties().forEach(e ->
+        p.putAdditionalProperty(e.getKey(), JsonValue.from(JsonMapper.shared().convertValue(e.getValue(),
+            Object.class))));
+    return com.openai.models.chat.completions.ChatCompletionFunctionTool.builder().function(
+        com.openai.models.FunctionDefinition.builder().name(name).parameters(p.build()).build()).build();
+  }
+
+  /** The name and arguments of a streamed answer's tool-call deltas, concatenated; its finish reasons checked. */
+  private static List<String> streamedCall(ChatCompletionCreateParams params) {
+    StringBuilder name = new StringBuilder();
+    StringBuilder arguments = new StringBuilder();
+    List<String> finish = new ArrayList<>();
+    try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params)) {
+      stream.stream().forEach(chunk -> chunk.choices().forEach(ch -> {
+        ch.delta().toolCalls().ifPresent(calls -> calls.forEach(c -> c.function().ifPresent(f -> {
+          f.name().ifPresent(name::append);
+          f.arguments().ifPresent(arguments::append);
+        })));
+        ch.finishReason().ifPresent(f -> finish.add(f.asString()));
+      }));
+    }
+    assertThat(finish).containsExactly("tool_calls");
+    return List.of(name.toString(), arguments.toString());
+  }
+
+  /**
+   * tool_choice required (two tools) and a named function: a random model at temperature 1 answers, by constrained
+   * decoding, with one call of an allowed tool whose arguments a standard validator accepts, finish reason
+   * tool_calls; an unknown name is a 400 naming it.
+   */
+  @Test
+  void forcedToolChoiceReturnsValidToolCalls() {
+    var oracles = java.util.Map.of("get_weather", new io.autoglm.grammar.SchemaOracle(WEATHER_SCHEMA),
+        "get_time", new io.autoglm.grammar.SchemaOracle("{\"type\":\"object\",\"properties\":{}}"));
+    ChatCompletionCreateParams.Builder base = ChatCompletionCreateParams.builder().model(TestModel.ID)
+        .addUserMessage("Weather or time?").maxCompletionTokens(120).temperature(1.0)
+        .addTool(tool("get_weather", WEATHER_SCHEMA)).addTool(tool("get_time", "{\"type\":\"object\"}"));
+    for (int i = 0; i < 12; i++) {
+      boolean named = i % 2 == 1;
+      ChatCompletionCreateParams params = named ? base.toolChoice(
+          com.openai.models.chat.completions.ChatCompletionNamedToolChoice.builder().function(
+              com.openai.models.chat.completions.ChatCompletionNamedToolChoice.Function.builder()
+                  .name("get_weather").build()).build()).seed(i).build()
+          : base.toolChoice(com.openai.models.chat.completions.ChatCompletionToolChoiceOption.Auto.REQUIRED)
+              .seed(i).build();
+      ChatCompletion.Choice choice = client.chat().completions().create(params).choices().get(0);
+      assertThat(choice.finishReason()).isEqualTo(ChatCompletion.Choice.FinishReason.TOOL_CALLS);
+      var calls = choice.message().toolCalls().orElseThrow();
+      assertThat(calls).hasSize(1);
+      var fn = calls.get(0).asFunction().function();
+      if (named) {
+        assertThat(fn.name()).isEqualTo("get_weather");
+      }
+      assertThat(oracles).containsKey(fn.name());
+      assertThat(oracles.get(fn.name()).errors(fn.arguments())).as(fn.arguments()).isEmpty();
+      if (i < 2) {
+        assertThat(streamedCall(params)).containsExactly(fn.name(), fn.arguments());
+      }
+    }
+    ChatCompletionCreateParams unknown = base.toolChoice(
+        com.openai.models.chat.completions.ChatCompletionNamedToolChoice.builder().function(
+            com.openai.models.chat.completions.ChatCompletionNamedToolChoice.Function.builder()
+                .name("send_mail").build()).build()).build();
+    var e = org.junit.jupiter.api.Assertions.assertThrows(com.openai.errors.BadRequestException.class,
+        () -> client.chat().completions().create(unknown));
+    assertThat(e.getMessage()).contains("'send_mail'");
+  }
+
   @Test
   void completionsStreamedAndNot() {
     CompletionCreateParams params = CompletionCreateParams.builder().model(TestModel.ID).prompt("The answer is")

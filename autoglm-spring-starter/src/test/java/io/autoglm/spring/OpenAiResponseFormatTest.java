@@ -42,4 +42,40 @@ class OpenAiResponseFormatTest {
           e -> assertThat(e.param()).contains("response_format"));
     }
   }
+
+  private static final String TOOLS = "\"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"a\"}}, "
+      + "{\"type\": \"function\", \"function\": {\"name\": \"b\", \"parameters\": {\"type\": \"object\"}}}]";
+
+  private OpenAiRequest chat(String fields) {
+    return parser.chat(json.readTree("{" + MESSAGES + ", " + fields + "}"));
+  }
+
+  @Test
+  void requiredAndANamedFunctionForceACallOfTheTools() {
+    ResponseFormat required = chat(TOOLS + ", \"tool_choice\": \"required\"").sampling().responseFormat()
+        .orElseThrow();
+    assertThat(required.type()).isEqualTo(ResponseFormat.Type.TOOL_CALL);
+    assertThat(ResponseFormat.toolNames(required.tools())).containsExactly("a", "b");
+    assertThat(required.toolName()).isEmpty();
+    ResponseFormat named = chat(TOOLS + ", \"tool_choice\": {\"type\": \"function\", \"function\": {\"name\": "
+        + "\"b\"}}").sampling().responseFormat().orElseThrow();
+    assertThat(named.toolName()).contains("b");
+    assertThat(chat(TOOLS + ", \"tool_choice\": \"auto\"").sampling().responseFormat()).isEmpty();
+  }
+
+  @Test
+  void badForcedChoicesAreRejectedNamingTheField() {
+    assertThatThrownBy(() -> chat(TOOLS + ", \"tool_choice\": {\"type\": \"function\", \"function\": "
+        + "{\"name\": \"c\"}}")).isInstanceOfSatisfying(OpenAiException.class, e -> {
+          assertThat(e.status()).isEqualTo(400);
+          assertThat(e.param()).contains("tool_choice.function.name");
+          assertThat(e.getMessage()).contains("'c'");
+        });
+    for (String bad : new String[] {"\"tool_choice\": \"required\"", TOOLS + ", \"tool_choice\": \"always\"",
+        TOOLS + ", \"tool_choice\": {\"type\": \"function\"}",
+        TOOLS + ", \"tool_choice\": \"required\", \"response_format\": {\"type\": \"json_object\"}"}) {
+      assertThatThrownBy(() -> chat(bad)).as(bad).isInstanceOfSatisfying(OpenAiException.class,
+          e -> assertThat(e.status()).isEqualTo(400));
+    }
+  }
 }
