@@ -19,9 +19,9 @@ import org.springframework.web.context.request.async.WebAsyncUtils;
  * (the body is already read) nor writes (the answer is not ready) while a request waits for the engine. So every
  * interval this probes the connection with a non-blocking read through the Servlet API: with a (no-op)
  * {@link ReadListener} set, {@link ServletInputStream#available()} makes Tomcat try a non-blocking socket read, and an
- * end of stream or a reset reports as available data past the end of the body. Tomcat keeps bytes of a pipelined next
- * request that such a read returns and reports them only once, while a closed connection reports on every probe,
- * so two positive probes in a row are a hang-up and one is not.
+ * end of stream or a reset reports as available data past the end of the body. (Tomcat 11 reports buffered bytes
+ * and an end of stream on every call, so the second {@code available()} below filters nothing; a pipelining client
+ * could be taken for gone. HTTP clients seldom pipeline.)
  *
  * <p>Invariant: no probe runs once {@link #stop()} has returned, nor after Spring's async processing of the request
  * has timed out, failed or completed, so a probe never touches a connection the container has moved on with.
