@@ -25,7 +25,7 @@ if [[ $ST == *,verify,* ]]; then
 fi
 if [[ $ST == *,conf,* ]]; then
   echo "== EngineBench conformance"
-  timeout ${CONF_TIMEOUT:-150} $J -Xmx8g -DrouteRefDir="$here" -DrouteOutDir=$OUT -cp "$CP" \
+  timeout ${CONF_TIMEOUT:-150} $J -Xmx8g -DrouteRefDir="$here" -DrouteOutDir=${ROUTE_OUT:-/tmp} -cp "$CP" \
     io.autoglm.cuda.tools.EngineBench conformance "$here/fixtures" 2>&1 | grep -v "^\[main\] INFO" > $OUT/conformance.log
   tail -${CONF_TAIL:-6} $OUT/conformance.log
   lap conformance
@@ -47,6 +47,7 @@ fi
 if [[ $ST == *,big,* ]]; then
   echo "== CudaBench bench ${BIG_WHICH:-single,batch} at ${BIG_MODEL:-glm-4-32b-0414} shapes"
   timeout ${BIG_TIMEOUT:-300} $J -Xmx16g -Dbench.model=${BIG_MODEL:-glm-4-32b-0414} -Dbench.skip256=${BIG_SKIP256:-true} \
+    -Dbench.arenaBytes=${BIG_ARENA:-17179869184} \
     -Dbench.onlyGraphs=true -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${BIG_WHICH:-single,batch} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/bench-big.log
   lap big-bench

@@ -804,8 +804,9 @@ JNI(jdoubleArray, selfTestAttention)(JNIEnv* env, jclass, jlong h, jint heads, j
     return nullptr;
   }
   float scale = 1.f / sqrtf((float)headDim);
+  // tokSeq holds each token's table row offset in ints, so the table stride is 1 (as CudaForwardStep passes it)
   if (!launchAttention(c->stream, dOut, dPart, ac.counters ? dCounters : nullptr, dq, ldq, dk, dv, dTokSeq, dPos,
-                       dTables, stride, bs, rows, heads, kvHeads, headDim, scale, ac.partition, ac.splits)) {
+                       dTables, 1, bs, rows, heads, kvHeads, headDim, scale, ac.partition, ac.splits)) {
     throwIse(env, "selfTestAttention: no attention kernel for " + std::to_string(heads) + " query heads over " +
                   std::to_string(kvHeads) + " KV heads, headDim " + std::to_string(headDim));
     return nullptr;

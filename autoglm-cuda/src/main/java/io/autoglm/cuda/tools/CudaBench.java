@@ -82,7 +82,11 @@ public final class CudaBench {
   }
 
   static CudaBackend backend(double fraction) {
-    return (CudaBackend) new CudaBackendProvider().create(new BackendOptions(List.of(), fraction, Map.of()));
+    return backend(fraction, Map.of());
+  }
+
+  static CudaBackend backend(double fraction, Map<String, String> properties) {
+    return (CudaBackend) new CudaBackendProvider().create(new BackendOptions(List.of(), fraction, properties));
   }
 
   /** Conformance on the dense fixtures. */
@@ -300,6 +304,7 @@ public final class CudaBench {
    * Decode and prefill timings on random weights at the shapes of {@code -Dbench.model} (glm-4-9b-chat, default, or
    * glm-4-32b-0414): from a random checkpoint file in WORK_DIR, or with {@code -Dbench.inMemory=true} (the default
    * for glm-4-32b-0414, whose 65 GB exceed the GPU machine's disk) from {@link RandomWeights} in host memory.
+   * {@code -Dbench.arenaBytes} sets the backend's activation arena ({@code cuda.arenaBytes}).
    */
   static final class Bench {
     static void run(Path work, String which) throws Exception {
@@ -317,7 +322,10 @@ public final class CudaBench {
         System.out.printf("wrote random checkpoint %s in %.1f s%n", dir, (System.nanoTime() - t0) / 1e9);
       }
       ModelConfig c = ModelConfig.load(dir);
-      try (CudaBackend backend = backend(0.92); Checkpoint ckpt = inMemory ? null : Checkpoint.open(dir)) {
+      // a 1,024-token prefill step of GLM-4-32B shapes needs ~12 GB of activations, more than the default arena
+      String arena = System.getProperty("bench.arenaBytes");
+      try (CudaBackend backend = backend(0.92, arena == null ? Map.of() : Map.of("cuda.arenaBytes", arena));
+           Checkpoint ckpt = inMemory ? null : Checkpoint.open(dir)) {
         System.out.println("device: " + backend.deviceDescription() + "; model " + model + " (" + c.numLayers()
             + " layers, " + c.numHeads() + " query heads over " + c.numKvHeads() + " KV heads, headDim " + c.headDim()
             + "), weights " + (inMemory ? "random in host memory" : "from " + dir));
