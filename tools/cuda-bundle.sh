@@ -20,7 +20,11 @@ cd "$root"
 mvn -B -ntp -q -pl autoglm-cuda -am install -DskipTests
 rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/all"
 mvn -B -ntp -q -pl autoglm-cuda dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/all"
-cp autoglm-cuda/target/autoglm-cuda-*.jar "$dir/all/"
+# this tree's own module jars: the local Maven repository is shared, and another tree's install may have replaced
+# its copies between the install above and copy-dependencies
+for m in autoglm-core autoglm-cuda; do
+  cp $(ls "$m"/target/$m-*.jar | grep -v -- '-tests\.jar$') "$dir/all/"
+done
 # the GPU side needs no DJL, tokenizer or template jars: keep the engine's runtime only
 for j in autoglm- gson- slf4j- caffeine- micrometer- HdrHistogram- LatencyUtils-; do cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true; done
 "${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported \
