@@ -91,9 +91,9 @@ final class AttentionSelfCheck {
 
   /** The kernels of the fast paths (glm-4-9b) and of the shapes of issue 17, at batch 1 and 64. */
   private static void printModelKernels(CudaBackend backend) {
-    int[][] models = {{32, 2, 128}, {48, 2, 128}, {96, 8, 128}, {12, 4, 32}, {6, 1, 32}, {3, 1, 16}};
-    String[] names = {"glm-4-9b", "GLM-4-32B-0414", "GLM-4.5", "12 per KV head, dim 32", "6 per KV head, dim 32",
-        "3 per KV head, dim 16"};
+    int[][] models = {{32, 2, 128}, {48, 2, 128}, {96, 8, 128}, {24, 2, 32}, {6, 1, 32}, {3, 1, 16}};
+    String[] names = {"glm-4-9b", "GLM-4-32B-0414", "GLM-4.5", "12 per KV head, dim 32 (glm4moe-gqa12)",
+        "6 per KV head, dim 32", "3 per KV head, dim 16"};
     for (int i = 0; i < models.length; i++) {
       int[] m = models[i];
       System.out.printf("attention kernels for %s (%d query heads / %d KV heads, headDim %d): batch 1 %s; batch 64 "
