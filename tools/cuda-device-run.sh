@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU-machine run of a bundle made by tools/cuda-bundle.sh. STAGES (comma list): verify (CudaBench verify per
 # attention kernel), conf (EngineBench conformance), old (CudaBench bench with the jars in lib-old/, for A/B against
-# an earlier build), new (CudaBench bench: profile, single, ttft, batch), engine (EngineBench engine: throughput and
+# an earlier build), new (CudaBench bench: profile, single, ttft, batch), big (CudaBench bench at GLM-4-32B-0414 shapes,
+# weights random in host memory), engine (EngineBench engine: throughput and
 # the 1,000-request leak rounds), tp (EngineBench tp: tensor parallelism over NCCL on TP GPUs), peer (torch_peer.py),
 # hf (hf_baseline.py). Knobs: the ${...:-default} below.
 set -uo pipefail
@@ -24,7 +25,7 @@ if [[ $ST == *,verify,* ]]; then
 fi
 if [[ $ST == *,conf,* ]]; then
   echo "== EngineBench conformance"
-  timeout 150 $J -Xmx8g -DrouteRef="$here/route-cpu.txt" -DrouteOut=$OUT/route-cuda.txt -cp "$CP" \
+  timeout ${CONF_TIMEOUT:-150} $J -Xmx8g -DrouteRefDir="$here" -DrouteOutDir=${ROUTE_OUT:-/tmp} -cp "$CP" \
     io.autoglm.cuda.tools.EngineBench conformance "$here/fixtures" 2>&1 | grep -v "^\[main\] INFO" > $OUT/conformance.log
   tail -${CONF_TAIL:-6} $OUT/conformance.log
   lap conformance
@@ -39,9 +40,17 @@ fi
 if [[ $ST == *,new,* ]]; then
   echo "== NEW jars: CudaBench bench ${NEW_WHICH:-profile,single,batch}"
   timeout ${NEW_TIMEOUT:-240} $J -Xmx16g -Dbench.gemvVariants=${GEMV:-1} -Dbench.pdlModes=${PDL_MODES:-true,false} -Dbench.fuseMasks=${FUSE_MASKS:-1,0} -Dbench.skipOps="${SKIP_OPS:-}" -Dbench.splitHeads=${SPLIT_HEADS:-true,false} -Dbench.attnVariants=${ATTN:-2,1} -Dbench.onlyGraphs=true \
-    -Dbench.skip256=${NEW_SKIP256:-true} -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${NEW_WHICH:-profile,single,batch} 2>&1 \
+    -Dbench.skip256=${NEW_SKIP256:-true} -Dbench.inMemory=${NEW_IN_MEMORY:-false} -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${NEW_WHICH:-profile,single,batch} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/bench-new.log
   lap new-bench
+fi
+if [[ $ST == *,big,* ]]; then
+  echo "== CudaBench bench ${BIG_WHICH:-single,batch} at ${BIG_MODEL:-glm-4-32b-0414} shapes"
+  timeout ${BIG_TIMEOUT:-300} $J -Xmx16g -Dbench.model=${BIG_MODEL:-glm-4-32b-0414} -Dbench.skip256=${BIG_SKIP256:-true} \
+    -Dbench.arenaBytes=${BIG_ARENA:-17179869184} \
+    -Dbench.onlyGraphs=true -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${BIG_WHICH:-single,batch} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/bench-big.log
+  lap big-bench
 fi
 if [[ $ST == *,engine,* ]]; then
   echo "== EngineBench engine"

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string>
 #include <mutex>
+#include <thread>
+#include <algorithm>
+#include <cmath>
 #include "kernels.cuh"
 
 namespace {
@@ -404,9 +407,10 @@ JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong 
   if (!launchAttention(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq, p<bf16>(kc), p<bf16>(vc),
                        p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize, rows, heads, kvHeads, headDim,
                        scale, partition, splits)) {
-    char buf[200];
-    snprintf(buf, sizeof buf, "attention: no kernel for %d query heads per KV head and headDim %d "
-             "(supported: 1, 2, 4, 8, 12, 16 heads per KV head; headDim <= 128)", heads / kvHeads, headDim);
+    char buf[240];
+    snprintf(buf, sizeof buf, "attention: no kernel for %d query heads over %d KV heads with headDim %d (supported: "
+             "query heads a multiple of the KV heads, any number per KV head; headDim 1..256)", heads, kvHeads,
+             headDim);
     throwIse(env, buf);
     return;
   }
@@ -646,6 +650,188 @@ JNI(jlong, selfTestNormFused)(JNIEnv* env, jclass, jlong h, jint kind, jint rows
     if (kind == 2) return diff;
   }
   return diff + differing(sum1, sum2, (size_t)rows * in);
+}
+
+namespace {
+/** The kernel of an attention plan in words, e.g. "attention2K<G=12, DPL=4>, 2 blocks per KV head". */
+std::string attentionKernelName(const AttentionPlan& p) {
+  switch (p.kernel) {
+    case ATTN_FIRST:
+      return "attentionK<G=" + std::to_string(p.group) + ", DPL=" + std::to_string(p.dpl) + ">";
+    case ATTN_CHUNKED:
+      return "attention2K<G=" + std::to_string(p.group) + ", DPL=" + std::to_string(p.dpl) + ">" +
+             (p.hg > 1 ? ", " + std::to_string(p.hg) + " blocks per KV head" : "");
+    case ATTN_ANY:
+      return "attentionAnyK (a warp per query head)";
+    default:
+      return "none";
+  }
+}
+
+inline float bf16ToF32(uint16_t h) {
+  uint32_t b = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &b, 4);
+  return f;
+}
+
+/** A self-check's step: sequences of (context length, query tokens at its end), and how attention splits it. */
+struct AttnCase {
+  std::vector<std::pair<int, int>> seqs;
+  int partition;  // 0: dynamic (graph steps)
+  int splits;
+  bool counters;  // whether the kernel may merge its splits itself
+};
+
+AttnCase attnCase(int mode, int kvHeads) {
+  switch (mode) {
+    case 0:  // small-batch decode: per-query-head blocks; static splits of 64 that the kernel merges
+      return {{{1, 1}, {45, 1}, {300, 1}}, 64, 5, true};
+    case 1: {  // batched decode (rows × KV heads >= 32): per-KV-head blocks; graph-style dynamic splits
+      AttnCase c{{}, 0, 4, true};
+      int n = std::max(16, 32 / kvHeads + 1);
+      for (int i = 0; i < n; i++) c.seqs.push_back({1 + (i * 37) % 150, 1});
+      return c;
+    }
+    case 2:  // chunked prefill next to a fresh prompt and a decode token; splits merged by attentionCombineK
+      return {{{64, 24}, {9, 9}, {131, 1}}, 32, 5, false};
+    case 3:  // one split: the kernel writes the output directly
+      return {{{200, 1}, {7, 1}, {33, 1}, {100, 2}}, 256, 1, true};
+    default:  // more splits (282) than the kernel merges itself (256): attentionCombineK
+      return {{{9000, 1}, {40, 1}}, 32, 282, true};
+  }
+}
+
+/**
+ * out (rows, heads·headDim) of causal softmax attention in double precision, from the same bf16 inputs; the (token,
+ * head) pairs are spread over the host's cores.
+ */
+void attentionReference(std::vector<double>& out, const std::vector<uint16_t>& q, int ldq,
+                        const std::vector<uint16_t>& kc, const std::vector<uint16_t>& vc, const std::vector<int>& slotOf,
+                        const std::vector<int>& pos, const std::vector<int>& seqStart, int heads, int kvHeads,
+                        int headDim, double scale) {
+  int rows = (int)pos.size(), group = heads / kvHeads;
+  auto one = [&](int t, int h, std::vector<double>& w) {
+    int kh = h / group, n = pos[t] + 1;
+    const int* slots = slotOf.data() + seqStart[t];
+    w.assign(n, 0.0);
+    double mx = -1e300;
+    for (int p = 0; p < n; p++) {
+      const uint16_t* k = kc.data() + ((size_t)slots[p] * kvHeads + kh) * headDim;
+      const uint16_t* qh = q.data() + (size_t)t * ldq + (size_t)h * headDim;
+      double s = 0;
+      for (int d = 0; d < headDim; d++) s += (double)bf16ToF32(qh[d]) * bf16ToF32(k[d]);
+      w[p] = s * scale;
+      mx = std::max(mx, w[p]);
+    }
+    double sum = 0;
+    for (int p = 0; p < n; p++) sum += (w[p] = exp(w[p] - mx));
+    double* o = out.data() + ((size_t)t * heads + h) * headDim;
+    for (int d = 0; d < headDim; d++) o[d] = 0;
+    for (int p = 0; p < n; p++) {
+      const uint16_t* v = vc.data() + ((size_t)slots[p] * kvHeads + kh) * headDim;
+      for (int d = 0; d < headDim; d++) o[d] += w[p] * bf16ToF32(v[d]);
+    }
+    for (int d = 0; d < headDim; d++) o[d] /= sum;
+  };
+  int threads = (int)std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; i++) {
+    pool.emplace_back([&, i]() {
+      std::vector<double> w;
+      for (int j = i; j < rows * heads; j += threads) one(j / heads, j % heads, w);
+    });
+  }
+  for (auto& th : pool) th.join();
+}
+}  // namespace
+
+/** The attention kernel that a step of `rows` tokens runs for these heads, in words ("none": no kernel). */
+JNI(jstring, attentionKernel)(JNIEnv* env, jclass, jint rows, jint heads, jint kvHeads, jint headDim) {
+  return env->NewStringUTF(attentionKernelName(planAttention(rows, heads, kvHeads, headDim)).c_str());
+}
+
+/**
+ * Kernel self-check of attention on random data against a double-precision CPU reference: `heads` query heads over
+ * `kvHeads` KV heads of headDim, in the step shape `mode` of attnCase (0 small-batch decode, 1 batched decode with
+ * dynamic splits, 2 chunked prefill, 3 one split, 4 more splits than the kernel merges), KV blocks of 16 in shuffled
+ * order. An output element passes when |out − ref| <= 2^-8·|ref| + 2e-5 (bf16 rounding of the fp32 result).
+ * Returns {elements outside that bound, max |out − ref|, max |out − ref| / bound, rows}, or null after an exception
+ * (no kernel for the shape, a CUDA error, device memory).
+ */
+JNI(jdoubleArray, selfTestAttention)(JNIEnv* env, jclass, jlong h, jint heads, jint kvHeads, jint headDim, jint mode,
+                                     jlong seed) {
+  Context* c = ctx(h);
+  Scratch m(seed);
+  AttnCase ac = attnCase(mode, kvHeads);
+  const int bs = 16;
+  int rows = 0, blocks = 0, seqs = (int)ac.seqs.size(), stride = 0;
+  for (auto& sq : ac.seqs) {
+    rows += sq.second;
+    stride = std::max(stride, (sq.first + bs - 1) / bs);
+  }
+  blocks = seqs * stride;
+  std::vector<int> perm(blocks), tables((size_t)seqs * stride), tokSeq, pos, seqStart, slotOf;
+  for (int i = 0; i < blocks; i++) perm[i] = i;
+  for (int i = blocks - 1; i > 0; i--) std::swap(perm[i], perm[(int)((m.next() + 0.5f) * (i + 1)) % (i + 1)]);
+  for (int sq = 0; sq < seqs; sq++) {
+    int ctxLen = ac.seqs[sq].first, start = (int)slotOf.size();
+    for (int b = 0; b < stride; b++) tables[(size_t)sq * stride + b] = perm[sq * stride + b];
+    for (int p = 0; p < ctxLen; p++) slotOf.push_back(tables[(size_t)sq * stride + p / bs] * bs + p % bs);
+    for (int p = ctxLen - ac.seqs[sq].second; p < ctxLen; p++) {
+      tokSeq.push_back(sq * stride);
+      pos.push_back(p);
+      seqStart.push_back(start);
+    }
+  }
+  int width = heads * headDim, ldq = width + 2 * kvHeads * headDim;
+  size_t kvElems = (size_t)blocks * bs * kvHeads * headDim;
+  std::vector<uint16_t> hq((size_t)rows * ldq), hk(kvElems), hv(kvElems);
+  for (auto& x : hq) x = f32ToBf16(m.next() * 6.f);
+  for (auto& x : hk) x = f32ToBf16(m.next() * 2.f);
+  for (auto& x : hv) x = f32ToBf16(m.next());
+  bf16* dq = (bf16*)m.upload(hq);
+  bf16* dk = (bf16*)m.upload(hk);
+  bf16* dv = (bf16*)m.upload(hv);
+  int* dTables = m.upload(tables);
+  int* dTokSeq = m.upload(tokSeq);
+  int* dPos = m.upload(pos);
+  bf16* dOut = (bf16*)m.zeros((size_t)rows * width * 2);
+  float* dPart = (float*)m.zeros((size_t)rows * heads * ac.splits * (headDim + 2) * 4);
+  int* dCounters = (int*)m.zeros((size_t)rows * heads * 4);
+  if (!dq || !dk || !dv || !dTables || !dTokSeq || !dPos || !dOut || !dPart || !dCounters) {
+    throwIse(env, "selfTestAttention: cudaMalloc failed");
+    return nullptr;
+  }
+  float scale = 1.f / sqrtf((float)headDim);
+  // tokSeq holds each token's table row offset in ints, so the table stride is 1 (as CudaForwardStep passes it)
+  if (!launchAttention(c->stream, dOut, dPart, ac.counters ? dCounters : nullptr, dq, ldq, dk, dv, dTokSeq, dPos,
+                       dTables, 1, bs, rows, heads, kvHeads, headDim, scale, ac.partition, ac.splits)) {
+    throwIse(env, "selfTestAttention: no attention kernel for " + std::to_string(heads) + " query heads over " +
+                  std::to_string(kvHeads) + " KV heads, headDim " + std::to_string(headDim));
+    return nullptr;
+  }
+  if (!launched(env, "selfTestAttention kernels") || !ok(env, cudaStreamSynchronize(c->stream), "selfTestAttention")) {
+    return nullptr;
+  }
+  std::vector<uint16_t> got((size_t)rows * width);
+  std::vector<int> counters((size_t)rows * heads);
+  cudaMemcpy(got.data(), dOut, got.size() * 2, cudaMemcpyDeviceToHost);
+  cudaMemcpy(counters.data(), dCounters, counters.size() * 4, cudaMemcpyDeviceToHost);
+  std::vector<double> ref((size_t)rows * width);
+  attentionReference(ref, hq, ldq, hk, hv, slotOf, pos, seqStart, heads, kvHeads, headDim, scale);
+  double bad = 0, maxDiff = 0, worst = 0;
+  for (size_t i = 0; i < ref.size(); i++) {
+    double d = fabs((double)bf16ToF32(got[i]) - ref[i]), bound = fabs(ref[i]) / 256 + 2e-5;
+    if (!(d <= bound)) bad++;
+    if (d > maxDiff || d != d) maxDiff = d;
+    worst = std::max(worst, d / bound);
+  }
+  for (int v : counters) bad += v != 0;  // the kernel leaves its split counters at 0 for the next step
+  double res[4] = {bad, maxDiff, worst, (double)rows};
+  jdoubleArray out = env->NewDoubleArray(4);
+  env->SetDoubleArrayRegion(out, 0, 4, res);
+  return out;
 }
 
 // ---- profiling: events recorded around each op of an eager step, with a spin kernel ahead of each ----

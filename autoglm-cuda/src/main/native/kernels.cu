@@ -652,6 +652,101 @@ __global__ void attentionCombineK(bf16* out, const float* part, int heads, int k
   }
 }
 
+/** Largest headDim of attentionAnyK (each lane holds headDim / 32 accumulators). */
+constexpr int ANY_MAX_HEAD_DIM = 256;
+
+/**
+ * Paged causal attention for any query heads per KV head and any headDim up to ANY_MAX_HEAD_DIM: the fallback of the
+ * shapes that no attention2K / attentionK variant covers. Block (token t, 4 consecutive query heads, split): warp w
+ * serves query head 4·blockIdx.y + w over positions [split·partition, +partition) ∩ [0, pos[t]], 32 at a time, as
+ * attention2K does with one head: lanes take one position each for the scores (q in shared memory), the chunk's max
+ * and sum take two warp reductions, then lanes take channels lane, lane + 32, … for P·V. A unit of partials is one
+ * query head (units = heads), which attentionCombineK merges with group 1.
+ */
+__global__ void __launch_bounds__(128) attentionAnyK(bf16* out, float* part, const bf16* q, int ldq,
+    const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
+    int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
+  pdlTrigger();
+  pdlWait();
+  constexpr int DPL = ANY_MAX_HEAD_DIM / 32;
+  __shared__ float qs[4][ANY_MAX_HEAD_DIM];
+  __shared__ float ps[4][32];
+  int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  int t = blockIdx.x, h = blockIdx.y * 4 + warp, sp = blockIdx.z;
+  int visible = pos[t] + 1;
+  if (partition == 0) {
+    partition = dynPartition(visible, splits);
+    if (sp * partition >= visible) return;  // a split past this token's context: attentionCombineK skips it
+  }
+  if (h >= heads) return;  // warps only ever synchronize among their own lanes
+  int start = sp * partition;
+  int end = min(visible, start + partition);
+  const bf16* qh = q + (size_t)t * ldq + (size_t)h * headDim;
+  for (int d = lane; d < headDim; d += 32) qs[warp][d] = bf(qh[d]) * scale;
+  __syncwarp();
+  const int* table = tables + (size_t)tokSeq[t] * stride;
+  size_t rowStride = (size_t)kvHeads * headDim;
+  size_t headOff = (size_t)(h / (heads / kvHeads)) * headDim;
+  bool vec = headDim % 8 == 0;  // 16-byte aligned rows
+  float m = -CUDART_INF_F, l = 0.f, acc[DPL];
+#pragma unroll
+  for (int j = 0; j < DPL; j++) acc[j] = 0.f;
+  for (int c0 = start; c0 < end; c0 += 32) {
+    int p = c0 + lane;
+    bool valid = p < end;
+    int pp = valid ? p : c0;
+    int slot = table[pp / blockSize] * blockSize + pp % blockSize;
+    const bf16* kr = kc + (size_t)slot * rowStride + headOff;
+    float s = 0.f;
+    if (vec) {
+      for (int d = 0; d < headDim; d += 8) {
+        float kf[8];
+        unpack8(__ldg((const uint4*)(kr + d)), kf);
+#pragma unroll
+        for (int i = 0; i < 8; i++) s += qs[warp][d + i] * kf[i];
+      }
+    } else {
+      for (int d = 0; d < headDim; d++) s += qs[warp][d] * bf(kr[d]);
+    }
+    s = valid ? s : -CUDART_INF_F;
+    float mx = s;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    float mn = fmaxf(m, mx);  // finite: lane 0's position is in range
+    float corr = __expf(m - mn);
+    float pr = valid ? __expf(s - mn) : 0.f;
+    l = l * corr + warpSum(pr);
+    m = mn;
+    ps[warp][lane] = pr;
+#pragma unroll
+    for (int j = 0; j < DPL; j++) acc[j] *= corr;
+    __syncwarp();
+    int n = min(32, end - c0);
+    for (int i = 0; i < n; i++) {
+      const bf16* vr = vc + (size_t)__shfl_sync(0xffffffffu, slot, i) * rowStride + headOff;
+      float pi = ps[warp][i];
+#pragma unroll
+      for (int j = 0; j < DPL; j++) {
+        int d = lane + 32 * j;
+        if (d < headDim) acc[j] += pi * bf(vr[d]);
+      }
+    }
+    __syncwarp();
+  }
+  float* u = part + (((size_t)t * heads + h) * splits + sp) * (headDim + 2);
+#pragma unroll
+  for (int j = 0; j < DPL; j++) {
+    int d = lane + 32 * j;
+    if (d >= headDim) continue;
+    if (splits == 1) out[(size_t)t * heads * headDim + (size_t)h * headDim + d] = tobf(acc[j] / l);
+    else u[d] = acc[j];
+  }
+  if (splits > 1 && lane == 0) {
+    u[headDim] = m;
+    u[headDim + 1] = l;
+  }
+}
+
 __global__ void gatherK(char* out, const char* x, int ldxBytes, const int* idx, int rowBytes) {
   pdlTrigger();
   pdlWait();
@@ -1348,61 +1443,93 @@ void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, in
                                                                headDim, rot, interleaved, rope);
 }
 
-template <int G, int DPL>
-static void attn(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
-                 const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
-                 int rows, int heads, int kvHeads, int headDim, float scale, int partition, int splits, int hg) {
-  dim3 grid(rows, kvHeads, splits);  // kvHeads: blocks per token (KV heads × hg)
-  if (splits > MAX_FUSED_SPLITS) counters = nullptr;
-  if (g_attnVariant >= 2 && headDim % 8 == 0) {
-    bool split = false;
-    if constexpr (G == 1) split = hg > 1;
-    if (split) {
-      launchK(true, attention2K<1, DPL, true>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos,
-              tables, stride, blockSize, heads, kvHeads, headDim, scale, partition, splits, hg);
-    } else {
-      launchK(true, attention2K<G, DPL, false>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos,
-              tables, stride, blockSize, heads, kvHeads, headDim, scale, partition, splits, 1);
+// The (G, DPL) pairs with a kernel of their own: attentionK<G, DPL>, attention2K<G, DPL, false> (a block per KV head)
+// and attention2K<G, DPL, true> (hg blocks per KV head, each serving G of its query heads).
+#define ATTN_KERNELS(X) X(1, 1) X(1, 2) X(1, 4) X(2, 1) X(2, 2) X(2, 4) X(4, 1) X(4, 2) X(4, 4) X(8, 1) X(8, 2) \
+  X(8, 4) X(12, 4) X(16, 2) X(16, 4)
+
+static bool compiledGroup(int g, int dpl) {
+#define ATTN_HAS(G, DPL) \
+  if (g == G && dpl == DPL) return true;
+  ATTN_KERNELS(ATTN_HAS)
+#undef ATTN_HAS
+  return false;
+}
+
+AttentionPlan planAttention(int rows, int heads, int kvHeads, int headDim) {
+  if (kvHeads < 1 || heads < kvHeads || heads % kvHeads != 0 || headDim < 1 || headDim > ANY_MAX_HEAD_DIM) {
+    return {ATTN_NONE, 0, 0, 0};
+  }
+  int group = heads / kvHeads;
+  int dpl = (headDim + 31) / 32;
+  if (dpl == 3) dpl = 4;
+  bool chunked = g_attnVariant >= 2 && headDim % 8 == 0;
+  if (headDim <= 128) {
+    // few (token, KV head) pairs (small-batch decode): one block per query head instead of per KV head, so that more
+    // SMs share the chunk's work and each block's latency chain is shorter (the K and V rows come from L2 for the
+    // second block of a KV head on); the same arithmetic per head, so the results are bit for bit the same
+    if (g_attnSplitHeads && chunked && group > 1 && (long)rows * kvHeads < 32) return {ATTN_CHUNKED, 1, dpl, group};
+    if (compiledGroup(group, dpl)) return {chunked ? ATTN_CHUNKED : ATTN_FIRST, group, dpl, 1};
+    // a group without a kernel of its own (24 at GLM-4-32B shapes): hg blocks per KV head of the largest compiled G
+    // that divides it; each block reads the KV head's rows (from L2 after the first)
+    if (chunked) {
+      for (int g : {16, 12, 8, 4, 2, 1}) {
+        if (group % g == 0 && compiledGroup(g, dpl)) return {ATTN_CHUNKED, g, dpl, group / g};
+      }
     }
+  }
+  return {ATTN_ANY, 1, 0, group};
+}
+
+template <int G, int DPL>
+static void attn(const AttentionPlan& plan, cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q,
+                 int ldq, const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables,
+                 int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale, int partition,
+                 int splits) {
+  int hg = plan.hg;
+  int units = kvHeads * hg;  // blocks per (token, split)
+  dim3 grid(rows, units, splits);
+  if (splits > MAX_FUSED_SPLITS) counters = nullptr;
+  if (plan.kernel == ATTN_CHUNKED && hg > 1) {
+    launchK(true, attention2K<G, DPL, true>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
+            stride, blockSize, heads, units, headDim, scale, partition, splits, hg);
+  } else if (plan.kernel == ATTN_CHUNKED) {
+    launchK(true, attention2K<G, DPL, false>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
+            stride, blockSize, heads, units, headDim, scale, partition, splits, 1);
   } else {
     launchK(true, attentionK<G, DPL>, grid, 128, s, out, part, q, ldq, kc, vc, tokSeq, pos, tables, stride,
-            blockSize, heads, kvHeads, headDim, scale, partition, splits);
+            blockSize, heads, units, headDim, scale, partition, splits);
     counters = nullptr;  // attentionK leaves the merge to attentionCombineK
   }
   if (splits > 1 && counters == nullptr) {
-    launchK(true, attentionCombineK, dim3(rows, kvHeads), 128, s, out, part, heads, kvHeads, headDim, G, splits, pos,
+    launchK(true, attentionCombineK, dim3(rows, units), 128, s, out, part, heads, units, headDim, G, splits, pos,
             partition == 0);
   }
 }
-
-#define ATTN_CASE(G, DPL) \
-  if (group == G && dpl == DPL) { \
-    attn<G, DPL>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads, \
-                 kvHeads * hg, headDim, scale, partition, splits, hg); \
-    return true; \
-  }
 
 bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
                      const bf16* vc,
                      const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
                      int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
-  int group = heads / kvHeads;
-  int dpl = (headDim + 31) / 32;
-  if (dpl == 3) dpl = 4;
-  if (headDim > 128) return false;
-  // few (token, KV head) pairs (small-batch decode): one block per query head instead of per KV head, so that more
-  // SMs share the chunk's work and each block's latency chain is shorter (the K and V rows come from L2 for the
-  // second block of a KV head on); the same arithmetic per head, so the results are bit for bit the same
-  int hg = 1;
-  if (g_attnSplitHeads && g_attnVariant >= 2 && headDim % 8 == 0 && group > 1 && (long)rows * kvHeads < 32) {
-    hg = group;
-    group = 1;
+  AttentionPlan plan = planAttention(rows, heads, kvHeads, headDim);
+  if (plan.kernel == ATTN_NONE) return false;
+  if (plan.kernel == ATTN_ANY) {
+    launchK(true, attentionAnyK, dim3(rows, (heads + 3) / 4, splits), 128, s, out, part, q, ldq, kc, vc, tokSeq, pos,
+            tables, stride, blockSize, heads, kvHeads, headDim, scale, partition, splits);
+    if (splits > 1) {
+      launchK(true, attentionCombineK, dim3(rows, heads), 128, s, out, part, heads, heads, headDim, 1, splits, pos,
+              partition == 0);
+    }
+    return true;
   }
-  ATTN_CASE(1, 1) ATTN_CASE(1, 2) ATTN_CASE(1, 4)
-  ATTN_CASE(2, 1) ATTN_CASE(2, 2) ATTN_CASE(2, 4)
-  ATTN_CASE(4, 1) ATTN_CASE(4, 2) ATTN_CASE(4, 4)
-  ATTN_CASE(8, 1) ATTN_CASE(8, 2) ATTN_CASE(8, 4)
-  ATTN_CASE(12, 4) ATTN_CASE(16, 2) ATTN_CASE(16, 4)
+#define ATTN_LAUNCH(G, DPL) \
+  if (plan.group == G && plan.dpl == DPL) { \
+    attn<G, DPL>(plan, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads, \
+                 kvHeads, headDim, scale, partition, splits); \
+    return true; \
+  }
+  ATTN_KERNELS(ATTN_LAUNCH)
+#undef ATTN_LAUNCH
   return false;
 }
 

@@ -31,9 +31,27 @@ void launchRope(cudaStream_t s, bf16* out, const bf16* x, int ldx, const int* po
 void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc,
                        const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
                        int rot, bool interleaved, bool rope);
+/** The attention kernels: none (an impossible shape), attentionK, attention2K, attentionAnyK (any group, headDim). */
+enum AttentionKernel { ATTN_NONE = 0, ATTN_FIRST = 1, ATTN_CHUNKED = 2, ATTN_ANY = 3 };
+
+/** The kernel that serves a shape: `group` query heads per block, `dpl` channels per lane, `hg` blocks per KV head. */
+struct AttentionPlan {
+  int kernel;  // AttentionKernel
+  int group;
+  int dpl;
+  int hg;
+};
+
 /**
- * Returns false when (group, headDim) has no compiled variant. counters: rows·kvHeads ints, all 0, that the kernel
- * leaves 0 (the splits merge in the attention kernel), or null (a combine kernel merges them).
+ * The attention kernel launchAttention runs for `rows` tokens of `heads` query heads over `kvHeads` KV heads of
+ * headDim channels, under the current setAttentionVariant / setAttentionSplitHeads. ATTN_NONE when heads is not a
+ * multiple of kvHeads or headDim is outside 1..256; every other shape has a kernel.
+ */
+AttentionPlan planAttention(int rows, int heads, int kvHeads, int headDim);
+/**
+ * Returns false when planAttention finds no kernel. part: rows·heads·splits·(headDim + 2) floats when splits > 1.
+ * counters: rows·heads ints, all 0, that the kernel leaves 0 (the splits merge in the attention kernel), or null (a
+ * combine kernel merges them).
  */
 bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
                      const bf16* vc,

@@ -396,6 +396,22 @@ public final class CudaBackend implements ComputeBackend {
     return CudaNative.selfTestNormFused(ctx, kind, rows, in, out, 42);
   }
 
+  /**
+   * Checks the attention kernel chosen for {@code heads} query heads over {@code kvHeads} KV heads of {@code headDim}
+   * against a double-precision CPU reference on random data, in step shape {@code mode}: 0 small-batch decode, 1
+   * batched decode with graph-style dynamic splits, 2 chunked prefill, 3 one split, 4 more splits than the kernel
+   * merges. Returns {elements outside 2^-8·|ref| + 2e-5 (plus split counters not left 0), max |Δ|, max |Δ| / that
+   * bound, rows of the step}.
+   */
+  public double[] selfTestAttention(int heads, int kvHeads, int headDim, int mode) {
+    return CudaNative.selfTestAttention(ctx, heads, kvHeads, headDim, mode, 42);
+  }
+
+  /** The attention kernel a step of {@code rows} tokens runs for these heads under the current settings, in words. */
+  public String attentionKernel(int rows, int heads, int kvHeads, int headDim) {
+    return CudaNative.attentionKernel(rows, heads, kvHeads, headDim);
+  }
+
   /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
   public static final int FUSE_QKV_ROPE = 1;
   /** {@code cuda.fuse} bit: residual add + RMSNorm in the QKV GEMV's prologue (with FUSE_QKV_ROPE; up to 4 rows). */

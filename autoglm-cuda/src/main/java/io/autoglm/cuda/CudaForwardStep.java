@@ -25,6 +25,8 @@ import java.util.List;
 final class CudaForwardStep implements ForwardStep {
   private static final int TARGET_ATTENTION_BLOCKS = 512;
   private static final int MAX_GRAPH_SPLITS = 128;
+  /** The widest head the attention kernels take (attentionAnyK's per-lane accumulators). */
+  static final int MAX_ATTENTION_HEAD_DIM = 256;
 
   private enum Mode { EAGER, CAPTURE, REPLAY }
 
@@ -42,7 +44,8 @@ final class CudaForwardStep implements ForwardStep {
   private final long tables; // (seqRows, tableStride) int32 in the fixed table region; the last row: scratch block
   private final int partition; // attention positions per block; 0: per token, its context / splits (graph steps)
   private final int splits; // attention blocks per (token, KV head)
-  private final long partials; // (phys, kvHeads, splits, group, headDim + 2) fp32, or 0
+  private long partials; // (phys, partialsHeads, splits, headDim + 2) fp32, allocated by the first attention; or 0
+  private int partialsHeads; // query heads the partials hold
   private final CudaBackend.DecodeGraphKey graphKey; // null: not a graph step
   private Mode mode = Mode.EAGER;
   private long fingerprint = 17;
@@ -129,8 +132,6 @@ final class CudaForwardStep implements ForwardStep {
       this.partition = part;
       this.splits = (maxVisible + part - 1) / part;
     }
-    this.partials = splits > 1 ? memory.allocate(4L * phys * kvHeads * splits * 16 * (kv.layout().headDim() + 2))
-        : 0;
   }
 
   /**
@@ -611,9 +612,14 @@ final class CudaForwardStep implements ForwardStep {
     int kvHeads = kv.layout().numKvHeads();
     int headDim = kv.layout().headDim();
     checkHeads(a, numHeads, headDim);
-    if (numHeads % kvHeads != 0 || numHeads / kvHeads > 16) {
-      throw new IllegalArgumentException(String.format(
-          "attention: %d query heads over %d KV heads (need a multiple, at most 16 per KV head)", numHeads, kvHeads));
+    if (numHeads % kvHeads != 0 || headDim > MAX_ATTENTION_HEAD_DIM) {
+      throw new IllegalArgumentException(String.format("attention: %d query heads over %d KV heads with headDim %d "
+          + "(supported: query heads a multiple of the KV heads, any number per KV head; headDim at most %d)",
+          numHeads, kvHeads, headDim, MAX_ATTENTION_HEAD_DIM));
+    }
+    if (splits > 1 && partialsHeads < numHeads) { // at the same arena offset in every step of this shape
+      partials = memory.allocate(4L * phys * numHeads * splits * (headDim + 2));
+      partialsHeads = numHeads;
     }
     CudaActivation out = activation(a.rows(), a.cols(), false);
     track(10, out.ptr(), a.ptr() + layer);

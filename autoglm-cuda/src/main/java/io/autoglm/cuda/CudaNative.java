@@ -107,7 +107,11 @@ final class CudaNative {
   static native void ropeWriteKv(long ctx, long k, int ldk, long v, int ldv, long kCache, long vCache, long slots,
       long pos, long inv, int rows, int kvHeads, int headDim, int rot, boolean interleaved, boolean rope);
 
-  /** counters: 0 or (rows · kvHeads) zeroed ints that let the attention kernel merge its splits itself. */
+  /**
+   * partials: (rows, heads, splits, headDim + 2) fp32 when splits > 1; counters: 0 or (rows · heads) zeroed ints that
+   * let the attention kernel merge its splits itself. Throws for a shape without a kernel (heads not a multiple of
+   * kvHeads, headDim outside 1..256).
+   */
   static native void attention(long ctx, long out, long partials, long counters, long q, int ldq, long kCache, long vCache,
       long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
       float scale, int partition, int splits);
@@ -161,6 +165,16 @@ final class CudaNative {
    * memory.
    */
   static native long selfTestNormFused(long ctx, int kind, int rows, int in, int out, long seed);
+
+  /**
+   * The attention kernels against a double-precision CPU reference on random data, in step shape {@code mode} (0
+   * small-batch decode, 1 batched decode with graph-style splits, 2 chunked prefill, 3 one split, 4 more splits than
+   * the kernel merges): {elements outside 2^-8·|ref| + 2e-5, max |Δ|, max |Δ| / bound, rows}.
+   */
+  static native double[] selfTestAttention(long ctx, int heads, int kvHeads, int headDim, int mode, long seed);
+
+  /** The attention kernel a step of {@code rows} tokens runs for these heads, in words ("none": no kernel). */
+  static native String attentionKernel(int rows, int heads, int kvHeads, int headDim);
 
   /** Fused gate_up GEMV + SiLU·mul vs GEMV then siluMul on random data: differing outputs, or -1 if declined. */
   static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);

@@ -12,7 +12,9 @@ import io.autoglm.model.CheckpointLayout;
 import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
+import io.autoglm.model.Partition;
 import io.autoglm.model.ReferenceSet;
+import io.autoglm.model.WeightSource;
 import io.autoglm.safetensors.Checkpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +29,8 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * CudaBench verify FIXTURES_MODELS_DIR     conformance against transformers' fp32 references
- * CudaBench bench WORK_DIR                 decode tok/s vs the HBM floor, batch 64/256 throughput, TTFT
+ * CudaBench bench WORK_DIR [WHICH]         decode tok/s vs the HBM floor, batch 64/256 throughput, TTFT
+ *                                          (-Dbench.model=glm-4-9b-chat | glm-4-32b-0414; see {@link Bench})
  * </pre>
  */
 public final class CudaBench {
@@ -63,16 +66,37 @@ public final class CudaBench {
     System.exit(ok ? 0 : 1);
   }
 
+  /** The fixture directories under {@code models} (each with a config and transformers' references), sorted. */
+  static List<String> fixtures(Path models) {
+    try (java.util.stream.Stream<Path> dirs = Files.list(models)) {
+      List<String> names = dirs.filter(d -> Files.exists(d.resolve("config.json"))
+              && Files.exists(d.resolve("reference.safetensors")))
+          .map(d -> d.getFileName().toString()).sorted().toList();
+      if (names.isEmpty()) {
+        throw new IllegalArgumentException("no fixtures (config.json + reference.safetensors) under " + models);
+      }
+      return names;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException("cannot list fixtures in " + models, e);
+    }
+  }
+
   static CudaBackend backend(double fraction) {
-    return (CudaBackend) new CudaBackendProvider().create(new BackendOptions(List.of(), fraction, Map.of()));
+    return backend(fraction, Map.of());
+  }
+
+  static CudaBackend backend(double fraction, Map<String, String> properties) {
+    return (CudaBackend) new CudaBackendProvider().create(new BackendOptions(List.of(), fraction, properties));
   }
 
   /** Conformance on the dense fixtures. */
   static final class Verify {
     static boolean run(Path models) {
       boolean ok = true;
-      for (String name : List.of("glm-tiny", "glm4-tiny", "glm4-tiny-bf16")) {
-        ok &= fixture(models.resolve(name), name);
+      for (String name : fixtures(models)) {
+        if (ModelConfig.load(models.resolve(name)).moe().isEmpty()) {
+          ok &= fixture(models.resolve(name), name);
+        }
       }
       ok &= kernels();
       System.out.println(ok ? "VERIFY PASS" : "VERIFY FAIL");
@@ -112,6 +136,7 @@ public final class CudaBench {
           System.out.printf("%s self-check in %d, %s %d: differing outputs for rows 1..%d:%s%n",
               c[0] == 0 ? "addRmsNorm+gemvSilu" : c[0] == 1 ? "addRmsNorm+qkv+rope" : "qkv+rope", c[1], c[0] == 0 ? "inter" : "heads", c[2], maxRows, line);
         }
+        ok &= AttentionSelfCheck.run(backend);
       }
       System.out.println("kernel self-check " + (ok ? "PASS" : "FAIL"));
       return ok;
@@ -275,25 +300,44 @@ public final class CudaBench {
     return t;
   }
 
-  /** Decode and prefill timings on a random checkpoint at glm-4-9b-chat shapes. */
+  /**
+   * Decode and prefill timings on random weights at the shapes of {@code -Dbench.model} (glm-4-9b-chat, default, or
+   * glm-4-32b-0414): from a random checkpoint file in WORK_DIR, or with {@code -Dbench.inMemory=true} (the default
+   * for glm-4-32b-0414, whose 65 GB exceed the GPU machine's disk) from {@link RandomWeights} in host memory.
+   * {@code -Dbench.arenaBytes} sets the backend's activation arena ({@code cuda.arenaBytes}).
+   */
   static final class Bench {
     static void run(Path work, String which) throws Exception {
-      Path dir = work.resolve("glm-4-9b-chat-random");
-      if (!Files.exists(dir.resolve("config.json"))) {
+      String model = System.getProperty("bench.model", "glm-4-9b-chat");
+      boolean inMemory = Boolean.parseBoolean(System.getProperty("bench.inMemory",
+          Boolean.toString(!model.equals("glm-4-9b-chat"))));
+      String config = FastRandomCheckpoint.config(model);
+      Path dir = work.resolve(model + (inMemory ? "-config" : "-random"));
+      if (inMemory) {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("config.json"), config);
+      } else if (!Files.exists(dir.resolve(Checkpoint.SINGLE_FILE))) {
         long t0 = System.nanoTime();
-        FastRandomCheckpoint.write(dir);
+        FastRandomCheckpoint.write(dir, config);
         System.out.printf("wrote random checkpoint %s in %.1f s%n", dir, (System.nanoTime() - t0) / 1e9);
       }
       ModelConfig c = ModelConfig.load(dir);
-      try (CudaBackend backend = backend(0.92); Checkpoint ckpt = Checkpoint.open(dir)) {
-        System.out.println("device: " + backend.deviceDescription());
+      // a 1,024-token prefill step of GLM-4-32B shapes needs ~12 GB of activations, more than the default arena
+      String arena = System.getProperty("bench.arenaBytes");
+      try (CudaBackend backend = backend(0.92, arena == null ? Map.of() : Map.of("cuda.arenaBytes", arena));
+           Checkpoint ckpt = inMemory ? null : Checkpoint.open(dir)) {
+        System.out.println("device: " + backend.deviceDescription() + "; model " + model + " (" + c.numLayers()
+            + " layers, " + c.numHeads() + " query heads over " + c.numKvHeads() + " KV heads, headDim " + c.headDim()
+            + "), weights " + (inMemory ? "random in host memory" : "from " + dir));
         long t0 = System.nanoTime();
-        GlmModel m = GlmModel.load(c, ckpt, backend, LoadProgress.none());
+        RandomWeights random = inMemory ? new RandomWeights(c) : null;
+        GlmModel m = GlmModel.load(c, Partition.whole(c), inMemory ? random : WeightSource.whole(ckpt), backend,
+            LoadProgress.none());
         double loadS = (System.nanoTime() - t0) / 1e9;
-        long stored = ckpt.storedBytes();
+        long stored = inMemory ? random.servedBytes() : ckpt.storedBytes();
         long postLoad = backend.deviceBytesInUse();
-        System.out.printf("loaded %.2f GB in %.1f s (%.1f GB/s through pinned staging)%n", stored / 1e9, loadS,
-            stored / 1e9 / loadS);
+        System.out.printf("loaded %.2f GB in %.1f s (%.1f GB/s through pinned staging); device bytes in use %.2f GB%n",
+            stored / 1e9, loadS, stored / 1e9 / loadS, postLoad / 1e9);
         double bw = backend.copyBandwidthBytesPerSecond(2L << 30, 20);
         long stepBytes = CheckpointLayout.decodeReadElements(c) * 2;
         double floorMs = stepBytes / bw * 1e3;

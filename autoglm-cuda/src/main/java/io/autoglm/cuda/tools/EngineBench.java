@@ -32,8 +32,8 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>{@code conformance} judges the dense fixtures by the fixtures README's metric, ‖logits − ref‖/‖ref‖ per
  * teacher-forced prompt (≤ 1e-2 for bf16 checkpoints, ≤ 2e-2 for fp32 ones, whose weights we round to bf16), plus
- * greedy tokens up to the first near-tie; glm4moe-tiny by {@link RouteCheck} when the system property
- * {@code routeRef} names the CPU backend's trace.
+ * greedy tokens up to the first near-tie; MoE fixtures by {@link RouteCheck} against the CPU backend's traces
+ * ({@link #moeConformance}). Every fixture directory under FIXTURES_MODELS_DIR is run.
  */
 public final class EngineBench {
   private EngineBench() {}
@@ -69,12 +69,8 @@ public final class EngineBench {
    */
   static boolean conformance(Path models) {
     boolean ok = true;
-    for (String name : List.of("glm-tiny", "glm4-tiny", "glm4-tiny-bf16", "glm4moe-tiny")) {
+    for (String name : CudaBench.fixtures(models)) {
       Path dir = models.resolve(name);
-      if (!Files.isDirectory(dir)) {
-        System.out.println(name + ": missing, skipped");
-        continue;
-      }
       ReferenceSet ref = ReferenceSet.load(dir.resolve("reference.safetensors"));
       double maxRef = 0;
       for (ReferenceSet.Prompt p : ref.prompts()) {
@@ -128,7 +124,7 @@ public final class EngineBench {
           && pp.prompts().stream().allMatch(Conformance.PromptReport::greedyOk);
       boolean metricOk;
       if (ModelConfig.load(dir).moe().isPresent()) {
-        metricOk = moeConformance(dir, ref, rel);
+        metricOk = moeConformance(dir, name);
       } else {
         metricOk = true;
         try (AutoGLM glm = small(cuda(dir)).build()) {
@@ -149,14 +145,25 @@ public final class EngineBench {
       return pass;
   }
 
-  /** glm4moe-tiny on CUDA against the CPU backend's routing trace ({@code -DrouteRef=FILE}) and the fp32 logits. */
-  static boolean moeConformance(Path dir, ReferenceSet ref, double rel) {
-    String refTrace = System.getProperty("routeRef");
+  /**
+   * A MoE fixture on CUDA against the CPU backend's routing trace and the fp32 logits: the trace is
+   * {@code route-cpu-NAME.txt} in {@code -DrouteRefDir} (for glm4moe-tiny also {@code -DrouteRef=FILE}); the CUDA
+   * trace goes to {@code route-cuda-NAME.txt} in {@code -DrouteOutDir} (or {@code -DrouteOut=FILE}).
+   */
+  static boolean moeConformance(Path dir, String name) {
+    String refDir = System.getProperty("routeRefDir");
+    String outDir = System.getProperty("routeOutDir");
+    boolean tiny = name.equals("glm4moe-tiny");
+    String refTrace = refDir != null ? refDir + "/route-cpu-" + name + ".txt" : tiny ? System.getProperty("routeRef")
+        : null;
     if (refTrace == null || !Files.exists(Path.of(refTrace))) {
-      System.out.println("glm4moe-tiny: no CPU routing trace (-DrouteRef), routing not compared: FAIL");
+      System.out.println(name + ": no CPU routing trace (" + (refTrace == null ? "set -DrouteRefDir" : refTrace
+          + " missing") + "), routing not compared: FAIL");
       return false;
     }
-    return route(dir, "cuda", Path.of(System.getProperty("routeOut", "/tmp/route-cuda.txt")), Path.of(refTrace));
+    String out = outDir != null ? outDir + "/route-cuda-" + name + ".txt"
+        : tiny ? System.getProperty("routeOut", "/tmp/route-cuda.txt") : "/tmp/route-cuda-" + name + ".txt";
+    return route(dir, "cuda", Path.of(out), Path.of(refTrace));
   }
 
   /** The MoE routing trace of {@code backend} on every teacher-forced prompt; compared with {@code refTrace}. */

@@ -29,7 +29,25 @@ final class FastRandomCheckpoint {
        "rms_norm_eps":1.5625e-07,"rope_theta":10000.0,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
        "eos_token_id":[151329,151336,151338],"pad_token_id":151329,"vocab_size":151552}""";
 
+  /** GLM-4-32B-0414 (and GLM-Z1-32B): 48 query heads over 2 KV heads, 61 layers, about 65 GB in bf16. */
+  static final String GLM4_32B = """
+      {"architectures":["Glm4ForCausalLM"],"model_type":"glm4","attention_bias":false,"head_dim":128,
+       "hidden_act":"silu","hidden_size":6144,"intermediate_size":23040,"max_position_embeddings":32768,
+       "num_attention_heads":48,"num_hidden_layers":61,"num_key_value_heads":2,"partial_rotary_factor":0.5,
+       "rms_norm_eps":1e-05,"rope_theta":10000.0,"tie_word_embeddings":false,"torch_dtype":"bfloat16",
+       "eos_token_id":[151329,151336,151338],"pad_token_id":151329,"vocab_size":151552}""";
+
   private FastRandomCheckpoint() {}
+
+  /** The config.json text of a benchmark model: glm-4-9b-chat or glm-4-32b-0414. */
+  static String config(String model) {
+    return switch (model) {
+      case "glm-4-9b-chat" -> CONFIG;
+      case "glm-4-32b-0414" -> GLM4_32B;
+      default -> throw new IllegalArgumentException("bench.model " + model
+          + " is not one of glm-4-9b-chat, glm-4-32b-0414");
+    };
+  }
 
   static void write(Path dir) throws IOException {
     write(dir, CONFIG);
