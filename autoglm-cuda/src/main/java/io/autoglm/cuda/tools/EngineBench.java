@@ -188,7 +188,8 @@ public final class EngineBench {
     double rel = c.dtype().equals("bfloat16") ? 1e-2 : 2e-2;
     StringBuilder log = new StringBuilder();
     List<RouteCheck.PromptResult> r = RouteCheck.compare(trace, RouteCheck.read(refTrace), ref, logits,
-        c.moe().orElseThrow().numExpertsPerToken(), rel, log);
+        c.moe().orElseThrow().numExpertsPerToken(), c.moe().orElseThrow().numGroups(),
+        c.moe().orElseThrow().topKGroups(), rel, log);
     System.out.print(log);
     boolean ok = r.stream().allMatch(RouteCheck.PromptResult::ok);
     System.out.printf("route: %s vs %s: %s (rel bound %.0e before the first routing difference; a difference only "

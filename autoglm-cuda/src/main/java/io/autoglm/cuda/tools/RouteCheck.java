@@ -102,12 +102,50 @@ public final class RouteCheck {
     return out;
   }
 
+  /**
+   * How far a token's routing is from a different choice: with one group, biased[k-1] − biased[k] after sorting
+   * descending (the k-th choice against the first one left out). With {@code groups} > 1 (group-limited routing:
+   * experts are chosen among the {@code topkGroups} groups of the highest top-2 sums), the smaller of the expert
+   * margin inside the kept groups (the vector torch.topk sees, the others at -inf) and half the margin between the
+   * last kept and the first dropped group's score (a group score sums two biased values, so its error is twice a
+   * value's; halving keeps one threshold, 2ε, for both).
+   */
+  static float margin(float[] biased, int k, int groups, int topkGroups) {
+    float[] masked = biased;
+    float groupMargin = Float.POSITIVE_INFINITY;
+    if (groups > 1 && topkGroups < groups) {
+      int size = biased.length / groups;
+      float[] score = new float[groups];
+      for (int g = 0; g < groups; g++) {
+        float[] group = Arrays.copyOfRange(biased, g * size, (g + 1) * size);
+        Arrays.sort(group);
+        score[g] = group[size - 1] + (size > 1 ? group[size - 2] : 0f);
+      }
+      Integer[] order = new Integer[groups];
+      for (int g = 0; g < groups; g++) {
+        order[g] = g;
+      }
+      Arrays.sort(order, (a, b) -> Float.compare(score[b], score[a]));
+      groupMargin = (score[order[topkGroups - 1]] - score[order[topkGroups]]) / 2;
+      masked = new float[biased.length];
+      Arrays.fill(masked, Float.NEGATIVE_INFINITY);
+      for (int j = 0; j < topkGroups; j++) {
+        int g = order[j];
+        System.arraycopy(biased, g * size, masked, g * size, size);
+      }
+    }
+    return Math.min(margin(masked, k), groupMargin);
+  }
+
   /** biased[k-1] − biased[k] after sorting descending: how far the k-th choice is from the first one left out. */
   static float margin(float[] biased, int k) {
     float[] s = biased.clone();
     Arrays.sort(s);
     int n = s.length;
-    return k >= n ? Float.POSITIVE_INFINITY : s[n - k] - s[n - k - 1];
+    if (k >= n || s[n - k - 1] == Float.NEGATIVE_INFINITY) {
+      return Float.POSITIVE_INFINITY;
+    }
+    return s[n - k] - s[n - k - 1];
   }
 
   /** The result of one prompt. */
@@ -127,7 +165,7 @@ public final class RouteCheck {
    * tokens are compared only up to the first near-tie).
    */
   static List<PromptResult> compare(List<Routed> got, List<Routed> refTrace, ReferenceSet ref,
-      List<List<float[]>> logits, int topK, double rel, StringBuilder log) {
+      List<List<float[]>> logits, int topK, int groups, int topkGroups, double rel, StringBuilder log) {
     List<PromptResult> results = new ArrayList<>();
     for (ReferenceSet.Prompt p : ref.prompts()) {
       List<Routed> g = got.stream().filter(r -> r.prompt() == p.index()).toList();
@@ -171,7 +209,7 @@ public final class RouteCheck {
       for (int i = 0; i < g.size(); i++) {
         Routed a = g.get(i);
         Routed b = e.get(i);
-        float m = margin(b.biased(), topK);
+        float m = margin(b.biased(), topK, groups, topkGroups);
         if (m < 2 * eps && !fromBelow[i]) {
           nearTie[b.token()] = true;
         }
