@@ -7,6 +7,7 @@ import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
 import io.autoglm.cuda.CudaBackend;
+import io.autoglm.cuda.CudaDiagnosticsAccess;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.model.ReferenceSet;
 import java.nio.file.Files;
@@ -237,13 +238,13 @@ public final class EngineBench {
       FastRandomCheckpoint.write(dir);
       System.out.printf("wrote %s in %.1f s%n", dir, (System.nanoTime() - t0) / 1e9);
     }
-    long before = CudaBackend.deviceMemoryInUse(0);
+    long before = CudaDiagnosticsAccess.deviceMemoryInUse(0);
     boolean ok;
     long t0 = System.nanoTime();
     try (AutoGLM glm = cuda(dir).kvBlocks(24_000).kvBlockSizeTokens(16).maxRunningSequences(256)
         .maxBatchTokens(1024).prefixCaching(false).backendProperty("cuda.graphs", Boolean.toString(
             !Boolean.getBoolean("noGraphs"))).build()) {
-      long loaded = CudaBackend.deviceMemoryInUse(0);
+      long loaded = CudaDiagnosticsAccess.deviceMemoryInUse(0);
       System.out.printf("loaded in %.1f s; device bytes in use: before %d, after load %d%n",
           (System.nanoTime() - t0) / 1e9, before, loaded);
       SplittableRandom r = new SplittableRandom(1);
@@ -259,20 +260,20 @@ public final class EngineBench {
       }
       leakRound(glm, r, vocab, 100, -1);
       awaitIdle(glm);
-      long mixed = CudaBackend.deviceMemoryInUse(0);
+      long mixed = CudaDiagnosticsAccess.deviceMemoryInUse(0);
       System.out.printf("after %d decode buckets × 8 tokens and 100 mixed requests (%.1f s): device bytes in use %d "
           + "(post-load %+d); CUDA graphs captured %d%n", buckets, (System.nanoTime() - w0) / 1e9, mixed,
-          mixed - loaded, CudaBackend.graphsCapturedTotal());
+          mixed - loaded, CudaDiagnosticsAccess.graphsCapturedTotal());
       // The throughput runs are the rest of the warm-up: full 256-row decode and 1,024-token prefill steps.
       for (int[] t : new int[][] {{1, 256}, {64, 128}, {256, 128}}) {
         throughput(glm, r, vocab, t[0], 128, t[1]);
-        long now = CudaBackend.deviceMemoryInUse(0);
+        long now = CudaDiagnosticsAccess.deviceMemoryInUse(0);
         System.out.printf("  device bytes in use %d (vs the line above's %+d); graphs %d%n", now, now - mixed,
-            CudaBackend.graphsCapturedTotal());
+            CudaDiagnosticsAccess.graphsCapturedTotal());
         mixed = now;
       }
-      long warm = CudaBackend.deviceMemoryInUse(0);
-      int graphsWarm = CudaBackend.graphsCapturedTotal();
+      long warm = CudaDiagnosticsAccess.deviceMemoryInUse(0);
+      int graphsWarm = CudaDiagnosticsAccess.graphsCapturedTotal();
       System.out.printf("post-warm-up baseline: device bytes in use %d (post-load %+d); CUDA graphs captured %d%n",
           warm, warm - loaded, graphsWarm);
       ok = true;
@@ -280,17 +281,17 @@ public final class EngineBench {
       for (int round = 0; round < rounds; round++) {
         leakRound(glm, r, vocab, 1000, round);
         awaitIdle(glm);
-        long now = CudaBackend.deviceMemoryInUse(0);
-        boolean flat = now == warm && CudaBackend.graphsCapturedTotal() == graphsWarm;
+        long now = CudaDiagnosticsAccess.deviceMemoryInUse(0);
+        boolean flat = now == warm && CudaDiagnosticsAccess.graphsCapturedTotal() == graphsWarm;
         ok &= flat;
         System.out.printf("leak round %d: device bytes in use %d (vs post-warm-up %+d, vs post-load %+d); CUDA "
             + "graphs captured so far %d (after warm-up %d): %s%n", round + 1, now, now - warm, now - loaded,
-            CudaBackend.graphsCapturedTotal(), graphsWarm, flat ? "FLAT" : "GROWS");
+            CudaDiagnosticsAccess.graphsCapturedTotal(), graphsWarm, flat ? "FLAT" : "GROWS");
       }
       System.out.printf("leak check (graphs %s): %s%n", graphs ? "on" : "off", ok ? "OK" : "GROWS");
     }
-    System.out.printf("after close: device bytes in use %d (before load %d, %+d)%n", CudaBackend.deviceMemoryInUse(0),
-        before, CudaBackend.deviceMemoryInUse(0) - before);
+    System.out.printf("after close: device bytes in use %d (before load %d, %+d)%n", CudaDiagnosticsAccess.deviceMemoryInUse(0),
+        before, CudaDiagnosticsAccess.deviceMemoryInUse(0) - before);
     return ok;
   }
 
@@ -400,7 +401,7 @@ public final class EngineBench {
     try (AutoGLM glm = cuda(dir).kvBlocks(8_000).kvBlockSizeTokens(16).maxRunningSequences(256)
         .maxBatchTokens(2048).prefixCaching(false).build()) {
       System.out.printf("loaded in %.1f s; device bytes in use %d%n", (System.nanoTime() - t0) / 1e9,
-          CudaBackend.deviceMemoryInUse(0));
+          CudaDiagnosticsAccess.deviceMemoryInUse(0));
       SplittableRandom r = new SplittableRandom(2);
       int vocab = glm.config().vocabSize();
       throughput(glm, r, vocab, 1, 128, 128);
@@ -433,7 +434,7 @@ public final class EngineBench {
       devices.add(d);
     }
     System.out.printf("TP=%d on devices %s, graphs %s; NCCL %s%n", tp, devices, graphs,
-        CudaBackend.ncclVersion());
+        CudaDiagnosticsAccess.ncclVersion());
     watchdog(Integer.getInteger("stallSeconds", 90));
     System.out.printf("before loading: device bytes in use %s%n", inUse(tp));
     boolean ok = true;
@@ -465,7 +466,7 @@ public final class EngineBench {
       }
     }
     if (what.contains("large")) {
-      long total = CudaBackend.deviceMemoryTotal(0);
+      long total = CudaDiagnosticsAccess.deviceMemoryTotal(0);
       long perLayer = 2L * (2L * 6144 * 6144 + 2L * 256 * 6144 + 3L * 23040 * 6144); // q, o, k, v, gate, up, down
       long fixed = 2L * 2 * 151552 * 6144; // embedding + lm_head
       int layers = (int) Math.ceil((1.08 * total - fixed) / perLayer);
@@ -545,7 +546,7 @@ public final class EngineBench {
   static String inUse(int devices) {
     List<String> out = new ArrayList<>();
     for (int d = 0; d < devices; d++) {
-      out.add(String.format("GPU%d %.2f GB", d, CudaBackend.deviceMemoryInUse(d) / 1e9));
+      out.add(String.format("GPU%d %.2f GB", d, CudaDiagnosticsAccess.deviceMemoryInUse(d) / 1e9));
     }
     return String.join(", ", out);
   }
