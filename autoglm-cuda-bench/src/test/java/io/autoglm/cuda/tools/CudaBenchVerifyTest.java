@@ -9,7 +9,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
-/** {@code CudaBench verify} as a test: every dense fixture against transformers' references, then the kernel self-checks. */
+/**
+ * {@code CudaBench verify} as a test: every dense fixture against transformers' references, then the kernel
+ * self-checks (skipped without a GPU).
+ */
 class CudaBenchVerifyTest {
   @Test
   void fixturesMatchReferencesAndKernelsPassTheirSelfChecksOnTheGpu() {
