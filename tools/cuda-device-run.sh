@@ -4,7 +4,8 @@
 # an earlier build), new (CudaBench bench: profile, single, ttft, batch), big (CudaBench bench at GLM-4-32B-0414 shapes,
 # weights random in host memory), engine (EngineBench engine: throughput and
 # the 1,000-request leak rounds), tp (EngineBench tp: tensor parallelism over NCCL on TP GPUs), peer (torch_peer.py),
-# hf (hf_baseline.py). Knobs: the ${...:-default} below; CUDA_OPTS (e.g. "-Dcuda.fuse=7") goes to the verify and conf
+# hf (hf_baseline.py), oldverify (CudaBench verify with lib-old/'s jars, then a diff against the verify stage's log:
+# identical logs mean every printed error, margin and self-check count is the same). Knobs: the ${...:-default} below; CUDA_OPTS (e.g. "-Dcuda.fuse=7") goes to the verify and conf
 # JVMs. The tools live in lib/autoglm-cuda-bench-*.jar (io.autoglm.cuda.tools); lib-old/ holds an earlier build's
 # autoglm-core and autoglm-cuda jars, whose io.autoglm.cuda.tools are in the cuda jar itself (lib-old/REVISION).
 set -uo pipefail
@@ -23,6 +24,23 @@ if [[ $ST == *,verify,* ]]; then
     timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.attnVariant=$a -Dcuda.attnSplitHeads=${VERIFY_SPLIT:-true} -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
       | grep -v "^\[main\] INFO" | tee $OUT/verify-attn-$a.log | tail -${VERIFY_TAIL:-8}
     lap verify
+  done
+fi
+if [[ $ST == *,oldverify,* ]]; then
+  for a in ${VERIFY_ATTN:-2 1}; do
+    echo "== OLD jars: CudaBench verify, attention $a"
+    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.attnVariant=$a -Dcuda.attnSplitHeads=${VERIFY_SPLIT:-true} -cp "$here/lib-old/*" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
+      | grep -v "^\[main\] INFO" > $OUT/verify-old-attn-$a.log
+    tail -2 $OUT/verify-old-attn-$a.log
+    if [[ -f $OUT/verify-attn-$a.log ]]; then
+      if diff $OUT/verify-old-attn-$a.log $OUT/verify-attn-$a.log > $OUT/verify-diff-attn-$a.txt; then
+        echo "verify logs of old and new jars, attention $a: IDENTICAL ($(wc -l < $OUT/verify-attn-$a.log) lines)"
+      else
+        echo "verify logs of old and new jars, attention $a: DIFFER ($(grep -c '^[<>]' $OUT/verify-diff-attn-$a.txt) lines, verify-diff-attn-$a.txt):"
+        head -20 $OUT/verify-diff-attn-$a.txt
+      fi
+    fi
+    lap old-verify
   done
 fi
 if [[ $ST == *,conf,* ]]; then
