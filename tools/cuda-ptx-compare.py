@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compares the PTX of every CUDA kernel and device function between a commit and this tree.
 
-Usage: python3 tools/cuda-ptx-compare.py OLD_REV [ARCH]   (ARCH default compute_90a; needs nvcc)
+Usage: python3 tools/cuda-ptx-compare.py OLD_REV [ARCH]
+  (ARCH default compute_90a; needs nvcc on the PATH, and JAVA_HOME for jni.h)
 
 Each tree's autoglm-cuda/src/main/native/*.cu is compiled to PTX (-O3, as build.sh compiles it); the functions are
 matched by name, with what moving code between files changes normalised away: basic-block labels, local depot
@@ -14,11 +15,13 @@ NATIVE = "autoglm-cuda/src/main/native"
 
 
 def ptx_functions(src_dir, arch, out_dir):
+    jdk = os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")  # jni.h for the bridge's sources
     funcs = {}
     for cu in sorted(glob.glob(os.path.join(src_dir, "*.cu"))):
         ptx = os.path.join(out_dir, os.path.basename(cu) + ".ptx")
         subprocess.run([os.environ.get("NVCC", "nvcc"), "-ptx", "-O3", "-std=c++17", "-arch=" + arch,
-                        "-diag-suppress", "177", "-I", src_dir, cu, "-o", ptx], check=True)
+                        "-diag-suppress", "177", "-I", src_dir, "-I", jdk + "/include",
+                        "-I", jdk + "/include/linux", cu, "-o", ptx], check=True)
         for name, body in split(normalise(open(ptx).read())):
             funcs[name] = body
     return funcs
