@@ -4,6 +4,8 @@
 #   DIR/jre.tgz      a jlink'd runtime of this machine's JDK (java.base, java.logging, java.management, jdk.unsupported)
 #   DIR/lib/         autoglm-core, autoglm-cuda (with its nvcc fat binary), autoglm-cuda-bench (the device tools:
 #                    CudaBench, EngineBench, …) and their runtime dependencies (no DJL)
+#   DIR/lib-test/    the test classes of autoglm-core and autoglm-cuda with JUnit, for the `contract` stage
+#                    (io.autoglm.cuda.ContractMain: the backend contract on the CUDA backend)
 #   DIR/lib-old/     only with OLD_REV=<commit>: autoglm-core and autoglm-cuda built from that commit of this
 #                    repository (in a scratch clone) with the same runtime dependencies, for the `old` stage's A/B
 #                    (the old jars still hold io.autoglm.cuda.tools.CudaBench)
@@ -21,16 +23,19 @@ case "${1:-.cuda-run}" in
 esac
 shared="$root/../shared"
 cd "$root"
-rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/all"
+rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/lib-test" "$dir/all"
 # a reactor build, no install (the local Maven repository is shared by several trees): the modules' jars come from
 # their target/ folders, their third-party runtime dependencies from copy-dependencies
-mvn -B -ntp -q -pl autoglm-cuda-bench -am package dependency:copy-dependencies -DskipTests -DincludeScope=runtime \
+mvn -B -ntp -q -pl autoglm-cuda-bench -am package dependency:copy-dependencies -DskipTests -DincludeScope=test \
   -DexcludeGroupIds=io.autoglm -DoutputDirectory="$dir/all"
 for m in autoglm-core autoglm-cuda autoglm-cuda-bench; do
   cp $(ls "$m"/target/$m-*.jar | grep -v -- '-tests\.jar$') "$dir/all/"
 done
+cp autoglm-core/target/autoglm-core-*-tests.jar autoglm-cuda/target/autoglm-cuda-*-tests.jar "$dir/lib-test/"
 # the GPU side needs no DJL, tokenizer or template jars: keep the engine's runtime only
-for j in autoglm- gson- slf4j- caffeine- micrometer- HdrHistogram- LatencyUtils-; do cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true; done
+for j in autoglm- gson- slf4j-api- caffeine- micrometer- HdrHistogram- LatencyUtils-; do cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true; done
+rm -f "$dir"/lib/micrometer-registry-*.jar # a test-scope dependency of core (copy-dependencies ran with scope test)
+for j in junit- opentest4j- apiguardian-; do cp "$dir"/all/$j*.jar "$dir/lib-test/" 2>/dev/null || true; done
 "${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$dir/jre"
 tar -C "$dir" -czf "$dir/jre.tgz" jre && rm -rf "$dir/jre"

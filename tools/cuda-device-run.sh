@@ -4,7 +4,8 @@
 # an earlier build), new (CudaBench bench: profile, single, ttft, batch), big (CudaBench bench at GLM-4-32B-0414 shapes,
 # weights random in host memory), engine (EngineBench engine: throughput and
 # the 1,000-request leak rounds), tp (EngineBench tp: tensor parallelism over NCCL on TP GPUs), peer (torch_peer.py),
-# hf (hf_baseline.py), oldverify (CudaBench verify with lib-old/'s jars, then a diff against the verify stage's log:
+# hf (hf_baseline.py), contract (the backend contract and this module's tests on the CUDA backend: JUnit through
+# io.autoglm.cuda.ContractMain, with lib-test/), oldverify (CudaBench verify with lib-old/'s jars, then a diff against the verify stage's log:
 # identical logs mean every printed error, margin and self-check count is the same). Knobs: the ${...:-default} below; CUDA_OPTS (e.g. "-Dcuda.fuse=7") goes to the verify and conf
 # JVMs. The tools live in lib/autoglm-cuda-bench-*.jar (io.autoglm.cuda.tools); lib-old/ holds an earlier build's
 # autoglm-core and autoglm-cuda jars, whose io.autoglm.cuda.tools are in the cuda jar itself (lib-old/REVISION).
@@ -42,6 +43,14 @@ if [[ $ST == *,oldverify,* ]]; then
     fi
     lap old-verify
   done
+fi
+if [[ $ST == *,contract,* ]]; then
+  echo "== BackendContract on the CUDA backend (ContractMain)"
+  mkdir -p /tmp/fx && ln -sfn "$here/fixtures" /tmp/fx/models
+  timeout ${CONTRACT_TIMEOUT:-240} $J -Xmx8g ${CUDA_OPTS:-} -Dautoglm.fixtures=/tmp/fx -cp "$CP:$here/lib-test/*" \
+    io.autoglm.cuda.ContractMain 2>&1 | grep -v "^\[main\] INFO" > $OUT/contract.log
+  grep -v "^SUCCESSFUL" $OUT/contract.log | tail -${CONTRACT_TAIL:-30}
+  lap contract
 fi
 if [[ $ST == *,conf,* ]]; then
   echo "== EngineBench conformance"
