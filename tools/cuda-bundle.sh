@@ -2,12 +2,18 @@
 # Builds the bundle for a GPU-machine run (which has no Java and no network) into an ignored folder DIR of this
 # repository (default .cuda-run; name it in the device tool's `carry`):
 #   DIR/jre.tgz      a jlink'd runtime of this machine's JDK (java.base, java.logging, java.management, jdk.unsupported)
-#   DIR/lib/         autoglm-core, autoglm-cuda (with its nvcc fat binary) and their runtime dependencies (no DJL)
+#   DIR/lib/         autoglm-core, autoglm-cuda (with its nvcc fat binary), autoglm-cuda-bench (the device tools:
+#                    CudaBench, EngineBench, …) and their runtime dependencies (no DJL)
+#   DIR/lib-test/    the test classes of autoglm-core and autoglm-cuda with JUnit, for the `contract` stage
+#                    (io.autoglm.cuda.ContractMain: the backend contract on the CUDA backend)
+#   DIR/lib-old/     only with OLD_REV=<commit>: autoglm-core and autoglm-cuda built from that commit of this
+#                    repository (in a scratch clone) with the same runtime dependencies, for the `old` stage's A/B
+#                    (the old jars still hold io.autoglm.cuda.tools.CudaBench)
 #   DIR/fixtures/    the four tiny model fixtures and those of EXTRA_FIXTURES (fixture directories, space-separated)
 #   DIR/route-cpu-NAME.txt   the CPU backend's MoE routing trace of each MoE fixture (route-cpu.txt: glm4moe-tiny's)
 #   DIR/*.py         the peers of ../shared/bench
 #   DIR/run.sh       tools/cuda-device-run.sh
-# Usage: bash tools/cuda-bundle.sh [DIR]   then on the device: STAGES=verify,conf,engine,new,peer,hf bash DIR/run.sh
+# Usage: [OLD_REV=commit] bash tools/cuda-bundle.sh [DIR]   then on the device: STAGES=verify,conf,old,new bash DIR/run.sh
 # DIR relative to this repository's root, or absolute.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,16 +23,19 @@ case "${1:-.cuda-run}" in
 esac
 shared="$root/../shared"
 cd "$root"
-mvn -B -ntp -q -pl autoglm-cuda -am install -DskipTests
-rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/all"
-mvn -B -ntp -q -pl autoglm-cuda dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/all"
-# this tree's own module jars: the local Maven repository is shared, and another tree's install may have replaced
-# its copies between the install above and copy-dependencies
-for m in autoglm-core autoglm-cuda; do
+rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/lib-test" "$dir/all"
+# a reactor build, no install (the local Maven repository is shared by several trees): the modules' jars come from
+# their target/ folders, their third-party runtime dependencies from copy-dependencies
+mvn -B -ntp -q -pl autoglm-cuda-bench -am package dependency:copy-dependencies -DskipTests -DincludeScope=test \
+  -DexcludeGroupIds=io.autoglm -DoutputDirectory="$dir/all"
+for m in autoglm-core autoglm-cuda autoglm-cuda-bench; do
   cp $(ls "$m"/target/$m-*.jar | grep -v -- '-tests\.jar$') "$dir/all/"
 done
+cp autoglm-core/target/autoglm-core-*-tests.jar autoglm-cuda/target/autoglm-cuda-*-tests.jar "$dir/lib-test/"
 # the GPU side needs no DJL, tokenizer or template jars: keep the engine's runtime only
-for j in autoglm- gson- slf4j- caffeine- micrometer- HdrHistogram- LatencyUtils-; do cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true; done
+for j in autoglm- gson- slf4j-api- caffeine- micrometer- HdrHistogram- LatencyUtils-; do cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true; done
+rm -f "$dir"/lib/micrometer-registry-*.jar # a test-scope dependency of core (copy-dependencies ran with scope test)
+for j in junit- opentest4j- apiguardian-; do cp "$dir"/all/$j*.jar "$dir/lib-test/" 2>/dev/null || true; done
 "${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$dir/jre"
 tar -C "$dir" -czf "$dir/jre.tgz" jre && rm -rf "$dir/jre"
@@ -41,6 +50,20 @@ for f in "$dir"/fixtures/*/; do
 done
 cp "$dir/route-cpu-glm4moe-tiny.txt" "$dir/route-cpu.txt"
 rm -rf "$dir/all"
+if [[ -n "${OLD_REV:-}" ]]; then
+  old="$(mktemp -d)"
+  git clone -q "$root" "$old/src" && git -C "$old/src" checkout -q "$OLD_REV"
+  (cd "$old/src" && mvn -B -ntp -q -pl autoglm-cuda -am package -DskipTests)
+  mkdir -p "$dir/lib-old"
+  for f in "$dir"/lib/*.jar; do
+    case "$(basename "$f")" in autoglm-*) ;; *) cp "$f" "$dir/lib-old/" ;; esac
+  done
+  for m in autoglm-core autoglm-cuda; do
+    cp $(ls "$old/src/$m"/target/$m-*.jar | grep -v -- '-tests\.jar$') "$dir/lib-old/"
+  done
+  git -C "$old/src" log -1 --format='lib-old/ built from %h %s' | tee "$dir/lib-old/REVISION"
+  rm -rf "$old"
+fi
 cp "$shared/bench/torch_peer.py" "$shared/bench/hf_baseline.py" "$dir/"
 cp tools/cuda-device-run.sh "$dir/run.sh"
 du -sh "$dir"

@@ -4,7 +4,11 @@
 # an earlier build), new (CudaBench bench: profile, single, ttft, batch), big (CudaBench bench at GLM-4-32B-0414 shapes,
 # weights random in host memory), engine (EngineBench engine: throughput and
 # the 1,000-request leak rounds), tp (EngineBench tp: tensor parallelism over NCCL on TP GPUs), peer (torch_peer.py),
-# hf (hf_baseline.py). Knobs: the ${...:-default} below.
+# hf (hf_baseline.py), contract (the backend contract and this module's tests on the CUDA backend: JUnit through
+# io.autoglm.cuda.ContractMain, with lib-test/), oldverify (CudaBench verify with lib-old/'s jars, then a diff against the verify stage's log:
+# identical logs mean every printed error, margin and self-check count is the same). Knobs: the ${...:-default} below; CUDA_OPTS (e.g. "-Dcuda.fuse=7") goes to the verify and conf
+# JVMs. The tools live in lib/autoglm-cuda-bench-*.jar (io.autoglm.cuda.tools); lib-old/ holds an earlier build's
+# autoglm-core and autoglm-cuda jars, whose io.autoglm.cuda.tools are in the cuda jar itself (lib-old/REVISION).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p /tmp/rt && tar -C /tmp/rt -xzf "$here/jre.tgz"
@@ -18,20 +22,45 @@ mkdir -p /tmp/work
 if [[ $ST == *,verify,* ]]; then
   for a in ${VERIFY_ATTN:-2 1}; do
     echo "== CudaBench verify, attention $a"
-    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g -Dcuda.attnVariant=$a -Dcuda.attnSplitHeads=${VERIFY_SPLIT:-true} -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
+    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.attnVariant=$a -Dcuda.attnSplitHeads=${VERIFY_SPLIT:-true} -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
       | grep -v "^\[main\] INFO" | tee $OUT/verify-attn-$a.log | tail -${VERIFY_TAIL:-8}
     lap verify
   done
 fi
+if [[ $ST == *,oldverify,* ]]; then
+  for a in ${VERIFY_ATTN:-2 1}; do
+    echo "== OLD jars: CudaBench verify, attention $a"
+    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.attnVariant=$a -Dcuda.attnSplitHeads=${VERIFY_SPLIT:-true} -cp "$here/lib-old/*" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
+      | grep -v "^\[main\] INFO" > $OUT/verify-old-attn-$a.log
+    tail -2 $OUT/verify-old-attn-$a.log
+    if [[ -f $OUT/verify-attn-$a.log ]]; then
+      if diff $OUT/verify-old-attn-$a.log $OUT/verify-attn-$a.log > $OUT/verify-diff-attn-$a.txt; then
+        echo "verify logs of old and new jars, attention $a: IDENTICAL ($(wc -l < $OUT/verify-attn-$a.log) lines)"
+      else
+        echo "verify logs of old and new jars, attention $a: DIFFER ($(grep -c '^[<>]' $OUT/verify-diff-attn-$a.txt) lines, verify-diff-attn-$a.txt):"
+        head -20 $OUT/verify-diff-attn-$a.txt
+      fi
+    fi
+    lap old-verify
+  done
+fi
+if [[ $ST == *,contract,* ]]; then
+  echo "== BackendContract on the CUDA backend (ContractMain)"
+  mkdir -p /tmp/fx && ln -sfn "$here/fixtures" /tmp/fx/models
+  timeout ${CONTRACT_TIMEOUT:-240} $J -Xmx8g ${CUDA_OPTS:-} -Dautoglm.fixtures=/tmp/fx -cp "$CP:$here/lib-test/*" \
+    io.autoglm.cuda.ContractMain 2>&1 | grep -v "^\[main\] INFO" > $OUT/contract.log
+  grep -v "^SUCCESSFUL" $OUT/contract.log | tail -${CONTRACT_TAIL:-30}
+  lap contract
+fi
 if [[ $ST == *,conf,* ]]; then
   echo "== EngineBench conformance"
-  timeout ${CONF_TIMEOUT:-150} $J -Xmx8g -DrouteRefDir="$here" -DrouteOutDir=${ROUTE_OUT:-/tmp} -cp "$CP" \
+  timeout ${CONF_TIMEOUT:-150} $J -Xmx8g ${CUDA_OPTS:-} -DrouteRefDir="$here" -DrouteOutDir=${ROUTE_OUT:-/tmp} -cp "$CP" \
     io.autoglm.cuda.tools.EngineBench conformance "$here/fixtures" 2>&1 | grep -v "^\[main\] INFO" > $OUT/conformance.log
   tail -${CONF_TAIL:-6} $OUT/conformance.log
   lap conformance
 fi
 if [[ $ST == *,old,* ]]; then
-  echo "== OLD jars (main before this branch): CudaBench bench ${OLD_WHICH:-single,batch}"
+  echo "== OLD jars ($(cat "$here/lib-old/REVISION" 2>/dev/null || echo "lib-old/")): CudaBench bench ${OLD_WHICH:-single,batch}"
   timeout ${OLD_TIMEOUT:-150} $J -Xmx16g -Dbench.gemvVariants=${OLD_GEMV:-1} -Dbench.onlyGraphs=true -Dbench.skip256=${OLD_SKIP256:-true} \
     -cp "$here/lib-old/*" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${OLD_WHICH:-single,batch} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/bench-old.log

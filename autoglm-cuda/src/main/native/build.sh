@@ -22,11 +22,12 @@ if [[ -f "$lib" ]] && [[ -z "$(find "$src" -newer "$lib" -type f)" ]]; then
 fi
 jni="-I$jdk/include -I$jdk/include/linux"
 archs="-gencode arch=compute_80,code=sm_80 -gencode arch=compute_89,code=sm_89 -gencode arch=compute_90a,code=sm_90a"
-echo "[autoglm-cuda] compiling CUDA kernels with $nvcc (sm_80, sm_89, sm_90a)"
+echo "[autoglm-cuda] compiling $(ls "$src"/*.cu | wc -l) CUDA sources with $nvcc (sm_80, sm_89, sm_90a)"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-"$nvcc" -c -O3 -std=c++17 -Xcompiler -fPIC $archs -diag-suppress 177 "$src/kernels.cu" -o "$tmp/kernels.o" &
-"$nvcc" -c -O3 -std=c++17 -Xcompiler -fPIC $jni $archs "$src/bridge.cu" -o "$tmp/bridge.o" &
-wait -n && wait -n
-"$nvcc" -shared -cudart static $archs "$tmp/kernels.o" "$tmp/bridge.o" -o "$lib" -ldl
+# one object per source file (kernel families, the JNI bridge, the self-tests), NVCC_JOBS at a time
+export nvcc jni archs tmp
+ls "$src"/*.cu | xargs -P "${NVCC_JOBS:-4}" -I{} bash -c \
+  'f="{}"; "$nvcc" -c -O3 -std=c++17 -Xcompiler -fPIC $jni $archs -diag-suppress 177 "$f" -o "$tmp/$(basename "$f" .cu).o"'
+"$nvcc" -shared -cudart static $archs "$tmp"/*.o -o "$lib" -ldl
 echo "[autoglm-cuda] built $lib"

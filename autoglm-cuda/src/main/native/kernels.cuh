@@ -1,4 +1,6 @@
-// Kernel launchers of the AutoGLM CUDA backend. Activations are row-major bf16 matrices with a leading dimension
+// Kernel launchers of the AutoGLM CUDA backend; all math in fp32, storage in bf16. One file per kernel family:
+// norms.cu, attention.cu (+ attention_plan.cu), gemv.cu, gemv_fused.cu, moe.cu, sampling.cu; their process-wide
+// settings live in one KernelConfig (common.cuh, kernel_config.cu). Activations are row-major bf16 matrices with a leading dimension
 // (elements between rows); weights are row-major bf16 (out, in); the KV cache per layer is (slots, kvHeads, headDim).
 #pragma once
 #include <cuda_runtime.h>
@@ -6,6 +8,16 @@
 #include <stdint.h>
 
 typedef __nv_bfloat16 bf16;
+
+// ---- Fusion limits: defined here only; CudaNative.fusionLimits() hands them to Java's FusionPolicy ----
+/** Most rows of the small-batch GEMVs, plain or with a fused epilogue (SiLU·mul; QKV + RoPE + KV write). */
+constexpr int FUSE_GEMV_MAX_ROWS = 8;
+/** Most rows of the GEMVs with residual add + RMSNorm in their prologue (the normed rows sit in shared memory). */
+constexpr int FUSE_NORM_MAX_ROWS = 4;
+/** Shared memory for those normed rows: rows · in · 2 bytes at most. */
+constexpr int FUSE_NORM_MAX_SMEM_BYTES = 32 << 10;
+/** Widest input of the fused-norm GEMVs (their prologue holds at most 8 elements per thread of 1,024). */
+constexpr int FUSE_NORM_MAX_IN = 8192;
 
 /** Per-row sampling parameters, 32 bytes, written by Java (little-endian) in this exact layout. */
 struct SampleParams {

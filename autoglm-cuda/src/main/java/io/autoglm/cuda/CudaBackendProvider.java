@@ -46,7 +46,7 @@ public final class CudaBackendProvider implements ComputeBackendProvider {
   /** Pipeline stages hand activations on device to device (same GPU, or a peer copy). */
   @Override
   public ActivationTransfer activationTransfer() {
-    return CudaForwardStep::transfer;
+    return StepCollectives::transfer;
   }
 
   /**

@@ -9,18 +9,23 @@ import io.autoglm.backend.SamplingRow;
 import io.autoglm.backend.StepBatch;
 import io.autoglm.backend.Tensor;
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * One forward step on the device. Ops launch kernels in stream order; the host waits only in {@link #sample} and
  * {@link #toHost}.
  *
- * <p>A decode step (every sequence has one query token) is padded to a bucket and runs in one of three modes: the
- * first step of a bucket runs eagerly (warming up cuBLAS and lazy module loading), the second is captured into a
- * CUDA graph, and later ones only replay the graph: their ops allocate the same arena addresses (the arena resets
- * every step) and launch nothing. A replay checks that the op sequence's fingerprint equals the captured one.
- * Step inputs (ids, positions, slots, block tables, sampling parameters) are copied from the pinned input mirror by
- * copies that the graph holds, so a replay only rewrites the mirror.
+ * <p>A decode step (every sequence has one query token) is padded to a bucket and runs in one of three modes
+ * ({@link StepRecorder}): the first step of a bucket runs eagerly (warming up cuBLAS and lazy module loading), the
+ * second is captured into a CUDA graph, and later ones only replay the graph: their ops allocate the same arena
+ * addresses (the arena resets every step) and launch nothing. A replay checks that the op sequence's fingerprint
+ * equals the captured one. Step inputs (ids, positions, slots, block tables, sampling parameters) are copied from the
+ * pinned input mirror by copies that the graph holds, so a replay only rewrites the mirror.
+ *
+ * <p>This class holds the step's inputs and the dense ops; the fused GEMVs ({@link FusedStepOps}, chosen by
+ * {@link FusionPolicy}), MoE ({@link StepMoe}), sampling ({@link StepSampling}) and the collectives
+ * ({@link StepCollectives}) are in their own classes.
  */
 final class CudaForwardStep implements ForwardStep {
   private static final int TARGET_ATTENTION_BLOCKS = 512;
@@ -28,50 +33,65 @@ final class CudaForwardStep implements ForwardStep {
   /** The widest head the attention kernels take (attentionAnyK's per-lane accumulators). */
   static final int MAX_ATTENTION_HEAD_DIM = 256;
 
-  private enum Mode { EAGER, CAPTURE, REPLAY }
-
-  private final CudaBackend backend;
-  private final long ctx;
-  private final StepMemory memory;
-  private final CudaKvCache kv;
-  private final int tokens; // real tokens
+  final CudaBackend backend;
+  final long ctx;
+  final StepMemory memory;
+  final CudaKvCache kv;
+  final StepRecorder recorder;
+  final FusionPolicy fusion;
+  final int tokens; // real tokens
   private final int phys; // tokens the kernels compute, >= tokens
   private final int tableStride; // block-table entries per sequence row (the widest context of this step)
   private final long tokenIds; // (phys) int32
-  private final long positions; // (phys) int32
-  private final long slots; // (phys) int32
+  final long positions; // (phys) int32
+  final long slots; // (phys) int32
   private final long tokenSeq; // (phys) int32: offset in ints of each token's row of tables (row · tableStride)
   private final long tables; // (seqRows, tableStride) int32 in the fixed table region; the last row: scratch block
   private final int partition; // attention positions per block; 0: per token, its context / splits (graph steps)
   private final int splits; // attention blocks per (token, KV head)
   private long partials; // (phys, partialsHeads, splits, headDim + 2) fp32, allocated by the first attention; or 0
   private int partialsHeads; // query heads the partials hold
-  private final CudaBackend.DecodeGraphKey graphKey; // null: not a graph step
-  private Mode mode = Mode.EAGER;
-  private long fingerprint = 17;
-  private int ops;
-  private final CudaBackend.Profile profile; // null unless profiling
-  private final List<String> profiled = new java.util.ArrayList<>(); // labels of the ops with events recorded
-  private String label; // the next op's profile label, when more specific than its kind
-  private static final int PROFILE_SPIN_MICROS = 50;
-  private static final int PROFILE_EVENTS = 8192;
-  private static final String[] OP_NAMES = {"?", "input copy", "embedding", "rmsNorm", "addRmsNorm", "add", "linear",
-      "siluMul", "rope", "ropeWriteKv", "attention", "rows", "sample", "?", "headRmsNorm", "moe", "transfer",
-      "ropeQkv", "linearSiluMul", "addRmsNorm+linearSiluMul", "addRmsNorm+qkv+rope",
-      "qkv+rope", "embedding (vocab split)", "allReduce", "allGather", "dense copy"};
 
   CudaForwardStep(CudaBackend backend, StepBatch batch, CudaKvCache kv) {
     this.backend = backend;
     this.ctx = backend.ctx();
-    this.profile = backend.profile();
-    if (profile != null) {
-      CudaNative.profileEvents(ctx, PROFILE_EVENTS);
-    }
     this.memory = backend.memory();
+    this.fusion = backend.fusion();
     this.kv = kv;
     this.tokens = batch.numTokens();
     int bs = kv.layout().blockSizeTokens();
-    boolean decode = batch.sequences().stream().allMatch(s -> s.queryLen() == 1);
+    boolean graph = batch.sequences().stream().allMatch(s -> s.queryLen() == 1) && backend.graphsEnabled();
+    this.phys = graph ? bucket(tokens) : tokens;
+    this.tableStride = tableStride(batch, bs);
+    // A graph depends on the padded token count only: the block tables live at a fixed address and are copied
+    // outside the graph (any width), tokens find their row through tokenSeq offsets, and attention splits each
+    // token's context over a split count fixed per bucket. So the graphs are one per bucket: bounded and fixed.
+    GraphCache.Key key = graph ? new GraphCache.Key(phys, kv.id()) : null;
+    this.recorder = new StepRecorder(ctx, backend.graphs(), key, tokens, backend.diagnostics());
+    memory.reset();
+    int pad = batch.sequences().size(); // the scratch row of the tables
+    int[] table = new int[(pad + 1) * tableStride];
+    Arrays.fill(table, kv.scratchBlock());
+    int[] seqOf = new int[phys];
+    Arrays.fill(seqOf, pad * tableStride);
+    for (int i = 0; i < batch.sequences().size(); i++) {
+      StepBatch.Sequence s = batch.sequences().get(i);
+      Arrays.fill(seqOf, s.queryStart(), s.queryStart() + s.queryLen(), i * tableStride);
+      System.arraycopy(s.blockTable(), 0, table, i * tableStride, (s.contextLen() + bs - 1) / bs);
+    }
+    this.tables = memory.tables(table, table.length, ctx); // queued before any capture begins
+    recorder.begin();
+    this.tokenIds = upload(batch.tokenIds(), phys, 0);
+    this.positions = upload(batch.positions(), phys, 0);
+    this.slots = upload(batch.slots(), phys, kv.scratchBlock() * bs);
+    this.tokenSeq = upload(seqOf, phys, pad * tableStride);
+    int kvHeads = kv.layout().numKvHeads();
+    this.partition = graph ? 0 : eagerPartition(phys, kvHeads, maxVisible(batch));
+    this.splits = graph ? graphSplits(phys, kvHeads) : (maxVisible(batch) + partition - 1) / partition;
+  }
+
+  /** Block-table entries per sequence row: the most blocks any sequence's context needs (at least 1). */
+  private static int tableStride(StepBatch batch, int bs) {
     int needed = 1;
     for (StepBatch.Sequence s : batch.sequences()) {
       int blocks = (s.contextLen() + bs - 1) / bs;
@@ -82,56 +102,28 @@ final class CudaForwardStep implements ForwardStep {
       }
       needed = Math.max(needed, blocks);
     }
-    boolean graph = decode && backend.graphsEnabled();
-    this.phys = graph ? bucket(tokens) : tokens;
-    this.tableStride = needed;
-    // A graph depends on the padded token count only: the block tables live at a fixed address and are copied
-    // outside the graph (any width), tokens find their row through tokenSeq offsets, and attention splits each
-    // token's context over a split count fixed per bucket. So the graphs are one per bucket: bounded and fixed.
-    this.graphKey = graph ? new CudaBackend.DecodeGraphKey(phys, kv.id()) : null;
-    memory.reset();
-    int seqRows = batch.sequences().size() + 1;
-    int pad = seqRows - 1;
-    int[] table = new int[seqRows * tableStride];
-    java.util.Arrays.fill(table, kv.scratchBlock());
-    int[] seqOf = new int[phys];
-    java.util.Arrays.fill(seqOf, pad * tableStride);
-    for (int i = 0; i < batch.sequences().size(); i++) {
-      StepBatch.Sequence s = batch.sequences().get(i);
-      java.util.Arrays.fill(seqOf, s.queryStart(), s.queryStart() + s.queryLen(), i * tableStride);
-      System.arraycopy(s.blockTable(), 0, table, i * tableStride, (s.contextLen() + bs - 1) / bs);
-    }
-    this.tables = memory.tables(table, table.length, ctx); // queued before any capture begins
-    if (graph) {
-      if (backend.graph(graphKey) != null) {
-        mode = Mode.REPLAY;
-      } else if (!backend.firstSight(graphKey)) {
-        mode = Mode.CAPTURE;
-        CudaNative.beginCapture(ctx);
-      }
-    }
-    int scratchSlot = kv.scratchBlock() * bs;
-    this.tokenIds = upload(batch.tokenIds(), phys, 0);
-    this.positions = upload(batch.positions(), phys, 0);
-    this.slots = upload(batch.slots(), phys, scratchSlot);
-    this.tokenSeq = upload(seqOf, phys, pad * tableStride);
+    return needed;
+  }
+
+  /** Positions visible to the step's latest token: its position + 1 (at least 1). */
+  private static int maxVisible(StepBatch batch) {
     int maxVisible = 1;
     for (int p : batch.positions()) {
       maxVisible = Math.max(maxVisible, p + 1);
     }
-    int kvHeads = kv.layout().numKvHeads();
-    if (graph) {
-      this.partition = 0;
-      this.splits = graphSplits(phys, kvHeads);
-    } else {
-      int part = 32;
-      while (part < maxVisible
-          && (long) phys * kvHeads * ((maxVisible + part - 1) / part) > TARGET_ATTENTION_BLOCKS) {
-        part *= 2;
-      }
-      this.partition = part;
-      this.splits = (maxVisible + part - 1) / part;
+    return maxVisible;
+  }
+
+  /**
+   * Attention positions per block of an eager step: 32, doubled while the step would have more than
+   * {@link #TARGET_ATTENTION_BLOCKS} (token, KV head, split) blocks.
+   */
+  static int eagerPartition(int phys, int kvHeads, int maxVisible) {
+    int part = 32;
+    while (part < maxVisible && (long) phys * kvHeads * ((maxVisible + part - 1) / part) > TARGET_ATTENTION_BLOCKS) {
+      part *= 2;
     }
+    return part;
   }
 
   /**
@@ -155,7 +147,7 @@ final class CudaForwardStep implements ForwardStep {
     return n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1;
   }
 
-  private long upload(int[] values, int length, int padValue) {
+  long upload(int[] values, int length, int padValue) {
     StepMemory.Input in = memory.input(4L * length);
     ByteBuffer b = in.host();
     for (int i = 0; i < length; i++) {
@@ -165,51 +157,14 @@ final class CudaForwardStep implements ForwardStep {
     return in.device();
   }
 
-  private void copyInput(StepMemory.Input in) {
-    track(1, in.device(), in.bytes());
-    if (live()) {
+  void copyInput(StepMemory.Input in) {
+    recorder.track(StepOp.INPUT_COPY, in.device(), in.bytes());
+    if (recorder.live()) {
       CudaNative.copyAsync(ctx, in.device(), in.hostAddress(), in.bytes());
     }
   }
 
-  /** Whether ops launch work: not while replaying a captured graph. */
-  private boolean live() {
-    return mode != Mode.REPLAY && !skipping;
-  }
-
-  private boolean skipping; // the current op is one the timing diagnostic leaves out (CudaBackend.skipOpsForTiming)
-
-  private void track(int op, long a, long b) {
-    skipping = (backend.skipOps() & (1L << op)) != 0;
-    fingerprint = (fingerprint * 1_000_003L + op) * 31 + a * 7 + b;
-    ops++;
-    if (profile != null && live()) { // end the previous op's timing, start this one's behind a spin kernel
-      if (!profiled.isEmpty()) {
-        CudaNative.profileMark(ctx, 2 * profiled.size() - 1, 0);
-      }
-      if (2 * profiled.size() + 2 > PROFILE_EVENTS) {
-        throw new IllegalStateException("profile: more than " + PROFILE_EVENTS / 2 + " ops in one step");
-      }
-      profiled.add(label != null ? label : op < OP_NAMES.length ? OP_NAMES[op] : "op " + op);
-      CudaNative.profileMark(ctx, 2 * profiled.size() - 2, PROFILE_SPIN_MICROS);
-    }
-    label = null;
-  }
-
-  /** Ends the profiled ops so far (before the host waits): their GPU times go into the backend's profile. */
-  private void profileFlush() {
-    if (profile == null || profiled.isEmpty()) {
-      return;
-    }
-    CudaNative.profileMark(ctx, 2 * profiled.size() - 1, 0);
-    float[] ms = CudaNative.profileElapsed(ctx, 2 * profiled.size());
-    for (int i = 0; i < ms.length; i++) {
-      profile.add(profiled.get(i), ms[i]);
-    }
-    profiled.clear();
-  }
-
-  private CudaActivation activation(int rows, int cols, boolean fp32) {
+  CudaActivation activation(int rows, int cols, boolean fp32) {
     long ptr = memory.allocate((long) phys(rows) * cols * (fp32 ? 4 : 2));
     return new CudaActivation(ptr, rows, phys(rows), cols, cols, fp32);
   }
@@ -219,7 +174,7 @@ final class CudaForwardStep implements ForwardStep {
     return rows == tokens ? phys : rows;
   }
 
-  private static CudaActivation act(Tensor t) {
+  static CudaActivation act(Tensor t) {
     if (t instanceof CudaActivation a) {
       if (a.fp32()) {
         throw new IllegalArgumentException("fp32 logits cannot feed another op");
@@ -229,7 +184,7 @@ final class CudaForwardStep implements ForwardStep {
     throw new IllegalArgumentException("expected an activation of this step, got " + t);
   }
 
-  private static CudaWeight weight(Tensor t) {
+  static CudaWeight weight(Tensor t) {
     if (t instanceof CudaWeight w) {
       return w;
     }
@@ -238,7 +193,7 @@ final class CudaForwardStep implements ForwardStep {
 
   @Override
   public Tensor embedding(Tensor table) {
-    return embedding(weight(table), 0, 2);
+    return embedding(weight(table), 0, StepOp.EMBEDDING);
   }
 
   @Override
@@ -246,71 +201,15 @@ final class CudaForwardStep implements ForwardStep {
     if (firstRow < 0) {
       throw new IllegalArgumentException("embedding: firstRow must be >= 0, got " + firstRow);
     }
-    return embedding(weight(table), firstRow, 22);
+    return embedding(weight(table), firstRow, StepOp.EMBEDDING_VOCAB_SPLIT);
   }
 
-  /** Rows {@code tokenIds - firstRow} of {@code w}, zero rows outside it; tracked as op {@code op}. */
-  private Tensor embedding(CudaWeight w, int firstRow, int op) {
+  /** Rows {@code tokenIds - firstRow} of {@code w}, zero rows outside it; tracked as {@code op}. */
+  private Tensor embedding(CudaWeight w, int firstRow, StepOp op) {
     CudaActivation out = activation(tokens, w.cols(), false);
-    track(op, out.ptr(), w.ptr() + firstRow);
-    if (live()) {
+    recorder.track(op, out.ptr(), w.ptr() + firstRow);
+    if (recorder.live()) {
       CudaNative.embedding(ctx, out.ptr(), w.ptr(), tokenIds, out.physRows(), w.cols(), firstRow, w.rows());
-    }
-    return out;
-  }
-
-  /**
-   * The sum of {@code x} over the ranks of an NCCL group ({@link NcclCommunicator}), into a new activation; padding
-   * rows of a graph step are reduced too, so every rank's graph issues the same collective.
-   */
-  Tensor allReduceSum(long comm, Tensor x) {
-    CudaActivation a = dense(act(x));
-    CudaActivation out = activation(a.rows(), a.cols(), false);
-    track(23, out.ptr(), a.ptr());
-    if (live()) {
-      CudaNative.ncclAllReduce(ctx, comm, a.ptr(), out.ptr(), (long) a.physRows() * a.cols(), 0);
-    }
-    return out;
-  }
-
-  /**
-   * The ranks' column blocks of {@code x} side by side, rank 0's first: an all-gather into (ranks, rows, cols) and
-   * one strided copy per rank into (rows, ranks · cols). bf16 activations or the fp32 logits.
-   */
-  Tensor allGatherColumns(long comm, int ranks, Tensor x) {
-    if (!(x instanceof CudaActivation in)) {
-      throw new IllegalArgumentException("expected an activation of this step, got " + x);
-    }
-    CudaActivation a = in.fp32() ? in : dense(in);
-    if (a.ld() != a.cols()) {
-      throw new IllegalArgumentException("fp32 tensors are always dense");
-    }
-    int bytes = a.elementBytes();
-    long block = (long) a.physRows() * a.cols();
-    long gathered = memory.allocate(block * ranks * bytes);
-    long ptr = memory.allocate(block * ranks * bytes);
-    CudaActivation out = new CudaActivation(ptr, a.rows(), a.physRows(), a.cols() * ranks, a.cols() * ranks,
-        a.fp32());
-    track(24, ptr, a.ptr() + ranks);
-    if (live()) {
-      CudaNative.ncclAllGather(ctx, comm, a.ptr(), gathered, block, a.fp32() ? 1 : 0);
-      for (int r = 0; r < ranks; r++) {
-        CudaNative.copy2dAsync(ctx, ptr + (long) r * a.cols() * bytes, (long) out.ld() * bytes,
-            gathered + r * block * bytes, (long) a.cols() * bytes, (long) a.cols() * bytes, a.physRows());
-      }
-    }
-    return out;
-  }
-
-  /** {@code a} itself when its rows are contiguous, else a dense copy (collectives need contiguous buffers). */
-  private CudaActivation dense(CudaActivation a) {
-    if (a.ld() == a.cols()) {
-      return a;
-    }
-    CudaActivation out = activation(a.rows(), a.cols(), false);
-    track(25, out.ptr(), a.ptr());
-    if (live()) {
-      CudaNative.copy2dAsync(ctx, out.ptr(), 2L * a.cols(), a.ptr(), 2L * a.ld(), 2L * a.cols(), a.physRows());
     }
     return out;
   }
@@ -319,8 +218,8 @@ final class CudaForwardStep implements ForwardStep {
   public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
     CudaActivation a = act(x);
     CudaActivation out = activation(a.rows(), a.cols(), false);
-    track(3, out.ptr(), a.ptr());
-    if (live()) {
+    recorder.track(StepOp.RMS_NORM, out.ptr(), a.ptr());
+    if (recorder.live()) {
       CudaNative.rmsNorm(ctx, out.ptr(), a.ptr(), a.ld(), weight(weight).ptr(), out.physRows(), a.cols(), eps);
     }
     return out;
@@ -333,15 +232,15 @@ final class CudaForwardStep implements ForwardStep {
     sameShape(x, y);
     CudaActivation sum = activation(x.rows(), x.cols(), false);
     CudaActivation out = activation(x.rows(), x.cols(), false);
-    track(4, out.ptr(), x.ptr() ^ y.ptr());
-    if (live()) {
+    recorder.track(StepOp.ADD_RMS_NORM, out.ptr(), x.ptr() ^ y.ptr());
+    if (recorder.live()) {
       CudaNative.addRmsNorm(ctx, sum.ptr(), out.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(), weight(weight).ptr(),
           sum.physRows(), x.cols(), eps);
     }
     return new ResidualNorm(sum, out);
   }
 
-  private static void sameShape(CudaActivation x, CudaActivation y) {
+  static void sameShape(CudaActivation x, CudaActivation y) {
     if (x.rows() != y.rows() || x.cols() != y.cols()) {
       throw new IllegalArgumentException(String.format("shapes differ: (%d, %d) and (%d, %d)",
           x.rows(), x.cols(), y.rows(), y.cols()));
@@ -354,8 +253,8 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation y = act(b);
     sameShape(x, y);
     CudaActivation out = activation(x.rows(), x.cols(), false);
-    track(5, out.ptr(), x.ptr() ^ y.ptr());
-    if (live()) {
+    recorder.track(StepOp.ADD, out.ptr(), x.ptr() ^ y.ptr());
+    if (recorder.live()) {
       CudaNative.add(ctx, out.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(), out.physRows(), x.cols());
     }
     return out;
@@ -380,10 +279,12 @@ final class CudaForwardStep implements ForwardStep {
           a.cols(), java.util.Arrays.toString(w.shape()), in));
     }
     CudaActivation y = activation(a.rows(), out, w.logitsHead());
-    label = profile == null ? null : String.format("linear %dx%d%s (%d rows, %s)", out, in, bias != 0 ? "+bias" : "",
-        a.physRows(), a.physRows() <= 8 && backend.gemvEnabled() ? "GEMV" : "cuBLAS");
-    track(6, y.ptr(), a.ptr() ^ w.ptr());
-    if (live()) {
+    if (recorder.profiling()) {
+      recorder.label(String.format("linear %dx%d%s (%d rows, %s)", out, in, bias != 0 ? "+bias" : "",
+        a.physRows(), fusion.gemv(a.physRows()) ? "GEMV" : "cuBLAS"));
+    }
+    recorder.track(StepOp.LINEAR, y.ptr(), a.ptr() ^ w.ptr());
+    if (recorder.live()) {
       CudaNative.linear(ctx, y.ptr(), y.ld(), y.fp32(), a.ptr(), a.ld(), w.ptr(), bias, a.physRows(), in, out,
           backend.gemvEnabled());
     }
@@ -400,39 +301,16 @@ final class CudaForwardStep implements ForwardStep {
     return new CudaActivation(a.ptr() + 2L * from, a.rows(), a.physRows(), width, a.ld(), false);
   }
 
-  /** The gate_up GEMV with SiLU·mul in its epilogue for up to 8 rows; otherwise linear, then siluMul. */
   @Override
   public Tensor linearSiluMul(Tensor x, Tensor gateUp) {
     CudaActivation a = act(x);
     CudaWeight w = weight(gateUp);
-    if (a.physRows() > 8 || !backend.gemvEnabled() || w.logitsHead() || w.rows() % 2 != 0 || a.cols() != w.cols()) {
+    if (!fusion.linearSiluMul(a.physRows(), a.cols(), w.rows(), w.cols(), w.logitsHead())) {
       return siluMul(linear(x, gateUp));
     }
-    int inter = w.rows() / 2;
-    // allocated whether or not the fused kernel declines, so that a replayed graph's arena layout never changes
-    CudaActivation gu = activation(a.rows(), w.rows(), false);
-    CudaActivation out = activation(a.rows(), inter, false);
-    label = profile == null ? null : String.format("linear+siluMul %dx%d (%d rows, GEMV)", w.rows(), w.cols(),
-        a.physRows());
-    track(18, out.ptr(), a.ptr() ^ w.ptr());
-    if (live() && !CudaNative.linearSiluMul(ctx, out.ptr(), a.ptr(), a.ld(), w.ptr(), a.physRows(), w.cols(), inter)) {
-      // the kernel declined (alignment, split): the unfused ops, into the same output
-      CudaNative.linear(ctx, gu.ptr(), gu.ld(), false, a.ptr(), a.ld(), w.ptr(), 0, a.physRows(), w.cols(),
-          w.rows(), true);
-      CudaNative.siluMul(ctx, out.ptr(), gu.ptr(), gu.ld(), out.physRows(), inter);
-    }
-    return out;
+    return FusedStepOps.linearSiluMul(this, a, w);
   }
 
-  /** Rows of at most 4 take the fused residual-norm GEMVs: the normed (rows, in) input fits 32 KiB of shared memory. */
-  private boolean fusesNorm(int bit, CudaActivation x, CudaWeight w) {
-    int rows = x.physRows();
-    int in = x.cols();
-    return backend.fuses(bit) && rows <= 4 && in % 8 == 0 && in <= 8192 && 2L * rows * in <= 32 * 1024
-        && w.cols() == in && !w.logitsHead();
-  }
-
-  /** Residual add + RMSNorm in the gate_up GEMV's prologue and SiLU·mul in its epilogue, for up to 4 rows. */
   @Override
   public ResidualProjection addRmsNormLinearSiluMul(Tensor a, Tensor b, Tensor normWeight, float eps,
       Tensor gateUp) {
@@ -440,26 +318,16 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation y = act(b);
     CudaWeight w = weight(gateUp);
     sameShape(x, y);
-    if (!fusesNorm(CudaBackend.FUSE_MLP_NORM, x, w) || w.rows() % 2 != 0) {
+    if (!fusion.norm(CudaSettings.FUSE_MLP_NORM, x.physRows(), x.cols(), w.cols(), w.logitsHead())
+        || w.rows() % 2 != 0) {
       return ForwardStep.super.addRmsNormLinearSiluMul(a, b, normWeight, eps, gateUp);
     }
-    int inter = w.rows() / 2;
-    CudaActivation sum = activation(x.rows(), x.cols(), false);
-    CudaActivation out = activation(x.rows(), inter, false);
-    label = profile == null ? null : String.format("addRmsNorm+linear+siluMul %dx%d (%d rows, GEMV)", w.rows(),
-        w.cols(), x.physRows());
-    track(19, out.ptr(), x.ptr() ^ y.ptr() ^ w.ptr());
-    if (live() && !CudaNative.addRmsNormLinearSiluMul(ctx, sum.ptr(), out.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(),
-        weight(normWeight).ptr(), eps, w.ptr(), x.physRows(), x.cols(), inter)) {
-      throw new IllegalStateException(String.format(
-          "the fused addRmsNorm+gate_up kernel declined %d rows × %d features", x.physRows(), x.cols()));
-    }
-    return new ResidualProjection(sum, out);
+    return FusedStepOps.addRmsNormLinearSiluMul(this, x, y, weight(normWeight), eps, w);
   }
 
   /**
    * Residual add + RMSNorm in the QKV GEMV's prologue, bias, RoPE of q and k and the KV write in its epilogue, for up
-   * to 4 rows and interleaved RoPE; otherwise the separate ops.
+   * to 4 rows and interleaved RoPE (up to 8 rows with the norm on its own); otherwise the separate ops.
    */
   @Override
   public ResidualProjection addRmsNormQkvRope(int layer, Tensor a, Tensor b, Tensor normWeight, float eps,
@@ -477,47 +345,24 @@ final class CudaForwardStep implements ForwardStep {
     if (layer < 0 || layer >= kv.layout().numLayers()) {
       throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
     }
-    boolean ropeFits = spec.interleaved() && headDim % 2 == 0 && spec.rotaryDim() % 2 == 0
-        && backend.fuses(CudaBackend.FUSE_QKV_ROPE) && x.physRows() <= 8 && x.cols() % 8 == 0 && w.cols() == x.cols();
-    if (!ropeFits) {
+    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim())) {
       return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads, spec);
     }
-    long inv = backend.ropeTable(spec);
-    long biasPtr = bias == null ? 0 : weight(bias).ptr();
-    if (!fusesNorm(CudaBackend.FUSE_QKV_NORM, x, w)) { // the norm on its own, then one kernel for QKV + RoPE + KV
-      ResidualNorm r = addRmsNorm(a, b, normWeight, eps);
-      CudaActivation n = act(r.normed());
-      CudaActivation q = activation(x.rows(), numHeads * headDim, false);
-      label = profile == null ? null : String.format("qkv%s+rope %dx%d (%d rows, GEMV)", bias != null ? "+bias" : "",
-          w.rows(), w.cols(), x.physRows());
-      track(21, q.ptr(), kv.keys(layer) ^ n.ptr());
-      if (live() && !CudaNative.linearQkvRope(ctx, q.ptr(), n.ptr(), n.ld(), w.ptr(), biasPtr, n.physRows(), n.cols(),
-          kv.keys(layer), kv.values(layer), slots, positions, inv, numHeads, numKvHeads, headDim, spec.rotaryDim())) {
-        throw new IllegalStateException(String.format("the fused QKV+RoPE kernel declined %d rows × %d features",
-            n.physRows(), n.cols()));
-      }
-      return new ResidualProjection(r.sum(), q);
+    FusedStepOps.Qkv q = new FusedStepOps.Qkv(layer, w, bias == null ? null : weight(bias), numHeads, numKvHeads,
+        spec);
+    if (!fusion.norm(CudaSettings.FUSE_QKV_NORM, x.physRows(), x.cols(), w.cols(), w.logitsHead())) {
+      ResidualNorm r = addRmsNorm(a, b, normWeight, eps); // the norm on its own, then one kernel for QKV + RoPE + KV
+      return new ResidualProjection(r.sum(), FusedStepOps.qkvRope(this, act(r.normed()), q));
     }
-    CudaActivation sum = activation(x.rows(), x.cols(), false);
-    CudaActivation q = activation(x.rows(), numHeads * headDim, false);
-    label = profile == null ? null : String.format("addRmsNorm+qkv%s+rope %dx%d (%d rows, GEMV)",
-        bias != null ? "+bias" : "", w.rows(), w.cols(), x.physRows());
-    track(20, q.ptr(), kv.keys(layer) ^ x.ptr() ^ y.ptr());
-    if (live() && !CudaNative.addRmsNormQkvRope(ctx, sum.ptr(), q.ptr(), x.ptr(), x.ld(), y.ptr(), y.ld(),
-        weight(normWeight).ptr(), eps, w.ptr(), biasPtr, x.physRows(), x.cols(),
-        kv.keys(layer), kv.values(layer), slots, positions, inv, numHeads, numKvHeads, headDim, spec.rotaryDim())) {
-      throw new IllegalStateException(String.format(
-          "the fused addRmsNorm+QKV+RoPE kernel declined %d rows × %d features", x.physRows(), x.cols()));
-    }
-    return new ResidualProjection(sum, q);
+    return FusedStepOps.addRmsNormQkvRope(this, x, y, weight(normWeight), eps, q);
   }
 
   @Override
   public Tensor siluMul(Tensor gateUp) {
     CudaActivation a = act(gateUp);
     CudaActivation out = activation(a.rows(), a.cols() / 2, false);
-    track(7, out.ptr(), a.ptr());
-    if (live()) {
+    recorder.track(StepOp.SILU_MUL, out.ptr(), a.ptr());
+    if (recorder.live()) {
       CudaNative.siluMul(ctx, out.ptr(), a.ptr(), a.ld(), out.physRows(), out.cols());
     }
     return out;
@@ -529,15 +374,15 @@ final class CudaForwardStep implements ForwardStep {
     checkHeads(a, numHeads, spec.headDim());
     long inv = backend.ropeTable(spec);
     CudaActivation out = activation(a.rows(), a.cols(), false);
-    track(8, out.ptr(), a.ptr());
-    if (live()) {
+    recorder.track(StepOp.ROPE, out.ptr(), a.ptr());
+    if (recorder.live()) {
       CudaNative.rope(ctx, out.ptr(), a.ptr(), a.ld(), positions, inv, out.physRows(), numHeads, spec.headDim(),
           spec.rotaryDim(), spec.interleaved());
     }
     return out;
   }
 
-  private static void checkHeads(CudaActivation a, int heads, int headDim) {
+  static void checkHeads(CudaActivation a, int heads, int headDim) {
     if (a.cols() != heads * headDim) {
       throw new IllegalArgumentException(String.format("tensor has %d features, expected %d heads × %d",
           a.cols(), heads, headDim));
@@ -556,7 +401,7 @@ final class CudaForwardStep implements ForwardStep {
   }
 
   /** K rotated by {@code spec} must have the KV cache's head count and size. */
-  private void checkKvSpec(int numKvHeads, RopeSpec spec) {
+  void checkKvSpec(int numKvHeads, RopeSpec spec) {
     if (numKvHeads != kv.layout().numKvHeads() || spec.headDim() != kv.layout().headDim()) {
       throw new IllegalArgumentException(String.format("K has %d heads × %d, the KV cache %d × %d",
           numKvHeads, spec.headDim(), kv.layout().numKvHeads(), kv.layout().headDim()));
@@ -576,8 +421,8 @@ final class CudaForwardStep implements ForwardStep {
     int kvHeads = kv.layout().numKvHeads();
     int headDim = kv.layout().headDim();
     checkKvWrite(layer, k, v);
-    track(9, kv.keys(layer), k.ptr() ^ v.ptr());
-    if (live()) {
+    recorder.track(StepOp.ROPE_WRITE_KV, kv.keys(layer), k.ptr() ^ v.ptr());
+    if (recorder.live()) {
       CudaNative.ropeWriteKv(ctx, k.ptr(), k.ld(), v.ptr(), v.ld(), kv.keys(layer), kv.values(layer), slots,
           positions, inv, k.physRows(), kvHeads, headDim, spec == null ? 0 : spec.rotaryDim(),
           spec != null && spec.interleaved(), spec != null);
@@ -597,8 +442,8 @@ final class CudaForwardStep implements ForwardStep {
     checkKvWrite(layer, ka, va);
     long inv = backend.ropeTable(spec);
     CudaActivation out = activation(qa.rows(), qa.cols(), false);
-    track(17, out.ptr(), kv.keys(layer) ^ qa.ptr());
-    if (live()) {
+    recorder.track(StepOp.ROPE_QKV, out.ptr(), kv.keys(layer) ^ qa.ptr());
+    if (recorder.live()) {
       CudaNative.ropeQkv(ctx, out.ptr(), qa.ptr(), qa.ld(), ka.ptr(), ka.ld(), va.ptr(), va.ld(), kv.keys(layer),
           kv.values(layer), slots, positions, inv, out.physRows(), numHeads, kvHeads, headDim, spec.rotaryDim(),
           spec.interleaved());
@@ -622,8 +467,8 @@ final class CudaForwardStep implements ForwardStep {
       partialsHeads = numHeads;
     }
     CudaActivation out = activation(a.rows(), a.cols(), false);
-    track(10, out.ptr(), a.ptr() + layer);
-    if (live()) {
+    recorder.track(StepOp.ATTENTION, out.ptr(), a.ptr() + layer);
+    if (recorder.live()) {
       // one counter per (token, block of query heads): at most all heads apart
       long counters = (long) out.physRows() * numHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
       CudaNative.attention(ctx, out.ptr(), partials, counters, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
@@ -639,8 +484,8 @@ final class CudaForwardStep implements ForwardStep {
     int headDim = a.cols() / numHeads;
     checkHeads(a, numHeads, headDim);
     CudaActivation out = activation(a.rows(), a.cols(), false);
-    track(14, out.ptr(), a.ptr());
-    if (live()) {
+    recorder.track(StepOp.HEAD_RMS_NORM, out.ptr(), a.ptr());
+    if (recorder.live()) {
       CudaNative.headRmsNorm(ctx, out.ptr(), out.ld(), a.ptr(), a.ld(), weight(weight).ptr(), out.physRows(), numHeads,
           headDim, eps);
     }
@@ -650,108 +495,25 @@ final class CudaForwardStep implements ForwardStep {
   /** Router logits in fp32 on the device, then {@link MoeRouter}'s selection on the host (one wait per layer). */
   @Override
   public ExpertRouting route(Tensor x, MoeWeights weights, MoeRouter router) {
-    CudaActivation a = act(x);
-    CudaMoe.Weights w = moeWeights(weights);
-    if (router.numExperts() != w.numExperts() || a.cols() != w.hidden()) {
-      throw new IllegalArgumentException(String.format("router expects %d experts, layer weights hold %d "
-          + "(hidden %d, input %d)", router.numExperts(), w.numExperts(), w.hidden(), a.cols()));
-    }
-    if (!live()) {
-      throw new IllegalStateException("MoE routing cannot run inside a CUDA graph");
-    }
-    int t = a.rows();
-    int e = w.numExperts();
-    long logits = memory.allocate(4L * t * e);
-    profileFlush();
-    CudaNative.routerLogits(ctx, logits, a.ptr(), a.ld(), w.router(), t, w.hidden(), e);
-    ByteBuffer host = backend.readback(4L * t * e);
-    CudaNative.copyAsync(ctx, CudaNative.address(host), logits, 4L * t * e);
-    CudaNative.synchronize(ctx);
-    float[] l = new float[t * e];
-    host.asFloatBuffer().get(l);
-    CudaMoe.Plan p = CudaMoe.plan(l, t, w, router);
-    return new CudaMoe.Routing(t, router.topK(), upload(p.tokenOfRow(), p.tokenOfRow().length, 0),
-        upload(p.rowOfPair(), p.rowOfPair().length, 0), uploadFloats(p.pairWeight()),
-        upload(p.expertIds(), p.expertIds().length, 0), upload(p.offsets(), p.offsets().length, 0), p.expertIds(),
-        p.offsets(), p.maxRows());
+    return StepMoe.route(this, act(x), weights, router);
   }
 
   /** Gather rows by expert, grouped [gate | up] GEMM, SiLU·mul, grouped down GEMM, weighted sum per token. */
   @Override
   public Tensor moe(Tensor x, MoeWeights weights, ExpertRouting routing) {
-    CudaActivation a = act(x);
-    CudaMoe.Weights w = moeWeights(weights);
-    if (!(routing instanceof CudaMoe.Routing r) || r.numTokens() != a.rows()) {
-      throw new IllegalArgumentException("moe needs the routing of this step's " + a.rows() + " tokens, got "
-          + routing);
-    }
-    int pairs = r.numTokens() * r.topK();
-    int h = w.hidden();
-    int inter = w.intermediateSize();
-    long xs = memory.allocate(2L * pairs * h);
-    CudaNative.gather(ctx, xs, a.ptr(), a.ld(), r.tokenOfRow(), pairs, h, 2);
-    long gu = memory.allocate(2L * pairs * 2 * inter);
-    grouped(gu, xs, w.gateUp(), r, h, 2 * inter);
-    long mid = memory.allocate(2L * pairs * inter);
-    CudaNative.siluMul(ctx, mid, gu, 2 * inter, pairs, inter);
-    long d = memory.allocate(2L * pairs * h);
-    grouped(d, mid, w.down(), r, inter, h);
-    CudaActivation out = activation(a.rows(), h, false);
-    track(15, out.ptr(), a.ptr());
-    CudaNative.moeCombine(ctx, out.ptr(), out.ld(), d, r.rowOfPair(), r.pairWeight(), r.numTokens(), r.topK(), h);
-    return out;
+    return StepMoe.moe(this, act(x), weights, routing);
   }
 
-  /** y (P, out) = x (P, in) · W_eᵀ per run of rows: one grouped kernel for small runs, else cuBLAS per expert. */
-  private void grouped(long y, long x, long stacked, CudaMoe.Routing r, int in, int out) {
-    if (r.maxGroupRows() <= backend.moeGroupedMaxRows() && CudaNative.groupedGemv(ctx, y, x, stacked, r.expertIds(), r.offsets(), r.groups(),
-        in, out)) {
-      return;
-    }
-    for (int g = 0; g < r.groups(); g++) {
-      int first = r.hostOffsets()[g];
-      int rows = r.hostOffsets()[g + 1] - first;
-      CudaNative.linear(ctx, y + 2L * first * out, out, false, x + 2L * first * in, in,
-          stacked + 2L * r.hostExpertIds()[g] * out * in, 0, rows, in, out, backend.gemvEnabled());
-    }
+  @Override
+  public int[] sample(Tensor logits, List<SamplingRow> rows) {
+    return StepSampling.sample(this, logits, rows);
   }
 
-  private static CudaMoe.Weights moeWeights(MoeWeights w) {
-    if (w instanceof CudaMoe.Weights c) {
-      return c;
-    }
-    throw new IllegalArgumentException("expected MoE weights of the CUDA backend, got " + w);
-  }
-
-  private long uploadFloats(float[] values) {
+  long uploadFloats(float[] values) {
     StepMemory.Input in = memory.input(4L * values.length);
     in.host().asFloatBuffer().put(values);
     copyInput(in);
     return in.device();
-  }
-
-  /**
-   * Pipeline stages' hand-over, device to device: ends {@code from}'s graph part and waits for it, then copies the
-   * activation into {@code to}'s arena on {@code to}'s stream (in {@code to}'s graph when {@code to} is one).
-   */
-  static Tensor transfer(ForwardStep from, Tensor x, ForwardStep to) {
-    if (!(from instanceof CudaForwardStep f) || !(to instanceof CudaForwardStep t)) {
-      throw new IllegalArgumentException("CUDA activation transfer between " + from + " and " + to);
-    }
-    CudaActivation a = act(x);
-    f.runGraph();
-    f.profileFlush();
-    CudaNative.synchronize(f.ctx);
-    CudaActivation out = t.activation(a.rows(), a.cols(), false);
-    if (a.ld() != a.cols() || out.physRows() != a.physRows()) {
-      throw new IllegalArgumentException(String.format("transfer of (%d of %d, %d) ld %d into %d rows",
-          a.rows(), a.physRows(), a.cols(), a.ld(), out.physRows()));
-    }
-    t.track(16, out.ptr(), a.ptr());
-    if (t.live()) {
-      CudaNative.copyAsync(t.ctx, out.ptr(), a.ptr(), 2L * a.physRows() * a.cols());
-    }
-    return out;
   }
 
   /** Rows of a bf16 activation or of the fp32 logits (the engine picks the rows it samples). */
@@ -768,7 +530,7 @@ final class CudaForwardStep implements ForwardStep {
       return a;
     }
     if (a.fp32()) {
-      runGraph(); // rows of the logits are picked after the graph, like sampling
+      recorder.runGraph(); // rows of the logits are picked after the graph, like sampling
     }
     for (int r : rows) {
       if (r < 0 || r >= a.rows()) {
@@ -778,8 +540,8 @@ final class CudaForwardStep implements ForwardStep {
     long idx = upload(rows, rows.length, 0);
     long ptr = memory.allocate((long) rows.length * a.cols() * a.elementBytes());
     CudaActivation out = new CudaActivation(ptr, rows.length, rows.length, a.cols(), a.cols(), a.fp32());
-    track(11, ptr, a.ptr());
-    if (live()) {
+    recorder.track(StepOp.ROWS, ptr, a.ptr());
+    if (recorder.live()) {
       CudaNative.gather(ctx, ptr, a.ptr(), a.ld(), idx, rows.length, a.cols(), a.elementBytes());
     }
     return out;
@@ -788,88 +550,8 @@ final class CudaForwardStep implements ForwardStep {
   /** A tensor-parallel rank's end of step: launches the captured or replayed graph part (its collectives too). */
   @Override
   public void complete() {
-    runGraph();
-    profileFlush();
-  }
-
-  /** Ends the graph part of the step: instantiates a capture, or checks and launches a replay. */
-  private void runGraph() {
-    if (mode == Mode.CAPTURE) {
-      long exec = CudaNative.endCapture(ctx, false);
-      backend.putGraph(graphKey, new CudaBackend.DecodeGraph(exec, fingerprint, ops));
-      CudaNative.launchGraph(ctx, exec);
-    } else if (mode == Mode.REPLAY) {
-      CudaBackend.DecodeGraph g = backend.graph(graphKey);
-      if (g.fingerprint() != fingerprint || g.ops() != ops) {
-        throw new IllegalStateException(String.format("decode step of %d tokens issued %d ops that differ from "
-            + "the %d ops captured for its bucket: the decoder must repeat its op sequence", tokens, ops, g.ops()));
-      }
-      CudaNative.launchGraph(ctx, g.exec());
-    }
-    mode = Mode.EAGER;
-  }
-
-  @Override
-  public int[] sample(Tensor logits, List<SamplingRow> rows) {
-    if (!(logits instanceof CudaActivation l) || !l.fp32()) {
-      throw new IllegalArgumentException("sample needs the fp32 logits of the LM head, got " + logits);
-    }
-    if (rows.size() != l.rows()) {
-      throw new IllegalArgumentException("logits have " + l.rows() + " rows, sampling rows " + rows.size());
-    }
-    runGraph(); // the graph holds the forward pass only, so it is the same whether toHost or sample ends it
-    int[] constrained = java.util.stream.IntStream.range(0, rows.size()).filter(i -> rows.get(i).constrained())
-        .toArray();
-    return constrained.length == 0 ? sampleOnDevice(l, rows) : sampleWithHostMasks(l, rows, constrained);
-  }
-
-  /**
-   * A step holding rows that a grammar constrains: the free rows are sampled on the device as usual, the
-   * constrained ones are copied to the host and sampled there with their masks (the device kernel takes no mask
-   * yet). Each row's pick is the one its sampler alone would make, so mixing does not change the free rows.
-   */
-  private int[] sampleWithHostMasks(CudaActivation l, List<SamplingRow> rows, int[] constrained) {
-    int[] out = constrained.length == rows.size() ? new int[rows.size()] : sampleOnDevice(l, rows);
-    float[][] host = toHost(rows(l, constrained));
-    for (int k = 0; k < constrained.length; k++) {
-      out[constrained[k]] = io.autoglm.sample.Sampler.sample(host[k], rows.get(constrained[k]));
-    }
-    return out;
-  }
-
-  /** Samples every row with the on-device kernel ({@code sampleK}); masks are not applied. */
-  private int[] sampleOnDevice(CudaActivation l, List<SamplingRow> rows) {
-    int n = l.physRows();
-    StepMemory.Input params = memory.input(32L * n);
-    ByteBuffer b = params.host();
-    for (int i = 0; i < n; i++) {
-      SamplingRow r = i < rows.size() ? rows.get(i) : new SamplingRow(0, 0, 1, 0, 0);
-      b.putFloat(r.temperature()).putInt(r.topK()).putFloat(r.topP()).putInt(0).putLong(r.seed()).putInt(r.step())
-          .putInt(0);
-    }
-    copyInput(params);
-    long out = memory.allocate(4L * n);
-    track(12, out, l.ptr());
-    CudaNative.sample(ctx, out, l.ptr(), l.ld(), sampleableColumns(rows, l.cols()), params.device(), n);
-    profileFlush();
-    ByteBuffer host = backend.readback(4L * n);
-    CudaNative.copyAsync(ctx, CudaNative.address(host), out, 4L * n);
-    CudaNative.synchronize(ctx);
-    int[] tokensOut = new int[rows.size()];
-    host.asIntBuffer().get(tokensOut);
-    return tokensOut;
-  }
-
-  /** The leading logits columns that may be picked: the rows' shared vocabulary limit (ids with no text excluded). */
-  private static int sampleableColumns(List<SamplingRow> rows, int cols) {
-    int limit = rows.isEmpty() ? cols : rows.get(0).sampleableColumns(cols);
-    for (SamplingRow r : rows) {
-      if (r.sampleableColumns(cols) != limit) {
-        throw new IllegalArgumentException("sampling rows of one step must share one vocabLimit: " + limit + " and "
-            + r.sampleableColumns(cols));
-      }
-    }
-    return limit;
+    recorder.runGraph();
+    recorder.flushProfile();
   }
 
   @Override
@@ -877,7 +559,7 @@ final class CudaForwardStep implements ForwardStep {
     if (!(x instanceof CudaActivation a)) {
       throw new IllegalArgumentException("toHost needs an activation of this step, got " + x);
     }
-    runGraph();
+    recorder.runGraph();
     long src = a.ptr();
     if (!a.fp32()) {
       src = memory.allocate(4L * a.rows() * a.cols());
@@ -885,7 +567,7 @@ final class CudaForwardStep implements ForwardStep {
     } else if (a.ld() != a.cols()) {
       throw new IllegalArgumentException("fp32 tensors are always dense");
     }
-    profileFlush();
+    recorder.flushProfile();
     long bytes = 4L * a.rows() * a.cols();
     ByteBuffer host = backend.readback(bytes);
     CudaNative.copyAsync(ctx, CudaNative.address(host), src, bytes);
@@ -901,14 +583,7 @@ final class CudaForwardStep implements ForwardStep {
   @Override
   public void close() {
     try {
-      if (mode == Mode.CAPTURE) {
-        CudaNative.endCapture(ctx, true);
-      }
-      profileFlush();
-      CudaNative.synchronize(ctx);
-      if (profile != null) {
-        profile.stepDone();
-      }
+      recorder.close();
     } finally {
       backend.stepClosed();
     }

@@ -160,24 +160,10 @@ final class CudaNative {
       long kCache, long vCache, long slots, long pos, long inv, int heads, int kvHeads, int headDim, int rot);
 
   /**
-   * The fused residual add + RMSNorm GEMVs against the unfused kernels on random data (kind 0: gate_up + SiLU·mul,
-   * out = inter; kind 1: QKV + RoPE + KV write, out = query heads): differing outputs, -1 if declined, -2 if out of
-   * memory.
+   * The kernels' fusion limits, defined once in kernels.cuh: {FUSE_GEMV_MAX_ROWS, FUSE_NORM_MAX_ROWS,
+   * FUSE_NORM_MAX_SMEM_BYTES, FUSE_NORM_MAX_IN} ({@link FusionPolicy.Limits}).
    */
-  static native long selfTestNormFused(long ctx, int kind, int rows, int in, int out, long seed);
-
-  /**
-   * The attention kernels against a double-precision CPU reference on random data, in step shape {@code mode} (0
-   * small-batch decode, 1 batched decode with graph-style splits, 2 chunked prefill, 3 one split, 4 more splits than
-   * the kernel merges): {elements outside 2^-8·|ref| + 2e-5, max |Δ|, max |Δ| / bound, rows}.
-   */
-  static native double[] selfTestAttention(long ctx, int heads, int kvHeads, int headDim, int mode, long seed);
-
-  /** The attention kernel a step of {@code rows} tokens runs for these heads, in words ("none": no kernel). */
-  static native String attentionKernel(int rows, int heads, int kvHeads, int headDim);
-
-  /** Fused gate_up GEMV + SiLU·mul vs GEMV then siluMul on random data: differing outputs, or -1 if declined. */
-  static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
+  static native int[] fusionLimits();
 
   /** Makes sure {@code n} profiling events exist. */
   static native void profileEvents(long ctx, int n);

@@ -5,10 +5,14 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The {@code cuda.*} backend properties, read and checked before any device memory is touched, so a bad value fails
- * with a sentence naming the property, the value and what was expected, and nothing has to be released. Keys come
- * from {@code AutoGLM.builder().backendProperty(...)}; the tuning knobs also fall back to a JVM system property of
- * the same name, as do the library paths. An unknown {@code cuda.*} key is an error (a misspelt knob would otherwise be silently ignored).
+ * The CUDA backend's settings, immutable and given at creation: the {@code cuda.*} backend properties, read and
+ * checked before any device memory is touched, so a bad value fails with a sentence naming the property, the value
+ * and what was expected, and nothing has to be released. Keys come from {@code AutoGLM.builder().backendProperty(...)};
+ * the tuning knobs also fall back to a JVM system property of the same name, as do the library paths. An unknown
+ * {@code cuda.*} key is an error (a misspelt knob would otherwise be silently ignored).
+ *
+ * <p>A running backend never changes its settings on its own; only the benchmark tools replace them, whole, through
+ * {@link CudaDiagnostics#reconfigure}, with the {@code with…} copies below.
  */
 record CudaSettings(
     Optional<String> cublasPath,
@@ -25,6 +29,58 @@ record CudaSettings(
     Optional<Long> arenaBytes,
     long inputArenaBytes,
     long tableBytes) {
+
+  /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
+  static final int FUSE_QKV_ROPE = 1;
+  /** {@code cuda.fuse} bit: residual add + RMSNorm in the QKV GEMV's prologue (with FUSE_QKV_ROPE; up to 4 rows). */
+  static final int FUSE_QKV_NORM = 2;
+  /** {@code cuda.fuse} bit: residual add + RMSNorm in the gate_up GEMV's prologue (up to 4 rows). */
+  static final int FUSE_MLP_NORM = 4;
+
+  CudaSettings {
+    check("cuda.gemvVariant", gemvVariant, 0, 64);
+    check("cuda.attnVariant", attnVariant, 1, 2);
+    check("cuda.fuse", fuse, 0, 7);
+    check("cuda.moeGroupedMaxRows", moeGroupedMaxRows, 0, Integer.MAX_VALUE);
+    check("cuda.maxGraphs", maxGraphs, 1, Integer.MAX_VALUE);
+  }
+
+  private static void check(String key, int value, int min, int max) {
+    if (value < min || value > max) {
+      throw new IllegalArgumentException(String.format("%s is %d; expected an integer in [%d, %d]", key, value, min,
+          max));
+    }
+  }
+
+  CudaSettings withFastPaths(boolean graphsOn, boolean gemvOn) {
+    return new CudaSettings(cublasPath, ncclPath, graphsOn, gemvOn, gemvVariant, attnVariant, pdl, fuse,
+        attnSplitHeads, moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+  }
+
+  CudaSettings withGemvVariant(int v) {
+    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, v, attnVariant, pdl, fuse, attnSplitHeads,
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+  }
+
+  CudaSettings withAttnVariant(int v) {
+    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, v, pdl, fuse, attnSplitHeads,
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+  }
+
+  CudaSettings withPdl(boolean on) {
+    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, on, fuse, attnSplitHeads,
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+  }
+
+  CudaSettings withFuse(int mask) {
+    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, mask, attnSplitHeads,
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+  }
+
+  CudaSettings withAttnSplitHeads(boolean on) {
+    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, on,
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+  }
 
   static final long DEFAULT_INPUT_ARENA_BYTES = 32L << 20;
   static final long DEFAULT_TABLE_BYTES = 16L << 20;

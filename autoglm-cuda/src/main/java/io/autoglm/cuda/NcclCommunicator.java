@@ -137,12 +137,12 @@ final class NcclCommunicator implements Communicator {
 
   @Override
   public Tensor allReduceSum(ForwardStep step, Tensor x) {
-    return cuda(step).allReduceSum(live(), x);
+    return StepCollectives.allReduceSum(cuda(step), live(), x);
   }
 
   @Override
   public Tensor allGatherColumns(ForwardStep step, Tensor x) {
-    return cuda(step).allGatherColumns(live(), size, x);
+    return StepCollectives.allGatherColumns(cuda(step), live(), size, x);
   }
 
   private long live() {

@@ -72,6 +72,25 @@ class CudaSettingsTest {
   }
 
   @Test
+  void eachCopyWithOneKnobChangedEqualsTheSettingsReadWithThatProperty() {
+    CudaSettings d = CudaSettings.from(Map.of());
+    assertEquals(CudaSettings.from(Map.of("cuda.pdl", "false")), d.withPdl(false));
+    assertEquals(CudaSettings.from(Map.of("cuda.fuse", "7")), d.withFuse(7));
+    assertEquals(CudaSettings.from(Map.of("cuda.gemvVariant", "3")), d.withGemvVariant(3));
+    assertEquals(CudaSettings.from(Map.of("cuda.attnVariant", "1")), d.withAttnVariant(1));
+    assertEquals(CudaSettings.from(Map.of("cuda.attnSplitHeads", "false")), d.withAttnSplitHeads(false));
+    assertEquals(CudaSettings.from(Map.of("cuda.graphs", "false", "cuda.gemv", "false")), d.withFastPaths(false, false));
+  }
+
+  @Test
+  void aCopyOutsideAKnobsRangeIsRejectedWithItsName() {
+    var e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of()).withFuse(8));
+    assertEquals("cuda.fuse is 8; expected an integer in [0, 7]", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of()).withGemvVariant(-1));
+    assertEquals("cuda.gemvVariant is -1; expected an integer in [0, 64]", e.getMessage());
+  }
+
+  @Test
   void theLogitsHeadIsRecognisedWholeAndAsARanksVocabRows() {
     assertTrue(CudaBackend.isLogitsHead("lm_head.weight"));
     assertTrue(CudaBackend.isLogitsHead("lm_head.weight[0:75776]"));

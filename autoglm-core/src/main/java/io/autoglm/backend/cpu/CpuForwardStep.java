@@ -40,6 +40,7 @@ final class CpuForwardStep implements ForwardStep {
   private final Map<RopeSpec, NDArray[]> ropeTables = new HashMap<>(); // spec -> {cos, sin}, each (T, 1, rot/2)
 
   CpuForwardStep(NDManager parent, StepBatch batch, CpuKvCache kv) {
+    checkBlockTables(batch, kv.layout().blockSizeTokens()); // before anything is allocated
     this.scope = new NDScope();
     this.manager = parent.newSubManager();
     this.batch = batch;
@@ -59,6 +60,17 @@ final class CpuForwardStep implements ForwardStep {
       contextSlots[i] = manager.create(ctx);
       if (s.queryLen() > 1) {
         causalMasks[i] = manager.create(causalMask(s.queryLen(), s.contextLen()), new Shape(s.queryLen(), s.contextLen()));
+      }
+    }
+  }
+
+  private static void checkBlockTables(StepBatch batch, int bs) {
+    for (StepBatch.Sequence s : batch.sequences()) {
+      int blocks = (s.contextLen() + bs - 1) / bs;
+      if (s.blockTable().length < blocks) {
+        throw new IllegalArgumentException(String.format(
+            "sequence at token %d has contextLen %d: needs %d blocks of %d tokens, its block table has %d",
+            s.queryStart(), s.contextLen(), blocks, bs, s.blockTable().length));
       }
     }
   }

@@ -135,7 +135,10 @@ public final class DjlCpuBackend implements ComputeBackend {
 
   @Override
   public ForwardStep begin(StepBatch batch, KvCache kv) {
-    return new CpuForwardStep(manager, batch, (CpuKvCache) kv);
+    if (!(kv instanceof CpuKvCache cache)) {
+      throw new IllegalArgumentException("KV cache " + kv + " was not allocated by the CPU backend");
+    }
+    return new CpuForwardStep(manager, batch, cache);
   }
 
   @Override

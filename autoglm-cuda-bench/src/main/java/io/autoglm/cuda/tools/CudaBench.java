@@ -6,6 +6,8 @@ import io.autoglm.backend.KvLayout;
 import io.autoglm.backend.SamplingRow;
 import io.autoglm.cuda.CudaBackend;
 import io.autoglm.cuda.CudaBackendProvider;
+import io.autoglm.cuda.CudaDiagnosticsAccess;
+import io.autoglm.cuda.CudaSelfTests;
 import io.autoglm.cuda.tools.StepDriver.Chunk;
 import io.autoglm.cuda.tools.StepDriver.Seq;
 import io.autoglm.model.CheckpointLayout;
@@ -114,7 +116,7 @@ public final class CudaBench {
         for (int inter : new int[] {13696, 4096, 2048}) {
           StringBuilder line = new StringBuilder();
           for (int rows = 1; rows <= 8; rows++) {
-            long diff = backend.selfTestGemvSilu(rows, 4096, inter);
+            long diff = CudaSelfTests.gemvSilu(backend, rows, 4096, inter);
             ok &= diff == 0;
             line.append(' ').append(diff);
           }
@@ -129,7 +131,7 @@ public final class CudaBench {
           StringBuilder line = new StringBuilder();
           int maxRows = c[0] == 2 ? 8 : Math.min(4, 16384 / c[1]);
           for (int rows = 1; rows <= maxRows; rows++) {
-            long diff = backend.selfTestNormFused(c[0], rows, c[1], c[2]);
+            long diff = CudaSelfTests.normFused(backend, c[0], rows, c[1], c[2]);
             ok &= diff == 0;
             line.append(' ').append(diff);
           }
@@ -212,6 +214,29 @@ public final class CudaBench {
       return ok;
     }
 
+    /** Greedy decode of every prompt together, {@code g} tokens each (prefill, then batched decode steps). */
+    static int[][] batchedGreedy(ReferenceSet ref, StepDriver d, int g) {
+      int n = ref.prompts().size();
+      List<Seq> dec = d.sequences(n, 100, 300, false);
+      List<Chunk> first = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        first.add(new Chunk(dec.get(i), ref.prompts().get(i).inputIds()));
+      }
+      int[][] toks = new int[n][g];
+      int[] next = d.step(first, StepDriver.greedy(n, 0));
+      for (int step = 0; step < g; step++) {
+        List<Chunk> c = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+          toks[i][step] = next[i];
+          c.add(new Chunk(dec.get(i), new int[] {next[i]}));
+        }
+        if (step + 1 < g) {
+          next = d.step(c, StepDriver.greedy(n, step + 1));
+        }
+      }
+      return toks;
+    }
+
     /** All prompts in one step (block size 8, reversed block tables), chunked prefill, batched decode. */
     static boolean batched(String name, ReferenceSet ref, StepDriver d, List<float[][]> single,
         List<int[]> singleTokens, List<Double> ties) {
@@ -238,31 +263,14 @@ public final class CudaBench {
       float[][] last = d.logits(List.of(new Chunk(chunked, Arrays.copyOfRange(ids, 2 * third, ids.length))));
       double chunkRel = compare(last, single.get(n - 1), 0, 2 * third, ids.length - 2 * third)[0];
       // batched greedy decode of all prompts together vs the single runs' tokens
-      List<Seq> dec = d.sequences(n, 100, 300, false);
-      List<Chunk> first = new ArrayList<>();
-      for (int i = 0; i < n; i++) {
-        first.add(new Chunk(dec.get(i), ref.prompts().get(i).inputIds()));
-      }
-      int g = singleTokens.get(0).length;
-      int[][] toks = new int[n][g];
-      int[] next = d.step(first, StepDriver.greedy(n, 0));
+      int[][] toks = batchedGreedy(ref, d, singleTokens.get(0).length);
       int sameTokens = 0;
-      for (int step = 0; step < g; step++) {
-        List<Chunk> c = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-          toks[i][step] = next[i];
-          c.add(new Chunk(dec.get(i), new int[] {next[i]}));
-        }
-        if (step + 1 < g) {
-          next = d.step(c, StepDriver.greedy(n, step + 1));
-        }
-      }
       int exact = 0;
       for (int i = 0; i < n; i++) {
         // equal up to the first step whose reference margin is a near-tie (split-K order may differ by batch)
         ReferenceSet.Prompt p = ref.prompts().get(i);
         boolean same = true;
-        for (int j = 0; j < g && p.margin(j) >= ties.get(i); j++) {
+        for (int j = 0; j < toks[i].length && p.margin(j) >= ties.get(i); j++) {
           same &= toks[i][j] == singleTokens.get(i)[j];
         }
         sameTokens += same ? 1 : 0;
@@ -335,10 +343,10 @@ public final class CudaBench {
             LoadProgress.none());
         double loadS = (System.nanoTime() - t0) / 1e9;
         long stored = inMemory ? random.servedBytes() : ckpt.storedBytes();
-        long postLoad = backend.deviceBytesInUse();
+        long postLoad = CudaDiagnosticsAccess.deviceBytesInUse(backend);
         System.out.printf("loaded %.2f GB in %.1f s (%.1f GB/s through pinned staging); device bytes in use %.2f GB%n",
             stored / 1e9, loadS, stored / 1e9 / loadS, postLoad / 1e9);
-        double bw = backend.copyBandwidthBytesPerSecond(2L << 30, 20);
+        double bw = CudaDiagnosticsAccess.copyBandwidthBytesPerSecond(backend, 2L << 30, 20);
         long stepBytes = CheckpointLayout.decodeReadElements(c) * 2;
         double floorMs = stepBytes / bw * 1e3;
         System.out.printf("d2d copy %.2f TB/s; weight bytes per decode token %.2f GB; floor %.2f ms = %.1f tok/s%n",
@@ -352,88 +360,120 @@ public final class CudaBench {
             bs, blocks);
         try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
           StepDriver d = new StepDriver(backend, m, kv);
-          SplittableRandom r = new SplittableRandom(1);
-          String[] pdlModes = System.getProperty("bench.pdlModes", "true").split(",");
-          String[] attn = System.getProperty("bench.attnVariants", "2").split(",");
-          String attnDefault = System.getProperty("cuda.attnVariant", "2");
-          if (which.contains("profile")) {
-            for (String a : attn) {
-              backend.setAttentionVariant(Integer.parseInt(a.trim()));
-              System.out.println("attention kernel " + a.trim() + ":");
-              for (String n : System.getProperty("bench.profileBatches", "1,64").split(",")) {
-                profile(d, r, c, backend, Integer.parseInt(n.trim()));
-              }
-            }
-            backend.setAttentionVariant(Integer.parseInt(attnDefault));
-          }
-          if (which.equals("all") || which.contains("single")) {
-            for (String a : attn) {
-              backend.setAttentionVariant(Integer.parseInt(a.trim()));
-              for (String pdl : pdlModes) {
-                backend.setPdl(Boolean.parseBoolean(pdl.trim()));
-                for (String v : System.getProperty("bench.gemvVariants", "1").split(",")) {
-                  backend.setGemvVariant(Integer.parseInt(v.trim()));
-                  for (String fuse : System.getProperty("bench.fuseMasks", "1").split(",")) {
-                    backend.setFuse(Integer.parseInt(fuse.trim()));
-                    for (String split : System.getProperty("bench.splitHeads", "true").split(",")) {
-                      backend.setAttentionSplitHeads(Boolean.parseBoolean(split.trim()));
-                      single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + backend.pdl()
-                          + ", attention " + a.trim() + (Boolean.parseBoolean(split.trim()) ? " per query head"
-                          : " per KV head") + ", fuse " + fuse.trim());
-                    }
-                  }
-                }
-              }
-            }
-            backend.setAttentionVariant(Integer.parseInt(attnDefault));
-            backend.setGemvVariant(Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
-            backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
-            backend.setFuse(Integer.parseInt(System.getProperty("cuda.fuse", "1")));
-            backend.setAttentionSplitHeads(Boolean.parseBoolean(System.getProperty("cuda.attnSplitHeads", "true")));
-            // the timing diagnostic: what each op costs inside the captured, PDL-chained step (results are wrong)
-            for (String skip : System.getProperty("bench.skipOps", "").split(";")) {
-              if (skip.isBlank()) {
-                continue;
-              }
-              long mask = 0;
-              for (String op : skip.split(",")) {
-                mask |= 1L << Integer.parseInt(op.trim());
-              }
-              backend.skipOpsForTiming(mask);
-              single(d, r, c, floorMs, "TIMING ONLY, ops " + skip.trim() + " not launched");
-            }
-            backend.skipOpsForTiming(0);
-          }
-          if ((which.equals("all") || which.contains("single")) && !Boolean.getBoolean("bench.onlyGraphs")) {
-            backend.setFastPaths(false, true);
-            single(d, r, c, floorMs, "no graphs, gemv");
-            backend.setFastPaths(true, false);
-            single(d, r, c, floorMs, "graphs, cuBLAS only");
-            backend.setFastPaths(true, true);
-          }
-          if (which.equals("all") || which.contains("ttft")) {
-            ttft(d, r, c);
-          }
-          if (which.equals("all") || which.contains("batch")) {
-            for (String a : attn) {
-              backend.setAttentionVariant(Integer.parseInt(a.trim()));
-              for (String pdl : pdlModes) {
-                backend.setPdl(Boolean.parseBoolean(pdl.trim()));
-                System.out.println("pdl " + backend.pdl() + ", attention " + a.trim() + ":");
-                batch(d, r, c, 64);
-                if (!Boolean.getBoolean("bench.skip256")) {
-                  batch(d, r, c, 256);
-                }
-              }
-            }
-            backend.setAttentionVariant(Integer.parseInt(attnDefault));
-            backend.setPdl(Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
-          }
-          System.out.println("decode graphs captured: " + backend.capturedGraphs());
+          Stages st = new Stages(d, new SplittableRandom(1), c, backend, floorMs);
+          st.run(which);
+          System.out.println("decode graphs captured: " + CudaDiagnosticsAccess.capturedGraphs(backend));
         }
         System.out.printf("device bytes in use: after load %d, after benchmarks with KV freed %d (delta %d); "
-                + "peak arena %.2f GB%n", postLoad, backend.deviceBytesInUse(),
-            backend.deviceBytesInUse() - postLoad, backend.peakActivationBytes() / 1e9);
+                + "peak arena %.2f GB%n", postLoad, CudaDiagnosticsAccess.deviceBytesInUse(backend),
+            CudaDiagnosticsAccess.deviceBytesInUse(backend) - postLoad, CudaDiagnosticsAccess.peakActivationBytes(backend) / 1e9);
+      }
+    }
+
+    /** The benchmark stages over one loaded model; {@code which} names them (profile, single, ttft, batch; all). */
+    record Stages(StepDriver d, SplittableRandom r, ModelConfig c, CudaBackend backend, double floorMs) {
+      private static String[] list(String property, String dflt) {
+        return System.getProperty(property, dflt).split(",");
+      }
+
+      void run(String which) {
+        boolean all = which.equals("all");
+        if (which.contains("profile")) {
+          profiles();
+        }
+        if (all || which.contains("single")) {
+          singles();
+          timing();
+        }
+        if ((all || which.contains("single")) && !Boolean.getBoolean("bench.onlyGraphs")) {
+          CudaDiagnosticsAccess.setFastPaths(backend, false, true);
+          single(d, r, c, floorMs, "no graphs, gemv");
+          CudaDiagnosticsAccess.setFastPaths(backend, true, false);
+          single(d, r, c, floorMs, "graphs, cuBLAS only");
+          CudaDiagnosticsAccess.setFastPaths(backend, true, true);
+        }
+        if (all || which.contains("ttft")) {
+          ttft(d, r, c);
+        }
+        if (all || which.contains("batch")) {
+          batches();
+        }
+      }
+
+      /** Per-op GPU profiles per attention kernel, at -Dbench.profileBatches. */
+      void profiles() {
+        for (String a : list("bench.attnVariants", "2")) {
+          CudaDiagnosticsAccess.setAttentionVariant(backend, Integer.parseInt(a.trim()));
+          System.out.println("attention kernel " + a.trim() + ":");
+          for (String n : list("bench.profileBatches", "1,64")) {
+            profile(d, r, c, backend, Integer.parseInt(n.trim()));
+          }
+        }
+        CudaDiagnosticsAccess.setAttentionVariant(backend, Integer.parseInt(System.getProperty("cuda.attnVariant",
+            "2")));
+      }
+
+      /** Single-stream decode over every combination of the bench.* kernel lists, then the cuda.* defaults again. */
+      void singles() {
+        for (String a : list("bench.attnVariants", "2")) {
+          CudaDiagnosticsAccess.setAttentionVariant(backend, Integer.parseInt(a.trim()));
+          for (String pdl : list("bench.pdlModes", "true")) {
+            CudaDiagnosticsAccess.setPdl(backend, Boolean.parseBoolean(pdl.trim()));
+            for (String v : list("bench.gemvVariants", "1")) {
+              CudaDiagnosticsAccess.setGemvVariant(backend, Integer.parseInt(v.trim()));
+              for (String fuse : list("bench.fuseMasks", "1")) {
+                CudaDiagnosticsAccess.setFuse(backend, Integer.parseInt(fuse.trim()));
+                for (String split : list("bench.splitHeads", "true")) {
+                  CudaDiagnosticsAccess.setAttentionSplitHeads(backend, Boolean.parseBoolean(split.trim()));
+                  single(d, r, c, floorMs, "graphs+gemv v" + v.trim() + ", pdl " + CudaDiagnosticsAccess.pdl(backend)
+                      + ", attention " + a.trim() + (Boolean.parseBoolean(split.trim()) ? " per query head"
+                      : " per KV head") + ", fuse " + fuse.trim());
+                }
+              }
+            }
+          }
+        }
+        CudaDiagnosticsAccess.setAttentionVariant(backend, Integer.parseInt(System.getProperty("cuda.attnVariant",
+            "2")));
+        CudaDiagnosticsAccess.setGemvVariant(backend, Integer.parseInt(System.getProperty("cuda.gemvVariant", "1")));
+        CudaDiagnosticsAccess.setPdl(backend, Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
+        CudaDiagnosticsAccess.setFuse(backend, Integer.parseInt(System.getProperty("cuda.fuse", "1")));
+        CudaDiagnosticsAccess.setAttentionSplitHeads(backend, Boolean.parseBoolean(System.getProperty(
+            "cuda.attnSplitHeads", "true")));
+      }
+
+      /** The timing diagnostic: what each op costs inside the captured, PDL-chained step (results are wrong). */
+      void timing() {
+        for (String skip : System.getProperty("bench.skipOps", "").split(";")) {
+          if (skip.isBlank()) {
+            continue;
+          }
+          long mask = 0;
+          for (String op : skip.split(",")) {
+            mask |= 1L << Integer.parseInt(op.trim());
+          }
+          CudaDiagnosticsAccess.skipOpsForTiming(backend, mask);
+          single(d, r, c, floorMs, "TIMING ONLY, ops " + skip.trim() + " not launched");
+        }
+        CudaDiagnosticsAccess.skipOpsForTiming(backend, 0);
+      }
+
+      /** Batch 64 (and 256 unless -Dbench.skip256) per attention kernel and PDL mode. */
+      void batches() {
+        for (String a : list("bench.attnVariants", "2")) {
+          CudaDiagnosticsAccess.setAttentionVariant(backend, Integer.parseInt(a.trim()));
+          for (String pdl : list("bench.pdlModes", "true")) {
+            CudaDiagnosticsAccess.setPdl(backend, Boolean.parseBoolean(pdl.trim()));
+            System.out.println("pdl " + CudaDiagnosticsAccess.pdl(backend) + ", attention " + a.trim() + ":");
+            batch(d, r, c, 64);
+            if (!Boolean.getBoolean("bench.skip256")) {
+              batch(d, r, c, 256);
+            }
+          }
+        }
+        CudaDiagnosticsAccess.setAttentionVariant(backend, Integer.parseInt(System.getProperty("cuda.attnVariant",
+            "2")));
+        CudaDiagnosticsAccess.setPdl(backend, Boolean.parseBoolean(System.getProperty("cuda.pdl", "true")));
       }
     }
 
@@ -468,10 +508,10 @@ public final class CudaBench {
         }
         System.arraycopy(d.step(chunks, StepDriver.greedy(chunks.size(), 0)), 0, next, from, chunks.size());
       }
-      CudaBackend.Profile p = new CudaBackend.Profile();
+      CudaDiagnosticsAccess.Profile p = new CudaDiagnosticsAccess.Profile();
       for (int step = 0; step < 8; step++) {
         if (step == 3) {
-          backend.profile(p);
+          CudaDiagnosticsAccess.profile(backend, p);
         }
         List<Chunk> chunks = new ArrayList<>();
         for (int i = 0; i < n; i++) {
@@ -479,9 +519,9 @@ public final class CudaBench {
         }
         next = d.step(chunks, StepDriver.greedy(n, step + 1));
       }
-      backend.profile(null);
+      CudaDiagnosticsAccess.profile(backend, null);
       System.out.printf("profile: decode batch %d, context ~132, pdl %s, eager steps (GPU time per op)%n%s", n,
-          backend.pdl(), p.table());
+          CudaDiagnosticsAccess.pdl(backend), p.table());
     }
 
     static void ttft(StepDriver d, SplittableRandom r, ModelConfig c) {

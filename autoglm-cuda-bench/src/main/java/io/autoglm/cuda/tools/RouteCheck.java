@@ -174,95 +174,130 @@ public final class RouteCheck {
         throw new IllegalStateException("prompt " + p.index() + ": " + g.size() + " routed tokens, reference "
             + e.size());
       }
-      int tokens = p.teacherForced().length;
-      int lastLayer = e.stream().mapToInt(Routed::layer).max().orElse(0);
-      // Pass 1: which routed tokens a routing difference in a lower MoE layer reaches (that token's own hidden
-      // state, or a later one's through attention): their scores differ by more than bf16 error, by design.
-      boolean[] reached = new boolean[tokens];
-      boolean[] fromBelow = new boolean[g.size()];
-      for (int layer = 0; layer <= lastLayer; layer++) {
-        boolean[] below = reached.clone();
-        for (int i = 0; i < g.size(); i++) {
-          Routed b = e.get(i);
-          if (b.layer() != layer) {
-            continue;
-          }
-          fromBelow[i] = below[b.token()];
-          if (!Arrays.equals(g.get(i).chosen(), b.chosen())) {
-            int until = layer == lastLayer ? b.token() + 1 : tokens;
-            Arrays.fill(reached, b.token(), until, true);
-          }
-        }
-      }
-      // ε: the score error of bf16 activations, over the routed tokens no lower-layer difference reaches.
-      double eps = 0;
-      for (int i = 0; i < g.size(); i++) {
-        for (int x = 0; !fromBelow[i] && x < g.get(i).biased().length; x++) {
-          eps = Math.max(eps, Math.abs(g.get(i).biased()[x] - e.get(i).biased()[x]));
-        }
-      }
-      int flips = 0;
-      int nearTies = 0;
-      int firstFlip = tokens;
-      boolean ok = true;
-      boolean[] nearTie = new boolean[tokens];
-      for (int i = 0; i < g.size(); i++) {
-        Routed a = g.get(i);
-        Routed b = e.get(i);
-        float m = margin(b.biased(), topK, groups, topkGroups);
-        if (m < 2 * eps && !fromBelow[i]) {
-          nearTie[b.token()] = true;
-        }
-        if (!Arrays.equals(a.chosen(), b.chosen())) {
-          flips++;
-          firstFlip = Math.min(firstFlip, b.token());
-          String verdict = fromBelow[i] ? "downstream of a lower layer's routing difference"
-              : m < 2 * eps ? "near-tie (margin < 2ε)" : "NOT a near-tie";
-          log.append(String.format(Locale.ROOT, "  prompt %d MoE layer %d token %d: experts %s here, %s in the "
-                  + "reference; reference top-%d margin %.3g, score error ε %.3g: %s%n", p.index(), b.layer(),
-              b.token(), Arrays.toString(a.chosen()), Arrays.toString(b.chosen()), topK, m, eps, verdict));
-          ok &= fromBelow[i] || m < 2 * eps;
-        }
-      }
-      for (boolean nt : nearTie) {
-        nearTies += nt ? 1 : 0;
-      }
-      List<float[]> l = logits.get(p.index());
-      double[] all = relL2(l, p, tokens);
-      boolean[] keep = new boolean[tokens];
-      int kept = 0;
-      for (int r = 0; r < tokens; r++) {
-        keep[r] = !reached[r];
-        kept += keep[r] ? 1 : 0;
-      }
-      double[] before = relL2(l, p, keep);
-      double relBefore = before[0];
-      ok &= relBefore <= rel;
-      boolean[] own = new boolean[tokens]; // positions whose own routing matches in every MoE layer
-      Arrays.fill(own, true);
-      for (int i = 0; i < g.size(); i++) {
-        if (!Arrays.equals(g.get(i).chosen(), e.get(i).chosen())) {
-          own[e.get(i).token()] = false;
-        }
-      }
-      double[] ownRel = relL2(l, p, own);
-      log.append(String.format(Locale.ROOT, "  prompt %d: on every position whose own routing matches (reached "
-          + "through attention included): rel-L2 %.3g, max|Δ| %.4g%n", p.index(), ownRel[0], ownRel[1]));
-      StringBuilder worst = new StringBuilder();
-      for (int r = 0; r < tokens; r++) {
-        if (reached[r]) {
-          double[] one = relL2(l, p, mask(tokens, r));
-          worst.append(String.format(Locale.ROOT, " %d: rel %.3g max|Δ| %.4g;", r, one[0], one[1]));
-        }
-      }
-      log.append(String.format(Locale.ROOT, "  prompt %d (%d tokens): %d routed tokens differ, %d near-tie tokens "
-              + "(margin < 2ε, ε %.3g); logits rel-L2 all positions %.3g; on the %d positions no routing difference "
-              + "reaches %.3g (max|Δ| %.4g): %s%s%n", p.index(), tokens, flips, nearTies, eps, all[0], kept,
-          relBefore, before[1], ok ? "PASS" : "FAIL", worst.length() > 0 ? "; positions reached:" + worst : ""));
-      results.add(new PromptResult(p.index(), tokens, flips, nearTies, firstFlip, eps, all[0], relBefore, before[1],
-          ok));
+      results.add(comparePrompt(p, g, e, logits.get(p.index()), topK, groups, topkGroups, rel, log));
     }
     return results;
+  }
+
+  /**
+   * Where one prompt's routing differences reach: {@code reached[t]}, position t's logits (its own hidden state, or a
+   * later one's through attention); {@code fromBelow[i]}, routed token i sits downstream of a lower MoE layer's
+   * difference, so its scores differ by more than bf16 error, by design.
+   */
+  record Reach(boolean[] reached, boolean[] fromBelow) {}
+
+  static Reach reach(List<Routed> g, List<Routed> e, int tokens) {
+    int lastLayer = e.stream().mapToInt(Routed::layer).max().orElse(0);
+    boolean[] reached = new boolean[tokens];
+    boolean[] fromBelow = new boolean[g.size()];
+    for (int layer = 0; layer <= lastLayer; layer++) {
+      boolean[] below = reached.clone();
+      for (int i = 0; i < g.size(); i++) {
+        Routed b = e.get(i);
+        if (b.layer() != layer) {
+          continue;
+        }
+        fromBelow[i] = below[b.token()];
+        if (!Arrays.equals(g.get(i).chosen(), b.chosen())) {
+          int until = layer == lastLayer ? b.token() + 1 : tokens;
+          Arrays.fill(reached, b.token(), until, true);
+        }
+      }
+    }
+    return new Reach(reached, fromBelow);
+  }
+
+  /** ε: the score error of bf16 activations, over the routed tokens no lower-layer difference reaches. */
+  static double scoreError(List<Routed> g, List<Routed> e, boolean[] fromBelow) {
+    double eps = 0;
+    for (int i = 0; i < g.size(); i++) {
+      for (int x = 0; !fromBelow[i] && x < g.get(i).biased().length; x++) {
+        eps = Math.max(eps, Math.abs(g.get(i).biased()[x] - e.get(i).biased()[x]));
+      }
+    }
+    return eps;
+  }
+
+  static PromptResult comparePrompt(ReferenceSet.Prompt p, List<Routed> g, List<Routed> e, List<float[]> l, int topK,
+      int groups, int topkGroups, double rel, StringBuilder log) {
+    int tokens = p.teacherForced().length;
+    Reach reach = reach(g, e, tokens);
+    boolean[] reached = reach.reached();
+    boolean[] fromBelow = reach.fromBelow();
+    double eps = scoreError(g, e, fromBelow);
+    int flips = 0;
+    int nearTies = 0;
+    int firstFlip = tokens;
+    boolean ok = true;
+    boolean[] nearTie = new boolean[tokens];
+    for (int i = 0; i < g.size(); i++) {
+      Routed a = g.get(i);
+      Routed b = e.get(i);
+      float m = margin(b.biased(), topK, groups, topkGroups);
+      if (m < 2 * eps && !fromBelow[i]) {
+        nearTie[b.token()] = true;
+      }
+      if (!Arrays.equals(a.chosen(), b.chosen())) {
+        flips++;
+        firstFlip = Math.min(firstFlip, b.token());
+        String verdict = fromBelow[i] ? "downstream of a lower layer's routing difference"
+            : m < 2 * eps ? "near-tie (margin < 2ε)" : "NOT a near-tie";
+        log.append(String.format(Locale.ROOT, "  prompt %d MoE layer %d token %d: experts %s here, %s in the "
+                + "reference; reference top-%d margin %.3g, score error ε %.3g: %s%n", p.index(), b.layer(),
+            b.token(), Arrays.toString(a.chosen()), Arrays.toString(b.chosen()), topK, m, eps, verdict));
+        ok &= fromBelow[i] || m < 2 * eps;
+      }
+    }
+    for (boolean nt : nearTie) {
+      nearTies += nt ? 1 : 0;
+    }
+    double[] all = relL2(l, p, tokens);
+    double[] before = logitsOutsideTheReach(p, g, e, l, reached, log);
+    ok &= before[0] <= rel;
+    log.append(String.format(Locale.ROOT, "  prompt %d (%d tokens): %d routed tokens differ, %d near-tie tokens "
+            + "(margin < 2ε, ε %.3g); logits rel-L2 all positions %.3g; on the %d positions no routing difference "
+            + "reaches %.3g (max|Δ| %.4g): %s%s%n", p.index(), tokens, flips, nearTies, eps, all[0], (int) before[2],
+        before[0], before[1], ok ? "PASS" : "FAIL", reachedPositions(p, l, reached)));
+    return new PromptResult(p.index(), tokens, flips, nearTies, firstFlip, eps, all[0], before[0], before[1], ok);
+  }
+
+  /**
+   * {rel-L2, max|Δ|, positions} of the logits on the positions no routing difference reaches; logs the same on the
+   * positions whose own routing matches in every MoE layer (reached through attention included).
+   */
+  static double[] logitsOutsideTheReach(ReferenceSet.Prompt p, List<Routed> g, List<Routed> e, List<float[]> l,
+      boolean[] reached, StringBuilder log) {
+    int tokens = reached.length;
+    boolean[] keep = new boolean[tokens];
+    int kept = 0;
+    for (int r = 0; r < tokens; r++) {
+      keep[r] = !reached[r];
+      kept += keep[r] ? 1 : 0;
+    }
+    double[] before = relL2(l, p, keep);
+    boolean[] own = new boolean[tokens]; // positions whose own routing matches in every MoE layer
+    Arrays.fill(own, true);
+    for (int i = 0; i < g.size(); i++) {
+      if (!Arrays.equals(g.get(i).chosen(), e.get(i).chosen())) {
+        own[e.get(i).token()] = false;
+      }
+    }
+    double[] ownRel = relL2(l, p, own);
+    log.append(String.format(Locale.ROOT, "  prompt %d: on every position whose own routing matches (reached "
+        + "through attention included): rel-L2 %.3g, max|Δ| %.4g%n", p.index(), ownRel[0], ownRel[1]));
+    return new double[] {before[0], before[1], kept};
+  }
+
+  /** "; positions reached: r: rel … max|Δ| …; …" for each position a routing difference reaches, or "". */
+  static String reachedPositions(ReferenceSet.Prompt p, List<float[]> l, boolean[] reached) {
+    StringBuilder worst = new StringBuilder();
+    for (int r = 0; r < reached.length; r++) {
+      if (reached[r]) {
+        double[] one = relL2(l, p, mask(reached.length, r));
+        worst.append(String.format(Locale.ROOT, " %d: rel %.3g max|Δ| %.4g;", r, one[0], one[1]));
+      }
+    }
+    return worst.length() > 0 ? "; positions reached:" + worst : "";
   }
 
   /** Reference logits of teacher-forced row r: the prompt's logits, then the greedy steps'. */

@@ -1,6 +1,7 @@
 package io.autoglm.cuda.tools;
 
 import io.autoglm.cuda.CudaBackend;
+import io.autoglm.cuda.CudaSelfTests;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -64,12 +65,12 @@ final class AttentionSelfCheck {
       int heads = g * kvHeads;
       double[] r;
       try {
-        r = backend.selfTestAttention(heads, kvHeads, headDim, mode);
+        r = CudaSelfTests.attention(backend, heads, kvHeads, headDim, mode);
       } catch (IllegalStateException e) {
         failed.add(g + " (" + e.getMessage() + ")");
         continue;
       }
-      kernels.computeIfAbsent(backend.attentionKernel((int) r[3], heads, kvHeads, headDim),
+      kernels.computeIfAbsent(CudaSelfTests.attentionKernel(backend, (int) r[3], heads, kvHeads, headDim),
           k -> new ArrayList<>()).add(g);
       if (r[0] == 0) {
         pass++;
@@ -97,8 +98,8 @@ final class AttentionSelfCheck {
     for (int i = 0; i < models.length; i++) {
       int[] m = models[i];
       System.out.printf("attention kernels for %s (%d query heads / %d KV heads, headDim %d): batch 1 %s; batch 64 "
-          + "%s%n", names[i], m[0], m[1], m[2], backend.attentionKernel(1, m[0], m[1], m[2]),
-          backend.attentionKernel(64, m[0], m[1], m[2]));
+          + "%s%n", names[i], m[0], m[1], m[2], CudaSelfTests.attentionKernel(backend, 1, m[0], m[1], m[2]),
+          CudaSelfTests.attentionKernel(backend, 64, m[0], m[1], m[2]));
     }
   }
 

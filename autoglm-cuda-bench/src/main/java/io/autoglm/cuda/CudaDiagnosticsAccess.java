@@ -1,0 +1,99 @@
+package io.autoglm.cuda;
+
+/**
+ * The bench tools' door to the CUDA backend's package-private diagnostics ({@link CudaDiagnostics}). This class
+ * lives in the autoglm-cuda-bench jar under the backend's package name: a split package, which works on the class
+ * path (how the tools run: {@code java -cp 'lib/*' io.autoglm.cuda.tools.CudaBench …}) and keeps every diagnostic off
+ * the library jar's public surface. The setters replace the backend's settings record and drop its captured graphs.
+ */
+public final class CudaDiagnosticsAccess {
+  private CudaDiagnosticsAccess() {}
+
+  /** A per-op GPU profile being accumulated ({@link #profile}). */
+  public static final class Profile {
+    private final CudaProfile profile = new CudaProfile();
+
+    /** A table of ops by GPU time per step, largest first. */
+    public String table() {
+      return profile.table();
+    }
+  }
+
+  /** Programmatic dependent launch on or off ({@code cuda.pdl}; used on sm_90 and later only). */
+  public static void setPdl(CudaBackend backend, boolean on) {
+    backend.diagnostics().reconfigure(s -> s.withPdl(on));
+  }
+
+  /** What the small-batch GEMVs absorb ({@code cuda.fuse}, a mask in [0, 7]). */
+  public static void setFuse(CudaBackend backend, int mask) {
+    backend.diagnostics().reconfigure(s -> s.withFuse(mask));
+  }
+
+  /** The small-batch GEMV kernel ({@code cuda.gemvVariant}: 0 = one warp per feature, v >= 1 = in-split). */
+  public static void setGemvVariant(CudaBackend backend, int variant) {
+    backend.diagnostics().reconfigure(s -> s.withGemvVariant(variant));
+  }
+
+  /** The attention kernel ({@code cuda.attnVariant}: 1 = the first one, 2 = chunked). */
+  public static void setAttentionVariant(CudaBackend backend, int variant) {
+    backend.diagnostics().reconfigure(s -> s.withAttnVariant(variant));
+  }
+
+  /** One chunked-attention block per query head for small-batch decode ({@code cuda.attnSplitHeads}). */
+  public static void setAttentionSplitHeads(CudaBackend backend, boolean on) {
+    backend.diagnostics().reconfigure(s -> s.withAttnSplitHeads(on));
+  }
+
+  /** CUDA graphs and the small-batch GEMV on or off ({@code cuda.graphs}, {@code cuda.gemv}). */
+  public static void setFastPaths(CudaBackend backend, boolean graphs, boolean gemv) {
+    backend.diagnostics().setFastPaths(graphs, gemv);
+  }
+
+  /** Whether programmatic dependent launch is in use. */
+  public static boolean pdl(CudaBackend backend) {
+    return backend.diagnostics().pdl();
+  }
+
+  /** Timing only, results wrong: steps launch nothing for the op codes in {@code mask} (0: everything). */
+  public static void skipOpsForTiming(CudaBackend backend, long mask) {
+    backend.diagnostics().skipOpsForTiming(mask);
+  }
+
+  /** Starts accumulating into {@code p} (null stops): steps run eagerly, each op GPU-timed. */
+  public static void profile(CudaBackend backend, Profile p) {
+    backend.diagnostics().profile(p == null ? null : p.profile);
+  }
+
+  public static long peakActivationBytes(CudaBackend backend) {
+    return backend.diagnostics().peakActivationBytes();
+  }
+
+  public static int capturedGraphs(CudaBackend backend) {
+    return backend.diagnostics().capturedGraphs();
+  }
+
+  public static long deviceBytesInUse(CudaBackend backend) {
+    return backend.diagnostics().deviceBytesInUse();
+  }
+
+  public static double copyBandwidthBytesPerSecond(CudaBackend backend, long bytes, int reps) {
+    return backend.diagnostics().copyBandwidthBytesPerSecond(bytes, reps);
+  }
+
+  public static int graphsCapturedTotal() {
+    return CudaDiagnostics.graphsCapturedTotal();
+  }
+
+  public static long deviceMemoryInUse(int device) {
+    return CudaDiagnostics.deviceMemoryInUse(device);
+  }
+
+  public static long deviceMemoryTotal(int device) {
+    return CudaDiagnostics.deviceMemoryTotal(device);
+  }
+
+  /** The NCCL version tensor parallelism would load ({@code cuda.ncclPath} or libnccl.so.2), e.g. "2.27.3". */
+  public static String ncclVersion() {
+    return CudaBackend.ncclVersion();
+  }
+}

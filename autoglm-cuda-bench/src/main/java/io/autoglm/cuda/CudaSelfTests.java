@@ -1,0 +1,57 @@
+package io.autoglm.cuda;
+
+/**
+ * The kernel self-tests on random data: the fused GEMVs against the unfused kernels (bit for bit), the attention
+ * kernels against a double-precision CPU reference. Their native code (selftest.cu) is compiled into the backend's
+ * own library, so that it runs the very kernel binaries and process-wide settings the backend runs; this class, in
+ * the autoglm-cuda-bench jar under the backend's package name, declares its JNI entry points, so the library jar
+ * holds no self-test class. JNI binds them in the library that {@code CudaNative} loaded (same class loader), which
+ * a live {@link CudaBackend} guarantees.
+ */
+public final class CudaSelfTests {
+  private static final long SEED = 42;
+
+  private CudaSelfTests() {}
+
+  /**
+   * The fused gate_up GEMV + SiLU·mul against the GEMV followed by siluMul: the number of output elements that differ
+   * bit for bit (0 expected), or -1 when the fused kernel declines the shapes.
+   */
+  public static long gemvSilu(CudaBackend backend, int rows, int in, int inter) {
+    return selfTestGemvSilu(backend.diagnostics().ctx(), rows, in, inter, SEED);
+  }
+
+  /**
+   * A fused residual add + RMSNorm GEMV against the unfused kernels (kind 0: gate_up with SiLU·mul, {@code out} =
+   * intermediate size; kind 1: QKV with bias, RoPE and the KV write, {@code out} = query heads of 128 over 2 KV heads;
+   * kind 2: QKV + RoPE without the norm): outputs that differ bit for bit (0 expected), -1 when the fused kernel
+   * declines the shapes, -2 out of memory.
+   */
+  public static long normFused(CudaBackend backend, int kind, int rows, int in, int out) {
+    return selfTestNormFused(backend.diagnostics().ctx(), kind, rows, in, out, SEED);
+  }
+
+  /**
+   * The attention kernel chosen for {@code heads} query heads over {@code kvHeads} KV heads of {@code headDim}
+   * against a double-precision CPU reference, in step shape {@code mode}: 0 small-batch decode, 1 batched decode with
+   * graph-style dynamic splits, 2 chunked prefill, 3 one split, 4 more splits than the kernel merges. Returns
+   * {elements outside 2^-8·|ref| + 2e-5 (plus split counters not left 0), max |Δ|, max |Δ| / that bound, rows}.
+   */
+  public static double[] attention(CudaBackend backend, int heads, int kvHeads, int headDim, int mode) {
+    return selfTestAttention(backend.diagnostics().ctx(), heads, kvHeads, headDim, mode, SEED);
+  }
+
+  /** The attention kernel a step of {@code rows} tokens runs for these heads under the current settings, in words. */
+  public static String attentionKernel(CudaBackend backend, int rows, int heads, int kvHeads, int headDim) {
+    backend.diagnostics(); // a live backend: the native library is loaded
+    return attentionKernelName(rows, heads, kvHeads, headDim);
+  }
+
+  private static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
+
+  private static native long selfTestNormFused(long ctx, int kind, int rows, int in, int out, long seed);
+
+  private static native double[] selfTestAttention(long ctx, int heads, int kvHeads, int headDim, int mode, long seed);
+
+  private static native String attentionKernelName(int rows, int heads, int kvHeads, int headDim);
+}

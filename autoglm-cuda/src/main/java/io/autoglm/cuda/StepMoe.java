@@ -1,0 +1,87 @@
+package io.autoglm.cuda;
+
+import io.autoglm.backend.ExpertRouting;
+import io.autoglm.backend.MoeRouter;
+import io.autoglm.backend.MoeWeights;
+import io.autoglm.backend.Tensor;
+import java.nio.ByteBuffer;
+
+/**
+ * The MoE ops of a step: router logits on the device with the selection on the host (so MoE steps are never graph
+ * steps), then gather by expert, grouped GEMMs and the weighted combine ({@link CudaMoe} holds the plan).
+ */
+final class StepMoe {
+  private StepMoe() {}
+
+  /** Router logits in fp32 on the device, then {@link MoeRouter}'s selection on the host (one wait per layer). */
+  static ExpertRouting route(CudaForwardStep s, CudaActivation a, MoeWeights weights, MoeRouter router) {
+    CudaMoe.Weights w = moeWeights(weights);
+    if (router.numExperts() != w.numExperts() || a.cols() != w.hidden()) {
+      throw new IllegalArgumentException(String.format("router expects %d experts, layer weights hold %d "
+          + "(hidden %d, input %d)", router.numExperts(), w.numExperts(), w.hidden(), a.cols()));
+    }
+    if (!s.recorder.live()) {
+      throw new IllegalStateException("MoE routing cannot run inside a CUDA graph");
+    }
+    int t = a.rows();
+    int e = w.numExperts();
+    long logits = s.memory.allocate(4L * t * e);
+    s.recorder.flushProfile();
+    CudaNative.routerLogits(s.ctx, logits, a.ptr(), a.ld(), w.router(), t, w.hidden(), e);
+    ByteBuffer host = s.backend.readback(4L * t * e);
+    CudaNative.copyAsync(s.ctx, CudaNative.address(host), logits, 4L * t * e);
+    CudaNative.synchronize(s.ctx);
+    float[] l = new float[t * e];
+    host.asFloatBuffer().get(l);
+    CudaMoe.Plan p = CudaMoe.plan(l, t, w, router);
+    return new CudaMoe.Routing(t, router.topK(), s.upload(p.tokenOfRow(), p.tokenOfRow().length, 0),
+        s.upload(p.rowOfPair(), p.rowOfPair().length, 0), s.uploadFloats(p.pairWeight()),
+        s.upload(p.expertIds(), p.expertIds().length, 0), s.upload(p.offsets(), p.offsets().length, 0), p.expertIds(),
+        p.offsets(), p.maxRows());
+  }
+
+  /** Gather rows by expert, grouped [gate | up] GEMM, SiLU·mul, grouped down GEMM, weighted sum per token. */
+  static Tensor moe(CudaForwardStep s, CudaActivation a, MoeWeights weights, ExpertRouting routing) {
+    CudaMoe.Weights w = moeWeights(weights);
+    if (!(routing instanceof CudaMoe.Routing r) || r.numTokens() != a.rows()) {
+      throw new IllegalArgumentException("moe needs the routing of this step's " + a.rows() + " tokens, got "
+          + routing);
+    }
+    int pairs = r.numTokens() * r.topK();
+    int h = w.hidden();
+    int inter = w.intermediateSize();
+    long xs = s.memory.allocate(2L * pairs * h);
+    CudaNative.gather(s.ctx, xs, a.ptr(), a.ld(), r.tokenOfRow(), pairs, h, 2);
+    long gu = s.memory.allocate(2L * pairs * 2 * inter);
+    grouped(s, gu, xs, w.gateUp(), r, h, 2 * inter);
+    long mid = s.memory.allocate(2L * pairs * inter);
+    CudaNative.siluMul(s.ctx, mid, gu, 2 * inter, pairs, inter);
+    long d = s.memory.allocate(2L * pairs * h);
+    grouped(s, d, mid, w.down(), r, inter, h);
+    CudaActivation out = s.activation(a.rows(), h, false);
+    s.recorder.track(StepOp.MOE, out.ptr(), a.ptr());
+    CudaNative.moeCombine(s.ctx, out.ptr(), out.ld(), d, r.rowOfPair(), r.pairWeight(), r.numTokens(), r.topK(), h);
+    return out;
+  }
+
+  /** y (P, out) = x (P, in) · W_eᵀ per run of rows: one grouped kernel for small runs, else cuBLAS per expert. */
+  private static void grouped(CudaForwardStep s, long y, long x, long stacked, CudaMoe.Routing r, int in, int out) {
+    if (r.maxGroupRows() <= s.backend.moeGroupedMaxRows()
+        && CudaNative.groupedGemv(s.ctx, y, x, stacked, r.expertIds(), r.offsets(), r.groups(), in, out)) {
+      return;
+    }
+    for (int g = 0; g < r.groups(); g++) {
+      int first = r.hostOffsets()[g];
+      int rows = r.hostOffsets()[g + 1] - first;
+      CudaNative.linear(s.ctx, y + 2L * first * out, out, false, x + 2L * first * in, in,
+          stacked + 2L * r.hostExpertIds()[g] * out * in, 0, rows, in, out, s.backend.gemvEnabled());
+    }
+  }
+
+  private static CudaMoe.Weights moeWeights(MoeWeights w) {
+    if (w instanceof CudaMoe.Weights c) {
+      return c;
+    }
+    throw new IllegalArgumentException("expected MoE weights of the CUDA backend, got " + w);
+  }
+}

@@ -1,0 +1,253 @@
+// Row kernels: embedding, RMSNorm (plain, fused with the residual add, per head), add, bias, SiLU·mul, RoPE (with
+// the KV-cache write, and of q, k and v in one launch), row gather and the bf16 -> fp32 copy.
+#include "common.cuh"
+
+namespace {
+
+/** out[t] = table[ids[t] - firstRow], or a zero row when that is outside the table's rows (a vocab split). */
+__global__ void embeddingK(bf16* out, const bf16* table, const int* ids, int hidden, int firstRow, int tableRows) {
+  pdlTrigger();
+  pdlWait();
+  int row = ids[blockIdx.x] - firstRow;
+  bf16* dst = out + (size_t)blockIdx.x * hidden;
+  if (row < 0 || row >= tableRows) {
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) dst[i] = __float2bfloat16(0.f);
+    return;
+  }
+  const bf16* src = table + (size_t)row * hidden;
+  if ((hidden & 7) == 0) {
+    for (int i = threadIdx.x; i < hidden / 8; i += blockDim.x) ((uint4*)dst)[i] = ((const uint4*)src)[i];
+  } else {
+    for (int i = threadIdx.x; i < hidden; i += blockDim.x) dst[i] = src[i];
+  }
+}
+
+__global__ void rmsNormK(bf16* out, const bf16* x, int ldx, const bf16* w, int n, float eps) {
+  pdlTrigger();
+  pdlWait();
+  __shared__ float sh[33];
+  const bf16* xr = x + (size_t)blockIdx.x * ldx;
+  bf16* o = out + (size_t)blockIdx.x * n;
+  float ss = 0;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) { float v = bf(xr[i]); ss += v * v; }
+  float r = rsqrtf(blockSum(ss, sh) / n + eps);
+  for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = tobf(bf(xr[i]) * r * bf(w[i]));
+}
+
+// sum = a + b (rounded to bf16, as it is stored); out = rmsNorm(sum) * w. A row of up to 8 elements per thread stays
+// in registers between the two passes (and its weights are read before pdlWait); longer rows are re-read.
+__global__ void addRmsNormK(bf16* sum, bf16* out, const bf16* a, int lda, const bf16* b, int ldb, const bf16* w,
+                            int n, float eps) {
+  pdlTrigger();
+  constexpr int R = 8;
+  __shared__ float sh[33];
+  bool cached = n <= R * (int)blockDim.x;
+  float wr[R];
+  if (cached) {
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+      int i = threadIdx.x + k * blockDim.x;
+      wr[k] = i < n ? bf(w[i]) : 0.f;
+    }
+  }
+  pdlWait();
+  size_t r = blockIdx.x;
+  const bf16* ar = a + r * lda;
+  const bf16* br = b + r * ldb;
+  bf16* sr = sum + r * n;
+  bf16* o = out + r * n;
+  float ss = 0;
+  if (cached) {
+    float v[R];
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+      int i = threadIdx.x + k * blockDim.x;
+      v[k] = 0.f;
+      if (i < n) {
+        bf16 sb = tobf(bf(ar[i]) + bf(br[i]));
+        sr[i] = sb;
+        v[k] = bf(sb);
+        ss += v[k] * v[k];
+      }
+    }
+    float inv = rsqrtf(blockSum(ss, sh) / n + eps);
+#pragma unroll
+    for (int k = 0; k < R; k++) {
+      int i = threadIdx.x + k * blockDim.x;
+      if (i < n) o[i] = tobf(v[k] * inv * wr[k]);
+    }
+    return;
+  }
+  for (int i = threadIdx.x; i < n; i += blockDim.x) {
+    bf16 sb = tobf(bf(ar[i]) + bf(br[i]));
+    sr[i] = sb;
+    float v = bf(sb);
+    ss += v * v;
+  }
+  float inv = rsqrtf(blockSum(ss, sh) / n + eps);
+  for (int i = threadIdx.x; i < n; i += blockDim.x) o[i] = tobf(bf(sr[i]) * inv * bf(w[i]));
+}
+
+__global__ void addK(bf16* out, const bf16* a, int lda, const bf16* b, int ldb, int n) {
+  pdlTrigger();
+  pdlWait();
+  size_t r = blockIdx.x;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) out[r * n + i] = tobf(bf(a[r * lda + i]) + bf(b[r * ldb + i]));
+}
+
+__global__ void addBiasK(bf16* y, int ldy, const bf16* bias, int n) {
+  pdlTrigger();
+  pdlWait();
+  size_t r = blockIdx.x;
+  for (int i = threadIdx.x; i < n; i += blockDim.x) y[r * ldy + i] = tobf(bf(y[r * ldy + i]) + bf(bias[i]));
+}
+
+__global__ void siluMulK(bf16* out, const bf16* gu, int ldgu, int inter) {
+  pdlTrigger();
+  pdlWait();
+  size_t r = blockIdx.y;
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < inter) {
+    float g = bf(gu[r * ldgu + i]);
+    float u = bf(gu[r * ldgu + inter + i]);
+    out[r * inter + i] = tobf(g / (1.f + expf(-g)) * u);
+  }
+}
+
+__global__ void ropeK(bf16* out, const bf16* x, int ldx, const int* pos, const float* inv, int heads, int headDim,
+                      int rot, bool interleaved) {
+  pdlTrigger();
+  pdlWait();
+  size_t t = blockIdx.x;
+  int p = pos[t], width = heads * headDim, h = blockIdx.y;
+  for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+    int e = h * headDim + d;
+    out[t * width + e] = tobf(ropeElem(x + t * ldx + h * headDim, d, p, inv, rot, interleaved));
+  }
+}
+
+__global__ void ropeWriteKvK(const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc, const int* slots,
+                             const int* pos, const float* inv, int kvHeads, int headDim, int rot, bool interleaved,
+                             bool rope) {
+  pdlTrigger();
+  pdlWait();
+  size_t t = blockIdx.x;
+  int p = pos[t], width = kvHeads * headDim;
+  size_t base = (size_t)slots[t] * width;
+  for (int e = threadIdx.x; e < width; e += blockDim.x) {
+    int h = e / headDim, d = e - h * headDim;
+    const bf16* kh = k + t * ldk + h * headDim;
+    kc[base + e] = rope ? tobf(ropeElem(kh, d, p, inv, rot, interleaved)) : kh[d];
+    vc[base + e] = v[t * ldv + e];
+  }
+}
+
+__global__ void gatherK(char* out, const char* x, int ldxBytes, const int* idx, int rowBytes) {
+  pdlTrigger();
+  pdlWait();
+  const char* src = x + (size_t)idx[blockIdx.x] * ldxBytes;
+  char* dst = out + (size_t)blockIdx.x * rowBytes;
+  for (int i = threadIdx.x; i < rowBytes; i += blockDim.x) dst[i] = src[i];
+}
+
+/**
+ * rope(q) into qOut (rows, heads·headDim), and rope(k) and v into their KV-cache slots: ropeK and ropeWriteKvK in one
+ * launch. Blocks (token, chunk of 256 of the heads·headDim + kvHeads·headDim elements).
+ */
+__global__ void ropeQkvK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
+                         bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                         int kvHeads, int headDim, int rot, bool interleaved) {
+  pdlTrigger();
+  pdlWait();
+  size_t t = blockIdx.x;
+  int e = blockIdx.y * blockDim.x + threadIdx.x;
+  int qWidth = heads * headDim, kvWidth = kvHeads * headDim;
+  if (e >= qWidth + kvWidth) return;
+  int p = pos[t];
+  if (e < qWidth) {
+    int h = e / headDim, d = e - h * headDim;
+    qOut[t * qWidth + e] = tobf(ropeElem(q + t * ldq + h * headDim, d, p, inv, rot, interleaved));
+  } else {
+    e -= qWidth;
+    int h = e / headDim, d = e - h * headDim;
+    size_t base = (size_t)slots[t] * kvWidth;
+    kc[base + e] = tobf(ropeElem(k + t * ldk + h * headDim, d, p, inv, rot, interleaved));
+    vc[base + e] = v[t * ldv + e];
+  }
+}
+
+/** RMSNorm of each headDim-sized group of a row; one warp per (row, head). */
+__global__ void headRmsNormK(bf16* out, int ldo, const bf16* x, int ldx, const bf16* w, int heads, int headDim,
+                             float eps) {
+  pdlTrigger();
+  pdlWait();
+  int row = blockIdx.x / heads, head = blockIdx.x % heads;
+  const bf16* xr = x + (size_t)row * ldx + head * headDim;
+  bf16* orow = out + (size_t)row * ldo + head * headDim;
+  float ss = 0.f;
+  for (int i = threadIdx.x; i < headDim; i += 32) { float v = bf(xr[i]); ss += v * v; }
+  float inv = rsqrtf(warpSum(ss) / headDim + eps);
+  for (int i = threadIdx.x; i < headDim; i += 32) orow[i] = tobf(bf(xr[i]) * inv * bf(w[i]));
+}
+
+__global__ void toFloatK(float* out, const bf16* x, int ldx, int cols) {
+  pdlTrigger();
+  pdlWait();
+  size_t r = blockIdx.x;
+  for (int i = threadIdx.x; i < cols; i += blockDim.x) out[r * cols + i] = bf(x[r * ldx + i]);
+}
+
+}  // namespace
+
+void launchEmbedding(cudaStream_t s, bf16* out, const bf16* table, const int* ids, int rows, int hidden,
+                     int firstRow, int tableRows) {
+  launchK(false, embeddingK, rows, 128, s, out, table, ids, hidden, firstRow, tableRows);
+}
+void launchRmsNorm(cudaStream_t s, bf16* out, const bf16* x, int ldx, const bf16* w, int rows, int n, float eps) {
+  launchK(true, rmsNormK, rows, rowThreads(n, rows), s, out, x, ldx, w, n, eps);
+}
+void launchAddRmsNorm(cudaStream_t s, bf16* sum, bf16* out, const bf16* a, int lda, const bf16* b, int ldb,
+                      const bf16* w, int rows, int n, float eps) {
+  launchK(true, addRmsNormK, rows, rowThreads(n, rows), s, sum, out, a, lda, b, ldb, w, n, eps);
+}
+void launchAdd(cudaStream_t s, bf16* out, const bf16* a, int lda, const bf16* b, int ldb, int rows, int n) {
+  launchK(true, addK, rows, rowThreads(n, rows), s, out, a, lda, b, ldb, n);
+}
+void launchAddBias(cudaStream_t s, bf16* y, int ldy, const bf16* bias, int rows, int n) {
+  launchK(true, addBiasK, rows, rowThreads(n, rows), s, y, ldy, bias, n);
+}
+void launchSiluMul(cudaStream_t s, bf16* out, const bf16* gu, int ldgu, int rows, int inter) {
+  launchK(true, siluMulK, dim3((inter + 255) / 256, rows), 256, s, out, gu, ldgu, inter);
+}
+void launchRope(cudaStream_t s, bf16* out, const bf16* x, int ldx, const int* pos, const float* inv, int rows,
+                int heads, int headDim, int rot, bool interleaved) {
+  launchK(true, ropeK, dim3(rows, heads), 128, s, out, x, ldx, pos, inv, heads, headDim, rot, interleaved);
+}
+void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc,
+                       const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
+                       int rot, bool interleaved, bool rope) {
+  launchK(true, ropeWriteKvK, rows, threadsFor(kvHeads * headDim), s, k, ldk, v, ldv, kc, vc, slots, pos, inv, kvHeads,
+                                                               headDim, rot, interleaved, rope);
+}
+
+void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* idx, int rows, int cols,
+                  int elemBytes) {
+  launchK(false, gatherK, rows, 128, s, (char*)out, (const char*)x, ldx * elemBytes, idx, cols * elemBytes);
+}
+
+void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
+                   bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
+                   int kvHeads, int headDim, int rot, bool interleaved) {
+  int total = (heads + kvHeads) * headDim;
+  launchK(true, ropeQkvK, dim3(rows, (total + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots, pos,
+          inv, heads, kvHeads, headDim, rot, interleaved);
+}
+
+void launchToFloat(cudaStream_t s, float* out, const bf16* x, int ldx, int rows, int cols) {
+  launchK(false, toFloatK, rows, 128, s, out, x, ldx, cols);
+}
+
+void launchHeadRmsNorm(cudaStream_t s, bf16* out, int ldo, const bf16* x, int ldx, const bf16* w, int rows,
+                       int heads, int headDim, float eps) {
+  launchK(true, headRmsNormK, rows * heads, 32, s, out, ldo, x, ldx, w, heads, headDim, eps);
+}

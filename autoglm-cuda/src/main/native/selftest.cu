@@ -1,0 +1,359 @@
+// Kernel self-tests: JNI entry points of io.autoglm.cuda.CudaSelfTests, a class of the autoglm-cuda-bench jar (the
+// library jar has no Java class that reaches them). They live in the backend's own library so that they run the very
+// kernel binaries and process-wide settings (KernelConfig) that the backend runs: a second library would carry its
+// own copy of every kernel, its own settings and a second static CUDA runtime in the process.
+#include "bridge.cuh"
+
+#undef JNI
+#define JNI(ret, name) extern "C" JNIEXPORT ret JNICALL Java_io_autoglm_cuda_CudaSelfTests_##name
+
+/**
+ * Kernel self-check on random data: the fused gate_up GEMV + SiLU·mul against the GEMV followed by siluMul, for
+ * `rows` rows, `in` inputs and `inter` outputs. Returns the number of output elements that differ bit for bit, or -1
+ * when the fused kernel declines these shapes.
+ */
+JNI(jlong, selfTestGemvSilu)(JNIEnv* env, jclass, jlong h, jint rows, jint in, jint inter, jlong seed) {
+  Context* c = ctx(h);
+  size_t nw = (size_t)2 * inter * in, nx = (size_t)rows * in, ny = (size_t)rows * inter;
+  uint16_t* hw = new uint16_t[nw];
+  uint16_t* hx = new uint16_t[nx];
+  unsigned long long z = (unsigned long long)seed;
+  auto next = [&]() { z = z * 6364136223846793005ull + 1442695040888963407ull; return (float)((z >> 40) & 0xffff) / 65536.f - 0.5f; };
+  for (size_t i = 0; i < nw; i++) hw[i] = f32ToBf16(next() * 0.05f);
+  for (size_t i = 0; i < nx; i++) hx[i] = f32ToBf16(next() * 2.f);
+  bf16 *w, *x, *gu, *y1, *y2;
+  CK(cudaMalloc(&w, nw * 2), "cudaMalloc(selfTest)", -2);
+  CK(cudaMalloc(&x, nx * 2), "cudaMalloc(selfTest)", -2);
+  CK(cudaMalloc(&gu, (size_t)rows * 2 * inter * 2), "cudaMalloc(selfTest)", -2);
+  CK(cudaMalloc(&y1, ny * 2), "cudaMalloc(selfTest)", -2);
+  CK(cudaMalloc(&y2, ny * 2), "cudaMalloc(selfTest)", -2);
+  cudaMemcpy(w, hw, nw * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(x, hx, nx * 2, cudaMemcpyHostToDevice);
+  long long diff = -1;
+  if (launchGemvSilu(c->stream, y1, x, in, w, rows, in, inter)) {
+    launchGemv(c->stream, gu, 2 * inter, false, x, in, w, nullptr, rows, in, 2 * inter);
+    launchSiluMul(c->stream, y2, gu, 2 * inter, rows, inter);
+    cudaError_t e = cudaStreamSynchronize(c->stream);
+    if (e == cudaSuccess) {
+      uint16_t* a = new uint16_t[ny];
+      uint16_t* b = new uint16_t[ny];
+      cudaMemcpy(a, y1, ny * 2, cudaMemcpyDeviceToHost);
+      cudaMemcpy(b, y2, ny * 2, cudaMemcpyDeviceToHost);
+      diff = 0;
+      for (size_t i = 0; i < ny; i++) diff += a[i] != b[i];
+      delete[] a;
+      delete[] b;
+    } else {
+      ok(env, e, "selfTestGemvSilu kernels");
+    }
+  }
+  cudaFree(w); cudaFree(x); cudaFree(gu); cudaFree(y1); cudaFree(y2);
+  delete[] hw;
+  delete[] hx;
+  return diff;
+}
+
+namespace {
+/** Device buffers of a self-check, freed together. */
+struct Scratch {
+  std::vector<void*> all;
+  unsigned long long z;
+  explicit Scratch(long long seed) : z((unsigned long long)seed) {}
+  ~Scratch() {
+    for (void* q : all) cudaFree(q);
+  }
+  float next() {
+    z = z * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((z >> 40) & 0xffff) / 65536.f - 0.5f;
+  }
+  /** n zeroed bytes on the device, or null. */
+  void* zeros(size_t n) {
+    void* d = nullptr;
+    if (cudaMalloc(&d, n) != cudaSuccess) return nullptr;
+    all.push_back(d);
+    cudaMemset(d, 0, n);
+    return d;
+  }
+  /** n random bf16 in [-scale/2, scale/2), plus offset. */
+  bf16* random(size_t n, float scale, float offset = 0.f) {
+    std::vector<uint16_t> host(n);
+    for (size_t i = 0; i < n; i++) host[i] = f32ToBf16(offset + next() * scale);
+    bf16* d = (bf16*)zeros(n * 2);
+    if (d != nullptr) cudaMemcpy(d, host.data(), n * 2, cudaMemcpyHostToDevice);
+    return d;
+  }
+  template <typename V>
+  V* upload(const std::vector<V>& v) {
+    V* d = (V*)zeros(v.size() * sizeof(V));
+    if (d != nullptr) cudaMemcpy(d, v.data(), v.size() * sizeof(V), cudaMemcpyHostToDevice);
+    return d;
+  }
+};
+
+/** The number of 16-bit elements that differ between two device arrays of n. */
+long long differing(const void* x, const void* y, size_t n) {
+  std::vector<uint16_t> a(n), b(n);
+  cudaMemcpy(a.data(), x, n * 2, cudaMemcpyDeviceToHost);
+  cudaMemcpy(b.data(), y, n * 2, cudaMemcpyDeviceToHost);
+  long long d = 0;
+  for (size_t i = 0; i < n; i++) d += a[i] != b[i];
+  return d;
+}
+}  // namespace
+
+/**
+ * Kernel self-check on random data for the fused residual add + RMSNorm GEMVs, against the unfused kernels that the
+ * steps run otherwise. kind 0: addRmsNorm → gate_up GEMV with SiLU·mul (out = inter); kind 1: addRmsNorm → QKV GEMV
+ * with bias → RoPE of q and k and the KV write (out = query heads; 2 KV heads of 128, rotary dim 64, interleaved).
+ * Returns the number of output elements (sums, activations, q, K and V cache) that differ bit for bit, -1 when the
+ * fused kernel declines the shapes, -2 when device memory ran out.
+ */
+JNI(jlong, selfTestNormFused)(JNIEnv* env, jclass, jlong h, jint kind, jint rows, jint in, jint out, jlong seed) {
+  Context* c = ctx(h);
+  Scratch m(seed);
+  const float eps = 1e-5f;
+  bf16* a = m.random((size_t)rows * in, 4.f);
+  bf16* b = m.random((size_t)rows * in, 4.f);
+  bf16* nw = m.random(in, 0.5f, 1.f);
+  bf16* sum1 = (bf16*)m.zeros((size_t)rows * in * 2);
+  bf16* sum2 = (bf16*)m.zeros((size_t)rows * in * 2);
+  bf16* xn = (bf16*)m.zeros((size_t)rows * in * 2);
+  if (!a || !b || !nw || !sum1 || !sum2 || !xn) return -2;
+  long long diff = 0;
+  if (kind == 0) {
+    int inter = out;
+    bf16* w = m.random((size_t)2 * inter * in, 0.05f);
+    bf16* gu = (bf16*)m.zeros((size_t)rows * 2 * inter * 2);
+    bf16* y1 = (bf16*)m.zeros((size_t)rows * inter * 2);
+    bf16* y2 = (bf16*)m.zeros((size_t)rows * inter * 2);
+    if (!w || !gu || !y1 || !y2) return -2;
+    if (!launchAddRmsNormGemvSilu(c->stream, sum1, y1, a, in, b, in, nw, eps, w, rows, in, inter)) return -1;
+    launchAddRmsNorm(c->stream, sum2, xn, a, in, b, in, nw, rows, in, eps);
+    if (!launchGemvSilu(c->stream, y2, xn, in, w, rows, in, inter)) {
+      launchGemv(c->stream, gu, 2 * inter, false, xn, in, w, nullptr, rows, in, 2 * inter);
+      launchSiluMul(c->stream, y2, gu, 2 * inter, rows, inter);
+    }
+    if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestNormFused kernels")) return -2;
+    diff = differing(y1, y2, (size_t)rows * inter);
+  } else {  // kind 1: with the norm (against addRmsNorm first); kind 2: the GEMV on x = a (no norm, no sum)
+    int heads = out, kvHeads = 2, headDim = 128, rot = 64, slotsTotal = 128;  // slots 3 + 13t, t < 8
+    int qW = heads * headDim, kvW = kvHeads * headDim, n = qW + 2 * kvW;
+    bf16* w = m.random((size_t)n * in, 0.05f);
+    bf16* bias = m.random(n, 0.5f);
+    bf16* qkv = (bf16*)m.zeros((size_t)rows * n * 2);
+    bf16* q1 = (bf16*)m.zeros((size_t)rows * qW * 2);
+    bf16* q2 = (bf16*)m.zeros((size_t)rows * qW * 2);
+    bf16* kc1 = (bf16*)m.zeros((size_t)slotsTotal * kvW * 2);
+    bf16* vc1 = (bf16*)m.zeros((size_t)slotsTotal * kvW * 2);
+    bf16* kc2 = (bf16*)m.zeros((size_t)slotsTotal * kvW * 2);
+    bf16* vc2 = (bf16*)m.zeros((size_t)slotsTotal * kvW * 2);
+    std::vector<int> slots, pos;
+    for (int t = 0; t < rows; t++) {
+      slots.push_back(3 + 13 * t);
+      pos.push_back(7 + 1021 * t);
+    }
+    std::vector<float> invHost(rot / 2);
+    for (int i = 0; i < rot / 2; i++) invHost[i] = 1.f / powf(10000.f, 2.f * i / rot);
+    int* ds = m.upload(slots);
+    int* dp = m.upload(pos);
+    float* di = m.upload(invHost);
+    if (!w || !bias || !qkv || !q1 || !q2 || !kc1 || !vc1 || !kc2 || !vc2 || !ds || !dp || !di) return -2;
+    if (kind == 1 ? !launchAddRmsNormQkvRope(c->stream, sum1, q1, a, in, b, in, nw, eps, w, bias, rows, in, kc1, vc1,
+                                             ds, dp, di, heads, kvHeads, headDim, rot)
+                  : !launchGemvQkvRope(c->stream, q1, a, in, w, bias, rows, in, kc1, vc1, ds, dp, di, heads, kvHeads,
+                                       headDim, rot)) {
+      return -1;
+    }
+    if (kind == 1) launchAddRmsNorm(c->stream, sum2, xn, a, in, b, in, nw, rows, in, eps);
+    launchGemv(c->stream, qkv, n, false, kind == 1 ? xn : a, in, w, bias, rows, in, n);
+    launchRopeQkv(c->stream, q2, qkv, n, qkv + qW, n, qkv + qW + kvW, n, kc2, vc2, ds, dp, di, rows, heads, kvHeads,
+                  headDim, rot, true);
+    if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestNormFused kernels")) return -2;
+    diff = differing(q1, q2, (size_t)rows * qW) + differing(kc1, kc2, (size_t)slotsTotal * kvW) +
+           differing(vc1, vc2, (size_t)slotsTotal * kvW);
+    if (kind == 2) return diff;
+  }
+  return diff + differing(sum1, sum2, (size_t)rows * in);
+}
+
+namespace {
+/** The kernel of an attention plan in words, e.g. "attention2K<G=12, DPL=4>, 2 blocks per KV head". */
+std::string attentionKernelName(const AttentionPlan& p) {
+  switch (p.kernel) {
+    case ATTN_FIRST:
+      return "attentionK<G=" + std::to_string(p.group) + ", DPL=" + std::to_string(p.dpl) + ">";
+    case ATTN_CHUNKED:
+      return "attention2K<G=" + std::to_string(p.group) + ", DPL=" + std::to_string(p.dpl) + ">" +
+             (p.hg > 1 ? ", " + std::to_string(p.hg) + " blocks per KV head" : "");
+    case ATTN_ANY:
+      return "attentionAnyK (a warp per query head)";
+    default:
+      return "none";
+  }
+}
+
+inline float bf16ToF32(uint16_t h) {
+  uint32_t b = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &b, 4);
+  return f;
+}
+
+/** A self-check's step: sequences of (context length, query tokens at its end), and how attention splits it. */
+struct AttnCase {
+  std::vector<std::pair<int, int>> seqs;
+  int partition;  // 0: dynamic (graph steps)
+  int splits;
+  bool counters;  // whether the kernel may merge its splits itself
+};
+
+AttnCase attnCase(int mode, int kvHeads) {
+  switch (mode) {
+    case 0:  // small-batch decode: per-query-head blocks; static splits of 64 that the kernel merges
+      return {{{1, 1}, {45, 1}, {300, 1}}, 64, 5, true};
+    case 1: {  // batched decode (rows × KV heads >= 32): per-KV-head blocks; graph-style dynamic splits
+      AttnCase c{{}, 0, 4, true};
+      int n = std::max(16, 32 / kvHeads + 1);
+      for (int i = 0; i < n; i++) c.seqs.push_back({1 + (i * 37) % 150, 1});
+      return c;
+    }
+    case 2:  // chunked prefill next to a fresh prompt and a decode token; splits merged by attentionCombineK
+      return {{{64, 24}, {9, 9}, {131, 1}}, 32, 5, false};
+    case 3:  // one split: the kernel writes the output directly
+      return {{{200, 1}, {7, 1}, {33, 1}, {100, 2}}, 256, 1, true};
+    default:  // more splits (282) than the kernel merges itself (256): attentionCombineK
+      return {{{9000, 1}, {40, 1}}, 32, 282, true};
+  }
+}
+
+/**
+ * out (rows, heads·headDim) of causal softmax attention in double precision, from the same bf16 inputs; the (token,
+ * head) pairs are spread over the host's cores.
+ */
+void attentionReference(std::vector<double>& out, const std::vector<uint16_t>& q, int ldq,
+                        const std::vector<uint16_t>& kc, const std::vector<uint16_t>& vc, const std::vector<int>& slotOf,
+                        const std::vector<int>& pos, const std::vector<int>& seqStart, int heads, int kvHeads,
+                        int headDim, double scale) {
+  int rows = (int)pos.size(), group = heads / kvHeads;
+  auto one = [&](int t, int h, std::vector<double>& w) {
+    int kh = h / group, n = pos[t] + 1;
+    const int* slots = slotOf.data() + seqStart[t];
+    w.assign(n, 0.0);
+    double mx = -1e300;
+    for (int p = 0; p < n; p++) {
+      const uint16_t* k = kc.data() + ((size_t)slots[p] * kvHeads + kh) * headDim;
+      const uint16_t* qh = q.data() + (size_t)t * ldq + (size_t)h * headDim;
+      double s = 0;
+      for (int d = 0; d < headDim; d++) s += (double)bf16ToF32(qh[d]) * bf16ToF32(k[d]);
+      w[p] = s * scale;
+      mx = std::max(mx, w[p]);
+    }
+    double sum = 0;
+    for (int p = 0; p < n; p++) sum += (w[p] = exp(w[p] - mx));
+    double* o = out.data() + ((size_t)t * heads + h) * headDim;
+    for (int d = 0; d < headDim; d++) o[d] = 0;
+    for (int p = 0; p < n; p++) {
+      const uint16_t* v = vc.data() + ((size_t)slots[p] * kvHeads + kh) * headDim;
+      for (int d = 0; d < headDim; d++) o[d] += w[p] * bf16ToF32(v[d]);
+    }
+    for (int d = 0; d < headDim; d++) o[d] /= sum;
+  };
+  int threads = (int)std::max(1u, std::min(16u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (int i = 0; i < threads; i++) {
+    pool.emplace_back([&, i]() {
+      std::vector<double> w;
+      for (int j = i; j < rows * heads; j += threads) one(j / heads, j % heads, w);
+    });
+  }
+  for (auto& th : pool) th.join();
+}
+}  // namespace
+
+/** The attention kernel that a step of `rows` tokens runs for these heads, in words ("none": no kernel). */
+JNI(jstring, attentionKernelName)(JNIEnv* env, jclass, jint rows, jint heads, jint kvHeads, jint headDim) {
+  return env->NewStringUTF(attentionKernelName(planAttention(rows, heads, kvHeads, headDim)).c_str());
+}
+
+/**
+ * Kernel self-check of attention on random data against a double-precision CPU reference: `heads` query heads over
+ * `kvHeads` KV heads of headDim, in the step shape `mode` of attnCase (0 small-batch decode, 1 batched decode with
+ * dynamic splits, 2 chunked prefill, 3 one split, 4 more splits than the kernel merges), KV blocks of 16 in shuffled
+ * order. An output element passes when |out − ref| <= 2^-8·|ref| + 2e-5 (bf16 rounding of the fp32 result).
+ * Returns {elements outside that bound, max |out − ref|, max |out − ref| / bound, rows}, or null after an exception
+ * (no kernel for the shape, a CUDA error, device memory).
+ */
+JNI(jdoubleArray, selfTestAttention)(JNIEnv* env, jclass, jlong h, jint heads, jint kvHeads, jint headDim, jint mode,
+                                     jlong seed) {
+  Context* c = ctx(h);
+  Scratch m(seed);
+  AttnCase ac = attnCase(mode, kvHeads);
+  const int bs = 16;
+  int rows = 0, blocks = 0, seqs = (int)ac.seqs.size(), stride = 0;
+  for (auto& sq : ac.seqs) {
+    rows += sq.second;
+    stride = std::max(stride, (sq.first + bs - 1) / bs);
+  }
+  blocks = seqs * stride;
+  std::vector<int> perm(blocks), tables((size_t)seqs * stride), tokSeq, pos, seqStart, slotOf;
+  for (int i = 0; i < blocks; i++) perm[i] = i;
+  for (int i = blocks - 1; i > 0; i--) std::swap(perm[i], perm[(int)((m.next() + 0.5f) * (i + 1)) % (i + 1)]);
+  for (int sq = 0; sq < seqs; sq++) {
+    int ctxLen = ac.seqs[sq].first, start = (int)slotOf.size();
+    for (int b = 0; b < stride; b++) tables[(size_t)sq * stride + b] = perm[sq * stride + b];
+    for (int p = 0; p < ctxLen; p++) slotOf.push_back(tables[(size_t)sq * stride + p / bs] * bs + p % bs);
+    for (int p = ctxLen - ac.seqs[sq].second; p < ctxLen; p++) {
+      tokSeq.push_back(sq * stride);
+      pos.push_back(p);
+      seqStart.push_back(start);
+    }
+  }
+  int width = heads * headDim, ldq = width + 2 * kvHeads * headDim;
+  size_t kvElems = (size_t)blocks * bs * kvHeads * headDim;
+  std::vector<uint16_t> hq((size_t)rows * ldq), hk(kvElems), hv(kvElems);
+  for (auto& x : hq) x = f32ToBf16(m.next() * 6.f);
+  for (auto& x : hk) x = f32ToBf16(m.next() * 2.f);
+  for (auto& x : hv) x = f32ToBf16(m.next());
+  bf16* dq = (bf16*)m.upload(hq);
+  bf16* dk = (bf16*)m.upload(hk);
+  bf16* dv = (bf16*)m.upload(hv);
+  int* dTables = m.upload(tables);
+  int* dTokSeq = m.upload(tokSeq);
+  int* dPos = m.upload(pos);
+  bf16* dOut = (bf16*)m.zeros((size_t)rows * width * 2);
+  float* dPart = (float*)m.zeros((size_t)rows * heads * ac.splits * (headDim + 2) * 4);
+  int* dCounters = (int*)m.zeros((size_t)rows * heads * 4);
+  if (!dq || !dk || !dv || !dTables || !dTokSeq || !dPos || !dOut || !dPart || !dCounters) {
+    throwIse(env, "selfTestAttention: cudaMalloc failed");
+    return nullptr;
+  }
+  float scale = 1.f / sqrtf((float)headDim);
+  // tokSeq holds each token's table row offset in ints, so the table stride is 1 (as CudaForwardStep passes it)
+  if (!launchAttention(c->stream, dOut, dPart, ac.counters ? dCounters : nullptr, dq, ldq, dk, dv, dTokSeq, dPos,
+                       dTables, 1, bs, rows, heads, kvHeads, headDim, scale, ac.partition, ac.splits)) {
+    throwIse(env, "selfTestAttention: no attention kernel for " + std::to_string(heads) + " query heads over " +
+                  std::to_string(kvHeads) + " KV heads, headDim " + std::to_string(headDim));
+    return nullptr;
+  }
+  if (!launched(env, "selfTestAttention kernels") || !ok(env, cudaStreamSynchronize(c->stream), "selfTestAttention")) {
+    return nullptr;
+  }
+  std::vector<uint16_t> got((size_t)rows * width);
+  std::vector<int> counters((size_t)rows * heads);
+  cudaMemcpy(got.data(), dOut, got.size() * 2, cudaMemcpyDeviceToHost);
+  cudaMemcpy(counters.data(), dCounters, counters.size() * 4, cudaMemcpyDeviceToHost);
+  std::vector<double> ref((size_t)rows * width);
+  attentionReference(ref, hq, ldq, hk, hv, slotOf, pos, seqStart, heads, kvHeads, headDim, scale);
+  double bad = 0, maxDiff = 0, worst = 0;
+  for (size_t i = 0; i < ref.size(); i++) {
+    double d = fabs((double)bf16ToF32(got[i]) - ref[i]), bound = fabs(ref[i]) / 256 + 2e-5;
+    if (!(d <= bound)) bad++;
+    if (d > maxDiff || d != d) maxDiff = d;
+    worst = std::max(worst, d / bound);
+  }
+  for (int v : counters) bad += v != 0;  // the kernel leaves its split counters at 0 for the next step
+  double res[4] = {bad, maxDiff, worst, (double)rows};
+  jdoubleArray out = env->NewDoubleArray(4);
+  env->SetDoubleArrayRegion(out, 0, 4, res);
+  return out;
+}
