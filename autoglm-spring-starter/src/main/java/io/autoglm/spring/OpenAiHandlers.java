@@ -7,6 +7,7 @@ import io.autoglm.ModelLease;
 import io.autoglm.ModelStatus;
 import io.autoglm.TextRequest;
 import io.autoglm.tokenizer.ChatTemplate;
+import io.micrometer.observation.ObservationRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -34,10 +35,14 @@ final class OpenAiHandlers {
   private final long startedSeconds = System.currentTimeMillis() / 1000;
   private volatile Map.Entry<ChatTemplate, ChatTemplateForms> forms; // the last template probed, and its forms
 
-  OpenAiHandlers(AutoGLMProvider provider, AutoGLMProperties.Server server, DisconnectWatcher watcher) {
+  private final ObservationRegistry observations;
+
+  OpenAiHandlers(AutoGLMProvider provider, AutoGLMProperties.Server server, DisconnectWatcher watcher,
+      ObservationRegistry observations) {
     this.provider = provider;
     this.server = server;
     this.watcher = watcher;
+    this.observations = observations;
   }
 
   ServerResponse chatCompletions(ServerRequest request) throws Exception {
@@ -102,17 +107,26 @@ final class OpenAiHandlers {
   }
 
   private ServerResponse generate(ServerRequest request, boolean chat) throws Exception {
-    ModelLease lease = lease();
+    RequestObservation observation = RequestObservation.start(observations, chat ? "chat" : "text_completion");
+    ModelLease lease;
     try {
-      return generate(request, chat, lease);
+      lease = lease();
+    } catch (RuntimeException e) {
+      observation.failed(e);
+      throw e;
+    }
+    try {
+      return generate(request, chat, lease, observation);
     } catch (Exception | Error e) {
       lease.close();
+      observation.failed(e);
       throw e;
     }
   }
 
   /** Everything on the leased engine; the lease ends with the last choice, so a swap never closes it mid-way. */
-  private ServerResponse generate(ServerRequest request, boolean chat, ModelLease lease) throws Exception {
+  private ServerResponse generate(ServerRequest request, boolean chat, ModelLease lease,
+      RequestObservation observation) throws Exception {
     AutoGLM glm = lease.model();
     int maxModelLen = glm.stats().maxModelLen();
     OpenAiRequestParser parser = new OpenAiRequestParser(server.defaultTemperature(), server.maxChoices(),
@@ -125,6 +139,7 @@ final class OpenAiHandlers {
     List<GenerationHandle> handles = submit(glm, r.textRequests(caller(request, r),
         Optional.ofNullable(server.requestTimeout())), chat ? "messages" : "prompt");
     lease.closeWhenDone(handles.stream().map(GenerationHandle::result).toList());
+    observation.submitted(glm.modelId(), r.stream(), handles);
     OpenAiResponses format = new OpenAiResponses((chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID(),
         System.currentTimeMillis() / 1000, glm.modelId(), chat, r.includeUsage(), r.parsing(), r.parallelToolCalls());
     String echo = r.echo() ? r.prompt().orElse("") : "";
