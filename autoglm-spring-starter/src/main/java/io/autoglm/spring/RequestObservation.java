@@ -128,8 +128,11 @@ final class RequestObservation {
         phase++;
         String name = phase == 0 ? QUEUE : phase == 1 ? PREFILL : phase == 2 ? DECODE : null;
         if (name != null && (phase == to || to < 3)) { // the end skips phases never started (a cache hit)
-          current = Observation.createNotStarted(name, registry).parentObservation(request)
-              .highCardinalityKeyValue("autoglm.request_id", handle.requestId()).start();
+          // In the request's scope: a tracer prefers the thread's current span (here, maybe the HTTP one) as parent.
+          try (Observation.Scope scope = request.openScope()) {
+            current = Observation.createNotStarted(name, registry).parentObservation(request)
+                .highCardinalityKeyValue("autoglm.request_id", handle.requestId()).start();
+          }
         }
       }
     }
