@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Assumptions;
  * A real {@code redis-server} (the Debian package; .ci/run installs it) on a free port, no persistence. Tests that
  * need one skip, through an assumption, only when the binary is missing.
  */
-final class RedisServer implements AutoCloseable {
+public final class RedisServer implements AutoCloseable {
   private final int port;
   private Process process;
 
@@ -23,7 +23,7 @@ final class RedisServer implements AutoCloseable {
     this.port = port;
   }
 
-  static RedisServer start() {
+  public static RedisServer start() {
     Assumptions.assumeTrue(binary() != null, "redis-server is not installed (apt-get install redis-server)");
     RedisServer s = new RedisServer(freePort());
     s.startProcess();
@@ -54,7 +54,7 @@ final class RedisServer implements AutoCloseable {
   }
 
   /** Starts (or restarts, after {@link #stop}) the server on the same port and waits until it accepts. */
-  void startProcess() {
+  public void startProcess() {
     try {
       process = new ProcessBuilder(binary(), "--port", Integer.toString(port), "--bind", "127.0.0.1", "--save", "",
           "--appendonly", "no", "--enable-debug-command", "local").redirectErrorStream(true)
@@ -77,7 +77,7 @@ final class RedisServer implements AutoCloseable {
   }
 
   /** Kills the server (SIGKILL): an outage, not a clean shutdown. */
-  void stop() {
+  public void stop() {
     if (process != null && process.isAlive()) {
       process.destroyForcibly();
       try {
@@ -88,11 +88,11 @@ final class RedisServer implements AutoCloseable {
     }
   }
 
-  RedisURI uri() {
+  public RedisURI uri() {
     return RedisURI.create("redis://127.0.0.1:" + port);
   }
 
-  static void sleep(long millis) {
+  public static void sleep(long millis) {
     try {
       Thread.sleep(millis);
     } catch (InterruptedException e) {

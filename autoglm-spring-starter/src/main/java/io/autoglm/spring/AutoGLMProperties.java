@@ -102,6 +102,11 @@ public record AutoGLMProperties(
 
     /** The token-bucket limiter these settings describe, when any limit is set. */
     public Optional<RateLimiter> toRateLimiter() {
+      return toRateLimits().map(RateLimiter::tokenBucket);
+    }
+
+    /** The limits these settings describe, when any is set. */
+    public Optional<RateLimits> toRateLimits() {
       if (!isConfigured()) {
         return Optional.empty();
       }
@@ -121,7 +126,7 @@ public record AutoGLMProperties(
       if (maxConcurrentRequests != null) {
         b.maxConcurrentRequests(maxConcurrentRequests);
       }
-      return Optional.of(RateLimiter.tokenBucket(b.build()));
+      return Optional.of(b.build());
     }
   }
 
