@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: the lookup ({@code GET}) runs on the caller's thread (the engine calls the cache in {@code submit}) and
  * waits at most {@link RedisOptions#commandTimeout()}; the write ({@code SET … PX ttl}) is sent when the generation
- * completes and never waited for. When the lookup does not answer in time, {@link FailMode#OPEN} generates as on a
+ * completes and never waited for (until Redis has it, this instance answers from the result it holds). When the lookup does not answer in time, {@link FailMode#OPEN} generates as on a
  * miss and {@link FailMode#CLOSED} fails the request with {@link RedisUnavailableException}. A stored value this
  * version cannot read counts as a miss (and is overwritten).
  */
@@ -108,6 +108,7 @@ public final class RedisResponseCache implements ResponseCache, AutoCloseable {
       Optional<GenerationResult> stored = lookup(redisKey);
       if (stored.isPresent()) {
         hits.incrementAndGet();
+        inFlight.remove(redisKey, mine);
         mine.complete(stored.get());
         return mine.copy();
       }
@@ -118,9 +119,11 @@ public final class RedisResponseCache implements ResponseCache, AutoCloseable {
       }
       generated.whenComplete((r, e) -> {
         if (r != null && keepable(r)) {
-          store(redisKey, r);
+          // Answered locally until Redis has it, so this instance never misses its own fresh result.
+          store(redisKey, r).whenComplete((ok, failed) -> inFlight.remove(redisKey, mine));
+        } else {
+          inFlight.remove(redisKey, mine);
         }
-        inFlight.remove(redisKey, mine);
         if (e != null) {
           mine.completeExceptionally(e);
         } else {
@@ -132,10 +135,6 @@ public final class RedisResponseCache implements ResponseCache, AutoCloseable {
       inFlight.remove(redisKey, mine);
       mine.completeExceptionally(e);
       return mine.copy();
-    } finally {
-      if (mine.isDone()) {
-        inFlight.remove(redisKey, mine);
-      }
     }
   }
 
@@ -178,15 +177,19 @@ public final class RedisResponseCache implements ResponseCache, AutoCloseable {
     return Optional.empty();
   }
 
-  private void store(String redisKey, GenerationResult result) {
+  /** Sends the write; the returned stage completes (never exceptionally) once Redis answered or gave up. */
+  private CompletableFuture<Void> store(String redisKey, GenerationResult result) {
     try {
-      connection.async().set(redisKey, ResultCodec.encode(result), SetArgs.Builder.px(ttl.toMillis()))
-          .exceptionally(e -> {
-            LOG.debug("response cache: write of {} was lost: {}", redisKey, e.toString());
+      return connection.async().set(redisKey, ResultCodec.encode(result), SetArgs.Builder.px(ttl.toMillis()))
+          .toCompletableFuture().handle((ok, e) -> {
+            if (e != null) {
+              LOG.debug("response cache: write of {} was lost: {}", redisKey, e.toString());
+            }
             return null;
           });
     } catch (RuntimeException e) {
       LOG.debug("response cache: write of {} was lost: {}", redisKey, e.toString());
+      return CompletableFuture.completedFuture(null);
     }
   }
 
