@@ -11,10 +11,19 @@ package io.autoglm.redis;
 final class RateLimitScripts {
   private RateLimitScripts() {}
 
-  /** Shared by both scripts: ARGV[1..6] = limReq, reqPerMs, reqBurst, limTok, tokPerMs, tokBurst; sets now, r, tk. */
+  /**
+   * Shared by both scripts: ARGV[1..6] = limReq, reqPerMs, reqBurst, limTok, tokPerMs, tokBurst, and the last ARGV
+   * the caller's clock in ms, or empty for Redis's; sets now, r, tk. Waits are rounded up to whole ms (less 1e-6, so
+   * a float just over a whole ms is not rounded past it).
+   */
   private static final String REFILL = """
-      local t = redis.call('TIME')
-      local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      local now
+      if ARGV[#ARGV] ~= '' then
+        now = tonumber(ARGV[#ARGV])
+      else
+        local t = redis.call('TIME')
+        now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+      end
       local limReq = ARGV[1] == '1'
       local reqPerMs = tonumber(ARGV[2])
       local reqBurst = tonumber(ARGV[3])
@@ -51,8 +60,8 @@ final class RateLimitScripts {
       end
       local rw = 0
       local tw = 0
-      if limReq and r < 1 then rw = math.ceil((1 - r) / reqPerMs) end
-      if limTok and tk < reserved then tw = math.ceil((reserved - tk) / tokPerMs) end
+      if limReq and r < 1 then rw = math.ceil((1 - r) / reqPerMs - 1e-6) end
+      if limTok and tk < reserved then tw = math.ceil((reserved - tk) / tokPerMs - 1e-6) end
       if rw > 0 or tw > 0 then
         if rw >= tw then return {1, rw} end
         return {2, tw}

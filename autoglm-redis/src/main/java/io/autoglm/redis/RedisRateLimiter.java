@@ -19,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,9 +48,12 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
   private final long idleMs;
   private final AtomicLong unavailable = new AtomicLong();
   private final AtomicLong lastWarnMillis = new AtomicLong();
+  private final Optional<LongSupplier> clock;
 
   private RedisRateLimiter(StatefulRedisConnection<String, String> connection, Optional<RedisClient> ownedClient,
-      RateLimits limits, RedisOptions options, RateLimiter fallback, Duration permitLease) {
+      RateLimits limits, RedisOptions options, RateLimiter fallback, Duration permitLease,
+      Optional<LongSupplier> clock) {
+    this.clock = clock;
     this.connection = connection;
     this.ownedClient = ownedClient;
     this.limits = limits;
@@ -157,13 +161,15 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
   }
 
   private String[] args(String... rest) {
+    String now = clock.map(c -> Long.toString(Math.floorDiv(c.getAsLong(), 1_000_000L))).orElse("");
     String[] head = {limits.limitsRequests() ? "1" : "0",
         Double.toString(limits.requestsPerMinute() / MS_PER_MINUTE), Long.toString(limits.requestBurst()),
         limits.limitsTokens() ? "1" : "0", Double.toString(limits.tokensPerMinute() / MS_PER_MINUTE),
         Long.toString(limits.tokenBurst())};
-    String[] all = new String[head.length + rest.length];
+    String[] all = new String[head.length + rest.length + 1];
     System.arraycopy(head, 0, all, 0, head.length);
     System.arraycopy(rest, 0, all, head.length, rest.length);
+    all[all.length - 1] = now; // the scripts read the clock from the last argument
     return all;
   }
 
@@ -225,8 +231,18 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
     private RedisOptions options = RedisOptions.defaults();
     private RateLimiter fallback = RateLimiter.unlimited();
     private Duration permitLease = Duration.ofMinutes(10);
+    private Optional<LongSupplier> clock = Optional.empty();
 
     private Builder() {}
+
+    /**
+     * Refills the buckets by this monotonic nanosecond clock instead of Redis's ({@code TIME}). Only where every
+     * instance reads one clock (tests with a fake clock, one instance): two hosts' clocks do not agree.
+     */
+    public Builder clock(LongSupplier nanoTime) {
+      this.clock = Optional.of(Objects.requireNonNull(nanoTime, "nanoTime must not be null"));
+      return this;
+    }
 
     /** Connects to this Redis when built (and closes the connection with the limiter). */
     public Builder uri(RedisURI uri) {
@@ -275,12 +291,12 @@ public final class RedisRateLimiter implements RateLimiter, AutoCloseable {
         throw new IllegalStateException("set exactly one of uri(…) and connection(…)");
       }
       if (connection != null) {
-        return new RedisRateLimiter(connection, Optional.empty(), limits, options, fallback, permitLease);
+        return new RedisRateLimiter(connection, Optional.empty(), limits, options, fallback, permitLease, clock);
       }
       RedisClient client = RedisConnections.client(uri, options.commandTimeout());
       try {
         return new RedisRateLimiter(RedisConnections.connect(client), Optional.of(client), limits, options,
-            fallback, permitLease);
+            fallback, permitLease, clock);
       } catch (RuntimeException e) {
         client.shutdown();
         throw e;
