@@ -118,7 +118,10 @@ public final class ModelRegistry implements AutoCloseable {
     }
   }
 
-  /** Makes {@code glm} serve {@code name} now, replacing (and draining) the instance there. */
+  /**
+   * Makes {@code glm} serve {@code name} now. An instance it replaces is drained and (when owned) closed before this
+   * returns, so the call may wait up to the drain timeout.
+   */
   public void register(String name, AutoGLM glm, boolean owned) {
     Objects.requireNonNull(glm, "glm must not be null");
     Slot slot = slot(name);
@@ -240,7 +243,10 @@ public final class ModelRegistry implements AutoCloseable {
     return slots.computeIfAbsent(name, n -> new Slot());
   }
 
-  /** Retires every serving instance, drains it (up to the drain timeout) and closes the owned ones. */
+  /**
+   * Retires every serving instance, drains it (up to the drain timeout each) and closes the owned ones; a load still
+   * running closes what it loads. Later loads and registrations are refused.
+   */
   @Override
   public void close() {
     closed = true;

@@ -115,6 +115,7 @@ public class AutoGLMEndpoint {
   private Map<String, Object> settings() {
     AutoGLMProperties p = properties;
     Map<String, Object> s = new LinkedHashMap<>();
+    s.put("servedModelName", provider.servedName().orElse(null));
     s.put("kvBlocks", p.kvBlocks());
     s.put("kvBlockSizeTokens", p.kvBlockSizeTokens());
     s.put("maxRunningSequences", p.maxRunningSequences());
