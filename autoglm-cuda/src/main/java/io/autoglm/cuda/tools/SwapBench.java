@@ -62,33 +62,7 @@ public final class SwapBench {
     Set<String> servedAfter = ConcurrentHashMap.newKeySet();
     try (ModelRegistry registry = new ModelRegistry(Duration.ofMinutes(2))) {
       registry.register("glm", load(dir, "v1"), true);
-      List<Thread> clients = new ArrayList<>();
-      for (int c = 0; c < 32; c++) {
-        SplittableRandom r = new SplittableRandom(c);
-        Thread t = new Thread(() -> {
-          while (!stop.get()) {
-            boolean after = switched.get();
-            try (ModelLease lease = registry.lease("glm")) {
-              int vocab = lease.model().config().vocabSize();
-              GenerationResult g = lease.model().submit(GenerationRequest.of(
-                  EngineBench.ids(CudaBench.randomTokens(r, 32, vocab)),
-                  SamplingParams.builder().maxNewTokens(16).ignoreEos(true).build())).result().join();
-              if (g.finishReason() != FinishReason.LENGTH || g.tokenIds().size() != 16) {
-                failures.add(g.finishReason() + " with " + g.tokenIds().size() + " tokens");
-              } else {
-                ok.incrementAndGet();
-                if (after) {
-                  servedAfter.add(lease.model().modelId());
-                }
-              }
-            } catch (RuntimeException e) {
-              failures.add(e.toString());
-            }
-          }
-        }, "swap-client-" + c);
-        clients.add(t);
-        t.start();
-      }
+      List<Thread> clients = startClients(registry, stop, switched, ok, failures, servedAfter);
       awaitCount(ok, 500); // warm: the buckets this load reaches are captured before the baseline
       long one = CudaBackend.deviceMemoryInUse(0);
       ModelRegistry.Swap swap = registry.load("glm", "v2", () -> load(dir, "v2"), true);
@@ -114,6 +88,39 @@ public final class SwapBench {
           after - one, 100.0 * (after - one) / model, memoryBack ? "BACK" : "NOT BACK");
       return failures.isEmpty() && allNew && memoryBack;
     }
+  }
+
+  /** 32 threads requesting through the registry until {@code stop}: 32-token prompts, 16 tokens each. */
+  private static List<Thread> startClients(ModelRegistry registry, AtomicBoolean stop, AtomicBoolean switched,
+      AtomicInteger ok, Queue<String> failures, Set<String> servedAfter) {
+    List<Thread> clients = new ArrayList<>();
+    for (int c = 0; c < 32; c++) {
+      SplittableRandom r = new SplittableRandom(c);
+      Thread t = new Thread(() -> {
+        while (!stop.get()) {
+          boolean after = switched.get();
+          try (ModelLease lease = registry.lease("glm")) {
+            int vocab = lease.model().config().vocabSize();
+            GenerationResult g = lease.model().submit(GenerationRequest.of(
+                EngineBench.ids(CudaBench.randomTokens(r, 32, vocab)),
+                SamplingParams.builder().maxNewTokens(16).ignoreEos(true).build())).result().join();
+            if (g.finishReason() != FinishReason.LENGTH || g.tokenIds().size() != 16) {
+              failures.add(g.finishReason() + " with " + g.tokenIds().size() + " tokens");
+            } else {
+              ok.incrementAndGet();
+              if (after) {
+                servedAfter.add(lease.model().modelId());
+              }
+            }
+          } catch (RuntimeException e) {
+            failures.add(e.toString());
+          }
+        }
+      }, "swap-client-" + c);
+      clients.add(t);
+      t.start();
+    }
+    return clients;
   }
 
   private static void awaitCount(AtomicInteger counter, int atLeast) throws InterruptedException {
