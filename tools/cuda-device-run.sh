@@ -3,7 +3,7 @@
 # attention kernel), conf (EngineBench conformance), old (CudaBench bench with the jars in lib-old/, for A/B against
 # an earlier build), new (CudaBench bench: profile, single, ttft, batch), big (CudaBench bench at GLM-4-32B-0414 shapes,
 # weights random in host memory), engine (EngineBench engine: throughput and
-# the 1,000-request leak rounds), tp (EngineBench tp: tensor parallelism over NCCL on TP GPUs), peer (torch_peer.py),
+# the 1,000-request leak rounds), swap (SwapBench: a hot swap under load, device bytes back to one model), tp (EngineBench tp: tensor parallelism over NCCL on TP GPUs), peer (torch_peer.py),
 # hf (hf_baseline.py), contract (the backend contract and this module's tests on the CUDA backend: JUnit through
 # io.autoglm.cuda.ContractMain, with lib-test/), oldverify (CudaBench verify with lib-old/'s jars, then a diff against the verify stage's log:
 # identical logs mean every printed error, margin and self-check count is the same). Knobs: the ${...:-default} below; CUDA_OPTS (e.g. "-Dcuda.fuse=7") goes to the verify and conf
@@ -86,6 +86,12 @@ if [[ $ST == *,engine,* ]]; then
   timeout ${ENGINE_TIMEOUT:-200} $J -Xmx16g -cp "$CP" io.autoglm.cuda.tools.EngineBench engine /tmp/work 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/engine.log | tail -${ENGINE_TAIL:-30}
   lap engine
+fi
+if [[ $ST == *,swap,* ]]; then
+  echo "== SwapBench: hot swap of two glm-4-9b-shaped instances under 32 clients"
+  timeout ${SWAP_TIMEOUT:-420} $J -Xmx16g -cp "$CP" io.autoglm.cuda.tools.SwapBench /tmp/work 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/swap.log | tail -${SWAP_TAIL:-6}
+  lap swap
 fi
 if [[ $ST == *,tp,* ]]; then
   # NVLink multicast stays off on these shared machines (device README)

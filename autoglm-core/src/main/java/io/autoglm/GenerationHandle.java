@@ -14,6 +14,8 @@ public final class GenerationHandle {
   private final CompletableFuture<GenerationResult> result;
   private final TokenPublisher<TokenEvent> tokens;
   private volatile Runnable onCancel = () -> {};
+  private final CompletableFuture<Void> admitted = new CompletableFuture<>();
+  private final CompletableFuture<Void> firstToken = new CompletableFuture<>();
 
   GenerationHandle(String requestId, Executor callbacks) {
     this.requestId = requestId;
@@ -39,6 +41,27 @@ public final class GenerationHandle {
   /** Completes with the result (also when cancelled or timed out: see its finish reason), or exceptionally. */
   public CompletableFuture<GenerationResult> result() {
     return result;
+  }
+
+  /**
+   * Completes (on a callback thread) when the engine first takes the request from its queue into the running batch;
+   * never for a request answered by the response cache. For tracing the queue and prefill phases.
+   */
+  public CompletableFuture<Void> admitted() {
+    return admitted.copy();
+  }
+
+  /** Completes (on a callback thread) when the first output token is sampled; never for a cached answer. */
+  public CompletableFuture<Void> firstToken() {
+    return firstToken.copy();
+  }
+
+  CompletableFuture<Void> admittedFuture() {
+    return admitted;
+  }
+
+  CompletableFuture<Void> firstTokenFuture() {
+    return firstToken;
   }
 
   /** The generated tokens as they come; completes after the last one. One subscriber. */

@@ -18,6 +18,7 @@ final class RequestListener implements Sequence.Listener {
   private final List<Integer> stopIds;
   private long firstTokenNanos;
   private long lastTokenNanos;
+  private boolean admitted; // engine thread only
 
   private final EngineMetrics metrics;
   private final Executor callbacks;
@@ -39,13 +40,26 @@ final class RequestListener implements Sequence.Listener {
     this.capturedLogits = capturedLogits;
   }
 
+  /** Tells the handle once, on the callback pool (its waiters may do anything). */
+  @Override
+  public void onAdmitted() {
+    if (!admitted) {
+      admitted = true;
+      callbacks.execute(() -> handle.admittedFuture().complete(null));
+    }
+  }
+
   @Override
   public boolean onToken(int index, int tokenId) {
-    lastTokenNanos = System.nanoTime();
+    long now = System.nanoTime();
     if (index == 0) {
-      firstTokenNanos = lastTokenNanos;
+      firstTokenNanos = now;
       metrics.onFirstToken(operation, firstTokenNanos - acceptedNanos);
+      callbacks.execute(() -> handle.firstTokenFuture().complete(null));
+    } else if (lastTokenNanos > 0) {
+      metrics.onInterTokenLatency(operation, now - lastTokenNanos);
     }
+    lastTokenNanos = now;
     String delta = text.isPresent() && !stopIds.contains(tokenId) ? text.get().add(tokenId) : "";
     handle.publisher().offer(new TokenEvent(index, tokenId, delta,
         text.map(TextStream::takeDeltas).orElse(List.of())));

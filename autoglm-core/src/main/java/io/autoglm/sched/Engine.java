@@ -162,7 +162,7 @@ public final class Engine implements AutoCloseable {
         long t0 = System.nanoTime();
         Scheduler.Output out = scheduler.schedule();
         out.preempted().forEach(observer::onPreemption);
-        out.admitted().forEach(seq -> observer.onAdmitted(seq, seq.cachedPromptTokens()));
+        out.admitted().forEach(this::admitted);
         if (!out.chunks().isEmpty()) {
           runStep(out);
         }
@@ -184,6 +184,15 @@ public final class Engine implements AutoCloseable {
       failAll(e);
     } finally {
       cancelAll();
+    }
+  }
+
+  private void admitted(Sequence seq) {
+    observer.onAdmitted(seq, seq.cachedPromptTokens());
+    try {
+      seq.listener().onAdmitted(); // tracing only: a failure here must not end the request
+    } catch (RuntimeException e) {
+      LOG.warn("the listener of request {} failed on admission", seq.id(), e);
     }
   }
 

@@ -32,6 +32,9 @@ public final class Sequence {
 
     /** The sequence's step failed as a whole (a backend error), or the engine stopped on an internal error. */
     void onError(Sequence seq, Throwable error);
+
+    /** The scheduler took the sequence from the waiting queue into the running batch (again after a preemption). */
+    default void onAdmitted() {}
   }
 
   private final String id;

@@ -11,7 +11,7 @@ import io.micrometer.core.instrument.MeterRegistry;
  * <p>Who calls what, and when:
  * <ul>
  *   <li>the engine thread, once per step: {@link #onStep}, {@link #onPreemption}, {@link #onPrefixCacheLookup},
- *       {@link #onFirstToken}, {@link #onRequestFinished}, {@link #onRequestFailed};</li>
+ *       {@link #onFirstToken}, {@link #onInterTokenLatency}, {@link #onRequestFinished}, {@link #onRequestFailed};</li>
  *   <li>caller threads, before a request reaches the engine: {@link #onResponseCacheLookup}, {@link #onRateLimited}.</li>
  * </ul>
  * So implementations must be thread-safe, must not block and must not throw. Durations are monotonic nanoseconds
@@ -30,6 +30,9 @@ public interface EngineMetrics {
 
   /** When a request's first output token is sampled. */
   default void onFirstToken(String operationName, long timeToFirstTokenNanos) {}
+
+  /** When a request's output token after the first is sampled: the time since its previous one. */
+  default void onInterTokenLatency(String operationName, long nanos) {}
 
   /**
    * When a request ends with a result (any {@link FinishReason}).

@@ -28,7 +28,8 @@ import java.util.concurrent.TimeUnit;
  * Operational meters, named {@code autoglm.*}: running/waiting requests, KV cache usage, batch tokens per step,
  * prompt/generation token counters, finished requests by {@code gen_ai.response.finish_reasons}, failed requests by
  * {@code error.type}, response-cache lookups by {@code result=hit|miss}, rate-limit rejections by {@code limit},
- * prefix-cache queried/hit tokens and hit ratio, preemptions. Hot-path callbacks touch only meters made up front.
+ * prefix-cache queried/hit tokens and hit ratio, preemptions. Besides, the vLLM names autoscalers use
+ * ({@link VllmMeters}). Hot-path callbacks touch only meters made up front.
  */
 final class MicrometerEngineMetrics implements EngineMetrics {
   static final String TOKEN_USAGE = "gen_ai.client.token.usage";
@@ -71,11 +72,13 @@ final class MicrometerEngineMetrics implements EngineMetrics {
   private final Map<FinishReason, Counter> finished = new EnumMap<>(FinishReason.class);
   private final Map<Limit, Counter> rateLimited = new EnumMap<>(Limit.class);
   private final Map<String, OperationMeters> operations = new ConcurrentHashMap<>();
+  private final VllmMeters vllm;
 
   MicrometerEngineMetrics(MeterRegistry registry, String modelId) {
     this.registry = Objects.requireNonNull(registry, "registry must not be null");
     this.modelId = Objects.requireNonNull(modelId, "modelId must not be null");
     this.modelTags = Tags.of(MODEL, modelId);
+    this.vllm = new VllmMeters(registry, modelId);
     Gauge.builder("autoglm.requests.running", this, m -> m.runningRequests).tags(modelTags).strongReference(true)
         .description("Requests in the running batch").register(registry);
     Gauge.builder("autoglm.requests.waiting", this, m -> m.waitingRequests).tags(modelTags).strongReference(true)
@@ -122,6 +125,7 @@ final class MicrometerEngineMetrics implements EngineMetrics {
     this.runningRequests = Math.max(0, runningRequests);
     this.waitingRequests = Math.max(0, waitingRequests);
     this.kvCacheUsage = kvCacheUsage >= 0 ? Math.min(1, kvCacheUsage) : 0; // NaN and negatives read as 0
+    vllm.onStep(this.runningRequests, this.waitingRequests, this.kvCacheUsage);
     if (batchTokens > 0) {
       this.batchTokens.record(batchTokens);
     }
@@ -130,6 +134,12 @@ final class MicrometerEngineMetrics implements EngineMetrics {
   @Override
   public void onFirstToken(String operationName, long timeToFirstTokenNanos) {
     operation(operationName).timeToFirstToken.record(Math.max(0, timeToFirstTokenNanos), TimeUnit.NANOSECONDS);
+    vllm.onFirstToken(Math.max(0, timeToFirstTokenNanos));
+  }
+
+  @Override
+  public void onInterTokenLatency(String operationName, long nanos) {
+    vllm.onInterTokenLatency(Math.max(0, nanos));
   }
 
   @Override
@@ -160,12 +170,14 @@ final class MicrometerEngineMetrics implements EngineMetrics {
   @Override
   public void onPreemption() {
     preemptions.increment();
+    vllm.onPreemption();
   }
 
   @Override
   public void onPrefixCacheLookup(int hitTokens, int queriedTokens) {
     prefixQueriedTokens.increment(Math.max(0, queriedTokens));
     prefixHitTokens.increment(Math.max(0, Math.min(hitTokens, queriedTokens)));
+    vllm.onPrefixCacheLookup(Math.max(0, Math.min(hitTokens, queriedTokens)), Math.max(0, queriedTokens));
   }
 
   @Override

@@ -46,8 +46,9 @@ public class AutoGLMActuatorAutoConfiguration {
     @Bean
     @ConditionalOnMissingBean
     @ConditionalOnAvailableEndpoint
-    AutoGLMEndpoint autoglmEndpoint(AutoGLMProvider provider, AutoGLMProperties properties) {
-      return new AutoGLMEndpoint(provider, properties);
+    AutoGLMEndpoint autoglmEndpoint(AutoGLMProvider provider, AutoGLMProperties properties,
+        org.springframework.beans.factory.ObjectProvider<AutoGLMFactory> factory) {
+      return new AutoGLMEndpoint(provider, properties, java.util.Optional.ofNullable(factory.getIfUnique()));
     }
   }
 }

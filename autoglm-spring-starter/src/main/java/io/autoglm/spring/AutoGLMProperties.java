@@ -19,6 +19,8 @@ import org.springframework.util.unit.DataSize;
  * @param modelPath folder with config.json and the safetensors weights; the starter backs off while it is unset
  * @param tokenizerPath folder with the tokenizer files when they are not in the model folder
  * @param modelId the id clients send as model (default: the model folder's name)
+ * @param servedModelName a name clients may send as model whatever instance serves (default: the first model's id),
+ *     so requests naming it keep working across a hot swap
  * @param backend compute backend name (cpu, cuda, ...); default: the best available
  * @param kvBlocks KV cache blocks; default: sized from free memory (GPU) or 1 GiB (CPU)
  * @param kvBlockSizeTokens tokens per KV cache block
@@ -38,6 +40,7 @@ public record AutoGLMProperties(
     Path modelPath,
     Path tokenizerPath,
     String modelId,
+    String servedModelName,
     String backend,
     Integer kvBlocks,
     @DefaultValue("16") int kvBlockSizeTokens,
@@ -99,6 +102,11 @@ public record AutoGLMProperties(
 
     /** The token-bucket limiter these settings describe, when any limit is set. */
     public Optional<RateLimiter> toRateLimiter() {
+      return toRateLimits().map(RateLimiter::tokenBucket);
+    }
+
+    /** The limits these settings describe, when any is set. */
+    public Optional<RateLimits> toRateLimits() {
       if (!isConfigured()) {
         return Optional.empty();
       }
@@ -118,7 +126,7 @@ public record AutoGLMProperties(
       if (maxConcurrentRequests != null) {
         b.maxConcurrentRequests(maxConcurrentRequests);
       }
-      return Optional.of(RateLimiter.tokenBucket(b.build()));
+      return Optional.of(b.build());
     }
   }
 
@@ -174,6 +182,11 @@ public record AutoGLMProperties(
     if (modelPath == null) {
       throw new IllegalStateException("autoglm.model-path is not set");
     }
+    return toBuilder(modelPath, modelId, tokenizerPath);
+  }
+
+  /** As {@link #toBuilder()} for another checkpoint (a hot swap): its own path, id and tokenizer. */
+  public AutoGLM.Builder toBuilder(Path modelPath, String modelId, Path tokenizerPath) {
     AutoGLM.Builder b = AutoGLM.builder().modelPath(modelPath)
         .kvBlockSizeTokens(kvBlockSizeTokens)
         .maxRunningSequences(maxRunningSequences)

@@ -2,7 +2,12 @@ package io.autoglm.spring;
 
 import io.autoglm.AutoGLM;
 import io.autoglm.EngineStats;
+import io.autoglm.ModelLease;
+import io.autoglm.ModelRegistry;
+import io.autoglm.ModelStatus;
 import java.time.Duration;
+import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -20,11 +25,15 @@ import org.springframework.beans.factory.DisposableBean;
  * shutdown DRAINING (no new requests; in-flight ones finish, up to the shutdown timeout), then CLOSED.
  *
  * <p>The HTTP API, the health indicator and the {@code autoglm} endpoint read the engine through this holder, so the
- * application can start and report OUT_OF_SERVICE while a large checkpoint loads. An engine this holder loaded is
- * closed by it; an engine given to it ({@link #of}) is drained but left to its owner to close.
+ * application can start and report OUT_OF_SERVICE while a large checkpoint loads. Behind it is a
+ * {@link ModelRegistry} with one name: {@link #swap} loads another checkpoint beside the serving one and switches to
+ * it with no failed request (the state stays READY throughout; a failed swap leaves the old model serving). An
+ * engine this holder loaded (or swapped in) is closed by it; an engine given to it ({@link #of}) is drained but left
+ * to its owner to close.
  */
 public final class AutoGLMProvider implements DisposableBean {
   private static final Logger LOG = LoggerFactory.getLogger(AutoGLMProvider.class);
+  static final String NAME = "default";
 
   /** Where the engine is in its life cycle. */
   public enum State {
@@ -35,53 +44,67 @@ public final class AutoGLMProvider implements DisposableBean {
     CLOSED
   }
 
-  private final CompletableFuture<AutoGLM> engine;
-  private final boolean owned;
+  private final ModelRegistry registry;
+  private final CompletableFuture<AutoGLM> first;
   private final Duration shutdownTimeout;
+  private volatile Optional<String> servedName;
   private volatile boolean draining;
   private volatile boolean closed;
 
-  private AutoGLMProvider(CompletableFuture<AutoGLM> engine, boolean owned, Duration shutdownTimeout) {
-    this.engine = engine;
-    this.owned = owned;
+  private AutoGLMProvider(Duration shutdownTimeout, Optional<String> servedName) {
     this.shutdownTimeout = Objects.requireNonNull(shutdownTimeout, "shutdownTimeout");
+    this.registry = new ModelRegistry(shutdownTimeout);
+    this.first = new CompletableFuture<>();
+    this.servedName = servedName;
   }
 
-  /** Loads on a daemon thread named {@code autoglm-loader}; the application starts meanwhile. */
+  /** Loads on a daemon thread named {@code autoglm-loader-default}; the application starts meanwhile. */
   public static AutoGLMProvider loadInBackground(Supplier<AutoGLM> loader, Duration shutdownTimeout) {
-    CompletableFuture<AutoGLM> future = new CompletableFuture<>();
-    AutoGLMProvider provider = new AutoGLMProvider(future, true, shutdownTimeout);
-    Thread t = new Thread(() -> provider.load(loader), "autoglm-loader");
-    t.setDaemon(true);
-    t.start();
-    return provider;
+    return loadInBackground(loader, shutdownTimeout, null);
+  }
+
+  /** As {@link #loadInBackground(Supplier, Duration)}, clients naming the model {@code servedName} too. */
+  public static AutoGLMProvider loadInBackground(Supplier<AutoGLM> loader, Duration shutdownTimeout,
+      String servedName) {
+    AutoGLMProvider p = new AutoGLMProvider(shutdownTimeout, Optional.ofNullable(servedName));
+    ModelRegistry.Swap swap = p.registry.load(NAME, Objects.requireNonNullElse(servedName, "(loading)"), loader, true);
+    swap.serving().whenComplete((glm, e) -> {
+      if (e != null) {
+        p.first.completeExceptionally(e);
+      } else {
+        p.first(glm);
+      }
+    });
+    return p;
   }
 
   /** Loads now, on the calling thread; a failure is thrown. */
   public static AutoGLMProvider loadNow(Supplier<AutoGLM> loader, Duration shutdownTimeout) {
-    return new AutoGLMProvider(CompletableFuture.completedFuture(loader.get()), true, shutdownTimeout);
+    return serve(loader.get(), true, shutdownTimeout, null);
+  }
+
+  /** As {@link #loadNow(Supplier, Duration)}, clients naming the model {@code servedName} too. */
+  public static AutoGLMProvider loadNow(Supplier<AutoGLM> loader, Duration shutdownTimeout, String servedName) {
+    return serve(loader.get(), true, shutdownTimeout, servedName);
   }
 
   /** Serves an engine someone else built and closes. */
   public static AutoGLMProvider of(AutoGLM glm, Duration shutdownTimeout) {
-    return new AutoGLMProvider(CompletableFuture.completedFuture(glm), false, shutdownTimeout);
+    return serve(glm, false, shutdownTimeout, null);
   }
 
-  private void load(Supplier<AutoGLM> loader) {
-    long start = System.nanoTime();
-    try {
-      AutoGLM glm = loader.get();
-      if (closed) { // shut down while loading: nobody will close it later
-        glm.close();
-        engine.completeExceptionally(new IllegalStateException("the application shut down while the model loaded"));
-        return;
-      }
-      engine.complete(glm);
-      LOG.info("model {} ready after {} ms", glm.modelId(), (System.nanoTime() - start) / 1_000_000);
-    } catch (RuntimeException | Error e) {
-      LOG.error("model failed to load: {}", e.toString(), e);
-      engine.completeExceptionally(e);
+  private static AutoGLMProvider serve(AutoGLM glm, boolean owned, Duration shutdownTimeout, String servedName) {
+    AutoGLMProvider p = new AutoGLMProvider(shutdownTimeout, Optional.ofNullable(servedName));
+    p.registry.register(NAME, glm, owned);
+    p.first(glm);
+    return p;
+  }
+
+  private void first(AutoGLM glm) {
+    if (servedName.isEmpty()) {
+      servedName = Optional.ofNullable(glm.modelId()); // the first model's id stays a name for the served model
     }
+    first.complete(glm);
   }
 
   public State state() {
@@ -91,25 +114,66 @@ public final class AutoGLMProvider implements DisposableBean {
     if (draining) {
       return State.DRAINING;
     }
-    if (!engine.isDone()) {
-      return State.LOADING;
+    if (registry.current(NAME).isPresent()) {
+      return State.READY;
     }
-    return engine.isCompletedExceptionally() ? State.FAILED : State.READY;
+    return first.isDone() ? State.FAILED : State.LOADING;
   }
 
-  /** The engine once READY (also while DRAINING, for in-flight requests and monitoring). */
+  /** The engine serving now, once READY (also while DRAINING, for in-flight requests and monitoring). */
   public Optional<AutoGLM> get() {
-    return engine.isDone() && !engine.isCompletedExceptionally() && !closed ? Optional.of(engine.join())
-        : Optional.empty();
+    return closed ? Optional.empty() : registry.current(NAME);
   }
 
-  /** Why loading failed, when it did. */
+  /**
+   * A hold on the serving engine for one exchange: a swap does not close it until the lease is closed.
+   *
+   * @throws IllegalStateException when no engine is READY (the state says why)
+   */
+  public ModelLease lease() {
+    if (draining || closed) {
+      throw new IllegalStateException("the server is shutting down");
+    }
+    try {
+      return registry.lease(NAME);
+    } catch (NoSuchElementException e) {
+      throw new IllegalStateException("no model is ready: " + state(), e);
+    }
+  }
+
+  /**
+   * Loads another engine beside the serving one and switches to it once ready; see {@link ModelRegistry#load}.
+   *
+   * @param announcedId the id shown in health and /v1/models while it loads
+   * @throws IllegalStateException while the first load or another swap runs, or at shutdown
+   */
+  public ModelRegistry.Swap swap(String announcedId, Supplier<AutoGLM> loader) {
+    if (draining || closed) {
+      throw new IllegalStateException("the server is shutting down; no swap");
+    }
+    if (!first.isDone()) {
+      throw new IllegalStateException("the first model is still loading; swap once it is READY");
+    }
+    return registry.load(NAME, announcedId, loader, true);
+  }
+
+  /** Every instance: serving, loading, draining, and a failed load. */
+  public List<ModelStatus> models() {
+    return registry.status();
+  }
+
+  /** The name clients may use besides the serving instance's id: autoglm.served-model-name, else the first id. */
+  public Optional<String> servedName() {
+    return servedName;
+  }
+
+  /** Why loading failed, when the first load did and nothing serves. */
   public Optional<Throwable> failure() {
-    if (!engine.isCompletedExceptionally()) {
+    if (!first.isCompletedExceptionally() || registry.current(NAME).isPresent()) {
       return Optional.empty();
     }
     try {
-      engine.join();
+      first.join();
       return Optional.empty();
     } catch (CompletionException e) {
       return Optional.of(e.getCause() != null ? e.getCause() : e);
@@ -123,7 +187,8 @@ public final class AutoGLMProvider implements DisposableBean {
    */
   public AutoGLM await(Duration timeout) {
     try {
-      return engine.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      first.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+      return registry.current(NAME).orElseThrow(() -> new IllegalStateException("the server shut down"));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted while waiting for the model to load", e);
@@ -134,17 +199,12 @@ public final class AutoGLMProvider implements DisposableBean {
     }
   }
 
-  /** Stops admitting requests, waits (up to the shutdown timeout) for in-flight ones, then closes an owned engine. */
+  /** Stops admitting requests, waits (up to the shutdown timeout) for in-flight ones, then closes owned engines. */
   @Override
   public void destroy() {
     draining = true;
-    Optional<AutoGLM> glm = get();
-    if (glm.isPresent()) {
-      drain(glm.get());
-      if (owned) {
-        glm.get().close();
-      }
-    }
+    get().ifPresent(this::drain);
+    registry.close();
     closed = true;
   }
 

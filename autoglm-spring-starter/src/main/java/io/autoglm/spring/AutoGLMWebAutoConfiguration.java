@@ -4,9 +4,11 @@ import static org.springframework.web.servlet.function.RequestPredicates.GET;
 import static org.springframework.web.servlet.function.RequestPredicates.HEAD;
 import static org.springframework.web.servlet.function.RequestPredicates.path;
 
+import io.micrometer.observation.ObservationRegistry;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
@@ -50,8 +52,9 @@ public class AutoGLMWebAutoConfiguration {
   @Bean
   @ConditionalOnMissingBean(name = "autoglmOpenAiRoutes")
   RouterFunction<ServerResponse> autoglmOpenAiRoutes(AutoGLMProvider provider, AutoGLMProperties properties,
-      DisconnectWatcher watcher) {
-    OpenAiHandlers h = new OpenAiHandlers(provider, properties.server(), watcher);
+      DisconnectWatcher watcher, ObjectProvider<ObservationRegistry> observations) {
+    OpenAiHandlers h = new OpenAiHandlers(provider, properties.server(), watcher,
+        observations.getIfUnique(() -> ObservationRegistry.NOOP));
     return RouterFunctions.route()
         .POST("/v1/chat/completions", h::chatCompletions)
         .POST("/v1/completions", h::completions)
@@ -98,6 +101,21 @@ public class AutoGLMWebAutoConfiguration {
     r.setOrder(BODY_FILTER_ORDER + 1);
     r.setEnabled(!properties.apiKeys().isEmpty());
     return r;
+  }
+
+  /** With Micrometer Tracing on the class path: the {@code traceparent} response header. */
+  @Configuration(proxyBeanMethods = false)
+  @ConditionalOnClass(name = "io.micrometer.tracing.Tracer")
+  static class Tracing {
+    @Bean
+    @ConditionalOnMissingBean(name = "autoglmTraceparentFilter")
+    FilterRegistrationBean<TraceparentFilter> autoglmTraceparentFilter(
+        ObjectProvider<io.micrometer.tracing.Tracer> tracer) {
+      FilterRegistrationBean<TraceparentFilter> r = new FilterRegistrationBean<>(new TraceparentFilter(tracer));
+      r.addUrlPatterns("/*");
+      r.setOrder(BODY_FILTER_ORDER - 1); // inside the observation filter, whose span it reports
+      return r;
+    }
   }
 
   /** OpenAI-shaped errors for every path; an application's own error controller wins. */

@@ -35,23 +35,39 @@ final class EngineConfigurations {
   @ConditionalOnMissingBean({AutoGLM.class, AutoGLMProvider.class})
   @ConditionalOnProperty(prefix = "autoglm", name = "model-path")
   static class FromProperties {
+    /** Engines as the starter builds them: the first one, and any a hot swap loads. */
     @Bean
     @ConditionalOnMissingBean
-    AutoGLMProvider autoGLMProvider(AutoGLMProperties properties, ObjectProvider<RateLimiter> rateLimiter,
+    AutoGLMFactory autoGLMFactory(AutoGLMProperties properties, ObjectProvider<RateLimiter> rateLimiter,
         ObjectProvider<ResponseCache> responseCache, ObjectProvider<EngineMetrics> metrics,
         ObjectProvider<MeterRegistry> meterRegistry, ObjectProvider<AutoGLMBuilderCustomizer> customizers) {
-      AutoGLM.Builder builder = properties.toBuilder();
-      rateLimiter.ifAvailable(builder::rateLimiter);
-      responseCache.ifAvailable(builder::responseCache);
-      EngineMetrics m = metrics.getIfUnique();
-      if (m != null) {
-        builder.metrics(m);
-      } else {
-        meterRegistry.ifUnique(builder::meterRegistry);
+      return (path, id, tokenizer) -> {
+        AutoGLM.Builder builder = properties.toBuilder(path, id,
+            tokenizer != null ? tokenizer : properties.tokenizerPath());
+        rateLimiter.ifAvailable(builder::rateLimiter);
+        responseCache.ifAvailable(builder::responseCache);
+        EngineMetrics m = metrics.getIfUnique();
+        if (m != null) {
+          builder.metrics(m);
+        } else {
+          meterRegistry.ifUnique(builder::meterRegistry);
+        }
+        customizers.orderedStream().forEach(c -> c.customize(builder));
+        return builder.build();
+      };
+    }
+
+    @Bean
+    @ConditionalOnMissingBean
+    AutoGLMProvider autoGLMProvider(AutoGLMProperties properties, AutoGLMFactory factory) {
+      if (properties.modelPath() == null) {
+        throw new IllegalStateException("autoglm.model-path is not set");
       }
-      customizers.orderedStream().forEach(c -> c.customize(builder));
-      return properties.loadAsync() ? AutoGLMProvider.loadInBackground(builder::build, properties.shutdownTimeout())
-          : AutoGLMProvider.loadNow(builder::build, properties.shutdownTimeout());
+      java.util.function.Supplier<AutoGLM> first = () -> factory.create(properties.modelPath(),
+          properties.modelId(), properties.tokenizerPath());
+      return properties.loadAsync()
+          ? AutoGLMProvider.loadInBackground(first, properties.shutdownTimeout(), properties.servedModelName())
+          : AutoGLMProvider.loadNow(first, properties.shutdownTimeout(), properties.servedModelName());
     }
 
     /** The engine, for injection: waits for loading (inject {@link AutoGLMProvider} to not wait). */

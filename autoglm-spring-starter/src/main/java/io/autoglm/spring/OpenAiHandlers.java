@@ -3,8 +3,11 @@ package io.autoglm.spring;
 import io.autoglm.AutoGLM;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
+import io.autoglm.ModelLease;
+import io.autoglm.ModelStatus;
 import io.autoglm.TextRequest;
 import io.autoglm.tokenizer.ChatTemplate;
+import io.micrometer.observation.ObservationRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,10 +35,14 @@ final class OpenAiHandlers {
   private final long startedSeconds = System.currentTimeMillis() / 1000;
   private volatile Map.Entry<ChatTemplate, ChatTemplateForms> forms; // the last template probed, and its forms
 
-  OpenAiHandlers(AutoGLMProvider provider, AutoGLMProperties.Server server, DisconnectWatcher watcher) {
+  private final ObservationRegistry observations;
+
+  OpenAiHandlers(AutoGLMProvider provider, AutoGLMProperties.Server server, DisconnectWatcher watcher,
+      ObservationRegistry observations) {
     this.provider = provider;
     this.server = server;
     this.watcher = watcher;
+    this.observations = observations;
   }
 
   ServerResponse chatCompletions(ServerRequest request) throws Exception {
@@ -46,42 +53,93 @@ final class OpenAiHandlers {
     return generate(request, false);
   }
 
+  /**
+   * Every model instance: the serving one, one loading beside it during a swap ({@code status: loading}), one
+   * draining after it, and the served name when it differs from the serving id.
+   */
   ServerResponse models(ServerRequest request) {
     AutoGLM glm = ready();
-    return json(Map.of("object", "list", "data", List.of(model(glm))));
+    return json(Map.of("object", "list", "data", modelEntries(glm)));
   }
 
   ServerResponse model(ServerRequest request) {
     AutoGLM glm = ready();
     String id = request.pathVariable("id");
-    if (!id.equals(glm.modelId())) {
-      throw OpenAiException.modelNotFound(id);
-    }
-    return json(model(glm));
+    return json(modelEntries(glm).stream().filter(m -> m.get("id").equals(id)).findFirst()
+        .orElseThrow(() -> OpenAiException.modelNotFound(id)));
   }
 
-  private Map<String, Object> model(AutoGLM glm) {
+  private List<Map<String, Object>> modelEntries(AutoGLM serving) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (ModelStatus s : provider.models()) {
+      if (s.state() == ModelStatus.State.FAILED) {
+        continue;
+      }
+      Map<String, Object> m = entry(s.modelId());
+      m.put("status", s.state().name().toLowerCase(java.util.Locale.ROOT));
+      if (s.state() == ModelStatus.State.SERVING) {
+        m.put("max_model_len", serving.stats().maxModelLen());
+      }
+      out.add(m);
+    }
+    provider.servedName().filter(n -> out.stream().noneMatch(m -> m.get("id").equals(n))).ifPresent(n -> {
+      Map<String, Object> m = entry(n);
+      m.put("status", "serving");
+      m.put("root", serving.modelId());
+      m.put("max_model_len", serving.stats().maxModelLen());
+      out.add(0, m);
+    });
+    return out;
+  }
+
+  private Map<String, Object> entry(String id) {
     Map<String, Object> m = new LinkedHashMap<>();
-    m.put("id", glm.modelId());
+    m.put("id", id);
     m.put("object", "model");
     m.put("created", startedSeconds);
     m.put("owned_by", "autoglm");
-    m.put("max_model_len", glm.stats().maxModelLen());
     return m;
   }
 
+  /** A request may name the serving instance's id or the served name. */
+  private boolean serves(AutoGLM glm, String model) {
+    return model.equals(glm.modelId()) || provider.servedName().map(model::equals).orElse(false);
+  }
+
   private ServerResponse generate(ServerRequest request, boolean chat) throws Exception {
-    AutoGLM glm = ready();
+    RequestObservation observation = RequestObservation.start(observations, chat ? "chat" : "text_completion");
+    ModelLease lease;
+    try {
+      lease = lease();
+    } catch (RuntimeException e) {
+      observation.failed(e);
+      throw e;
+    }
+    try {
+      return generate(request, chat, lease, observation);
+    } catch (Exception | Error e) {
+      lease.close();
+      observation.failed(e);
+      throw e;
+    }
+  }
+
+  /** Everything on the leased engine; the lease ends with the last choice, so a swap never closes it mid-way. */
+  private ServerResponse generate(ServerRequest request, boolean chat, ModelLease lease,
+      RequestObservation observation) throws Exception {
+    AutoGLM glm = lease.model();
     int maxModelLen = glm.stats().maxModelLen();
     OpenAiRequestParser parser = new OpenAiRequestParser(server.defaultTemperature(), server.maxChoices(),
         Math.min(server.defaultMaxTokens(), Math.max(1, maxModelLen - 1)), forms(glm));
     OpenAiRequest r = chat ? parser.chat(Json.object(request.body(byte[].class)))
         : parser.completion(Json.object(request.body(byte[].class)));
-    if (r.model().isPresent() && !r.model().get().equals(glm.modelId())) {
+    if (r.model().isPresent() && !serves(glm, r.model().get())) {
       throw OpenAiException.modelNotFound(r.model().get());
     }
     List<GenerationHandle> handles = submit(glm, r.textRequests(caller(request, r),
         Optional.ofNullable(server.requestTimeout())), chat ? "messages" : "prompt");
+    lease.closeWhenDone(handles.stream().map(GenerationHandle::result).toList());
+    observation.submitted(glm.modelId(), r.stream(), handles);
     OpenAiResponses format = new OpenAiResponses((chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID(),
         System.currentTimeMillis() / 1000, glm.modelId(), chat, r.includeUsage(), r.parsing(), r.parallelToolCalls());
     String echo = r.echo() ? r.prompt().orElse("") : "";
@@ -165,15 +223,33 @@ final class OpenAiHandlers {
     return "addr:" + request.remoteAddress().map(a -> a.getAddress().getHostAddress()).orElse("unknown");
   }
 
-  /** The engine, or a 503 that says why there is none yet. */
+  /** The engine serving now, or a 503 that says why there is none yet. */
   private AutoGLM ready() {
     return switch (provider.state()) {
-      case READY -> provider.get().orElseThrow();
-      case LOADING -> throw OpenAiException.unavailable("model_loading", "The model is still loading; retry shortly",
+      case READY -> provider.get().orElseThrow(() -> notReady(AutoGLMProvider.State.LOADING));
+      default -> throw notReady(provider.state());
+    };
+  }
+
+  /** A hold on the serving engine for one exchange, or the 503 of {@link #ready()}. */
+  private ModelLease lease() {
+    if (provider.state() != AutoGLMProvider.State.READY) {
+      throw notReady(provider.state());
+    }
+    try {
+      return provider.lease();
+    } catch (IllegalStateException e) {
+      throw notReady(provider.state());
+    }
+  }
+
+  private OpenAiException notReady(AutoGLMProvider.State state) {
+    return switch (state) {
+      case READY, LOADING -> OpenAiException.unavailable("model_loading", "The model is still loading; retry shortly",
           Duration.ofSeconds(5));
-      case FAILED -> throw OpenAiException.unavailable("model_load_failed", "The model failed to load: "
+      case FAILED -> OpenAiException.unavailable("model_load_failed", "The model failed to load: "
           + provider.failure().map(Throwable::getMessage).orElse("unknown error"), Duration.ofSeconds(60));
-      case DRAINING, CLOSED -> throw OpenAiException.unavailable("shutting_down", "The server is shutting down",
+      case DRAINING, CLOSED -> OpenAiException.unavailable("shutting_down", "The server is shutting down",
           Duration.ofSeconds(5));
     };
   }
