@@ -20,7 +20,8 @@ public final class TokenCounts {
     TokenCounts c = new TokenCounts();
     if (trackPrompt) {
       for (int id : prompt) {
-        c.inPrompt[c.entry(id)] = true;
+        int e = c.entry(id); // before reading the field: entry() may grow the arrays
+        c.inPrompt[e] = true;
       }
     }
     return c;
@@ -28,7 +29,8 @@ public final class TokenCounts {
 
   /** Counts one generated id. */
   public void addGenerated(int id) {
-    generated[entry(id)]++;
+    int e = entry(id); // before reading the field: entry() may grow the arrays
+    generated[e]++;
     totalGenerated++;
   }
 
