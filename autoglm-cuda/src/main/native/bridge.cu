@@ -1065,3 +1065,6 @@ JNI(void, copy2dAsync)(JNIEnv* env, jclass, jlong h, jlong dst, jlong dpitch, jl
   CK(cudaMemcpy2DAsync(p<void>(dst), (size_t)dpitch, p<void>(src), (size_t)spitch, (size_t)widthBytes, (size_t)rows,
                        cudaMemcpyDeviceToDevice, c->stream), "cudaMemcpy2DAsync", );
 }
+
+// Hook for sampling_ext.cu (logit processing and logprobs): a context's stream, its device made current.
+extern "C" cudaStream_t autoglmContextStream(jlong h) { return ctx(h)->stream; }

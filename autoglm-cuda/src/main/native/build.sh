@@ -27,6 +27,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 "$nvcc" -c -O3 -std=c++17 -Xcompiler -fPIC $archs -diag-suppress 177 "$src/kernels.cu" -o "$tmp/kernels.o" &
 "$nvcc" -c -O3 -std=c++17 -Xcompiler -fPIC $jni $archs "$src/bridge.cu" -o "$tmp/bridge.o" &
-wait -n && wait -n
-"$nvcc" -shared -cudart static $archs "$tmp/kernels.o" "$tmp/bridge.o" -o "$lib" -ldl
+"$nvcc" -c -O3 -std=c++17 -Xcompiler -fPIC $jni $archs "$src/sampling_ext.cu" -o "$tmp/sampling_ext.o" &
+wait -n && wait -n && wait -n
+"$nvcc" -shared -cudart static $archs "$tmp/kernels.o" "$tmp/bridge.o" "$tmp/sampling_ext.o" -o "$lib" -ldl
 echo "[autoglm-cuda] built $lib"

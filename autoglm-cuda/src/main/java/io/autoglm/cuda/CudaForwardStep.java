@@ -811,6 +811,25 @@ final class CudaForwardStep implements ForwardStep {
 
   @Override
   public int[] sample(Tensor logits, List<SamplingRow> rows) {
+    return CudaSampling.needed(rows) ? sampleWithLogprobs(logits, rows).tokens()
+        : sampleOnDevice(logits(logits, rows), rows);
+  }
+
+  /**
+   * Rows with a grammar's mask, penalties, logit bias, min-p or logprobs: processed, sampled and scored on the
+   * device ({@link CudaSampling}); a step without them samples exactly as before.
+   */
+  @Override
+  public io.autoglm.backend.Sampled sampleWithLogprobs(Tensor logits, List<SamplingRow> rows) {
+    CudaActivation l = logits(logits, rows);
+    if (!CudaSampling.needed(rows)) {
+      return io.autoglm.backend.Sampled.of(sampleOnDevice(l, rows));
+    }
+    return new CudaSampling(this).sample(l.ptr(), l.ld(), sampleableColumns(rows, l.cols()), rows);
+  }
+
+  /** The fp32 logits to sample from, their graph part launched. */
+  private CudaActivation logits(Tensor logits, List<SamplingRow> rows) {
     if (!(logits instanceof CudaActivation l) || !l.fp32()) {
       throw new IllegalArgumentException("sample needs the fp32 logits of the LM head, got " + logits);
     }
@@ -818,23 +837,45 @@ final class CudaForwardStep implements ForwardStep {
       throw new IllegalArgumentException("logits have " + l.rows() + " rows, sampling rows " + rows.size());
     }
     runGraph(); // the graph holds the forward pass only, so it is the same whether toHost or sample ends it
-    int[] constrained = java.util.stream.IntStream.range(0, rows.size()).filter(i -> rows.get(i).constrained())
-        .toArray();
-    return constrained.length == 0 ? sampleOnDevice(l, rows) : sampleWithHostMasks(l, rows, constrained);
+    return l;
   }
 
-  /**
-   * A step holding rows that a grammar constrains: the free rows are sampled on the device as usual, the
-   * constrained ones are copied to the host and sampled there with their masks (the device kernel takes no mask
-   * yet). Each row's pick is the one its sampler alone would make, so mixing does not change the free rows.
-   */
-  private int[] sampleWithHostMasks(CudaActivation l, List<SamplingRow> rows, int[] constrained) {
-    int[] out = constrained.length == rows.size() ? new int[rows.size()] : sampleOnDevice(l, rows);
-    float[][] host = toHost(rows(l, constrained));
-    for (int k = 0; k < constrained.length; k++) {
-      out[constrained[k]] = io.autoglm.sample.Sampler.sample(host[k], rows.get(constrained[k]));
-    }
+  // ---- for CudaSampling: the step's memory, input copies, the sampling kernel and one read-back ----
+
+  long context() {
+    return ctx;
+  }
+
+  StepMemory stepMemory() {
+    return memory;
+  }
+
+  void copyToDevice(StepMemory.Input in) {
+    copyInput(in);
+  }
+
+  long sampleScratch(long bytes) {
+    return memory.allocate(bytes);
+  }
+
+  /** Launches {@code sampleK} over {@code rows} rows; returns the device address of the picks. */
+  long sampleKernel(long logits, int ld, int vocab, long params, int rows) {
+    long out = memory.allocate(4L * rows);
+    track(12, out, logits);
+    CudaNative.sample(ctx, out, logits, ld, vocab, params, rows);
     return out;
+  }
+
+  /** Copies {@code aBytes} at {@code a} and then {@code bBytes} at {@code b} to the host, and waits for them. */
+  ByteBuffer readBack(long a, long aBytes, long b, long bBytes) {
+    profileFlush();
+    ByteBuffer host = backend.readback(aBytes + bBytes);
+    CudaNative.copyAsync(ctx, CudaNative.address(host), a, aBytes);
+    if (bBytes > 0) {
+      CudaNative.copyAsync(ctx, CudaNative.address(host) + aBytes, b, bBytes);
+    }
+    CudaNative.synchronize(ctx);
+    return host;
   }
 
   /** Samples every row with the on-device kernel ({@code sampleK}); masks are not applied. */
