@@ -4,7 +4,8 @@
 # an earlier build), new (CudaBench bench: profile, single, ttft, batch), big (CudaBench bench at GLM-4-32B-0414 shapes,
 # weights random in host memory), engine (EngineBench engine: throughput and
 # the 1,000-request leak rounds), tp (EngineBench tp: tensor parallelism over NCCL on TP GPUs), peer (torch_peer.py),
-# hf (hf_baseline.py). Knobs: the ${...:-default} below.
+# hf (hf_baseline.py), sampling (SamplingBench all: logprobs and penalties vs the CPU references, 100 constrained
+# requests per schema, batch-64 tok/s with logprobs, penalties and a mask). Knobs: the ${...:-default} below.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p /tmp/rt && tar -C /tmp/rt -xzf "$here/jre.tgz"
@@ -70,6 +71,14 @@ if [[ $ST == *,tp,* ]]; then
     io.autoglm.cuda.tools.EngineBench tp "$here/fixtures" /tmp/work ${TP_WHAT:-conf,speed,large} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/tp.log | tail -${TP_TAIL:-60}
   lap tp
+fi
+if [[ $ST == *,sampling,* ]]; then
+  echo "== SamplingBench ${SAMPLING_WHAT:-all}"
+  # the tokenizers binding unpacks its native library into DJL_CACHE_DIR; offline: it never downloads
+  DJL_OFFLINE=true DJL_CACHE_DIR=/tmp/djl timeout ${SAMPLING_TIMEOUT:-290} $J -Xmx16g -cp "$CP" \
+    io.autoglm.cuda.tools.SamplingBench ${SAMPLING_WHAT:-all} ${SAMPLING_ARGS:-"$here/fixtures" "$here/tokenizer" /tmp/work} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/sampling.log | tail -${SAMPLING_TAIL:-30}
+  lap sampling
 fi
 if [[ $ST == *,peer,* ]]; then
   echo "== torch_peer.py 256 ${PEER_BATCHES:-1,64,256}"
