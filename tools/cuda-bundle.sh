@@ -30,7 +30,8 @@ done
 for j in autoglm- gson- slf4j- caffeine- micrometer- HdrHistogram- LatencyUtils-; do cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true; done
 # the sampling stage's extras: the HuggingFace tokenizers binding (its linux-x86_64 library only) for structured
 # output with the real GLM-4 tokenizer, and the JSON Schema validator SamplingBench checks the output with
-for j in api-0 tokenizers- jna- commons-compress- json-schema-validator- itu- jackson- snakeyaml-engine-; do
+for j in api-0 tokenizers- jna- commons-compress- json-schema-validator- itu- jackson-core-3 jackson-databind-3 \
+    jackson-dataformat-yaml-3 jackson-annotations- snakeyaml-engine-; do
   cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true
 done
 zip -q -d "$dir"/lib/tokenizers-*.jar 'native/lib/linux-aarch64/*' 'native/lib/osx-*' 'native/lib/win-*' >/dev/null || true

@@ -35,9 +35,11 @@ import java.util.SplittableRandom;
  * SamplingBench all FIXTURES TOKENIZER WORK    the three in turn
  * </pre>
  *
- * Each check prints one PASS/FAIL line; the exit status is 0 only when all pass.
+ * Each check prints one PASS/FAIL line; the exit status is 0 only when all pass. {@code -Dbench.backend=cpu} runs
+ * the same checks on the CPU backend (DJL on the classpath), to try the tool without a GPU.
  */
 public final class SamplingBench {
+  static final String BACKEND = System.getProperty("bench.backend", "cuda");
   private SamplingBench() {}
 
   public static void main(String[] args) throws Exception {
@@ -89,7 +91,7 @@ public final class SamplingBench {
         }
       }
       double tol = (ModelConfig.load(dir).dtype().equals("bfloat16") ? 1e-2 : 2e-2) * maxRef;
-      try (AutoGLM glm = AutoGLM.builder().modelPath(dir).backend("cuda").kvBlocks(256).build()) {
+      try (AutoGLM glm = AutoGLM.builder().modelPath(dir).backend(BACKEND).kvBlocks(256).build()) {
         ok &= logprobsFixture(glm, name, ref, tol);
         ok &= penaltiesFixture(glm, name, ref, tol);
       } catch (RuntimeException e) {
@@ -179,9 +181,9 @@ public final class SamplingBench {
       }
     }
     boolean pass = checked > 0 && agree == checked;
-    System.out.printf(Locale.ROOT, "penalties %s (repetition 1.3, frequency 0.5, presence 0.4, bias +2): CUDA greedy "
-        + "= argmax of the host rule on the device's logits at %d/%d steps with a margin above %.3g: %s%n", name,
-        agree, checked, 2 * tol, pass ? "PASS" : "FAIL");
+    System.out.printf(Locale.ROOT, "penalties %s (repetition 1.3, frequency 0.5, presence 0.4, bias +2): "
+        + BACKEND + " greedy = argmax of the host rule on the device's logits at %d/%d steps with a margin above "
+        + "%.3g: %s%n", name, agree, checked, 2 * tol, pass ? "PASS" : "FAIL");
     return pass;
   }
 
@@ -220,7 +222,7 @@ public final class SamplingBench {
         new Variant("logit_bias (4 ids)", base().logitBias(Map.of(100, 1f, 200, -1f, 300, 2f, 400, -2f)),
             Optional.empty()),
         new Variant("one JSON-schema row + 63 free", base(), Optional.of(ResponseFormat.jsonSchema(schema))));
-    try (AutoGLM glm = AutoGLM.builder().modelPath(dir).tokenizerPath(tokenizer).backend("cuda").kvBlocks(4096)
+    try (AutoGLM glm = AutoGLM.builder().modelPath(dir).tokenizerPath(tokenizer).backend(BACKEND).kvBlocks(4096)
         .maxRunningSequences(64).maxBatchTokens(1024).prefixCaching(false).build()) {
       SplittableRandom r = new SplittableRandom(5);
       double plain = 0;

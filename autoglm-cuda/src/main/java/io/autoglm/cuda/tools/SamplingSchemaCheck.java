@@ -45,7 +45,8 @@ final class SamplingSchemaCheck {
           + "\"x\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":9},"
           + "\"y\":{\"type\":\"number\",\"minimum\":-1.5,\"maximum\":2.25}},\"required\":[\"x\",\"y\"],"
           + "\"additionalProperties\":false},"
-          + "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":4},\"minItems\":1,\"maxItems\":3}},"
+          + "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"maxLength\":4},"
+          + "\"minItems\":1,\"maxItems\":3}},"
           + "\"required\":[\"point\",\"tags\"],\"additionalProperties\":false}",
       "anyOf with null, $ref/$defs, const, boolean",
       "{\"$defs\":{\"id\":{\"type\":\"integer\",\"minimum\":1000,\"maximum\":1005}},\"type\":\"object\","
@@ -67,7 +68,8 @@ final class SamplingSchemaCheck {
           "max_position_embeddings", "1024"), 1L << 30, 13).write(model, s -> {});
     }
     boolean ok = true;
-    try (AutoGLM glm = AutoGLM.builder().modelPath(model).tokenizerPath(tokenizer).backend("cuda").kvBlocks(2048)
+    try (AutoGLM glm = AutoGLM.builder().modelPath(model).tokenizerPath(tokenizer).backend(SamplingBench.BACKEND)
+        .kvBlocks(2048)
         .maxRunningSequences(128).build()) {
       for (Map.Entry<String, String> e : new java.util.TreeMap<>(SCHEMAS).entrySet()) {
         ok &= schema(glm, e.getKey(), e.getValue());
