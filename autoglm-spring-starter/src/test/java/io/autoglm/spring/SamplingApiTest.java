@@ -115,6 +115,24 @@ class SamplingApiTest {
     }
   }
 
+  /** A parsed answer (tools given) streams as content deltas; its chunks carry every token's logprobs once. */
+  @Test
+  void streamedParsedAnswersCarryEveryTokensLogprobsOnce() {
+    ChatCompletionCreateParams params = chat(24).logprobs(true).addTool(
+        com.openai.models.chat.completions.ChatCompletionFunctionTool.builder().function(
+            com.openai.models.FunctionDefinition.builder().name("get_weather").build()).build()).build();
+    List<ChatCompletionTokenLogprob> whole = client.chat().completions().create(params).choices().get(0)
+        .logprobs().orElseThrow().content().orElseThrow();
+    List<ChatCompletionTokenLogprob> streamed = new ArrayList<>();
+    try (StreamResponse<ChatCompletionChunk> stream = client.chat().completions().createStreaming(params)) {
+      stream.stream().forEach(chunk -> chunk.choices().forEach(ch -> ch.logprobs()
+          .flatMap(ChatCompletionChunk.Choice.Logprobs::content).ifPresent(streamed::addAll)));
+    }
+    assertThat(whole).hasSize(24);
+    assertThat(streamed.stream().map(ChatCompletionTokenLogprob::token).toList())
+        .isEqualTo(whole.stream().map(ChatCompletionTokenLogprob::token).toList());
+  }
+
   @Test
   void noLogprobsUnlessAsked() {
     assertThat(client.chat().completions().create(chat(2).build()).choices().get(0).logprobs()).isEmpty();
