@@ -74,8 +74,8 @@ if [[ $ST == *,tp,* ]]; then
 fi
 if [[ $ST == *,sampling,* ]]; then
   echo "== SamplingBench ${SAMPLING_WHAT:-all}"
-  # the tokenizers binding unpacks its native library into DJL_CACHE_DIR; offline: it never downloads
-  DJL_OFFLINE=true DJL_CACHE_DIR=/tmp/djl timeout ${SAMPLING_TIMEOUT:-290} $J -Xmx16g -cp "$CP" \
+  # the tokenizers binding unpacks its (CPU) native library into DJL_CACHE_DIR; offline: it never downloads
+  DJL_OFFLINE=true RUST_FLAVOR=cpu DJL_CACHE_DIR=/tmp/djl timeout ${SAMPLING_TIMEOUT:-290} $J -Xmx16g -cp "$CP" \
     io.autoglm.cuda.tools.SamplingBench ${SAMPLING_WHAT:-all} ${SAMPLING_ARGS:-"$here/fixtures" "$here/tokenizer" /tmp/work} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/sampling.log | tail -${SAMPLING_TAIL:-30}
   lap sampling
