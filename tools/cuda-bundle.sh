@@ -12,6 +12,7 @@
 #   DIR/fixtures/    the four tiny model fixtures and those of EXTRA_FIXTURES (fixture directories, space-separated)
 #   DIR/route-cpu-NAME.txt   the CPU backend's MoE routing trace of each MoE fixture (route-cpu.txt: glm4moe-tiny's)
 #   DIR/*.py         the peers of ../shared/bench
+#   DIR/tokenizer/   GLM-4's tiktoken tokenizer.model and configs (no chat template), for SamplingBench
 #   DIR/run.sh       tools/cuda-device-run.sh
 # Usage: [OLD_REV=commit] bash tools/cuda-bundle.sh [DIR]   then on the device: STAGES=verify,conf,old,new bash DIR/run.sh
 # DIR relative to this repository's root, or absolute.
@@ -36,12 +37,25 @@ cp autoglm-core/target/autoglm-core-*-tests.jar autoglm-cuda/target/autoglm-cuda
 for j in autoglm- gson- slf4j-api- caffeine- micrometer- HdrHistogram- LatencyUtils-; do cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true; done
 rm -f "$dir"/lib/micrometer-registry-*.jar # a test-scope dependency of core (copy-dependencies ran with scope test)
 for j in junit- opentest4j- apiguardian-; do cp "$dir"/all/$j*.jar "$dir/lib-test/" 2>/dev/null || true; done
+# the sampling stage's extras: the HuggingFace tokenizers binding (its linux-x86_64 library only) for structured
+# output with the real GLM-4 tokenizer, and the JSON Schema validator SamplingBench checks the output with
+for j in api-0 tokenizers- jna- commons-compress- json-schema-validator- itu- jackson-core-3 jackson-databind-3 \
+    jackson-dataformat-yaml-3 jackson-annotations- snakeyaml-engine-; do
+  cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true
+done
+zip -q -d "$dir"/lib/tokenizers-*.jar 'native/lib/linux-aarch64/*' 'native/lib/osx-*' 'native/lib/win-*' >/dev/null || true
 "${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$dir/jre"
 tar -C "$dir" -czf "$dir/jre.tgz" jre && rm -rf "$dir/jre"
 mkdir -p "$dir/fixtures"
 for m in glm-tiny glm4-tiny glm4-tiny-bf16 glm4moe-tiny; do cp -r "$shared/fixtures/models/$m" "$dir/fixtures/"; done
 for f in ${EXTRA_FIXTURES:-}; do cp -r "$f" "$dir/fixtures/"; done
+# GLM-4's tokenizer in its tiktoken form (2.6 MB), without the chat template (completions need none, and the bundle
+# carries no Jinja engine)
+mkdir -p "$dir/tokenizer"
+cp "$shared/fixtures/tokenizers/glm-4-9b-chat/tokenizer.model" "$shared/fixtures/tokenizers/glm-4-9b-chat/generation_config.json" "$dir/tokenizer/"
+python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); c.pop("chat_template",None); json.dump(c,open(sys.argv[2],"w"))' \
+  "$shared/fixtures/tokenizers/glm-4-9b-chat/tokenizer_config.json" "$dir/tokenizer/tokenizer_config.json"
 # the CPU backend's routing traces of the MoE fixtures, which EngineBench conformance compares the GPU's with
 for f in "$dir"/fixtures/*/; do
   m="$(basename "$f")"

@@ -9,6 +9,8 @@
 # identical logs mean every printed error, margin and self-check count is the same). Knobs: the ${...:-default} below; CUDA_OPTS (e.g. "-Dcuda.fuse=7") goes to the verify and conf
 # JVMs. The tools live in lib/autoglm-cuda-bench-*.jar (io.autoglm.cuda.tools); lib-old/ holds an earlier build's
 # autoglm-core and autoglm-cuda jars, whose io.autoglm.cuda.tools are in the cuda jar itself (lib-old/REVISION).
+# sampling (SamplingBench all: logprobs and penalties vs the CPU references, 100 constrained requests per schema,
+# batch-64 tok/s with logprobs, penalties and a mask).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p /tmp/rt && tar -C /tmp/rt -xzf "$here/jre.tgz"
@@ -105,6 +107,14 @@ if [[ $ST == *,tp,* ]]; then
     io.autoglm.cuda.tools.EngineBench tp "$here/fixtures" /tmp/work ${TP_WHAT:-conf,speed,large} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/tp.log | tail -${TP_TAIL:-60}
   lap tp
+fi
+if [[ $ST == *,sampling,* ]]; then
+  echo "== SamplingBench ${SAMPLING_WHAT:-all}"
+  # the tokenizers binding unpacks its (CPU) native library into DJL_CACHE_DIR; offline: it never downloads
+  DJL_OFFLINE=true RUST_FLAVOR=cpu DJL_CACHE_DIR=/tmp/djl timeout ${SAMPLING_TIMEOUT:-290} $J -Xmx16g -cp "$CP" \
+    io.autoglm.cuda.tools.SamplingBench ${SAMPLING_WHAT:-all} ${SAMPLING_ARGS:-"$here/fixtures" "$here/tokenizer" /tmp/work} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/sampling.log | tail -${SAMPLING_TAIL:-30}
+  lap sampling
 fi
 if [[ $ST == *,peer,* ]]; then
   echo "== torch_peer.py 256 ${PEER_BATCHES:-1,64,256}"

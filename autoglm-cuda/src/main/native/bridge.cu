@@ -293,3 +293,6 @@ JNI(jintArray, fusionLimits)(JNIEnv* env, jclass) {
   env->SetIntArrayRegion(out, 0, 4, v);
   return out;
 }
+
+// Hook for sampling_ext.cu (logit processing and logprobs): a context's stream, its device made current.
+extern "C" cudaStream_t autoglmContextStream(jlong h) { return ctx(h)->stream; }

@@ -162,6 +162,12 @@ public final class AutoGLM implements AutoCloseable {
       Optional<String> cacheText, Optional<AnswerFormat> format) {
     SamplingParams params = request.sampling();
     params.responseFormat().ifPresent(f -> grammar(f, format)); // a schema the grammar cannot enforce fails here, before compute
+    for (int id : params.logitBias().keySet()) {
+      if (id >= config.vocabSize()) {
+        throw new IllegalArgumentException(String.format("logitBias names token id %d; expected an id in [0, %d)",
+            id, config.vocabSize()));
+      }
+    }
     RateLimiter.Permit permit;
     try {
       permit = hooks.rateLimiter().acquire(request.user(), prompt.length + (long) params.maxNewTokens());
@@ -213,11 +219,12 @@ public final class AutoGLM implements AutoCloseable {
       if (r != null) {
         GenerationResult own = new GenerationResult(id, r.tokenIds(), r.text(), r.finishReason(),
             mine ? r.usage() : new Usage(r.usage().promptTokens(), r.usage().completionTokens(),
-                r.usage().promptTokens()), r.error(), r.answer());
+                r.usage().promptTokens()), r.error(), r.answer(), r.logprobs());
         List<AnswerDelta> deltas = own.answer().map(ParsedAnswer::asDeltas).orElse(List.of());
         for (int i = 0; i < own.tokenIds().size(); i++) {
           outer.publisher().offer(new TokenEvent(i, own.tokenIds().get(i), i == 0 ? own.text() : "",
-              i == 0 ? deltas : List.of()));
+              i == 0 ? deltas : List.of(), own.logprobs().isEmpty() ? Optional.empty()
+                  : Optional.of(own.logprobs().get(i))));
         }
         if (own.tokenIds().isEmpty() && (!own.text().isEmpty() || !deltas.isEmpty())) {
           outer.publisher().offer(new TokenEvent(0, -1, own.text(), deltas));

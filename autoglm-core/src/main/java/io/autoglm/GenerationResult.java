@@ -15,11 +15,18 @@ import java.util.Optional;
  * @param error why the request failed, present exactly when {@code finishReason} is {@link FinishReason#ERROR}
  * @param answer the text split into content, reasoning and tool calls, present when the request asked for it
  *     ({@link TextRequest#parsing()}); {@link FinishReason#TOOL_CALLS} needs calls in it
+ * @param logprobs one per id of {@code tokenIds}, in order, when the request asked ({@link SamplingParams#logprobs()});
+ *     else empty
  */
 public record GenerationResult(String requestId, List<Integer> tokenIds, String text, FinishReason finishReason,
-    Usage usage, Optional<String> error, Optional<ParsedAnswer> answer) {
+    Usage usage, Optional<String> error, Optional<ParsedAnswer> answer, List<TokenLogprobs> logprobs) {
   public GenerationResult {
     tokenIds = List.copyOf(tokenIds);
+    logprobs = List.copyOf(logprobs);
+    if (!logprobs.isEmpty() && logprobs.size() != tokenIds.size()) {
+      throw new IllegalArgumentException("logprobs (" + logprobs.size() + ") must be empty or one per token id ("
+          + tokenIds.size() + ")");
+    }
     if (text == null || finishReason == null || usage == null || error == null || answer == null) {
       throw new IllegalArgumentException("text, finishReason, usage, error and answer must not be null");
     }
@@ -31,6 +38,12 @@ public record GenerationResult(String requestId, List<Integer> tokenIds, String 
       throw new IllegalArgumentException("finishReason TOOL_CALLS needs a parsed answer with tool calls, not "
           + answer);
     }
+  }
+
+  /** A result without logprobs. */
+  public GenerationResult(String requestId, List<Integer> tokenIds, String text, FinishReason finishReason,
+      Usage usage, Optional<String> error, Optional<ParsedAnswer> answer) {
+    this(requestId, tokenIds, text, finishReason, usage, error, answer, List.of());
   }
 
   /** A result without a parsed answer. */

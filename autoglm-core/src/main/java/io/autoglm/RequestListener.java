@@ -16,6 +16,7 @@ final class RequestListener implements Sequence.Listener {
   private final long acceptedNanos;
   private final Optional<TextStream> text;
   private final List<Integer> stopIds;
+  private final List<TokenLogprobs> logprobs = new java.util.ArrayList<>();
   private long firstTokenNanos;
   private long lastTokenNanos;
   private boolean admitted; // engine thread only
@@ -51,6 +52,12 @@ final class RequestListener implements Sequence.Listener {
 
   @Override
   public boolean onToken(int index, int tokenId) {
+    return onToken(index, tokenId, Optional.empty());
+  }
+
+  @Override
+  public boolean onToken(int index, int tokenId, Optional<TokenLogprobs> tokenLogprobs) {
+    tokenLogprobs.ifPresent(logprobs::add);
     long now = System.nanoTime();
     if (index == 0) {
       firstTokenNanos = now;
@@ -62,7 +69,7 @@ final class RequestListener implements Sequence.Listener {
     lastTokenNanos = now;
     String delta = text.isPresent() && !stopIds.contains(tokenId) ? text.get().add(tokenId) : "";
     handle.publisher().offer(new TokenEvent(index, tokenId, delta,
-        text.map(TextStream::takeDeltas).orElse(List.of())));
+        text.map(TextStream::takeDeltas).orElse(List.of()), tokenLogprobs));
     return text.isPresent() && text.get().stopped();
   }
 
@@ -97,8 +104,9 @@ final class RequestListener implements Sequence.Listener {
     if ((reason == FinishReason.STOP || reason == FinishReason.TOOL_CALLS) && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
       out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
     }
+    List<TokenLogprobs> lp = logprobs.size() >= out.size() ? logprobs.subList(0, out.size()) : List.of();
     GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
-        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()), error, answer);
+        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()), error, answer, lp);
     long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
     metrics.onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
         firstTokenNanos > 0 ? end - firstTokenNanos : 0);

@@ -1,7 +1,9 @@
 package io.autoglm;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
 import java.util.Set;
 
@@ -17,6 +19,14 @@ import java.util.Set;
  * @param stop stop strings, matched on the decoded text (text requests only); never emitted
  * @param responseFormat constrains the output to JSON (an object, or a schema's instances): the mask is applied
  *     before temperature, top-k and top-p; eos is allowed only once the value is complete
+ * @param presencePenalty OpenAI's: subtracted once from the logit of every id generated so far, in [-2, 2]
+ * @param frequencyPenalty OpenAI's: subtracted from an id's logit once per time it was generated, in [-2, 2]
+ * @param repetitionPenalty transformers' (CTRL): the logit of every id of the prompt or the output so far is
+ *     divided by it when positive and multiplied by it when negative; 1 = off, &gt; 0
+ * @param logitBias added to the logits of these ids before sampling, each in [-100, 100]
+ * @param minP drop the ids whose probability (after temperature) is below minP × the top id's; 0 = off, [0, 1]
+ * @param logprobs when present, every generated token carries its log-probability and the given number (0 to 20)
+ *     of most likely ids with theirs: log-softmax of the model's raw logits (see docs/sampling.md)
  */
 public record SamplingParams(
     int maxNewTokens,
@@ -27,7 +37,15 @@ public record SamplingParams(
     Set<Integer> stopTokenIds,
     List<String> stop,
     boolean ignoreEos,
-    Optional<ResponseFormat> responseFormat) {
+    Optional<ResponseFormat> responseFormat,
+    double presencePenalty,
+    double frequencyPenalty,
+    double repetitionPenalty,
+    Map<Integer, Float> logitBias,
+    double minP,
+    OptionalInt logprobs) {
+  /** The most top alternatives a token can carry ({@code top_logprobs}), as OpenAI allows. */
+  public static final int MAX_TOP_LOGPROBS = 20;
 
   public SamplingParams {
     if (maxNewTokens < 1) {
@@ -48,6 +66,22 @@ public record SamplingParams(
     if (responseFormat == null) {
       throw new IllegalArgumentException("responseFormat must not be null; use Optional.empty()");
     }
+    checkPenalties(presencePenalty, frequencyPenalty, repetitionPenalty, minP);
+    if (logprobs == null) {
+      throw new IllegalArgumentException("logprobs must not be null; use OptionalInt.empty()");
+    }
+    if (logprobs.isPresent() && (logprobs.getAsInt() < 0 || logprobs.getAsInt() > MAX_TOP_LOGPROBS)) {
+      throw new IllegalArgumentException("logprobs (" + logprobs.getAsInt() + " top alternatives) must be in [0, "
+          + MAX_TOP_LOGPROBS + "]");
+    }
+    logitBias = Map.copyOf(logitBias);
+    for (Map.Entry<Integer, Float> e : logitBias.entrySet()) {
+      float b = e.getValue();
+      if (e.getKey() < 0 || !(b >= -100 && b <= 100)) {
+        throw new IllegalArgumentException("logitBias " + e.getKey() + " -> " + b
+            + ": expected a token id >= 0 and a bias in [-100, 100]");
+      }
+    }
     stopTokenIds = Set.copyOf(stopTokenIds);
     stop = List.copyOf(stop);
     for (String s : stop) {
@@ -55,6 +89,37 @@ public record SamplingParams(
         throw new IllegalArgumentException("stop strings must not be empty");
       }
     }
+  }
+
+  /** Parameters without penalties, logit bias, min-p or logprobs (the form before they existed). */
+  public SamplingParams(int maxNewTokens, double temperature, int topK, double topP, OptionalLong seed,
+      Set<Integer> stopTokenIds, List<String> stop, boolean ignoreEos, Optional<ResponseFormat> responseFormat) {
+    this(maxNewTokens, temperature, topK, topP, seed, stopTokenIds, stop, ignoreEos, responseFormat, 0, 0, 1,
+        Map.of(), 0, OptionalInt.empty());
+  }
+
+  private static void checkPenalties(double presence, double frequency, double repetition, double minP) {
+    if (!(presence >= -2 && presence <= 2)) {
+      throw new IllegalArgumentException("presencePenalty (" + presence + ") must be in [-2, 2]");
+    }
+    if (!(frequency >= -2 && frequency <= 2)) {
+      throw new IllegalArgumentException("frequencyPenalty (" + frequency + ") must be in [-2, 2]");
+    }
+    if (!(repetition > 0) || Double.isInfinite(repetition)) {
+      throw new IllegalArgumentException("repetitionPenalty (" + repetition + ") must be finite and > 0 (1 = off)");
+    }
+    if (!(minP >= 0 && minP <= 1)) {
+      throw new IllegalArgumentException("minP (" + minP + ") must be in [0, 1] (0 = off)");
+    }
+  }
+
+  /**
+   * Whether the logits are changed before sampling beyond temperature, top-k and top-p: penalties, logit bias or
+   * min-p (a grammar's mask aside).
+   */
+  public boolean adjustsLogits() {
+    return presencePenalty != 0 || frequencyPenalty != 0 || repetitionPenalty != 1 || !logitBias.isEmpty()
+        || (minP > 0 && !isGreedy());
   }
 
   /** Greedy decoding of up to {@code maxNewTokens} tokens. */
@@ -86,6 +151,12 @@ public record SamplingParams(
     b.stop = stop;
     b.ignoreEos = ignoreEos;
     b.responseFormat = responseFormat;
+    b.presencePenalty = presencePenalty;
+    b.frequencyPenalty = frequencyPenalty;
+    b.repetitionPenalty = repetitionPenalty;
+    b.logitBias = logitBias;
+    b.minP = minP;
+    b.logprobs = logprobs;
     return b;
   }
 
@@ -100,6 +171,12 @@ public record SamplingParams(
     private List<String> stop = List.of();
     private boolean ignoreEos;
     private Optional<ResponseFormat> responseFormat = Optional.empty();
+    private double presencePenalty;
+    private double frequencyPenalty;
+    private double repetitionPenalty = 1;
+    private Map<Integer, Float> logitBias = Map.of();
+    private double minP;
+    private OptionalInt logprobs = OptionalInt.empty();
 
     private Builder() {}
 
@@ -150,9 +227,45 @@ public record SamplingParams(
       return this;
     }
 
+    /** OpenAI's presence penalty, [-2, 2]; 0 = off. */
+    public Builder presencePenalty(double penalty) {
+      this.presencePenalty = penalty;
+      return this;
+    }
+
+    /** OpenAI's frequency penalty, [-2, 2]; 0 = off. */
+    public Builder frequencyPenalty(double penalty) {
+      this.frequencyPenalty = penalty;
+      return this;
+    }
+
+    /** transformers' repetition penalty over the prompt and the output, &gt; 0; 1 = off. */
+    public Builder repetitionPenalty(double penalty) {
+      this.repetitionPenalty = penalty;
+      return this;
+    }
+
+    /** Biases added to these ids' logits, each in [-100, 100]. */
+    public Builder logitBias(Map<Integer, Float> bias) {
+      this.logitBias = Map.copyOf(bias);
+      return this;
+    }
+
+    /** Min-p filtering, [0, 1]; 0 = off. */
+    public Builder minP(double minP) {
+      this.minP = minP;
+      return this;
+    }
+
+    /** Each token's log-probability and its {@code top} (0 to 20) most likely alternatives. */
+    public Builder logprobs(int top) {
+      this.logprobs = OptionalInt.of(top);
+      return this;
+    }
+
     public SamplingParams build() {
       return new SamplingParams(maxNewTokens, temperature, topK, topP, seed, stopTokenIds, stop, ignoreEos,
-          responseFormat);
+          responseFormat, presencePenalty, frequencyPenalty, repetitionPenalty, logitBias, minP, logprobs);
     }
   }
 }

@@ -2,6 +2,7 @@ package io.autoglm;
 
 import io.autoglm.toolcall.AnswerDelta;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * One generated token as it streams.
@@ -12,10 +13,21 @@ import java.util.List;
  *     possible stop string is still pending, and for token-id requests)
  * @param deltas what this token completes of the parsed answer (content, reasoning, tool-call pieces) when the
  *     request asked for parsing; empty otherwise, and while a tag or a call is still open
+ * @param logprobs the token's logprobs when the request asked ({@link SamplingParams#logprobs()}); empty otherwise
+ *     and for a last event with no token
  */
-public record TokenEvent(int index, int tokenId, String text, List<AnswerDelta> deltas) {
+public record TokenEvent(int index, int tokenId, String text, List<AnswerDelta> deltas,
+    Optional<TokenLogprobs> logprobs) {
   public TokenEvent {
     deltas = List.copyOf(deltas);
+    if (logprobs == null) {
+      throw new IllegalArgumentException("logprobs must not be null; use Optional.empty()");
+    }
+  }
+
+  /** An event without logprobs. */
+  public TokenEvent(int index, int tokenId, String text, List<AnswerDelta> deltas) {
+    this(index, tokenId, text, deltas, Optional.empty());
   }
 
   /** An event of a request whose answer is not parsed. */

@@ -185,6 +185,32 @@ public interface ForwardStep extends AutoCloseable {
     return out;
   }
 
+  /**
+   * {@link #sample}, with each row's logprobs when it asks for them ({@link SamplingRow#wantsLogprobs}). The
+   * default copies the logits to the host when a row asks, else it is {@link #sample}; GPU backends compute them on
+   * the device.
+   */
+  default Sampled sampleWithLogprobs(Tensor logits, java.util.List<SamplingRow> rows) {
+    if (rows.stream().noneMatch(SamplingRow::wantsLogprobs)) {
+      return Sampled.of(sample(logits, rows));
+    }
+    float[][] host = toHost(logits);
+    if (host.length != rows.size()) {
+      throw new IllegalArgumentException("logits have " + host.length + " rows, sampling rows " + rows.size());
+    }
+    int[] tokens = new int[host.length];
+    io.autoglm.TokenLogprobs[] logprobs = new io.autoglm.TokenLogprobs[host.length];
+    for (int i = 0; i < host.length; i++) {
+      SamplingRow r = rows.get(i);
+      tokens[i] = io.autoglm.sample.Sampler.sample(host[i], r);
+      if (r.wantsLogprobs()) {
+        logprobs[i] = io.autoglm.sample.LogitProcessing.logprobs(host[i], r.sampleableColumns(host[i].length),
+            tokens[i], r.processing().orElseThrow().topLogprobs());
+      }
+    }
+    return new Sampled(tokens, logprobs);
+  }
+
   @Override
   void close();
 }

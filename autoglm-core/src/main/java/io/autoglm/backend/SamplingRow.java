@@ -13,16 +13,36 @@ package io.autoglm.backend;
  * @param allowedTokens when present, only the ids whose bit is set may be picked (bit {@code id & 63} of word
  *     {@code id >>> 6}; ids past the array are not allowed): a grammar's mask, applied before temperature, top-k
  *     and top-p. Rows of one step may mix constrained and free rows.
+ * @param processing penalties, logit bias, min-p and logprobs of the row, when it asks for any
  */
 public record SamplingRow(float temperature, int topK, float topP, long seed, int step, int vocabLimit,
-    java.util.Optional<long[]> allowedTokens) {
+    java.util.Optional<long[]> allowedTokens, java.util.Optional<RowProcessing> processing) {
   public SamplingRow {
+    if (processing == null) {
+      throw new IllegalArgumentException("processing must not be null; use Optional.empty()");
+    }
     if (vocabLimit < 1) {
       throw new IllegalArgumentException("vocabLimit (" + vocabLimit + ") must be >= 1");
     }
     if (allowedTokens == null) {
       throw new IllegalArgumentException("allowedTokens must not be null; use Optional.empty()");
     }
+  }
+
+  /** A row without penalties, logit bias, min-p or logprobs. */
+  public SamplingRow(float temperature, int topK, float topP, long seed, int step, int vocabLimit,
+      java.util.Optional<long[]> allowedTokens) {
+    this(temperature, topK, topP, seed, step, vocabLimit, allowedTokens, java.util.Optional.empty());
+  }
+
+  /** Whether the logits change before sampling: penalties, logit bias or min-p (the mask aside). */
+  public boolean adjustsLogits() {
+    return processing.map(RowProcessing::adjustsLogits).orElse(false);
+  }
+
+  /** Whether the row reports the chosen token's logprob and its top alternatives. */
+  public boolean wantsLogprobs() {
+    return processing.map(RowProcessing::wantsLogprobs).orElse(false);
   }
 
   /** A free row: any id below {@code vocabLimit}. */

@@ -12,6 +12,14 @@ public final class Sampler {
 
   public static int sample(float[] row, SamplingRow params) {
     int columns = params.sampleableColumns(row.length);
+    if (params.adjustsLogits()) {
+      float[] adjusted = LogitProcessing.adjusted(row, columns, params);
+      int pick = sampleAll(adjusted, params);
+      if (adjusted[pick] == Float.NEGATIVE_INFINITY) {
+        throw new IllegalStateException("the grammar's mask allows no id below " + columns);
+      }
+      return pick;
+    }
     if (params.constrained()) {
       return sampleAllowed(row, columns, params.allowedTokens().get(), params);
     }

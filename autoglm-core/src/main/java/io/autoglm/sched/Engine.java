@@ -2,6 +2,8 @@ package io.autoglm.sched;
 
 import io.autoglm.FinishReason;
 import io.autoglm.InferenceException;
+import io.autoglm.TokenLogprobs;
+import io.autoglm.backend.Sampled;
 import io.autoglm.kv.BlockPool;
 import io.autoglm.model.ModelRunner;
 import java.util.List;
@@ -226,8 +228,8 @@ public final class Engine implements AutoCloseable {
     try {
       StepOutput result = runner.step(in.batch(), in.logitRows(), (step, logits) -> {
         float[][] host = in.anyCapture() ? step.toHost(logits) : null;
-        int[] sampled = in.sampleRows().length == 0 ? new int[0]
-            : step.sample(in.sampleRows().length == in.logitRows().length ? logits
+        Sampled sampled = in.sampleRows().length == 0 ? Sampled.of(new int[0])
+            : step.sampleWithLogprobs(in.sampleRows().length == in.logitRows().length ? logits
                 : step.rows(logits, in.sampleRows()), in.samplingRows());
         return new StepOutput(host, sampled);
       });
@@ -248,27 +250,31 @@ public final class Engine implements AutoCloseable {
   }
 
   /** What a step hands back: every captured logits row (or null), and the sampled token of each sampling row. */
-  private record StepOutput(float[][] hostLogits, int[] sampled) {}
+  private record StepOutput(float[][] hostLogits, Sampled sampled) {}
 
   /**
    * Applies a step's results sequence by sequence. A sequence whose own handling throws (its detokenizer, stop
    * matcher or listener) ends alone with {@link FinishReason#ERROR}; the others go on.
    */
-  private void apply(List<Scheduler.Chunk> chunks, StepInputs in, float[][] host, int[] sampled) {
+  private void apply(List<Scheduler.Chunk> chunks, StepInputs in, float[][] host, Sampled sampled) {
     int sampleIndex = 0;
     for (int i = 0; i < chunks.size(); i++) {
       Scheduler.Chunk c = chunks.get(i);
-      int token = c.samples() ? sampled[sampleIndex++] : -1;
+      int token = c.samples() ? sampled.tokens()[sampleIndex] : -1;
+      TokenLogprobs logprobs = c.samples() ? sampled.logprobs()[sampleIndex++] : null;
       try {
-        applyOne(c, in.firstLogitRow()[i], host, token);
+        applyOne(c, in.firstLogitRow()[i], host, token, logprobs);
       } catch (RuntimeException e) {
         failAlone(c.seq(), e);
       }
     }
   }
 
-  /** @param token the sampled token when the chunk samples */
-  private void applyOne(Scheduler.Chunk c, int firstLogitRow, float[][] host, int token) {
+  /**
+   * @param token the sampled token when the chunk samples
+   * @param logprobs its logprobs when the request asked for them, else null
+   */
+  private void applyOne(Scheduler.Chunk c, int firstLogitRow, float[][] host, int token, TokenLogprobs logprobs) {
     Sequence s = c.seq();
     scheduler.computed(c);
     if (host != null && s.captureLogits()) {
@@ -278,7 +284,7 @@ public final class Engine implements AutoCloseable {
     }
     if (c.samples()) {
       Optional<FinishReason> done = s.append(token, eosIds, maxModelLen);
-      if (s.listener().onToken(s.numOutputTokens() - 1, token)) {
+      if (s.listener().onToken(s.numOutputTokens() - 1, token, Optional.ofNullable(logprobs))) {
         done = Optional.of(FinishReason.STOP);
       }
       scheduler.publish(s);

@@ -2,7 +2,10 @@ package io.autoglm.sched;
 
 import io.autoglm.FinishReason;
 import io.autoglm.SamplingParams;
+import io.autoglm.TokenLogprobs;
+import io.autoglm.backend.RowProcessing;
 import io.autoglm.backend.SamplingRow;
+import io.autoglm.sample.TokenCounts;
 import io.autoglm.grammar.GrammarMatcher;
 import io.autoglm.kv.KvCacheManager;
 import java.util.ArrayList;
@@ -19,6 +22,14 @@ public final class Sequence {
   public interface Listener {
     /** A new token; returning true ends the request now with STOP (a stop string matched). */
     boolean onToken(int index, int tokenId);
+
+    /**
+     * A new token with its logprobs when the request asked for them ({@link SamplingParams#logprobs()}); by
+     * default {@link #onToken(int, int)}.
+     */
+    default boolean onToken(int index, int tokenId, Optional<TokenLogprobs> logprobs) {
+      return onToken(index, tokenId);
+    }
 
     void onFinish(Sequence seq, FinishReason reason);
 
@@ -45,6 +56,7 @@ public final class Sequence {
   private final boolean captureLogits;
   private final Listener listener;
   private final Optional<GrammarMatcher> grammar; // constrains each sampled token (structured output)
+  private final Optional<RowProcessing> processing; // penalties, bias, min-p, logprobs; empty when none asked
   private final KvCacheManager.SequenceBlocks blocks = new KvCacheManager.SequenceBlocks();
   private final List<float[]> capturedLogits = new ArrayList<>();
   private int[] tokens; // (capacity) prompt then output; only [0, length) is meaningful
@@ -80,6 +92,25 @@ public final class Sequence {
     this.grammar = grammar;
     this.tokens = Arrays.copyOf(prompt, prompt.length + Math.min(params.maxNewTokens(), 1024));
     this.length = prompt.length;
+    this.processing = processing(params, prompt);
+  }
+
+  /** The row extras a request asks for; the token counts only when a penalty is on (the prompt's for repetition). */
+  private static Optional<RowProcessing> processing(SamplingParams p, int[] prompt) {
+    if (!p.adjustsLogits() && p.logprobs().isEmpty()) {
+      return Optional.empty();
+    }
+    int[] biasIds = new int[p.logitBias().size()];
+    float[] biasValues = new float[biasIds.length];
+    int i = 0;
+    for (var e : new java.util.TreeMap<>(p.logitBias()).entrySet()) {
+      biasIds[i] = e.getKey();
+      biasValues[i++] = e.getValue();
+    }
+    boolean penalizes = p.presencePenalty() != 0 || p.frequencyPenalty() != 0 || p.repetitionPenalty() != 1;
+    TokenCounts counts = penalizes ? TokenCounts.of(prompt, p.repetitionPenalty() != 1) : new TokenCounts();
+    return Optional.of(new RowProcessing((float) p.presencePenalty(), (float) p.frequencyPenalty(),
+        (float) p.repetitionPenalty(), (float) p.minP(), biasIds, biasValues, counts, p.logprobs().orElse(-1)));
   }
 
   public String id() {
@@ -181,7 +212,7 @@ public final class Sequence {
   /** The sampling settings of the next token; a constrained sequence's row carries its grammar's mask. */
   SamplingRow samplingRow(int vocabLimit) {
     return new SamplingRow((float) params.temperature(), params.topK(), (float) params.topP(), seed,
-        numOutputTokens(), vocabLimit, grammar.map(GrammarMatcher::allowedTokens));
+        numOutputTokens(), vocabLimit, grammar.map(GrammarMatcher::allowedTokens), processing);
   }
 
   /** Appends a sampled token and says whether it ends the request. */
@@ -191,6 +222,7 @@ public final class Sequence {
       tokens = Arrays.copyOf(tokens, Math.min(tokens.length * 2, promptLength + params.maxNewTokens()));
     }
     tokens[length++] = token;
+    processing.filter(RowProcessing::penalizes).ifPresent(p -> p.history().addGenerated(token));
     boolean stopToken = params.stopTokenIds().contains(token) || (!params.ignoreEos() && eosIds.contains(token));
     if (stopToken) {
       return Optional.of(FinishReason.STOP);

@@ -509,6 +509,12 @@ final class CudaForwardStep implements ForwardStep {
     return StepSampling.sample(this, logits, rows);
   }
 
+  /** Rows with a grammar's mask, penalties, logit bias, min-p or logprobs are processed on the device. */
+  @Override
+  public io.autoglm.backend.Sampled sampleWithLogprobs(Tensor logits, List<SamplingRow> rows) {
+    return StepSampling.sampleWithLogprobs(this, logits, rows);
+  }
+
   long uploadFloats(float[] values) {
     StepMemory.Input in = memory.input(4L * values.length);
     in.host().asFloatBuffer().put(values);

@@ -6,15 +6,33 @@ import java.nio.ByteBuffer;
 import java.util.List;
 
 /**
- * The end of a step: sampling the fp32 logits with the on-device kernel ({@code sampleK}, one block per row), and on
- * the host for rows a grammar constrains. Sampling ends the step's graph part first, so a graph holds the forward
- * pass only.
+ * The end of a step: sampling the fp32 logits with the on-device kernel ({@code sampleK}, one block per row); rows
+ * with a grammar's mask, penalties, bias, min-p or logprobs are processed on the device first ({@link CudaSampling}).
+ * Sampling ends the step's graph part first, so a graph holds the forward pass only.
  */
 final class StepSampling {
   private StepSampling() {}
 
-  /** Tokens for the rows of the fp32 logits: on the device, and on the host for rows that a grammar constrains. */
+  /** Tokens for the rows of the fp32 logits; rows with processing or logprobs go through {@link CudaSampling}. */
   static int[] sample(CudaForwardStep s, Tensor logits, List<SamplingRow> rows) {
+    return CudaSampling.needed(rows) ? sampleWithLogprobs(s, logits, rows).tokens()
+        : sampleOnDevice(s, logits(s, logits, rows), rows);
+  }
+
+  /**
+   * Rows with a grammar's mask, penalties, logit bias, min-p or logprobs: processed, sampled and scored on the
+   * device ({@link CudaSampling}); a step without them samples exactly as before.
+   */
+  static io.autoglm.backend.Sampled sampleWithLogprobs(CudaForwardStep s, Tensor logits, List<SamplingRow> rows) {
+    CudaActivation l = logits(s, logits, rows);
+    if (!CudaSampling.needed(rows)) {
+      return io.autoglm.backend.Sampled.of(sampleOnDevice(s, l, rows));
+    }
+    return new CudaSampling(s).sample(l.ptr(), l.ld(), sampleableColumns(rows, l.cols()), rows);
+  }
+
+  /** The fp32 logits to sample from, their graph part launched. */
+  private static CudaActivation logits(CudaForwardStep s, Tensor logits, List<SamplingRow> rows) {
     if (!(logits instanceof CudaActivation l) || !l.fp32()) {
       throw new IllegalArgumentException("sample needs the fp32 logits of the LM head, got " + logits);
     }
@@ -22,23 +40,27 @@ final class StepSampling {
       throw new IllegalArgumentException("logits have " + l.rows() + " rows, sampling rows " + rows.size());
     }
     s.recorder.runGraph(); // the graph holds the forward pass only, so it is the same whether toHost or sample ends it
-    int[] constrained = java.util.stream.IntStream.range(0, rows.size()).filter(i -> rows.get(i).constrained())
-        .toArray();
-    return constrained.length == 0 ? sampleOnDevice(s, l, rows) : sampleWithHostMasks(s, l, rows, constrained);
+    return l;
   }
 
-  /**
-   * A step holding rows that a grammar constrains: the free rows are sampled on the device as usual, the
-   * constrained ones are copied to the host and sampled there with their masks (the device kernel takes no mask
-   * yet). Each row's pick is the one its sampler alone would make, so mixing does not change the free rows.
-   */
-  private static int[] sampleWithHostMasks(CudaForwardStep s, CudaActivation l, List<SamplingRow> rows, int[] constrained) {
-    int[] out = constrained.length == rows.size() ? new int[rows.size()] : sampleOnDevice(s, l, rows);
-    float[][] host = s.toHost(s.rows(l, constrained));
-    for (int k = 0; k < constrained.length; k++) {
-      out[constrained[k]] = io.autoglm.sample.Sampler.sample(host[k], rows.get(constrained[k]));
-    }
+  /** Launches {@code sampleK} over {@code rows} rows; returns the device address of the picks. */
+  static long sampleKernel(CudaForwardStep s, long logits, int ld, int vocab, long params, int rows) {
+    long out = s.memory.allocate(4L * rows);
+    s.recorder.track(StepOp.SAMPLE, out, logits);
+    CudaNative.sample(s.ctx, out, logits, ld, vocab, params, rows);
     return out;
+  }
+
+  /** Copies {@code aBytes} at {@code a} and then {@code bBytes} at {@code b} to the host, and waits for them. */
+  static ByteBuffer readBack(CudaForwardStep s, long a, long aBytes, long b, long bBytes) {
+    s.recorder.flushProfile();
+    ByteBuffer host = s.backend.readback(aBytes + bBytes);
+    CudaNative.copyAsync(s.ctx, CudaNative.address(host), a, aBytes);
+    if (bBytes > 0) {
+      CudaNative.copyAsync(s.ctx, CudaNative.address(host) + aBytes, b, bBytes);
+    }
+    CudaNative.synchronize(s.ctx);
+    return host;
   }
 
   /** Samples every row with the on-device kernel ({@code sampleK}); masks are not applied. */

@@ -136,12 +136,21 @@ final class OpenAiHandlers {
     if (r.model().isPresent() && !serves(glm, r.model().get())) {
       throw OpenAiException.modelNotFound(r.model().get());
     }
+    int vocab = glm.tokenizer().vocabSize();
+    for (int id : r.sampling().logitBias().keySet()) {
+      if (id >= vocab) {
+        throw OpenAiException.badRequest("logit_bias", "'logit_bias' names token id " + id + "; expected an id in "
+            + "[0, " + vocab + ")");
+      }
+    }
     List<GenerationHandle> handles = submit(glm, r.textRequests(caller(request, r),
         Optional.ofNullable(server.requestTimeout())), chat ? "messages" : "prompt");
     lease.closeWhenDone(handles.stream().map(GenerationHandle::result).toList());
     observation.submitted(glm.modelId(), r.stream(), handles);
     OpenAiResponses format = new OpenAiResponses((chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID(),
-        System.currentTimeMillis() / 1000, glm.modelId(), chat, r.includeUsage(), r.parsing(), r.parallelToolCalls());
+        System.currentTimeMillis() / 1000, glm.modelId(), chat, r.includeUsage(), r.parsing(), r.parallelToolCalls(),
+        r.sampling().logprobs().isPresent() ? Optional.of(new OpenAiLogprobs(glm.tokenizer()::tokenBytes))
+            : Optional.empty());
     String echo = r.echo() ? r.prompt().orElse("") : "";
     if (r.stream()) {
       SseRelay relay = new SseRelay(request.servletRequest(), format, handles, echo);

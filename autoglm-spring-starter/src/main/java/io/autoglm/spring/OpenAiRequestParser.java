@@ -15,8 +15,10 @@ import tools.jackson.databind.JsonNode;
 
 /**
  * Reads OpenAI request bodies into {@link OpenAiRequest}s. Every field is either honoured or rejected with a 400 that
- * names it: penalties other than 0, logprobs, non-text content parts and forced tool choices are not supported by
- * the engine. Extensions (as vLLM's server has them): {@code top_k}, {@code ignore_eos} and, for chat,
+ * names it (non-text content parts are not supported). Sampling: {@code presence_penalty} and
+ * {@code frequency_penalty} in [-2, 2], {@code logit_bias} (token id → [-100, 100]), {@code logprobs} (chat: a
+ * boolean with {@code top_logprobs} 0 to 20; completions: 0 to 20 alternatives). Extensions (as vLLM's server has
+ * them): {@code top_k}, {@code min_p}, {@code repetition_penalty}, {@code ignore_eos} and, for chat,
  * {@code chat_template_kwargs} (e.g. {@code enable_thinking} for GLM-4.5).
  *
  * <p>Tools: with {@code tools} and {@code tool_choice: auto} (the default) the answer's reasoning and tool calls are
@@ -31,7 +33,7 @@ import tools.jackson.databind.JsonNode;
 final class OpenAiRequestParser {
   private static final Set<String> COMMON = Set.of("model", "max_tokens", "temperature", "top_p", "n", "stop", "seed",
       "presence_penalty", "frequency_penalty", "user", "stream", "stream_options", "logprobs", "logit_bias", "top_k",
-      "ignore_eos");
+      "ignore_eos", "min_p", "repetition_penalty");
   private static final Set<String> CHAT = union(COMMON, Set.of("messages", "max_completion_tokens", "tools",
       "tool_choice", "parallel_tool_calls", "top_logprobs", "response_format", "chat_template_kwargs"));
   private static final Set<String> COMPLETION = union(COMMON, Set.of("prompt", "echo", "best_of", "suffix"));
@@ -118,9 +120,6 @@ final class OpenAiRequestParser {
               + "\"json_object\" or \"json_schema\", got " + r.get("type"));
       }
     });
-    if (f.get("top_logprobs").isPresent()) {
-      throw OpenAiException.unsupported("top_logprobs", "'top_logprobs' is not supported: logprobs are not available");
-    }
     OptionalLong maxCompletion = f.integer("max_completion_tokens", 1, Integer.MAX_VALUE);
     OptionalLong maxTokens = f.integer("max_tokens", 1, Integer.MAX_VALUE);
     int max = (int) (maxCompletion.isPresent() ? maxCompletion.getAsLong()
@@ -156,30 +155,19 @@ final class OpenAiRequestParser {
     OptionalLong bestOf = f.integer("best_of", 1, maxChoices);
     int max = (int) f.integer("max_tokens", 1, Integer.MAX_VALUE).orElse(COMPLETION_DEFAULT_MAX_TOKENS);
     OpenAiRequest r = common(f, Optional.empty(), Optional.of(prompt), max, f.bool("echo").orElse(false));
+    if (r.echo() && r.sampling().logprobs().isPresent()) {
+      throw OpenAiException.unsupported("echo", "'echo' cannot be combined with 'logprobs': the prompt's logprobs "
+          + "are not computed");
+    }
     if (bestOf.isPresent() && bestOf.getAsLong() != r.n()) {
       throw OpenAiException.unsupported("best_of", "'best_of' (" + bestOf.getAsLong() + ") must equal n (" + r.n()
-          + "): choosing the best of several candidates needs logprobs, which are not supported");
+          + "): choosing the best of several candidates is not supported");
     }
     return r;
   }
 
   private OpenAiRequest common(JsonFields f, Optional<ChatPrompt> chat, Optional<String> prompt, int maxTokens,
       boolean echo) {
-    for (String penalty : new String[] {"presence_penalty", "frequency_penalty"}) {
-      if (f.number(penalty, -2, 2).orElse(0) != 0) {
-        throw OpenAiException.unsupported(penalty, "'" + penalty + "' other than 0 is not supported by the engine");
-      }
-    }
-    f.get("logprobs").ifPresent(l -> {
-      if (!(l.isBoolean() && !l.booleanValue())) {
-        throw OpenAiException.unsupported("logprobs", "'logprobs' is not supported by the engine");
-      }
-    });
-    f.get("logit_bias").ifPresent(b -> {
-      if (!b.isObject() || !b.isEmpty()) {
-        throw OpenAiException.unsupported("logit_bias", "'logit_bias' is not supported by the engine");
-      }
-    });
     int n = (int) f.integer("n", 1, maxChoices).orElse(1);
     boolean stream = f.bool("stream").orElse(false);
     boolean includeUsage = false;
@@ -198,10 +186,72 @@ final class OpenAiRequestParser {
         .topP(topP(f))
         .topK((int) Math.max(0, f.integer("top_k", -1, Integer.MAX_VALUE).orElse(0))) // -1: off, as in vLLM
         .ignoreEos(f.bool("ignore_eos").orElse(false))
-        .stop(stop(f));
+        .stop(stop(f))
+        .presencePenalty(f.number("presence_penalty", -2, 2).orElse(0))
+        .frequencyPenalty(f.number("frequency_penalty", -2, 2).orElse(0))
+        .repetitionPenalty(repetitionPenalty(f))
+        .minP(f.number("min_p", 0, 1).orElse(0))
+        .logitBias(logitBias(f));
+    logprobs(f, chat.isPresent()).ifPresent(s::logprobs);
     f.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE).ifPresent(s::seed);
     return new OpenAiRequest(f.string("model"), chat, prompt, s.build(), n, stream, includeUsage, f.string("user"),
         echo);
+  }
+
+  /** vLLM's and transformers' repetition penalty: &gt; 0, 1 = off. */
+  private static double repetitionPenalty(JsonFields f) {
+    double p = f.number("repetition_penalty", 0, 1e6).orElse(1);
+    if (p == 0) {
+      throw OpenAiException.badRequest("repetition_penalty", "'repetition_penalty' is 0; expected a number > 0 "
+          + "(1 = off)");
+    }
+    return p;
+  }
+
+  /** {@code logit_bias}: an object from token ids (as strings) to biases in [-100, 100]. */
+  private static Map<Integer, Float> logitBias(JsonFields f) {
+    Optional<JsonNode> v = f.get("logit_bias");
+    if (v.isEmpty()) {
+      return Map.of();
+    }
+    if (!v.get().isObject()) {
+      throw f.wrongType("logit_bias", "an object from token ids to numbers", v.get());
+    }
+    Map<Integer, Float> out = new LinkedHashMap<>();
+    JsonFields b = new JsonFields(v.get(), "logit_bias.");
+    for (String key : v.get().propertyNames()) {
+      int id;
+      try {
+        id = Integer.parseInt(key);
+      } catch (NumberFormatException e) {
+        id = -1;
+      }
+      if (id < 0) {
+        throw OpenAiException.badRequest("logit_bias", "'logit_bias' key \"" + key + "\" is not a token id; "
+            + "expected an integer >= 0 as a string");
+      }
+      double bias = b.number(key, -100, 100).orElseThrow(() -> OpenAiException.badRequest("logit_bias",
+          "'logit_bias." + key + "' is null; expected a number in [-100, 100]"));
+      out.put(id, (float) bias);
+    }
+    return out;
+  }
+
+  /**
+   * How many top alternatives each token carries, when logprobs are asked for. Chat: {@code logprobs} true, with
+   * {@code top_logprobs} (0 to 20) allowed only then, as OpenAI has it; completions: {@code logprobs} 0 to 20.
+   */
+  private static java.util.OptionalInt logprobs(JsonFields f, boolean chat) {
+    if (!chat) {
+      OptionalLong n = f.integer("logprobs", 0, SamplingParams.MAX_TOP_LOGPROBS);
+      return n.isPresent() ? java.util.OptionalInt.of((int) n.getAsLong()) : java.util.OptionalInt.empty();
+    }
+    boolean on = f.bool("logprobs").orElse(false);
+    OptionalLong top = f.integer("top_logprobs", 0, SamplingParams.MAX_TOP_LOGPROBS);
+    if (top.isPresent() && !on) {
+      throw OpenAiException.badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' true");
+    }
+    return on ? java.util.OptionalInt.of((int) top.orElse(0)) : java.util.OptionalInt.empty();
   }
 
   private static double topP(JsonFields f) {

@@ -24,9 +24,18 @@ import java.util.Optional;
  * @param parsing what the engine parsed out of each answer; RAW: the text is the content
  * @param parallelToolCalls false: only a choice's first tool call is sent (its later ones are dropped, streamed and
  *     not; the finish reason stays {@code tool_calls})
+ * @param logprobs how token logprobs are written, when the request asked for them; streamed, a chunk carries the
+ *     logprobs of the tokens whose text (or parsed deltas) it sends, and the finish chunk those of tokens whose
+ *     text never showed (cut by a stop string)
  */
 record OpenAiResponses(String id, long createdSeconds, String model, boolean chat, boolean includeUsage,
-    OutputParsing parsing, boolean parallelToolCalls) {
+    OutputParsing parsing, boolean parallelToolCalls, Optional<OpenAiLogprobs> logprobs) {
+
+  /** Answers without logprobs. */
+  OpenAiResponses(String id, long createdSeconds, String model, boolean chat, boolean includeUsage,
+      OutputParsing parsing, boolean parallelToolCalls) {
+    this(id, createdSeconds, model, chat, includeUsage, parsing, parallelToolCalls, Optional.empty());
+  }
 
   /** Answers whose text is sent as it is. */
   OpenAiResponses(String id, long createdSeconds, String model, boolean chat, boolean includeUsage) {
@@ -49,7 +58,8 @@ record OpenAiResponses(String id, long createdSeconds, String model, boolean cha
       } else {
         choice.put("text", echo + r.text());
       }
-      choice.put("logprobs", null);
+      choice.put("logprobs", logprobs.filter(l -> !r.logprobs().isEmpty())
+          .map(l -> chat ? l.chat(r.logprobs()) : l.completion(r.logprobs(), echo.length())).orElse(null));
       choice.put("finish_reason", finishReason(r.finishReason()));
       choices.add(choice);
     }
@@ -73,6 +83,35 @@ record OpenAiResponses(String id, long createdSeconds, String model, boolean cha
 
   /** The chunks of one token event: its text, or (a parsed answer) one chunk per delta it completes. */
   List<Map<String, Object>> eventChunks(int index, TokenEvent event) {
+    return eventChunks(index, event, null);
+  }
+
+  /**
+   * {@link #eventChunks(int, TokenEvent)}, the event's logprobs added to the choice's {@code pending} ones, which the
+   * first chunk then carries (pending may be null: no logprobs).
+   */
+  List<Map<String, Object>> eventChunks(int index, TokenEvent event, OpenAiLogprobs.Pending pending) {
+    List<Map<String, Object>> chunks = eventChunksOnly(index, event);
+    if (pending != null) {
+      event.logprobs().ifPresent(pending::add);
+      if (!chunks.isEmpty() && !pending.isEmpty()) {
+        withLogprobs(chunks.get(0), pending.take(chat));
+      }
+    }
+    return chunks;
+  }
+
+  /** A per-choice holder of streamed logprobs, or null when the request asked for none. */
+  OpenAiLogprobs.Pending pendingLogprobs(String echo) {
+    return logprobs.map(l -> l.new Pending(echo.length())).orElse(null);
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void withLogprobs(Map<String, Object> chunk, Map<String, Object> logprobs) {
+    ((Map<String, Object>) ((List<Object>) chunk.get("choices")).get(0)).put("logprobs", logprobs);
+  }
+
+  private List<Map<String, Object>> eventChunksOnly(int index, TokenEvent event) {
     if (parsing == OutputParsing.RAW) {
       return event.text().isEmpty() ? List.of() : List.of(textChunk(index, event.text()));
     }
@@ -99,11 +138,21 @@ record OpenAiResponses(String id, long createdSeconds, String model, boolean cha
     }
     ParsedAnswer a = r.answer().orElseThrow();
     return new GenerationResult(r.requestId(), r.tokenIds(), r.text(), r.finishReason(), r.usage(), r.error(),
-        Optional.of(new ParsedAnswer(a.content(), a.reasoningContent(), a.toolCalls().subList(0, 1))));
+        Optional.of(new ParsedAnswer(a.content(), a.reasoningContent(), a.toolCalls().subList(0, 1))),
+        r.logprobs());
   }
 
   Map<String, Object> finishChunk(int index, FinishReason reason) {
     return chunk(index, Map.of(), "", finishReason(reason));
+  }
+
+  /** The finish chunk, carrying the logprobs still pending (tokens whose text never showed), if any. */
+  Map<String, Object> finishChunk(int index, FinishReason reason, OpenAiLogprobs.Pending pending) {
+    Map<String, Object> c = finishChunk(index, reason);
+    if (pending != null && !pending.isEmpty()) {
+      withLogprobs(c, pending.take(chat));
+    }
+    return c;
   }
 
   /** The last chunk when usage is asked for: no choices, the usage of all of them. */

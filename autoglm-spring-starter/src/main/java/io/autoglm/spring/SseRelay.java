@@ -60,6 +60,7 @@ final class SseRelay {
   private final String echo;
   private final int clientPort; // for the log
   private final GenerationResult[] results;
+  private final OpenAiLogprobs.Pending[] pendingLogprobs; // per choice; null entries when none were asked for
   private static final long CONTAINER_WAIT_SECONDS = 5;
   private final ReentrantLock lock = new ReentrantLock();
   private final AtomicReference<Ending> ending = new AtomicReference<>();
@@ -77,6 +78,10 @@ final class SseRelay {
     this.echo = echo;
     this.clientPort = request.getRemotePort();
     this.results = new GenerationResult[handles.size()];
+    this.pendingLogprobs = new OpenAiLogprobs.Pending[handles.size()];
+    for (int i = 0; i < pendingLogprobs.length; i++) {
+      pendingLogprobs[i] = format.pendingLogprobs(echo);
+    }
   }
 
   /** Watches the client while the stream runs; call from the handler, before the response goes async. */
@@ -112,7 +117,7 @@ final class SseRelay {
   }
 
   private void event(int index, TokenEvent event) {
-    List<Map<String, Object>> chunks = format.eventChunks(index, event);
+    List<Map<String, Object>> chunks = format.eventChunks(index, event, pendingLogprobs[index]);
     if (!chunks.isEmpty()) {
       write(() -> chunks.forEach(this::send));
     }
@@ -128,7 +133,7 @@ final class SseRelay {
     try {
       if (ending.get() == null) {
         results[index] = result;
-        send(format.finishChunk(index, result.finishReason()));
+        send(format.finishChunk(index, result.finishReason(), pendingLogprobs[index]));
         all = ++finished == handles.size();
       }
     } finally {

@@ -115,10 +115,10 @@ class ErrorResponsesTest {
   void badRequestsAre400NamingTheField() {
     {
       OpenAIClient c = client("key-c");
-      assertShape(catchService(() -> c.chat().completions().create(chat(b -> b.presencePenalty(0.5)))),
-          400, "invalid_request_error", "presence_penalty", "unsupported_parameter");
-      assertShape(catchService(() -> c.chat().completions().create(chat(b -> b.logprobs(true)))),
-          400, "invalid_request_error", "logprobs", "unsupported_parameter");
+      assertShape(catchService(() -> c.chat().completions().create(chat(b -> b.presencePenalty(2.5)))),
+          400, "invalid_request_error", "presence_penalty", null);
+      assertShape(catchService(() -> c.chat().completions().create(chat(b -> b.logprobs(true).topLogprobs(21)))),
+          400, "invalid_request_error", "top_logprobs", null);
       assertShape(catchService(() -> c.chat().completions().create(chat(
           b -> b.putAdditionalBodyProperty("best_guess", JsonValue.from(true))))),
           400, "invalid_request_error", "best_guess", "unsupported_parameter");

@@ -129,8 +129,11 @@ class OpenAiRequestParserFuzzTest {
     f.put("stream", x -> mostly(x, () -> String.valueOf(x.nextBoolean())));
     f.put("stream_options", x -> mostly(x, () -> "{\"include_usage\":" + x.nextBoolean() + "}"));
     f.put("logprobs", x -> mostly(x, () -> Fuzz.pick(x, List.of("false", "false", "true"))));
-    f.put("logit_bias", x -> mostly(x, () -> Fuzz.pick(x, List.of("{}", "{\"42\":1}"))));
+    f.put("logit_bias", x -> mostly(x, () -> Fuzz.pick(x, List.of("{}", "{\"42\":1}", "{\"42\":101}",
+        "{\"x\":1}", "{\"7\":null}"))));
     f.put("top_k", x -> mostly(x, () -> String.valueOf(x.nextInt(-2, 101))));
+    f.put("min_p", x -> mostly(x, () -> Fuzz.pick(x, List.of("0", "0.1", "1", "1.5", "-0.1"))));
+    f.put("repetition_penalty", x -> mostly(x, () -> Fuzz.pick(x, List.of("1", "1.2", "0", "-1"))));
     f.put("ignore_eos", x -> mostly(x, () -> String.valueOf(x.nextBoolean())));
     return f;
   }

@@ -7,7 +7,7 @@ import io.autoglm.GenerationResult;
 import io.autoglm.ModelLease;
 import io.autoglm.ModelRegistry;
 import io.autoglm.SamplingParams;
-import io.autoglm.cuda.CudaBackend;
+import io.autoglm.cuda.CudaDiagnosticsAccess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,7 +54,7 @@ public final class SwapBench {
     if (!Files.exists(dir.resolve("model.safetensors"))) {
       FastRandomCheckpoint.write(dir);
     }
-    long before = CudaBackend.deviceMemoryInUse(0);
+    long before = CudaDiagnosticsAccess.deviceMemoryInUse(0);
     AtomicBoolean stop = new AtomicBoolean();
     AtomicBoolean switched = new AtomicBoolean();
     AtomicInteger ok = new AtomicInteger();
@@ -64,10 +64,10 @@ public final class SwapBench {
       registry.register("glm", load(dir, "v1"), true);
       List<Thread> clients = startClients(registry, stop, switched, ok, failures, servedAfter);
       awaitCount(ok, 500); // warm: the buckets this load reaches are captured before the baseline
-      long one = CudaBackend.deviceMemoryInUse(0);
+      long one = CudaDiagnosticsAccess.deviceMemoryInUse(0);
       ModelRegistry.Swap swap = registry.load("glm", "v2", () -> load(dir, "v2"), true);
       swap.serving().get(10, TimeUnit.MINUTES);
-      long both = CudaBackend.deviceMemoryInUse(0);
+      long both = CudaDiagnosticsAccess.deviceMemoryInUse(0);
       switched.set(true);
       swap.previousClosed().get(5, TimeUnit.MINUTES);
       int atClose = ok.get();
@@ -77,7 +77,7 @@ public final class SwapBench {
         t.join();
       }
       EngineBench.awaitIdle(registry.current("glm").orElseThrow());
-      long after = CudaBackend.deviceMemoryInUse(0);
+      long after = CudaDiagnosticsAccess.deviceMemoryInUse(0);
       long model = one - before;
       boolean memoryBack = Math.abs(after - one) <= model / 50;
       boolean allNew = servedAfter.equals(Set.of("v2"));
