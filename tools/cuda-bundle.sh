@@ -68,10 +68,8 @@ if [[ -n "${OLD_REV:-}" ]]; then
   old="$(mktemp -d)"
   git clone -q "$root" "$old/src" && git -C "$old/src" checkout -q "$OLD_REV"
   (cd "$old/src" && mvn -B -ntp -q -pl autoglm-cuda -am package -DskipTests)
+  # only the two module jars: the old stages put lib/'s third-party jars after them (the carry limit is 64 MiB)
   mkdir -p "$dir/lib-old"
-  for f in "$dir"/lib/*.jar; do
-    case "$(basename "$f")" in autoglm-*) ;; *) cp "$f" "$dir/lib-old/" ;; esac
-  done
   for m in autoglm-core autoglm-cuda; do
     cp $(ls "$old/src/$m"/target/$m-*.jar | grep -v -- '-tests\.jar$') "$dir/lib-old/"
   done

@@ -16,6 +16,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p /tmp/rt && tar -C /tmp/rt -xzf "$here/jre.tgz"
 J=/tmp/rt/jre/bin/java
 CP="$here/lib/*"
+# the old jars: lib-old/'s autoglm-core and autoglm-cuda, then lib/'s third-party jars (none of lib/'s autoglm-*)
+OLDCP="$here/lib-old/*:$(ls "$here"/lib/*.jar 2>/dev/null | grep -v "/autoglm-" | tr '\n' ':')"
 ST=",${STAGES:-verify,conf,old,new},"
 echo "== $(date -u +%FT%TZ) $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
 s=$(date +%s)
@@ -32,7 +34,7 @@ fi
 if [[ $ST == *,oldverify,* ]]; then
   for a in ${VERIFY_ATTN:-2 1}; do
     echo "== OLD jars: CudaBench verify, attention $a"
-    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.attnVariant=$a -Dcuda.attnSplitHeads=${VERIFY_SPLIT:-true} -cp "$here/lib-old/*" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
+    timeout ${VERIFY_TIMEOUT:-180} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.attnVariant=$a -Dcuda.attnSplitHeads=${VERIFY_SPLIT:-true} -cp "$OLDCP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
       | grep -v "^\[main\] INFO" > $OUT/verify-old-attn-$a.log
     tail -2 $OUT/verify-old-attn-$a.log
     if [[ -f $OUT/verify-attn-$a.log ]]; then
@@ -64,7 +66,7 @@ fi
 if [[ $ST == *,old,* ]]; then
   echo "== OLD jars ($(cat "$here/lib-old/REVISION" 2>/dev/null || echo "lib-old/")): CudaBench bench ${OLD_WHICH:-single,batch}"
   timeout ${OLD_TIMEOUT:-150} $J -Xmx16g -Dbench.gemvVariants=${OLD_GEMV:-1} -Dbench.onlyGraphs=true -Dbench.skip256=${OLD_SKIP256:-true} \
-    -cp "$here/lib-old/*" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${OLD_WHICH:-single,batch} 2>&1 \
+    -cp "$OLDCP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${OLD_WHICH:-single,batch} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/bench-old.log
   lap old-bench
 fi
