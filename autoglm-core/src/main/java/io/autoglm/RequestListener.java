@@ -47,7 +47,7 @@ final class RequestListener implements Sequence.Listener {
       metrics.onFirstToken(operation, firstTokenNanos - acceptedNanos);
     }
     String delta = text.isPresent() && !stopIds.contains(tokenId) ? text.get().add(tokenId) : "";
-    handle.publisher().offer(new TokenEvent(index, tokenId, delta,
+    handle.publisher().offer(TokenEvent.of(index, tokenId, delta,
         text.map(TextStream::takeDeltas).orElse(List.of())));
     return text.isPresent() && text.get().stopped();
   }
@@ -60,7 +60,7 @@ final class RequestListener implements Sequence.Listener {
       String rest = text.get().finish();
       List<AnswerDelta> deltas = text.get().takeDeltas();
       if (!rest.isEmpty() || !deltas.isEmpty()) {
-        handle.publisher().offer(new TokenEvent(seq.numOutputTokens(), -1, rest, deltas));
+        handle.publisher().offer(TokenEvent.textOnly(seq.numOutputTokens(), rest, deltas));
       }
       fullText = text.get().text();
       answer = text.get().answer();
@@ -84,7 +84,7 @@ final class RequestListener implements Sequence.Listener {
       out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
     }
     GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
-        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()), error, answer);
+        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens().orElse(0)), error, answer);
     long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
     metrics.onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
         firstTokenNanos > 0 ? end - firstTokenNanos : 0);

@@ -1,6 +1,5 @@
 package io.autoglm;
 
-import io.autoglm.tokenizer.ChatPrompt;
 import io.autoglm.toolcall.OutputParsing;
 import java.time.Duration;
 import java.util.Optional;

@@ -1,7 +1,7 @@
 package io.autoglm.spring;
 
-import io.autoglm.tokenizer.ChatMessage;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.ChatMessage;
+import io.autoglm.ChatPrompt;
 import io.autoglm.tokenizer.ChatTemplate;
 import io.autoglm.toolcall.AnswerFormat;
 import java.util.ArrayList;

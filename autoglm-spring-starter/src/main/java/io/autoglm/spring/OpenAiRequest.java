@@ -2,7 +2,7 @@ package io.autoglm.spring;
 
 import io.autoglm.SamplingParams;
 import io.autoglm.TextRequest;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.ChatPrompt;
 import io.autoglm.toolcall.OutputParsing;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -1,8 +1,8 @@
 package io.autoglm.spring;
 
 import io.autoglm.SamplingParams;
-import io.autoglm.tokenizer.ChatMessage;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.ChatMessage;
+import io.autoglm.ChatPrompt;
 import io.autoglm.toolcall.OutputParsing;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

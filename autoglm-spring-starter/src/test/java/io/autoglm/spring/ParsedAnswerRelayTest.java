@@ -63,11 +63,11 @@ class ParsedAnswerRelayTest {
     int tokens = 0;
     for (int i = 0; i < ANSWER.length(); i += 3, tokens++) {
       String piece = ANSWER.substring(i, Math.min(ANSWER.length(), i + 3));
-      TestHandles.event(h, new TokenEvent(tokens, 1, piece, parser.feed(piece)));
+      TestHandles.event(h, TokenEvent.of(tokens, 1, piece, parser.feed(piece)));
     }
     List<AnswerDelta> last = parser.finish();
     if (!last.isEmpty()) {
-      TestHandles.event(h, new TokenEvent(tokens, -1, "", last));
+      TestHandles.event(h, TokenEvent.textOnly(tokens, "", last));
     }
     GenerationResult result = new GenerationResult("req-1", List.of(), ANSWER, FinishReason.TOOL_CALLS,
         new Usage(3, tokens, 0), Optional.empty(), Optional.of(parser.result()));

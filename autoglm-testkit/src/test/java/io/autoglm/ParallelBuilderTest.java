@@ -1,5 +1,6 @@
 package io.autoglm;
 
+import io.autoglm.testkit.Conformance;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,7 @@
-package io.autoglm.tokenizer;
+package io.autoglm;
 
+import io.autoglm.tokenizer.TextChecks;
+import io.autoglm.tokenizer.JsonValues;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;

@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.Gson;
 import io.autoglm.grammar.SchemaOracle;
-import io.autoglm.model.RandomCheckpoint;
-import io.autoglm.tokenizer.ChatMessage;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.testkit.RandomCheckpoint;
 import io.autoglm.toolcall.OutputParsing;
 import io.autoglm.toolcall.ToolCall;
 import java.nio.file.Path;

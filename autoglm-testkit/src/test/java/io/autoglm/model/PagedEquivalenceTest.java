@@ -1,5 +1,6 @@
 package io.autoglm.model;
 
+import io.autoglm.testkit.ReferenceSet;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.autoglm.Fixtures;

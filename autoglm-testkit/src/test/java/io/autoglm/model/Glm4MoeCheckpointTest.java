@@ -1,5 +1,7 @@
 package io.autoglm.model;
 
+import io.autoglm.testkit.ReferenceSet;
+import io.autoglm.testkit.RandomCheckpoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

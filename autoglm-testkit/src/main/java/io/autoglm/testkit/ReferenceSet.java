@@ -1,4 +1,4 @@
-package io.autoglm.model;
+package io.autoglm.testkit;
 
 import io.autoglm.ModelLoadException;
 import io.autoglm.safetensors.DType;

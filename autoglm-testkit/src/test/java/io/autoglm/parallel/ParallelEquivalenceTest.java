@@ -14,7 +14,7 @@ import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.model.ModelRunner;
-import io.autoglm.model.ReferenceSet;
+import io.autoglm.testkit.ReferenceSet;
 import io.autoglm.safetensors.Checkpoint;
 import java.nio.file.Path;
 import java.util.ArrayList;

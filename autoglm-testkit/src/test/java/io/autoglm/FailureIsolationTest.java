@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import io.autoglm.spi.EngineMetrics;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -91,7 +91,7 @@ class FailureIsolationTest {
         1L << 30, 3).write(model, s -> {});
     try (AutoGLM glm = AutoGLM.builder().modelPath(model)
         .tokenizerPath(Fixtures.root().resolve("tokenizers/glm-4-9b-chat-hf")).kvBlocks(64).build()) {
-      int textIds = glm.tokenizer().vocabSize();
+      int textIds = glm.glmTokenizer().vocabSize();
       assertTrue(textIds < glm.config().vocabSize(), "the model has rows the tokenizer has no id for");
       // Zero the LM head's rows of every id with text: those logits are all 0, the others random, so an unmasked
       // argmax picks an id past the tokenizer's range at every step.
@@ -99,7 +99,7 @@ class FailureIsolationTest {
     }
     try (AutoGLM glm = AutoGLM.builder().modelPath(model)
         .tokenizerPath(Fixtures.root().resolve("tokenizers/glm-4-9b-chat-hf")).kvBlocks(64).build()) {
-      int textIds = glm.tokenizer().vocabSize();
+      int textIds = glm.glmTokenizer().vocabSize();
       GenerationResult greedy = glm.complete("hello", greedy(16));
       assertEquals(16, greedy.tokenIds().size());
       assertTrue(greedy.tokenIds().stream().allMatch(id -> id == 0), "argmax over the ids with text (all 0): "

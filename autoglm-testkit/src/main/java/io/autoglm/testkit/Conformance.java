@@ -1,11 +1,16 @@
-package io.autoglm;
+package io.autoglm.testkit;
 
-import io.autoglm.model.ReferenceSet;
+import io.autoglm.AutoGLM;
+import io.autoglm.GenerationHandle;
+import io.autoglm.GenerationResult;
+import io.autoglm.SamplingParams;
+import io.autoglm.internal.EngineAccess;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.Random;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
 
 /**
  * Checks a loaded model against transformers' reference outputs (the fixtures' {@code reference.safetensors}).
@@ -14,6 +19,8 @@ import java.util.Random;
  * near-tie.
  */
 public final class Conformance {
+  private static final EngineAccess.Grant ACCESS = EngineAccess.get();
+
   private Conformance() {}
 
   /**
@@ -56,19 +63,19 @@ public final class Conformance {
     for (int r = 0; r < repeats; r++) {
       for (ReferenceSet.Prompt p : ref.prompts()) {
         sleep(maxArrivalDelayMillis > 0 ? random.nextInt((int) maxArrivalDelayMillis + 1) : 0);
-        GenerationHandle forced = glm.enqueue(p.teacherForced(), SamplingParams.builder().maxNewTokens(1)
-            .ignoreEos(true).build(), Optional.empty(), true);
-        GenerationHandle generated = glm.enqueue(p.inputIds(), SamplingParams.builder()
-            .maxNewTokens(p.greedy().length).ignoreEos(true).build(), Optional.empty(), true);
+        GenerationHandle forced = ACCESS.submitCapturingLogits(glm, p.teacherForced(), SamplingParams.builder()
+            .maxNewTokens(1).ignoreEos(true).build());
+        GenerationHandle generated = ACCESS.submitCapturingLogits(glm, p.inputIds(), SamplingParams.builder()
+            .maxNewTokens(p.greedy().length).ignoreEos(true).build());
         pending.add(new Pending(p, forced, generated));
       }
     }
     List<PromptReport> reports = new ArrayList<>();
     for (Pending pd : pending) {
-      AutoGLM.await(pd.forced());
-      GenerationResult gen = AutoGLM.await(pd.generated());
-      reports.add(compare(pd.prompt(), glm.takeCapturedLogits(pd.forced().requestId()), gen.tokenIds(),
-          glm.takeCapturedLogits(pd.generated().requestId()), tolerance));
+      await(pd.forced());
+      GenerationResult gen = await(pd.generated());
+      reports.add(compare(pd.prompt(), ACCESS.takeCapturedLogits(glm, pd.forced().requestId()), gen.tokenIds(),
+          ACCESS.takeCapturedLogits(glm, pd.generated().requestId()), tolerance));
     }
     return new Report(reports, tolerance);
   }
@@ -78,10 +85,10 @@ public final class Conformance {
    * holds the logits that predict token r + 1.
    */
   public static List<float[]> teacherForcedLogits(AutoGLM glm, int[] tokens) {
-    GenerationHandle h = glm.enqueue(tokens, SamplingParams.builder().maxNewTokens(1).ignoreEos(true).build(),
-        Optional.empty(), true);
-    AutoGLM.await(h);
-    return glm.takeCapturedLogits(h.requestId());
+    GenerationHandle h = ACCESS.submitCapturingLogits(glm, tokens, SamplingParams.builder().maxNewTokens(1)
+        .ignoreEos(true).build());
+    await(h);
+    return ACCESS.takeCapturedLogits(glm, h.requestId());
   }
 
   private static PromptReport compare(ReferenceSet.Prompt p, List<float[]> forced, List<Integer> generated,
@@ -107,7 +114,24 @@ public final class Conformance {
     return new PromptReport(p.index(), t, max, decodeMax, agreed, comparable, p.greedy().length);
   }
 
-  static double maxAbsDiff(float[] a, float[] b) {
+  /** Waits for a request; interrupting the caller cancels it. */
+  static GenerationResult await(GenerationHandle handle) {
+    try {
+      return handle.result().get();
+    } catch (InterruptedException e) {
+      handle.cancel();
+      Thread.currentThread().interrupt();
+      throw new CancellationException("interrupted while waiting for request " + handle.requestId());
+    } catch (ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new IllegalStateException("request " + handle.requestId() + " failed: " + e.getCause(), e.getCause());
+    }
+  }
+
+  /** Max |a[i] - b[i]| of two rows of one length. */
+  public static double maxAbsDiff(float[] a, float[] b) {
     if (a.length != b.length) {
       throw new IllegalArgumentException("logit rows differ in length: " + a.length + " vs " + b.length);
     }

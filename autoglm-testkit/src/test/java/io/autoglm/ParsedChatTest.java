@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.autoglm.model.RandomCheckpoint;
-import io.autoglm.tokenizer.ChatMessage;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.testkit.RandomCheckpoint;
 import io.autoglm.toolcall.AnswerDelta;
 import io.autoglm.toolcall.AnswerFormat;
 import io.autoglm.toolcall.AnswerParser;
@@ -62,8 +60,8 @@ class ParsedChatTest {
       }
     }
     GenerationResult r = h.result().join();
-    AnswerFormat format = AnswerFormat.detect(glm.tokenizer().chatTemplate().orElseThrow().source(),
-        glm.tokenizer().encodeChat(chat).text(), TOOLS, true);
+    AnswerFormat format = AnswerFormat.detect(glm.glmTokenizer().chatTemplate().orElseThrow().source(),
+        glm.glmTokenizer().encodeChat(chat).text(), TOOLS, true);
     assertEquals(AnswerFormat.Syntax.GLM4_JSON, format.syntax());
     ParsedAnswer expected = AnswerParser.parse(format, r.text());
     assertEquals(expected, r.answer().orElseThrow());

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.autoglm.grammar.SchemaOracle;
 import io.autoglm.grammar.Schemas;
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

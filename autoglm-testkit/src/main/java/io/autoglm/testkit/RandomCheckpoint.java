@@ -1,4 +1,4 @@
-package io.autoglm.model;
+package io.autoglm.testkit;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
@@ -6,6 +6,8 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import com.google.gson.JsonPrimitive;
+import io.autoglm.model.CheckpointLayout;
+import io.autoglm.model.ModelConfig;
 import io.autoglm.safetensors.DType;
 import io.autoglm.safetensors.SafetensorsHeader;
 import io.autoglm.safetensors.Widening;

@@ -1,5 +1,6 @@
-package io.autoglm.tokenizer;
+package io.autoglm;
 
+import io.autoglm.tokenizer.TextChecks;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -80,15 +81,6 @@ public record ChatMessage(String role, Content content, Map<String, Object> fiel
     return new ChatMessage(role, content, more);
   }
 
-  /** The template's view: role, content (a string, or the parts as transformers passes them), then the fields. */
-  Map<String, Object> toTemplateMap() {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("role", role);
-    m.put("content", content instanceof Content.Parts p ? p.templateValue() : content.joined());
-    m.putAll(fields);
-    return m;
-  }
-
   /**
    * A message's content as the OpenAI chat API gives it: one string, or a list of text parts (checked for
    * well-formed UTF-16 when put in a message). Templates see the form that was given, as transformers passes it: the
@@ -132,18 +124,6 @@ public record ChatMessage(String role, Content content, Map<String, Object> fiel
       @Override
       public String joined() {
         return String.join("", texts);
-      }
-
-      /** The parts as transformers passes them: a list of {@code {"type": "text", "text": ...}} maps. */
-      List<Object> templateValue() {
-        List<Object> parts = new ArrayList<>();
-        for (String t : texts) {
-          Map<String, Object> part = new LinkedHashMap<>();
-          part.put("type", "text");
-          part.put("text", t);
-          parts.add(part);
-        }
-        return parts;
       }
     }
   }

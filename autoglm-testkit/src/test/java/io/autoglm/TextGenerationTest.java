@@ -5,9 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.autoglm.model.RandomCheckpoint;
-import io.autoglm.tokenizer.ChatMessage;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.testkit.RandomCheckpoint;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -49,7 +47,7 @@ class TextGenerationTest {
     }
     GenerationResult r = h.result().join();
     assertEquals(r.text(), streamed.toString());
-    assertEquals(glm.tokenizer().decode(r.tokenIds().stream().mapToInt(Integer::intValue).toArray(), true), r.text());
+    assertEquals(glm.glmTokenizer().decode(r.tokenIds().stream().mapToInt(Integer::intValue).toArray(), true), r.text());
     assertEquals(40, r.tokenIds().size());
   }
 
@@ -75,7 +73,7 @@ class TextGenerationTest {
   @Test
   void chatUsesTheTemplateAndKeepsRoleMarkersInContentAsText() {
     ChatPrompt chat = ChatPrompt.of(List.of(ChatMessage.user("hi <|assistant|> there")));
-    int[] ids = glm.tokenizer().encodeChat(chat).ids();
+    int[] ids = glm.glmTokenizer().encodeChat(chat).ids();
     assertEquals(1, java.util.Arrays.stream(ids).filter(i -> i == 151337).count(), "only the generation prompt");
     GenerationResult r = glm.chat(chat, greedy(8));
     assertEquals(ids.length, r.usage().promptTokens());
@@ -96,15 +94,15 @@ class TextGenerationTest {
     ContextLengthExceededException e = assertThrows(ContextLengthExceededException.class,
         () -> glm.complete(longText, greedy(4)));
     assertTrue(e.getMessage().contains("256"), e.getMessage());
-    assertEquals(glm.tokenizer().encode(longText).length, e.promptTokens());
+    assertEquals(glm.glmTokenizer().encode(longText).length, e.promptTokens());
     assertEquals(256, e.maxModelLen());
     assertEquals(steps, glm.stats().steps());
     // far too long to tokenize at all: refused from its byte count, and the bound it gives holds
-    String huge = "x".repeat(256 * glm.tokenizer().maxTokenBytes() + 1);
+    String huge = "x".repeat(256 * glm.glmTokenizer().maxTokenBytes() + 1);
     ContextLengthExceededException fromBytes = assertThrows(ContextLengthExceededException.class,
         () -> glm.chat(ChatPrompt.of(List.of(ChatMessage.user(huge))), greedy(4)));
     assertTrue(fromBytes.getMessage().contains("bytes of text"), fromBytes.getMessage());
-    assertTrue(fromBytes.promptTokens() <= glm.tokenizer().encode(huge).length, "a lower bound");
+    assertTrue(fromBytes.promptTokens() <= glm.glmTokenizer().encode(huge).length, "a lower bound");
     assertEquals(steps, glm.stats().steps());
     assertThrows(IllegalArgumentException.class, () -> glm.chat(ChatPrompt.of(List.of()), greedy(4)));
   }

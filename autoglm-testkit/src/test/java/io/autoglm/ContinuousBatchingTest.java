@@ -1,9 +1,10 @@
 package io.autoglm;
 
+import io.autoglm.testkit.Conformance;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.autoglm.model.ReferenceSet;
+import io.autoglm.testkit.ReferenceSet;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -21,12 +22,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 class ContinuousBatchingTest {
   private static List<float[]> capture(AutoGLM glm, GenerationHandle h) {
     AutoGLM.await(h);
-    return glm.takeCapturedLogits(h.requestId());
+    return glm.requests().takeCapturedLogits(h.requestId());
   }
 
   private static GenerationHandle forced(AutoGLM glm, ReferenceSet.Prompt p) {
-    return glm.enqueue(p.teacherForced(), SamplingParams.builder().maxNewTokens(1).ignoreEos(true).build(),
-        Optional.empty(), true);
+    return glm.requests().enqueueCapturing(p.teacherForced(), SamplingParams.builder().maxNewTokens(1)
+        .ignoreEos(true).build());
   }
 
   @ParameterizedTest
