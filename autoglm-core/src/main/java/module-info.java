@@ -32,7 +32,8 @@ module io.autoglm.core {
   exports io.autoglm.sample to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit;
   exports io.autoglm.sched to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit;
   exports io.autoglm.tokenizer to io.autoglm.spring, io.autoglm.testkit, io.autoglm.examples, io.autoglm.jmh;
-  exports io.autoglm.toolcall;
+  exports io.autoglm.toolcall; // the parsed answer: ParsedAnswer (its ToolCall and AnswerDelta nested)
+  exports io.autoglm.answer to io.autoglm.spring, io.autoglm.testkit;
 
   opens io.autoglm.tokenizer to jinjava; // the chat templates' functions and filters are called reflectively
 

@@ -6,7 +6,7 @@ import io.autoglm.grammar.GrammarCache;
 import io.autoglm.model.GenerationDefaults;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.sched.Engine;
-import io.autoglm.spi.ResponseCacheStats;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.tokenizer.GlmTokenizer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -102,7 +102,7 @@ public final class AutoGLM implements AutoCloseable {
   }
 
   /** The response cache's statistics, when one is configured. */
-  public Optional<ResponseCacheStats> responseCacheStats() {
+  public Optional<ResponseCache.Stats> responseCacheStats() {
     return requests.hooks().responseCache().stats();
   }
 

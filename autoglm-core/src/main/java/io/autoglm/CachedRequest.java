@@ -1,9 +1,10 @@
 package io.autoglm;
 
+import io.autoglm.GenerationResult.Usage;
 import io.autoglm.spi.CacheKey;
 import io.autoglm.spi.RateLimiter;
-import io.autoglm.toolcall.AnswerDelta;
-import io.autoglm.toolcall.AnswerFormat;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
+import io.autoglm.answer.AnswerFormat;
 import io.autoglm.toolcall.ParsedAnswer;
 import java.util.List;
 import java.util.Optional;

@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.function.BiConsumer;
 
 /**
  * The settings half of {@link AutoGLM.Builder}: one method per property of {@link EngineConfig} (and per SPI), each
@@ -108,8 +109,8 @@ abstract class ConfigBuilder {
     return set("prefixCaching", enabled);
   }
 
-  /** Told of each loaded layer. */
-  public AutoGLM.Builder loadProgress(LoadProgress progress) {
+  /** Told {@code (layersLoaded, layersTotal)} after each layer is loaded, on the loading thread. */
+  public AutoGLM.Builder loadProgress(BiConsumer<Integer, Integer> progress) {
     return set("loadProgress", progress);
   }
 
@@ -204,7 +205,8 @@ abstract class ConfigBuilder {
   /** The SPIs given, each empty when unset (the loader then asks ServiceLoader or uses the default). */
   Plugins plugins() {
     return new Plugins(get("responseCache"), get("rateLimiter"), get("metrics"), get("meterRegistry"),
-        this.<LoadProgress>get("loadProgress").orElse(LoadProgress.none()));
+        this.<BiConsumer<Integer, Integer>>get("loadProgress").<LoadProgress>map(p -> p::accept)
+            .orElse(LoadProgress.none()));
   }
 
   /** The live objects a model is loaded with besides its {@link EngineConfig}. */

@@ -5,7 +5,7 @@ import io.autoglm.grammar.GrammarMatcher;
 import io.autoglm.grammar.JsonGrammar;
 import io.autoglm.grammar.TokenVocabulary;
 import io.autoglm.tokenizer.GlmTokenizer;
-import io.autoglm.toolcall.AnswerFormat;
+import io.autoglm.answer.AnswerFormat;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.List;

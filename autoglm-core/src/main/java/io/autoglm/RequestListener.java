@@ -1,8 +1,9 @@
 package io.autoglm;
 
+import io.autoglm.GenerationResult.Usage;
 import io.autoglm.sched.Sequence;
 import io.autoglm.spi.EngineMetrics;
-import io.autoglm.toolcall.AnswerDelta;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
 import io.autoglm.toolcall.ParsedAnswer;
 import java.util.List;
 import java.util.Map;

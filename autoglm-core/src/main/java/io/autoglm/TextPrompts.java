@@ -2,8 +2,8 @@ package io.autoglm;
 
 import io.autoglm.tokenizer.EncodedPrompt;
 import io.autoglm.tokenizer.GlmTokenizer;
-import io.autoglm.toolcall.AnswerFormat;
-import io.autoglm.toolcall.OutputParsing;
+import io.autoglm.answer.AnswerFormat;
+import io.autoglm.TextRequest.OutputParsing;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;

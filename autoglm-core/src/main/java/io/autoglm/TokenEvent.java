@@ -1,6 +1,6 @@
 package io.autoglm;
 
-import io.autoglm.toolcall.AnswerDelta;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
 import java.util.List;
 import java.util.OptionalInt;
 

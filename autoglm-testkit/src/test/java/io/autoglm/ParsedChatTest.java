@@ -1,15 +1,16 @@
 package io.autoglm;
 
+import io.autoglm.GenerationResult.Usage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.autoglm.testkit.RandomCheckpoint;
-import io.autoglm.toolcall.AnswerDelta;
-import io.autoglm.toolcall.AnswerFormat;
-import io.autoglm.toolcall.AnswerParser;
-import io.autoglm.toolcall.OutputParsing;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
+import io.autoglm.answer.AnswerFormat;
+import io.autoglm.answer.AnswerParser;
+import io.autoglm.TextRequest.OutputParsing;
 import io.autoglm.toolcall.ParsedAnswer;
 import java.nio.file.Path;
 import java.util.List;

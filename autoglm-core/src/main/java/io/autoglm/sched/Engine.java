@@ -203,7 +203,7 @@ public final class Engine implements AutoCloseable {
       for (Scheduler.Chunk c : out.chunks()) {
         if (!c.seq().isFinished()) {
           scheduler.remove(c.seq());
-          notify(c.seq(), l -> l.onError(c.seq(), failure));
+          Listeners.notify(c.seq(), l -> l.onError(c.seq(), failure));
         }
       }
       return;
@@ -242,35 +242,21 @@ public final class Engine implements AutoCloseable {
       runningCount = scheduler.numRunning();
       waitingCount = scheduler.numWaiting();
     }
-    notify(s, l -> l.onFailedAlone(s, e));
-  }
-
-  /** Calls a listener so that its failure cannot escape into the engine loop (it falls back to onError). */
-  private static void notify(Sequence s, java.util.function.Consumer<Sequence.Listener> call) {
-    try {
-      call.accept(s.listener());
-    } catch (RuntimeException e) {
-      LOG.error("the listener of request {} failed while being told of its end", s.id(), e);
-      try {
-        s.listener().onError(s, e);
-      } catch (RuntimeException again) {
-        LOG.error("the listener of request {} failed again; its caller may not hear of its end", s.id(), again);
-      }
-    }
+    Listeners.notify(s, l -> l.onFailedAlone(s, e));
   }
 
   private void finish(Sequence s, FinishReason reason) {
     scheduler.remove(s);
     runningCount = scheduler.numRunning();
     waitingCount = scheduler.numWaiting();
-    notify(s, l -> l.onFinish(s, reason));
+    Listeners.notify(s, l -> l.onFinish(s, reason));
   }
 
   private void failAll(Throwable e) {
     InferenceException failure = new InferenceException("the engine thread stopped after an internal error: " + e, e);
     for (Sequence s : scheduler.all()) {
       scheduler.remove(s);
-      notify(s, l -> l.onError(s, failure));
+      Listeners.notify(s, l -> l.onError(s, failure));
     }
   }
 

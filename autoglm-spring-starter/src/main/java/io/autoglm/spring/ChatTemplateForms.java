@@ -3,7 +3,7 @@ package io.autoglm.spring;
 import io.autoglm.ChatMessage;
 import io.autoglm.ChatPrompt;
 import io.autoglm.tokenizer.ChatTemplate;
-import io.autoglm.toolcall.AnswerFormat;
+import io.autoglm.answer.AnswerFormat;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

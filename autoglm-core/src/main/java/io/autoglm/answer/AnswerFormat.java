@@ -1,4 +1,4 @@
-package io.autoglm.toolcall;
+package io.autoglm.answer;
 
 import java.util.List;
 import java.util.Map;

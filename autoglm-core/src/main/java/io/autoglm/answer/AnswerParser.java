@@ -1,10 +1,12 @@
-package io.autoglm.toolcall;
+package io.autoglm.answer;
 
+import io.autoglm.toolcall.ParsedAnswer;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
+import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.function.Supplier;
 
 /**
@@ -13,20 +15,7 @@ import java.util.function.Supplier;
  * holds back only what a later delta could still change: a partial tag, whitespace before a possible call, an open
  * call); nothing is ever lost or thrown: text that is not a well-formed call stays text.
  *
- * <p>Rules, chosen to agree with vLLM's glm45 reasoning and glm4_moe tool parsers where those agree with themselves:
- * <ul>
- *   <li>Thinking: {@code <think>} at the start of the answer (after whitespace), or a prompt ending with
- *       {@code <think>}, opens the block; {@code </think>} closes it. A well-formed {@code <tool_call>} inside the
- *       block also closes it and is a call: vLLM parses such a call when not streaming (no {@code </think>}, all
- *       text is content) but streams it as reasoning, so the two disagree; here both give the call.</li>
- *   <li>GLM-4.5 calls may stand anywhere after the thinking; text between and after calls stays content (vLLM
- *       drops it). A call is held whole until {@code </tool_call>}: only then can it be checked, so its start and
- *       its arguments arrive together, as vLLM streams them. An unclosed call at the end is text.</li>
- *   <li>GLM-4 calls fill the whole answer, so an answer whose first line is a tool's name followed by {@code {} is
- *       held to the end.</li>
- *   <li>Whitespace that separates parts (leading content, after {@code </think>}, around a call) is dropped;
- *       reasoning text is kept as the model wrote it.</li>
- * </ul>
+ * The rules, and how they relate to vLLM's parsers, are in this package's documentation.
  * Not thread-safe: one parser per answer.
  */
 public final class AnswerParser {
@@ -54,7 +43,7 @@ public final class AnswerParser {
 
   /** A parser whose call ids are random {@code call_…} strings. */
   public AnswerParser(AnswerFormat format) {
-    this(format, AnswerParser::randomCallId);
+    this(format, AnswerText::randomCallId);
   }
 
   /** @param ids gives each call's id, in call order */
@@ -81,7 +70,7 @@ public final class AnswerParser {
 
   /** Parses a whole answer with random call ids. */
   public static ParsedAnswer parse(AnswerFormat format, String answer) {
-    return parse(format, answer, AnswerParser::randomCallId);
+    return parse(format, answer, AnswerText::randomCallId);
   }
 
   /** The pieces this delta completes (often none while a tag or a call is open). */
@@ -111,7 +100,7 @@ public final class AnswerParser {
     while (step(end)) {
       // each step consumes text or changes mode
     }
-    List<AnswerDelta> given = coalesce(out);
+    List<AnswerDelta> given = AnswerText.coalesce(out);
     out = new ArrayList<>();
     return given;
   }
@@ -165,7 +154,7 @@ public final class AnswerParser {
       openCall(Mode.THINK, "");
       return true;
     }
-    int keep = end ? 0 : partialSuffix(THINK_CLOSE, xml ? CALL_OPEN : THINK_CLOSE);
+    int keep = end ? 0 : AnswerText.partialSuffix(pending, THINK_CLOSE, xml ? CALL_OPEN : THINK_CLOSE);
     reasoning(pending.substring(0, pending.length() - keep));
     pending.delete(0, pending.length() - keep);
     return false;
@@ -183,7 +172,7 @@ public final class AnswerParser {
     }
     int emit = pending.length();
     if (!end && xml) {
-      emit -= partialSuffix(CALL_OPEN, CALL_OPEN);
+      emit -= AnswerText.partialSuffix(pending, CALL_OPEN, CALL_OPEN);
       emit = pending.substring(0, emit).stripTrailing().length(); // a call may follow this whitespace
     }
     content(pending.substring(0, emit));
@@ -307,39 +296,5 @@ public final class AnswerParser {
       reasoning.append(s);
       out.add(new AnswerDelta.Reasoning(s));
     }
-  }
-
-  /** The length of the longest end of {@code pending} that is a proper prefix of either marker. */
-  private int partialSuffix(String a, String b) {
-    int best = 0;
-    for (String m : new String[] {a, b}) {
-      for (int k = Math.min(m.length() - 1, pending.length()); k > best; k--) {
-        if (pending.substring(pending.length() - k).equals(m.substring(0, k))) {
-          best = k;
-          break;
-        }
-      }
-    }
-    return best;
-  }
-
-  private static List<AnswerDelta> coalesce(List<AnswerDelta> deltas) {
-    List<AnswerDelta> merged = new ArrayList<>();
-    for (AnswerDelta d : deltas) {
-      AnswerDelta last = merged.isEmpty() ? null : merged.get(merged.size() - 1);
-      if (d instanceof AnswerDelta.Content c && last instanceof AnswerDelta.Content l) {
-        merged.set(merged.size() - 1, new AnswerDelta.Content(l.text() + c.text()));
-      } else if (d instanceof AnswerDelta.Reasoning r && last instanceof AnswerDelta.Reasoning l) {
-        merged.set(merged.size() - 1, new AnswerDelta.Reasoning(l.text() + r.text()));
-      } else {
-        merged.add(d);
-      }
-    }
-    return merged;
-  }
-
-  /** {@code call_} and 24 hex digits, as vLLM's random ids. */
-  public static String randomCallId() {
-    return "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
   }
 }

@@ -1,5 +1,8 @@
-package io.autoglm.toolcall;
+package io.autoglm.answer;
 
+import io.autoglm.toolcall.ParsedAnswer;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
+import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,7 +1,9 @@
-package io.autoglm.toolcall;
+package io.autoglm.answer;
 
-import static io.autoglm.toolcall.AnswerParserTest.assertStreamsLikeWhole;
-import static io.autoglm.toolcall.AnswerParserTest.counter;
+import io.autoglm.toolcall.ParsedAnswer;
+import io.autoglm.toolcall.ParsedAnswer.ToolCall;
+import static io.autoglm.answer.AnswerParserTest.assertStreamsLikeWhole;
+import static io.autoglm.answer.AnswerParserTest.counter;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import com.google.gson.JsonParser;

@@ -1,4 +1,4 @@
-package io.autoglm.toolcall;
+package io.autoglm.answer;
 
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;

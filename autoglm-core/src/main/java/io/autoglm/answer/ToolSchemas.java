@@ -1,4 +1,4 @@
-package io.autoglm.toolcall;
+package io.autoglm.answer;
 
 import java.util.LinkedHashSet;
 import java.util.List;
