@@ -17,12 +17,12 @@ case "${1:-.cuda-run}" in
 esac
 shared="$root/../shared"
 cd "$root"
-mvn -B -ntp -q -pl autoglm-cuda -am install -DskipTests
+mvn -B -ntp -q -pl autoglm-cuda -am install -DskipTests # core, testkit (Conformance for the tools), cuda
 rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/all"
 mvn -B -ntp -q -pl autoglm-cuda dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$dir/all"
 # this tree's own module jars: the local Maven repository is shared, and another tree's install may have replaced
 # its copies between the install above and copy-dependencies
-for m in autoglm-core autoglm-cuda; do
+for m in autoglm-core autoglm-testkit autoglm-cuda; do
   cp $(ls "$m"/target/$m-*.jar | grep -v -- '-tests\.jar$') "$dir/all/"
 done
 # the GPU side needs no DJL, tokenizer or template jars: keep the engine's runtime only
