@@ -1,8 +1,6 @@
 package io.autoglm;
 
 import io.autoglm.backend.ComputeBackendProvider;
-import io.autoglm.sched.Engine;
-import io.autoglm.sched.EngineLimits;
 import io.autoglm.sched.EngineObserver;
 import io.autoglm.sched.Sequence;
 import io.autoglm.spi.EngineMetrics;

@@ -1,7 +1,6 @@
 package io.autoglm;
 
 import io.autoglm.tokenizer.TextChecks;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -16,7 +16,6 @@ import io.autoglm.parallel.ShardedModel;
 import io.autoglm.safetensors.Checkpoint;
 import io.autoglm.sched.Engine;
 import io.autoglm.sched.EngineLimits;
-import io.autoglm.sched.EngineObserver;
 import io.autoglm.tokenizer.GlmTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
