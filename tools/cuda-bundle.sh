@@ -29,7 +29,7 @@ rm -rf "$dir" && mkdir -p "$dir/lib" "$dir/lib-test" "$dir/all"
 # their target/ folders, their third-party runtime dependencies from copy-dependencies
 mvn -B -ntp -q -pl autoglm-cuda-bench -am package dependency:copy-dependencies -DskipTests -DincludeScope=test \
   -DexcludeGroupIds=io.autoglm -DoutputDirectory="$dir/all"
-for m in autoglm-core autoglm-cuda autoglm-cuda-bench; do
+for m in autoglm-core autoglm-testkit autoglm-cuda autoglm-cuda-bench; do
   cp $(ls "$m"/target/$m-*.jar | grep -v -- '-tests\.jar$') "$dir/all/"
 done
 cp autoglm-core/target/autoglm-core-*-tests.jar autoglm-cuda/target/autoglm-cuda-*-tests.jar "$dir/lib-test/"

@@ -97,6 +97,12 @@ if [[ $ST == *,swap,* ]]; then
     | grep -v "^\[main\] INFO" | tee $OUT/swap.log | tail -${SWAP_TAIL:-6}
   lap swap
 fi
+if [[ $ST == *,engine-old,* ]]; then
+  echo "== OLD jars (main before this branch): EngineBench engine"
+  timeout ${ENGINE_TIMEOUT:-200} $J -Xmx16g -cp "$OLDCP" io.autoglm.cuda.tools.EngineBench engine /tmp/work 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/engine-old.log | tail -${ENGINE_TAIL:-30}
+  lap engine-old
+fi
 if [[ $ST == *,tp,* ]]; then
   # NVLink multicast stays off on these shared machines (device README)
   export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1

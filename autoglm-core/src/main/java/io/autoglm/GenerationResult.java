@@ -1,7 +1,7 @@
 package io.autoglm;
 
 import io.autoglm.toolcall.ParsedAnswer;
-import io.autoglm.toolcall.ToolCall;
+import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import java.util.List;
 import java.util.Optional;
 
@@ -71,5 +71,20 @@ public record GenerationResult(String requestId, List<Integer> tokenIds, String 
   /** The parsed tool calls; empty when there were none or the answer was not parsed. */
   public List<ToolCall> toolCalls() {
     return answer.map(ParsedAnswer::toolCalls).orElse(List.of());
+  }
+
+  /** Token counts of one request. {@code cachedPromptTokens} of the prompt were served from the prefix cache. */
+  public record Usage(int promptTokens, int completionTokens, int cachedPromptTokens) {
+    public Usage {
+      if (promptTokens < 0 || completionTokens < 0 || cachedPromptTokens < 0 || cachedPromptTokens > promptTokens) {
+        throw new IllegalArgumentException(String.format(
+            "usage needs 0 <= cachedPromptTokens (%d) <= promptTokens (%d) and completionTokens (%d) >= 0",
+            cachedPromptTokens, promptTokens, completionTokens));
+      }
+    }
+
+    public int totalTokens() {
+      return promptTokens + completionTokens;
+    }
   }
 }

@@ -1,8 +1,9 @@
 package io.autoglm;
 
+import io.autoglm.GenerationResult.Usage;
 import io.autoglm.sched.Sequence;
 import io.autoglm.spi.EngineMetrics;
-import io.autoglm.toolcall.AnswerDelta;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
 import io.autoglm.toolcall.ParsedAnswer;
 import java.util.List;
 import java.util.Map;
@@ -68,7 +69,7 @@ final class RequestListener implements Sequence.Listener {
     }
     lastTokenNanos = now;
     String delta = text.isPresent() && !stopIds.contains(tokenId) ? text.get().add(tokenId) : "";
-    handle.publisher().offer(new TokenEvent(index, tokenId, delta,
+    handle.publisher().offer(TokenEvent.of(index, tokenId, delta,
         text.map(TextStream::takeDeltas).orElse(List.of()), tokenLogprobs));
     return text.isPresent() && text.get().stopped();
   }
@@ -81,7 +82,7 @@ final class RequestListener implements Sequence.Listener {
       String rest = text.get().finish();
       List<AnswerDelta> deltas = text.get().takeDeltas();
       if (!rest.isEmpty() || !deltas.isEmpty()) {
-        handle.publisher().offer(new TokenEvent(seq.numOutputTokens(), -1, rest, deltas));
+        handle.publisher().offer(TokenEvent.textOnly(seq.numOutputTokens(), rest, deltas));
       }
       fullText = text.get().text();
       answer = text.get().answer();
@@ -106,7 +107,7 @@ final class RequestListener implements Sequence.Listener {
     }
     List<TokenLogprobs> lp = logprobs.size() >= out.size() ? logprobs.subList(0, out.size()) : List.of();
     GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
-        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens()), error, answer, lp);
+        new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens().orElse(0)), error, answer, lp);
     long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();
     metrics.onRequestFinished(operation, result.usage(), reason, end - acceptedNanos,
         firstTokenNanos > 0 ? end - firstTokenNanos : 0);

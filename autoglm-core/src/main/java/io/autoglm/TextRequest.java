@@ -1,7 +1,5 @@
 package io.autoglm;
 
-import io.autoglm.tokenizer.ChatPrompt;
-import io.autoglm.toolcall.OutputParsing;
 import java.time.Duration;
 import java.util.Optional;
 
@@ -59,5 +57,15 @@ public record TextRequest(Optional<String> prompt, Optional<ChatPrompt> chat, Sa
   /** This chat request with its answer parsed; see {@link OutputParsing}. */
   public TextRequest withParsing(OutputParsing parsing) {
     return new TextRequest(prompt, chat, sampling, timeout, user, parsing);
+  }
+
+  /** What a chat request wants parsed out of its answer; plain completions stay raw text. */
+  public enum OutputParsing {
+    /** The answer is raw text. */
+    RAW,
+    /** The thinking block becomes reasoning content; tool calls stay text ({@code tool_choice: none}). */
+    REASONING,
+    /** The thinking block becomes reasoning content and the model's calls become tool calls. */
+    REASONING_AND_TOOL_CALLS
   }
 }

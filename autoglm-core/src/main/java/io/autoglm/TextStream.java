@@ -2,8 +2,8 @@ package io.autoglm;
 
 import io.autoglm.tokenizer.IncrementalDetokenizer;
 import io.autoglm.tokenizer.StopStringMatcher;
-import io.autoglm.toolcall.AnswerDelta;
-import io.autoglm.toolcall.AnswerParser;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
+import io.autoglm.answer.AnswerParser;
 import io.autoglm.toolcall.ParsedAnswer;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,5 +1,6 @@
 package io.autoglm;
 
+import io.autoglm.GenerationResult.Usage;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

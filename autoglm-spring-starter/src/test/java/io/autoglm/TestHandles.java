@@ -1,5 +1,6 @@
 package io.autoglm;
 
+import io.autoglm.GenerationResult.Usage;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicInteger;

@@ -44,10 +44,15 @@ public interface ComputeBackend extends AutoCloseable {
   /**
    * Bytes the KV cache may take on this backend now, after the weights (and the backend's own buffers) are loaded;
    * empty when the backend has no fixed memory (the CPU). The engine sizes its block pool from it:
-   * {@code budget / (layout.bytesPerToken(weightBytesPerElement()) × blockSizeTokens)} blocks.
+   * {@code budget / (layout.bytesPerToken(kvBytesPerElement()) × blockSizeTokens)} blocks.
    */
   default java.util.OptionalLong kvCacheBudgetBytes() {
     return java.util.OptionalLong.empty();
+  }
+
+  /** Bytes one K or V element takes in this backend's cache; the loader sizes the block pool with it. */
+  default int kvBytesPerElement() {
+    return weightBytesPerElement();
   }
 
   @Override

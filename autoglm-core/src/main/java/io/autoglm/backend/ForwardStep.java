@@ -170,20 +170,10 @@ public interface ForwardStep extends AutoCloseable {
   float[][] toHost(Tensor x);
 
   /**
-   * Picks the next token of each logits row (rows, vocab). The default copies the logits to the host and samples
-   * there; GPU backends override it to sample on the device.
+   * Picks the next token of each logits row (rows, vocab). The CPU backend copies the logits to the host and
+   * samples there ({@code io.autoglm.sample.Sampler}); GPU backends sample on the device.
    */
-  default int[] sample(Tensor logits, java.util.List<SamplingRow> rows) {
-    float[][] host = toHost(logits);
-    if (host.length != rows.size()) {
-      throw new IllegalArgumentException("logits have " + host.length + " rows, sampling rows " + rows.size());
-    }
-    int[] out = new int[host.length];
-    for (int i = 0; i < host.length; i++) {
-      out[i] = io.autoglm.sample.Sampler.sample(host[i], rows.get(i));
-    }
-    return out;
-  }
+  int[] sample(Tensor logits, java.util.List<SamplingRow> rows);
 
   /**
    * {@link #sample}, with each row's logprobs when it asks for them ({@link SamplingRow#wantsLogprobs}). The

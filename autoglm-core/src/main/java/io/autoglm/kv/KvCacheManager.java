@@ -26,8 +26,28 @@ public final class KvCacheManager {
     return blockSizeTokens;
   }
 
-  public BlockPool pool() {
+  /** The pool itself, for this package's tests; the scheduler goes through the methods below. */
+  BlockPool pool() {
     return pool;
+  }
+
+  /** Used blocks over usable ones (the null block excluded), in [0, 1]. */
+  public double usage() {
+    return pool.usage();
+  }
+
+  /** Blocks in the pool, the null block included. */
+  public int numBlocks() {
+    return pool.numBlocks();
+  }
+
+  /**
+   * Audits the pool: each block's ref count equals {@code expectedRefs[block]} and free + used = total - 1.
+   *
+   * @throws IllegalStateException naming the first inconsistency
+   */
+  public void checkInvariants(int[] expectedRefs) {
+    pool.checkInvariants(expectedRefs);
   }
 
   /** The blocks of one sequence, and how many of them are published to the prefix cache. */

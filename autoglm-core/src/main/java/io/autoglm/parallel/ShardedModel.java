@@ -71,6 +71,17 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
   public static ShardedModel load(ModelConfig c, Checkpoint ckpt, ParallelConfig parallel,
       ComputeBackendProvider provider, BackendOptions base, int numBlocks, int blockSizeTokens,
       LoadProgress progress) {
+    return load(c, ckpt, parallel, provider, base, bytesPerElement -> numBlocks, blockSizeTokens, progress);
+  }
+
+  /**
+   * @param numBlocksFor the KV blocks of every rank, from the element size the first backend made reports
+   *     ({@link ComputeBackend#kvBytesPerElement()}): all ranks share one block table
+   */
+  public static ShardedModel load(ModelConfig c, Checkpoint ckpt, ParallelConfig parallel,
+      ComputeBackendProvider provider, BackendOptions base, java.util.function.IntUnaryOperator numBlocksFor,
+      int blockSizeTokens, LoadProgress progress) {
+    int numBlocks = 0; // set from the first backend made
     ShardingPlan plan = new ShardingPlan(c, parallel);
     int pp = parallel.pipelineParallel();
     int tp = parallel.tensorParallel();
@@ -84,6 +95,9 @@ public final class ShardedModel implements ModelRunner, AutoCloseable {
           ComputeBackend backend = provider.create(new BackendOptions(List.of(parallel.deviceOf(s, r)),
               base.memoryFraction() / parallel.logicalDevicesPerDevice(), base.properties()));
           made.add(backend);
+          if (made.size() == 1) {
+            numBlocks = numBlocksFor.applyAsInt(backend.kvBytesPerElement());
+          }
           Partition part = plan.partition(s, r);
           ShardedWeights weights = new ShardedWeights(ckpt, plan, r);
           int offset = layersDone;

@@ -10,6 +10,18 @@ import io.autoglm.backend.SamplingRow;
 public final class Sampler {
   private Sampler() {}
 
+  /** One token per row of host logits (rows, vocab), each row by its own settings. */
+  public static int[] sampleRows(float[][] host, java.util.List<SamplingRow> rows) {
+    if (host.length != rows.size()) {
+      throw new IllegalArgumentException("logits have " + host.length + " rows, sampling rows " + rows.size());
+    }
+    int[] out = new int[host.length];
+    for (int i = 0; i < host.length; i++) {
+      out[i] = sample(host[i], rows.get(i));
+    }
+    return out;
+  }
+
   public static int sample(float[] row, SamplingRow params) {
     int columns = params.sampleableColumns(row.length);
     if (params.adjustsLogits()) {

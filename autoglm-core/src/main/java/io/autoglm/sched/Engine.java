@@ -2,9 +2,8 @@ package io.autoglm.sched;
 
 import io.autoglm.FinishReason;
 import io.autoglm.InferenceException;
-import io.autoglm.TokenLogprobs;
-import io.autoglm.backend.Sampled;
 import io.autoglm.kv.BlockPool;
+import io.autoglm.kv.KvCacheManager;
 import io.autoglm.model.ModelRunner;
 import java.util.List;
 import java.util.Optional;
@@ -15,9 +14,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The engine thread of one model: schedule → one forward step for the whole batch (prefill chunks and decodes
- * mixed) → sample → emit, in a loop. Callers hand it sequences through a queue and never block it; it never
- * blocks on a caller (listeners must return at once).
+ * The engine thread of one model, each step shaped as vLLM v1's: {@link Scheduler#schedule()} → {@link
+ * StepRunner#run} (one forward pass for the whole batch, prefill chunks and decodes mixed, then sampling) → {@link
+ * Scheduler#update} → the listeners hear of tokens and ends. Callers hand it sequences through a queue and never
+ * block it; it never blocks on a caller (listeners must return at once).
  */
 public final class Engine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
@@ -31,13 +31,11 @@ public final class Engine implements AutoCloseable {
 
   private record Wake() implements Command {}
 
-  private final ModelRunner runner;
+  private final StepRunner runner;
   private final AutoCloseable resources;
-  private final BlockPool pool;
   private final Scheduler scheduler;
   private final List<Integer> eosIds;
   private final int maxModelLen;
-  private final int vocabLimit;
   private final int maxWaiting;
   private final LinkedBlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
   private final AtomicLong pendingSubmissions = new AtomicLong();
@@ -51,42 +49,23 @@ public final class Engine implements AutoCloseable {
   private volatile int runningCount;
   private volatile int waitingCount;
 
-  /** Told of each step and each preemption (metrics). Called on the engine thread. */
-  public interface EngineObserver {
-    void onStep(int running, int waiting, double kvUsage, int batchTokens);
-
-    void onPreemption(Sequence seq);
-
-    void onAdmitted(Sequence seq, int cachedTokens);
-
-    static EngineObserver none() {
-      return new EngineObserver() {
-        @Override
-        public void onStep(int running, int waiting, double kvUsage, int batchTokens) {}
-
-        @Override
-        public void onPreemption(Sequence seq) {}
-
-        @Override
-        public void onAdmitted(Sequence seq, int cachedTokens) {}
-      };
-    }
+  /**
+   * Starts an engine thread over a fresh block pool.
+   *
+   * @param resources closed with the engine, after its thread ends (the KV cache, a sharded model)
+   */
+  public static Engine start(String name, ModelRunner runner, AutoCloseable resources, EngineLimits limits,
+      List<Integer> eosIds, EngineObserver observer) {
+    Scheduler scheduler = new Scheduler(new SchedulerConfig(limits.maxRunningSequences(), limits.maxBatchTokens()),
+        new KvCacheManager(new BlockPool(limits.numBlocks()), limits.blockSizeTokens(), limits.prefixCaching()));
+    return new Engine(name, new StepRunner(runner, limits.vocabLimit()), resources, scheduler, eosIds,
+        limits.maxModelLen(), limits.maxWaitingRequests(), observer);
   }
 
-  /**
-   * @param resources closed with the engine, after its thread ends (the KV cache, a sharded model)
-   * @param vocabLimit ids at or above it are never sampled (the tokenizer has no text for them)
-   */
-  public Engine(String name, ModelRunner runner, AutoCloseable resources, Scheduler scheduler,
-      BlockPool pool, List<Integer> eosIds, int maxModelLen, int vocabLimit, int maxWaiting,
-      EngineObserver observer) {
-    if (vocabLimit < 1) {
-      throw new IllegalArgumentException("vocabLimit (" + vocabLimit + ") must be >= 1");
-    }
-    this.vocabLimit = vocabLimit;
+  private Engine(String name, StepRunner runner, AutoCloseable resources, Scheduler scheduler,
+      List<Integer> eosIds, int maxModelLen, int maxWaiting, EngineObserver observer) {
     this.runner = runner;
     this.resources = resources;
-    this.pool = pool;
     this.scheduler = scheduler;
     this.eosIds = List.copyOf(eosIds);
     this.maxModelLen = maxModelLen;
@@ -132,7 +111,7 @@ public final class Engine implements AutoCloseable {
   }
 
   public double kvUsage() {
-    return pool.usage();
+    return scheduler.kvUsage();
   }
 
   /** Nanoseconds of engine steps (scheduling, forward, sampling, bookkeeping), summed. */
@@ -176,7 +155,7 @@ public final class Engine implements AutoCloseable {
         if (CHECK_INVARIANTS) {
           scheduler.checkInvariants();
         }
-        observer.onStep(runningCount, waitingCount, pool.usage(), out.numTokens());
+        observer.onStep(runningCount, waitingCount, scheduler.kvUsage(), out.numTokens());
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -190,7 +169,7 @@ public final class Engine implements AutoCloseable {
   }
 
   private void admitted(Sequence seq) {
-    observer.onAdmitted(seq, seq.cachedPromptTokens());
+    observer.onAdmitted(seq, seq.cachedPromptTokens().orElse(0));
     try {
       seq.listener().onAdmitted(); // tracing only: a failure here must not end the request
     } catch (RuntimeException e) {
@@ -222,75 +201,45 @@ public final class Engine implements AutoCloseable {
   }
 
   private void runStep(Scheduler.Output out) {
-    List<Scheduler.Chunk> chunks = out.chunks();
-    StepInputs in = StepInputs.of(chunks, pool, scheduler, runner.kvLayout().blockSizeTokens(), vocabLimit);
     long t0 = System.nanoTime();
+    StepRunner.Output ran;
     try {
-      StepOutput result = runner.step(in.batch(), in.logitRows(), (step, logits) -> {
-        float[][] host = in.anyCapture() ? step.toHost(logits) : null;
-        Sampled sampled = in.sampleRows().length == 0 ? Sampled.of(new int[0])
-            : step.sampleWithLogprobs(in.sampleRows().length == in.logitRows().length ? logits
-                : step.rows(logits, in.sampleRows()), in.samplingRows());
-        return new StepOutput(host, sampled);
-      });
-      steps.incrementAndGet();
-      forwardNanos += System.nanoTime() - t0;
-      apply(chunks, in, result.hostLogits(), result.sampled());
+      ran = runner.run(out);
     } catch (RuntimeException e) {
-      LOG.error("forward step over {} sequences failed; failing them", chunks.size(), e);
+      LOG.error("forward step over {} sequences failed; failing them", out.chunks().size(), e);
       InferenceException failure = new InferenceException(
-          "the forward step over " + chunks.size() + " sequences failed: " + e, e);
-      for (Scheduler.Chunk c : chunks) {
+          "the forward step over " + out.chunks().size() + " sequences failed: " + e, e);
+      for (Scheduler.Chunk c : out.chunks()) {
         if (!c.seq().isFinished()) {
           scheduler.remove(c.seq());
-          notify(c.seq(), l -> l.onError(c.seq(), failure));
+          Listeners.notify(c.seq(), l -> l.onError(c.seq(), failure));
         }
       }
+      return;
     }
-  }
-
-  /** What a step hands back: every captured logits row (or null), and the sampled token of each sampling row. */
-  private record StepOutput(float[][] hostLogits, Sampled sampled) {}
-
-  /**
-   * Applies a step's results sequence by sequence. A sequence whose own handling throws (its detokenizer, stop
-   * matcher or listener) ends alone with {@link FinishReason#ERROR}; the others go on.
-   */
-  private void apply(List<Scheduler.Chunk> chunks, StepInputs in, float[][] host, Sampled sampled) {
-    int sampleIndex = 0;
-    for (int i = 0; i < chunks.size(); i++) {
-      Scheduler.Chunk c = chunks.get(i);
-      int token = c.samples() ? sampled.tokens()[sampleIndex] : -1;
-      TokenLogprobs logprobs = c.samples() ? sampled.logprobs()[sampleIndex++] : null;
-      try {
-        applyOne(c, in.firstLogitRow()[i], host, token, logprobs);
-      } catch (RuntimeException e) {
-        failAlone(c.seq(), e);
-      }
-    }
+    steps.incrementAndGet();
+    forwardNanos += System.nanoTime() - t0;
+    scheduler.update(out, ran, eosIds, maxModelLen).forEach(this::deliver);
   }
 
   /**
-   * @param token the sampled token when the chunk samples
-   * @param logprobs its logprobs when the request asked for them, else null
+   * Tells a sequence's listener what its step did. A sequence whose own handling throws (its grammar, detokenizer,
+   * stop matcher or listener) ends alone with {@link FinishReason#ERROR}; the others go on.
    */
-  private void applyOne(Scheduler.Chunk c, int firstLogitRow, float[][] host, int token, TokenLogprobs logprobs) {
-    Sequence s = c.seq();
-    scheduler.computed(c);
-    if (host != null && s.captureLogits()) {
-      for (int r = firstLogitRow; r < firstLogitRow + c.numTokens(); r++) {
-        s.capturedLogits().add(host[r]);
-      }
+  private void deliver(Scheduler.Update u) {
+    Sequence s = u.seq();
+    if (u.failure().isPresent()) {
+      failAlone(s, u.failure().get());
+      return;
     }
-    if (c.samples()) {
-      Optional<FinishReason> done = s.append(token, eosIds, maxModelLen);
-      if (s.listener().onToken(s.numOutputTokens() - 1, token, Optional.ofNullable(logprobs))) {
+    try {
+      Optional<FinishReason> done = u.finished();
+      if (u.token().isPresent() && s.listener().onToken(s.numOutputTokens() - 1, u.token().getAsInt(), u.logprobs())) {
         done = Optional.of(FinishReason.STOP);
       }
-      scheduler.publish(s);
       done.ifPresent(reason -> finish(s, reason));
-    } else {
-      scheduler.publish(s);
+    } catch (RuntimeException e) {
+      failAlone(s, e);
     }
   }
 
@@ -302,35 +251,21 @@ public final class Engine implements AutoCloseable {
       runningCount = scheduler.numRunning();
       waitingCount = scheduler.numWaiting();
     }
-    notify(s, l -> l.onFailedAlone(s, e));
-  }
-
-  /** Calls a listener so that its failure cannot escape into the engine loop (it falls back to onError). */
-  private static void notify(Sequence s, java.util.function.Consumer<Sequence.Listener> call) {
-    try {
-      call.accept(s.listener());
-    } catch (RuntimeException e) {
-      LOG.error("the listener of request {} failed while being told of its end", s.id(), e);
-      try {
-        s.listener().onError(s, e);
-      } catch (RuntimeException again) {
-        LOG.error("the listener of request {} failed again; its caller may not hear of its end", s.id(), again);
-      }
-    }
+    Listeners.notify(s, l -> l.onFailedAlone(s, e));
   }
 
   private void finish(Sequence s, FinishReason reason) {
     scheduler.remove(s);
     runningCount = scheduler.numRunning();
     waitingCount = scheduler.numWaiting();
-    notify(s, l -> l.onFinish(s, reason));
+    Listeners.notify(s, l -> l.onFinish(s, reason));
   }
 
   private void failAll(Throwable e) {
     InferenceException failure = new InferenceException("the engine thread stopped after an internal error: " + e, e);
     for (Sequence s : scheduler.all()) {
       scheduler.remove(s);
-      notify(s, l -> l.onError(s, failure));
+      Listeners.notify(s, l -> l.onError(s, failure));
     }
   }
 

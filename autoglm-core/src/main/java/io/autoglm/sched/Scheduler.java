@@ -1,15 +1,20 @@
 package io.autoglm.sched;
 
+import io.autoglm.FinishReason;
 import io.autoglm.kv.KvCacheManager;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
- * Picks each step's work, vLLM-v1 style: running sequences first (a decode token, or the next prefill chunk), then
- * waiting ones while the token budget and sequence limit allow. When KV blocks run out, the most recently admitted
- * running sequence is preempted: its blocks are freed and it waits at the head of the queue to be recomputed.
+ * Picks each step's work, vLLM-v1 style: {@link #schedule()} returns a plain {@link Output} (running sequences
+ * first, a decode token or the next prefill chunk, then waiting ones while the token budget and sequence limit
+ * allow), the runner returns a {@link StepRunner.Output}, and {@link #update} applies it. When KV blocks run out,
+ * the most recently admitted running sequence is preempted: its blocks are freed and it waits at the head of the
+ * queue to be recomputed.
  *
  * <p>Invariant: a sequence is in exactly one of waiting or running, or in neither once finished or aborted.
  */
@@ -54,6 +59,11 @@ public final class Scheduler {
 
   public long preemptions() {
     return preemptions;
+  }
+
+  /** Used KV blocks over usable ones, in [0, 1]. */
+  public double kvUsage() {
+    return kv.usage();
   }
 
   public boolean hasWork() {
@@ -124,6 +134,47 @@ public final class Scheduler {
     waiting.addFirst(s);
   }
 
+  /**
+   * What one chunk's step did to its sequence.
+   *
+   * @param token the sampled token, when the chunk sampled one (it is appended)
+   * @param finished why the sequence ends, when a stop token or a length limit ended it
+   * @param failure what went wrong in this sequence's own handling (its grammar refused the token): it fails alone
+   * @param logprobs the sampled token's logprobs, when its request asked for them
+   */
+  public record Update(Sequence seq, OptionalInt token, Optional<FinishReason> finished,
+      Optional<RuntimeException> failure, Optional<io.autoglm.TokenLogprobs> logprobs) {
+    /** An update without logprobs. */
+    public Update(Sequence seq, OptionalInt token, Optional<FinishReason> finished,
+        Optional<RuntimeException> failure) {
+      this(seq, token, finished, failure, Optional.empty());
+    }
+  }
+
+  /**
+   * Applies a step's results, vLLM v1's {@code update_from_output}: each chunk's tokens are computed, a capturing
+   * sequence keeps its logits rows, a sampled token is appended (ending the sequence at a stop id or a length
+   * limit), and full blocks are published to the prefix cache. One sequence's failure does not stop the others.
+   */
+  public List<Update> update(Output scheduled, StepRunner.Output ran, List<Integer> eosIds, int maxModelLen) {
+    List<Update> updates = new ArrayList<>(scheduled.chunks().size());
+    for (int i = 0; i < scheduled.chunks().size(); i++) {
+      Chunk c = scheduled.chunks().get(i);
+      OptionalInt token = ran.sampled().get(i);
+      try {
+        computed(c);
+        c.seq().capturedLogits().addAll(ran.capturedLogits().get(i));
+        Optional<FinishReason> done = token.isPresent()
+            ? c.seq().append(token.getAsInt(), eosIds, maxModelLen) : Optional.empty();
+        publish(c.seq());
+        updates.add(new Update(c.seq(), token, done, Optional.empty(), ran.logprobs().get(i)));
+      } catch (RuntimeException e) {
+        updates.add(new Update(c.seq(), token, Optional.empty(), Optional.of(e), Optional.empty()));
+      }
+    }
+    return updates;
+  }
+
   /** Records that a chunk's tokens now have K/V in the cache, and publishes its full blocks. */
   public void computed(Chunk chunk) {
     Sequence s = chunk.seq();
@@ -153,8 +204,7 @@ public final class Scheduler {
    * @throws IllegalStateException naming the first inconsistency
    */
   public void checkInvariants() {
-    var pool = kv.pool();
-    int[] refs = new int[pool.numBlocks()];
+    int[] refs = new int[kv.numBlocks()];
     for (Sequence s : all()) {
       int needed = (s.numComputed() + kv.blockSizeTokens() - 1) / kv.blockSizeTokens();
       if (s.blocks().blocks().size() < needed) {
@@ -172,6 +222,6 @@ public final class Scheduler {
         throw new IllegalStateException("waiting " + s + " holds blocks without computed tokens");
       }
     }
-    pool.checkInvariants(refs);
+    kv.checkInvariants(refs);
   }
 }

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
  * One request's state inside the engine: its tokens (prompt then output), how many of them have KV in the cache,
@@ -62,7 +63,7 @@ public final class Sequence {
   private int[] tokens; // (capacity) prompt then output; only [0, length) is meaningful
   private int length;
   private int numComputed; // tokens whose K/V are in the cache
-  private int cachedPromptTokens = -1; // prefix-cache hit at first admission; -1 until admitted
+  private OptionalInt cachedPromptTokens = OptionalInt.empty(); // prefix-cache hit at first admission
   private int preemptions;
   private boolean finished;
   private volatile boolean cancelRequested;
@@ -174,13 +175,14 @@ public final class Sequence {
     return capturedLogits;
   }
 
-  public int cachedPromptTokens() {
-    return Math.max(cachedPromptTokens, 0);
+  /** Prompt tokens the prefix cache held when the sequence was first admitted; empty until then. */
+  public OptionalInt cachedPromptTokens() {
+    return cachedPromptTokens;
   }
 
   void noteAdmitted(int cachedTokens) {
-    if (cachedPromptTokens < 0) {
-      cachedPromptTokens = cachedTokens;
+    if (cachedPromptTokens.isEmpty()) {
+      cachedPromptTokens = OptionalInt.of(cachedTokens);
     }
   }
 

@@ -2,7 +2,6 @@ package io.autoglm.sched;
 
 import io.autoglm.backend.SamplingRow;
 import io.autoglm.backend.StepBatch;
-import io.autoglm.kv.BlockPool;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -17,8 +16,7 @@ import java.util.List;
 record StepInputs(StepBatch batch, int[] logitRows, int[] firstLogitRow, int[] sampleRows,
     List<SamplingRow> samplingRows, boolean anyCapture) {
 
-  static StepInputs of(List<Scheduler.Chunk> chunks, BlockPool pool, Scheduler scheduler, int blockSize,
-      int vocabLimit) {
+  static StepInputs of(List<Scheduler.Chunk> chunks, int blockSize, int vocabLimit) {
     int total = chunks.stream().mapToInt(Scheduler.Chunk::numTokens).sum();
     int[] tokens = new int[total];
     int[] positions = new int[total];

@@ -81,9 +81,9 @@ final class CaffeineResponseCache implements ResponseCache {
   }
 
   @Override
-  public Optional<ResponseCacheStats> stats() {
+  public Optional<ResponseCache.Stats> stats() {
     CacheStats stats = cache.synchronous().stats();
-    return Optional.of(new ResponseCacheStats(stats.hitCount(), stats.missCount(), stats.evictionCount()));
+    return Optional.of(new ResponseCache.Stats(stats.hitCount(), stats.missCount(), stats.evictionCount()));
   }
 
   /** Runs pending evictions now (tests). */

@@ -1,7 +1,7 @@
 package io.autoglm.spi;
 
 import io.autoglm.FinishReason;
-import io.autoglm.Usage;
+import io.autoglm.GenerationResult.Usage;
 import io.micrometer.core.instrument.MeterRegistry;
 
 /**

@@ -1,7 +1,7 @@
 package io.autoglm.spi;
 
 import io.autoglm.FinishReason;
-import io.autoglm.Usage;
+import io.autoglm.GenerationResult.Usage;
 import io.autoglm.spi.RateLimitExceededException.Limit;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;

@@ -1,5 +1,7 @@
 package io.autoglm.spi;
 
+import java.util.OptionalLong;
+
 /**
  * The limits of {@link RateLimiter#tokenBucket}, applied to each caller key on its own.
  *
@@ -56,61 +58,58 @@ public record RateLimits(long requestsPerMinute, long requestBurst, long tokensP
    * twice is rejected; {@link #build()} leaves the builder reusable.
    */
   public static final class Builder {
-    private long requestsPerMinute = -1;
-    private long requestBurst = -1;
-    private long tokensPerMinute = -1;
-    private long tokenBurst = -1;
-    private int maxConcurrentRequests = -1;
+    private OptionalLong requestsPerMinute = OptionalLong.empty();
+    private OptionalLong requestBurst = OptionalLong.empty();
+    private OptionalLong tokensPerMinute = OptionalLong.empty();
+    private OptionalLong tokenBurst = OptionalLong.empty();
+    private OptionalLong maxConcurrentRequests = OptionalLong.empty();
 
     private Builder() {}
 
     public Builder requestsPerMinute(long requestsPerMinute) {
-      requireUnset("requestsPerMinute", this.requestsPerMinute);
-      this.requestsPerMinute = requestsPerMinute;
+      this.requestsPerMinute = once("requestsPerMinute", this.requestsPerMinute, requestsPerMinute);
       return this;
     }
 
     public Builder requestBurst(long requestBurst) {
-      requireUnset("requestBurst", this.requestBurst);
-      this.requestBurst = requestBurst;
+      this.requestBurst = once("requestBurst", this.requestBurst, requestBurst);
       return this;
     }
 
     public Builder tokensPerMinute(long tokensPerMinute) {
-      requireUnset("tokensPerMinute", this.tokensPerMinute);
-      this.tokensPerMinute = tokensPerMinute;
+      this.tokensPerMinute = once("tokensPerMinute", this.tokensPerMinute, tokensPerMinute);
       return this;
     }
 
     public Builder tokenBurst(long tokenBurst) {
-      requireUnset("tokenBurst", this.tokenBurst);
-      this.tokenBurst = tokenBurst;
+      this.tokenBurst = once("tokenBurst", this.tokenBurst, tokenBurst);
       return this;
     }
 
     public Builder maxConcurrentRequests(int maxConcurrentRequests) {
-      requireUnset("maxConcurrentRequests", this.maxConcurrentRequests);
-      this.maxConcurrentRequests = maxConcurrentRequests;
+      this.maxConcurrentRequests = once("maxConcurrentRequests", this.maxConcurrentRequests, maxConcurrentRequests);
       return this;
     }
 
-    private static void requireUnset(String name, long current) {
-      if (current != -1) {
-        throw new IllegalStateException(name + " was already set to " + current);
+    private static OptionalLong once(String name, OptionalLong current, long value) {
+      if (current.isPresent()) {
+        throw new IllegalStateException(name + " was already set to " + current.getAsLong());
       }
+      return OptionalLong.of(value);
     }
 
     public RateLimits build() {
-      if (requestBurst != -1 && requestsPerMinute == -1) {
-        throw new IllegalStateException("requestBurst (" + requestBurst + ") needs requestsPerMinute to be set");
+      if (requestBurst.isPresent() && requestsPerMinute.isEmpty()) {
+        throw new IllegalStateException("requestBurst (" + requestBurst.getAsLong()
+            + ") needs requestsPerMinute to be set");
       }
-      if (tokenBurst != -1 && tokensPerMinute == -1) {
-        throw new IllegalStateException("tokenBurst (" + tokenBurst + ") needs tokensPerMinute to be set");
+      if (tokenBurst.isPresent() && tokensPerMinute.isEmpty()) {
+        throw new IllegalStateException("tokenBurst (" + tokenBurst.getAsLong() + ") needs tokensPerMinute to be set");
       }
-      long rpm = requestsPerMinute == -1 ? UNLIMITED : requestsPerMinute;
-      long tpm = tokensPerMinute == -1 ? UNLIMITED : tokensPerMinute;
-      return new RateLimits(rpm, requestBurst == -1 ? rpm : requestBurst, tpm, tokenBurst == -1 ? tpm : tokenBurst,
-          maxConcurrentRequests == -1 ? Integer.MAX_VALUE : maxConcurrentRequests);
+      long rpm = requestsPerMinute.orElse(UNLIMITED);
+      long tpm = tokensPerMinute.orElse(UNLIMITED);
+      return new RateLimits(rpm, requestBurst.orElse(rpm), tpm, tokenBurst.orElse(tpm),
+          (int) maxConcurrentRequests.orElse(Integer.MAX_VALUE));
     }
   }
 }

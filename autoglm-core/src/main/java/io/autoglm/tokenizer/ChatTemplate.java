@@ -1,5 +1,7 @@
 package io.autoglm.tokenizer;
 
+import io.autoglm.ChatMessage;
+import io.autoglm.ChatPrompt;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.hubspot.jinjava.Jinjava;
@@ -139,7 +141,7 @@ public final class ChatTemplate {
     Map<String, Object> ctx = new HashMap<>(tokenVars);
     List<Object> messages = new ArrayList<>();
     for (ChatMessage m : prompt.messages()) {
-      messages.add(deepMap(m.toTemplateMap(), strings));
+      messages.add(deepMap(templateMap(m), strings));
     }
     @SuppressWarnings("unchecked")
     List<Object> tools = (List<Object>) deepMap(prompt.tools(), strings);
@@ -192,5 +194,26 @@ public final class ChatTemplate {
       }
     }
     return new IllegalStateException("chat template failed to render: " + message, cause);
+  }
+
+  /** The template's view of a message: role, content (a string, or the parts as transformers passes them), fields. */
+  static Map<String, Object> templateMap(ChatMessage message) {
+    Map<String, Object> m = new java.util.LinkedHashMap<>();
+    m.put("role", message.role());
+    m.put("content", message.content() instanceof ChatMessage.Content.Parts p ? partsValue(p) : message.content().joined());
+    m.putAll(message.fields());
+    return m;
+  }
+
+  /** Content parts as transformers passes them: a list of {@code {"type": "text", "text": ...}} maps. */
+  private static List<Object> partsValue(ChatMessage.Content.Parts p) {
+    List<Object> parts = new ArrayList<>();
+    for (String t : p.texts()) {
+      Map<String, Object> part = new java.util.LinkedHashMap<>();
+      part.put("type", "text");
+      part.put("text", t);
+      parts.add(part);
+    }
+    return parts;
   }
 }

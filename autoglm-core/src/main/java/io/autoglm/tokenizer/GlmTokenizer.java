@@ -1,5 +1,6 @@
 package io.autoglm.tokenizer;
 
+import io.autoglm.ChatPrompt;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;

@@ -13,10 +13,10 @@ import java.util.Map;
  * JSON → plain Java values as Python's {@code json.loads} would give them: objects keep their key order, integers
  * stay integers ({@code 1} is a Long, {@code 1.0} a Double), so templates dump them back unchanged.
  */
-final class JsonValues {
+public final class JsonValues {
   private JsonValues() {}
 
-  static Object toJava(JsonElement e) {
+  public static Object toJava(JsonElement e) {
     if (e == null || e.isJsonNull()) {
       return null;
     }
@@ -43,7 +43,7 @@ final class JsonValues {
     return big.bitLength() < 64 ? (Object) big.longValue() : big;
   }
 
-  static Map<String, Object> toMap(JsonObject o) {
+  public static Map<String, Object> toMap(JsonObject o) {
     Map<String, Object> map = new LinkedHashMap<>();
     for (Map.Entry<String, JsonElement> entry : o.entrySet()) {
       map.put(entry.getKey(), toJava(entry.getValue()));

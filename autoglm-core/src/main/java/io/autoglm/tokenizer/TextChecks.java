@@ -4,11 +4,11 @@ import java.util.List;
 import java.util.Map;
 
 /** Input checks shared by the tokenizer and the chat template: text must be well-formed UTF-16. */
-final class TextChecks {
+public final class TextChecks {
   private TextChecks() {}
 
   /** Throws when {@code text} holds a high surrogate without its low half or a low one without its high half. */
-  static void requireWellFormed(String text, String what) {
+  public static void requireWellFormed(String text, String what) {
     for (int i = 0; i < text.length(); i++) {
       char c = text.charAt(i);
       if (Character.isHighSurrogate(c) && i + 1 < text.length() && Character.isLowSurrogate(text.charAt(i + 1))) {
@@ -22,7 +22,7 @@ final class TextChecks {
   }
 
   /** {@link #requireWellFormed} on every string, key and value, inside nested maps and lists. */
-  static void requireWellFormedDeep(Object value, String what) {
+  public static void requireWellFormedDeep(Object value, String what) {
     if (value instanceof String s) {
       requireWellFormed(s, what);
     } else if (value instanceof Map<?, ?> map) {

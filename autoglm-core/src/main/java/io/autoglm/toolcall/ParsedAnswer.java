@@ -32,4 +32,39 @@ public record ParsedAnswer(String content, Optional<String> reasoningContent, Li
     }
     return deltas;
   }
+
+  /**
+   * One function call the model made, in OpenAI's shape.
+   *
+   * @param id            the call's id ({@code call_…}), unique within an answer
+   * @param name          the function's name as the model wrote it (not checked against the tools on offer, as vLLM)
+   * @param argumentsJson the arguments as a JSON object text
+   */
+  public record ToolCall(String id, String name, String argumentsJson) {
+    public ToolCall {
+      if (id == null || id.isEmpty() || name == null || name.isEmpty() || argumentsJson == null) {
+        throw new IllegalArgumentException("id (" + id + ") and name (" + name + ") must be non-empty and "
+            + "argumentsJson non-null");
+      }
+    }
+  }
+
+  /**
+   * One piece of a parsed answer as it streams. A call arrives as a {@link ToolCallStart} (its id and name) followed by
+   * {@link ToolCallArguments} fragments whose concatenation is the call's {@link ToolCall#argumentsJson()}, as
+   * OpenAI streams {@code tool_calls}.
+   */
+  public sealed interface AnswerDelta {
+    /** Answer text the user reads (OpenAI {@code content}). */
+    record Content(String text) implements AnswerDelta {}
+
+    /** Thinking text (OpenAI-compatible servers' {@code reasoning_content}). */
+    record Reasoning(String text) implements AnswerDelta {}
+
+    /** A call begins; {@code index} counts the answer's calls from 0. */
+    record ToolCallStart(int index, String id, String name) implements AnswerDelta {}
+
+    /** A fragment of call {@code index}'s arguments JSON. */
+    record ToolCallArguments(int index, String fragment) implements AnswerDelta {}
+  }
 }

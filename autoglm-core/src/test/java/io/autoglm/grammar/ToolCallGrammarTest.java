@@ -5,10 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.autoglm.toolcall.AnswerFormat;
-import io.autoglm.toolcall.AnswerParser;
+import io.autoglm.answer.AnswerFormat;
+import io.autoglm.answer.AnswerParser;
 import io.autoglm.toolcall.ParsedAnswer;
-import io.autoglm.toolcall.ToolCall;
+import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;

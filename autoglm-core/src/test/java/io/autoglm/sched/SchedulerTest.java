@@ -80,7 +80,7 @@ class SchedulerTest {
     Scheduler.Output out = step();
     // b reuses a's three full blocks and takes one new block; only its 2 uncached tokens are computed
     assertEquals(List.of(1, 2, 3, 5), b.blocks().blocks());
-    assertEquals(12, b.cachedPromptTokens());
+    assertEquals(12, b.cachedPromptTokens().orElseThrow());
     assertEquals(2, pool.refCount(1));
     assertEquals(2, pool.refCount(2));
     assertEquals(2, pool.refCount(3));
@@ -119,7 +119,7 @@ class SchedulerTest {
     scheduler.add(c);
     step();
     assertEquals(List.of(1, 2, 3), c.blocks().blocks());
-    assertEquals(4, c.cachedPromptTokens());
+    assertEquals(4, c.cachedPromptTokens().orElseThrow());
   }
 
   @Test

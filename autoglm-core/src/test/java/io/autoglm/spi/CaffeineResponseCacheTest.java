@@ -55,7 +55,7 @@ class CaffeineResponseCacheTest extends ResponseCacheContract {
       }
     }
     cache.cleanUp();
-    ResponseCacheStats stats = cache.stats().orElseThrow();
+    ResponseCache.Stats stats = cache.stats().orElseThrow();
     assertEquals(20, stats.missCount(), "misses");
     assertEquals(1, stats.hitCount(), "hits");
     assertTrue(stats.evictionCount() >= 14, "evictions: " + stats.evictionCount());

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import io.autoglm.FinishReason;
-import io.autoglm.Usage;
+import io.autoglm.GenerationResult.Usage;
 import io.autoglm.spi.RateLimitExceededException.Limit;
 import java.util.ArrayList;
 import java.util.List;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.autoglm.FinishReason;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
-import io.autoglm.Usage;
+import io.autoglm.GenerationResult.Usage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.autoglm.FinishReason;
-import io.autoglm.Usage;
+import io.autoglm.GenerationResult.Usage;
 import org.junit.jupiter.api.Test;
 
 /**

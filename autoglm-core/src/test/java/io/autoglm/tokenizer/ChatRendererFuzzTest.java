@@ -1,5 +1,7 @@
 package io.autoglm.tokenizer;
 
+import io.autoglm.ChatMessage;
+import io.autoglm.ChatPrompt;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

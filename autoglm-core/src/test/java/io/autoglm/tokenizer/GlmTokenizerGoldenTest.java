@@ -1,5 +1,6 @@
 package io.autoglm.tokenizer;
 
+import io.autoglm.ChatPrompt;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

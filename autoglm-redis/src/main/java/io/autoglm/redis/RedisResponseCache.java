@@ -4,7 +4,7 @@ import io.autoglm.FinishReason;
 import io.autoglm.GenerationResult;
 import io.autoglm.spi.CacheKey;
 import io.autoglm.spi.ResponseCache;
-import io.autoglm.spi.ResponseCacheStats;
+import io.autoglm.spi.ResponseCache;
 import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisFuture;
 import io.lettuce.core.RedisURI;
@@ -200,8 +200,8 @@ public final class RedisResponseCache implements ResponseCache, AutoCloseable {
 
   /** Hits (stored or coalesced) and misses of this instance; evictions are Redis's and count 0 here. */
   @Override
-  public Optional<ResponseCacheStats> stats() {
-    return Optional.of(new ResponseCacheStats(hits.get(), misses.get(), 0));
+  public Optional<ResponseCache.Stats> stats() {
+    return Optional.of(new ResponseCache.Stats(hits.get(), misses.get(), 0));
   }
 
   /** Lookups Redis did not answer in time, since this cache was built. */

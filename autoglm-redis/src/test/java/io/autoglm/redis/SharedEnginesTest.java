@@ -8,7 +8,7 @@ import io.autoglm.AutoGLM;
 import io.autoglm.GenerationRequest;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import io.autoglm.spi.CacheKey;
 import io.autoglm.spi.RateLimitExceededException;
 import io.autoglm.spi.RateLimiter;

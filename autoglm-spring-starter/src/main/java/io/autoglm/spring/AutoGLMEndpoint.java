@@ -2,7 +2,6 @@ package io.autoglm.spring;
 
 import io.autoglm.AutoGLM;
 import io.autoglm.EngineStats;
-import io.autoglm.model.ModelConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -87,11 +86,11 @@ public class AutoGLMEndpoint {
   }
 
   private static void describe(AutoGLM glm, Map<String, Object> out) {
-    ModelConfig c = glm.config();
+    AutoGLM.ModelInfo c = glm.config();
     Map<String, Object> model = new LinkedHashMap<>();
     model.put("id", glm.modelId());
     model.put("path", String.valueOf(glm.modelPath()));
-    model.put("architecture", c.architecture().className());
+    model.put("architecture", c.architecture());
     model.put("backend", glm.backendName());
     model.put("layers", c.numLayers());
     model.put("hiddenSize", c.hiddenSize());

@@ -1,9 +1,9 @@
 package io.autoglm.spring;
 
-import io.autoglm.tokenizer.ChatMessage;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.ChatMessage;
+import io.autoglm.ChatPrompt;
 import io.autoglm.tokenizer.ChatTemplate;
-import io.autoglm.toolcall.AnswerFormat;
+import io.autoglm.answer.AnswerFormat;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,5 +1,6 @@
 package io.autoglm.spring;
 
+import io.autoglm.internal.EngineAccess;
 import io.autoglm.AutoGLM;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
@@ -194,7 +195,7 @@ final class OpenAiHandlers {
 
   /** The served template's forms, probed once per template (a reload brings a new one). */
   private ChatTemplateForms forms(AutoGLM glm) {
-    Optional<ChatTemplate> template = glm.tokenizer().chatTemplate();
+    Optional<ChatTemplate> template = EngineAccess.get().tokenizer(glm).chatTemplate();
     if (template.isEmpty()) {
       return ChatTemplateForms.OPENAI;
     }

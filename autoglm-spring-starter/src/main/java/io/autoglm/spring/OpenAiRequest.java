@@ -2,8 +2,8 @@ package io.autoglm.spring;
 
 import io.autoglm.SamplingParams;
 import io.autoglm.TextRequest;
-import io.autoglm.tokenizer.ChatPrompt;
-import io.autoglm.toolcall.OutputParsing;
+import io.autoglm.ChatPrompt;
+import io.autoglm.TextRequest.OutputParsing;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,9 +1,9 @@
 package io.autoglm.spring;
 
 import io.autoglm.SamplingParams;
-import io.autoglm.tokenizer.ChatMessage;
-import io.autoglm.tokenizer.ChatPrompt;
-import io.autoglm.toolcall.OutputParsing;
+import io.autoglm.ChatMessage;
+import io.autoglm.ChatPrompt;
+import io.autoglm.TextRequest.OutputParsing;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -88,6 +88,25 @@ final class OpenAiRequestParser {
     boolean parallelToolCalls = f.bool("parallel_tool_calls").orElse(true);
     OutputParsing parsing = !tools.isEmpty() ? OutputParsing.REASONING_AND_TOOL_CALLS
         : forms.thinking() ? OutputParsing.REASONING : OutputParsing.RAW;
+    Map<String, Object> kwargs = templateKwargs(f);
+    Optional<io.autoglm.ResponseFormat> format = responseFormat(f);
+    OptionalLong maxCompletion = f.integer("max_completion_tokens", 1, Integer.MAX_VALUE);
+    OptionalLong maxTokens = f.integer("max_tokens", 1, Integer.MAX_VALUE);
+    int max = (int) (maxCompletion.isPresent() ? maxCompletion.getAsLong()
+        : maxTokens.orElse(defaultChatMaxTokens));
+    if (forced.isPresent() && format.isPresent()) {
+      throw OpenAiException.badRequest("response_format", "'response_format' cannot be combined with 'tool_choice' "
+          + toolChoice + ": a forced call already fixes the answer's shape");
+    }
+    ChatPrompt chat = prompt(forms.adapt(list), tools, kwargs);
+    OpenAiRequest r = common(f, Optional.of(chat), Optional.empty(), max, false);
+    OpenAiRequest formatted = forced.or(() -> format).map(fmt -> new OpenAiRequest(r.model(), r.chat(), r.prompt(),
+        r.sampling().toBuilder().responseFormat(fmt).build(), r.n(), r.stream(), r.includeUsage(), r.user(),
+        r.echo())).orElse(r);
+    return formatted.withToolHandling(parsing, parallelToolCalls);
+  }
+
+  private static Map<String, Object> templateKwargs(JsonFields f) {
     Map<String, Object> kwargs = new LinkedHashMap<>();
     f.get("chat_template_kwargs").ifPresent(k -> {
       if (!k.isObject()) {
@@ -95,9 +114,13 @@ final class OpenAiRequestParser {
       }
       k.properties().forEach(e -> kwargs.put(e.getKey(), Json.plain(e.getValue())));
     });
+    return kwargs;
+  }
+
+  private static Optional<io.autoglm.ResponseFormat> responseFormat(JsonFields f) {
     // response_format: text (free), json_object (any object), json_schema {name, schema, strict}; a schema keyword
     // the grammar cannot enforce is refused at submit with a 400 naming it; strict false is enforced as strict
-    Optional<io.autoglm.ResponseFormat> format = f.get("response_format").flatMap(r -> {
+    return f.get("response_format").flatMap(r -> {
       String type = r.isObject() && r.get("type") != null && r.get("type").isString() ? r.get("type").asString() : "";
       switch (type) {
         case "text":
@@ -120,20 +143,6 @@ final class OpenAiRequestParser {
               + "\"json_object\" or \"json_schema\", got " + r.get("type"));
       }
     });
-    OptionalLong maxCompletion = f.integer("max_completion_tokens", 1, Integer.MAX_VALUE);
-    OptionalLong maxTokens = f.integer("max_tokens", 1, Integer.MAX_VALUE);
-    int max = (int) (maxCompletion.isPresent() ? maxCompletion.getAsLong()
-        : maxTokens.orElse(defaultChatMaxTokens));
-    if (forced.isPresent() && format.isPresent()) {
-      throw OpenAiException.badRequest("response_format", "'response_format' cannot be combined with 'tool_choice' "
-          + toolChoice + ": a forced call already fixes the answer's shape");
-    }
-    ChatPrompt chat = prompt(forms.adapt(list), tools, kwargs);
-    OpenAiRequest r = common(f, Optional.of(chat), Optional.empty(), max, false);
-    OpenAiRequest formatted = forced.or(() -> format).map(fmt -> new OpenAiRequest(r.model(), r.chat(), r.prompt(),
-        r.sampling().toBuilder().responseFormat(fmt).build(), r.n(), r.stream(), r.includeUsage(), r.user(),
-        r.echo())).orElse(r);
-    return formatted.withToolHandling(parsing, parallelToolCalls);
   }
 
   OpenAiRequest completion(JsonNode body) {

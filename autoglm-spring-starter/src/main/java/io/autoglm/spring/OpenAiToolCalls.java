@@ -1,8 +1,8 @@
 package io.autoglm.spring;
 
 import io.autoglm.GenerationResult;
-import io.autoglm.toolcall.AnswerDelta;
-import io.autoglm.toolcall.ToolCall;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
+import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.autoglm.tokenizer.ChatTemplate;
-import io.autoglm.toolcall.OutputParsing;
+import io.autoglm.TextRequest.OutputParsing;
 import java.io.InputStream;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -9,7 +9,7 @@ import ai.djl.ndarray.NDManager;
 import io.autoglm.AutoGLM;
 import io.autoglm.GenerationRequest;
 import io.autoglm.SamplingParams;
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;

@@ -3,7 +3,7 @@ package io.autoglm.spring;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.autoglm.tokenizer.ChatMessage;
+import io.autoglm.ChatMessage;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import tools.jackson.databind.json.JsonMapper;

@@ -15,12 +15,12 @@ import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
 import io.autoglm.TestHandles;
 import io.autoglm.TokenEvent;
-import io.autoglm.Usage;
-import io.autoglm.toolcall.AnswerDelta;
-import io.autoglm.toolcall.AnswerFormat;
-import io.autoglm.toolcall.AnswerParser;
-import io.autoglm.toolcall.OutputParsing;
-import io.autoglm.toolcall.ToolCall;
+import io.autoglm.GenerationResult.Usage;
+import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
+import io.autoglm.answer.AnswerFormat;
+import io.autoglm.answer.AnswerParser;
+import io.autoglm.TextRequest.OutputParsing;
+import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -63,11 +63,11 @@ class ParsedAnswerRelayTest {
     int tokens = 0;
     for (int i = 0; i < ANSWER.length(); i += 3, tokens++) {
       String piece = ANSWER.substring(i, Math.min(ANSWER.length(), i + 3));
-      TestHandles.event(h, new TokenEvent(tokens, 1, piece, parser.feed(piece)));
+      TestHandles.event(h, TokenEvent.of(tokens, 1, piece, parser.feed(piece)));
     }
     List<AnswerDelta> last = parser.finish();
     if (!last.isEmpty()) {
-      TestHandles.event(h, new TokenEvent(tokens, -1, "", last));
+      TestHandles.event(h, TokenEvent.textOnly(tokens, "", last));
     }
     GenerationResult result = new GenerationResult("req-1", List.of(), ANSWER, FinishReason.TOOL_CALLS,
         new Usage(3, tokens, 0), Optional.empty(), Optional.of(parser.result()));

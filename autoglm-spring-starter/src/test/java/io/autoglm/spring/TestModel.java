@@ -1,6 +1,6 @@
 package io.autoglm.spring;
 
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -3,8 +3,8 @@ package io.autoglm.examples;
 import io.autoglm.AutoGLM;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
-import io.autoglm.tokenizer.ChatMessage;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.ChatMessage;
+import io.autoglm.ChatPrompt;
 import java.nio.file.Path;
 import java.util.List;
 

@@ -3,7 +3,7 @@ package io.autoglm.jmh;
 import io.autoglm.FinishReason;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
-import io.autoglm.Usage;
+import io.autoglm.GenerationResult.Usage;
 import io.autoglm.backend.ForwardStep;
 import io.autoglm.backend.KvCache;
 import io.autoglm.backend.KvLayout;

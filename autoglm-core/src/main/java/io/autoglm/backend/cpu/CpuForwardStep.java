@@ -16,9 +16,11 @@ import io.autoglm.backend.ForwardStep;
 import io.autoglm.backend.MoeRouter;
 import io.autoglm.backend.MoeWeights;
 import io.autoglm.backend.RopeSpec;
+import io.autoglm.backend.SamplingRow;
 import io.autoglm.backend.StepBatch;
 import io.autoglm.backend.Tensor;
 import io.autoglm.backend.cpu.DjlCpuBackend.CpuTensor;
+import io.autoglm.sample.Sampler;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -280,6 +282,12 @@ final class CpuForwardStep implements ForwardStep {
       out[r] = java.util.Arrays.copyOfRange(flat, r * cols, (r + 1) * cols);
     }
     return out;
+  }
+
+  /** Samples on the host: the logits are copied over and each row drawn by {@link Sampler}. */
+  @Override
+  public int[] sample(Tensor logits, List<SamplingRow> rows) {
+    return Sampler.sampleRows(toHost(logits), rows);
   }
 
   @Override

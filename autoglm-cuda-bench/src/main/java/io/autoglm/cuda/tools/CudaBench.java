@@ -15,7 +15,7 @@ import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.model.Partition;
-import io.autoglm.model.ReferenceSet;
+import io.autoglm.testkit.ReferenceSet;
 import io.autoglm.model.WeightSource;
 import io.autoglm.safetensors.Checkpoint;
 import java.nio.file.Files;

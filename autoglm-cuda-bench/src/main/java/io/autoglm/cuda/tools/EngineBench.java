@@ -1,14 +1,14 @@
 package io.autoglm.cuda.tools;
 
 import io.autoglm.AutoGLM;
-import io.autoglm.Conformance;
+import io.autoglm.testkit.Conformance;
 import io.autoglm.EngineStats;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
 import io.autoglm.cuda.CudaDiagnosticsAccess;
 import io.autoglm.model.ModelConfig;
-import io.autoglm.model.ReferenceSet;
+import io.autoglm.testkit.ReferenceSet;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

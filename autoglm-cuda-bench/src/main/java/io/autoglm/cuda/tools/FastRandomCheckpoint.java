@@ -19,7 +19,7 @@ import java.util.SplittableRandom;
 /**
  * A random glm-4-9b-chat-shaped bf16 checkpoint in one {@code model.safetensors}, written fast for benchmarks: large
  * tensors cycle through a 64 MiB block of uniform values (std 0.02) at a per-tensor offset; norm weights are drawn
- * near 1 and biases near 0, as {@link io.autoglm.model.RandomCheckpoint} draws them (which takes minutes at 9B).
+ * near 1 and biases near 0, as {@link io.autoglm.testkit.RandomCheckpoint} draws them (which takes minutes at 9B).
  */
 final class FastRandomCheckpoint {
   static final String CONFIG = """

@@ -1,9 +1,9 @@
 package io.autoglm.cuda.tools;
 
 import io.autoglm.AutoGLM;
-import io.autoglm.Conformance;
+import io.autoglm.testkit.Conformance;
 import io.autoglm.backend.MoeRouter;
-import io.autoglm.model.ReferenceSet;
+import io.autoglm.testkit.ReferenceSet;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -1,7 +1,7 @@
 package io.autoglm.cuda.tools;
 
 import io.autoglm.AutoGLM;
-import io.autoglm.Conformance;
+import io.autoglm.testkit.Conformance;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
 import io.autoglm.ResponseFormat;
@@ -11,7 +11,7 @@ import io.autoglm.TokenLogprobs;
 import io.autoglm.backend.RowProcessing;
 import io.autoglm.backend.SamplingRow;
 import io.autoglm.model.ModelConfig;
-import io.autoglm.model.ReferenceSet;
+import io.autoglm.testkit.ReferenceSet;
 import io.autoglm.sample.LogitProcessing;
 import io.autoglm.sample.Sampler;
 import io.autoglm.sample.TokenCounts;

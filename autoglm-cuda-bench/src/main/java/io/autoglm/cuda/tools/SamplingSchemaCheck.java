@@ -12,7 +12,7 @@ import io.autoglm.ResponseFormat;
 import io.autoglm.SamplingParams;
 import io.autoglm.TextRequest;
 import io.autoglm.TokenEvent;
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,5 +1,6 @@
 package io.autoglm.examples.cli;
 
+import io.autoglm.internal.EngineAccess;
 import io.autoglm.AutoGLM;
 import io.autoglm.EngineStats;
 import io.autoglm.GenerationHandle;
@@ -39,7 +40,7 @@ final class BenchCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     try (AutoGLM glm = engine.builder().build()) {
-      long weightBytes = CheckpointLayout.decodeReadElements(glm.config()) * 4; // the CPU backend reads fp32
+      long weightBytes = CheckpointLayout.decodeReadElements(EngineAccess.get().modelConfig(glm)) * 4; // the CPU backend reads fp32
       double bandwidth = glm.backendName().equals("cpu")
           ? io.autoglm.backend.cpu.MemoryBandwidth.readBytesPerSecond(bandwidthMb * 1_000_000L, 5) : Double.NaN;
       double floorTokS = bandwidth / weightBytes;

@@ -1,6 +1,6 @@
 package io.autoglm.examples.cli;
 
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,7 +1,7 @@
 package io.autoglm.examples.cli;
 
 import io.autoglm.ModelLoadException;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.ChatPrompt;
 import io.autoglm.tokenizer.ChatTemplate;
 import java.io.IOException;
 import java.io.PrintWriter;

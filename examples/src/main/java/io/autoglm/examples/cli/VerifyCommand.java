@@ -1,7 +1,7 @@
 package io.autoglm.examples.cli;
 
 import io.autoglm.AutoGLM;
-import io.autoglm.Conformance;
+import io.autoglm.testkit.Conformance;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -37,7 +37,7 @@ final class VerifyCommand implements Callable<Integer> {
       return 2;
     }
     try (AutoGLM glm = engine.builder().build()) {
-      int prompts = io.autoglm.model.ReferenceSet.load(ref).prompts().size();
+      int prompts = io.autoglm.testkit.ReferenceSet.load(ref).prompts().size();
       int repeats = Math.max(1, (concurrent + 2 * prompts - 1) / (2 * prompts));
       Conformance.Report report = Conformance.run(glm, ref, tolerance, repeats, concurrent > 1 ? 20 : 0, 42);
       for (Conformance.PromptReport p : report.prompts()) {

@@ -2,7 +2,7 @@ package io.autoglm.examples.spring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import io.autoglm.spring.AutoGLMProvider;
 import java.net.URI;
 import java.net.http.HttpClient;

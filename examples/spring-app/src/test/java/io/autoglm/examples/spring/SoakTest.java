@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.autoglm.AutoGLM;
 import io.autoglm.EngineStats;
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import io.autoglm.spring.AutoGLMProvider;
 import java.io.BufferedReader;
 import java.io.IOException;

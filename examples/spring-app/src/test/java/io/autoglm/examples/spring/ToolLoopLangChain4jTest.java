@@ -13,7 +13,7 @@ import dev.langchain4j.model.chat.request.ToolChoice;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.openai.OpenAiChatModel;
 import dev.langchain4j.service.AiServices;
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import io.autoglm.spring.AutoGLMProvider;
 import java.nio.file.Path;
 import java.time.Duration;

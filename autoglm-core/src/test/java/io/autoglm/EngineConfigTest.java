@@ -1,0 +1,71 @@
+package io.autoglm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import org.junit.jupiter.api.Test;
+
+/** The builder's rules, Caffeine's: each setting once, cross-field checks in config(), builder reusable. */
+class EngineConfigTest {
+  private static final Path MODEL = Path.of("some-model");
+
+  @Test
+  void aSettingGivenTwiceIsRefusedNamingBothValues() {
+    AutoGLM.Builder b = AutoGLM.builder().maxBatchTokens(2048);
+    IllegalStateException e = assertThrows(IllegalStateException.class, () -> b.maxBatchTokens(512));
+    assertEquals("maxBatchTokens was already set to 2048; cannot set it to 512", e.getMessage());
+    IllegalStateException p = assertThrows(IllegalStateException.class,
+        () -> b.backendProperty("cuda.graphs", "on").backendProperty("cuda.graphs", "off"));
+    assertEquals("backendProperty cuda.graphs was already set to on; cannot set it to off", p.getMessage());
+  }
+
+  @Test
+  void unsetValuesAreEmptyNotSentinels() {
+    EngineConfig c = AutoGLM.builder().modelPath(MODEL).config();
+    assertEquals(OptionalInt.empty(), c.kvBlocks());
+    assertEquals(OptionalInt.empty(), c.maxModelLen());
+    assertEquals(Optional.empty(), c.backendName());
+    assertEquals("some-model", c.effectiveModelId());
+    // the documented defaults
+    assertEquals(16, c.kvBlockSizeTokens());
+    assertEquals(1L << 30, c.kvCacheBytes());
+    assertEquals(256, c.maxRunningSequences());
+    assertEquals(2048, c.maxBatchTokens());
+    assertEquals(4096, c.maxWaitingRequests());
+    assertEquals(4096, c.contextTokens(4096));
+  }
+
+  @Test
+  void crossFieldRulesAreCheckedInConfigAndTheBuilderStaysReusable() {
+    AutoGLM.Builder b = AutoGLM.builder();
+    assertEquals("modelPath is not set", assertThrows(IllegalStateException.class, b::config).getMessage());
+    b.modelPath(MODEL).maxModelLen(100);
+    EngineConfig first = b.config();
+    assertEquals(first, b.config(), "config() leaves the builder as it was");
+    assertEquals(100, first.contextTokens(4096));
+    assertEquals(50, first.contextTokens(50));
+    b.metrics(io.autoglm.spi.EngineMetrics.none())
+        .meterRegistry(new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+    IllegalStateException both = assertThrows(IllegalStateException.class, b::config);
+    assertTrue(both.getMessage().startsWith("set metrics(…) or meterRegistry(…), not both"), both.getMessage());
+  }
+
+  @Test
+  void theRecordNamesTheBadValue() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> AutoGLM.builder().modelPath(MODEL).memoryFraction(1.5).config());
+    assertEquals("memoryFraction (1.5) must be in (0, 1]", e.getMessage());
+    IllegalArgumentException len = assertThrows(IllegalArgumentException.class, () -> new EngineConfig(MODEL,
+        Optional.empty(), Optional.empty(), Optional.empty(), 16, OptionalInt.empty(), 1L << 30, 0.9, 256, 2048,
+        4096, OptionalInt.of(0), true, false, 1, 1, List.of(), Map.of()));
+    assertEquals("maxModelLen (0) must be >= 1 tokens", len.getMessage());
+    assertEquals("kvBlocks (1) must be >= 2 (block 0 is reserved); leave it unset to size the cache from memory",
+        assertThrows(IllegalArgumentException.class, () -> AutoGLM.builder().kvBlocks(1)).getMessage());
+  }
+}

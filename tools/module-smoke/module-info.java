@@ -1,0 +1,3 @@
+module smoke {
+  requires io.autoglm.core;
+}
