@@ -52,7 +52,9 @@ import java.util.Optional;
  * @param user     the rate limiter's caller key
  */
 record ChatRequests(AutoGLM glm, ToolTurns forms, boolean thinking, Optional<Duration> timeout, String user) {
-  private static final Gson GSON = new Gson();
+  // integers stay integers (Long), as the schema and the template print them
+  private static final Gson GSON = new com.google.gson.GsonBuilder()
+      .setObjectToNumberStrategy(com.google.gson.ToNumberPolicy.LONG_OR_DOUBLE).create();
 
   static ChatRequests of(AutoGLM glm, Optional<Duration> timeout, String user) {
     var template = glm.tokenizer().chatTemplate();
