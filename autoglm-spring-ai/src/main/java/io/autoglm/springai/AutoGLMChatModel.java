@@ -124,7 +124,8 @@ public final class AutoGLMChatModel implements ChatModel {
             }
           })
           .doOnError(observation::error)
-          .doFinally(signal -> observation.stop());
+          .doOnTerminate(observation::stop) // before the subscriber sees the end, so the observation is complete
+          .doOnCancel(observation::stop);
     });
   }
 

@@ -36,16 +36,19 @@ final class Responses {
     AssistantMessage.Builder<?> message = AssistantMessage.builder().content(r.content())
         .toolCalls(r.toolCalls().stream().map(Responses::call).toList());
     r.reasoningContent().ifPresent(t -> message.properties(Map.of(REASONING, t)));
-    return chunk(message.build(), r, modelId);
+    return chunk(message.build(), r.requestId(), r, modelId);
   }
 
-  /** A response of one generation: {@code message}, with {@code r}'s finish reason and usage when present. */
-  static ChatResponse chunk(AssistantMessage message, GenerationResult r, String modelId) {
+  /**
+   * A response of one generation: {@code message}, with the finish reason and usage of {@code r} when present (the
+   * last chunk of a stream, or a whole answer).
+   */
+  static ChatResponse chunk(AssistantMessage message, String requestId, GenerationResult r, String modelId) {
     ChatGenerationMetadata generation = r == null ? ChatGenerationMetadata.NULL
         : ChatGenerationMetadata.builder().finishReason(r.finishReason().name()).build();
-    ChatResponseMetadata.Builder metadata = ChatResponseMetadata.builder().model(modelId);
+    ChatResponseMetadata.Builder metadata = ChatResponseMetadata.builder().model(modelId).id(requestId);
     if (r != null) {
-      metadata.id(r.requestId()).usage(new DefaultUsage(r.usage().promptTokens(), r.usage().completionTokens(),
+      metadata.usage(new DefaultUsage(r.usage().promptTokens(), r.usage().completionTokens(),
           r.usage().totalTokens()));
     }
     return new ChatResponse(List.of(new Generation(message, generation)), metadata.build());

@@ -57,14 +57,14 @@ final class StreamRelay implements Flow.Subscriber<TokenEvent> {
         text(c.text());
       } else if (d instanceof AnswerDelta.Reasoning r && !r.text().isEmpty()) {
         sink.next(Responses.chunk(AssistantMessage.builder().content("")
-            .properties(Map.of(Responses.REASONING, r.text())).build(), null, modelId));
+            .properties(Map.of(Responses.REASONING, r.text())).build(), handle.requestId(), null, modelId));
       }
     }
   }
 
   private void text(String text) {
     if (!text.isEmpty()) {
-      sink.next(Responses.chunk(new AssistantMessage(text), null, modelId));
+      sink.next(Responses.chunk(new AssistantMessage(text), handle.requestId(), null, modelId));
     }
   }
 
@@ -87,7 +87,7 @@ final class StreamRelay implements Flow.Subscriber<TokenEvent> {
       ChatResponse whole = Responses.toChatResponse(r, modelId);
       AssistantMessage last = AssistantMessage.builder().content("")
           .toolCalls(whole.getResult().getOutput().getToolCalls()).build();
-      sink.next(Responses.chunk(last, r, modelId));
+      sink.next(Responses.chunk(last, r.requestId(), r, modelId));
       sink.complete();
     } catch (RuntimeException e) {
       sink.error(e);

@@ -30,6 +30,10 @@ final class TestEngine {
     return (Files.isDirectory(p) ? p : Path.of("../../shared/fixtures")).toAbsolutePath().normalize();
   }
 
+  static Path checkpointPath() {
+    return checkpoint();
+  }
+
   private static synchronized Path checkpoint() {
     Path dir = Path.of("target/test-models/glm4-random-2l").toAbsolutePath();
     if (Files.isRegularFile(dir.resolve("config.json"))) {
