@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.langchain4j.agent.tool.ToolExecutionRequest;
+import dev.langchain4j.agent.tool.ToolSpecification;
 import dev.langchain4j.data.message.AiMessage;
 import dev.langchain4j.data.message.ImageContent;
 import dev.langchain4j.data.message.TextContent;
@@ -83,8 +84,10 @@ class ChatModelConventionsTest {
     // glm-4-9b-chat: a call is an assistant turn named by metadata, a result is an observation
     ChatRequests requests = ChatRequests.of(glm, java.util.Optional.empty(), "u");
     ToolExecutionRequest call = ToolExecutionRequest.builder().id("call_1").name("f").arguments("{\"x\":1}").build();
+    ToolSpecification f = ToolSpecification.builder().name("f").build();
     TextRequest r = requests.toTextRequest(ChatRequest.builder().messages(UserMessage.from("q"),
-        AiMessage.from(call), ToolExecutionResultMessage.from(call, "42")).build());
+        AiMessage.from(call), ToolExecutionResultMessage.from(call, "42")).toolSpecifications(f)
+        .toolChoice(ToolChoice.REQUIRED).build());
     assertEquals(List.of(ChatMessage.user("q"), new ChatMessage("assistant", "{\"x\":1}", Map.of("metadata", "f")),
         new ChatMessage("observation", "42", Map.of("tool_call_id", "call_1", "name", "f"))),
         r.chat().orElseThrow().messages());
@@ -93,5 +96,8 @@ class ChatModelConventionsTest {
             UserMessage.from("q"), AiMessage.from(ToolExecutionRequest.builder().id("call_2").name("f")
                 .arguments("nope").build())).build())).getMessage());
     assertNull(r.sampling().responseFormat().orElse(null), "a tool result ends the forced turn");
+    TextRequest first = requests.toTextRequest(ChatRequest.builder().messages(UserMessage.from("q"))
+        .toolSpecifications(f).toolChoice(ToolChoice.REQUIRED).build());
+    assertEquals(io.autoglm.ResponseFormat.Type.TOOL_CALL, first.sampling().responseFormat().orElseThrow().type());
   }
 }

@@ -106,6 +106,9 @@ class ChatClientTest {
 
     String schema = ((AutoGLMChatOptions) contexts.seen.get(1).getRequest().getOptions()).getOutputSchema();
     assertNotNull(schema, "ChatClient passed the record's schema natively");
+    List<?> required = (List<?>) new Gson().fromJson(schema, Map.class).get("required");
+    assertEquals(java.util.Set.of("city", "temperatureCelsius", "sunny"), java.util.Set.copyOf(required),
+        "every field is required: " + schema);
     String text = answer.response().getResult().getOutput().getText();
     assertEquals("STOP", answer.response().getResult().getMetadata().getFinishReason());
     assertEquals(List.of(), new SchemaOracle(schema).errors(text));
