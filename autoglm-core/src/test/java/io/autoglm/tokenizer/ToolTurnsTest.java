@@ -70,14 +70,14 @@ class ToolTurnsTest {
         if (m.fields().get("tool_calls") instanceof List<?> list) {
           for (Object call : list) {
             Map<String, Object> f = cast(cast(call).get("function"));
-            typed.add(new ToolCall("call_" + calls++, (String) f.get("name"), PythonJson.defaults().dumps(f.get("arguments"))));
+            String arguments = PythonJson.defaults().dumps(f.get("arguments"));
+            typed.add(new ToolCall("call_" + calls++, (String) f.get("name"), arguments));
           }
         } else {
           typed.add(new ToolCall("call_" + calls++, (String) m.fields().get("metadata"), m.content().joined()));
         }
         String text = m.fields().containsKey("metadata") ? "" : m.content().joined();
-        List<ChatMessage> turn = forms.assistantCalls(text, typed);
-        out.addAll(turn);
+        out.addAll(forms.assistantCalls(text, typed));
       } else if (m.role().equals("tool") || m.role().equals("observation")) {
         ChatMessage r = forms.toolResult("", Optional.of("call_" + (calls - 1)), Optional.empty());
         out.add(new ChatMessage(r.role(), m.content(), r.fields()));
