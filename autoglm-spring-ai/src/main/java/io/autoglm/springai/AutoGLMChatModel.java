@@ -86,6 +86,7 @@ public final class AutoGLMChatModel implements ChatModel {
 
   @Override
   public ChatResponse call(Prompt prompt) {
+    Objects.requireNonNull(prompt, "prompt must not be null");
     Prompt request = merged(prompt);
     ChatModelObservationContext context = ChatModelObservationContext.builder().prompt(request).provider(PROVIDER)
         .build();
@@ -100,6 +101,7 @@ public final class AutoGLMChatModel implements ChatModel {
 
   @Override
   public Flux<ChatResponse> stream(Prompt prompt) {
+    Objects.requireNonNull(prompt, "prompt must not be null");
     return Flux.defer(() -> {
       Prompt request = merged(prompt);
       ChatModelObservationContext context = ChatModelObservationContext.builder().prompt(request)

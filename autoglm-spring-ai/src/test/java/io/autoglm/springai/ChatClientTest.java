@@ -116,4 +116,20 @@ class ChatClientTest {
     assertEquals(new Gson().fromJson(text, Forecast.class), answer.entity(), "the entity holds what the model wrote");
     assertTrue(contexts.seen.stream().allMatch(c -> c.getOperationMetadata().provider().equals("autoglm")));
   }
+
+  @Test
+  void aStreamedForcedCallRunsTheToolOnceAndTheStreamCompletes() {
+    AutoGLMChatModel model = AutoGLMChatModel.builder().autoGLM(glm).build();
+    WeatherTools tools = new WeatherTools();
+    List<ChatResponse> chunks = ChatClient.create(model).prompt().user("What is the weather in Tokyo?").tools(tools)
+        .options(AutoGLMChatOptions.builder().toolChoice(AutoGLMChatOptions.ToolChoice.REQUIRED).temperature(1.0)
+            .seed(4L).maxTokens(16))
+        .stream().chatResponse().collectList().block(java.time.Duration.ofMinutes(1));
+
+    assertEquals(1, tools.asked.size(), "the advisor ran the streamed call once");
+    ChatResponse last = chunks.get(chunks.size() - 1);
+    assertTrue(List.of("STOP", "LENGTH").contains(last.getResult().getMetadata().getFinishReason()),
+        "the answer after the tool result ended normally: " + last);
+    assertTrue(chunks.stream().noneMatch(ChatResponse::hasToolCalls), "the call itself is not passed on");
+  }
 }
