@@ -19,6 +19,9 @@ import dev.langchain4j.model.chat.response.ChatResponse;
 import dev.langchain4j.model.output.FinishReason;
 import dev.langchain4j.service.AiServices;
 import dev.langchain4j.service.Result;
+import dev.langchain4j.service.TokenStream;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import io.autoglm.AutoGLM;
 import io.autoglm.grammar.SchemaOracle;
 import java.util.List;
@@ -122,5 +125,28 @@ class AiServicesTest {
     assertTrue(result.tokenUsage().inputTokenCount() > 0);
     assertEquals(call.tokenUsage().outputTokenCount() + answer.tokenUsage().outputTokenCount(),
         result.tokenUsage().outputTokenCount());
+  }
+
+  interface StreamingAssistant {
+    TokenStream chat(String question);
+  }
+
+  @Test
+  void aStreamingServiceRunsTheForcedToolAndStreamsTheAnswer() throws Exception {
+    AutoGLMStreamingChatModel model = AutoGLMStreamingChatModel.builder().autoGLM(glm)
+        .toolChoice(ToolChoice.REQUIRED).temperature(1.0).seed(4L).maxTokens(16).build();
+    WeatherTools tools = new WeatherTools();
+    StreamingAssistant assistant = AiServices.builder(StreamingAssistant.class).streamingChatModel(model)
+        .tools(tools).build();
+    List<String> partials = new CopyOnWriteArrayList<>();
+    CompletableFuture<ChatResponse> done = new CompletableFuture<>();
+    assistant.chat("What is the weather in Tokyo?").onPartialResponse(partials::add)
+        .onCompleteResponse(done::complete).onError(done::completeExceptionally).start();
+    ChatResponse last = done.get(60, TimeUnit.SECONDS);
+
+    assertEquals(1, tools.asked.size(), "the tool ran exactly once");
+    assertTrue(List.of(FinishReason.STOP, FinishReason.LENGTH).contains(last.finishReason()), last.toString());
+    assertEquals(last.aiMessage().text(), String.join("", partials));
+    assertTrue(last.tokenUsage().outputTokenCount() > 0);
   }
 }
