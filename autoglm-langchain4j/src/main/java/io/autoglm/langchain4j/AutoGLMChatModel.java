@@ -23,9 +23,9 @@ import java.util.concurrent.ExecutionException;
  * String answer = model.chat("Hello!");
  * }</pre>
  *
- * <p>Tools, tool choice, JSON schema response formats, usage and finish reasons are mapped as
- * {@link ChatRequests} and {@link ChatResponses} say. Interrupting the calling thread cancels the request and frees
- * its KV blocks.
+ * <p>Tools, tool choice (REQUIRED forces one call per user turn), JSON schema response formats, usage and finish
+ * reasons are mapped as docs/langchain4j.md says; unsupported parameters are refused by name. Interrupting the
+ * calling thread cancels the request and frees its KV blocks.
  */
 public final class AutoGLMChatModel implements ChatModel {
   private final ChatRequests requests;

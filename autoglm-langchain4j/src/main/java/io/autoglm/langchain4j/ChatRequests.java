@@ -139,12 +139,14 @@ record ChatRequests(AutoGLM glm, ToolTurns forms, boolean thinking, Optional<Dur
         function.put("description", spec.description());
       }
       function.put("parameters", spec.parameters() == null
-          ? Map.of("type", "object", "properties", Map.of())
+          ? GSON.fromJson("{\"type\": \"object\", \"properties\": {}}", Map.class)
           : JsonSchemaElementUtils.toMap(spec.parameters()));
+      Map<String, Object> tool = new LinkedHashMap<>(); // in OpenAI's key order: templates print tools as given
+      tool.put("type", "function");
+      tool.put("function", function);
       // a round trip through JSON: the schema maps hold arrays and LangChain4j types the template cannot print
       @SuppressWarnings("unchecked")
-      Map<String, Object> plain = GSON.fromJson(GSON.toJson(Map.of("type", "function", "function", function)),
-          Map.class);
+      Map<String, Object> plain = GSON.fromJson(GSON.toJson(tool), Map.class);
       tools.add(plain);
     }
     return tools;

@@ -71,7 +71,10 @@ abstract class ModelBuilder<B extends ModelBuilder<B>> {
     return with(AutoGLMChatRequestParameters.builder().stopSequences(stopSequences));
   }
 
-  /** AUTO (the default), REQUIRED (one forced call per user turn) or NONE; see {@link ChatRequests}. */
+  /**
+   * AUTO (the default), NONE (tools left out of the prompt) or REQUIRED: one call forced by constrained decoding
+   * while the last message is not a tool result, so that AiServices' tool loop ends after it.
+   */
   public B toolChoice(ToolChoice toolChoice) {
     return with(AutoGLMChatRequestParameters.builder().toolChoice(toolChoice));
   }

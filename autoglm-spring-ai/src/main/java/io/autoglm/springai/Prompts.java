@@ -109,7 +109,10 @@ record Prompts(AutoGLM glm, ToolTurns forms, boolean thinking, ToolCallingManage
         function.put("description", d.description());
       }
       function.put("parameters", schema(d));
-      tools.add(Map.of("type", "function", "function", function));
+      Map<String, Object> tool = new LinkedHashMap<>(); // in OpenAI's key order: templates print tools as given
+      tool.put("type", "function");
+      tool.put("function", function);
+      tools.add(tool);
     }
     return tools;
   }
