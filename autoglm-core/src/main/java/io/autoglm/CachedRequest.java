@@ -1,7 +1,7 @@
 package io.autoglm;
 
 import io.autoglm.GenerationResult.Usage;
-import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.spi.RateLimiter;
 import io.autoglm.toolcall.ParsedAnswer.AnswerDelta;
 import io.autoglm.answer.AnswerFormat;
@@ -19,7 +19,7 @@ import java.util.concurrent.CompletionException;
  */
 final class CachedRequest {
   private final Requests requests;
-  private final CacheKey key;
+  private final ResponseCache.Key key;
   private final int[] prompt;
   private final GenerationRequest request;
   private final String operation;
@@ -27,7 +27,7 @@ final class CachedRequest {
   private final boolean textOutput;
   private final Optional<AnswerFormat> format;
 
-  CachedRequest(Requests requests, CacheKey key, int[] prompt, GenerationRequest request, String operation,
+  CachedRequest(Requests requests, ResponseCache.Key key, int[] prompt, GenerationRequest request, String operation,
       RateLimiter.Permit permit, boolean textOutput, Optional<AnswerFormat> format) {
     this.requests = requests;
     this.key = key;

@@ -10,6 +10,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the retirement and backs off, or the retirement sees the lease and waits for it.
  */
 final class ModelInstance {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelRegistry.class);
+
   final AutoGLM glm;
   final boolean owned;
   final AtomicInteger inFlight = new AtomicInteger();
@@ -43,7 +45,26 @@ final class ModelInstance {
     }
   }
 
-  ModelStatus status(String name, ModelStatus.State state) {
-    return new ModelStatus(name, glm.modelId(), state, inFlight.get(), Optional.empty());
+  ModelRegistry.Status status(String name, ModelRegistry.Status.State state) {
+    return new ModelRegistry.Status(name, glm.modelId(), state, inFlight.get(), Optional.empty());
+  }
+
+  /** Retires this instance, waits for its leases (up to {@code drainTimeout}), then closes it when owned. */
+  void drainAndClose(java.time.Duration drainTimeout) {
+    retire();
+    try {
+      drained.get(drainTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.TimeoutException e) {
+      LOG.warn("{} still holds {} requests after the drain timeout {}; closing it cancels them", glm.modelId(),
+          inFlight.get(), drainTimeout);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw new IllegalStateException(e);
+    }
+    if (owned) {
+      glm.close();
+    }
+    LOG.info("closed {} after draining", glm.modelId());
   }
 }

@@ -9,7 +9,6 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -19,7 +18,7 @@ import org.slf4j.LoggerFactory;
  * it atomically once it is ready, lets the old one finish what it holds (up to the drain timeout), then closes it,
  * so memory returns to one model's worth. A load that fails leaves the serving instance serving.
  *
- * <p>Requests go through a {@link ModelLease} ({@link #lease}, or {@link #submit}, which leases for the request's
+ * <p>Requests go through a {@link Lease} ({@link #lease}, or {@link #submit}, which leases for the request's
  * life). A lease taken before the switch keeps the old instance open; one taken after gets the new one. No request
  * ever sees a closed instance: the instance is retired first and closed only when its last lease ends.
  */
@@ -27,7 +26,7 @@ public final class ModelRegistry implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ModelRegistry.class);
 
   private final Duration drainTimeout;
-  private final Map<String, Slot> slots = new ConcurrentHashMap<>();
+  private final Map<String, RegistrySlot> slots = new ConcurrentHashMap<>();
   private volatile boolean closed;
 
   /** @param drainTimeout how long a replaced instance may finish its requests before it is closed anyway */
@@ -52,15 +51,15 @@ public final class ModelRegistry implements AutoCloseable {
    */
   public Swap load(String name, String announcedId, Supplier<AutoGLM> loader, boolean owned) {
     Objects.requireNonNull(loader, "loader must not be null");
-    Slot slot = slot(name);
-    Loading loading = new Loading(Objects.requireNonNull(announcedId, "announcedId must not be null"));
+    RegistrySlot slot = slot(name);
+    RegistrySlot.Loading loading = new RegistrySlot.Loading(Objects.requireNonNull(announcedId, "announcedId must not be null"));
     synchronized (slot) {
       if (closed) {
         throw new IllegalStateException("the registry is closed");
       }
       if (slot.loading != null) {
         throw new IllegalStateException(String.format("a load under '%s' (%s) is already running; wait for it to end",
-            name, slot.loading.announcedId));
+            name, slot.loading.announcedId()));
       }
       slot.loading = loading;
       slot.failure = null;
@@ -72,17 +71,17 @@ public final class ModelRegistry implements AutoCloseable {
     return swap;
   }
 
-  private void runLoad(String name, Slot slot, Loading loading, Supplier<AutoGLM> loader, boolean owned, Swap swap) {
+  private void runLoad(String name, RegistrySlot slot, RegistrySlot.Loading loading, Supplier<AutoGLM> loader, boolean owned, Swap swap) {
     long start = System.nanoTime();
     AutoGLM glm;
     try {
       glm = Objects.requireNonNull(loader.get(), "loader returned null");
     } catch (RuntimeException | Error e) {
-      LOG.error("loading '{}' ({}) failed; the serving instance goes on: {}", name, loading.announcedId, e.toString(),
+      LOG.error("loading '{}' ({}) failed; the serving instance goes on: {}", name, loading.announcedId(), e.toString(),
           e);
       synchronized (slot) {
         slot.loading = null;
-        slot.failure = new Failure(loading.announcedId, e.toString());
+        slot.failure = new RegistrySlot.Failure(loading.announcedId(), e.toString());
       }
       swap.previousClosed().complete(null);
       swap.serving().completeExceptionally(e);
@@ -124,7 +123,7 @@ public final class ModelRegistry implements AutoCloseable {
    */
   public void register(String name, AutoGLM glm, boolean owned) {
     Objects.requireNonNull(glm, "glm must not be null");
-    Slot slot = slot(name);
+    RegistrySlot slot = slot(name);
     ModelInstance previous;
     synchronized (slot) {
       if (closed) {
@@ -142,25 +141,11 @@ public final class ModelRegistry implements AutoCloseable {
   }
 
   /** Retires an instance no longer serving, waits for its leases (up to the drain timeout), then closes it. */
-  private void retire(Slot slot, ModelInstance old) {
-    old.retire();
-    try {
-      old.drained.get(drainTimeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.TimeoutException e) {
-      LOG.warn("{} still holds {} requests after the drain timeout {}; closing it cancels them", old.glm.modelId(),
-          old.inFlight.get(), drainTimeout);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (java.util.concurrent.ExecutionException e) {
-      throw new IllegalStateException(e);
-    }
-    if (old.owned) {
-      old.glm.close();
-    }
+  private void retire(RegistrySlot slot, ModelInstance old) {
+    old.drainAndClose(drainTimeout);
     synchronized (slot) {
       slot.draining.remove(old);
     }
-    LOG.info("closed {} after draining", old.glm.modelId());
   }
 
   /**
@@ -168,16 +153,16 @@ public final class ModelRegistry implements AutoCloseable {
    *
    * @throws NoSuchElementException when nothing serves {@code name} (yet)
    */
-  public ModelLease lease(String name) {
-    Slot slot = slots.get(Objects.requireNonNull(name, "name must not be null"));
+  public Lease lease(String name) {
+    RegistrySlot slot = slots.get(Objects.requireNonNull(name, "name must not be null"));
     while (true) {
       ModelInstance instance = slot == null ? null : slot.active;
       if (instance == null) {
         throw new NoSuchElementException("no model serves '" + name + "'" + (slot != null && slot.loading != null
-            ? " yet: " + slot.loading.announcedId + " is loading" : "") + "; serving: " + servingNames());
+            ? " yet: " + slot.loading.announcedId() + " is loading" : "") + "; serving: " + servingNames());
       }
       if (instance.tryAcquire()) {
-        return new ModelLease(instance);
+        return new Lease(instance);
       }
       // retired between the read and the acquire: the slot already holds its successor
     }
@@ -185,7 +170,7 @@ public final class ModelRegistry implements AutoCloseable {
 
   /** Submits through a lease held until the request ends; see {@link AutoGLM#submit(TextRequest)}. */
   public GenerationHandle submit(String name, TextRequest request) {
-    ModelLease lease = lease(name);
+    Lease lease = lease(name);
     try {
       GenerationHandle handle = lease.model().submit(request);
       lease.closeWhenDone(List.of(handle.result()));
@@ -198,35 +183,21 @@ public final class ModelRegistry implements AutoCloseable {
 
   /** The instance serving {@code name} now, without holding it (monitoring; use {@link #lease} for requests). */
   public Optional<AutoGLM> current(String name) {
-    Slot slot = slots.get(name);
+    RegistrySlot slot = slots.get(name);
     ModelInstance active = slot == null ? null : slot.active;
     return Optional.ofNullable(active).map(i -> i.glm);
   }
 
   /** Whether a load under {@code name} is running. */
   public boolean isLoading(String name) {
-    Slot slot = slots.get(name);
+    RegistrySlot slot = slots.get(name);
     return slot != null && slot.loading != null;
   }
 
   /** Every instance: serving, loading, draining, and the last failed load of each name. */
-  public List<ModelStatus> status() {
-    List<ModelStatus> out = new ArrayList<>();
-    slots.forEach((name, slot) -> {
-      synchronized (slot) {
-        if (slot.active != null) {
-          out.add(slot.active.status(name, ModelStatus.State.SERVING));
-        }
-        if (slot.loading != null) {
-          out.add(new ModelStatus(name, slot.loading.announcedId, ModelStatus.State.LOADING, 0, Optional.empty()));
-        }
-        slot.draining.forEach(d -> out.add(d.status(name, ModelStatus.State.DRAINING)));
-        if (slot.failure != null) {
-          out.add(new ModelStatus(name, slot.failure.announcedId, ModelStatus.State.FAILED, 0,
-              Optional.of(slot.failure.error)));
-        }
-      }
-    });
+  public List<Status> status() {
+    List<Status> out = new ArrayList<>();
+    slots.forEach((name, slot) -> slot.addStatus(name, out));
     return out;
   }
 
@@ -235,12 +206,12 @@ public final class ModelRegistry implements AutoCloseable {
         .toList();
   }
 
-  private Slot slot(String name) {
+  private RegistrySlot slot(String name) {
     Objects.requireNonNull(name, "name must not be null");
     if (name.isBlank()) {
       throw new IllegalArgumentException("name must not be blank");
     }
-    return slots.computeIfAbsent(name, n -> new Slot());
+    return slots.computeIfAbsent(name, n -> new RegistrySlot());
   }
 
   /**
@@ -265,15 +236,51 @@ public final class ModelRegistry implements AutoCloseable {
     });
   }
 
-  /** One name: the serving instance, a load in progress, the instances draining, the last failure. */
-  private static final class Slot {
-    volatile ModelInstance active;
-    volatile Loading loading; // guarded by this for writes
-    Failure failure; // guarded by this
-    final List<ModelInstance> draining = new ArrayList<>(); // guarded by this
+  /**
+   * One model instance the registry knows of, for {@code /v1/models} and health.
+   *
+   * @param name the registry name requests use
+   * @param modelId the instance's own id ({@link AutoGLM#modelId()}; while loading, the id it was announced with)
+   * @param state where the instance is
+   * @param inFlight requests leased on it now
+   * @param error why the last load under this name failed (state {@link State#FAILED})
+   */
+  public record Status(String name, String modelId, State state, int inFlight, Optional<String> error) {
+    /** The life of one instance under a name: LOADING beside the serving one, SERVING new requests, DRAINING the
+     * requests it holds once replaced, or FAILED (the last load; the serving instance, if any, goes on). */
+    public enum State { LOADING, SERVING, DRAINING, FAILED }
   }
 
-  private record Loading(String announcedId) {}
+  /**
+   * A hold on the instance serving a name: while any lease on it is open, a swap does not close it. Close it once
+   * the requests submitted through it have ended (or {@link #closeWhenDone}); closing twice has no further effect.
+   */
+  public static final class Lease implements AutoCloseable {
+    private final ModelInstance instance;
+    private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-  private record Failure(String announcedId, String error) {}
+    Lease(ModelInstance instance) {
+      this.instance = instance;
+    }
+
+    /** The instance; valid until this lease is closed. */
+    public AutoGLM model() {
+      if (closed.get()) {
+        throw new IllegalStateException("lease on " + instance.glm.modelId() + " is closed");
+      }
+      return instance.glm;
+    }
+
+    /** Closes this lease once every one of {@code results} has completed (in any way). */
+    public void closeWhenDone(List<? extends CompletableFuture<?>> results) {
+      CompletableFuture.allOf(results.toArray(CompletableFuture[]::new)).whenComplete((r, e) -> close());
+    }
+
+    @Override
+    public void close() {
+      if (closed.compareAndSet(false, true)) {
+        instance.release();
+      }
+    }
+  }
 }

@@ -17,7 +17,7 @@ final class RequestListener implements Sequence.Listener {
   private final long acceptedNanos;
   private final Optional<TextStream> text;
   private final List<Integer> stopIds;
-  private final List<TokenLogprobs> logprobs = new java.util.ArrayList<>();
+  private final List<GenerationResult.TokenLogprobs> logprobs = new java.util.ArrayList<>();
   private long firstTokenNanos;
   private long lastTokenNanos;
   private boolean admitted; // engine thread only
@@ -57,7 +57,7 @@ final class RequestListener implements Sequence.Listener {
   }
 
   @Override
-  public boolean onToken(int index, int tokenId, Optional<TokenLogprobs> tokenLogprobs) {
+  public boolean onToken(int index, int tokenId, Optional<GenerationResult.TokenLogprobs> tokenLogprobs) {
     tokenLogprobs.ifPresent(logprobs::add);
     long now = System.nanoTime();
     if (index == 0) {
@@ -105,7 +105,7 @@ final class RequestListener implements Sequence.Listener {
     if ((reason == FinishReason.STOP || reason == FinishReason.TOOL_CALLS) && !out.isEmpty() && stopIds.contains(out.get(out.size() - 1))) {
       out = out.subList(0, out.size() - 1); // the stop token itself is not part of the output
     }
-    List<TokenLogprobs> lp = logprobs.size() >= out.size() ? logprobs.subList(0, out.size()) : List.of();
+    List<GenerationResult.TokenLogprobs> lp = logprobs.size() >= out.size() ? logprobs.subList(0, out.size()) : List.of();
     GenerationResult result = new GenerationResult(seq.id(), out, fullText, reason,
         new Usage(seq.promptLength(), seq.numOutputTokens(), seq.cachedPromptTokens().orElse(0)), error, answer, lp);
     long end = lastTokenNanos > 0 ? lastTokenNanos : System.nanoTime();

@@ -4,7 +4,7 @@ import io.autoglm.grammar.GrammarMatcher;
 import io.autoglm.internal.RequestLogging;
 import io.autoglm.sched.Engine;
 import io.autoglm.sched.Sequence;
-import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.spi.EngineMetrics;
 import io.autoglm.spi.RateLimitExceededException;
 import io.autoglm.spi.RateLimiter;
@@ -94,9 +94,9 @@ final class Requests {
       throw e;
     }
     try {
-      Optional<CacheKey> key = request.timeout().isPresent() ? Optional.empty()
-          : cacheText.isPresent() ? CacheKey.ofText(hooks.modelId(), cacheText.get(), params)
-          : CacheKey.ofTokens(hooks.modelId(), request.promptIds(), params);
+      Optional<ResponseCache.Key> key = request.timeout().isPresent() ? Optional.empty()
+          : cacheText.isPresent() ? ResponseCache.Key.ofText(hooks.modelId(), cacheText.get(), params)
+          : ResponseCache.Key.ofTokens(hooks.modelId(), request.promptIds(), params);
       boolean caching = key.isPresent() && hooks.responseCache() != ResponseCache.none();
       GenerationHandle handle = caching
           ? new CachedRequest(this, key.get(), prompt, request, operation, permit, cacheText.isPresent(), format)

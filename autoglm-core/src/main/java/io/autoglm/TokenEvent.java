@@ -18,7 +18,7 @@ import java.util.OptionalInt;
  *     and for a last event with no token
  */
 public record TokenEvent(int index, OptionalInt tokenId, String text, List<AnswerDelta> deltas,
-    Optional<TokenLogprobs> logprobs) {
+    Optional<GenerationResult.TokenLogprobs> logprobs) {
   public TokenEvent {
     if (index < 0) {
       throw new IllegalArgumentException("index (" + index + ") must be >= 0");
@@ -49,7 +49,7 @@ public record TokenEvent(int index, OptionalInt tokenId, String text, List<Answe
 
   /** The event of a generated token with its logprobs (empty when the request did not ask). */
   public static TokenEvent of(int index, int tokenId, String text, List<AnswerDelta> deltas,
-      Optional<TokenLogprobs> logprobs) {
+      Optional<GenerationResult.TokenLogprobs> logprobs) {
     return new TokenEvent(index, OptionalInt.of(tokenId), text, deltas, logprobs);
   }
 

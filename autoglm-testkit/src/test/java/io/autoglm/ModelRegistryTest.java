@@ -48,15 +48,15 @@ class ModelRegistryTest {
     try (ModelRegistry registry = new ModelRegistry(Duration.ofMinutes(1))) {
       AutoGLM v1 = load("v1");
       registry.register("glm", v1, true);
-      ModelLease held = registry.lease("glm");
+      ModelRegistry.Lease held = registry.lease("glm");
       ModelRegistry.Swap swap = registry.load("glm", "v2", () -> load("v2"), true);
       AutoGLM v2 = swap.serving().get(1, TimeUnit.MINUTES);
       assertEquals("v2", registry.current("glm").orElseThrow().modelId());
-      try (ModelLease after = registry.lease("glm")) {
+      try (ModelRegistry.Lease after = registry.lease("glm")) {
         assertSame(v2, after.model());
       }
       assertFalse(swap.previousClosed().isDone(), "closed v1 under a lease");
-      assertEquals(ModelStatus.State.DRAINING, registry.status().stream().filter(s -> s.modelId().equals("v1"))
+      assertEquals(ModelRegistry.Status.State.DRAINING, registry.status().stream().filter(s -> s.modelId().equals("v1"))
           .findFirst().orElseThrow().state());
       assertEquals(2, held.model().generate(request().promptIds(), request().sampling()).tokenIds().size());
       held.close();
@@ -64,7 +64,7 @@ class ModelRegistryTest {
       swap.previousClosed().get(1, TimeUnit.MINUTES);
       assertThrows(IllegalStateException.class, () -> v1.submit(request()));
       assertThrows(IllegalStateException.class, held::model);
-      assertEquals(List.of(new ModelStatus("glm", "v2", ModelStatus.State.SERVING, 0, java.util.Optional.empty())),
+      assertEquals(List.of(new ModelRegistry.Status("glm", "v2", ModelRegistry.Status.State.SERVING, 0, java.util.Optional.empty())),
           registry.status());
     }
   }
@@ -79,11 +79,11 @@ class ModelRegistryTest {
       CompletionException e = assertThrows(CompletionException.class, failed.serving()::join);
       assertTrue(e.getCause().getMessage().contains("config.json is missing"));
       assertEquals("v1", registry.current("glm").orElseThrow().modelId());
-      ModelStatus failure = registry.status().stream().filter(s -> s.state() == ModelStatus.State.FAILED)
+      ModelRegistry.Status failure = registry.status().stream().filter(s -> s.state() == ModelRegistry.Status.State.FAILED)
           .findFirst().orElseThrow();
       assertEquals("broken", failure.modelId());
       assertTrue(failure.error().orElseThrow().contains("config.json is missing"));
-      try (ModelLease lease = registry.lease("glm")) {
+      try (ModelRegistry.Lease lease = registry.lease("glm")) {
         assertEquals("v1", lease.model().modelId());
       }
 

@@ -52,13 +52,13 @@ class SamplingFeaturesTest {
       for (int s = 0; s < 24 && p.margin(s) > 1e-3 && r.tokenIds().get(s) == p.greedy()[s]; s++) {
         float[] ref = p.greedyLogits()[s];
         double lse = logSumExp(ref);
-        TokenLogprobs lp = r.logprobs().get(s);
+        GenerationResult.TokenLogprobs lp = r.logprobs().get(s);
         assertEquals(p.greedy()[s], lp.tokenId());
         assertEquals(ref[p.greedy()[s]] - lse, lp.logprob(), 1e-4, "prompt " + p.index() + " step " + s);
         assertEquals(5, lp.top().size());
         assertEquals(lp.tokenId(), lp.top().get(0).tokenId(), "greedy is the top-1");
         for (int k = 0; k < 5; k++) {
-          TokenLogprobs.Candidate c = lp.top().get(k);
+          GenerationResult.TokenLogprobs.Candidate c = lp.top().get(k);
           assertEquals(ref[c.tokenId()] - lse, c.logprob(), 1e-4);
           assertTrue(c.logprob() <= 0 && (k == 0 || c.logprob() <= lp.top().get(k - 1).logprob()));
         }

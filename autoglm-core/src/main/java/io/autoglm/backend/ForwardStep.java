@@ -189,7 +189,7 @@ public interface ForwardStep extends AutoCloseable {
       throw new IllegalArgumentException("logits have " + host.length + " rows, sampling rows " + rows.size());
     }
     int[] tokens = new int[host.length];
-    io.autoglm.TokenLogprobs[] logprobs = new io.autoglm.TokenLogprobs[host.length];
+    io.autoglm.GenerationResult.TokenLogprobs[] logprobs = new io.autoglm.GenerationResult.TokenLogprobs[host.length];
     for (int i = 0; i < host.length; i++) {
       SamplingRow r = rows.get(i);
       tokens[i] = io.autoglm.sample.Sampler.sample(host[i], r);

@@ -1,13 +1,13 @@
 package io.autoglm.backend;
 
-import io.autoglm.TokenLogprobs;
+import io.autoglm.GenerationResult;
 
 /**
  * The picks of one step's sampling rows and, for the rows that asked, their logprobs.
  *
  * @param logprobs per row, its logprobs, or null for a row that did not ask
  */
-public record Sampled(int[] tokens, TokenLogprobs[] logprobs) {
+public record Sampled(int[] tokens, GenerationResult.TokenLogprobs[] logprobs) {
   public Sampled {
     if (tokens.length != logprobs.length) {
       throw new IllegalArgumentException("tokens (" + tokens.length + ") and logprobs (" + logprobs.length
@@ -17,6 +17,6 @@ public record Sampled(int[] tokens, TokenLogprobs[] logprobs) {
 
   /** Picks without logprobs. */
   public static Sampled of(int[] tokens) {
-    return new Sampled(tokens, new TokenLogprobs[tokens.length]);
+    return new Sampled(tokens, new GenerationResult.TokenLogprobs[tokens.length]);
   }
 }

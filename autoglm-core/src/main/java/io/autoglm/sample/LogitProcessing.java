@@ -1,6 +1,6 @@
 package io.autoglm.sample;
 
-import io.autoglm.TokenLogprobs;
+import io.autoglm.GenerationResult;
 import io.autoglm.backend.RowProcessing;
 import io.autoglm.backend.SamplingRow;
 import java.util.ArrayList;
@@ -84,7 +84,7 @@ public final class LogitProcessing {
    * The logprobs of {@code token} and of the {@code top} most likely ids: log-softmax of the raw row's first
    * {@code columns} logits (temperature 1), the sum in double.
    */
-  public static TokenLogprobs logprobs(float[] row, int columns, int token, int top) {
+  public static GenerationResult.TokenLogprobs logprobs(float[] row, int columns, int token, int top) {
     float max = Float.NEGATIVE_INFINITY;
     for (int i = 0; i < columns; i++) {
       max = Math.max(max, row[i]);
@@ -95,11 +95,11 @@ public final class LogitProcessing {
     }
     double lse = max + Math.log(sum);
     int[] best = topIds(row, columns, top);
-    List<TokenLogprobs.Candidate> candidates = new ArrayList<>(best.length);
+    List<GenerationResult.TokenLogprobs.Candidate> candidates = new ArrayList<>(best.length);
     for (int id : best) {
-      candidates.add(new TokenLogprobs.Candidate(id, (float) (row[id] - lse)));
+      candidates.add(new GenerationResult.TokenLogprobs.Candidate(id, (float) (row[id] - lse)));
     }
-    return new TokenLogprobs(token, (float) (row[token] - lse), candidates);
+    return new GenerationResult.TokenLogprobs(token, (float) (row[token] - lse), candidates);
   }
 
   /** The {@code n} ids of the largest logits, largest first, ties to the lower id: an insertion-sorted window. */

@@ -143,7 +143,7 @@ public final class Engine implements AutoCloseable {
         long t0 = System.nanoTime();
         Scheduler.Output out = scheduler.schedule();
         out.preempted().forEach(observer::onPreemption);
-        out.admitted().forEach(this::admitted);
+        out.admitted().forEach(seq -> Listeners.admitted(seq, observer));
         if (!out.chunks().isEmpty()) {
           runStep(out);
         }
@@ -165,15 +165,6 @@ public final class Engine implements AutoCloseable {
       failAll(e);
     } finally {
       cancelAll();
-    }
-  }
-
-  private void admitted(Sequence seq) {
-    observer.onAdmitted(seq, seq.cachedPromptTokens().orElse(0));
-    try {
-      seq.listener().onAdmitted(); // tracing only: a failure here must not end the request
-    } catch (RuntimeException e) {
-      LOG.warn("the listener of request {} failed on admission", seq.id(), e);
     }
   }
 

@@ -22,4 +22,14 @@ final class Listeners {
       }
     }
   }
+
+  /** Tells the observer and the listener that {@code seq} was admitted; a listener's failure here is only logged. */
+  static void admitted(Sequence seq, EngineObserver observer) {
+    observer.onAdmitted(seq, seq.cachedPromptTokens().orElse(0));
+    try {
+      seq.listener().onAdmitted(); // tracing only: a failure here must not end the request
+    } catch (RuntimeException e) {
+      LOG.warn("the listener of request {} failed on admission", seq.id(), e);
+    }
+  }
 }

@@ -143,7 +143,7 @@ public final class Scheduler {
    * @param logprobs the sampled token's logprobs, when its request asked for them
    */
   public record Update(Sequence seq, OptionalInt token, Optional<FinishReason> finished,
-      Optional<RuntimeException> failure, Optional<io.autoglm.TokenLogprobs> logprobs) {
+      Optional<RuntimeException> failure, Optional<io.autoglm.GenerationResult.TokenLogprobs> logprobs) {
     /** An update without logprobs. */
     public Update(Sequence seq, OptionalInt token, Optional<FinishReason> finished,
         Optional<RuntimeException> failure) {

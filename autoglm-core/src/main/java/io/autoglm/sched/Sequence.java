@@ -2,7 +2,7 @@ package io.autoglm.sched;
 
 import io.autoglm.FinishReason;
 import io.autoglm.SamplingParams;
-import io.autoglm.TokenLogprobs;
+import io.autoglm.GenerationResult;
 import io.autoglm.backend.RowProcessing;
 import io.autoglm.backend.SamplingRow;
 import io.autoglm.sample.TokenCounts;
@@ -28,7 +28,7 @@ public final class Sequence {
      * A new token with its logprobs when the request asked for them ({@link SamplingParams#logprobs()}); by
      * default {@link #onToken(int, int)}.
      */
-    default boolean onToken(int index, int tokenId, Optional<TokenLogprobs> logprobs) {
+    default boolean onToken(int index, int tokenId, Optional<GenerationResult.TokenLogprobs> logprobs) {
       return onToken(index, tokenId);
     }
 

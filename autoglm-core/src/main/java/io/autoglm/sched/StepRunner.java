@@ -1,6 +1,6 @@
 package io.autoglm.sched;
 
-import io.autoglm.TokenLogprobs;
+import io.autoglm.GenerationResult;
 import io.autoglm.backend.Sampled;
 import io.autoglm.model.ModelRunner;
 import java.util.ArrayList;
@@ -25,7 +25,7 @@ public final class StepRunner {
    * @param logprobs the sampled token's logprobs, for a chunk whose request asked for them; empty otherwise
    */
   public record Output(List<OptionalInt> sampled, List<List<float[]>> capturedLogits,
-      List<Optional<TokenLogprobs>> logprobs) {
+      List<Optional<GenerationResult.TokenLogprobs>> logprobs) {
     public Output {
       if (sampled.size() != capturedLogits.size() || sampled.size() != logprobs.size()) {
         throw new IllegalArgumentException("sampled has " + sampled.size() + " chunks, capturedLogits "
@@ -68,7 +68,7 @@ public final class StepRunner {
     });
     List<OptionalInt> sampled = new ArrayList<>(chunks.size());
     List<List<float[]>> captured = new ArrayList<>(chunks.size());
-    List<Optional<TokenLogprobs>> logprobs = new ArrayList<>(chunks.size());
+    List<Optional<GenerationResult.TokenLogprobs>> logprobs = new ArrayList<>(chunks.size());
     int next = 0;
     for (int i = 0; i < chunks.size(); i++) {
       Scheduler.Chunk c = chunks.get(i);

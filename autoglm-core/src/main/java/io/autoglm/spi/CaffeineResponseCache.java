@@ -20,7 +20,7 @@ import java.util.function.Supplier;
  * in-flight future weighs 0 until it completes).
  */
 final class CaffeineResponseCache implements ResponseCache {
-  private final AsyncCache<CacheKey, GenerationResult> cache;
+  private final AsyncCache<ResponseCache.Key, GenerationResult> cache;
 
   CaffeineResponseCache(long maximumWeightBytes, Duration expireAfterWrite, Ticker ticker, Executor executor) {
     if (maximumWeightBytes < 1) {
@@ -32,7 +32,7 @@ final class CaffeineResponseCache implements ResponseCache {
     }
     this.cache = Caffeine.newBuilder()
         .maximumWeight(maximumWeightBytes)
-        .weigher((CacheKey key, GenerationResult result) -> weight(key, result))
+        .weigher((ResponseCache.Key key, GenerationResult result) -> weight(key, result))
         .expireAfterWrite(expireAfterWrite)
         .ticker(ticker)
         .executor(executor)
@@ -41,7 +41,7 @@ final class CaffeineResponseCache implements ResponseCache {
   }
 
   @Override
-  public CompletableFuture<GenerationResult> getOrCompute(CacheKey key,
+  public CompletableFuture<GenerationResult> getOrCompute(ResponseCache.Key key,
       Supplier<CompletableFuture<GenerationResult>> generation) {
     Objects.requireNonNull(key, "key must not be null");
     Objects.requireNonNull(generation, "generation must not be null");
@@ -74,7 +74,7 @@ final class CaffeineResponseCache implements ResponseCache {
         && result.finishReason() != FinishReason.TIMEOUT && result.finishReason() != FinishReason.ERROR;
   }
 
-  private static int weight(CacheKey key, GenerationResult result) {
+  private static int weight(ResponseCache.Key key, GenerationResult result) {
     long bytes = key.estimatedBytes() + 64 + 16L * result.tokenIds().size() + 2L * result.text().length()
         + 2L * String.valueOf(result.requestId()).length();
     return (int) Math.min(Integer.MAX_VALUE, bytes);

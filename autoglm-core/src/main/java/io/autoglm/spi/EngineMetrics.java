@@ -56,7 +56,7 @@ public interface EngineMetrics {
   /** When a request's prompt is matched against the prefix cache: {@code hitTokens} of {@code queriedTokens} reused. */
   default void onPrefixCacheLookup(int hitTokens, int queriedTokens) {}
 
-  /** When a request with a {@link CacheKey} is looked up in the {@link ResponseCache}. */
+  /** When a request with a {@link ResponseCache.Key} is looked up in the {@link ResponseCache}. */
   default void onResponseCacheLookup(boolean hit) {}
 
   /** When the {@link RateLimiter} rejects a request. */

@@ -10,7 +10,7 @@ import java.util.function.Supplier;
 final class NoOps {
   static final ResponseCache RESPONSE_CACHE = new ResponseCache() {
     @Override
-    public CompletableFuture<GenerationResult> getOrCompute(CacheKey key,
+    public CompletableFuture<GenerationResult> getOrCompute(ResponseCache.Key key,
         Supplier<CompletableFuture<GenerationResult>> generation) {
       try {
         return Objects.requireNonNull(generation.get(), "generation returned null; it must return a future");

@@ -1,5 +1,8 @@
 package io.autoglm.spi;
 
+import java.util.Objects;
+import java.util.List;
+import io.autoglm.SamplingParams;
 import com.github.benmanes.caffeine.cache.Ticker;
 import io.autoglm.GenerationResult;
 import java.time.Duration;
@@ -20,7 +23,7 @@ import java.util.function.Supplier;
  *   <li>an exception thrown by {@code generation} comes back as a failed future, never thrown;</li>
  *   <li>a hit completes with a result equal to the stored one (its {@code requestId} is the first request's).</li>
  * </ul>
- * Only requests that have a {@link CacheKey} reach a cache; {@link CacheKey#ofTokens} gives none for a sampled
+ * Only requests that have a {@link ResponseCache.Key} reach a cache; {@link ResponseCache.Key#ofTokens} gives none for a sampled
  * request without a seed.
  */
 @FunctionalInterface
@@ -31,7 +34,7 @@ public interface ResponseCache {
    *
    * @param generation starts the request on the engine and returns at once; called at most once per miss
    */
-  CompletableFuture<GenerationResult> getOrCompute(CacheKey key,
+  CompletableFuture<GenerationResult> getOrCompute(ResponseCache.Key key,
       Supplier<CompletableFuture<GenerationResult>> generation);
 
   /** Hit, miss and eviction counts, where the implementation records them. */
@@ -79,6 +82,71 @@ public interface ResponseCache {
     public double hitRate() {
       long lookups = hitCount + missCount;
       return lookups == 0 ? 0 : (double) hitCount / lookups;
+    }
+  }
+
+  /**
+   * Everything that decides a response: the model, the canonical prompt and every sampling parameter.
+   *
+   * <p>A key exists only for deterministic requests (greedy, or with a seed): the constructor rejects any other, so a
+   * sampled request without a seed can never be cached. Use {@link #ofTokens} or {@link #ofText}, which say "not
+   * cacheable" with an empty {@code Optional} instead of throwing. Chat requests use their rendered chat template as
+   * the text, which is exactly what the model sees.
+   *
+   * @param modelId the engine's model id
+   * @param promptTokenIds the prompt of a token request; empty for a text request
+   * @param promptText the prompt of a text or chat request; empty for a token request
+   * @param params all sampling parameters, seed and stop conditions included
+   */
+  public record Key(String modelId, List<Integer> promptTokenIds, Optional<String> promptText,
+      SamplingParams params) {
+
+    public Key {
+      Objects.requireNonNull(modelId, "modelId must not be null");
+      Objects.requireNonNull(promptTokenIds, "promptTokenIds must not be null");
+      Objects.requireNonNull(promptText, "promptText must not be null; use Optional.empty() for a token request");
+      Objects.requireNonNull(params, "params must not be null");
+      if (modelId.isBlank()) {
+        throw new IllegalArgumentException("modelId must not be blank");
+      }
+      promptTokenIds = List.copyOf(promptTokenIds);
+      if (promptText.isPresent() == !promptTokenIds.isEmpty()) {
+        throw new IllegalArgumentException(String.format(
+            "a cache key needs exactly one prompt form: got %d prompt token ids and %s prompt text",
+            promptTokenIds.size(), promptText.isPresent() ? "a" : "no"));
+      }
+      if (!isCacheable(params)) {
+        throw new IllegalArgumentException(String.format(
+            "params must be deterministic to be cached (temperature 0, or a seed): got temperature %s and no seed",
+            params.temperature()));
+      }
+    }
+
+    /** Whether a request with these parameters may be cached: greedy, or seeded. */
+    public static boolean isCacheable(SamplingParams params) {
+      return params.isDeterministic();
+    }
+
+    /** The key of a token request, or empty when {@code params} are not deterministic. */
+    public static Optional<Key> ofTokens(String modelId, List<Integer> promptTokenIds, SamplingParams params) {
+      return isCacheable(params)
+          ? Optional.of(new Key(modelId, promptTokenIds, Optional.empty(), params))
+          : Optional.empty();
+    }
+
+    /** The key of a text or chat request, or empty when {@code params} are not deterministic. */
+    public static Optional<Key> ofText(String modelId, String promptText, SamplingParams params) {
+      return isCacheable(params)
+          ? Optional.of(new Key(modelId, List.of(), Optional.of(promptText), params))
+          : Optional.empty();
+    }
+
+    /** A rough heap footprint of this key, in bytes, for the cache's weigher. */
+    long estimatedBytes() {
+      // ~16 bytes per boxed id in a list, ~2 per char (UTF-16 worst case), plus fixed overhead for the records.
+      long stopChars = params.stop().stream().mapToLong(String::length).sum();
+      return 128 + 2L * modelId.length() + 16L * promptTokenIds.size() + 2L * promptText.map(String::length).orElse(0)
+          + 16L * params.stopTokenIds().size() + 2L * stopChars;
     }
   }
 }

@@ -89,9 +89,9 @@ class CaffeineResponseCacheTest extends ResponseCacheContract {
   @Test
   void cacheKeyRejectsMixedOrMissingPrompts() {
     assertThrows(IllegalArgumentException.class,
-        () -> new CacheKey("m", List.of(1), java.util.Optional.of("x"), GREEDY));
+        () -> new ResponseCache.Key("m", List.of(1), java.util.Optional.of("x"), GREEDY));
     IllegalArgumentException none = assertThrows(IllegalArgumentException.class,
-        () -> new CacheKey("m", List.of(), java.util.Optional.empty(), GREEDY));
+        () -> new ResponseCache.Key("m", List.of(), java.util.Optional.empty(), GREEDY));
     assertEquals("a cache key needs exactly one prompt form: got 0 prompt token ids and no prompt text",
         none.getMessage());
   }

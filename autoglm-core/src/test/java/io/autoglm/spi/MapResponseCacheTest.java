@@ -10,10 +10,10 @@ import java.util.function.Supplier;
 class MapResponseCacheTest extends ResponseCacheContract {
 
   static final class MapResponseCache implements ResponseCache {
-    private final ConcurrentHashMap<CacheKey, CompletableFuture<GenerationResult>> map = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<ResponseCache.Key, CompletableFuture<GenerationResult>> map = new ConcurrentHashMap<>();
 
     @Override
-    public CompletableFuture<GenerationResult> getOrCompute(CacheKey key,
+    public CompletableFuture<GenerationResult> getOrCompute(ResponseCache.Key key,
         Supplier<CompletableFuture<GenerationResult>> generation) {
       CompletableFuture<GenerationResult> shared;
       try {

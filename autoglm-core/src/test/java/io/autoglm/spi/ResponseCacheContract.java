@@ -46,12 +46,12 @@ abstract class ResponseCacheContract {
   /** The engine's call path: only requests with a key reach the cache. */
   static CompletableFuture<GenerationResult> generate(ResponseCache cache, SamplingParams params,
       Supplier<CompletableFuture<GenerationResult>> generation) {
-    Optional<CacheKey> key = CacheKey.ofTokens("glm-4-9b", PROMPT, params);
+    Optional<ResponseCache.Key> key = ResponseCache.Key.ofTokens("glm-4-9b", PROMPT, params);
     return key.isPresent() ? cache.getOrCompute(key.get(), generation) : generation.get();
   }
 
-  static CacheKey key(SamplingParams params) {
-    return CacheKey.ofTokens("glm-4-9b", PROMPT, params).orElseThrow();
+  static ResponseCache.Key key(SamplingParams params) {
+    return ResponseCache.Key.ofTokens("glm-4-9b", PROMPT, params).orElseThrow();
   }
 
   @Test
@@ -69,22 +69,22 @@ abstract class ResponseCacheContract {
   void everyPartOfTheKeyMatters() throws Exception {
     ResponseCache cache = newCache();
     AtomicInteger calls = new AtomicInteger();
-    List<CacheKey> keys = List.of(
+    List<ResponseCache.Key> keys = List.of(
         key(GREEDY),
-        CacheKey.ofTokens("glm-4-9b-chat", PROMPT, GREEDY).orElseThrow(),
-        CacheKey.ofTokens("glm-4-9b", List.of(151331, 151333, 9703), GREEDY).orElseThrow(),
-        CacheKey.ofText("glm-4-9b", "hello", GREEDY).orElseThrow(),
+        ResponseCache.Key.ofTokens("glm-4-9b-chat", PROMPT, GREEDY).orElseThrow(),
+        ResponseCache.Key.ofTokens("glm-4-9b", List.of(151331, 151333, 9703), GREEDY).orElseThrow(),
+        ResponseCache.Key.ofText("glm-4-9b", "hello", GREEDY).orElseThrow(),
         key(GREEDY.toBuilder().maxNewTokens(17).build()),
         key(GREEDY.toBuilder().ignoreEos(true).build()),
         key(GREEDY.toBuilder().stop(List.of("\n")).build()),
         key(GREEDY.toBuilder().temperature(0.7).seed(1).build()),
         key(GREEDY.toBuilder().temperature(0.7).seed(2).build()),
         key(GREEDY.toBuilder().temperature(0.7).topP(0.9).seed(2).build()));
-    for (CacheKey key : keys) {
+    for (ResponseCache.Key key : keys) {
       cache.getOrCompute(key, counting(calls, FinishReason.STOP)).get();
     }
     assertEquals(keys.size(), calls.get(), "one generation per distinct key");
-    for (CacheKey key : keys) {
+    for (ResponseCache.Key key : keys) {
       cache.getOrCompute(key, counting(calls, FinishReason.STOP)).get();
     }
     assertEquals(keys.size(), calls.get(), "then all hits");
@@ -99,9 +99,9 @@ abstract class ResponseCacheContract {
       generate(cache, sampled, counting(calls, FinishReason.STOP)).get();
     }
     assertEquals(3, calls.get(), "every sampled request without a seed runs the model");
-    assertTrue(CacheKey.ofText("glm-4-9b", "hi", sampled).isEmpty());
+    assertTrue(ResponseCache.Key.ofText("glm-4-9b", "hi", sampled).isEmpty());
     assertThrows(IllegalArgumentException.class,
-        () -> new CacheKey("glm-4-9b", PROMPT, Optional.empty(), sampled));
+        () -> new ResponseCache.Key("glm-4-9b", PROMPT, Optional.empty(), sampled));
 
     SamplingParams seeded = sampled.toBuilder().seed(42).build();
     for (int i = 0; i < 3; i++) {

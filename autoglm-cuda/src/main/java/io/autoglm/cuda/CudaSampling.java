@@ -1,6 +1,6 @@
 package io.autoglm.cuda;
 
-import io.autoglm.TokenLogprobs;
+import io.autoglm.GenerationResult;
 import io.autoglm.backend.RowProcessing;
 import io.autoglm.backend.Sampled;
 import io.autoglm.backend.SamplingRow;
@@ -64,7 +64,7 @@ final class CudaSampling {
     ByteBuffer host = StepSampling.readBack(step, tokens, 4L * n, lp, logprobs ? 4L * n * stride : 0);
     int[] picks = new int[n];
     host.asIntBuffer().get(picks);
-    TokenLogprobs[] out = new TokenLogprobs[n];
+    GenerationResult.TokenLogprobs[] out = new GenerationResult.TokenLogprobs[n];
     if (logprobs) {
       var floats = host.position(4 * n).slice().order(host.order()).asFloatBuffer();
       for (int i = 0; i < n; i++) {
@@ -77,12 +77,12 @@ final class CudaSampling {
     return new Sampled(picks, out);
   }
 
-  private static TokenLogprobs logprobsOf(java.nio.FloatBuffer f, int at, int token, int top) {
-    List<TokenLogprobs.Candidate> c = new ArrayList<>(top);
+  private static GenerationResult.TokenLogprobs logprobsOf(java.nio.FloatBuffer f, int at, int token, int top) {
+    List<GenerationResult.TokenLogprobs.Candidate> c = new ArrayList<>(top);
     for (int k = 0; k < top; k++) {
-      c.add(new TokenLogprobs.Candidate(Float.floatToRawIntBits(f.get(at + 1 + 2 * k)), f.get(at + 2 + 2 * k)));
+      c.add(new GenerationResult.TokenLogprobs.Candidate(Float.floatToRawIntBits(f.get(at + 1 + 2 * k)), f.get(at + 2 + 2 * k)));
     }
-    return new TokenLogprobs(token, f.get(at), c);
+    return new GenerationResult.TokenLogprobs(token, f.get(at), c);
   }
 
   /** The 64-byte ProcessParams of each row (sampling_ext.cu), with offsets into the uploads below. */

@@ -2,7 +2,7 @@ package io.autoglm.redis;
 
 import io.autoglm.FinishReason;
 import io.autoglm.GenerationResult;
-import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.spi.ResponseCache;
 import io.autoglm.spi.ResponseCache;
 import io.lettuce.core.RedisClient;
@@ -93,7 +93,7 @@ public final class RedisResponseCache implements ResponseCache, AutoCloseable {
   }
 
   @Override
-  public CompletableFuture<GenerationResult> getOrCompute(CacheKey key,
+  public CompletableFuture<GenerationResult> getOrCompute(ResponseCache.Key key,
       Supplier<CompletableFuture<GenerationResult>> generation) {
     Objects.requireNonNull(key, "key must not be null");
     Objects.requireNonNull(generation, "generation must not be null");

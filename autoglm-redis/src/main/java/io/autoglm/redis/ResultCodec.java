@@ -11,7 +11,7 @@ import io.autoglm.GenerationResult;
 import io.autoglm.ResponseFormat;
 import io.autoglm.SamplingParams;
 import io.autoglm.GenerationResult.Usage;
-import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.toolcall.ParsedAnswer;
 import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import java.nio.charset.StandardCharsets;
@@ -24,7 +24,7 @@ import java.util.Optional;
 
 /**
  * How {@link RedisResponseCache} names and stores entries: a key is the SHA-256 of a canonical JSON form of the
- * {@link CacheKey} (stop ids sorted, so every JVM spells one key alike), a value the result as JSON.
+ * {@link ResponseCache.Key} (stop ids sorted, so every JVM spells one key alike), a value the result as JSON.
  */
 final class ResultCodec {
   static final int VERSION = 1;
@@ -33,7 +33,7 @@ final class ResultCodec {
   private ResultCodec() {}
 
   /** The hex SHA-256 of the key's canonical form. */
-  static String digest(CacheKey key) {
+  static String digest(ResponseCache.Key key) {
     JsonArray a = new JsonArray();
     a.add(VERSION);
     a.add(key.modelId());

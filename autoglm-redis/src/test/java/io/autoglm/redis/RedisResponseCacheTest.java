@@ -10,7 +10,7 @@ import io.autoglm.FinishReason;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
 import io.autoglm.GenerationResult.Usage;
-import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.toolcall.ParsedAnswer;
 import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import java.time.Duration;
@@ -65,7 +65,7 @@ class RedisResponseCacheTest {
   void aResponseGeneratedOnOneInstanceAnswersTheOtherWithoutTheModel() throws Exception {
     RedisResponseCache a = cache();
     RedisResponseCache b = cache();
-    CacheKey key = CacheKey.ofTokens("m", List.of(1, 2, 3), GREEDY).orElseThrow();
+    ResponseCache.Key key = ResponseCache.Key.ofTokens("m", List.of(1, 2, 3), GREEDY).orElseThrow();
     AtomicInteger generations = new AtomicInteger();
     GenerationResult first = a.getOrCompute(key, () -> {
       generations.incrementAndGet();
@@ -76,16 +76,16 @@ class RedisResponseCacheTest {
     assertEquals(1, generations.get());
     assertEquals(1, b.stats().orElseThrow().hitCount());
     // A different prompt, model or parameter is a different entry.
-    assertTrue(b.getOrCompute(CacheKey.ofTokens("m", List.of(1, 2, 4), GREEDY).orElseThrow(),
+    assertTrue(b.getOrCompute(ResponseCache.Key.ofTokens("m", List.of(1, 2, 4), GREEDY).orElseThrow(),
         () -> CompletableFuture.completedFuture(result("req-2", FinishReason.LENGTH))).get().requestId()
         .equals("req-2"));
-    assertTrue(b.getOrCompute(CacheKey.ofTokens("other", List.of(1, 2, 3), GREEDY).orElseThrow(),
+    assertTrue(b.getOrCompute(ResponseCache.Key.ofTokens("other", List.of(1, 2, 3), GREEDY).orElseThrow(),
         () -> CompletableFuture.completedFuture(result("req-3", FinishReason.LENGTH))).get().requestId()
         .equals("req-3"));
   }
 
   /** The write is sent when the generation completes, not waited for: poll until it landed. */
-  private static GenerationResult awaitHit(RedisResponseCache cache, CacheKey key, AtomicInteger generations)
+  private static GenerationResult awaitHit(RedisResponseCache cache, ResponseCache.Key key, AtomicInteger generations)
       throws Exception {
     for (int i = 0; i < 200; i++) {
       GenerationResult r = cache.getOrCompute(key, // a miss fails, so it is neither kept nor counted as the model
@@ -110,14 +110,14 @@ class RedisResponseCacheTest {
         List.of(new ToolCall("call_1", "get_weather", "{\"city\":\"Paris\"}")));
     GenerationResult withCalls = new GenerationResult("req-9", List.of(11, 12), "get_weather\n{...}",
         FinishReason.TOOL_CALLS, new Usage(4, 2, 0), Optional.empty(), Optional.of(answer));
-    a.getOrCompute(CacheKey.ofText("m", "chat\u0000hi", p1).orElseThrow(),
+    a.getOrCompute(ResponseCache.Key.ofText("m", "chat\u0000hi", p1).orElseThrow(),
         () -> CompletableFuture.completedFuture(withCalls)).get();
     assertEquals(withCalls, ResultCodec.decode(ResultCodec.encode(withCalls)));
-    assertEquals(ResultCodec.digest(CacheKey.ofText("m", "chat\u0000hi", p1).orElseThrow()),
-        ResultCodec.digest(CacheKey.ofText("m", "chat\u0000hi", p2).orElseThrow()));
+    assertEquals(ResultCodec.digest(ResponseCache.Key.ofText("m", "chat\u0000hi", p1).orElseThrow()),
+        ResultCodec.digest(ResponseCache.Key.ofText("m", "chat\u0000hi", p2).orElseThrow()));
     GenerationResult got = null;
     for (int i = 0; i < 200 && got == null; i++) {
-      got = b.getOrCompute(CacheKey.ofText("m", "chat\u0000hi", p2).orElseThrow(),
+      got = b.getOrCompute(ResponseCache.Key.ofText("m", "chat\u0000hi", p2).orElseThrow(),
           () -> CompletableFuture.failedFuture(new IllegalStateException("miss"))).handle((r, e) -> r).get();
       RedisServer.sleep(10);
     }
@@ -127,7 +127,7 @@ class RedisResponseCacheTest {
   @Test
   void identicalRequestsInFlightOnOneInstanceShareOneGeneration() throws Exception {
     RedisResponseCache a = cache();
-    CacheKey key = CacheKey.ofTokens("m", List.of(4), GREEDY).orElseThrow();
+    ResponseCache.Key key = ResponseCache.Key.ofTokens("m", List.of(4), GREEDY).orElseThrow();
     CompletableFuture<GenerationResult> running = new CompletableFuture<>();
     AtomicInteger generations = new AtomicInteger();
     CompletableFuture<GenerationResult> f1 = a.getOrCompute(key, () -> {
@@ -149,7 +149,7 @@ class RedisResponseCacheTest {
     RedisResponseCache a = cache();
     RedisResponseCache b = cache();
     for (FinishReason reason : List.of(FinishReason.CANCELLED, FinishReason.TIMEOUT)) {
-      CacheKey key = CacheKey.ofTokens("m", List.of(reason.ordinal() + 1), GREEDY).orElseThrow();
+      ResponseCache.Key key = ResponseCache.Key.ofTokens("m", List.of(reason.ordinal() + 1), GREEDY).orElseThrow();
       a.getOrCompute(key, () -> CompletableFuture.completedFuture(result("req-x", reason))).get();
       RedisServer.sleep(100); // a write would have landed by now; there must be none
       AtomicInteger generations = new AtomicInteger();
@@ -159,7 +159,7 @@ class RedisResponseCacheTest {
       }).get();
       assertEquals(1, generations.get(), reason + " was kept");
     }
-    CacheKey key = CacheKey.ofTokens("m", List.of(40), GREEDY).orElseThrow();
+    ResponseCache.Key key = ResponseCache.Key.ofTokens("m", List.of(40), GREEDY).orElseThrow();
     CompletableFuture<GenerationResult> failed = a.getOrCompute(key,
         () -> CompletableFuture.failedFuture(new IllegalStateException("boom")));
     ExecutionException e = assertThrows(ExecutionException.class, failed::get);
@@ -176,7 +176,7 @@ class RedisResponseCacheTest {
   void redisKilledFailOpenGeneratesAndFailClosedRefuses() throws Exception {
     RedisResponseCache open = cache(RedisOptions.defaults());
     RedisResponseCache closed = cache(RedisOptions.defaults().withFailMode(FailMode.CLOSED));
-    CacheKey key = CacheKey.ofTokens("m", List.of(8), GREEDY).orElseThrow();
+    ResponseCache.Key key = ResponseCache.Key.ofTokens("m", List.of(8), GREEDY).orElseThrow();
     redis.stop();
     AtomicInteger generations = new AtomicInteger();
     assertEquals("req-1", open.getOrCompute(key, () -> {

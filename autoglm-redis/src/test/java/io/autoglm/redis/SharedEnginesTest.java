@@ -9,7 +9,7 @@ import io.autoglm.GenerationRequest;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
 import io.autoglm.testkit.RandomCheckpoint;
-import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.spi.RateLimitExceededException;
 import io.autoglm.spi.RateLimiter;
 import io.autoglm.spi.RateLimits;
@@ -73,7 +73,7 @@ class SharedEnginesTest {
   }
 
   private static ResponseCache recording(ResponseCache cache) {
-    return (CacheKey key, Supplier<CompletableFuture<GenerationResult>> generation) -> {
+    return (ResponseCache.Key key, Supplier<CompletableFuture<GenerationResult>> generation) -> {
       record();
       return cache.getOrCompute(key, () -> generation.get().whenComplete((r, e) -> record()));
     };

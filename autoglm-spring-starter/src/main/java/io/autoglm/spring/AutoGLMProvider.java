@@ -2,9 +2,9 @@ package io.autoglm.spring;
 
 import io.autoglm.AutoGLM;
 import io.autoglm.EngineStats;
-import io.autoglm.ModelLease;
 import io.autoglm.ModelRegistry;
-import io.autoglm.ModelStatus;
+import io.autoglm.ModelRegistry;
+import io.autoglm.ModelRegistry;
 import java.time.Duration;
 import java.util.List;
 import java.util.NoSuchElementException;
@@ -130,7 +130,7 @@ public final class AutoGLMProvider implements DisposableBean {
    *
    * @throws IllegalStateException when no engine is READY (the state says why)
    */
-  public ModelLease lease() {
+  public ModelRegistry.Lease lease() {
     if (draining || closed) {
       throw new IllegalStateException("the server is shutting down");
     }
@@ -158,7 +158,7 @@ public final class AutoGLMProvider implements DisposableBean {
   }
 
   /** Every instance: serving, loading, draining, and a failed load. */
-  public List<ModelStatus> models() {
+  public List<ModelRegistry.Status> models() {
     return registry.status();
   }
 

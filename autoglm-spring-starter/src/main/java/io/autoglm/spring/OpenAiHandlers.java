@@ -4,8 +4,8 @@ import io.autoglm.internal.EngineAccess;
 import io.autoglm.AutoGLM;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
-import io.autoglm.ModelLease;
-import io.autoglm.ModelStatus;
+import io.autoglm.ModelRegistry;
+import io.autoglm.ModelRegistry;
 import io.autoglm.TextRequest;
 import io.autoglm.tokenizer.ChatTemplate;
 import io.micrometer.observation.ObservationRegistry;
@@ -72,13 +72,13 @@ final class OpenAiHandlers {
 
   private List<Map<String, Object>> modelEntries(AutoGLM serving) {
     List<Map<String, Object>> out = new ArrayList<>();
-    for (ModelStatus s : provider.models()) {
-      if (s.state() == ModelStatus.State.FAILED) {
+    for (ModelRegistry.Status s : provider.models()) {
+      if (s.state() == ModelRegistry.Status.State.FAILED) {
         continue;
       }
       Map<String, Object> m = entry(s.modelId());
       m.put("status", s.state().name().toLowerCase(java.util.Locale.ROOT));
-      if (s.state() == ModelStatus.State.SERVING) {
+      if (s.state() == ModelRegistry.Status.State.SERVING) {
         m.put("max_model_len", serving.stats().maxModelLen());
       }
       out.add(m);
@@ -109,7 +109,7 @@ final class OpenAiHandlers {
 
   private ServerResponse generate(ServerRequest request, boolean chat) throws Exception {
     RequestObservation observation = RequestObservation.start(observations, chat ? "chat" : "text_completion");
-    ModelLease lease;
+    ModelRegistry.Lease lease;
     try {
       lease = lease();
     } catch (RuntimeException e) {
@@ -126,7 +126,7 @@ final class OpenAiHandlers {
   }
 
   /** Everything on the leased engine; the lease ends with the last choice, so a swap never closes it mid-way. */
-  private ServerResponse generate(ServerRequest request, boolean chat, ModelLease lease,
+  private ServerResponse generate(ServerRequest request, boolean chat, ModelRegistry.Lease lease,
       RequestObservation observation) throws Exception {
     AutoGLM glm = lease.model();
     int maxModelLen = glm.stats().maxModelLen();
@@ -242,7 +242,7 @@ final class OpenAiHandlers {
   }
 
   /** A hold on the serving engine for one exchange, or the 503 of {@link #ready()}. */
-  private ModelLease lease() {
+  private ModelRegistry.Lease lease() {
     if (provider.state() != AutoGLMProvider.State.READY) {
       throw notReady(provider.state());
     }

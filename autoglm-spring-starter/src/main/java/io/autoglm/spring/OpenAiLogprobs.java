@@ -1,6 +1,6 @@
 package io.autoglm.spring;
 
-import io.autoglm.TokenLogprobs;
+import io.autoglm.GenerationResult;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -26,12 +26,12 @@ final class OpenAiLogprobs {
     return new String(tokenBytes.apply(tokenId), StandardCharsets.UTF_8);
   }
 
-  Map<String, Object> chat(List<TokenLogprobs> tokens) {
+  Map<String, Object> chat(List<GenerationResult.TokenLogprobs> tokens) {
     List<Object> content = new ArrayList<>(tokens.size());
-    for (TokenLogprobs t : tokens) {
+    for (GenerationResult.TokenLogprobs t : tokens) {
       Map<String, Object> entry = entry(t.tokenId(), t.logprob());
       List<Object> top = new ArrayList<>(t.top().size());
-      for (TokenLogprobs.Candidate c : t.top()) {
+      for (GenerationResult.TokenLogprobs.Candidate c : t.top()) {
         top.add(entry(c.tokenId(), c.logprob()));
       }
       entry.put("top_logprobs", top);
@@ -59,20 +59,20 @@ final class OpenAiLogprobs {
   /**
    * @param textOffset the offset in the choice's text of the first token's text (tokens before it, and the echo)
    */
-  Map<String, Object> completion(List<TokenLogprobs> tokens, int textOffset) {
+  Map<String, Object> completion(List<GenerationResult.TokenLogprobs> tokens, int textOffset) {
     List<String> texts = new ArrayList<>();
     List<Float> logprobs = new ArrayList<>();
     List<Object> tops = new ArrayList<>();
     List<Integer> offsets = new ArrayList<>();
     int offset = textOffset;
-    for (TokenLogprobs t : tokens) {
+    for (GenerationResult.TokenLogprobs t : tokens) {
       String text = text(t.tokenId());
       texts.add(text);
       logprobs.add(t.logprob());
       offsets.add(offset);
       offset += text.length();
       Map<String, Float> top = new LinkedHashMap<>();
-      for (TokenLogprobs.Candidate c : t.top()) {
+      for (GenerationResult.TokenLogprobs.Candidate c : t.top()) {
         top.putIfAbsent(text(c.tokenId()), c.logprob()); // two ids of one text: the likelier one's
       }
       tops.add(top);
@@ -86,7 +86,7 @@ final class OpenAiLogprobs {
   }
 
   /** The summed text length of the tokens, as {@link #completion} counts offsets. */
-  int textLength(List<TokenLogprobs> tokens) {
+  int textLength(List<GenerationResult.TokenLogprobs> tokens) {
     return tokens.stream().mapToInt(t -> text(t.tokenId()).length()).sum();
   }
 
@@ -95,14 +95,14 @@ final class OpenAiLogprobs {
    * possible stop string, an open tag) wait for the next chunk that carries text.
    */
   final class Pending {
-    private final List<TokenLogprobs> tokens = new ArrayList<>();
+    private final List<GenerationResult.TokenLogprobs> tokens = new ArrayList<>();
     private int textOffset;
 
     Pending(int textOffset) {
       this.textOffset = textOffset;
     }
 
-    void add(TokenLogprobs t) {
+    void add(GenerationResult.TokenLogprobs t) {
       tokens.add(t);
     }
 

@@ -227,7 +227,7 @@ class HotSwapTest {
     Files.writeString(broken.resolve("config.json"), "{\"architectures\": [\"NoSuchModel\"]}");
     assertThat(swap("{\"modelPath\":\"" + broken.toAbsolutePath() + "\",\"modelId\":\"broken\"}").statusCode())
         .isEqualTo(202);
-    awaitTrue(() -> provider.models().stream().anyMatch(m -> m.state() == io.autoglm.ModelStatus.State.FAILED));
+    awaitTrue(() -> provider.models().stream().anyMatch(m -> m.state() == io.autoglm.ModelRegistry.Status.State.FAILED));
     assertThat(provider.get().orElseThrow().modelId()).isEqualTo("glm-test-v2");
     assertThat(chat(true, 1)).isEqualTo("glm-test-v2");
     String failedHealth = get("/actuator/health").body();

@@ -171,7 +171,7 @@ class SamplingApiTest {
     assertThat(plain.tokenIds()).isNotEqualTo(core.tokenIds());
   }
 
-  private static int distinctTexts(AutoGLM glm, List<io.autoglm.TokenLogprobs.Candidate> top) {
+  private static int distinctTexts(AutoGLM glm, List<io.autoglm.GenerationResult.TokenLogprobs.Candidate> top) {
     return (int) top.stream().map(t -> new String(glm.tokenizer().tokenBytes(t.tokenId()), StandardCharsets.UTF_8))
         .distinct().count();
   }

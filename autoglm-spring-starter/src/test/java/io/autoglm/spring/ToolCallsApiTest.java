@@ -20,7 +20,7 @@ import com.openai.models.chat.completions.ChatCompletionToolMessageParam;
 import io.autoglm.FinishReason;
 import io.autoglm.GenerationResult;
 import io.autoglm.GenerationResult.Usage;
-import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.spi.ResponseCache;
 import io.autoglm.ChatMessage;
 import io.autoglm.ChatPrompt;
@@ -80,7 +80,7 @@ class ToolCallsApiTest {
     /** Answers with the two calls, or (once a tool result is in the prompt) with a final text. */
     @Bean
     ResponseCache scriptedAnswers() {
-      return (CacheKey key, java.util.function.Supplier<CompletableFuture<GenerationResult>> generation) -> {
+      return (ResponseCache.Key key, java.util.function.Supplier<CompletableFuture<GenerationResult>> generation) -> {
         String prompt = key.promptText().orElseThrow();
         PROMPTS.add(prompt);
         boolean answered = prompt.contains("<|observation|>");

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.autoglm.Fixtures;
-import io.autoglm.TokenLogprobs;
+import io.autoglm.GenerationResult;
 import io.autoglm.backend.RowProcessing;
 import io.autoglm.backend.SamplingRow;
 import io.autoglm.testkit.ReferenceSet;
@@ -149,14 +149,14 @@ class LogitProcessingTest {
       for (int s = 0; s < p.greedyLogits().length; s++) {
         float[] logits = p.greedyLogits()[s];
         int greedy = Sampler.argmax(logits);
-        TokenLogprobs lp = LogitProcessing.logprobs(logits, logits.length, greedy, 20);
+        GenerationResult.TokenLogprobs lp = LogitProcessing.logprobs(logits, logits.length, greedy, 20);
         double lse = logSumExp(logits);
         assertEquals(logits[greedy] - lse, lp.logprob(), 1e-5);
         assertEquals(20, lp.top().size());
         assertEquals(greedy, lp.top().get(0).tokenId(), "greedy is the top-1");
         Integer[] order = sortedIds(logits);
         for (int k = 0; k < 20; k++) {
-          TokenLogprobs.Candidate c = lp.top().get(k);
+          GenerationResult.TokenLogprobs.Candidate c = lp.top().get(k);
           assertEquals((int) order[k], c.tokenId(), "rank " + k);
           assertEquals(logits[c.tokenId()] - lse, c.logprob(), 1e-5);
           assertTrue(c.logprob() <= 0);
@@ -172,7 +172,7 @@ class LogitProcessingTest {
   void logprobsOfAllIdsSumToOne() {
     float[] logits = REF.prompts().get(0).greedyLogits()[3];
     int n = 20;
-    TokenLogprobs lp = LogitProcessing.logprobs(logits, n, 0, n); // the first 20 columns as a whole vocabulary
+    GenerationResult.TokenLogprobs lp = LogitProcessing.logprobs(logits, n, 0, n); // the first 20 columns as a whole vocabulary
     double total = lp.top().stream().mapToDouble(c -> Math.exp(c.logprob())).sum();
     assertEquals(1.0, total, 1e-5);
   }

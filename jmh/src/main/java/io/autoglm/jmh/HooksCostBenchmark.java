@@ -14,7 +14,7 @@ import io.autoglm.model.GlmModel;
 import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.safetensors.Checkpoint;
-import io.autoglm.spi.CacheKey;
+import io.autoglm.spi.ResponseCache;
 import io.autoglm.spi.EngineMetrics;
 import io.autoglm.spi.RateLimiter;
 import io.autoglm.spi.RateLimits;
@@ -163,7 +163,7 @@ public class HooksCostBenchmark {
     for (int i = 0; i < BATCH; i++) {
       List<Integer> prompt = List.of((int) (h.round & 0xffff), i, 3, 4, 5, 6, 7, 8);
       RateLimiter.Permit permit = h.limiter.acquire("user-" + i, CONTEXT + TOKENS_PER_REQUEST);
-      CacheKey key = CacheKey.ofTokens("glm4-tiny", prompt, h.params).orElseThrow();
+      ResponseCache.Key key = ResponseCache.Key.ofTokens("glm4-tiny", prompt, h.params).orElseThrow();
       CompletableFuture<GenerationResult> f = h.cache.getOrCompute(key, () -> CompletableFuture.completedFuture(h.result));
       h.metrics.onResponseCacheLookup(false);
       h.metrics.onPrefixCacheLookup(0, CONTEXT);

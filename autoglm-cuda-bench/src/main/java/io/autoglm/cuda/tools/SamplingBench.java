@@ -7,7 +7,7 @@ import io.autoglm.GenerationResult;
 import io.autoglm.ResponseFormat;
 import io.autoglm.SamplingParams;
 import io.autoglm.TextRequest;
-import io.autoglm.TokenLogprobs;
+import io.autoglm.GenerationResult;
 import io.autoglm.backend.RowProcessing;
 import io.autoglm.backend.SamplingRow;
 import io.autoglm.model.ModelConfig;
@@ -114,7 +114,7 @@ public final class SamplingBench {
       List<float[]> own = Conformance.teacherForcedLogits(glm, concat(p.inputIds(), r.tokenIds()));
       boolean onReference = true;
       for (int s = 0; s < r.tokenIds().size(); s++) {
-        TokenLogprobs lp = r.logprobs().get(s);
+        GenerationResult.TokenLogprobs lp = r.logprobs().get(s);
         bad += invariantsBroken(lp, r.tokenIds().get(s));
         onReference &= s < p.greedy().length && r.tokenIds().get(s) == p.greedy()[s] && p.margin(s) > 2 * tol;
         if (onReference) {
@@ -132,7 +132,7 @@ public final class SamplingBench {
   }
 
   /** The greedy id is the top-1; values sorted, ≤ 0; the chosen logprob equals its top-1 entry. */
-  private static int invariantsBroken(TokenLogprobs lp, int token) {
+  private static int invariantsBroken(GenerationResult.TokenLogprobs lp, int token) {
     int bad = lp.top().get(0).tokenId() == token && lp.top().get(0).logprob() == lp.logprob() ? 0 : 1;
     for (int k = 0; k < lp.top().size(); k++) {
       float v = lp.top().get(k).logprob();
@@ -144,8 +144,8 @@ public final class SamplingBench {
   }
 
   /** The largest |device − host| over the chosen logprob and each top entry, the host's from {@code logits}. */
-  private static double maxDiff(TokenLogprobs lp, float[] logits) {
-    TokenLogprobs host = LogitProcessing.logprobs(logits, logits.length, lp.tokenId(), lp.top().size());
+  private static double maxDiff(GenerationResult.TokenLogprobs lp, float[] logits) {
+    GenerationResult.TokenLogprobs host = LogitProcessing.logprobs(logits, logits.length, lp.tokenId(), lp.top().size());
     double d = Math.abs(host.logprob() - lp.logprob());
     for (int k = 0; k < lp.top().size(); k++) { // by rank: ids may swap at near-ties, values may not
       d = Math.max(d, Math.abs(host.top().get(k).logprob() - lp.top().get(k).logprob()));

@@ -4,7 +4,7 @@ import io.autoglm.AutoGLM;
 import io.autoglm.FinishReason;
 import io.autoglm.GenerationRequest;
 import io.autoglm.GenerationResult;
-import io.autoglm.ModelLease;
+import io.autoglm.ModelRegistry;
 import io.autoglm.ModelRegistry;
 import io.autoglm.SamplingParams;
 import io.autoglm.cuda.CudaDiagnosticsAccess;
@@ -99,7 +99,7 @@ public final class SwapBench {
       Thread t = new Thread(() -> {
         while (!stop.get()) {
           boolean after = switched.get();
-          try (ModelLease lease = registry.lease("glm")) {
+          try (ModelRegistry.Lease lease = registry.lease("glm")) {
             int vocab = lease.model().config().vocabSize();
             GenerationResult g = lease.model().submit(GenerationRequest.of(
                 EngineBench.ids(CudaBench.randomTokens(r, 32, vocab)),
