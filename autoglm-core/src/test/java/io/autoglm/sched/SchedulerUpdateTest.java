@@ -108,6 +108,9 @@ class SchedulerUpdateTest {
   void aRunnerOutputMustCoverEveryChunk() {
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
         () -> new StepRunner.Output(List.of(OptionalInt.empty()), List.of()));
-    assertEquals("sampled has 1 chunks, capturedLogits 0", e.getMessage());
+    assertEquals("sampled has 1 chunks, capturedLogits 0, logprobs 1", e.getMessage());
+    IllegalArgumentException lp = assertThrows(IllegalArgumentException.class,
+        () -> new StepRunner.Output(List.of(OptionalInt.empty()), List.of(List.of()), List.of()));
+    assertEquals("sampled has 1 chunks, capturedLogits 1, logprobs 0", lp.getMessage());
   }
 }
