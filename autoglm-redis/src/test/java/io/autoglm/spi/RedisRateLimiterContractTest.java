@@ -40,6 +40,11 @@ class RedisRateLimiterContractTest extends RateLimiterContract {
     limiters.forEach(RedisRateLimiter::close);
   }
 
+  @Override
+  protected long clockTickNanos() {
+    return 1_000_000; // the script keeps time in whole milliseconds (the clock floored: RedisRateLimiter)
+  }
+
   /** A fresh key prefix per limiter: the contract reuses caller keys, and Redis outlives each test. */
   @Override
   protected RateLimiter newLimiter(RateLimits limits, LongSupplier nanoTime) {
