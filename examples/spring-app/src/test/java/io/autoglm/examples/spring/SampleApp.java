@@ -26,12 +26,15 @@ import org.springframework.context.ConfigurableApplicationContext;
 final class SampleApp implements AutoCloseable {
   private final ConfigurableApplicationContext context;
   final int port;
+  /** The actuator's port: its own when management.server.port is set, else the API's. */
+  final int managementPort;
   private final String apiKey;
 
   private SampleApp(ConfigurableApplicationContext context, String apiKey) {
     this.context = context;
     this.apiKey = apiKey;
     this.port = context.getEnvironment().getRequiredProperty("local.server.port", Integer.class);
+    this.managementPort = context.getEnvironment().getProperty("local.management.port", Integer.class, port);
   }
 
   /** A 2-layer random model in {@code dir} (written once per folder). */
@@ -55,6 +58,14 @@ final class SampleApp implements AutoCloseable {
 
   /** Starts the app on {@code model} with {@code properties} over the defaults and waits for the model. */
   static SampleApp start(Path model, Map<String, Object> properties) {
+    return start(model, properties, new String[0]);
+  }
+
+  /**
+   * As {@link #start(Path, Map)}, with command-line {@code args}, which (unlike {@code properties}, Spring's
+   * default properties) win over configuration files.
+   */
+  static SampleApp start(Path model, Map<String, Object> properties, String... args) {
     Map<String, Object> p = new HashMap<>();
     p.put("server.port", "0");
     p.put("autoglm.model-path", model.toString());
@@ -63,7 +74,7 @@ final class SampleApp implements AutoCloseable {
     p.put("management.endpoint.health.probes.enabled", "true");
     p.putAll(properties);
     ConfigurableApplicationContext ctx = new SpringApplicationBuilder(GlmServerApplication.class).properties(p)
-        .run();
+        .run(args);
     SampleApp app = new SampleApp(ctx, (String) properties.get("autoglm.api-keys"));
     ctx.getBean(AutoGLMProvider.class).await(Duration.ofMinutes(2));
     return app;
@@ -73,9 +84,10 @@ final class SampleApp implements AutoCloseable {
     return "http://127.0.0.1:" + port;
   }
 
-  /** GET {@code path} (with the app's API key, when it has one): status and body. */
+  /** GET {@code path} (with the app's API key, when it has one): status and body; actuator paths on its port. */
   HttpResponse<String> get(String path) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url() + path)).timeout(Duration.ofSeconds(30));
+    String base = path.startsWith("/actuator") ? "http://127.0.0.1:" + managementPort : url();
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(30));
     if (apiKey != null) {
       b.header("Authorization", "Bearer " + apiKey.split(",")[0]);
     }
