@@ -79,7 +79,10 @@ class DeployChartTest {
     assertThat(at(r.one("PodDisruptionBudget"), "spec")).isEqualTo(Map.of("maxUnavailable", 1,
         "selector", Map.of("matchLabels", at(d, "spec.selector.matchLabels"))));
     assertThat(c).doesNotContainKey("envFrom");
-    assertThat(list(c.get("env"))).extracting(e -> map(e).get("name")).containsExactly("JAVA_TOOL_OPTIONS");
+    assertThat(list(c.get("env"))).extracting(e -> map(e).get("name")).containsExactly("JAVA_TOOL_OPTIONS", "DJL_CACHE_DIR",
+        "DJL_OFFLINE");
+    assertThat(at(c, "securityContext.readOnlyRootFilesystem")).isEqualTo(true);
+    assertThat(list(c.get("volumeMounts"))).extracting(m -> map(m).get("mountPath")).contains("/tmp", "/config");
   }
 
   /** preStop sleeps, then Tomcat's graceful phase and the engine's drain each take up to the timeout. */
