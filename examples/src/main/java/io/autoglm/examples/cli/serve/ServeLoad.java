@@ -20,7 +20,9 @@ import java.util.Objects;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
@@ -80,18 +82,36 @@ public final class ServeLoad {
     RequestOutcome[] outcomes = new RequestOutcome[n];
     AtomicInteger done = new AtomicInteger();
     AtomicInteger failed = new AtomicInteger();
-    Semaphore slots = settings.maxConcurrency() > 0 ? new Semaphore(settings.maxConcurrency()) : null;
-    ExecutorService pool = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "bench-serve");
-      t.setDaemon(true);
-      return t;
-    });
     ProgressBar bar = progress == null ? null : new ProgressBar(progress, n, done, failed);
-    SplittableRandom arrivals = new SplittableRandom(settings.seed());
+    ScheduledExecutorService ticker = bar == null ? null : Executors.newSingleThreadScheduledExecutor(daemon());
     long start = System.nanoTime();
+    if (ticker != null) {
+      ticker.scheduleAtFixedRate(() -> bar.draw(System.nanoTime() - start, false), 0, 200, TimeUnit.MILLISECONDS);
+    }
+    try {
+      dispatch(bodies, outcomes, start, done, failed);
+    } finally {
+      if (ticker != null) {
+        ticker.shutdownNow();
+        ticker.awaitTermination(1, TimeUnit.SECONDS);
+      }
+    }
+    if (bar != null) {
+      bar.draw(System.nanoTime() - start, true);
+    }
+    long end = Arrays.stream(outcomes).mapToLong(o -> o.sentNanos() + o.e2eNanos()).max().orElse(0);
+    return new ServeReport(Arrays.asList(outcomes), Math.max(1, end));
+  }
+
+  /** Starts every request at its arrival time, within the concurrency limit, and waits for all of them. */
+  private void dispatch(List<String> bodies, RequestOutcome[] outcomes, long start, AtomicInteger done,
+      AtomicInteger failed) throws InterruptedException {
+    Semaphore slots = settings.maxConcurrency() > 0 ? new Semaphore(settings.maxConcurrency()) : null;
+    ExecutorService pool = Executors.newCachedThreadPool(daemon());
+    SplittableRandom arrivals = new SplittableRandom(settings.seed());
     double nextArrival = 0;
     try {
-      for (int i = 0; i < n; i++) {
+      for (int i = 0; i < bodies.size(); i++) {
         if (!Double.isInfinite(settings.requestRate())) {
           long wait = start + (long) (nextArrival * 1e9) - System.nanoTime();
           if (wait > 0) {
@@ -107,7 +127,7 @@ public final class ServeLoad {
           try {
             outcomes[index] = one(bodies.get(index), start);
           } finally {
-            if (!outcomes[index].ok()) {
+            if (outcomes[index] == null || !outcomes[index].ok()) {
               failed.incrementAndGet();
             }
             done.incrementAndGet();
@@ -118,19 +138,18 @@ public final class ServeLoad {
         });
       }
       pool.shutdown();
-      while (!pool.awaitTermination(200, TimeUnit.MILLISECONDS)) {
-        if (bar != null) {
-          bar.draw(System.nanoTime() - start, false);
-        }
-      }
+      pool.awaitTermination(Long.MAX_VALUE, TimeUnit.NANOSECONDS);
     } finally {
       pool.shutdownNow();
     }
-    long end = Arrays.stream(outcomes).mapToLong(o -> o.sentNanos() + o.e2eNanos()).max().orElse(0);
-    if (bar != null) {
-      bar.draw(System.nanoTime() - start, true);
-    }
-    return new ServeReport(Arrays.asList(outcomes), Math.max(1, end));
+  }
+
+  private static ThreadFactory daemon() {
+    return r -> {
+      Thread t = new Thread(r, "bench-serve");
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   String body(PromptSource.Prompt p) {
