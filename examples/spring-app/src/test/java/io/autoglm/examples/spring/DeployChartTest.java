@@ -105,7 +105,6 @@ class DeployChartTest {
     assertThat(r.kinds()).containsExactlyInAnyOrder("ConfigMap", "Secret", "Service", "Deployment",
         "PodDisruptionBudget", "Ingress", "HTTPRoute", "ServiceMonitor", "ScaledObject");
     Map<String, Object> d = r.one("Deployment");
-    assertThat(map(at(d, "spec.template.spec"))).doesNotContainKey("replicas");
     assertThat(map(d.get("spec"))).doesNotContainKey("replicas"); // the autoscaler owns it
     Map<String, Object> app = HelmChart.applicationYaml(r);
     assertDrain(d, app, 10, 120);
