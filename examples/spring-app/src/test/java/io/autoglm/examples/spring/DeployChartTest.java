@@ -180,7 +180,7 @@ class DeployChartTest {
       throw new AssertionError("deploy/check/node_modules is missing: .ci/run installs it (npm ci --prefix "
           + check + ")");
     }
-    Assumptions.assumeTrue(installed, "schemas not installed: npm ci --prefix deploy/check (docs/deployment.md)");
+    Assumptions.assumeTrue(installed, "schemas not installed: npm ci --prefix deploy/check (docs/deploy.md)");
     Files.createDirectories(OUT);
     List<String> cmd = new ArrayList<>(List.of("node", check.resolve("validate.mjs").toString()));
     Map<String, Map<String, Object>> scenarios = Map.of("defaults", Map.of(), "full", full(), "hpa", hpa());
