@@ -2,6 +2,8 @@ package io.autoglm.examples.cli;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import io.autoglm.AutoGLM;
+import io.autoglm.examples.cli.serve.EngineTarget;
 import io.autoglm.examples.cli.serve.LengthDistribution;
 import io.autoglm.examples.cli.serve.PromptSource;
 import io.autoglm.examples.cli.serve.ServeLoad;
@@ -25,15 +27,35 @@ import picocli.CommandLine.Spec;
 /**
  * A serving benchmark in the manner of vLLM's benchmark_serving: streamed chat completions against any
  * OpenAI-compatible URL, at a Poisson request rate or a fixed concurrency, with a pass/fail exit status against an
- * SLA. Exit 0: no SLA given, or every clause held; 1: a clause failed; 2: bad options.
+ * SLA. {@code --direct MODEL} sends the same requests to an engine in this process instead, for the cost of serving.
+ * Exit 0: no SLA given, or every clause held; 1: a clause failed; 2: bad options.
  */
 @Command(name = "bench-serve", mixinStandardHelpOptions = true,
     description = "Benchmark an OpenAI-compatible server (streamed chat completions): throughput, TTFT, ITL, TPOT,"
         + " end-to-end latency and errors, checked against an SLA.")
 final class BenchServeCommand implements Callable<Integer> {
-  @Option(names = "--url", required = true,
+  @Option(names = "--url",
       description = "Server base URL, e.g. http://localhost:8080 (/v1/chat/completions is appended).")
   URI url;
+
+  @Option(names = "--direct", description = "Instead of --url: a checkpoint folder, served by an engine in this"
+      + " process with the same prompts, lengths, arrivals and concurrency (the engine's numbers without HTTP).")
+  Path direct;
+
+  @Option(names = "--backend", description = "With --direct: cpu, cuda, ... (default: the best available).")
+  String backend;
+
+  @Option(names = "--kv-blocks", defaultValue = "0",
+      description = "With --direct: KV blocks (default: sized from memory, as the server does).")
+  int kvBlocks;
+
+  @Option(names = "--tokenizer", description = "With --direct: tokenizer folder, when not the checkpoint's.")
+  Path tokenizer;
+
+  @Option(names = "--warmup", defaultValue = "0",
+      description = "Requests sent first (same settings, other prompts) and left out of the report (default"
+          + " ${DEFAULT-VALUE}).")
+  int warmup;
 
   @Option(names = "--model", description = "Model id to send (default: none, the server's one model).")
   String model;
@@ -98,20 +120,57 @@ final class BenchServeCommand implements Callable<Integer> {
   @Override
   public Integer call() throws IOException, InterruptedException {
     Sla objectives;
-    PromptSource source;
-    ServeLoad load;
+    ServeLoad.Settings settings;
     try {
+      if ((url == null) == (direct == null)) {
+        throw new IllegalArgumentException("expected exactly one of --url (a server) and --direct (a checkpoint"
+            + " folder), not " + (url == null ? "neither" : "both"));
+      }
+      if (warmup < 0) {
+        throw new IllegalArgumentException("--warmup " + warmup + ": expected >= 0");
+      }
       objectives = sla == null ? null : Sla.parse(sla);
-      LengthDistribution out = LengthDistribution.parse("--output-len", outputLen);
-      source = dataset != null ? PromptSource.dataset(dataset, out, seed)
-          : PromptSource.synthetic(LengthDistribution.parse("--prompt-len", promptLen), out, seed);
-      ServeLoad.Settings settings = new ServeLoad.Settings(url, model, apiKey, requests, rate(), maxConcurrency,
-          temperature, ignoreEos, timeout, seed);
-      load = new ServeLoad(settings, noProgress ? null : System.err);
+      settings = new ServeLoad.Settings(url, model, apiKey, requests, rate(), maxConcurrency, temperature, ignoreEos,
+          timeout, seed);
+      source(seed); // the options' errors before a model loads
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage(), e); // exit status 2, with the usage
     }
-    ServeReport report = load.run(source);
+    if (direct == null) {
+      return report(settings, objectives, null);
+    }
+    AutoGLM.Builder b = AutoGLM.builder().modelPath(direct);
+    if (backend != null) {
+      b.backend(backend);
+    }
+    if (kvBlocks > 0) {
+      b.kvBlocks(kvBlocks);
+    }
+    if (tokenizer != null) {
+      b.tokenizerPath(tokenizer);
+    }
+    try (AutoGLM glm = b.build()) {
+      return report(settings, objectives, new EngineTarget(glm, settings));
+    }
+  }
+
+  private PromptSource source(long seed) throws IOException {
+    LengthDistribution out = LengthDistribution.parse("--output-len", outputLen);
+    return dataset != null ? PromptSource.dataset(dataset, out, seed)
+        : PromptSource.synthetic(LengthDistribution.parse("--prompt-len", promptLen), out, seed);
+  }
+
+  /** Runs the warm-up (if any), then the measured load on {@code target} (null: the server at --url). */
+  private int report(ServeLoad.Settings settings, Sla objectives, ServeLoad.Target target)
+      throws IOException, InterruptedException {
+    if (warmup > 0) {
+      ServeLoad.Settings w = new ServeLoad.Settings(settings.baseUrl(), model, apiKey, warmup,
+          settings.requestRate(), maxConcurrency, temperature, ignoreEos, timeout, seed + 1);
+      (target == null ? new ServeLoad(w, null) : new ServeLoad(w, null, target)).run(source(seed + 1));
+    }
+    PrintStream bar = noProgress ? null : System.err;
+    ServeLoad load = target == null ? new ServeLoad(settings, bar) : new ServeLoad(settings, bar, target);
+    ServeReport report = load.run(source(seed));
     List<Sla.Verdict> verdicts = objectives == null ? null : objectives.evaluate(report);
     PrintStream summary = "-".equals(json) ? System.err : System.out;
     summary.println(report.toText(verdicts));
@@ -140,7 +199,7 @@ final class BenchServeCommand implements Callable<Integer> {
 
   private JsonObject config(ServeLoad load) {
     JsonObject c = new JsonObject();
-    c.addProperty("endpoint", load.endpoint().toString());
+    c.addProperty("endpoint", load.endpoint());
     c.addProperty("model", model);
     c.addProperty("num_requests", requests);
     c.addProperty("request_rate", requestRate);
@@ -151,6 +210,7 @@ final class BenchServeCommand implements Callable<Integer> {
     c.addProperty("ignore_eos", ignoreEos);
     c.addProperty("temperature", temperature);
     c.addProperty("seed", seed);
+    c.addProperty("warmup", warmup);
     c.addProperty("sla", sla);
     return c;
   }

@@ -33,10 +33,11 @@ class BenchServeTest {
   @TempDir static Path dir;
   static SampleApp app;
   static SampleApp guarded;
+  static Path model;
 
   @BeforeAll
   static void start() {
-    Path model = SampleApp.model(dir);
+    model = SampleApp.model(dir);
     app = SampleApp.start(model, Map.of());
     guarded = SampleApp.start(model, Map.of("autoglm.api-keys", "good-key",
         "autoglm.rate-limit.requests-per-minute", "1", "autoglm.rate-limit.request-burst", "5"));
@@ -54,10 +55,16 @@ class BenchServeTest {
 
   record Run(int exitCode, JsonObject report, String out, String err) {}
 
-  static synchronized Run bench(String url, String... args) throws IOException {
+  static Run bench(String url, String... args) throws IOException {
+    List<String> all = new ArrayList<>(List.of("--url", url));
+    all.addAll(Arrays.asList(args));
+    return benchWith(all.toArray(String[]::new));
+  }
+
+  /** bench-serve with {@code args} (the target's included), its JSON report and its output. */
+  static synchronized Run benchWith(String... args) throws IOException {
     Path json = Files.createTempFile(dir, "report", ".json");
-    List<String> all = new ArrayList<>(List.of("bench-serve", "--url", url, "--json", json.toString(),
-        "--per-request"));
+    List<String> all = new ArrayList<>(List.of("bench-serve", "--json", json.toString(), "--per-request"));
     all.addAll(Arrays.asList(args));
     PrintStream savedOut = System.out;
     PrintStream savedErr = System.err;
@@ -149,6 +156,43 @@ class BenchServeTest {
       max = Math.max(max, open);
     }
     return max;
+  }
+
+  @Test
+  void directModeSendsTheSameRequestsToAnEngineInProcess() throws IOException {
+    String[] same = {"--num-requests", "8", "--max-concurrency", "4", "--prompt-len", "uniform:4:24",
+        "--output-len", "6", "--ignore-eos", "--seed", "5", "--no-progress"};
+    Run http = bench(app.url(), same);
+    List<String> args = new ArrayList<>(List.of("--direct", model.toString(), "--backend", "cpu", "--kv-blocks",
+        "256", "--tokenizer", SampleApp.fixtures().resolve("tokenizers/glm-4-9b-chat-hf").toString(), "--warmup",
+        "2"));
+    args.addAll(Arrays.asList(same));
+    Run direct = benchWith(args.toArray(String[]::new));
+    assertThat(direct.exitCode()).as(direct.out() + direct.err()).isZero();
+    JsonObject d = direct.report();
+    assertThat(d.getAsJsonObject("config").get("endpoint").getAsString()).startsWith("engine:" + model);
+    assertThat(d.get("completed").getAsInt()).isEqualTo(8);
+    assertThat(d.get("total_output_tokens").getAsInt()).isEqualTo(8 * 6);
+    // the same prompts, rendered by the same template: the engine's prompt tokens are the server's, request by request
+    JsonArray hp = http.report().getAsJsonArray("per_request");
+    JsonArray dp = d.getAsJsonArray("per_request");
+    for (int i = 0; i < 8; i++) {
+      assertThat(dp.get(i).getAsJsonObject().get("prompt_tokens").getAsInt()).as("request " + i)
+          .isEqualTo(hp.get(i).getAsJsonObject().get("prompt_tokens").getAsInt());
+    }
+    assertOrdered("direct ttft_ms", d.getAsJsonObject("ttft_ms"));
+    assertOrdered("direct itl_ms", d.getAsJsonObject("itl_ms"));
+  }
+
+  @Test
+  void aTargetIsRequiredAndOnlyOne() throws IOException {
+    Run neither = benchWith("--num-requests", "1");
+    assertThat(neither.exitCode()).isEqualTo(2);
+    assertThat(neither.err()).contains("expected exactly one of --url (a server) and --direct (a checkpoint folder),"
+        + " not neither");
+    Run both = benchWith("--url", app.url(), "--direct", model.toString());
+    assertThat(both.exitCode()).isEqualTo(2);
+    assertThat(both.err()).contains("not both");
   }
 
   @Test

@@ -1,19 +1,10 @@
 package io.autoglm.examples.cli.serve;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -25,22 +16,20 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.stream.Stream;
 
 /**
- * Sends streamed chat completions to an OpenAI-compatible server: {@code requests} of them, started at Poisson
- * arrivals of {@code requestRate} per second (all at once when infinite), at most {@code maxConcurrency} in flight
- * (unbounded when 0). Every request is finished before {@link #run} returns; a request that fails counts as an error
- * with its kind: {@code http_NNN} (a status other than 200), {@code stream_error} (an error chunk), {@code no_done}
- * (the stream ended without {@code [DONE]}), {@code bad_chunk} (a chunk that is not JSON), {@code io} (a connection
- * failure or the per-request timeout).
+ * Sends chat requests to a {@link Target}: by default streamed chat completions to an OpenAI-compatible server
+ * ({@link HttpTarget}), or an engine in this process ({@link EngineTarget}). {@code requests} of them, started at
+ * Poisson arrivals of {@code requestRate} per second (all at once when infinite), at most {@code maxConcurrency} in
+ * flight (unbounded when 0). Every request is finished before {@link #run} returns; a request that fails counts as an
+ * error with its kind (see the targets).
  */
 public final class ServeLoad {
   /** How to load the server. */
   public record Settings(URI baseUrl, String model, String apiKey, int requests, double requestRate,
       int maxConcurrency, double temperature, boolean ignoreEos, Duration timeout, long seed) {
+    /** {@code baseUrl}: the server's (null for an in-process target). */
     public Settings {
-      Objects.requireNonNull(baseUrl, "baseUrl");
       if (requests < 1) {
         throw new IllegalArgumentException("--num-requests " + requests + ": expected at least 1");
       }
@@ -53,31 +42,40 @@ public final class ServeLoad {
     }
   }
 
+  /** Where requests go: sends one and waits for its end, whatever happens (failures are outcomes). */
+  public interface Target {
+    /** {@code runStart}: the run's start, from which the outcome's send time counts. */
+    RequestOutcome send(PromptSource.Prompt prompt, long runStart);
+
+    /** The endpoint, for the report. */
+    String describe();
+  }
+
   private final Settings settings;
-  private final URI uri;
-  private final HttpClient http;
+  private final Target target;
   private final PrintStream progress;
 
-  /** {@code progress}: where the progress bar goes (null: none). */
+  /** Against the server at {@code settings.baseUrl()}; {@code progress}: where the progress bar goes (null: none). */
   public ServeLoad(Settings settings, PrintStream progress) {
+    this(settings, progress, new HttpTarget(settings));
+  }
+
+  public ServeLoad(Settings settings, PrintStream progress, Target target) {
     this.settings = settings;
-    String base = settings.baseUrl().toString().replaceAll("/+$", "");
-    this.uri = URI.create(base.endsWith("/v1") ? base + "/chat/completions" : base + "/v1/chat/completions");
-    this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10))
-        .build();
+    this.target = Objects.requireNonNull(target, "target");
     this.progress = progress;
   }
 
-  public URI endpoint() {
-    return uri;
+  public String endpoint() {
+    return target.describe();
   }
 
   /** Runs the load; prompts come from {@code source} in order. */
   public ServeReport run(PromptSource source) throws InterruptedException {
     int n = settings.requests();
-    List<String> bodies = new ArrayList<>(n);
+    List<PromptSource.Prompt> prompts = new ArrayList<>(n);
     for (int i = 0; i < n; i++) {
-      bodies.add(body(source.next()));
+      prompts.add(source.next());
     }
     RequestOutcome[] outcomes = new RequestOutcome[n];
     AtomicInteger done = new AtomicInteger();
@@ -89,7 +87,7 @@ public final class ServeLoad {
       ticker.scheduleAtFixedRate(() -> bar.draw(System.nanoTime() - start, false), 0, 200, TimeUnit.MILLISECONDS);
     }
     try {
-      dispatch(bodies, outcomes, start, done, failed);
+      dispatch(prompts, outcomes, start, done, failed);
     } finally {
       if (ticker != null) {
         ticker.shutdownNow();
@@ -104,14 +102,14 @@ public final class ServeLoad {
   }
 
   /** Starts every request at its arrival time, within the concurrency limit, and waits for all of them. */
-  private void dispatch(List<String> bodies, RequestOutcome[] outcomes, long start, AtomicInteger done,
+  private void dispatch(List<PromptSource.Prompt> prompts, RequestOutcome[] outcomes, long start, AtomicInteger done,
       AtomicInteger failed) throws InterruptedException {
     Semaphore slots = settings.maxConcurrency() > 0 ? new Semaphore(settings.maxConcurrency()) : null;
     ExecutorService pool = Executors.newCachedThreadPool(daemon());
     SplittableRandom arrivals = new SplittableRandom(settings.seed());
     double nextArrival = 0;
     try {
-      for (int i = 0; i < bodies.size(); i++) {
+      for (int i = 0; i < prompts.size(); i++) {
         if (!Double.isInfinite(settings.requestRate())) {
           long wait = start + (long) (nextArrival * 1e9) - System.nanoTime();
           if (wait > 0) {
@@ -125,7 +123,7 @@ public final class ServeLoad {
         int index = i;
         pool.execute(() -> {
           try {
-            outcomes[index] = one(bodies.get(index), start);
+            outcomes[index] = target.send(prompts.get(index), start);
           } finally {
             if (outcomes[index] == null || !outcomes[index].ok()) {
               failed.incrementAndGet();
@@ -150,126 +148,6 @@ public final class ServeLoad {
       t.setDaemon(true);
       return t;
     };
-  }
-
-  String body(PromptSource.Prompt p) {
-    JsonObject b = new JsonObject();
-    if (settings.model() != null) {
-      b.addProperty("model", settings.model());
-    }
-    b.add("messages", p.messages());
-    b.addProperty("max_tokens", p.maxTokens());
-    b.addProperty("temperature", settings.temperature());
-    b.addProperty("stream", true);
-    JsonObject options = new JsonObject();
-    options.addProperty("include_usage", true);
-    b.add("stream_options", options);
-    if (settings.ignoreEos()) {
-      b.addProperty("ignore_eos", true);
-    }
-    return b.toString();
-  }
-
-  private RequestOutcome one(String body, long runStart) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(uri).header("Content-Type", "application/json")
-        .header("Accept", "text/event-stream").POST(HttpRequest.BodyPublishers.ofString(body))
-        .timeout(settings.timeout());
-    if (settings.apiKey() != null) {
-      b.header("Authorization", "Bearer " + settings.apiKey());
-    }
-    long sent = System.nanoTime();
-    try {
-      HttpResponse<Stream<String>> r = http.send(b.build(), HttpResponse.BodyHandlers.ofLines());
-      try (Stream<String> lines = r.body()) {
-        if (r.statusCode() != 200) {
-          String text = String.join(" ", lines.limit(5).toList());
-          return RequestOutcome.failed(sent - runStart, System.nanoTime() - sent, "http_" + r.statusCode(),
-              text.length() > 300 ? text.substring(0, 300) : text);
-        }
-        return read(lines.iterator(), sent, runStart);
-      }
-    } catch (IOException | RuntimeException e) {
-      return RequestOutcome.failed(sent - runStart, System.nanoTime() - sent, "io", e.toString());
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return RequestOutcome.failed(sent - runStart, System.nanoTime() - sent, "io", "interrupted");
-    }
-  }
-
-  private static RequestOutcome read(Iterator<String> lines, long sent, long runStart) {
-    long first = -1;
-    long last = -1;
-    int chunks = 0;
-    int promptTokens = -1;
-    int completionTokens = -1;
-    List<Long> gaps = new ArrayList<>();
-    while (lines.hasNext()) {
-      String line = lines.next();
-      if (!line.startsWith("data:")) {
-        continue;
-      }
-      String data = line.substring(5).trim();
-      if (data.equals("[DONE]")) {
-        long[] itl = gaps.stream().mapToLong(Long::longValue).toArray();
-        int out = completionTokens >= 0 ? completionTokens : chunks;
-        return new RequestOutcome(sent - runStart, first < 0 ? -1 : first - sent, System.nanoTime() - sent,
-            promptTokens, out, itl, null, null);
-      }
-      JsonObject chunk;
-      try {
-        JsonElement e = JsonParser.parseString(data);
-        chunk = e.isJsonObject() ? e.getAsJsonObject() : null;
-      } catch (JsonParseException e) {
-        chunk = null;
-      }
-      if (chunk == null) {
-        return RequestOutcome.failed(sent - runStart, System.nanoTime() - sent, "bad_chunk", data);
-      }
-      if (chunk.has("error")) {
-        return RequestOutcome.failed(sent - runStart, System.nanoTime() - sent, "stream_error", data);
-      }
-      if (chunk.has("usage") && chunk.get("usage").isJsonObject()) {
-        JsonObject u = chunk.getAsJsonObject("usage");
-        promptTokens = u.has("prompt_tokens") ? u.get("prompt_tokens").getAsInt() : promptTokens;
-        completionTokens = u.has("completion_tokens") ? u.get("completion_tokens").getAsInt() : completionTokens;
-      }
-      if (hasText(chunk)) {
-        long now = System.nanoTime();
-        chunks++;
-        if (first < 0) {
-          first = now;
-        } else {
-          gaps.add(now - last);
-        }
-        last = now;
-      }
-    }
-    return RequestOutcome.failed(sent - runStart, System.nanoTime() - sent, "no_done",
-        "stream ended without [DONE] after " + chunks + " content chunks");
-  }
-
-  /** Whether a chunk carries generated text: content, reasoning or a tool call piece. */
-  private static boolean hasText(JsonObject chunk) {
-    if (!chunk.has("choices") || !chunk.get("choices").isJsonArray()) {
-      return false;
-    }
-    for (JsonElement c : chunk.getAsJsonArray("choices")) {
-      JsonElement delta = c.isJsonObject() ? c.getAsJsonObject().get("delta") : null;
-      if (delta == null || !delta.isJsonObject()) {
-        continue;
-      }
-      JsonObject d = delta.getAsJsonObject();
-      for (String field : List.of("content", "reasoning_content")) {
-        JsonElement v = d.get(field);
-        if (v != null && v.isJsonPrimitive() && !v.getAsString().isEmpty()) {
-          return true;
-        }
-      }
-      if (d.has("tool_calls")) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** A one-line bar on {@code out}, redrawn in place. */
