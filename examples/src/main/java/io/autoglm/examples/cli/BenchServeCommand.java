@@ -3,6 +3,7 @@ package io.autoglm.examples.cli;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import io.autoglm.AutoGLM;
+import io.autoglm.EngineStats;
 import io.autoglm.examples.cli.serve.EngineTarget;
 import io.autoglm.examples.cli.serve.LengthDistribution;
 import io.autoglm.examples.cli.serve.PromptSource;
@@ -150,7 +151,12 @@ final class BenchServeCommand implements Callable<Integer> {
       b.tokenizerPath(tokenizer);
     }
     try (AutoGLM glm = b.build()) {
-      return report(settings, objectives, new EngineTarget(glm, settings));
+      int code = report(settings, objectives, new EngineTarget(glm, settings));
+      EngineStats s = glm.stats(); // warm-up included
+      System.err.printf(java.util.Locale.ROOT, "engine: %d steps, %.2f ms a step, %.2f ms of it in the backend's"
+          + " forward%n", s.steps(), s.stepNanos() / 1e6 / Math.max(1, s.steps()),
+          s.forwardNanos() / 1e6 / Math.max(1, s.steps()));
+      return code;
     }
   }
 
