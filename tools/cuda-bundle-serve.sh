@@ -10,7 +10,8 @@
 #                  and the glm-4-9b-chat tokenizer files (from ../shared/fixtures/tokenizers)
 #   DIR/run.sh     tools/cuda-device-run.sh
 # About 41 MB in all, a bundle of its own: beside tools/cuda-bundle.sh's it would leave the device's 64 MiB
-# working-tree limit a few MiB (sizes in docs/benchmarks.md). Usage: bash tools/cuda-bundle-serve.sh [DIR]   then on the device: STAGES=serve bash DIR/run.sh
+# working-tree limit a few MiB (sizes in docs/benchmarks.md).
+# Usage: bash tools/cuda-bundle-serve.sh [DIR]   then on the device: STAGES=serve bash DIR/run.sh
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 case "${1:-.cuda-run-serve}" in

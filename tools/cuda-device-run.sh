@@ -106,7 +106,7 @@ for name in sorted(os.listdir(src)):
                     z.write(p, rel)
 PY
   SCP="/tmp/serve/lib/*"
-  export DJL_OFFLINE=true DJL_CACHE_DIR=/tmp/djl
+  export DJL_OFFLINE=true DJL_CACHE_DIR=/tmp/djl RUST_FLAVOR=cpu # the tokenizer jar holds CPU natives only
   [[ -f $M/model.safetensors ]] || timeout ${SERVE_WRITE_TIMEOUT:-150} $J -cp "$SCP" io.autoglm.cuda.tools.WriteRandomCheckpoint $M
   lap serve-checkpoint
   $J -Xmx16g -cp "$SCP" io.autoglm.examples.spring.GlmServerApplication --server.port=18080 --autoglm.model-path=$M \
