@@ -106,6 +106,11 @@ for name in sorted(os.listdir(src)):
                     z.write(p, rel)
 PY
   SCP="/tmp/serve/lib/*"
+  # the CLI runs on the app's classpath, whose SLF4J binding is Logback: without a configuration it logs DEBUG
+  printf '%s\n' '<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender"><target>System.err</target>' \
+    '<encoder><pattern>%level %logger{20} %msg%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root></configuration>' \
+    > /tmp/serve/logback-cli.xml
+  CLI=(-Dlogback.configurationFile=/tmp/serve/logback-cli.xml -cp "$SCP" io.autoglm.examples.cli.AutoGLMCli)
   export DJL_OFFLINE=true DJL_CACHE_DIR=/tmp/djl RUST_FLAVOR=cpu # the tokenizer jar holds CPU natives only
   [[ -f $M/model.safetensors ]] || timeout ${SERVE_WRITE_TIMEOUT:-150} $J -cp "$SCP" io.autoglm.cuda.tools.WriteRandomCheckpoint $M
   lap serve-checkpoint
@@ -126,12 +131,12 @@ else:
 PY
   grep -m1 "loaded " $OUT/serve-app.log
   lap serve-start
-  timeout ${SERVE_TIMEOUT:-100} $J -cp "$SCP" io.autoglm.examples.cli.AutoGLMCli bench-serve --url http://127.0.0.1:18080 $S \
+  timeout ${SERVE_TIMEOUT:-100} $J "${CLI[@]}" bench-serve --url http://127.0.0.1:18080 $S \
     --json $OUT/serve-http.json 2>&1 | tee $OUT/serve-http.txt | grep -E "Successful|Failed req|duration|Output token thr|Mean TTFT|P99 TTFT|Mean TPOT|P99 ITL"
   python3 -c 'import json, urllib.request; print("server engine:", json.load(urllib.request.urlopen("http://127.0.0.1:18080/actuator/autoglm"))["engine"])'
   kill $app; wait $app
   lap serve-http
-  timeout ${SERVE_TIMEOUT:-100} $J -Xmx16g -cp "$SCP" io.autoglm.examples.cli.AutoGLMCli bench-serve --direct $M --backend cuda \
+  timeout ${SERVE_DIRECT_TIMEOUT:-150} $J -Xmx16g "${CLI[@]}" bench-serve --direct $M --backend cuda \
     --tokenizer /tmp/serve/glm-4-9b-chat-hf $S --json $OUT/serve-direct.json 2>&1 | grep -v "^\[main\] INFO" \
     | tee $OUT/serve-direct.txt | grep -E "Successful|Failed req|duration|Output token thr|Mean TTFT|P99 TTFT|Mean TPOT|P99 ITL|^engine:"
   lap serve-direct
