@@ -2,14 +2,14 @@
 # The bundle of the device's `serve` stage (tools/cuda-device-run.sh): the sample app (examples/spring-app) with the
 # CUDA backend and bench-serve, without DJL's PyTorch (the CUDA backend needs none of it). Into an ignored folder DIR:
 #   DIR/jre.txz    a jlink'd runtime with the modules Spring Boot needs (java.desktop for java.beans, java.naming,
-#                  java.sql, java.xml, java.net.http for bench-serve, ...), jlink-uncompressed then xz'd (17.7 MB;
+#                  java.sql, java.xml, java.net.http for bench-serve, ...), jlink-uncompressed then xz'd (18.0 MB;
 #                  jlink's own compression leaves xz little: 29.5 MB)
 #   DIR/serve.txz  the app's runtime jars less pytorch-*, plus autoglm-cuda, the examples CLI and picocli, each
 #                  unpacked (xz compresses classes across jars: 25 MB with the tokenizer files, against 57 MB of jars) with the DJL tokenizer
 #                  jar's natives cut to linux-x86_64; the device zips them back into jars (python3, stored)
 #                  and the glm-4-9b-chat tokenizer files (from ../shared/fixtures/tokenizers)
 #   DIR/run.sh     tools/cuda-device-run.sh
-# About 41 MB in all, a bundle of its own: beside tools/cuda-bundle.sh's it would leave the device's 64 MiB
+# About 43 MB in all, a bundle of its own: beside tools/cuda-bundle.sh's it would leave the device's 64 MiB
 # working-tree limit a few MiB (sizes in docs/benchmarks.md).
 # Usage: bash tools/cuda-bundle-serve.sh [DIR]   then on the device: STAGES=serve bash DIR/run.sh
 set -euo pipefail
