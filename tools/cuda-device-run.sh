@@ -11,9 +11,12 @@
 # autoglm-core and autoglm-cuda jars, whose io.autoglm.cuda.tools are in the cuda jar itself (lib-old/REVISION).
 # sampling (SamplingBench all: logprobs and penalties vs the CPU references, 100 constrained requests per schema,
 # batch-64 tok/s with logprobs, penalties and a mask).
+# serve (the sample app on the CUDA backend + bench-serve over HTTP, then bench-serve --direct with the same
+# settings; its bundle is tools/cuda-bundle-serve.sh's, not this one's).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-mkdir -p /tmp/rt && tar -C /tmp/rt -xzf "$here/jre.tgz"
+untar() { tar -C "$2" -xf "$1" 2>/dev/null || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"; }
+mkdir -p /tmp/rt && if [[ -f $here/jre.txz ]]; then untar "$here/jre.txz" /tmp/rt; else tar -C /tmp/rt -xzf "$here/jre.tgz"; fi
 J=/tmp/rt/jre/bin/java
 CP="$here/lib/*"
 # the old jars: lib-old/'s autoglm-core and autoglm-cuda, then lib/'s third-party jars (none of lib/'s autoglm-*)
@@ -133,5 +136,63 @@ if [[ $ST == *,hf,* ]]; then
   echo "== hf_baseline.py ${HF_WHICH:-eager1 eager64}"
   (cd "$here" && timeout ${HF_TIMEOUT:-150} python3 hf_baseline.py ${HF_WHICH:-eager1 eager64} 2>&1 | grep -v Warning | tee $OUT/hf.log | tail -8)
   lap hf
+fi
+if [[ $ST == *,serve,* ]]; then
+  S="${SERVE_SETTINGS:---num-requests 128 --max-concurrency 32 --prompt-len 512 --output-len 128 --ignore-eos --seed 1 --warmup 16 --no-progress}"
+  M=/tmp/work/glm-4-9b-chat-random
+  echo "== serve: sample app, CUDA backend, random glm-4-9b-chat checkpoint; bench-serve $S"
+  mkdir -p /tmp/serve/lib && untar "$here/serve.txz" /tmp/serve
+  # the bundle's classes, back into jars (stored), so multi-release jars and jar-only lookups behave as shipped
+  python3 - /tmp/serve/x /tmp/serve/lib <<'PY'
+import os, sys, zipfile
+src, out = sys.argv[1], sys.argv[2]
+for name in sorted(os.listdir(src)):
+    root = os.path.join(src, name)
+    with zipfile.ZipFile(os.path.join(out, name + ".jar"), "w", zipfile.ZIP_STORED) as z:
+        mf = os.path.join(root, "META-INF", "MANIFEST.MF")
+        if os.path.exists(mf):
+            z.write(mf, "META-INF/MANIFEST.MF")
+        for d, _, files in os.walk(root):
+            for f in files:
+                p = os.path.join(d, f)
+                rel = os.path.relpath(p, root).replace(os.sep, "/")
+                if rel != "META-INF/MANIFEST.MF":
+                    z.write(p, rel)
+PY
+  SCP="/tmp/serve/lib/*"
+  # the CLI runs on the app's classpath, whose SLF4J binding is Logback: without a configuration it logs DEBUG
+  printf '%s\n' '<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender"><target>System.err</target>' \
+    '<encoder><pattern>%level %logger{20} %msg%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root></configuration>' \
+    > /tmp/serve/logback-cli.xml
+  CLI=(-Dlogback.configurationFile=/tmp/serve/logback-cli.xml -cp "$SCP" io.autoglm.examples.cli.AutoGLMCli)
+  export DJL_OFFLINE=true DJL_CACHE_DIR=/tmp/djl RUST_FLAVOR=cpu # the tokenizer jar holds CPU natives only
+  [[ -f $M/model.safetensors ]] || timeout ${SERVE_WRITE_TIMEOUT:-150} $J -cp "$SCP" io.autoglm.cuda.tools.WriteRandomCheckpoint $M
+  lap serve-checkpoint
+  $J -Xmx16g -cp "$SCP" io.autoglm.examples.spring.GlmServerApplication --server.port=18080 --autoglm.model-path=$M \
+    --autoglm.tokenizer-path=/tmp/serve/glm-4-9b-chat-hf --autoglm.backend=cuda ${SERVE_APP_ARGS:-} > $OUT/serve-app.log 2>&1 &
+  app=$!
+  python3 - <<'PY'
+import time, urllib.request
+for _ in range(600):
+    try:
+        if urllib.request.urlopen("http://127.0.0.1:18080/actuator/health/readiness", timeout=2).status == 200:
+            print("app ready"); break
+    except Exception:
+        pass
+    time.sleep(0.25)
+else:
+    print("app NOT ready after 150 s")
+PY
+  grep -m1 "loaded " $OUT/serve-app.log
+  lap serve-start
+  timeout ${SERVE_TIMEOUT:-100} $J "${CLI[@]}" bench-serve --url http://127.0.0.1:18080 $S \
+    --json $OUT/serve-http.json 2>&1 | tee $OUT/serve-http.txt | grep -E "Successful|Failed req|duration|Output token thr|Mean TTFT|P99 TTFT|Mean TPOT|P99 ITL"
+  python3 -c 'import json, urllib.request; print("server engine:", json.load(urllib.request.urlopen("http://127.0.0.1:18080/actuator/autoglm"))["engine"])'
+  kill $app; wait $app
+  lap serve-http
+  timeout ${SERVE_DIRECT_TIMEOUT:-150} $J -Xmx16g "${CLI[@]}" bench-serve --direct $M --backend cuda \
+    --tokenizer /tmp/serve/glm-4-9b-chat-hf $S --json $OUT/serve-direct.json 2>&1 | grep -v "^\[main\] INFO" \
+    | tee $OUT/serve-direct.txt | grep -E "Successful|Failed req|duration|Output token thr|Mean TTFT|P99 TTFT|Mean TPOT|P99 ITL|^engine:"
+  lap serve-direct
 fi
 echo "== done"

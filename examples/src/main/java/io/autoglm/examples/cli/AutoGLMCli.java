@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
       InitRandomCommand.class,
       GenerateCommand.class,
       BenchCommand.class,
+      BenchServeCommand.class,
       ChatCommand.class,
       TokenizeCommand.class,
       RenderChatCommand.class,
