@@ -44,7 +44,7 @@ for j in api-0 tokenizers- jna- commons-compress- json-schema-validator- itu- ja
   cp "$dir"/all/$j*.jar "$dir/lib/" 2>/dev/null || true
 done
 zip -q -d "$dir"/lib/tokenizers-*.jar 'native/lib/linux-aarch64/*' 'native/lib/osx-*' 'native/lib/win-*' >/dev/null || true
-"${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported \
+"${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}/bin/jlink" --add-modules java.base,java.logging,java.management,jdk.unsupported,java.xml \
   --strip-debug --no-header-files --no-man-pages --compress=2 --output "$dir/jre"
 tar -C "$dir" -czf "$dir/jre.tgz" jre && rm -rf "$dir/jre"
 mkdir -p "$dir/fixtures"
