@@ -58,7 +58,7 @@ final class ModelLoader {
     Optional<GlmTokenizer> tokenizer = tokenizer(); // before the device is touched: a bad tokenizer fails fast
     Optional<ComputeBackend> backend = Optional.empty();
     try {
-      backend = c.sharded() ? Optional.empty() : Optional.of(provider.create(backendOptions()));
+      backend = c.sharded() ? Optional.empty() : Optional.of(provider.create(backendOptions(config)));
       return load(config, defaults, provider, backend, tokenizer);
     } catch (RuntimeException | Error e) {
       backend.ifPresent(ComputeBackend::close);
@@ -120,7 +120,7 @@ final class ModelLoader {
         KvCache kv = backend.allocateKv(layout);
         return new Loaded(ModelRunner.single(model, backend, kv), kv, layout);
       }
-      ShardedModel sharded = ShardedModel.load(config, ckpt, parallel(), provider, backendOptions(),
+      ShardedModel sharded = ShardedModel.load(config, ckpt, parallel(), provider, backendOptions(config),
           bytesPerElement -> blocks(config, OptionalLong.empty(), bytesPerElement), c.kvBlockSizeTokens(), progress);
       return new Loaded(sharded, sharded, sharded.kvLayout());
     }
@@ -163,8 +163,15 @@ final class ModelLoader {
     return (int) Math.max(2, Math.min(Integer.MAX_VALUE - 1, tokens / c.kvBlockSizeTokens() + 1));
   }
 
-  private BackendOptions backendOptions() {
-    return new BackendOptions(c.devices(), c.memoryFraction(), c.backendProperties());
+  /**
+   * The builder's backend properties plus {@link StepSize#PROPERTY}: the activation bytes one step of
+   * {@code maxBatchTokens} tokens may need, so a backend can size its per-step scratch (the CUDA arena) for it.
+   */
+  private BackendOptions backendOptions(ModelConfig config) {
+    java.util.Map<String, String> p = new java.util.HashMap<>(c.backendProperties());
+    p.putIfAbsent(StepSize.PROPERTY, Long.toString(StepSize.activationBytes(config, c.maxBatchTokens(),
+        c.maxRunningSequences())));
+    return new BackendOptions(c.devices(), c.memoryFraction(), p);
   }
 
   private ParallelConfig parallel() {

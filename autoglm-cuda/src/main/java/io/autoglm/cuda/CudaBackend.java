@@ -70,6 +70,21 @@ public final class CudaBackend implements ComputeBackend {
   private boolean stepOpen;
   private boolean closed;
 
+  /**
+   * The activation arena when {@code cuda.arenaBytes} is not given: min(8 GB, 15% of free memory), raised to 1.1x
+   * the engine's estimate of one step's activations (property {@code autoglm.stepActivationBytes}, from its
+   * {@code maxBatchTokens}) so that a full step fits, but never above half of free memory (a larger step then fails
+   * with the arena's own message, naming the property to raise).
+   */
+  static long defaultArena(long free, String stepHint) {
+    long arena = Math.min(8L << 30, (long) (free * 0.15));
+    if (stepHint != null) {
+      long need = (long) (Long.parseLong(stepHint.trim()) * 1.1);
+      arena = Math.max(arena, Math.min(need, free / 2));
+    }
+    return arena;
+  }
+
   CudaBackend(BackendOptions options) {
     this.device = options.devices().isEmpty() ? 0 : options.devices().get(0);
     CudaSettings s = CudaSettings.from(options.properties()); // every property checked before the device
@@ -81,7 +96,7 @@ public final class CudaBackend implements ComputeBackend {
       long free = CudaNative.memInfo(ctx)[0];
       this.reservedBytes = (long) (free * (1 - options.memoryFraction()));
       applySettings(s, false);
-      long arena = s.arenaBytes().orElse(Math.min(8L << 30, (long) (free * 0.15)));
+      long arena = s.arenaBytes().orElse(defaultArena(free, options.properties().get("autoglm.stepActivationBytes")));
       stepMemory = new StepMemory(ctx, arena, s.inputArenaBytes(), s.tableBytes());
       this.memory = stepMemory;
       this.splitCounters = CudaNative.malloc(ctx, 4L * SPLIT_COUNTERS);
