@@ -1,6 +1,6 @@
 package io.autoglm.examples.spring;
 
-import io.autoglm.model.RandomCheckpoint;
+import io.autoglm.testkit.RandomCheckpoint;
 import io.autoglm.spring.AutoGLMProvider;
 import java.io.IOException;
 import java.io.UncheckedIOException;

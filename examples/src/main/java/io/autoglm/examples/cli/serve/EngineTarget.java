@@ -8,7 +8,7 @@ import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
 import io.autoglm.TextRequest;
 import io.autoglm.TokenEvent;
-import io.autoglm.tokenizer.ChatPrompt;
+import io.autoglm.ChatPrompt;
 import java.util.ArrayList;
 import java.util.List;
 
