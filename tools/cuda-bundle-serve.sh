@@ -21,25 +21,27 @@ esac
 shared="$root/../shared"
 jdk="${JAVA_HOME:-/usr/lib/jvm/java-17-openjdk-amd64}"
 cd "$root"
-mvn -B -ntp -q -pl autoglm-cuda -am install -DskipTests
+mvn -B -ntp -q -pl autoglm-cuda-bench -am install -DskipTests
 mvn -B -ntp -q -pl examples,examples/spring-app -am package -DskipTests
 rm -rf "$dir" && mkdir -p "$dir/build/x"
 b="$dir/build"
 unzip -q examples/spring-app/target/autoglm-spring-app.jar 'BOOT-INF/*' -d "$b/boot"
 jars=("$b"/boot/BOOT-INF/lib/*.jar)
 jars+=($(ls autoglm-cuda/target/autoglm-cuda-*.jar | grep -v -- '-tests\.jar$'))
+# FastRandomCheckpoint, which WriteRandomCheckpoint calls, lives in the device tools' jar
+jars+=($(ls autoglm-cuda-bench/target/autoglm-cuda-bench-*.jar | grep -v -- '-tests\.jar$'))
 jars+=($(ls examples/target/autoglm-examples-*.jar | grep -v -- '-tests\.jar$'))
 picocli=$(sed -n "s:.*<picocli.version>\(.*\)</picocli.version>.*:\1:p" pom.xml)
 jars+=($(ls ~/.m2/repository/info/picocli/picocli/${picocli:-*}/picocli-*.jar | grep -v sources | tail -1))
 for j in "${jars[@]}"; do
   n=$(basename "$j" .jar)
-  case "$n" in pytorch-*|autoglm-cuda-bench-*) continue ;; esac
+  case "$n" in pytorch-*) continue ;; esac
   mkdir "$b/x/$n" && unzip -q "$j" -d "$b/x/$n"
 done
 rm -rf "$b"/x/tokenizers-*/native/lib/{linux-aarch64,osx-aarch64,osx-x86_64,win-x86_64}
 mkdir -p "$b/x/app-classes" && cp -r "$b"/boot/BOOT-INF/classes/. "$b/x/app-classes/"
 mkdir -p "$b/x/serve-tools"
-"$jdk/bin/javac" -d "$b/x/serve-tools" -cp "$b/x/autoglm-core-0.1.0-SNAPSHOT:$(ls -d "$b"/x/autoglm-cuda-*)" \
+"$jdk/bin/javac" -d "$b/x/serve-tools" -cp "$b/x/autoglm-core-0.1.0-SNAPSHOT:$(ls -d "$b"/x/autoglm-cuda-* | tr '\n' ':')" \
   tools/serve/WriteRandomCheckpoint.java
 mkdir -p "$b/tok/glm-4-9b-chat-hf"
 cp "$shared"/fixtures/tokenizers/glm-4-9b-chat-hf/{tokenizer.json,tokenizer_config.json,generation_config.json} \
