@@ -11,6 +11,14 @@ import java.util.Map;
  * @param properties backend-specific settings, e.g. {@code cuda.cublasPath}
  */
 public record BackendOptions(List<Integer> devices, double memoryFraction, Map<String, String> properties) {
+  /**
+   * The property through which the builder's {@code quantization(...)} reaches the backend: {@code fp8} quantizes
+   * the decoder's linear weights (not embeddings, norms or the LM head) of an unquantized checkpoint to block-scaled
+   * FP8 (E4M3, 128×128 blocks, {@link io.autoglm.safetensors.BlockScale}) as they load. Absent: weights stay as
+   * stored (an FP8 checkpoint stays FP8).
+   */
+  public static final String QUANTIZATION = "autoglm.quantization";
+
   public BackendOptions {
     devices = List.copyOf(devices);
     properties = Map.copyOf(properties);

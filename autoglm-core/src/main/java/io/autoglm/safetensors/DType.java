@@ -9,7 +9,9 @@ public enum DType {
   F16(2),
   BF16(2),
   I64(8),
-  I32(4);
+  I32(4),
+  /** OCP FP8 E4M3 ("e4m3fn": no infinities, 0x7F/0xFF are NaN, max 448), stored with a {@link BlockScale}. */
+  F8_E4M3(1);
 
   private final int sizeBytes;
 
@@ -24,6 +26,11 @@ public enum DType {
   /** True for the floating point types that weights may be stored in. */
   public boolean isFloat() {
     return this == F32 || this == F16 || this == BF16;
+  }
+
+  /** True for the 8-bit float type of block-scaled FP8 checkpoints. */
+  public boolean isFp8() {
+    return this == F8_E4M3;
   }
 
   public static Optional<DType> fromHeader(String name) {
