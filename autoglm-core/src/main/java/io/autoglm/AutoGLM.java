@@ -66,9 +66,12 @@ public final class AutoGLM implements AutoCloseable {
    * @param vocabSize rows of the embedding (often more than the tokenizer has ids)
    * @param dtype the checkpoint's stated dtype, e.g. {@code bfloat16} (informational)
    * @param eosTokenIds the ids that end generation (generation_config.json and config.json together)
+   * @param quantization how the weights are quantized: {@code none}, {@code fp8 e4m3, 128×128 blocks (checkpoint)}
+   *     for an FP8 checkpoint, or {@code ... (quantized at load)} with {@code Builder.quantization("fp8")}
    */
   public record ModelInfo(String architecture, int numLayers, int hiddenSize, int numHeads, int numKvHeads,
-      int headDim, int vocabSize, int maxPositionEmbeddings, String dtype, List<Integer> eosTokenIds) {
+      int headDim, int vocabSize, int maxPositionEmbeddings, String dtype, List<Integer> eosTokenIds,
+      String quantization) {
     public ModelInfo {
       eosTokenIds = List.copyOf(eosTokenIds);
     }
@@ -113,7 +116,7 @@ public final class AutoGLM implements AutoCloseable {
   public ModelInfo config() {
     return new ModelInfo(config.architecture().className(), config.numLayers(), config.hiddenSize(),
         config.numHeads(), config.numKvHeads(), config.headDim(), config.vocabSize(), config.maxPositionEmbeddings(),
-        config.dtype(), generationDefaults.eosTokenIds());
+        config.dtype(), generationDefaults.eosTokenIds(), ModelLoader.quantization(config, engineConfig));
   }
 
   /** The settings it was loaded with. */

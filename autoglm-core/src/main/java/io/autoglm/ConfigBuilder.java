@@ -167,6 +167,24 @@ abstract class ConfigBuilder {
     return set("pipelineParallel", n);
   }
 
+  /** The values {@link #quantization} takes. */
+  static final java.util.Set<String> QUANTIZATIONS = java.util.Set.of("fp8");
+
+  /**
+   * Quantizes the weights as they load: {@code "fp8"} stores the decoder's linear layers (q/k/v/o, gate/up, down,
+   * experts; not embeddings, norms, the router or lm_head) as FP8 E4M3 in 128×128 blocks, each block scaled by its
+   * largest magnitude / 448 (see docs/fp8.md). On a checkpoint that is already FP8 it changes nothing. The CPU
+   * backend, which computes in fp32, quantizes and dequantizes again: the reference of what an FP8 backend computes.
+   * Reaches the backend as the backend property {@value io.autoglm.backend.BackendOptions#QUANTIZATION}. Default:
+   * weights as stored.
+   */
+  public AutoGLM.Builder quantization(String scheme) {
+    if (scheme != null && !QUANTIZATIONS.contains(scheme)) {
+      throw new IllegalArgumentException("quantization (" + scheme + ") must be one of " + QUANTIZATIONS);
+    }
+    return set("quantization", scheme);
+  }
+
   /** A backend-specific setting, e.g. {@code cuda.cublasPath}; each key once. */
   public AutoGLM.Builder backendProperty(String key, String value) {
     if (key == null || value == null) {
@@ -184,7 +202,8 @@ abstract class ConfigBuilder {
   /**
    * The checked configuration; the builder stays usable.
    *
-   * @throws IllegalStateException when modelPath is unset or metrics and meterRegistry are both set
+   * @throws IllegalStateException when modelPath is unset, metrics and meterRegistry are both set, or quantization
+   *     contradicts the backend property it sets
    * @throws IllegalArgumentException for a value out of range (the message names the setting)
    */
   public EngineConfig config() {
@@ -193,13 +212,21 @@ abstract class ConfigBuilder {
       throw new IllegalStateException("set metrics(…) or meterRegistry(…), not both; metrics is " + given.get("metrics")
           + ", meterRegistry is " + given.get("meterRegistry"));
     }
+    Map<String, String> properties = new HashMap<>(backendProperties);
+    this.<String>get("quantization").ifPresent(q -> {
+      String before = properties.putIfAbsent(io.autoglm.backend.BackendOptions.QUANTIZATION, q);
+      if (before != null && !before.equals(q)) {
+        throw new IllegalStateException("quantization (" + q + ") contradicts backendProperty "
+            + io.autoglm.backend.BackendOptions.QUANTIZATION + " = " + before);
+      }
+    });
     return new EngineConfig(modelPath, get("backend"), get("tokenizerPath"), get("modelId"),
         intOr("kvBlockSizeTokens", 16), optionalInt("kvBlocks"), this.<Long>get("kvCacheBytes").orElse(1L << 30),
         this.<Double>get("memoryFraction").orElse(0.9), intOr("maxRunningSequences", 256),
         intOr("maxBatchTokens", 2048), intOr("maxWaitingRequests", 4096), optionalInt("maxModelLen"),
         this.<Boolean>get("prefixCaching").orElse(true), this.<Boolean>get("logPrompts").orElse(false),
         intOr("tensorParallel", 1), intOr("pipelineParallel", 1), this.<List<Integer>>get("devices").orElse(List.of()),
-        backendProperties);
+        properties);
   }
 
   /** The SPIs given, each empty when unset (the loader then asks ServiceLoader or uses the default). */

@@ -110,7 +110,7 @@ final class ModelLoader {
         LOG.info("loaded {}/{} layers of {}", done, total, c.modelPath());
       }
     };
-    try (Checkpoint ckpt = Checkpoint.open(c.modelPath())) {
+    try (Checkpoint ckpt = Checkpoint.open(c.modelPath(), config.quantization())) {
       UnusedTensors.warning(config, ckpt.tensorNames(), c.modelPath()).ifPresent(LOG::warn);
       if (single.isPresent()) {
         ComputeBackend backend = single.get();
@@ -172,6 +172,18 @@ final class ModelLoader {
     p.putIfAbsent(StepSize.PROPERTY, Long.toString(StepSize.activationBytes(config, c.maxBatchTokens(),
         c.maxRunningSequences())));
     return new BackendOptions(c.devices(), c.memoryFraction(), p);
+  }
+
+  /**
+   * How the loaded weights are quantized, for {@link AutoGLM.ModelInfo}: the checkpoint's own FP8 blocks, FP8 at load,
+   * or {@code none}.
+   */
+  static String quantization(ModelConfig config, EngineConfig c) {
+    if (config.quantization().isPresent()) {
+      return config.quantization().get() + " (checkpoint)";
+    }
+    return c.backendProperties().containsKey(BackendOptions.QUANTIZATION)
+        ? io.autoglm.safetensors.Fp8Scheme.PUBLISHED + " (quantized at load)" : "none";
   }
 
   private ParallelConfig parallel() {

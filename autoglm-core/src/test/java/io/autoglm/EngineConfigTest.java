@@ -68,4 +68,22 @@ class EngineConfigTest {
     assertEquals("kvBlocks (1) must be >= 2 (block 0 is reserved); leave it unset to size the cache from memory",
         assertThrows(IllegalArgumentException.class, () -> AutoGLM.builder().kvBlocks(1)).getMessage());
   }
+
+  @Test
+  void quantizationReachesTheBackendAsItsPropertyAndRefusesOtherValues() {
+    EngineConfig c = AutoGLM.builder().modelPath(MODEL).quantization("fp8").config();
+    assertEquals(Map.of("autoglm.quantization", "fp8"), c.backendProperties());
+    assertEquals(Map.of(), AutoGLM.builder().modelPath(MODEL).config().backendProperties());
+    assertEquals("quantization (int8) must be one of [fp8]", assertThrows(IllegalArgumentException.class,
+        () -> AutoGLM.builder().quantization("int8")).getMessage());
+    assertEquals("quantization must not be null", assertThrows(IllegalArgumentException.class,
+        () -> AutoGLM.builder().quantization(null)).getMessage());
+    assertEquals("quantization was already set to fp8; cannot set it to fp8", assertThrows(
+        IllegalStateException.class, () -> AutoGLM.builder().quantization("fp8").quantization("fp8")).getMessage());
+    assertEquals("quantization (fp8) contradicts backendProperty autoglm.quantization = int4", assertThrows(
+        IllegalStateException.class, () -> AutoGLM.builder().modelPath(MODEL).quantization("fp8")
+            .backendProperty("autoglm.quantization", "int4").config()).getMessage());
+    assertEquals(Map.of("autoglm.quantization", "fp8"), AutoGLM.builder().modelPath(MODEL).quantization("fp8")
+        .backendProperty("autoglm.quantization", "fp8").config().backendProperties());
+  }
 }

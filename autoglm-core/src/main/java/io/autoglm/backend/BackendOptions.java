@@ -27,6 +27,19 @@ public record BackendOptions(List<Integer> devices, double memoryFraction, Map<S
     }
   }
 
+  /**
+   * Whether {@link #QUANTIZATION} asks for FP8 quantization at load.
+   *
+   * @throws IllegalArgumentException when the property holds a value other than {@code fp8}
+   */
+  public boolean quantizeFp8() {
+    String q = properties.get(QUANTIZATION);
+    if (q != null && !q.equals("fp8")) {
+      throw new IllegalArgumentException("backend property " + QUANTIZATION + " (" + q + ") must be fp8 or absent");
+    }
+    return q != null;
+  }
+
   public static BackendOptions defaults() {
     return new BackendOptions(List.of(), 0.9, Map.of());
   }

@@ -27,6 +27,19 @@ public interface ComputeBackend extends AutoCloseable {
     throw new UnsupportedOperationException(name() + " backend does not implement fusedWeight");
   }
 
+  /**
+   * The weight of one of the decoder's linear layers (y = x·Wᵀ: q/k/v, o_proj, gate_up or gate and up, down_proj,
+   * the shared experts'), from one or more row blocks as {@link #fusedWeight} takes them; the model calls
+   * {@link #weight}/{@link #fusedWeight} for everything else (embeddings, norms, biases, router, lm_head). Blocks may
+   * be F8_E4M3 with a {@link io.autoglm.safetensors.BlockScale}, or a mix of FP8 and unquantized. With
+   * {@link BackendOptions#QUANTIZATION} {@code fp8}, a backend quantizes each unquantized block on its own (blocks
+   * laid from the block's first row and column, as {@link io.autoglm.safetensors.Fp8#quantize}) — the routed
+   * experts' projections in {@link #moeWeights} too. Default: {@code weight} or {@code fusedWeight}, as stored.
+   */
+  default Tensor linearWeight(List<TensorSlice> rowBlocks) {
+    return rowBlocks.size() == 1 ? weight(rowBlocks.get(0)) : fusedWeight(rowBlocks);
+  }
+
   /** Copies (or maps) one MoE layer's router and routed experts onto the backend. */
   default MoeWeights moeWeights(MoeSlices slices) {
     throw new UnsupportedOperationException(name() + " backend does not implement moeWeights (mixture of experts)");

@@ -106,6 +106,27 @@ public final class CheckpointLayout {
   }
 
   /**
+   * The decoder layers' linear weights, which FP8 checkpoints store quantized and {@code LayerWeights} hands to
+   * {@link io.autoglm.backend.ComputeBackend#linearWeight} (or, for routed experts, {@code moeWeights}): q/k/v/o_proj,
+   * gate_up_proj or gate_proj and up_proj, down_proj, of dense MLPs, routed experts and shared experts. Not the
+   * embeddings, norms, biases, the router ({@code mlp.gate}), lm_head or the multi-token-prediction layers.
+   */
+  public static java.util.Set<String> linearWeights(ModelConfig c) {
+    java.util.Set<String> out = new java.util.LinkedHashSet<>();
+    Map<String, long[]> mtp = mtpTensors(c);
+    for (String name : tensors(c).keySet()) {
+      if (!mtp.containsKey(name) && name.startsWith("model.layers.") && LINEAR.matcher(name).matches()) {
+        out.add(name);
+      }
+    }
+    return out;
+  }
+
+  private static final java.util.regex.Pattern LINEAR = java.util.regex.Pattern.compile(
+      "model\\.layers\\.\\d+\\.(self_attn\\.[qkvo]_proj|mlp\\.(shared_experts\\.|experts\\.\\d+\\.)?"
+          + "(gate_up|gate|up|down)_proj)\\.weight");
+
+  /**
    * Weight elements one decode token reads: every decoder tensor except the embedding table (one row of it is
    * read), counting only {@code num_experts_per_tok} of the routed experts and none of the MTP layers.
    */

@@ -158,6 +158,26 @@ final class ConfigReader {
     return Optional.of(out);
   }
 
+  /** A list of strings, absent or null giving empty. */
+  Optional<List<String>> optionalStringList(String key) {
+    if (!present(key)) {
+      return Optional.empty();
+    }
+    JsonElement e = o.get(key);
+    if (!e.isJsonArray()) {
+      throw new ModelLoadException(prefix + key + " (" + show(e) + ") must be a list of strings or null");
+    }
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < e.getAsJsonArray().size(); i++) {
+      JsonElement item = e.getAsJsonArray().get(i);
+      if (!item.isJsonPrimitive() || !item.getAsJsonPrimitive().isString()) {
+        throw new ModelLoadException(prefix + key + "[" + i + "] (" + show(item) + ") must be a string");
+      }
+      out.add(item.getAsString());
+    }
+    return Optional.of(out);
+  }
+
   /** The first element of a list of strings ({@code architectures}). */
   Optional<String> firstString(String key) {
     if (!present(key)) {

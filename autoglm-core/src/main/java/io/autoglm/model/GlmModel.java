@@ -64,7 +64,7 @@ public final class GlmModel {
       LoadProgress progress) {
     long h = c.hiddenSize();
     Optional<Tensor> embed = part.embeds()
-        ? Optional.of(weight(backend, source.load("model.embed_tokens.weight", c.vocabSize(), h)))
+        ? Optional.of(weight(backend, unquantized(source.load("model.embed_tokens.weight", c.vocabSize(), h))))
         : Optional.empty();
     List<LayerWeights> layers = new ArrayList<>();
     for (int i = part.firstLayer(); i < part.endLayer(); i++) {
@@ -74,12 +74,28 @@ public final class GlmModel {
     Optional<Tensor> norm = Optional.empty();
     Optional<Tensor> head = Optional.empty();
     if (part.hasHead()) {
-      norm = Optional.of(weight(backend, source.load("model.norm.weight", h)));
+      norm = Optional.of(weight(backend, unquantized(source.load("model.norm.weight", h))));
       boolean tied = c.tieWordEmbeddings() && !source.contains("lm_head.weight");
       head = Optional.of(tied && embed.isPresent() ? embed.get()
-          : weight(backend, source.load(tied ? "model.embed_tokens.weight" : "lm_head.weight", c.vocabSize(), h)));
+          : weight(backend, unquantized(source.load(tied ? "model.embed_tokens.weight" : "lm_head.weight",
+              c.vocabSize(), h))));
     }
     return new GlmModel(c, part, embed, norm, head, List.copyOf(layers));
+  }
+
+  /**
+   * {@code parts}, checked to be unquantized: published FP8 checkpoints quantize only the decoder's linear layers,
+   * never an embedding, a norm, a bias, the router or lm_head, which the model reads as plain fp32/bf16 tensors.
+   */
+  static List<TensorSlice> unquantized(List<TensorSlice> parts) {
+    for (TensorSlice t : parts) {
+      if (t.dtype().isFp8()) {
+        throw new io.autoglm.ModelLoadException(String.format("tensor %s in %s has dtype F8_E4M3; expected F32, F16 "
+            + "or BF16: only the decoder's linear layers (q/k/v/o_proj, gate/up/down_proj, experts) may be FP8",
+            t.name(), t.file()));
+      }
+    }
+    return parts;
   }
 
   /** One slice as is; several concatenated along dim 0. */

@@ -44,13 +44,14 @@ record LayerWeights(
     boolean sandwich = c.architecture().sandwichNorms();
     return new LayerWeights(
         load(src, backend, p + "input_layernorm.weight", h),
-        fused(src, backend, p + "self_attn.", ".weight", c.qSize(), c.kvSize(), h),
+        backend.linearWeight(qkv(src, p + "self_attn.", ".weight", c.qSize(), c.kvSize(), h)),
         c.attentionBias()
-            ? Optional.of(fused(src, backend, p + "self_attn.", ".bias", c.qSize(), c.kvSize()))
+            ? Optional.of(backend.fusedWeight(GlmModel.unquantized(qkv(src, p + "self_attn.", ".bias", c.qSize(),
+                c.kvSize()))))
             : Optional.empty(),
         qkNorm(c, src, backend, p + "self_attn.q_norm.weight"),
         qkNorm(c, src, backend, p + "self_attn.k_norm.weight"),
-        load(src, backend, p + "self_attn.o_proj.weight", h, c.qSize()),
+        linear(src, backend, p + "self_attn.o_proj.weight", h, c.qSize()),
         sandwich ? Optional.of(load(src, backend, p + "post_self_attn_layernorm.weight", h)) : Optional.empty(),
         load(src, backend, p + "post_attention_layernorm.weight", h),
         feedForward(c, src, backend, layer),
@@ -61,8 +62,8 @@ record LayerWeights(
    * q_proj, k_proj and v_proj (weights, or with no {@code cols} the biases) stacked into one tensor, so that one GEMM
    * (one GEMV in decode) computes all three; the model takes q, k and v back as column ranges of its output.
    */
-  private static Tensor fused(WeightSource src, ComputeBackend backend, String prefix, String suffix, long qRows,
-      long kvRows, long... cols) {
+  private static List<TensorSlice> qkv(WeightSource src, String prefix, String suffix, long qRows, long kvRows,
+      long... cols) {
     List<TensorSlice> parts = new ArrayList<>();
     for (String name : List.of("q_proj", "k_proj", "v_proj")) {
       long[] shape = new long[1 + cols.length];
@@ -70,7 +71,7 @@ record LayerWeights(
       System.arraycopy(cols, 0, shape, 1, cols.length);
       parts.addAll(src.load(prefix + name + suffix, shape));
     }
-    return backend.fusedWeight(parts);
+    return parts;
   }
 
   private static Optional<Tensor> qkNorm(ModelConfig c, WeightSource src, ComputeBackend backend, String name) {
@@ -97,8 +98,10 @@ record LayerWeights(
       experts.add(new ExpertSlices(one(src, x + "gate_proj.weight", i, h), one(src, x + "up_proj.weight", i, h),
           one(src, x + "down_proj.weight", h, i)));
     }
-    MoeSlices slices = new MoeSlices(one(src, p + "gate.weight", m.numRoutedExperts(), h),
-        one(src, p + "gate.e_score_correction_bias", m.numRoutedExperts()), experts);
+    MoeSlices slices = new MoeSlices(
+        GlmModel.unquantized(List.of(one(src, p + "gate.weight", m.numRoutedExperts(), h))).get(0),
+        GlmModel.unquantized(List.of(one(src, p + "gate.e_score_correction_bias", m.numRoutedExperts()))).get(0),
+        experts);
     Optional<Dense> shared = m.numSharedExperts() == 0 ? Optional.empty()
         : Optional.of(dense(c, src, backend, p + "shared_experts.", m.sharedIntermediateSize()));
     return new Experts(backend.moeWeights(slices), shared);
@@ -109,17 +112,23 @@ record LayerWeights(
     long h = c.hiddenSize();
     Tensor gateUp;
     if (c.architecture().fusedGateUp()) {
-      gateUp = load(src, backend, p + "gate_up_proj.weight", 2 * intermediate, h);
+      gateUp = linear(src, backend, p + "gate_up_proj.weight", 2 * intermediate, h);
     } else {
       List<TensorSlice> parts = new ArrayList<>(src.load(p + "gate_proj.weight", intermediate, h));
       parts.addAll(src.load(p + "up_proj.weight", intermediate, h));
-      gateUp = backend.fusedWeight(parts);
+      gateUp = backend.linearWeight(parts);
     }
-    return new Dense(gateUp, load(src, backend, p + "down_proj.weight", h, intermediate));
+    return new Dense(gateUp, linear(src, backend, p + "down_proj.weight", h, intermediate));
   }
 
+  /** A norm weight: never quantized. */
   private static Tensor load(WeightSource src, ComputeBackend backend, String name, long... shape) {
-    return GlmModel.weight(backend, src.load(name, shape));
+    return GlmModel.weight(backend, GlmModel.unquantized(src.load(name, shape)));
+  }
+
+  /** A linear layer's weight, as stored (FP8 or not) or quantized by the backend ({@link ComputeBackend#linearWeight}). */
+  private static Tensor linear(WeightSource src, ComputeBackend backend, String name, long... shape) {
+    return backend.linearWeight(src.load(name, shape));
   }
 
   /** A tensor every rank loads as one slice (the router, an expert's projections). */

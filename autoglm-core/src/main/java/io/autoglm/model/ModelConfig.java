@@ -2,6 +2,7 @@ package io.autoglm.model;
 
 import com.google.gson.JsonObject;
 import io.autoglm.ModelLoadException;
+import io.autoglm.safetensors.Fp8Scheme;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -46,6 +47,8 @@ import java.util.Optional;
  * @param useQkNorm whether attention RMS-normalises each query and key head before RoPE ({@code use_qk_norm},
  *     GLM4-MoE only)
  * @param moe the mixture-of-experts settings; present exactly for {@link Architecture#mixtureOfExperts()}
+ * @param quantization how the checkpoint's weights are quantized ({@code quantization_config}, read by
+ *     {@link QuantizationConfig}); empty for an unquantized checkpoint
  */
 public record ModelConfig(
     Architecture architecture,
@@ -65,7 +68,8 @@ public record ModelConfig(
     String dtype,
     List<Integer> eosTokenIds,
     boolean useQkNorm,
-    Optional<MoeConfig> moe) {
+    Optional<MoeConfig> moe,
+    Optional<Fp8Scheme> quantization) {
 
   public ModelConfig {
     positive("hidden_size", hiddenSize);
@@ -99,6 +103,16 @@ public record ModelConfig(
       throw new ModelLoadException("use_qk_norm (true) is only supported for Glm4MoeForCausalLM, got "
           + architecture.className());
     }
+  }
+
+  /** An unquantized checkpoint's config. */
+  public ModelConfig(Architecture architecture, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+      int numKvHeads, int headDim, int vocabSize, double rmsNormEps, double ropeTheta, int rotaryDim,
+      int maxPositionEmbeddings, boolean attentionBias, boolean tieWordEmbeddings, String dtype,
+      List<Integer> eosTokenIds, boolean useQkNorm, Optional<MoeConfig> moe) {
+    this(architecture, hiddenSize, intermediateSize, numLayers, numHeads, numKvHeads, headDim, vocabSize,
+        rmsNormEps, ropeTheta, rotaryDim, maxPositionEmbeddings, attentionBias, tieWordEmbeddings, dtype,
+        eosTokenIds, useQkNorm, moe, Optional.empty());
   }
 
   /** A dense GLM or GLM4 config: no q/k norms, no experts. */
@@ -174,7 +188,8 @@ public record ModelConfig(
         dtype,
         o.optionalIntList("eos_token_id", 0).orElse(moe ? List.of() : GLM_EOS),
         moe && o.optionalBoolean("use_qk_norm", false),
-        moe ? Optional.of(MoeConfig.fromJson(o)) : Optional.empty());
+        moe ? Optional.of(MoeConfig.fromJson(o)) : Optional.empty(),
+        QuantizationConfig.read(o));
   }
 
   private static void ropeType(ConfigReader rope) {

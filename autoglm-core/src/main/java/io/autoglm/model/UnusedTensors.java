@@ -1,5 +1,6 @@
 package io.autoglm.model;
 
+import io.autoglm.safetensors.Fp8Scheme;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -18,7 +19,8 @@ import java.util.regex.Pattern;
  *       ({@code Glm4MoePreTrainedModel._keys_to_ignore_on_load_unexpected}: GLM-4.5-Air's and GLM-4.5's MTP layer);
  *   <li>rotary {@code inv_freq} buffers ({@code *.rotary_emb.inv_freq}), which transformers recomputes.
  * </ul>
- * With tied embeddings a stored {@code lm_head.weight} counts as used: {@link GlmModel} loads it.
+ * With tied embeddings a stored {@code lm_head.weight} counts as used: {@link GlmModel} loads it; so does the
+ * block scale {@code X_scale_inv} of a used FP8 weight {@code X}.
  */
 public final class UnusedTensors {
   /** How many names a warning lists before it gives the count of the rest. */
@@ -33,8 +35,10 @@ public final class UnusedTensors {
     Set<String> used = CheckpointLayout.tensors(c).keySet();
     List<String> unused = new ArrayList<>();
     for (String name : stored) {
-      if (!used.contains(name) && !ignoredByTransformers(c, name)
-          && !(c.tieWordEmbeddings() && name.equals("lm_head.weight"))) {
+      String weight = name.endsWith(Fp8Scheme.SCALE_SUFFIX)
+          ? name.substring(0, name.length() - Fp8Scheme.SCALE_SUFFIX.length()) : name;
+      if (!used.contains(weight) && !ignoredByTransformers(c, weight)
+          && !(c.tieWordEmbeddings() && weight.equals("lm_head.weight"))) {
         unused.add(name);
       }
     }

@@ -19,6 +19,17 @@ public record BlockScale(TensorSlice scaleInv, int blockRows, int blockCols) {
     }
   }
 
+  /** Scale element {@code i} (row-major) as fp32. */
+  public static float value(TensorSlice scaleInv, int i) {
+    return scaleInv.dtype() == DType.F32 ? scaleInv.data().getFloat(i * 4)
+        : Float.intBitsToFloat((scaleInv.data().getShort(i * 2) & 0xffff) << 16);
+  }
+
+  /** The scale of weight element (r, c). */
+  public float at(int r, int c) {
+    return value(scaleInv, (r / blockRows) * scaleInv.dim(1) + c / blockCols);
+  }
+
   @Override
   public String toString() {
     return "scale " + scaleInv.name() + " per " + blockRows + "×" + blockCols;

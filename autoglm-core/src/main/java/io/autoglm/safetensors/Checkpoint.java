@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -14,7 +15,8 @@ import java.util.Set;
  *
  * <p>Invariants after {@link #open}: every file read lies inside the model folder ({@link ModelFolder}); each tensor
  * is stored in exactly one shard, the one the index names; the checkpoint's tensors are all the tensors of the shards
- * the index names (as transformers loads them), including any the index leaves out.
+ * the index names (as transformers loads them), including any the index leaves out; FP8 tensors and their scales
+ * pass {@link Fp8Tensors}' checks for the checkpoint's {@link Fp8Scheme}.
  */
 public final class Checkpoint implements AutoCloseable {
   public static final String SINGLE_FILE = "model.safetensors";
@@ -23,14 +25,26 @@ public final class Checkpoint implements AutoCloseable {
   private final Path dir;
   private final Map<String, SafetensorsFile> byTensor;
   private final Map<Path, SafetensorsFile> files;
+  private final Optional<Fp8Scheme> fp8;
 
-  private Checkpoint(Path dir, Map<String, SafetensorsFile> byTensor, Map<Path, SafetensorsFile> files) {
+  private Checkpoint(Path dir, Map<String, SafetensorsFile> byTensor, Map<Path, SafetensorsFile> files,
+      Optional<Fp8Scheme> fp8) {
     this.dir = dir;
     this.byTensor = byTensor;
     this.files = files;
+    this.fp8 = fp8;
   }
 
+  /** Opens a checkpoint whose FP8 tensors, if any, are in the published 128 × 128 blocks. */
   public static Checkpoint open(Path dir) {
+    return open(dir, Optional.of(Fp8Scheme.PUBLISHED));
+  }
+
+  /**
+   * Opens a checkpoint; {@code fp8} is config.json's {@code quantization_config} (empty: the checkpoint may hold no
+   * F8_E4M3 tensor).
+   */
+  public static Checkpoint open(Path dir, Optional<Fp8Scheme> fp8) {
     Path index = ModelFolder.file(dir, INDEX_FILE);
     Path single = ModelFolder.file(dir, SINGLE_FILE);
     Map<Path, SafetensorsFile> files = new LinkedHashMap<>();
@@ -53,11 +67,12 @@ public final class Checkpoint implements AutoCloseable {
           }
         }
       }
+      Fp8Tensors.check(byTensor, fp8, dir);
     } catch (RuntimeException e) {
       files.values().forEach(SafetensorsFile::close);
       throw e;
     }
-    return new Checkpoint(dir, byTensor, files);
+    return new Checkpoint(dir, byTensor, files, fp8);
   }
 
   private static void openShards(Path dir, Path index, Map<Path, SafetensorsFile> files) {
@@ -80,6 +95,11 @@ public final class Checkpoint implements AutoCloseable {
     return dir;
   }
 
+  /** The FP8 block layout the checkpoint was opened with. */
+  public Optional<Fp8Scheme> fp8() {
+    return fp8;
+  }
+
   public Set<String> tensorNames() {
     return byTensor.keySet();
   }
@@ -88,38 +108,54 @@ public final class Checkpoint implements AutoCloseable {
     return byTensor.containsKey(name);
   }
 
-  /** Maps a tensor, checking its shape. */
+  /**
+   * Maps a weight, checking its shape: F32, F16 or BF16, or F8_E4M3 with its {@link BlockScale} attached (the
+   * scale's values checked).
+   */
   public TensorSlice tensor(String name, long... expectedShape) {
     SafetensorsFile f = byTensor.get(name);
     if (f == null) {
       throw new ModelLoadException("tensor " + name + " is missing from checkpoint " + dir);
     }
-    TensorSlice t = f.tensor(name);
-    if (!Arrays.equals(t.shape(), expectedShape)) {
+    HeaderParser.Tensor h = f.entry(name);
+    if (!Arrays.equals(h.shape(), expectedShape)) {
       throw new ModelLoadException(String.format("tensor %s in %s has shape %s, expected %s from config.json",
-          name, f.file(), Arrays.toString(t.shape()), Arrays.toString(expectedShape)));
+          name, f.file(), Arrays.toString(h.shape()), Arrays.toString(expectedShape)));
     }
+    if (h.dtype().isFp8()) {
+      return fp8Tensor(name, f);
+    }
+    TensorSlice t = f.tensor(name);
     if (!t.dtype().isFloat()) {
-      throw new ModelLoadException(String.format("tensor %s in %s has dtype %s, expected a weight type (F32, F16, BF16)",
-          name, f.file(), t.dtype()));
+      throw new ModelLoadException(String.format("tensor %s in %s has dtype %s, expected a weight type (F32, F16, "
+          + "BF16, or F8_E4M3 with a scale)", name, f.file(), t.dtype()));
     }
     return t;
   }
 
-  /** Maps a tensor of any shape (reference data, not weights). */
+  /** An F8_E4M3 tensor (checked by {@link Fp8Tensors#check} when the checkpoint opened) with its scale. */
+  private TensorSlice fp8Tensor(String name, SafetensorsFile f) {
+    HeaderParser.Tensor h = f.entry(name);
+    String scaleName = name + Fp8Scheme.SCALE_SUFFIX;
+    TensorSlice scale = byTensor.get(scaleName).tensor(scaleName);
+    return Fp8Tensors.withScale(name, f.file(), h.shape().clone(), f.map(name), scale, fp8.orElseThrow());
+  }
+
+  /** Maps a tensor of any shape (reference data, not weights); an F8_E4M3 one with its scale. */
   public TensorSlice tensorAnyShape(String name) {
     SafetensorsFile f = byTensor.get(name);
     if (f == null) {
       throw new ModelLoadException("tensor " + name + " is missing from checkpoint " + dir);
     }
-    return f.tensor(name);
+    return f.entry(name).dtype().isFp8() ? fp8Tensor(name, f) : f.tensor(name);
   }
 
   /** Total bytes of all tensors as stored. */
   public long storedBytes() {
     long total = 0;
     for (String n : byTensor.keySet()) {
-      total += byTensor.get(n).tensor(n).data().capacity();
+      HeaderParser.Tensor h = byTensor.get(n).entry(n);
+      total += h.end() - h.start();
     }
     return total;
   }

@@ -201,21 +201,39 @@ public final class SafetensorsFile implements AutoCloseable {
     return metadata;
   }
 
-  /** Maps one tensor. The mapping stays valid after this file is closed. */
-  public TensorSlice tensor(String name) {
+  /** One tensor's header entry (dtype, shape, offsets), without mapping it. */
+  HeaderParser.Tensor entry(String name) {
     HeaderParser.Tensor e = entries.get(name);
     if (e == null) {
       throw new ModelLoadException("tensor " + name + " is not in safetensors file " + file);
     }
+    return e;
+  }
+
+  /**
+   * Maps one tensor. The mapping stays valid after this file is closed. An F8_E4M3 tensor needs its block scale,
+   * which lies in another tensor (perhaps another shard): {@link Checkpoint#tensor} maps it with its scale.
+   */
+  public TensorSlice tensor(String name) {
+    HeaderParser.Tensor e = entry(name);
+    if (e.dtype().isFp8()) {
+      throw new ModelLoadException(String.format("safetensors file %s, tensor %s: an F8_E4M3 tensor is read with "
+          + "its %s scale, through Checkpoint.tensor", file, name, Fp8Scheme.SCALE_SUFFIX));
+    }
+    return new TensorSlice(name, file, e.dtype(), e.shape().clone(), map(name));
+  }
+
+  /** Maps one tensor's bytes (little-endian, any dtype). */
+  ByteBuffer map(String name) {
+    HeaderParser.Tensor e = entry(name);
     long len = e.end() - e.start();
     if (len > Integer.MAX_VALUE) {
       throw new ModelLoadException(String.format(
           "safetensors file %s, tensor %s: %d bytes exceeds the 2 GiB limit of one mapping", file, name, len));
     }
     try {
-      ByteBuffer mapped = len == 0 ? ByteBuffer.allocateDirect(0)
+      return len == 0 ? ByteBuffer.allocateDirect(0)
           : channel.map(FileChannel.MapMode.READ_ONLY, dataStart + e.start(), len);
-      return new TensorSlice(name, file, e.dtype(), e.shape().clone(), mapped);
     } catch (IOException ex) {
       throw new ModelLoadException("cannot map tensor " + name + " of safetensors file " + file + ": " + ex, ex);
     }

@@ -1,9 +1,14 @@
 package io.autoglm.safetensors;
 
+import io.autoglm.ModelLoadException;
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
 
-/** Converts F16 and BF16 elements to fp32, in Java (DJL cannot hold BF16 tensors). */
+/**
+ * Converts F16, BF16 and block-scaled F8_E4M3 elements to fp32, in Java (DJL cannot hold BF16 tensors). An FP8
+ * element dequantizes to {@code Fp8.decode(q) × scale} in one fp32 multiplication, exactly as torch's
+ * {@code q.float() * scale}; a NaN code ({@code 0x7F}, {@code 0xFF}) is refused, naming the tensor and the element.
+ */
 public final class Widening {
   private Widening() {}
 
@@ -27,8 +32,30 @@ public final class Widening {
           dst.put(halfToFloat(data.getShort((first + i) * 2)));
         }
       }
+      case F8_E4M3 -> dequantize(src, first, count, dst);
       default -> throw new IllegalArgumentException("tensor " + src.name() + ": dtype " + src.dtype()
-          + " is not a weight type (F32, F16, BF16)");
+          + " is not a weight type (F32, F16, BF16, F8_E4M3)");
+    }
+  }
+
+  private static void dequantize(TensorSlice src, int first, int count, FloatBuffer dst) {
+    BlockScale scale = src.scale().orElseThrow();
+    ByteBuffer data = src.data();
+    int cols = src.dim(1);
+    int end = first + count;
+    for (int i = first; i < end; ) {
+      int r = i / cols;
+      int c = i % cols;
+      int runEnd = Math.min(end, Math.min(r * cols + cols, r * cols + (c / scale.blockCols() + 1) * scale.blockCols()));
+      float s = scale.at(r, c); // one scale for the run of this row within one block
+      for (; i < runEnd; i++) {
+        byte q = data.get(i);
+        if ((q & 0x7f) == 0x7f) {
+          throw new ModelLoadException(String.format("tensor %s in %s holds the FP8 NaN code 0x%02x at (%d, %d); "
+              + "expected finite weights", src.name(), src.file(), q & 0xff, i / cols, i % cols));
+        }
+        dst.put(Fp8.decode(q) * s);
+      }
     }
   }
 

@@ -30,7 +30,7 @@ public final class CpuBackendProvider implements ComputeBackendProvider {
 
   @Override
   public ComputeBackend create(BackendOptions options) {
-    return new DjlCpuBackend();
+    return new DjlCpuBackend(options);
   }
 
   /** Ranks in this JVM, meeting in host memory. */

@@ -4,11 +4,9 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import io.autoglm.backend.BackendOptions;
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.ExpertSlices;
 import io.autoglm.backend.MoeSlices;
@@ -18,30 +16,33 @@ import io.autoglm.backend.KvCache;
 import io.autoglm.backend.KvLayout;
 import io.autoglm.backend.StepBatch;
 import io.autoglm.backend.Tensor;
-import io.autoglm.safetensors.DType;
 import io.autoglm.safetensors.TensorSlice;
 import io.autoglm.safetensors.Widening;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.List;
 
 /**
  * The portable reference backend: DJL's PyTorch engine on the CPU, in fp32.
  *
- * <p>F32 weights are used straight from the memory-mapped shard (zero copy); F16 and BF16 weights are widened in
- * Java, through a fixed staging buffer, into fp32 tensors that PyTorch owns. No BFLOAT16 NDArray is ever made: DJL
- * aborts the JVM on one.
+ * <p>F32 weights are used straight from the memory-mapped shard (zero copy); F16, BF16 and block-scaled F8_E4M3
+ * weights are converted in Java ({@link CpuWeights}) into fp32 tensors that PyTorch owns: FP8 dequantized exactly as
+ * {@code code × scale}. With {@link BackendOptions#QUANTIZATION} {@code fp8}, every unquantized linear weight
+ * ({@link #linearWeight}, the routed experts) is quantized to FP8 and dequantized again, which makes this backend
+ * the fp32 reference of quantization at load. No BFLOAT16 NDArray is ever made: DJL aborts the JVM on one.
  */
 public final class DjlCpuBackend implements ComputeBackend {
-  /** Elements widened per chunk: bounds the staging buffer at 64 MiB. */
-  private static final int STAGING_ELEMENTS = 16 << 20;
-
   private final NDManager manager;
-  private ByteBuffer staging;
+  private final CpuWeights weights;
+  private final boolean quantizeFp8;
 
   public DjlCpuBackend() {
+    this(BackendOptions.defaults());
+  }
+
+  public DjlCpuBackend(BackendOptions options) {
+    this.quantizeFp8 = options.quantizeFp8();
     this.manager = NDManager.newBaseManager(Device.cpu());
+    this.weights = new CpuWeights(manager);
   }
 
   @Override
@@ -56,29 +57,27 @@ public final class DjlCpuBackend implements ComputeBackend {
 
   @Override
   public Tensor weight(TensorSlice slice) {
-    Shape shape = new Shape(slice.shape());
-    NDArray array;
-    if (slice.dtype() == DType.F32) {
-      array = manager.create(slice.data(), shape, DataType.FLOAT32);
-    } else {
-      array = widen(slice, shape);
-    }
-    NDScope.unregister(array);
-    return new CpuTensor(array);
+    return new CpuTensor(weights.asStored(slice));
   }
 
   @Override
   public Tensor fusedWeight(List<TensorSlice> rowBlocks) {
+    return new CpuTensor(concatRows(rowBlocks, false));
+  }
+
+  @Override
+  public Tensor linearWeight(List<TensorSlice> rowBlocks) {
+    return new CpuTensor(concatRows(rowBlocks, true));
+  }
+
+  /** The blocks in fp32 along dim 0; linear ones round-tripped through FP8 when quantizing at load. */
+  private NDArray concatRows(List<TensorSlice> rowBlocks, boolean linear) {
     if (rowBlocks.isEmpty()) {
       throw new IllegalArgumentException("fusedWeight needs at least one block, got none");
     }
-    return new CpuTensor(concatRows(rowBlocks));
-  }
-
-  private NDArray concatRows(List<TensorSlice> rowBlocks) {
     NDList parts = new NDList();
     for (TensorSlice s : rowBlocks) {
-      parts.add(nd(weight(s)));
+      parts.add(linear && quantizeFp8 && !s.dtype().isFp8() ? weights.roundTripFp8(s) : weights.asStored(s));
     }
     NDArray out = parts.size() == 1 ? parts.get(0) : NDArrays.concat(parts, 0);
     if (parts.size() > 1) {
@@ -96,36 +95,12 @@ public final class DjlCpuBackend implements ComputeBackend {
     NDArray[] down = new NDArray[n];
     for (int e = 0; e < n; e++) {
       ExpertSlices x = slices.experts().get(e);
-      gateUp[e] = concatRows(List.of(x.gate(), x.up()));
-      down[e] = nd(weight(x.down()));
+      gateUp[e] = concatRows(List.of(x.gate(), x.up()), true);
+      down[e] = concatRows(List.of(x.down()), true);
     }
     float[] bias = new float[n];
     Widening.toFloat32(slices.correctionBias(), 0, n, FloatBuffer.wrap(bias));
-    return new CpuMoe.Weights(nd(weight(slices.router())), bias, gateUp, down);
-  }
-
-  private NDArray widen(TensorSlice slice, Shape shape) {
-    long n = slice.elementCount();
-    NDArray flat = manager.create(new Shape(n), DataType.FLOAT32);
-    if (staging == null) {
-      staging = ByteBuffer.allocateDirect(STAGING_ELEMENTS * 4).order(ByteOrder.nativeOrder());
-    }
-    for (long from = 0; from < n; from += STAGING_ELEMENTS) {
-      int count = (int) Math.min(STAGING_ELEMENTS, n - from);
-      staging.clear();
-      Widening.toFloat32(slice, from, count, staging.asFloatBuffer());
-      ByteBuffer chunkBytes = staging.duplicate().order(ByteOrder.nativeOrder());
-      chunkBytes.limit(count * 4);
-      try (NDArray chunk = manager.create(chunkBytes.slice().order(ByteOrder.nativeOrder()), new Shape(count),
-          DataType.FLOAT32)) {
-        flat.set(new NDIndex(from + ":" + (from + count)), chunk);
-      }
-    }
-    NDArray shaped = flat.reshape(shape);
-    if (shaped != flat) {
-      NDScope.unregister(shaped);
-    }
-    return shaped;
+    return new CpuMoe.Weights(weights.asStored(slices.router()), bias, gateUp, down);
   }
 
   @Override
