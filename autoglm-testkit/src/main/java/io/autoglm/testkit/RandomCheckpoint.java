@@ -9,6 +9,8 @@ import com.google.gson.JsonPrimitive;
 import io.autoglm.model.CheckpointLayout;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.safetensors.DType;
+import io.autoglm.safetensors.Fp8;
+import io.autoglm.safetensors.Fp8Scheme;
 import io.autoglm.safetensors.SafetensorsHeader;
 import io.autoglm.safetensors.Widening;
 import java.io.IOException;
@@ -23,6 +25,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.function.Consumer;
@@ -31,6 +35,12 @@ import java.util.function.Consumer;
  * Writes a checkpoint with random bf16 weights in the transformers layout ({@code config.json},
  * {@code generation_config.json}, sharded safetensors and the index), at the shapes of a real model, optionally
  * overridden. For benchmarks and end-to-end tests without downloads.
+ *
+ * <p>{@link #fp8()} writes the published FP8 form instead (as zai-org's GLM-4.5-FP8): the decoder's linear weights
+ * ({@link CheckpointLayout#linearWeights}) as F8_E4M3 with an F32 {@code _scale_inv} per 128 × 128 block, the rest
+ * bf16, and {@code quantization_config} in config.json. Its linear weights are the bf16 checkpoint's (same seed)
+ * quantized by {@link Fp8#quantize}, so the two describe one model. A weight is quantized one block row at a time,
+ * never held whole.
  */
 public final class RandomCheckpoint {
   /** Real configs, as the published checkpoints ship them. */
@@ -74,11 +84,28 @@ public final class RandomCheckpoint {
   private final JsonObject config;
   private final long maxShardBytes;
   private final long seed;
+  private final Optional<Fp8Scheme> fp8;
 
-  private RandomCheckpoint(JsonObject config, long maxShardBytes, long seed) {
+  private RandomCheckpoint(JsonObject config, long maxShardBytes, long seed, Optional<Fp8Scheme> fp8) {
     this.config = config;
     this.maxShardBytes = maxShardBytes;
     this.seed = seed;
+    this.fp8 = fp8;
+  }
+
+  /** The same model in the published FP8 form (128 × 128 blocks). */
+  public RandomCheckpoint fp8() {
+    JsonObject c = config.deepCopy();
+    JsonObject q = new JsonObject();
+    q.addProperty("quant_method", "fp8");
+    q.addProperty("fmt", "e4m3");
+    q.addProperty("activation_scheme", "dynamic");
+    JsonArray block = new JsonArray();
+    block.add(Fp8Scheme.PUBLISHED.blockRows());
+    block.add(Fp8Scheme.PUBLISHED.blockCols());
+    q.add("weight_block_size", block);
+    c.add("quantization_config", q);
+    return new RandomCheckpoint(c, maxShardBytes, seed, Optional.of(Fp8Scheme.PUBLISHED));
   }
 
   public static List<String> presets() {
@@ -100,7 +127,7 @@ public final class RandomCheckpoint {
     if (maxShardBytes <= 0) {
       throw new IllegalArgumentException("maxShardBytes (" + maxShardBytes + ") must be > 0");
     }
-    return new RandomCheckpoint(config, maxShardBytes, seed);
+    return new RandomCheckpoint(config, maxShardBytes, seed, Optional.empty());
   }
 
   private static void set(JsonObject root, String key, String value) {
@@ -149,14 +176,14 @@ public final class RandomCheckpoint {
         gen.add("pad_token_id", config.get("pad_token_id"));
       }
       Files.writeString(dir.resolve("generation_config.json"), gson.toJson(gen));
-      List<List<Map.Entry<String, long[]>>> shards = planShards(CheckpointLayout.tensors(c));
+      List<List<Unit>> shards = planShards(units(c));
       Map<String, String> weightMap = new LinkedHashMap<>();
       long total = 0;
       SplittableRandom random = new SplittableRandom(seed);
       for (int s = 0; s < shards.size(); s++) {
         String name = String.format("model-%05d-of-%05d.safetensors", s + 1, shards.size());
         total += writeShard(dir.resolve(name), shards.get(s), random);
-        shards.get(s).forEach(e -> weightMap.put(e.getKey(), name));
+        shards.get(s).forEach(u -> u.entries().forEach(e -> weightMap.put(e.name(), name)));
         progress.accept(String.format("wrote %s (%d/%d)", name, s + 1, shards.size()));
       }
       JsonObject index = new JsonObject();
@@ -170,19 +197,48 @@ public final class RandomCheckpoint {
     }
   }
 
-  private List<List<Map.Entry<String, long[]>>> planShards(Map<String, long[]> tensors) {
-    List<List<Map.Entry<String, long[]>>> shards = new ArrayList<>();
-    List<Map.Entry<String, long[]>> current = new ArrayList<>();
+  /** One layout tensor as written: its entry, plus its scale's when it is stored as FP8 (kept in one shard). */
+  private record Unit(String name, long[] shape, List<SafetensorsHeader.Entry> entries) {
+    boolean fp8() {
+      return entries.size() == 2;
+    }
+
+    long bytes() {
+      return entries.stream().mapToLong(SafetensorsHeader.Entry::bytes).sum();
+    }
+  }
+
+  private List<Unit> units(ModelConfig c) {
+    Set<String> linear = fp8.isPresent() ? CheckpointLayout.linearWeights(c) : Set.of();
+    List<Unit> units = new ArrayList<>();
+    for (Map.Entry<String, long[]> t : CheckpointLayout.tensors(c).entrySet()) {
+      String name = t.getKey();
+      long[] shape = t.getValue();
+      if (linear.contains(name)) {
+        Fp8Scheme s = fp8.get();
+        units.add(new Unit(name, shape, List.of(new SafetensorsHeader.Entry(name, DType.F8_E4M3, shape),
+            new SafetensorsHeader.Entry(name + Fp8Scheme.SCALE_SUFFIX, DType.F32, new long[] {
+                (shape[0] + s.blockRows() - 1) / s.blockRows(), (shape[1] + s.blockCols() - 1) / s.blockCols()}))));
+      } else {
+        units.add(new Unit(name, shape, List.of(new SafetensorsHeader.Entry(name, fp32(name) ? DType.F32 : DType.BF16,
+            shape))));
+      }
+    }
+    return units;
+  }
+
+  private List<List<Unit>> planShards(List<Unit> units) {
+    List<List<Unit>> shards = new ArrayList<>();
+    List<Unit> current = new ArrayList<>();
     long bytes = 0;
-    for (Map.Entry<String, long[]> e : tensors.entrySet()) {
-      long size = bytesPerElement(e.getKey()) * elements(e.getValue());
-      if (!current.isEmpty() && bytes + size > maxShardBytes) {
+    for (Unit u : units) {
+      if (!current.isEmpty() && bytes + u.bytes() > maxShardBytes) {
         shards.add(current);
         current = new ArrayList<>();
         bytes = 0;
       }
-      current.add(e);
-      bytes += size;
+      current.add(u);
+      bytes += u.bytes();
     }
     if (!current.isEmpty()) {
       shards.add(current);
@@ -195,10 +251,6 @@ public final class RandomCheckpoint {
     return name.endsWith("e_score_correction_bias");
   }
 
-  private static int bytesPerElement(String name) {
-    return fp32(name) ? 4 : 2;
-  }
-
   private static long elements(long[] shape) {
     long n = 1;
     for (long d : shape) {
@@ -207,20 +259,45 @@ public final class RandomCheckpoint {
     return n;
   }
 
-  private static long writeShard(Path file, List<Map.Entry<String, long[]>> tensors, SplittableRandom random)
-      throws IOException {
-    List<SafetensorsHeader.Entry> entries = tensors.stream()
-        .map(t -> new SafetensorsHeader.Entry(t.getKey(), fp32(t.getKey()) ? DType.F32 : DType.BF16, t.getValue()))
-        .toList();
+  private long writeShard(Path file, List<Unit> units, SplittableRandom random) throws IOException {
+    List<SafetensorsHeader.Entry> entries = units.stream().flatMap(u -> u.entries().stream()).toList();
     ByteBuffer buf = ByteBuffer.allocateDirect(8 << 20).order(ByteOrder.LITTLE_ENDIAN);
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
         StandardOpenOption.TRUNCATE_EXISTING)) {
       writeAll(ch, SafetensorsHeader.encode(entries));
-      for (Map.Entry<String, long[]> e : tensors) {
-        writeTensor(ch, e.getKey(), elements(e.getValue()), buf, random);
+      for (Unit u : units) {
+        if (u.fp8()) {
+          writeFp8(ch, u, random);
+        } else {
+          writeTensor(ch, u.name(), elements(u.shape()), buf, random);
+        }
       }
     }
     return SafetensorsHeader.dataBytes(entries);
+  }
+
+  /** Draws a linear weight as the bf16 path does, rounded to bf16, quantized one block row at a time. */
+  private void writeFp8(FileChannel ch, Unit u, SplittableRandom random) throws IOException {
+    Fp8Scheme s = fp8.orElseThrow();
+    int rows = Math.toIntExact(u.shape()[0]);
+    int cols = Math.toIntExact(u.shape()[1]);
+    long[] scaleShape = u.entries().get(1).shape();
+    float[] scales = new float[Math.toIntExact(scaleShape[0] * scaleShape[1])];
+    float range = 0.02f * (float) Math.sqrt(3);
+    for (int r0 = 0; r0 < rows; r0 += s.blockRows()) {
+      int n = Math.min(s.blockRows(), rows - r0);
+      float[] w = new float[n * cols];
+      for (int i = 0; i < w.length; i++) {
+        float value = range * (float) (random.nextDouble() * 2 - 1);
+        w[i] = Float.intBitsToFloat((Widening.floatToBf16(value) & 0xffff) << 16);
+      }
+      Fp8.Quantized q = Fp8.quantize(u.name(), w, n, cols, s.blockRows(), s.blockCols(), r0);
+      writeAll(ch, ByteBuffer.wrap(q.codes()));
+      System.arraycopy(q.scaleInv(), 0, scales, (r0 / s.blockRows()) * q.scaleCols(), q.scaleCols());
+    }
+    ByteBuffer b = ByteBuffer.allocate(scales.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(scales);
+    writeAll(ch, b);
   }
 
   /**

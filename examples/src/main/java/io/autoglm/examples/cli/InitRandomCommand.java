@@ -9,9 +9,10 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** Writes a random bf16 checkpoint at real shapes. */
+/** Writes a random bf16 or FP8 checkpoint at real shapes. */
 @Command(name = "init-random", mixinStandardHelpOptions = true,
-    description = "Write a random bf16 checkpoint in the transformers layout (config, generation config, shards, index).")
+    description = "Write a random bf16 (or --dtype fp8: published block-scaled FP8) checkpoint in the transformers "
+        + "layout (config, generation config, shards, index).")
 final class InitRandomCommand implements Callable<Integer> {
   @Option(names = "--like", required = true, description = "Preset: ${COMPLETION-CANDIDATES}.",
       completionCandidates = Presets.class)
@@ -28,6 +29,10 @@ final class InitRandomCommand implements Callable<Integer> {
 
   @Option(names = "--seed", defaultValue = "0", description = "Random seed (default ${DEFAULT-VALUE}).")
   long seed;
+
+  @Option(names = "--dtype", defaultValue = "bf16", description = "bf16, or fp8: the decoder's linear weights as "
+      + "F8_E4M3 with F32 128×128 block scales (as GLM-4.5-FP8), the rest bf16 (default ${DEFAULT-VALUE}).")
+  String dtype;
 
   static final class Presets implements Iterable<String> {
     @Override
@@ -46,8 +51,12 @@ final class InitRandomCommand implements Callable<Integer> {
       }
       set.put(o.substring(0, eq), o.substring(eq + 1));
     }
-    RandomCheckpoint ckpt = RandomCheckpoint.like(like, set, maxShardMb * 1_000_000L, seed);
-    System.err.println("writing " + like + " " + ckpt.modelConfig() + " to " + out);
+    if (!dtype.equals("bf16") && !dtype.equals("fp8")) {
+      throw new IllegalArgumentException("--dtype " + dtype + ": expected bf16 or fp8");
+    }
+    RandomCheckpoint bf16 = RandomCheckpoint.like(like, set, maxShardMb * 1_000_000L, seed);
+    RandomCheckpoint ckpt = dtype.equals("fp8") ? bf16.fp8() : bf16;
+    System.err.println("writing " + like + " (" + dtype + ") " + ckpt.modelConfig() + " to " + out);
     ckpt.write(out, System.err::println);
     System.out.println(out.toAbsolutePath());
     return 0;
