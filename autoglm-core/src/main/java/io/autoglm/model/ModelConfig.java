@@ -37,6 +37,8 @@ import java.util.Optional;
  *   <tr><td>eos_token_id (absent or null)</td><td>[151329, 151336, 151338]</td><td>none</td></tr>
  *   <tr><td>use_qk_norm</td><td>not read</td><td>false</td></tr>
  *   <tr><td>dtype, else torch_dtype (absent or null)</td><td colspan="2">"float32" (informational)</td></tr>
+ *   <tr><td>quantization_config (absent or null)</td><td colspan="2">none; else block-scaled FP8 only
+ *       ({@link QuantizationConfig})</td></tr>
  * </table>
  *
  * <p>An explicit {@code null} counts as absent only for eos_token_id, rope_parameters, rope_scaling and the dtype
