@@ -126,7 +126,7 @@ record LayerWeights(
     return GlmModel.weight(backend, GlmModel.unquantized(src.load(name, shape)));
   }
 
-  /** A linear layer's weight, as stored (FP8 or not) or quantized by the backend ({@link ComputeBackend#linearWeight}). */
+  /** A linear layer's weight, FP8 or not; the backend may quantize it ({@link ComputeBackend#linearWeight}). */
   private static Tensor linear(WeightSource src, ComputeBackend backend, String name, long... shape) {
     return backend.linearWeight(src.load(name, shape));
   }

@@ -89,6 +89,7 @@ final class Fp8Tensors {
             + "scales >= 0", scaleInv.name(), scaleInv.file(), v, i / cols, i % cols));
       }
     }
-    return new TensorSlice(name, file, DType.F8_E4M3, shape, data, Optional.of(new BlockScale(scaleInv, scheme.blockRows(), scheme.blockCols())));
+    return new TensorSlice(name, file, DType.F8_E4M3, shape, data,
+        Optional.of(new BlockScale(scaleInv, scheme.blockRows(), scheme.blockCols())));
   }
 }

@@ -223,8 +223,8 @@ public final class SafetensorsFile implements AutoCloseable {
     return new TensorSlice(name, file, e.dtype(), e.shape().clone(), map(name));
   }
 
-  /** Maps one tensor's bytes (little-endian, any dtype). */
-  ByteBuffer map(String name) {
+  /** Maps one tensor's raw bytes (little-endian, any dtype; an F8_E4M3 tensor's codes without their scale). */
+  public ByteBuffer map(String name) {
     HeaderParser.Tensor e = entry(name);
     long len = e.end() - e.start();
     if (len > Integer.MAX_VALUE) {

@@ -2,7 +2,9 @@ package io.autoglm.fuzz;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.autoglm.ModelLoadException;
 import io.autoglm.safetensors.DType;
 import io.autoglm.safetensors.SafetensorsFile;
 import io.autoglm.safetensors.SafetensorsHeader;
@@ -86,11 +88,16 @@ class SafetensorsHeaderFuzzTest {
         long offset = bytes.length - SafetensorsHeader.dataBytes(tensors);
         assertEquals(tensors.size(), f.tensorNames().size());
         for (SafetensorsHeader.Entry e : tensors) {
-          TensorSlice t = f.tensor(e.name());
-          assertEquals(e.dtype(), t.dtype());
-          assertArrayEquals(e.shape(), t.shape());
-          byte[] got = new byte[t.data().remaining()];
-          t.data().duplicate().get(got);
+          ByteBuffer data = f.map(e.name());
+          if (e.dtype().isFp8()) { // its scale lies in another tensor: only Checkpoint maps it whole
+            assertThrows(ModelLoadException.class, () -> f.tensor(e.name()));
+          } else {
+            TensorSlice t = f.tensor(e.name());
+            assertEquals(e.dtype(), t.dtype());
+            assertArrayEquals(e.shape(), t.shape());
+          }
+          byte[] got = new byte[data.remaining()];
+          data.duplicate().get(got);
           assertArrayEquals(Arrays.copyOfRange(bytes, (int) offset, (int) (offset + e.bytes())), got, e.name());
           offset += e.bytes();
         }
@@ -109,7 +116,7 @@ class SafetensorsHeaderFuzzTest {
         long headerLen = ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
         long covered = 0;
         for (String n : f.tensorNames()) {
-          covered += f.tensor(n).data().capacity();
+          covered += f.map(n).capacity();
         }
         assertEquals(bytes.length - 8 - headerLen, covered, "tensors must cover the data section exactly");
       }

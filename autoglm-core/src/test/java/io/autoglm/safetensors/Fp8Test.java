@@ -129,7 +129,8 @@ class Fp8Test {
   @Test
   void normalRelativeErrorIsAtMostOneSixteenth() {
     Fuzz.forAll("fp8 normal relative error", 20000, IllegalArgumentException.class,
-        r -> (float) Math.scalb(1 + r.nextDouble(), r.nextInt(-6, 8)) * (r.nextBoolean() ? 1 : -1), (h, x) -> h.run(() -> {
+        r -> (float) Math.scalb(1 + r.nextDouble(), r.nextInt(-6, 8)) * (r.nextBoolean() ? 1 : -1),
+        (h, x) -> h.run(() -> {
           float y = Fp8.decode(Fp8.encode(x));
           assertTrue(Math.abs(y - x) <= Math.abs(x) * 0x1p-4, x + " → " + y);
           return null;

@@ -72,7 +72,7 @@ public final class Fp8Checkpoints {
     }
   }
 
-  /** An FP8 checkpoint's twin: every F8_E4M3 weight as F32 {@code code × scale}, scales dropped, no quantization_config. */
+  /** An FP8 checkpoint's twin: each F8_E4M3 weight as F32 {@code code × scale}; no scales, no quantization_config. */
   public static void dequantize(Path src, Path dst) {
     JsonObject config = readConfig(src);
     config.remove("quantization_config");

@@ -73,7 +73,7 @@ public final class DjlCpuBackend implements ComputeBackend {
   /** The blocks in fp32 along dim 0; linear ones round-tripped through FP8 when quantizing at load. */
   private NDArray concatRows(List<TensorSlice> rowBlocks, boolean linear) {
     if (rowBlocks.isEmpty()) {
-      throw new IllegalArgumentException("fusedWeight needs at least one block, got none");
+      throw new IllegalArgumentException("a fused weight needs at least one row block, got none");
     }
     NDList parts = new NDList();
     for (TensorSlice s : rowBlocks) {
