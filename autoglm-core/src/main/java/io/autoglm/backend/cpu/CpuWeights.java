@@ -25,15 +25,18 @@ import java.util.stream.IntStream;
  */
 final class CpuWeights {
   /** Elements converted per chunk: bounds the staging buffer at 64 MiB. */
-  private static final int STAGING_ELEMENTS = 16 << 20;
+  static final int STAGING_ELEMENTS = 16 << 20;
   /** Below this a chunk converts on the calling thread. */
   private static final int PARALLEL_ELEMENTS = 1 << 18;
 
   private final NDManager manager;
+  private final int stagingElements;
   private ByteBuffer staging;
 
-  CpuWeights(NDManager manager) {
+  /** {@code stagingElements}: the chunk size ({@link #STAGING_ELEMENTS}; tests make it small). */
+  CpuWeights(NDManager manager, int stagingElements) {
     this.manager = manager;
+    this.stagingElements = stagingElements;
   }
 
   /** The weight as stored, in fp32; the caller owns it (unregistered from any scope). */
@@ -49,10 +52,10 @@ final class CpuWeights {
     long n = slice.elementCount();
     NDArray flat = manager.create(new Shape(n), DataType.FLOAT32);
     if (staging == null) {
-      staging = ByteBuffer.allocateDirect(STAGING_ELEMENTS * 4).order(ByteOrder.nativeOrder());
+      staging = ByteBuffer.allocateDirect(stagingElements * 4).order(ByteOrder.nativeOrder());
     }
-    for (long from = 0; from < n; from += STAGING_ELEMENTS) {
-      int count = (int) Math.min(STAGING_ELEMENTS, n - from);
+    for (long from = 0; from < n; from += stagingElements) {
+      int count = (int) Math.min(stagingElements, n - from);
       convert(slice, from, count);
       ByteBuffer chunkBytes = staging.duplicate().order(ByteOrder.nativeOrder());
       chunkBytes.position(0).limit(count * 4);
@@ -66,7 +69,7 @@ final class CpuWeights {
 
   /** Elements [from, from + count) into the staging buffer's first count floats, in parallel parts. */
   private void convert(TensorSlice slice, long from, int count) {
-    int parts = count < PARALLEL_ELEMENTS ? 1 : Runtime.getRuntime().availableProcessors();
+    int parts = count < Math.min(PARALLEL_ELEMENTS, stagingElements) ? 1 : Runtime.getRuntime().availableProcessors();
     int per = (count + parts - 1) / parts;
     IntStream.range(0, parts).parallel().forEach(p -> {
       int start = p * per;
@@ -88,7 +91,7 @@ final class CpuWeights {
     int rows = slice.dim(0);
     int cols = slice.dim(1);
     int blockRows = Fp8Scheme.PUBLISHED.blockRows();
-    int chunkRows = Math.max(blockRows, STAGING_ELEMENTS / Math.max(1, cols) / blockRows * blockRows);
+    int chunkRows = Math.max(blockRows, stagingElements / Math.max(1, cols) / blockRows * blockRows);
     NDArray flat = manager.create(new Shape((long) rows * cols), DataType.FLOAT32);
     for (int r0 = 0; r0 < rows; r0 += chunkRows) {
       int n = Math.min(chunkRows, rows - r0);

@@ -40,9 +40,14 @@ public final class DjlCpuBackend implements ComputeBackend {
   }
 
   public DjlCpuBackend(BackendOptions options) {
+    this(options, CpuWeights.STAGING_ELEMENTS);
+  }
+
+  /** {@code stagingElements}: the weight conversion's chunk size (tests make it small to cover several chunks). */
+  DjlCpuBackend(BackendOptions options, int stagingElements) {
     this.quantizeFp8 = options.quantizeFp8();
     this.manager = NDManager.newBaseManager(Device.cpu());
-    this.weights = new CpuWeights(manager);
+    this.weights = new CpuWeights(manager, stagingElements);
   }
 
   @Override

@@ -22,11 +22,13 @@ import org.junit.jupiter.api.Test;
 /**
  * The CPU backend's FP8 weights, large enough (over 2^18 elements) for the parallel conversion: an FP8 weight loads
  * as code × scale element by element, and with {@code autoglm.quantization=fp8} a linear weight loads as
- * {@link Fp8#quantize} of the whole tensor, dequantized, while a non-linear one stays exact.
+ * {@link Fp8#quantize} of the whole tensor, dequantized, while a non-linear one stays exact. Each runs with the
+ * real staging size (one chunk) and with 4096-element chunks (74 chunks; 128-row chunks for the round trip).
  */
 class CpuFp8WeightsTest {
   private static final int ROWS = 300; // 3 block rows, the last of 44
   private static final int COLS = 1000; // 8 block columns, the last of 104
+  private static final int[] STAGING = {CpuWeights.STAGING_ELEMENTS, 4096};
 
   private static float[] values() {
     SplittableRandom r = new SplittableRandom(3);
@@ -69,9 +71,11 @@ class CpuFp8WeightsTest {
     for (int i = 0; i < w.length; i++) {
       expected[i] = Fp8.decode(q.codes()[i]) * q.scaleInv()[(i / COLS / 128) * q.scaleCols() + (i % COLS) / 128];
     }
-    try (DjlCpuBackend b = new DjlCpuBackend()) {
-      assertArrayEquals(expected, array(b.weight(fp8)));
-      assertArrayEquals(expected, array(b.linearWeight(List.of(fp8))));
+    for (int staging : STAGING) {
+      try (DjlCpuBackend b = new DjlCpuBackend(BackendOptions.defaults(), staging)) {
+        assertArrayEquals(expected, array(b.weight(fp8)), "staging " + staging);
+        assertArrayEquals(expected, array(b.linearWeight(List.of(fp8))), "staging " + staging);
+      }
     }
   }
 
@@ -84,12 +88,21 @@ class CpuFp8WeightsTest {
       roundTrip[i] = q.dequantized(i / COLS, i % COLS);
     }
     BackendOptions fp8 = new BackendOptions(List.of(), 0.9, Map.of(BackendOptions.QUANTIZATION, "fp8"));
-    try (DjlCpuBackend b = new DjlCpuBackend(fp8)) {
-      assertArrayEquals(roundTrip, array(b.linearWeight(List.of(f32("w", w)))));
-      assertArrayEquals(w, array(b.weight(f32("w", w))), "a non-linear weight is not quantized");
-      float[] widened = new float[w.length];
-      Widening.toFloat32(bf16("w", w), 0, w.length, java.nio.FloatBuffer.wrap(widened));
-      assertArrayEquals(widened, array(b.fusedWeight(List.of(bf16("w", w)))));
+    for (int staging : STAGING) {
+      try (DjlCpuBackend b = new DjlCpuBackend(fp8, staging)) {
+        assertArrayEquals(roundTrip, array(b.linearWeight(List.of(f32("w", w)))), "staging " + staging);
+        assertArrayEquals(w, array(b.weight(f32("w", w))), "a non-linear weight is not quantized");
+        float[] widened = new float[w.length];
+        Widening.toFloat32(bf16("w", w), 0, w.length, java.nio.FloatBuffer.wrap(widened));
+        assertArrayEquals(widened, array(b.fusedWeight(List.of(bf16("w", w)))), "staging " + staging);
+        float[] both = new float[2 * w.length]; // [bf16 round-tripped | f32 round-tripped]: rows of two blocks
+        Fp8.Quantized qb = Fp8.quantize("w", widened, ROWS, COLS, 128, 128);
+        for (int i = 0; i < w.length; i++) {
+          both[i] = qb.dequantized(i / COLS, i % COLS);
+          both[w.length + i] = roundTrip[i];
+        }
+        assertArrayEquals(both, array(b.linearWeight(List.of(bf16("w", w), f32("w", w)))), "staging " + staging);
+      }
     }
     try (DjlCpuBackend b = new DjlCpuBackend()) {
       assertArrayEquals(w, array(b.linearWeight(List.of(f32("w", w)))), "without the property nothing changes");
