@@ -35,7 +35,11 @@ public final class Checkpoint implements AutoCloseable {
     this.fp8 = fp8;
   }
 
-  /** Opens a checkpoint whose FP8 tensors, if any, are in the published 128 × 128 blocks. */
+  /**
+   * Opens a checkpoint whose FP8 tensors, if any, are in the published 128 × 128 blocks. Whoever has read config.json
+   * passes its {@code quantization_config} instead ({@link #open(Path, Optional)} with
+   * {@code ModelConfig.quantization()}), as the loader does.
+   */
   public static Checkpoint open(Path dir) {
     return open(dir, Optional.of(Fp8Scheme.PUBLISHED));
   }
