@@ -8,6 +8,8 @@ final class ContractBounds {
 
   static final double INT8_REFERENCE = 5e-2;
   static final double INT8_LAYOUT = 5e-2;
+  static final double INT8_MAX_ABS = 0.5;
+  static final double BF16_MAX_ABS = 0.2;
 
   static double bf16Reference(ModelConfig c) {
     return c.dtype().equals("bfloat16") ? 1e-2 : 2e-2;
