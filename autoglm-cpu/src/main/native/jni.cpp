@@ -79,8 +79,8 @@ JFN(jlong, kvCreate)(JNIEnv*, jclass, jint layers, jlong slots, jint kvHeads, ji
   auto* kv = new KvCache{layers, slots, (int64_t)kvHeads * headDim, kvHeads, headDim, {}, {}};
   size_t bytes = ((size_t)(slots * kv->width * 4) + 63) & ~(size_t)63;
   for (int l = 0; l < layers; l++) {
-    float* k = (float*)std::aligned_alloc(64, bytes);
-    float* v = (float*)std::aligned_alloc(64, bytes);
+    float* k = (float*)big_alloc(bytes);
+    float* v = (float*)big_alloc(bytes);
     kv->k.push_back(k);
     kv->v.push_back(v);
     if (!k || !v) {

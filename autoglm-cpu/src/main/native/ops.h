@@ -39,6 +39,9 @@ struct Act {
   int64_t ld;
 };
 
+// 64-byte aligned memory (huge pages asked for when large); std::free releases it.
+void* big_alloc(size_t bytes);
+
 // Weights
 Weight* weight_create(int fmt, int64_t rows, int64_t cols);
 void weight_free(Weight* w);

@@ -28,7 +28,10 @@ final class CpuNative {
 
   private static String arch() {
     String a = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-    return a.equals("amd64") || a.equals("x86_64") ? "x86_64" : a.equals("aarch64") || a.equals("arm64") ? "aarch64" : a;
+    if (a.equals("amd64") || a.equals("x86_64")) {
+      return "x86_64";
+    }
+    return a.equals("aarch64") || a.equals("arm64") ? "aarch64" : a;
   }
 
   private static Optional<String> load() {

@@ -42,7 +42,20 @@ public final class NativeCpuBackendProvider implements ComputeBackendProvider {
 
   /** The best kernel level of this CPU ({@code avx512}, {@code avx2}, {@code scalar}); empty when unavailable. */
   public static java.util.Optional<String> bestLevel() {
-    return CpuNative.loadError().isPresent() ? java.util.Optional.empty() : java.util.Optional.of(CpuNative.bestLevel());
+    return CpuNative.loadError().isPresent() ? java.util.Optional.empty()
+        : java.util.Optional.of(CpuNative.bestLevel());
+  }
+
+  /**
+   * Read bandwidth in bytes per second of the backend's threads (as {@code properties} configure them: threads,
+   * level) streaming through a {@code bytes}-byte array, best of {@code runs}: the floor of a decode step is the
+   * bytes of weights it reads over this.
+   */
+  public static double readBandwidth(java.util.Map<String, String> properties, long bytes, int runs) {
+    try (NativeCpuBackend b = (NativeCpuBackend) new NativeCpuBackendProvider().create(
+        new BackendOptions(java.util.List.of(), 1.0, properties))) {
+      return b.readBandwidth(bytes, runs);
+    }
   }
 
   /** Whether this CPU can run kernel level {@code level}. */

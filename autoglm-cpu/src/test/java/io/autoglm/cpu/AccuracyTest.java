@@ -15,33 +15,40 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * bf16 and int8 weights against transformers' fp32 logits, through the engine, on the best kernel level here:
+ * bf16 and int8 weights against transformers' fp32 logits, through the engine, on each kernel level this CPU has:
  * the relative logit error ‖Δ‖/‖ref‖ over each prompt's positions and its teacher-forced greedy steps, the max
  * |Δlogit|, and greedy agreement (the testkit's Conformance: generated tokens equal to the reference up to the
  * first reference step whose top-1/top-2 margin is below the stated max |Δlogit| bound). Each line is printed, so
  * the test output is the accuracy report docs/cpu.md quotes.
  */
 class AccuracyTest {
-  @ParameterizedTest(name = "{0} {1}")
+  @ParameterizedTest(name = "{0} {1} {2}")
   @CsvSource({
-      "glm-tiny, none", "glm4-tiny, none", "glm4-tiny-bf16, none",
-      "glm-tiny, int8", "glm4-tiny, int8", "glm4-tiny-bf16, int8"})
-  void logitsAndGreedyTokensMatchTheReference(String fixture, String quantization) {
+      "glm-tiny, none, avx512", "glm4-tiny, none, avx512", "glm4-tiny-bf16, none, avx512",
+      "glm-tiny, int8, avx512", "glm4-tiny, int8, avx512", "glm4-tiny-bf16, int8, avx512",
+      "glm-tiny, none, avx2", "glm4-tiny, none, avx2", "glm4-tiny-bf16, none, avx2",
+      "glm-tiny, int8, avx2", "glm4-tiny, int8, avx2", "glm4-tiny-bf16, int8, avx2",
+      "glm-tiny, none, scalar", "glm4-tiny, none, scalar", "glm4-tiny-bf16, none, scalar",
+      "glm-tiny, int8, scalar", "glm4-tiny, int8, scalar", "glm4-tiny-bf16, int8, scalar"})
+  void logitsAndGreedyTokensMatchTheReference(String fixture, String quantization, String level) {
     assumeTrue(new NativeCpuBackendProvider().isAvailable(), new NativeCpuBackendProvider()::unavailableReason);
+    assumeTrue(NativeCpuBackendProvider.levelAvailable(level), () -> "this CPU lacks kernel level " + level);
     Path dir = Fixtures.root().resolve("models").resolve(fixture);
     boolean int8 = quantization.equals("int8");
     boolean storedBf16 = fixture.endsWith("bf16");
     double relBound = int8 ? ContractBounds.INT8_REFERENCE : storedBf16 ? 1e-2 : 2e-2;
     double absBound = int8 ? ContractBounds.INT8_MAX_ABS : ContractBounds.BF16_MAX_ABS;
     try (AutoGLM glm = AutoGLM.builder().modelPath(dir).backend(NativeCpuBackendProvider.NAME).kvBlocks(128)
-        .backendProperty(BackendOptions.QUANTIZATION, quantization).build()) {
+        .backendProperty(BackendOptions.QUANTIZATION, quantization).backendProperty(CpuSettings.LEVEL, level)
+        .build()) {
       ReferenceSet ref = ReferenceSet.load(dir.resolve("reference.safetensors"));
       Conformance.Report report = Conformance.run(glm, dir.resolve("reference.safetensors"), absBound, 1, 0, 42);
       for (ReferenceSet.Prompt p : ref.prompts()) {
         double rel = relativeError(Conformance.teacherForcedLogits(glm, p.teacherForced()), p);
         Conformance.PromptReport r = report.prompts().get(p.index());
-        System.out.printf(Locale.ROOT, "accuracy %s %s p%d tokens=%d rel_logit_error=%.3e max_abs_logit_diff=%.3e "
-                + "greedy_agree=%d/%d comparable=%d%n", fixture, int8 ? "int8" : "bf16", p.index(), r.promptTokens(),
+        System.out.printf(Locale.ROOT, "accuracy %s %s %s p%d tokens=%d rel_logit_error=%.3e "
+                + "max_abs_logit_diff=%.3e "
+                + "greedy_agree=%d/%d comparable=%d%n", fixture, int8 ? "int8" : "bf16", level, p.index(), r.promptTokens(),
             rel, r.maxAbsLogitDiff(), r.greedyAgreed(), r.greedySteps(), r.comparableSteps());
         assertTrue(rel <= relBound, String.format("%s %s p%d: ‖Δ‖/‖ref‖ %.3g > %.3g", fixture, quantization,
             p.index(), rel, relBound));

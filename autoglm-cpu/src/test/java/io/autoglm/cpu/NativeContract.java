@@ -21,6 +21,11 @@ abstract class NativeContract extends BackendContract {
     return false;
   }
 
+  /** Rows from which bf16 weights take bf16 activations (vdpbf16ps); 0 never, so every layout sums alike. */
+  protected int bf16GemmMinRows() {
+    return 16;
+  }
+
   @Override
   protected ComputeBackend newBackend() {
     NativeCpuBackendProvider p = new NativeCpuBackendProvider();
@@ -29,6 +34,7 @@ abstract class NativeContract extends BackendContract {
     Map<String, String> props = new HashMap<>();
     props.put(CpuSettings.LEVEL, level());
     props.put(CpuSettings.THREADS, "2");
+    props.put(CpuSettings.BF16_GEMM_MIN_ROWS, Integer.toString(bf16GemmMinRows()));
     if (int8()) {
       props.put(BackendOptions.QUANTIZATION, "int8");
     }
