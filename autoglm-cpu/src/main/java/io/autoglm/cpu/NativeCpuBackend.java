@@ -34,7 +34,7 @@ public final class NativeCpuBackend implements ComputeBackend {
   private final long ctx;
   private final List<Long> weights = new ArrayList<>();
   private final List<NativeKvCache> caches = new ArrayList<>();
-  private boolean closed;
+  private volatile boolean closed;
 
   NativeCpuBackend(CpuSettings settings) {
     this.settings = settings;
@@ -178,6 +178,10 @@ public final class NativeCpuBackend implements ComputeBackend {
       throw new IllegalArgumentException("KV cache " + kv + " was not allocated by this cpu-native backend");
     }
     return new NativeForwardStep(ctx, batch, cache);
+  }
+
+  boolean isClosed() {
+    return closed;
   }
 
   private void checkOpen() {

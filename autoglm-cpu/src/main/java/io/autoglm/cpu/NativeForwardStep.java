@@ -80,6 +80,9 @@ final class NativeForwardStep implements ForwardStep {
     if (step == 0) {
       throw new IllegalStateException("the forward step is closed");
     }
+    if (kv.owner().isClosed()) { // its weights and threads are gone
+      throw new IllegalStateException("the cpu-native backend of this step is closed");
+    }
     return step;
   }
 
