@@ -19,7 +19,8 @@ module io.autoglm.core {
   exports io.autoglm;
   exports io.autoglm.spi;
 
-  exports io.autoglm.backend to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.jmh;
+  exports io.autoglm.backend to io.autoglm.cuda, io.autoglm.cpu, io.autoglm.cuda.bench, io.autoglm.testkit,
+      io.autoglm.jmh;
   exports io.autoglm.backend.cpu to io.autoglm.testkit, io.autoglm.jmh;
   exports io.autoglm.grammar to io.autoglm.testkit, io.autoglm.jmh;
   exports io.autoglm.internal to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.spring,
@@ -28,8 +29,9 @@ module io.autoglm.core {
   exports io.autoglm.model to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.examples,
       io.autoglm.jmh;
   exports io.autoglm.parallel to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit;
-  exports io.autoglm.safetensors to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.jmh;
-  exports io.autoglm.sample to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit;
+  exports io.autoglm.safetensors to io.autoglm.cuda, io.autoglm.cpu, io.autoglm.cuda.bench, io.autoglm.testkit,
+      io.autoglm.jmh;
+  exports io.autoglm.sample to io.autoglm.cuda, io.autoglm.cpu, io.autoglm.cuda.bench, io.autoglm.testkit;
   exports io.autoglm.sched to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit;
   exports io.autoglm.tokenizer to io.autoglm.spring, io.autoglm.testkit, io.autoglm.examples, io.autoglm.jmh,
       io.autoglm.langchain4j, io.autoglm.springai;

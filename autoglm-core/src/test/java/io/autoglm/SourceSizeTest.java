@@ -26,7 +26,7 @@ class SourceSizeTest {
   private static final int DEFAULT_FILE_LIMIT = 600;
   private static final int METHOD_LIMIT = 60;
   private static final List<String> MODULES = List.of("autoglm-core", "autoglm-testkit", "autoglm-spring-starter",
-      "examples", "examples/spring-app", "jmh", "autoglm-cuda", "autoglm-cuda-bench", "autoglm-redis",
+      "examples", "examples/spring-app", "jmh", "autoglm-cuda", "autoglm-cuda-bench", "autoglm-cpu", "autoglm-redis",
       "autoglm-langchain4j", "autoglm-spring-ai", "examples/ai-frameworks");
   private static final List<String> REPORT_ONLY = List.of();
   private static final Pattern MEMBER = Pattern.compile(

@@ -9,7 +9,7 @@ final class EngineOptions {
   @Option(names = "--model", required = true, description = "Checkpoint folder (config.json + safetensors).")
   Path model;
 
-  @Option(names = "--backend", description = "cpu, cuda, ... (default: the best available).")
+  @Option(names = "--backend", description = "cpu, cpu-native, cuda, ... (default: the best available).")
   String backend;
 
   @Option(names = "--kv-block-size", defaultValue = "16", description = "Tokens per KV block (default ${DEFAULT-VALUE}).")
@@ -30,6 +30,10 @@ final class EngineOptions {
   @Option(names = "--tokenizer", description = "Tokenizer folder, when not the model folder.")
   Path tokenizer;
 
+  @Option(names = "--backend-property", description = "A backend setting key=value, e.g. autoglm.quantization=int8 "
+      + "or cpu-native.threads=2 (repeatable).")
+  java.util.Map<String, String> backendProperties = new java.util.LinkedHashMap<>();
+
   AutoGLM.Builder builder() {
     AutoGLM.Builder b = AutoGLM.builder().modelPath(model).kvBlockSizeTokens(kvBlockSize)
         .maxBatchTokens(maxBatchTokens).maxRunningSequences(maxRunning).prefixCaching(!noPrefixCaching)
@@ -44,6 +48,7 @@ final class EngineOptions {
     if (backend != null) {
       b.backend(backend);
     }
+    backendProperties.forEach(b::backendProperty);
     if (tokenizer != null) {
       b.tokenizerPath(tokenizer);
     }

@@ -37,7 +37,7 @@ class VerifyCommandTest {
 
   @Test
   void concurrentVerifyPasses() {
-    Run r = run("verify", "--model", model("glm4-tiny"), "--concurrent", "16", "--kv-blocks", "256");
+    Run r = run("verify", "--model", model("glm4-tiny"), "--backend", "cpu", "--concurrent", "16", "--kv-blocks", "256");
     assertEquals(0, r.exitCode(), r.out());
     assertTrue(r.lastLine().startsWith("max_abs_logit_diff="), r.lastLine());
     double diff = Double.parseDouble(r.lastLine().substring("max_abs_logit_diff=".length()));
