@@ -168,13 +168,15 @@ abstract class ConfigBuilder {
   }
 
   /** The values {@link #quantization} takes. */
-  static final java.util.Set<String> QUANTIZATIONS = java.util.Set.of("fp8");
+  static final java.util.List<String> QUANTIZATIONS = java.util.List.of("fp8", "int8");
 
   /**
    * Quantizes the weights as they load: {@code "fp8"} stores the decoder's linear layers (q/k/v/o, gate/up, down,
    * experts; not embeddings, norms, the router or lm_head) as FP8 E4M3 in 128×128 blocks, each block scaled by its
    * largest magnitude / 448 (see docs/fp8.md). On a checkpoint that is already FP8 it changes nothing. The CPU
    * backend, which computes in fp32, quantizes and dequantizes again: the reference of what an FP8 backend computes.
+   * {@code "int8"} (the {@code cpu-native} backend of {@code autoglm-cpu} only) stores every matrix as GGUF Q8_0
+   * (32-value blocks, fp16 scale); see docs/cpu.md. A backend refuses a scheme it does not implement, by name.
    * Reaches the backend as the backend property {@value io.autoglm.backend.BackendOptions#QUANTIZATION}. Default:
    * weights as stored.
    */

@@ -74,8 +74,10 @@ class EngineConfigTest {
     EngineConfig c = AutoGLM.builder().modelPath(MODEL).quantization("fp8").config();
     assertEquals(Map.of("autoglm.quantization", "fp8"), c.backendProperties());
     assertEquals(Map.of(), AutoGLM.builder().modelPath(MODEL).config().backendProperties());
-    assertEquals("quantization (int8) must be one of [fp8]", assertThrows(IllegalArgumentException.class,
-        () -> AutoGLM.builder().quantization("int8")).getMessage());
+    assertEquals("quantization (int4) must be one of [fp8, int8]", assertThrows(IllegalArgumentException.class,
+        () -> AutoGLM.builder().quantization("int4")).getMessage());
+    assertEquals(Map.of("autoglm.quantization", "int8"),
+        AutoGLM.builder().modelPath(MODEL).quantization("int8").config().backendProperties());
     assertEquals("quantization must not be null", assertThrows(IllegalArgumentException.class,
         () -> AutoGLM.builder().quantization(null)).getMessage());
     assertEquals("quantization was already set to fp8; cannot set it to fp8", assertThrows(

@@ -28,14 +28,16 @@ public record BackendOptions(List<Integer> devices, double memoryFraction, Map<S
   }
 
   /**
-   * Whether {@link #QUANTIZATION} asks for FP8 quantization at load.
+   * Whether {@link #QUANTIZATION} asks for FP8 quantization at load, for a backend that implements only FP8.
    *
+   * @param backend the asking backend's name, for the error
    * @throws IllegalArgumentException when the property holds a value other than {@code fp8}
    */
-  public boolean quantizeFp8() {
+  public boolean quantizeFp8(String backend) {
     String q = properties.get(QUANTIZATION);
     if (q != null && !q.equals("fp8")) {
-      throw new IllegalArgumentException("backend property " + QUANTIZATION + " (" + q + ") must be fp8 or absent");
+      throw new IllegalArgumentException(String.format("backend property %s is %s; the %s backend quantizes to fp8 "
+          + "only (int8 is the cpu-native backend's, module autoglm-cpu)", QUANTIZATION, q, backend));
     }
     return q != null;
   }

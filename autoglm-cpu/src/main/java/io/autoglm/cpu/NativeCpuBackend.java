@@ -137,7 +137,7 @@ public final class NativeCpuBackend implements ComputeBackend {
       case BF16 -> BF16;
       case F16 -> 2;
       default -> throw new IllegalArgumentException("tensor " + s + ": the cpu-native backend loads F32, BF16 or F16 "
-          + "weights, not " + s.dtype() + (s.dtype().isFp8() ? " (FP8 checkpoints run on the cuda backend)" : ""));
+          + "weights, not " + s.dtype() + (s.dtype().isFp8() ? " (FP8 checkpoints run on the cuda backend, or dequantized on backend(\"cpu\"), the DJL one)" : ""));
     };
   }
 

@@ -45,7 +45,7 @@ public final class DjlCpuBackend implements ComputeBackend {
 
   /** {@code stagingElements}: the weight conversion's chunk size (tests make it small to cover several chunks). */
   DjlCpuBackend(BackendOptions options, int stagingElements) {
-    this.quantizeFp8 = options.quantizeFp8();
+    this.quantizeFp8 = options.quantizeFp8("cpu (DJL)");
     this.manager = NDManager.newBaseManager(Device.cpu());
     this.weights = new CpuWeights(manager, stagingElements);
   }

@@ -107,7 +107,8 @@ class CpuFp8WeightsTest {
     try (DjlCpuBackend b = new DjlCpuBackend()) {
       assertArrayEquals(w, array(b.linearWeight(List.of(f32("w", w)))), "without the property nothing changes");
     }
-    assertEquals("backend property autoglm.quantization (int8) must be fp8 or absent",
+    assertEquals("backend property autoglm.quantization is int8; the cpu (DJL) backend quantizes to fp8 only (int8 is the "
+        + "cpu-native backend's, module autoglm-cpu)",
         assertThrows(IllegalArgumentException.class, () -> new DjlCpuBackend(new BackendOptions(List.of(), 0.9,
             Map.of(BackendOptions.QUANTIZATION, "int8")))).getMessage());
   }
