@@ -39,9 +39,7 @@ public final class Engine implements AutoCloseable {
   private final int maxWaiting;
   private final LinkedBlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
   private final AtomicLong pendingSubmissions = new AtomicLong();
-  private final AtomicLong steps = new AtomicLong();
-  private volatile long loopNanos; // time in schedule + step + bookkeeping, summed over steps that ran a forward
-  private volatile long forwardNanos; // of which inside ForwardStep (forward pass and sampling)
+  private final StepClock clock = new StepClock();
   private final Thread thread;
   private final EngineObserver observer;
   private volatile boolean stopping;
@@ -99,7 +97,12 @@ public final class Engine implements AutoCloseable {
   }
 
   public long steps() {
-    return steps.get();
+    return clock.phases().steps();
+  }
+
+  /** The engine thread's time per phase, summed over the steps so far. */
+  public StepClock.Phases phases() {
+    return clock.phases();
   }
 
   public int numRunning() {
@@ -116,12 +119,13 @@ public final class Engine implements AutoCloseable {
 
   /** Nanoseconds of engine steps (scheduling, forward, sampling, bookkeeping), summed. */
   public long loopNanos() {
-    return loopNanos;
+    StepClock.Phases p = clock.phases();
+    return p.scheduleNanos() + p.forwardNanos() + p.updateNanos() + p.deliverNanos();
   }
 
   /** Nanoseconds inside the backend's forward step and sampling, summed. */
   public long forwardNanos() {
-    return forwardNanos;
+    return clock.phases().forwardNanos();
   }
 
   public long preemptions() {
@@ -145,13 +149,10 @@ public final class Engine implements AutoCloseable {
         out.preempted().forEach(observer::onPreemption);
         out.admitted().forEach(seq -> Listeners.admitted(seq, observer));
         if (!out.chunks().isEmpty()) {
-          runStep(out);
+          runStep(out, t0);
         }
         runningCount = scheduler.numRunning();
         waitingCount = scheduler.numWaiting();
-        if (!out.chunks().isEmpty()) {
-          loopNanos += System.nanoTime() - t0;
-        }
         if (CHECK_INVARIANTS) {
           scheduler.checkInvariants();
         }
@@ -191,8 +192,9 @@ public final class Engine implements AutoCloseable {
     }
   }
 
-  private void runStep(Scheduler.Output out) {
-    long t0 = System.nanoTime();
+  /** Runs a scheduled step and applies it; {@code t0} is when its scheduling began. */
+  private void runStep(Scheduler.Output out, long t0) {
+    long t1 = System.nanoTime();
     StepRunner.Output ran;
     try {
       ran = runner.run(out);
@@ -208,9 +210,11 @@ public final class Engine implements AutoCloseable {
       }
       return;
     }
-    steps.incrementAndGet();
-    forwardNanos += System.nanoTime() - t0;
-    scheduler.update(out, ran, eosIds, maxModelLen).forEach(this::deliver);
+    long t2 = System.nanoTime();
+    List<Scheduler.Update> updates = scheduler.update(out, ran, eosIds, maxModelLen);
+    long t3 = System.nanoTime();
+    updates.forEach(this::deliver);
+    clock.add(out.chunks().size(), t1 - t0, t2 - t1, t3 - t2, System.nanoTime() - t3);
   }
 
   /**
