@@ -154,12 +154,16 @@ public final class Scheduler {
   /**
    * Applies a step's results, vLLM v1's {@code update_from_output}: each chunk's tokens are computed, a capturing
    * sequence keeps its logits rows, a sampled token is appended (ending the sequence at a stop id or a length
-   * limit), and full blocks are published to the prefix cache. One sequence's failure does not stop the others.
+   * limit), and full blocks are published to the prefix cache. One sequence's failure does not stop the others. A
+   * chunk whose sequence was removed since it was scheduled (its listener ended it) is skipped: no update.
    */
   public List<Update> update(Output scheduled, StepRunner.Output ran, List<Integer> eosIds, int maxModelLen) {
     List<Update> updates = new ArrayList<>(scheduled.chunks().size());
     for (int i = 0; i < scheduled.chunks().size(); i++) {
       Chunk c = scheduled.chunks().get(i);
+      if (c.seq().isFinished()) {
+        continue;
+      }
       OptionalInt token = ran.sampled().get(i);
       try {
         computed(c);

@@ -3,53 +3,50 @@ package io.autoglm.sched;
 /**
  * Where the engine thread's time goes, per phase of the steps that ran a forward pass: {@link Scheduler#schedule}
  * (with the admission and preemption notices), {@link StepRunner#run} (the batch's arrays, the backend's forward
- * pass and sampling), {@link Scheduler#update}, and the delivery of its tokens and ends to the listeners. Written by
- * the engine thread only; read from any thread.
+ * pass and sampling), {@link Scheduler#update} (with the wait for the previous step's delivery), and queueing the
+ * step's events for the listeners. Written by the engine thread only; a snapshot is consistent (one step's fields
+ * are never half added).
  */
 public final class StepClock {
   /**
    * Nanoseconds summed over {@code steps} steps of {@code rows} scheduled chunks in all (a decode row is one token).
    *
    * @param forwardNanos inside {@link StepRunner#run}: host work to build and launch the step, and the device
+   * @param lastStepEndNanos {@link System#nanoTime()} when the last of these steps ended (0 before the first): the
+   *     wall time between two snapshots' ends covers exactly the steps between them, idle gaps included
    */
-  public record Phases(long steps, long rows, long scheduleNanos, long forwardNanos, long updateNanos, long deliverNanos) {
+  public record Phases(long steps, long rows, long scheduleNanos, long forwardNanos, long updateNanos,
+      long deliverNanos, long lastStepEndNanos) {
     /** All of a step's time but the forward pass, in microseconds per step (0 before the first step). */
     public double hostMicrosPerStep() {
       return steps == 0 ? 0 : (scheduleNanos + updateNanos + deliverNanos) / 1e3 / steps;
     }
 
-    /** The phases since {@code earlier}. */
+    /** The phases since {@code earlier}; its {@code lastStepEndNanos} is the wall time between the two ends. */
     public Phases minus(Phases earlier) {
       return new Phases(steps - earlier.steps, rows - earlier.rows, scheduleNanos - earlier.scheduleNanos,
-          forwardNanos - earlier.forwardNanos, updateNanos - earlier.updateNanos, deliverNanos - earlier.deliverNanos);
+          forwardNanos - earlier.forwardNanos, updateNanos - earlier.updateNanos, deliverNanos - earlier.deliverNanos,
+          lastStepEndNanos - earlier.lastStepEndNanos);
     }
 
     @Override
     public String toString() {
       double n = Math.max(1, steps);
       return String.format(java.util.Locale.ROOT, "%d steps, %.1f rows a step; µs per step: schedule %.1f, forward"
-          + " %.1f, update %.1f, deliver %.1f", steps, rows / n, scheduleNanos / 1e3 / n, forwardNanos / 1e3 / n, updateNanos / 1e3 / n,
-          deliverNanos / 1e3 / n);
+          + " %.1f, update %.1f, deliver %.1f", steps, rows / n, scheduleNanos / 1e3 / n, forwardNanos / 1e3 / n,
+          updateNanos / 1e3 / n, deliverNanos / 1e3 / n);
     }
   }
 
-  private volatile long steps;
-  private volatile long rows;
-  private volatile long schedule;
-  private volatile long forward;
-  private volatile long update;
-  private volatile long deliver;
+  private Phases phases = new Phases(0, 0, 0, 0, 0, 0, 0);
 
-  void add(int stepRows, long scheduleNanos, long forwardNanos, long updateNanos, long deliverNanos) {
-    schedule += scheduleNanos;
-    forward += forwardNanos;
-    update += updateNanos;
-    deliver += deliverNanos;
-    rows += stepRows;
-    steps++;
+  synchronized void add(int stepRows, long scheduleNanos, long forwardNanos, long updateNanos, long deliverNanos) {
+    Phases p = phases;
+    phases = new Phases(p.steps + 1, p.rows + stepRows, p.scheduleNanos + scheduleNanos,
+        p.forwardNanos + forwardNanos, p.updateNanos + updateNanos, p.deliverNanos + deliverNanos, System.nanoTime());
   }
 
-  public Phases phases() {
-    return new Phases(steps, rows, schedule, forward, update, deliver);
+  public synchronized Phases phases() {
+    return phases;
   }
 }
