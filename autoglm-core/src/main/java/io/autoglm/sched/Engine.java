@@ -122,8 +122,7 @@ public final class Engine implements AutoCloseable {
 
   /** Nanoseconds of engine steps (scheduling, forward, sampling, bookkeeping), summed. */
   public long loopNanos() {
-    StepClock.Phases p = clock.phases();
-    return p.scheduleNanos() + p.forwardNanos() + p.updateNanos() + p.deliverNanos();
+    return clock.phases().busyNanos();
   }
 
   /** Nanoseconds inside the backend's forward step and sampling, summed. */
@@ -210,12 +209,8 @@ public final class Engine implements AutoCloseable {
 
   private void reapCancelledAndExpired() {
     long now = System.nanoTime();
-    for (Sequence s : scheduler.all()) {
-      if (s.cancelRequested()) {
-        finish(s, FinishReason.CANCELLED);
-      } else if (now - s.deadlineNanos() > 0) {
-        finish(s, FinishReason.TIMEOUT);
-      }
+    for (Sequence s : scheduler.held(s -> s.cancelRequested() || now - s.deadlineNanos() > 0)) {
+      finish(s, s.cancelRequested() ? FinishReason.CANCELLED : FinishReason.TIMEOUT);
     }
   }
 
@@ -243,11 +238,12 @@ public final class Engine implements AutoCloseable {
     }
     long t2 = System.nanoTime();
     delivery.awaitDelivered();
+    long t3 = System.nanoTime();
     removeEnded();
     List<Scheduler.Update> updates = scheduler.update(out, ran, eosIds, maxModelLen);
-    long t3 = System.nanoTime();
+    long t4 = System.nanoTime();
     updates.forEach(u -> delivery.add(u, scheduler));
-    clock.add(out.chunks().size(), t1 - t0, t2 - t1, t3 - t2, System.nanoTime() - t3);
+    clock.add(out.chunks().size(), t0, t1, t2, t3, t4);
   }
 
   private void finish(Sequence s, FinishReason reason) {

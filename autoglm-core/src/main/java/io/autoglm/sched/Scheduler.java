@@ -77,6 +77,22 @@ public final class Scheduler {
     return all;
   }
 
+  /** The sequences held (running first) that {@code test} accepts, without copying the others. */
+  public List<Sequence> held(java.util.function.Predicate<Sequence> test) {
+    List<Sequence> out = new ArrayList<>(0);
+    for (Sequence s : running) {
+      if (test.test(s)) {
+        out.add(s);
+      }
+    }
+    for (Sequence s : waiting) {
+      if (test.test(s)) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
   public Output schedule() {
     int budget = config.maxBatchTokens();
     List<Chunk> chunks = new ArrayList<>();
@@ -187,8 +203,8 @@ public final class Scheduler {
 
   /** Publishes a sequence's full blocks to the prefix cache (after its sampled token, if any, is appended). */
   public void publish(Sequence s) {
-    if (s.numComputed() / kv.blockSizeTokens() <= s.blocks().numPublished()) {
-      return;
+    if (!kv.prefixCaching() || s.numComputed() / kv.blockSizeTokens() <= s.blocks().numPublished()) {
+      return; // (without prefix caching nothing is published: no copy of the tokens)
     }
     kv.publishFullBlocks(s.blocks(), s.tokens(), s.numComputed());
   }

@@ -35,7 +35,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * sends a 9-word text completion whose tokens a subscriber takes as they come (detokenized, stop strings checked,
  * as bench-serve and the HTTP server do; a short prompt, so that tokenizing it does not starve the engine). After
  * each iteration the phases per step are printed ({@link StepClock}): the score is ms per round, the printed line
- * says where the engine thread spent it.
+ * says where the engine thread spent it. {@code deviceMicros} makes each step's sampling wait that long, as for a
+ * GPU step: the listeners' work on the delivery thread then overlaps it.
  *
  * <p>Run: {@code java -jar jmh/target/autoglm-jmh.jar EngineStep} (from the repository root's {@code jmh/}
  * folder or with {@code -Dautoglm.fixtures=/work/shared/fixtures}).
@@ -56,6 +57,10 @@ public class EngineStepBenchmark {
   @Param({"128"})
   public int newTokens;
 
+  /** A device step's time, spent waiting in sampling as a GPU backend does (0: none). */
+  @Param({"0", "2000"})
+  public int deviceMicros;
+
   private AutoGLM glm;
   private StepClock.Phases atStart;
   private long roundsAtStart;
@@ -69,6 +74,7 @@ public class EngineStepBenchmark {
     int blocks = concurrency * ((128 + newTokens) / 16 + 2) + 16;
     glm = AutoGLM.builder().modelPath(SmallEngine.checkpoint())
         .tokenizerPath(SmallEngine.fixtures().resolve("tokenizers/glm-4-9b-chat-hf")).backend("null")
+        .backendProperty(NullForwardBackend.DEVICE_MICROS, Integer.toString(deviceMicros))
         .kvBlocks(blocks).kvBlockSizeTokens(16).maxRunningSequences(256).prefixCaching(false).build();
     prompt = "The quick brown fox jumps over the lazy dog"; // short: tokenizing it must not starve the engine
     promptIds = new ArrayList<>();
@@ -91,10 +97,10 @@ public class EngineStepBenchmark {
   @TearDown(Level.Iteration)
   public void report() {
     StepClock.Phases p = EngineAccess.get().enginePhases(glm).minus(atStart);
-    System.out.printf(java.util.Locale.ROOT, "%n  [n=%d %s] %d rounds, %s; host (all but forward) %.1f µs/step,"
-        + " with forward %.1f µs/step = %.2f µs/row%n", concurrency, delivery, rounds - roundsAtStart, p,
-        p.hostMicrosPerStep(), p.hostMicrosPerStep() + p.forwardNanos() / 1e3 / Math.max(1, p.steps()),
-        (p.scheduleNanos() + p.forwardNanos() + p.updateNanos() + p.deliverNanos()) / 1e3 / Math.max(1, p.rows()));
+    System.out.printf(java.util.Locale.ROOT, "%n  [n=%d %s device %d µs] %d rounds, %s; engine thread's own work"
+        + " %.1f µs/step; all %.1f µs/step = %.2f µs/row%n", concurrency, delivery, deviceMicros,
+        rounds - roundsAtStart, p, p.hostMicrosPerStep(), p.busyNanos() / 1e3 / Math.max(1, p.steps()),
+        p.busyNanos() / 1e3 / Math.max(1, p.rows()));
   }
 
   /** One round: every request submitted, then every result awaited. */

@@ -20,6 +20,15 @@ import java.util.List;
  * it is never picked by default (priority -1 and only in this module's jar).
  */
 public final class NullForwardBackend implements ComputeBackend {
+  /** Backend property: µs each step's sampling waits (parked, as for a device step); default 0. */
+  public static final String DEVICE_MICROS = "null.deviceMicros";
+
+  private final long deviceNanos;
+
+  NullForwardBackend(long deviceNanos) {
+    this.deviceNanos = deviceNanos;
+  }
+
   /** Shape only. */
   record Shape(long[] shape) implements Tensor {}
 
@@ -47,7 +56,7 @@ public final class NullForwardBackend implements ComputeBackend {
 
     @Override
     public ComputeBackend create(BackendOptions options) {
-      return new NullForwardBackend();
+      return new NullForwardBackend(1000L * Long.parseLong(options.properties().getOrDefault(DEVICE_MICROS, "0")));
     }
   }
 
@@ -87,7 +96,7 @@ public final class NullForwardBackend implements ComputeBackend {
 
   @Override
   public ForwardStep begin(StepBatch batch, KvCache kv) {
-    return new Step(batch.numTokens());
+    return new Step(batch.numTokens(), deviceNanos);
   }
 
   @Override
@@ -109,9 +118,11 @@ public final class NullForwardBackend implements ComputeBackend {
 
   private static final class Step implements ForwardStep {
     private final long tokens;
+    private final long deviceNanos;
 
-    Step(int tokens) {
+    Step(int tokens, long deviceNanos) {
       this.tokens = tokens;
+      this.deviceNanos = deviceNanos;
     }
 
     private Tensor rowsOf(long cols) {
@@ -182,6 +193,9 @@ public final class NullForwardBackend implements ComputeBackend {
 
     @Override
     public int[] sample(Tensor logits, List<SamplingRow> rows) {
+      if (deviceNanos > 0) {
+        java.util.concurrent.locks.LockSupport.parkNanos(deviceNanos);
+      }
       int[] out = new int[rows.size()];
       for (int i = 0; i < out.length; i++) {
         SamplingRow r = rows.get(i);
