@@ -13,6 +13,8 @@
 # batch-64 tok/s with logprobs, penalties and a mask).
 # serve (the sample app on the CUDA backend + bench-serve over HTTP, then bench-serve --direct with the same
 # settings; its bundle is tools/cuda-bundle-serve.sh's, not this one's).
+# overhead (EngineBench overhead: the engine's cost over the direct path, steady all-decode tok/s at 1/64/256 and
+# end-to-end 256 x 128/128, delivery thread vs inline; knobs OVERHEAD_DELIVERY, OVERHEAD_BUDGETS, OVERHEAD_BATCHES).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 untar() { tar -C "$2" -xf "$1" 2>/dev/null || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"; }
@@ -194,5 +196,17 @@ PY
     --tokenizer /tmp/serve/glm-4-9b-chat-hf $S --json $OUT/serve-direct.json 2>&1 | grep -v "^\[main\] INFO" \
     | tee $OUT/serve-direct.txt | grep -E "Successful|Failed req|duration|Output token thr|Mean TTFT|P99 TTFT|Mean TPOT|P99 ITL|^engine:"
   lap serve-direct
+fi
+if [[ $ST == *,overhead,* ]]; then
+  # EngineBench overhead: engine vs direct (steady all-decode tok/s at each batch, to set against the `new` stage's
+  # CudaBench batch lines), end-to-end 256 x 128/128 (ids, then streaming text with the bundle's tokenizer), for each
+  # delivery mode (thread: listeners on the delivery thread; inline: on the engine thread, as before) and budget
+  echo "== EngineBench overhead: delivery ${OVERHEAD_DELIVERY:-thread,inline}, maxBatchTokens ${OVERHEAD_BUDGETS:-2048}, batches ${OVERHEAD_BATCHES:-1,64,256}"
+  DJL_OFFLINE=true RUST_FLAVOR=cpu DJL_CACHE_DIR=/tmp/djl timeout ${OVERHEAD_TIMEOUT:-420} $J -Xmx16g \
+    -Doverhead.delivery=${OVERHEAD_DELIVERY:-thread,inline} -Doverhead.maxBatchTokens=${OVERHEAD_BUDGETS:-2048} \
+    -Doverhead.batches=${OVERHEAD_BATCHES:-1,64,256} -Doverhead.steadyPrompt=${OVERHEAD_PROMPT:-96} -cp "$CP" \
+    io.autoglm.cuda.tools.EngineBench overhead /tmp/work ${OVERHEAD_TOKENIZER-"$here/tokenizer"} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/overhead.log | grep -E "^(steady|end-to-end|loaded|wrote|PASS|FAIL|Exception)|Error" | tail -${OVERHEAD_TAIL:-40}
+  lap overhead
 fi
 echo "== done"

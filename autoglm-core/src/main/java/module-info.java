@@ -24,6 +24,7 @@ module io.autoglm.core {
   exports io.autoglm.backend.cpu to io.autoglm.testkit, io.autoglm.jmh;
   exports io.autoglm.grammar to io.autoglm.testkit, io.autoglm.jmh;
   exports io.autoglm.internal to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.spring,
+      io.autoglm.jmh,
       io.autoglm.examples, io.autoglm.langchain4j, io.autoglm.springai;
   exports io.autoglm.kv to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit;
   exports io.autoglm.model to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.examples,
@@ -32,7 +33,7 @@ module io.autoglm.core {
   exports io.autoglm.safetensors to io.autoglm.cuda, io.autoglm.cpu, io.autoglm.cuda.bench, io.autoglm.testkit,
       io.autoglm.jmh;
   exports io.autoglm.sample to io.autoglm.cuda, io.autoglm.cpu, io.autoglm.cuda.bench, io.autoglm.testkit;
-  exports io.autoglm.sched to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit;
+  exports io.autoglm.sched to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.jmh;
   exports io.autoglm.tokenizer to io.autoglm.spring, io.autoglm.testkit, io.autoglm.examples, io.autoglm.jmh,
       io.autoglm.langchain4j, io.autoglm.springai;
   exports io.autoglm.toolcall; // the parsed answer: ParsedAnswer (its ToolCall and AnswerDelta nested)

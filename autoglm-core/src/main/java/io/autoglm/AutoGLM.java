@@ -210,6 +210,10 @@ public final class AutoGLM implements AutoCloseable {
     return config;
   }
 
+  io.autoglm.sched.StepClock.Phases enginePhases() {
+    return engine.phases();
+  }
+
   Requests requests() {
     return requests;
   }

@@ -29,6 +29,11 @@ final class InternalAccess implements EngineAccess.Grant {
   }
 
   @Override
+  public io.autoglm.sched.StepClock.Phases enginePhases(AutoGLM glm) {
+    return glm.enginePhases();
+  }
+
+  @Override
   public ModelConfig modelConfig(AutoGLM glm) {
     return glm.modelConfig();
   }

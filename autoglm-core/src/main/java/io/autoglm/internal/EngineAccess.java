@@ -27,6 +27,9 @@ public final class EngineAccess {
     /** The engine's tokenizer. @throws IllegalStateException when the model folder has none */
     GlmTokenizer tokenizer(AutoGLM glm);
 
+    /** The engine thread's time per step phase, summed over its steps so far (host overhead benchmarks). */
+    io.autoglm.sched.StepClock.Phases enginePhases(AutoGLM glm);
+
     /** The model's full configuration. */
     ModelConfig modelConfig(AutoGLM glm);
   }

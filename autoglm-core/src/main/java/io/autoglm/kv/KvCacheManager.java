@@ -22,6 +22,10 @@ public final class KvCacheManager {
     this.prefixCaching = prefixCaching;
   }
 
+  public boolean prefixCaching() {
+    return prefixCaching;
+  }
+
   public int blockSizeTokens() {
     return blockSizeTokens;
   }
@@ -54,9 +58,11 @@ public final class KvCacheManager {
   public static final class SequenceBlocks {
     private final List<Integer> blocks = new ArrayList<>();
     private final List<Long> hashes = new ArrayList<>(); // chain hash of each published full block
+    private int[] table; // blocks as an array, built on demand; null after every change of blocks
 
+    /** The block ids, in position order (a read-only view). */
     public List<Integer> blocks() {
-      return blocks;
+      return java.util.Collections.unmodifiableList(blocks);
     }
 
     /** Full blocks already published to the prefix cache. */
@@ -64,8 +70,17 @@ public final class KvCacheManager {
       return hashes.size();
     }
 
+    /** The block ids as an array, shared until the blocks change: callers must not modify it. */
     public int[] table() {
-      return blocks.stream().mapToInt(Integer::intValue).toArray();
+      int[] t = table;
+      if (t == null) {
+        t = new int[blocks.size()];
+        for (int i = 0; i < t.length; i++) {
+          t[i] = blocks.get(i);
+        }
+        table = t;
+      }
+      return t;
     }
   }
 
@@ -86,6 +101,7 @@ public final class KvCacheManager {
         break;
       }
       seq.blocks.add(hit.get());
+      seq.table = null;
       seq.hashes.add(key.hash());
       parent = key.hash();
     }
@@ -100,6 +116,7 @@ public final class KvCacheManager {
     }
     Optional<List<Integer>> got = pool.allocate(needed);
     got.ifPresent(seq.blocks::addAll);
+    seq.table = null;
     return got.isPresent();
   }
 
@@ -128,6 +145,7 @@ public final class KvCacheManager {
       pool.release(seq.blocks.get(i));
     }
     seq.blocks.clear();
+    seq.table = null;
     seq.hashes.clear();
   }
 

@@ -6,7 +6,6 @@ import io.autoglm.kv.BlockPool;
 import io.autoglm.kv.KvCacheManager;
 import io.autoglm.model.ModelRunner;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -23,6 +22,8 @@ public final class Engine implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(Engine.class);
   /** Tests set {@code -Dautoglm.checkInvariants=true} to audit the block pool after every step. */
   private static final boolean CHECK_INVARIANTS = Boolean.getBoolean("autoglm.checkInvariants");
+  /** {@code -Dautoglm.deliveryThread=false}: engines started then deliver on their own thread (A/B runs). */
+  static final String DELIVERY_THREAD = "autoglm.deliveryThread";
 
   /** What callers can ask of the engine thread. */
   private sealed interface Command permits Submit, Wake {}
@@ -39,9 +40,8 @@ public final class Engine implements AutoCloseable {
   private final int maxWaiting;
   private final LinkedBlockingQueue<Command> inbox = new LinkedBlockingQueue<>();
   private final AtomicLong pendingSubmissions = new AtomicLong();
-  private final AtomicLong steps = new AtomicLong();
-  private volatile long loopNanos; // time in schedule + step + bookkeeping, summed over steps that ran a forward
-  private volatile long forwardNanos; // of which inside ForwardStep (forward pass and sampling)
+  private final StepClock clock = new StepClock();
+  private final Delivery delivery;
   private final Thread thread;
   private final EngineObserver observer;
   private volatile boolean stopping;
@@ -71,6 +71,7 @@ public final class Engine implements AutoCloseable {
     this.maxModelLen = maxModelLen;
     this.maxWaiting = maxWaiting;
     this.observer = observer;
+    this.delivery = new Delivery(name, !"false".equals(System.getProperty(DELIVERY_THREAD)));
     this.thread = new Thread(this::loop, "autoglm-engine-" + name);
     this.thread.setDaemon(true);
     this.thread.start();
@@ -99,7 +100,12 @@ public final class Engine implements AutoCloseable {
   }
 
   public long steps() {
-    return steps.get();
+    return clock.phases().steps();
+  }
+
+  /** The engine thread's time per phase, summed over the steps so far. */
+  public StepClock.Phases phases() {
+    return clock.phases();
   }
 
   public int numRunning() {
@@ -116,12 +122,12 @@ public final class Engine implements AutoCloseable {
 
   /** Nanoseconds of engine steps (scheduling, forward, sampling, bookkeeping), summed. */
   public long loopNanos() {
-    return loopNanos;
+    return clock.phases().busyNanos();
   }
 
   /** Nanoseconds inside the backend's forward step and sampling, summed. */
   public long forwardNanos() {
-    return forwardNanos;
+    return clock.phases().forwardNanos();
   }
 
   public long preemptions() {
@@ -136,22 +142,25 @@ public final class Engine implements AutoCloseable {
     try {
       while (!stopping) {
         drainInbox(!scheduler.hasWork());
+        removeEnded();
         reapCancelledAndExpired();
         if (!scheduler.hasWork()) {
+          delivery.flush();
           continue;
         }
         long t0 = System.nanoTime();
         Scheduler.Output out = scheduler.schedule();
         out.preempted().forEach(observer::onPreemption);
-        out.admitted().forEach(seq -> Listeners.admitted(seq, observer));
+        for (Sequence seq : out.admitted()) {
+          observer.onAdmitted(seq, seq.cachedPromptTokens().orElse(0));
+          delivery.add(new Delivery.Admitted(seq));
+        }
         if (!out.chunks().isEmpty()) {
-          runStep(out);
+          runStep(out, t0);
         }
         runningCount = scheduler.numRunning();
         waitingCount = scheduler.numWaiting();
-        if (!out.chunks().isEmpty()) {
-          loopNanos += System.nanoTime() - t0;
-        }
+        delivery.flush(); // after the counts: a request completes only once the engine no longer holds it
         if (CHECK_INVARIANTS) {
           scheduler.checkInvariants();
         }
@@ -165,6 +174,7 @@ public final class Engine implements AutoCloseable {
       failAll(e);
     } finally {
       cancelAll();
+      delivery.close();
     }
   }
 
@@ -180,19 +190,37 @@ public final class Engine implements AutoCloseable {
     waitingCount = scheduler.numWaiting();
   }
 
-  private void reapCancelledAndExpired() {
-    long now = System.nanoTime();
-    for (Sequence s : scheduler.all()) {
-      if (s.cancelRequested()) {
-        finish(s, FinishReason.CANCELLED);
-      } else if (now - s.deadlineNanos() > 0) {
-        finish(s, FinishReason.TIMEOUT);
+  /** Ends the sequences whose listener ended them: STOP at a stop string, ERROR (alone) when it threw. */
+  private void removeEnded() {
+    for (Delivery.Ended e : delivery.takeEnded()) {
+      Sequence s = e.seq();
+      if (s.isFinished()) {
+        continue; // cancelled or timed out meanwhile: that end is queued
+      }
+      if (e.failure() == null) {
+        finish(s, FinishReason.STOP);
+      } else {
+        LOG.warn("request {} failed alone and ends with finish reason error; its batch goes on", s.id(), e.failure());
+        scheduler.remove(s);
+        delivery.add(new Delivery.Failed(s, e.failure(), true));
       }
     }
   }
 
-  private void runStep(Scheduler.Output out) {
-    long t0 = System.nanoTime();
+  private void reapCancelledAndExpired() {
+    long now = System.nanoTime();
+    for (Sequence s : scheduler.held(s -> s.cancelRequested() || now - s.deadlineNanos() > 0)) {
+      finish(s, s.cancelRequested() ? FinishReason.CANCELLED : FinishReason.TIMEOUT);
+    }
+  }
+
+  /**
+   * Runs a scheduled step and applies it; {@code t0} is when its scheduling began. The previous step's events are
+   * delivered while this one's forward pass runs; they must be before this step is applied, since a listener may
+   * have ended its sequence (which then takes no more tokens).
+   */
+  private void runStep(Scheduler.Output out, long t0) throws InterruptedException {
+    long t1 = System.nanoTime();
     StepRunner.Output ran;
     try {
       ran = runner.run(out);
@@ -203,60 +231,33 @@ public final class Engine implements AutoCloseable {
       for (Scheduler.Chunk c : out.chunks()) {
         if (!c.seq().isFinished()) {
           scheduler.remove(c.seq());
-          Listeners.notify(c.seq(), l -> l.onError(c.seq(), failure));
+          delivery.add(new Delivery.Failed(c.seq(), failure, false));
         }
       }
       return;
     }
-    steps.incrementAndGet();
-    forwardNanos += System.nanoTime() - t0;
-    scheduler.update(out, ran, eosIds, maxModelLen).forEach(this::deliver);
-  }
-
-  /**
-   * Tells a sequence's listener what its step did. A sequence whose own handling throws (its grammar, detokenizer,
-   * stop matcher or listener) ends alone with {@link FinishReason#ERROR}; the others go on.
-   */
-  private void deliver(Scheduler.Update u) {
-    Sequence s = u.seq();
-    if (u.failure().isPresent()) {
-      failAlone(s, u.failure().get());
-      return;
-    }
-    try {
-      Optional<FinishReason> done = u.finished();
-      if (u.token().isPresent() && s.listener().onToken(s.numOutputTokens() - 1, u.token().getAsInt(), u.logprobs())) {
-        done = Optional.of(FinishReason.STOP);
-      }
-      done.ifPresent(reason -> finish(s, reason));
-    } catch (RuntimeException e) {
-      failAlone(s, e);
-    }
-  }
-
-  /** Ends one sequence whose own handling failed, freeing its blocks; its listener hears of it once. */
-  private void failAlone(Sequence s, Throwable e) {
-    LOG.warn("request {} failed alone and ends with finish reason error; its batch goes on", s.id(), e);
-    if (!s.isFinished()) {
-      scheduler.remove(s);
-      runningCount = scheduler.numRunning();
-      waitingCount = scheduler.numWaiting();
-    }
-    Listeners.notify(s, l -> l.onFailedAlone(s, e));
+    long t2 = System.nanoTime();
+    delivery.awaitDelivered();
+    long t3 = System.nanoTime();
+    removeEnded();
+    List<Scheduler.Update> updates = scheduler.update(out, ran, eosIds, maxModelLen);
+    long t4 = System.nanoTime();
+    updates.forEach(u -> delivery.add(u, scheduler));
+    clock.add(out.chunks().size(), t0, t1, t2, t3, t4);
   }
 
   private void finish(Sequence s, FinishReason reason) {
     scheduler.remove(s);
     runningCount = scheduler.numRunning();
     waitingCount = scheduler.numWaiting();
-    Listeners.notify(s, l -> l.onFinish(s, reason));
+    delivery.add(new Delivery.End(s, reason));
   }
 
   private void failAll(Throwable e) {
     InferenceException failure = new InferenceException("the engine thread stopped after an internal error: " + e, e);
     for (Sequence s : scheduler.all()) {
       scheduler.remove(s);
-      Listeners.notify(s, l -> l.onError(s, failure));
+      delivery.add(new Delivery.Failed(s, failure, false));
     }
   }
 

@@ -23,9 +23,8 @@ final class Listeners {
     }
   }
 
-  /** Tells the observer and the listener that {@code seq} was admitted; a listener's failure here is only logged. */
-  static void admitted(Sequence seq, EngineObserver observer) {
-    observer.onAdmitted(seq, seq.cachedPromptTokens().orElse(0));
+  /** Tells the listener that {@code seq} was admitted; a listener's failure here is only logged. */
+  static void admitted(Sequence seq) {
     try {
       seq.listener().onAdmitted(); // tracing only: a failure here must not end the request
     } catch (RuntimeException e) {

@@ -77,6 +77,22 @@ public final class Scheduler {
     return all;
   }
 
+  /** The sequences held (running first) that {@code test} accepts, without copying the others. */
+  public List<Sequence> held(java.util.function.Predicate<Sequence> test) {
+    List<Sequence> out = new ArrayList<>(0);
+    for (Sequence s : running) {
+      if (test.test(s)) {
+        out.add(s);
+      }
+    }
+    for (Sequence s : waiting) {
+      if (test.test(s)) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
   public Output schedule() {
     int budget = config.maxBatchTokens();
     List<Chunk> chunks = new ArrayList<>();
@@ -154,12 +170,16 @@ public final class Scheduler {
   /**
    * Applies a step's results, vLLM v1's {@code update_from_output}: each chunk's tokens are computed, a capturing
    * sequence keeps its logits rows, a sampled token is appended (ending the sequence at a stop id or a length
-   * limit), and full blocks are published to the prefix cache. One sequence's failure does not stop the others.
+   * limit), and full blocks are published to the prefix cache. One sequence's failure does not stop the others. A
+   * chunk whose sequence was removed since it was scheduled (its listener ended it) is skipped: no update.
    */
   public List<Update> update(Output scheduled, StepRunner.Output ran, List<Integer> eosIds, int maxModelLen) {
     List<Update> updates = new ArrayList<>(scheduled.chunks().size());
     for (int i = 0; i < scheduled.chunks().size(); i++) {
       Chunk c = scheduled.chunks().get(i);
+      if (c.seq().isFinished()) {
+        continue;
+      }
       OptionalInt token = ran.sampled().get(i);
       try {
         computed(c);
@@ -183,8 +203,8 @@ public final class Scheduler {
 
   /** Publishes a sequence's full blocks to the prefix cache (after its sampled token, if any, is appended). */
   public void publish(Sequence s) {
-    if (s.numComputed() / kv.blockSizeTokens() <= s.blocks().numPublished()) {
-      return;
+    if (!kv.prefixCaching() || s.numComputed() / kv.blockSizeTokens() <= s.blocks().numPublished()) {
+      return; // (without prefix caching nothing is published: no copy of the tokens)
     }
     kv.publishFullBlocks(s.blocks(), s.tokens(), s.numComputed());
   }

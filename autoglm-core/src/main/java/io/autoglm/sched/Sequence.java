@@ -66,6 +66,7 @@ public final class Sequence {
   private OptionalInt cachedPromptTokens = OptionalInt.empty(); // prefix-cache hit at first admission
   private int preemptions;
   private boolean finished;
+  private boolean listenerEnded; // the delivery thread's: its listener heard of its end
   private volatile boolean cancelRequested;
 
   /**
@@ -237,6 +238,15 @@ public final class Sequence {
 
   void markFinished() {
     finished = true;
+  }
+
+  /** Whether the listener heard of the end already (the delivery thread's view; see {@code Delivery}). */
+  boolean listenerEnded() {
+    return listenerEnded;
+  }
+
+  void markListenerEnded() {
+    listenerEnded = true;
   }
 
   @Override

@@ -3,6 +3,7 @@ package io.autoglm.sched;
 import io.autoglm.backend.SamplingRow;
 import io.autoglm.backend.StepBatch;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -17,14 +18,23 @@ record StepInputs(StepBatch batch, int[] logitRows, int[] firstLogitRow, int[] s
     List<SamplingRow> samplingRows, boolean anyCapture) {
 
   static StepInputs of(List<Scheduler.Chunk> chunks, int blockSize, int vocabLimit) {
-    int total = chunks.stream().mapToInt(Scheduler.Chunk::numTokens).sum();
+    int total = 0;
+    for (Scheduler.Chunk c : chunks) {
+      total += c.numTokens();
+    }
     int[] tokens = new int[total];
     int[] positions = new int[total];
     int[] slots = new int[total];
     List<StepBatch.Sequence> seqs = new ArrayList<>(chunks.size());
-    List<Integer> logitRows = new ArrayList<>();
+    int maxLogitRows = 1;
+    for (Scheduler.Chunk c : chunks) {
+      maxLogitRows += c.seq().captureLogits() ? c.numTokens() : 1;
+    }
+    int[] logitRows = new int[maxLogitRows];
+    int numLogitRows = 0;
     int[] firstLogitRow = new int[chunks.size()];
-    List<Integer> sampleRows = new ArrayList<>();
+    int[] sampleRows = new int[chunks.size()];
+    int numSampleRows = 0;
     List<SamplingRow> samplingRows = new ArrayList<>();
     boolean anyCapture = false;
     int t = 0;
@@ -39,25 +49,24 @@ record StepInputs(StepBatch batch, int[] logitRows, int[] firstLogitRow, int[] s
         slots[t] = table[p / blockSize] * blockSize + p % blockSize;
       }
       seqs.add(new StepBatch.Sequence(queryStart, c.numTokens(), c.start() + c.numTokens(), table));
-      firstLogitRow[i] = logitRows.size();
+      firstLogitRow[i] = numLogitRows;
       if (s.captureLogits()) {
         anyCapture = true;
         for (int r = queryStart; r < t; r++) {
-          logitRows.add(r);
+          logitRows[numLogitRows++] = r;
         }
       } else if (c.samples()) {
-        logitRows.add(t - 1);
+        logitRows[numLogitRows++] = t - 1;
       }
       if (c.samples()) {
-        sampleRows.add(logitRows.size() - 1);
+        sampleRows[numSampleRows++] = numLogitRows - 1;
         samplingRows.add(s.samplingRow(vocabLimit));
       }
     }
-    if (logitRows.isEmpty()) {
-      logitRows.add(total - 1); // only prefill chunks that don't finish their prompt: one row keeps the head's shape
+    if (numLogitRows == 0) { // only prefill chunks that don't finish their prompt: one row keeps the head's shape
+      logitRows[numLogitRows++] = total - 1;
     }
-    return new StepInputs(new StepBatch(tokens, positions, slots, seqs),
-        logitRows.stream().mapToInt(Integer::intValue).toArray(), firstLogitRow,
-        sampleRows.stream().mapToInt(Integer::intValue).toArray(), List.copyOf(samplingRows), anyCapture);
+    return new StepInputs(new StepBatch(tokens, positions, slots, seqs), Arrays.copyOf(logitRows, numLogitRows),
+        firstLogitRow, Arrays.copyOf(sampleRows, numSampleRows), List.copyOf(samplingRows), anyCapture);
   }
 }

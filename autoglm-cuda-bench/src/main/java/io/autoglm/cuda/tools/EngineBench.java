@@ -24,6 +24,8 @@ import java.util.concurrent.TimeUnit;
  * EngineBench conformance FIXTURES_MODELS_DIR   Conformance.run on every fixture, single device and PP=2 on one GPU
  * EngineBench engine WORK_DIR                   9B-shape random checkpoint: throughput at 64/256, 2 × 1,000-request
  *                                               random-cancellation leak check
+ * EngineBench overhead WORK_DIR [TOKENIZER]    engine vs direct: steady all-decode tok/s at 1/64/256, end-to-end
+ *                                               256 x 128/128, delivery thread vs inline ({@link EngineOverheadBench})
  * EngineBench moe WORK_DIR [LAYERS]             glm-4.5-air-shaped random checkpoint: decode tok/s at batch 1, 64
  * EngineBench route FIXTURE BACKEND TRACE [REF]  MoE routing trace of every teacher-forced prompt on BACKEND (cpu,
  *                                               cuda) written to TRACE; with REF (another backend's trace), the
@@ -40,7 +42,8 @@ public final class EngineBench {
 
   public static void main(String[] args) throws Exception {
     if (args.length < 2) {
-      System.err.println("usage: EngineBench conformance FIXTURES_MODELS_DIR | engine WORK_DIR | moe WORK_DIR [LAYERS] | "
+      System.err.println("usage: EngineBench conformance FIXTURES_MODELS_DIR | engine WORK_DIR | overhead WORK_DIR"
+          + " [TOKENIZER_DIR] | moe WORK_DIR [LAYERS] | "
           + "tp FIXTURES_MODELS_DIR WORK_DIR [conf,speed,large]  (-Dtp=2, -Dgraphs=true)");
       System.exit(2);
     }
@@ -48,6 +51,7 @@ public final class EngineBench {
       case "conformance" -> conformance(Path.of(args[1]));
       case "engine" -> engine(Path.of(args[1]));
       case "moe" -> moe(Path.of(args[1]), args.length > 2 ? Integer.parseInt(args[2]) : 4);
+      case "overhead" -> EngineOverheadBench.run(Path.of(args[1]), args.length > 2 ? Path.of(args[2]) : null);
       case "tp" -> TensorParallelBench.run(Path.of(args[1]), Path.of(args[2]), args.length > 3 ? args[3] : "conf,speed,large");
       case "route" -> route(Path.of(args[1]), args[2], Path.of(args[3]), args.length > 4 ? Path.of(args[4]) : null);
       default -> throw new IllegalArgumentException("unknown subcommand " + args[0] + " (conformance, engine, moe)");
