@@ -51,6 +51,7 @@ final class CudaForwardStep implements ForwardStep {
   private final int splits; // attention blocks per (token, KV head)
   private long partials; // (phys, partialsHeads, splits, headDim + 2) fp32, allocated by the first attention; or 0
   private int partialsHeads; // query heads the partials hold
+  private final PrefillSegments prefill; // the sequences whose rows run the tensor-core prefill attention
 
   CudaForwardStep(CudaBackend backend, StepBatch batch, CudaKvCache kv) {
     this.backend = backend;
@@ -85,6 +86,7 @@ final class CudaForwardStep implements ForwardStep {
     this.positions = upload(batch.positions(), phys, 0);
     this.slots = upload(batch.slots(), phys, kv.scratchBlock() * bs);
     this.tokenSeq = upload(seqOf, phys, pad * tableStride);
+    this.prefill = PrefillSegments.of(this, batch, backend.settings().prefillAttn(), graph);
     int kvHeads = kv.layout().numKvHeads();
     this.partition = graph ? 0 : eagerPartition(phys, kvHeads, maxVisible(batch));
     this.splits = graph ? graphSplits(phys, kvHeads) : (maxVisible(batch) + partition - 1) / partition;
@@ -473,7 +475,7 @@ final class CudaForwardStep implements ForwardStep {
       long counters = (long) out.physRows() * numHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
       CudaNative.attention(ctx, out.ptr(), partials, counters, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
           positions, tables, 1, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
-          scale, partition, splits);
+          scale, partition, splits, prefill.host(), prefill.device());
     }
     return out;
   }

@@ -32,7 +32,9 @@ import java.util.SplittableRandom;
  * <pre>
  * CudaBench verify FIXTURES_MODELS_DIR     conformance against transformers' fp32 references
  * CudaBench bench WORK_DIR [WHICH]         decode tok/s vs the HBM floor, batch 64/256 throughput, TTFT
- *                                          (-Dbench.model=glm-4-9b-chat | glm-4-32b-0414; see {@link Bench})
+ *                                          (-Dbench.model=glm-4-9b-chat | glm-4-32b-0414; see {@link Bench});
+ *                                          WHICH lists profile, single, ttft, batch, prefill (the prefill profile
+ *                                          of {@link PrefillBench}); default all (no prefill profile)
  * </pre>
  */
 public final class CudaBench {
@@ -381,6 +383,9 @@ public final class CudaBench {
         if (which.contains("profile")) {
           profiles();
         }
+        if (which.contains("prefill")) {
+          PrefillBench.profiles(d, r, c, backend);
+        }
         if (all || which.contains("single")) {
           singles();
           timing();
@@ -393,7 +398,7 @@ public final class CudaBench {
           CudaDiagnosticsAccess.setFastPaths(backend, true, true);
         }
         if (all || which.contains("ttft")) {
-          ttft(d, r, c);
+          PrefillBench.ttft(d, r, c, backend);
         }
         if (all || which.contains("batch")) {
           batches();
@@ -524,7 +529,8 @@ public final class CudaBench {
           CudaDiagnosticsAccess.pdl(backend), p.table());
     }
 
-    static void ttft(StepDriver d, SplittableRandom r, ModelConfig c) {
+    /** The median TTFT of a 1,024-token prompt in ms (runs 2-4; run 1 warms up). */
+    static double ttft(StepDriver d, SplittableRandom r, ModelConfig c) {
       double[] ms = new double[4];
       for (int run = 0; run < ms.length; run++) {
         Seq s = d.sequences(1, 1024, 0, false).get(0);
@@ -537,6 +543,7 @@ public final class CudaBench {
       Arrays.sort(timed);
       System.out.printf("TTFT 1,024-token prompt (one prefill step + first token): median %.1f ms (runs %s)%n",
           timed[1], Arrays.toString(ms));
+      return timed[1];
     }
 
     static void batch(StepDriver d, SplittableRandom r, ModelConfig c, int n) {
