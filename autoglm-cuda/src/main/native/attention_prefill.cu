@@ -65,12 +65,12 @@ __device__ __forceinline__ int swz(int row, int chunk) {
 }
 
 /**
- * Maps this block to its tile: block x counts the tiles of the segments in order (a segment of n rows has
+ * Maps this block to its tile: block y counts the tiles of the segments in order (a segment of n rows has
  * ceil(n / tm) tiles), heaviest tile of a segment first (its last rows see the most keys). Every warp scans the
  * segment list on its own, 32 segments at a time with a warp prefix sum, so no block-wide barrier is needed.
  */
 __device__ __forceinline__ bool findTile(const int* segs, int nseg, int tm, int& row0, int& rows) {
-  int lane = threadIdx.x & 31, target = blockIdx.x, base = 0;
+  int lane = threadIdx.x & 31, target = blockIdx.y, base = 0;
   for (int s0 = 0; s0 < nseg; s0 += 32) {
     int s = s0 + lane;
     int n = s < nseg ? segs[2 * s + 1] : 0;
@@ -99,7 +99,7 @@ __device__ __forceinline__ bool findTile(const int* segs, int nseg, int tm, int&
 }
 
 /**
- * Causal attention of a tile of one sequence's query rows, on the tensor cores. Block (tile, KV head · hgb + hb):
+ * Causal attention of a tile of one sequence's query rows, on the tensor cores. Block (KV head · hgb + hb, tile):
  * its 64 M rows are (query token, query head) pairs, token-major: HB = min(G, 64) consecutive query heads of the KV
  * head (block hb of them) for each of TM = 64 / HB consecutive query rows of a prefill segment (segs: (first row,
  * rows) pairs). So all query heads of a KV head share each K/V tile, and a decode-sized group (G = 16) still fills
@@ -127,7 +127,7 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
   const int HB = min(group, PF_BM), TM = PF_BM / HB;
   int row0, rows;
   if (!findTile(segs, nseg, TM, row0, rows)) return;
-  int kh = blockIdx.y / hgb, hb = blockIdx.y - kh * hgb;
+  int kh = blockIdx.x / hgb, hb = blockIdx.x - kh * hgb;
   int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   if (tid < TM) posOf[tid] = tid < rows ? pos[row0 + tid] : -1;
   const int* table = tables + (size_t)tokSeq[row0] * stride;
@@ -286,7 +286,8 @@ void launchPrefill(cudaStream_t s, bf16* out, const bf16* q, int ldq, const bf16
   // above the default 48 KiB: allowed per launch, since the attribute belongs to the device current now
   cudaFuncSetAttribute(prefillAttentionK<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   int group = heads / kvHeads, hb = std::min(group, PF_BM), hgb = (group + hb - 1) / hb;
-  launchKs(true, prefillAttentionK<D>, dim3(tiles, kvHeads * hgb), PF_THREADS, smem, s, out, q, ldq, kc, vc, tokSeq,
+  // the heads vary fastest, so every KV head's heaviest tiles are scheduled first
+  launchKs(true, prefillAttentionK<D>, dim3(kvHeads * hgb, tiles), PF_THREADS, smem, s, out, q, ldq, kc, vc, tokSeq,
            pos, tables, stride, blockSize, heads, kvHeads, group, hgb, scale, devSegs, nseg);
 }
 
@@ -319,6 +320,10 @@ bool launchAttentionMixed(cudaStream_t s, bf16* out, float* part, int* counters,
     if (r0 < 0 || n < 1 || r0 + n > rows) return false;
     covered.push_back({r0, n});
     tiles += (n + tm - 1) / tm;
+  }
+  if (tiles > 65535) {  // more tiles than a grid's y dimension: the decode kernels serve the step
+    return launchAttention(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows,
+                           heads, kvHeads, headDim, scale, partition, splits);
   }
   std::sort(covered.begin(), covered.end());
   // the rows between segments (decode rows, short chunks, graph padding): the decode kernels, one launch per run
