@@ -43,7 +43,8 @@ import java.util.OptionalLong;
  * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
  * {@code cuda.attnSplitHeads} (small-batch decode attention: a block per query head, not per KV head; default
  * true), {@code cuda.prefillAttn} (the query rows of a sequence with at least this many in an eager step run the
- * tensor-core prefill attention, headDim 64 or 128; default 16; 0 = off, every row runs the decode kernels). {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
+ * tensor-core prefill attention, headDim 64 or 128; default 16; 0 = off, every row runs the decode kernels).
+ * {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
  * {@code cuda.*} key fails with a message naming it. The settings are immutable for the backend's life; the
  * benchmark tools' diagnostics ({@link CudaDiagnostics}: profiles, op skipping, A/B settings, self-tests) are
  * package-private.
