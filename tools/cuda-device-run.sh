@@ -201,7 +201,7 @@ if [[ $ST == *,prefill,* ]]; then
   # the tensor-core prefill attention (cuda.prefillAttn): verify (fixtures + every kernel self-check, the prefill
   # kernel's included) per PREFILL_VERIFY value, then TTFT and a per-op profile of one PREFILL_TOKENS-token prefill
   # step per PREFILL_ATTNS value (0 = the decode kernels on every row), each against the GEMM rate of this process
-  for v in ${PREFILL_VERIFY:-16}; do
+  for v in ${PREFILL_VERIFY-16}; do  # PREFILL_VERIFY= (empty) skips it
     echo "== CudaBench verify, cuda.prefillAttn=$v"
     timeout ${PREFILL_VERIFY_TIMEOUT:-300} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.prefillAttn=$v -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
       | grep -v "^\[main\] INFO" > $OUT/verify-prefill-$v.log
