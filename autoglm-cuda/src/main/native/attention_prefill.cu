@@ -152,20 +152,32 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
     }
   }
   int nTiles = (maxPos + PF_BN) / PF_BN;  // keys 0..maxPos
-  auto loadKv = [&](int tile, int buf) {
-    int k0 = tile * PF_BN, c = tid % CH;
+  // The slots of a tile's key rows (this thread's rows: tid / CH + i·RPP), -1 past maxPos. They are read one tile
+  // ahead of the copies that use them, so the block-table loads' latency hides behind a tile of MMAs.
+  constexpr int LR = PF_BN / RPP;  // key rows per thread and tile
+  int slotNext[LR];
+  auto slotsOf = [&](int tile) {
 #pragma unroll
-    for (int i = 0; i < PF_BN / RPP; i++) {
-      int r = tid / CH + i * RPP, p = k0 + r;
-      bool valid = p <= maxPos;
-      size_t slot = valid ? (size_t)table[p / blockSize] * blockSize + p % blockSize : 0;
-      size_t off = slot * rowStride + c * 8;
+    for (int i = 0; i < LR; i++) {
+      int p = tile * PF_BN + tid / CH + i * RPP;
+      slotNext[i] = p <= maxPos ? table[p / blockSize] * blockSize + p % blockSize : -1;
+    }
+  };
+  auto loadKv = [&](int buf) {  // the copies of the tile whose slots slotNext holds
+    int c = tid % CH;
+#pragma unroll
+    for (int i = 0; i < LR; i++) {
+      int r = tid / CH + i * RPP;
+      bool valid = slotNext[i] >= 0;
+      size_t off = (size_t)(valid ? slotNext[i] : 0) * rowStride + c * 8;
       cpAsync16(ks + buf * PF_BN * D + swz<D>(r, c), kbase + off, valid);
       cpAsync16(vs + buf * PF_BN * D + swz<D>(r, c), vbase + off, valid);
     }
   };
-  loadKv(0, 0);
+  slotsOf(0);
+  loadKv(0);
   cpAsyncCommit();
+  if (nTiles > 1) slotsOf(1);
   cpAsyncWait<1>();  // Q landed
   __syncthreads();
   unsigned qf[KSTEPS][4];
@@ -181,8 +193,9 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
   for (int n = 0; n < DN; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.f;
   float m0 = -CUDART_INF_F, m1 = -CUDART_INF_F, l0 = 0.f, l1 = 0.f;
   for (int j = 0; j < nTiles; j++) {
-    if (j + 1 < nTiles) loadKv(j + 1, (j + 1) & 1);
+    if (j + 1 < nTiles) loadKv((j + 1) & 1);
     cpAsyncCommit();
+    if (j + 2 < nTiles) slotsOf(j + 2);
     cpAsyncWait<1>();
     __syncthreads();
     const bf16* kt = ks + (j & 1) * PF_BN * D;
