@@ -205,7 +205,7 @@ if [[ $ST == *,prefill,* ]]; then
     echo "== CudaBench verify, cuda.prefillAttn=$v"
     timeout ${PREFILL_VERIFY_TIMEOUT:-300} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.prefillAttn=$v -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
       | grep -v "^\[main\] INFO" > $OUT/verify-prefill-$v.log
-    grep -E "^prefill attention|self-check (PASS|FAIL)|PASS$|FAIL" $OUT/verify-prefill-$v.log | grep -v "^attention self-check headDim" | tail -${PREFILL_VERIFY_TAIL:-80}
+    grep -E "^prefill attention|^row kernels self-check|self-check (PASS|FAIL)|PASS$|FAIL" $OUT/verify-prefill-$v.log | grep -v "^attention self-check headDim" | tail -${PREFILL_VERIFY_TAIL:-80}
     lap prefill-verify
   done
   echo "== CudaBench bench ${PREFILL_WHICH:-ttft,prefill}: cuda.prefillAttn ${PREFILL_ATTNS:-16,0}, prefill profile of ${PREFILL_TOKENS:-1024} tokens"

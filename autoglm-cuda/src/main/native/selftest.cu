@@ -103,6 +103,59 @@ long long differing(const void* x, const void* y, size_t n) {
 }  // namespace
 
 /**
+ * The row kernels of prefill-sized steps on random data: addRmsNorm, siluMul and ropeQkv (interleaved, rotary dim
+ * 64, heads over kvHeads of 128, distinct slots) over `rows` rows with their 16-byte variants on and off, at the
+ * same shapes. Returns the number of outputs (sums, normed rows, SiLU·mul, q, K and V cache) that differ bit for
+ * bit (0 expected), -2 when device memory ran out.
+ */
+JNI(jlong, selfTestRowKernels)(JNIEnv* env, jclass, jlong h, jint rows, jint n, jint inter, jint heads, jint kvHeads,
+                               jlong seed) {
+  Context* c = ctx(h);
+  Scratch m(seed);
+  const int hd = 128, rot = 64, qkv = (heads + 2 * kvHeads) * hd, kvw = kvHeads * hd;
+  bf16* a = m.random((size_t)rows * n, 4.f);
+  bf16* b = m.random((size_t)rows * n, 4.f);
+  bf16* w = m.random(n, 0.5f, 1.f);
+  bf16* gu = m.random((size_t)rows * 2 * inter, 8.f);
+  bf16* x = m.random((size_t)rows * qkv, 4.f);
+  std::vector<int> slots(rows), pos(rows);
+  for (int t = 0; t < rows; t++) { slots[t] = rows - 1 - t; pos[t] = 3 * t + 5; }
+  std::vector<float> inv(rot / 2);
+  for (int i = 0; i < rot / 2; i++) inv[i] = powf(10000.f, -2.f * i / rot);
+  int* dSlots = m.upload(slots);
+  int* dPos = m.upload(pos);
+  float* dInv = m.upload(inv);
+  size_t sizes[6] = {(size_t)rows * n, (size_t)rows * n, (size_t)rows * inter, (size_t)rows * heads * hd,
+                     (size_t)rows * kvw, (size_t)rows * kvw};
+  bf16* o[2][6];
+  for (auto& run : o) {
+    for (int i = 0; i < 6; i++) run[i] = (bf16*)m.zeros(sizes[i] * 2);
+  }
+  if (!a || !b || !w || !gu || !x || !dSlots || !dPos || !dInv) return -2;
+  for (auto& run : o) {
+    for (bf16* p : run) if (!p) return -2;
+  }
+  for (int v = 0; v < 2; v++) {
+    setRowKernelsVectorized(v == 0);
+    launchAddRmsNorm(c->stream, o[v][0], o[v][1], a, n, b, n, w, rows, n, 1e-5f);
+    launchSiluMul(c->stream, o[v][2], gu, 2 * inter, rows, inter);
+    launchRopeQkv(c->stream, o[v][3], x, qkv, x + heads * hd, qkv, x + heads * hd + kvw, qkv, o[v][4], o[v][5], dSlots,
+                  dPos, dInv, rows, heads, kvHeads, hd, rot, true);
+  }
+  setRowKernelsVectorized(true);
+  if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestRowKernels kernels")) return -2;
+  long long diff = 0;
+  for (int i = 0; i < 6; i++) diff += differing(o[0][i], o[1][i], sizes[i]);
+  return diff;
+}
+
+/** rowKernelsVectorized: which row kernels take their 16-byte variants at a shape (no device needed). */
+JNI(jint, rowKernelsVectorized)(JNIEnv*, jclass, jint rows, jint n, jint inter, jint heads, jint kvHeads,
+                                jint headDim, jint rot, jboolean interleaved) {
+  return rowKernelsVectorized(rows, n, inter, heads, kvHeads, headDim, rot, interleaved);
+}
+
+/**
  * Kernel self-check on random data for the fused residual add + RMSNorm GEMVs, against the unfused kernels that the
  * steps run otherwise. kind 0: addRmsNorm → gate_up GEMV with SiLU·mul (out = inter); kind 1: addRmsNorm → QKV GEMV
  * with bias → RoPE of q and k and the KV write (out = query heads; 2 KV heads of 128, rotary dim 64, interleaved).

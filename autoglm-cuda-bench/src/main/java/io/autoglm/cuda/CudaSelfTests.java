@@ -32,6 +32,15 @@ public final class CudaSelfTests {
   }
 
   /**
+   * The row kernels of prefill-sized steps (addRmsNorm of width {@code n}, siluMul of {@code inter}, ropeQkv of
+   * {@code heads} over {@code kvHeads} of 128) over {@code rows} rows, with their 16-byte variants on and off:
+   * outputs that differ bit for bit (0 expected), -2 out of memory.
+   */
+  public static long rowKernels(CudaBackend backend, int rows, int n, int inter, int heads, int kvHeads) {
+    return selfTestRowKernels(backend.diagnostics().ctx(), rows, n, inter, heads, kvHeads, SEED);
+  }
+
+  /**
    * The attention kernel chosen for {@code heads} query heads over {@code kvHeads} KV heads of {@code headDim}
    * against a double-precision CPU reference, in step shape {@code mode}: 0 small-batch decode, 1 batched decode with
    * graph-style dynamic splits, 2 chunked prefill, 3 one split, 4 more splits than the kernel merges. Returns
@@ -86,6 +95,12 @@ public final class CudaSelfTests {
   private static native String prefillKernelName(int heads, int kvHeads, int headDim);
 
   private static native double gemmRate(long ctx, int rows, int in, int out, int reps);
+
+  private static native long selfTestRowKernels(long ctx, int rows, int n, int inter, int heads, int kvHeads,
+      long seed);
+
+  private static native int rowKernelsVectorized(int rows, int n, int inter, int heads, int kvHeads, int headDim,
+      int rot, boolean interleaved);
 
   private static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
 

@@ -58,4 +58,32 @@ class CudaSelfTestsBindingTest {
     assertEquals("none", call("prefillKernelName", 3, 2, 128));
     assertEquals(11, call("prefillCases"));
   }
+
+  private static int vectorized(int rows, int n, int inter, int headDim, int rot, boolean interleaved)
+      throws Exception {
+    Method m = CudaSelfTests.class.getDeclaredMethod("rowKernelsVectorized", int.class, int.class, int.class,
+        int.class, int.class, int.class, int.class, boolean.class);
+    m.setAccessible(true);
+    return (int) m.invoke(null, rows, n, inter, 32, 2, headDim, rot, interleaved);
+  }
+
+  /**
+   * The row kernels' 16-byte variants (1 addRmsNorm, 2 siluMul, 4 ropeQkv) serve only steps of more than 64 rows, so
+   * decode steps keep the kernels the fused GEMVs match bit for bit, and only the shapes they cover: widths a multiple
+   * of 8, a norm row that fits shared memory, interleaved RoPE of an even rotary dim.
+   */
+  @Test
+  void theRowKernelsVectorizeOnlyPrefillSizedStepsOfCoveredShapes() throws Exception {
+    assumeTrue(CudaNative.loadError().isEmpty(), () -> "the native library did not load: " + CudaNative.loadError());
+    assertEquals(7, vectorized(1024, 4096, 13696, 128, 64, true)); // glm-4-9b prefill
+    assertEquals(7, vectorized(65, 4096, 13696, 128, 64, true));
+    assertEquals(0, vectorized(64, 4096, 13696, 128, 64, true)); // a decode bucket
+    assertEquals(0, vectorized(1, 4096, 13696, 128, 64, true));
+    assertEquals(2 | 4, vectorized(1024, 4100, 13696, 128, 64, true)); // norm width not a multiple of 8
+    assertEquals(2 | 4, vectorized(1024, 16392, 13696, 128, 64, true)); // norm row over 16,384
+    assertEquals(1 | 4, vectorized(1024, 4096, 13699, 128, 64, true));
+    assertEquals(1 | 2, vectorized(1024, 4096, 13696, 128, 64, false)); // half-split RoPE
+    assertEquals(1 | 2, vectorized(1024, 4096, 13696, 128, 63, true)); // odd rotary dim
+    assertEquals(1 | 2, vectorized(1024, 4096, 13696, 100, 64, true)); // headDim not a multiple of 8
+  }
 }

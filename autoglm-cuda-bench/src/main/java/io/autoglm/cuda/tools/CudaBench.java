@@ -140,6 +140,14 @@ public final class CudaBench {
           System.out.printf("%s self-check in %d, %s %d: differing outputs for rows 1..%d:%s%n",
               c[0] == 0 ? "addRmsNorm+gemvSilu" : c[0] == 1 ? "addRmsNorm+qkv+rope" : "qkv+rope", c[1], c[0] == 0 ? "inter" : "heads", c[2], maxRows, line);
         }
+        // the row kernels of prefill-sized steps: their 16-byte variants (above 64 rows) against the plain ones
+        int[][] rowCases = {{65, 4096, 13696, 32, 2}, {1024, 4096, 13696, 32, 2}, {300, 6144, 2048, 48, 8}};
+        for (int[] c : rowCases) {
+          long diff = CudaSelfTests.rowKernels(backend, c[0], c[1], c[2], c[3], c[4]);
+          ok &= diff == 0;
+          System.out.printf("row kernels self-check, %d rows (addRmsNorm %d, siluMul %d, ropeQkv %d/%d heads): "
+              + "16-byte vs plain kernels, differing outputs %d%n", c[0], c[1], c[2], c[3], c[4], diff);
+        }
         ok &= AttentionSelfCheck.run(backend);
       }
       System.out.println("kernel self-check " + (ok ? "PASS" : "FAIL"));
