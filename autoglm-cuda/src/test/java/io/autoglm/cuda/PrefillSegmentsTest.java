@@ -1,8 +1,11 @@
 package io.autoglm.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import io.autoglm.backend.StepBatch;
+import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -37,5 +40,29 @@ class PrefillSegmentsTest {
   @Test
   void aDecodeOnlyStepHasNone() {
     assertArrayEquals(new int[0], PrefillSegments.pairs(step(1, 1, 1, 1), 16));
+  }
+
+  @Test
+  void graphStepsAndMinRowsZeroHaveNoneAndNoDeviceCopy() {
+    StepBatch b = step(1, 20, 16);
+    assertArrayEquals(new int[0], PrefillSegments.hostPairs(b, 16, true));
+    assertArrayEquals(new int[0], PrefillSegments.hostPairs(b, 0, false));
+    assertArrayEquals(new int[] {1, 20, 21, 16}, PrefillSegments.hostPairs(b, 16, false));
+    assertSame(PrefillSegments.NONE, PrefillSegments.at(new int[0], 4096));
+    PrefillSegments s = PrefillSegments.at(new int[] {1, 20}, 4096);
+    assertArrayEquals(new int[] {1, 20}, s.host());
+    assertEquals(4096, s.device());
+  }
+
+  /** The segments ride behind the token-to-table-row ints in one input: values, padding, then the tail. */
+  @Test
+  void inputIntsArePaddedThenFollowedByTheTail() {
+    IntBuffer b = IntBuffer.allocate(9);
+    StepMemory.putInts(b, new int[] {7, 8, 9}, 5, -1, new int[] {1, 20, 21, 16});
+    assertArrayEquals(new int[] {7, 8, 9, -1, -1, 1, 20, 21, 16}, b.array());
+    IntBuffer cut = IntBuffer.allocate(2);
+    StepMemory.putInts(cut, new int[] {7, 8, 9}, 2, -1, new int[0]);
+    assertArrayEquals(new int[] {7, 8}, cut.array());
+    assertEquals(2, cut.position());
   }
 }
