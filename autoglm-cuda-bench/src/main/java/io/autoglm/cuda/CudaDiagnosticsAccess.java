@@ -44,6 +44,11 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().reconfigure(s -> s.withAttnVariant(variant));
   }
 
+  /** The attention kernel in use ({@code cuda.attnVariant}). */
+  public static int attentionVariant(CudaBackend backend) {
+    return backend.diagnostics().settings().attnVariant();
+  }
+
   /** One chunked-attention block per query head for small-batch decode ({@code cuda.attnSplitHeads}). */
   public static void setAttentionSplitHeads(CudaBackend backend, boolean on) {
     backend.diagnostics().reconfigure(s -> s.withAttnSplitHeads(on));

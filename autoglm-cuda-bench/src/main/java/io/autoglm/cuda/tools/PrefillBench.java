@@ -54,33 +54,65 @@ final class PrefillBench {
     CudaDiagnosticsAccess.setPrefillAttn(backend, inUse);
   }
 
+  /** How far the prefill kernel may be from the decode kernels, in units of the accepted paths' own difference. */
+  static final double E2E_FACTOR = 3;
+
   /**
    * End to end on the benchmark's model (the fixtures' heads are too narrow for the prefill kernel): the last row's
    * logits of a 1,024-token prompt under cuda.prefillAttn {@code v}, in one step and in chunks of 300, 400 and 324
-   * (each attending to the cached prefix), against one step on the decode kernels (cuda.prefillAttn 0). The model's
-   * own bf16 tolerance (1e-2 on ‖Δ‖ / ‖ref‖, as verify) bounds them.
+   * (each attending to the cached prefix), against one step on the decode kernels (cuda.prefillAttn 0). On a random
+   * 40-layer bf16 model one-ulp differences per layer grow to a few percent, so no fixed tolerance is justified; the
+   * reference is the difference between accepted implementations on the same model and prompt: the decode path with
+   * the other attention kernel (cuda.attnVariant 1 vs 2), and the decode path in the same chunks. It passes when both
+   * prefill-kernel differences are within {@link #E2E_FACTOR} times the larger of those, and the argmax agrees
+   * (unless the accepted implementations' argmaxes already differ: a near tie).
    */
   static void consistency(StepDriver d, SplittableRandom r, ModelConfig c, CudaBackend backend, int v) {
     if (v == 0) {
       return;
     }
     int[] prompt = CudaBench.randomTokens(r, 1024, c.vocabSize());
+    int variant = CudaDiagnosticsAccess.attentionVariant(backend);
     CudaDiagnosticsAccess.setPrefillAttn(backend, 0);
-    float[] ref = d.lastLogits(List.of(new Chunk(d.sequences(1, 1024, 0, false).get(0), prompt)))[0];
+    float[] ref = oneStep(d, prompt);
+    float[] refChunked = chunked(d, prompt);
+    CudaDiagnosticsAccess.setAttentionVariant(backend, variant == 1 ? 2 : 1);
+    float[] refOther = oneStep(d, prompt);
+    CudaDiagnosticsAccess.setAttentionVariant(backend, variant);
     CudaDiagnosticsAccess.setPrefillAttn(backend, v);
-    float[] one = d.lastLogits(List.of(new Chunk(d.sequences(1, 1024, 0, false).get(0), prompt)))[0];
-    Seq s = d.sequences(1, 1024, 0, false).get(0);
-    float[] chunked = null;
-    for (int[] range : new int[][] {{0, 300}, {300, 700}, {700, 1024}}) {
-      chunked = d.lastLogits(List.of(new Chunk(s, java.util.Arrays.copyOfRange(prompt, range[0], range[1]))))[0];
-    }
+    float[] one = oneStep(d, prompt);
+    float[] chunked = chunked(d, prompt);
     double relOne = rel(one, ref);
     double relChunked = rel(chunked, ref);
-    boolean pass = relOne <= 1e-2 && relChunked <= 1e-2;
+    double refVariant = rel(refOther, ref);
+    double refChunk = rel(refChunked, ref);
+    double bound = E2E_FACTOR * Math.max(refVariant, refChunk);
+    int top = argmax(ref);
+    boolean tie = argmax(refOther) != top || argmax(refChunked) != top;
+    boolean argmaxOk = tie || (argmax(one) == top && argmax(chunked) == top);
+    boolean pass = bound > 0 && relOne <= bound && relChunked <= bound && argmaxOk;
     System.out.printf(Locale.ROOT, "prefill kernel end to end [cuda.prefillAttn %d vs 0]: last-row logits of a 1,024-"
-            + "token prompt rel %.2e (one step), %.2e (chunks 300/400/324); argmax %s / %s  %s%n", v, relOne,
-        relChunked, argmax(one) == argmax(ref) ? "same" : "differs", argmax(chunked) == argmax(ref) ? "same"
-        : "differs", pass ? "PASS" : "FAIL");
+            + "token prompt rel %.2e (one step), %.2e (chunks 300/400/324); reference (accepted paths, decode "
+            + "kernels): cuda.attnVariant %d vs %d rel %.2e, chunks vs one step rel %.2e; bound %.0f x %.2e = %.2e; "
+            + "argmax %s / %s%s  %s%n", v, relOne, relChunked, variant == 1 ? 2 : 1, variant, refVariant, refChunk,
+        E2E_FACTOR, Math.max(refVariant, refChunk), bound, argmax(one) == top ? "same" : "differs",
+        argmax(chunked) == top ? "same" : "differs", tie ? " (near tie: the references' argmaxes differ)" : "",
+        pass ? "PASS" : "FAIL");
+  }
+
+  /** The last row's logits of the prompt in one step, on fresh blocks. */
+  private static float[] oneStep(StepDriver d, int[] prompt) {
+    return d.lastLogits(List.of(new Chunk(d.sequences(1, prompt.length, 0, false).get(0), prompt)))[0];
+  }
+
+  /** The last row's logits of the prompt in chunks of 300, 400 and the rest, each attending to the cached prefix. */
+  private static float[] chunked(StepDriver d, int[] prompt) {
+    Seq s = d.sequences(1, prompt.length, 0, false).get(0);
+    float[] out = null;
+    for (int[] range : new int[][] {{0, 300}, {300, 700}, {700, prompt.length}}) {
+      out = d.lastLogits(List.of(new Chunk(s, java.util.Arrays.copyOfRange(prompt, range[0], range[1]))))[0];
+    }
+    return out;
   }
 
   private static double rel(float[] a, float[] ref) {
