@@ -275,7 +275,8 @@ __global__ void addRmsNormVecK(bf16* sum, bf16* out, const bf16* a, int lda, con
   }
   __syncthreads();
   float ss = 0;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) { float v = bf(rowSh[i]); ss += v * v; }
+  // addRmsNormK's ss += v * v compiles to fma.rn: written out, so that no unrolling here splits it into mul + add
+  for (int i = threadIdx.x; i < n; i += blockDim.x) { float v = bf(rowSh[i]); ss = __fmaf_rn(v, v, ss); }
   float inv = rsqrtf(blockSum(ss, sh) / n + eps);
   uint4* o = (uint4*)(out + r * n);
   for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
@@ -288,9 +289,13 @@ __global__ void addRmsNormVecK(bf16* sum, bf16* out, const bf16* a, int lda, con
   }
 }
 
-/** ropePair with its sine and cosine given: the same expression, so the same rounding. */
+/**
+ * ropePair with its sine and cosine given, in the operations ropeQkvK compiles it to (its PTX: fma.rn(xd, c, ±(xp·s))
+ * with xp·s rounded): written out, so that the compiler cannot contract the other product here.
+ */
 __device__ __forceinline__ float ropePairCs(float xd, float xp, bool first, float s, float c) {
-  return first ? xd * c - xp * s : xd * c + xp * s;
+  float p = __fmul_rn(xp, s);
+  return __fmaf_rn(xd, c, first ? -p : p);
 }
 
 /**
