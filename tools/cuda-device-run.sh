@@ -11,6 +11,8 @@
 # autoglm-core and autoglm-cuda jars, whose io.autoglm.cuda.tools are in the cuda jar itself (lib-old/REVISION).
 # sampling (SamplingBench all: logprobs and penalties vs the CPU references, 100 constrained requests per schema,
 # batch-64 tok/s with logprobs, penalties and a mask).
+# prefill (the tensor-core prefill attention: CudaBench verify with -Dcuda.prefillAttn per PREFILL_VERIFY, then CudaBench
+# bench ttft,prefill: TTFT, GEMM rate and a per-op prefill profile per PREFILL_ATTNS value, 16,0 = new kernel, old).
 # serve (the sample app on the CUDA backend + bench-serve over HTTP, then bench-serve --direct with the same
 # settings; its bundle is tools/cuda-bundle-serve.sh's, not this one's).
 # overhead (EngineBench overhead: the engine's cost over the direct path, steady all-decode tok/s at 1/64/256 and
@@ -208,5 +210,22 @@ if [[ $ST == *,overhead,* ]]; then
     io.autoglm.cuda.tools.EngineBench overhead /tmp/work ${OVERHEAD_TOKENIZER-"$here/tokenizer"} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/overhead.log | grep -E "^(steady|end-to-end|loaded|wrote|PASS|FAIL|Exception)|Error" | tail -${OVERHEAD_TAIL:-40}
   lap overhead
+if [[ $ST == *,prefill,* ]]; then
+  # the tensor-core prefill attention (cuda.prefillAttn): verify (fixtures + every kernel self-check, the prefill
+  # kernel's included) per PREFILL_VERIFY value, then TTFT and a per-op profile of one PREFILL_TOKENS-token prefill
+  # step per PREFILL_ATTNS value (0 = the decode kernels on every row), each against the GEMM rate of this process
+  for v in ${PREFILL_VERIFY-16}; do  # PREFILL_VERIFY= (empty) skips it
+    echo "== CudaBench verify, cuda.prefillAttn=$v"
+    timeout ${PREFILL_VERIFY_TIMEOUT:-300} $J -Xmx8g ${CUDA_OPTS:-} -Dcuda.prefillAttn=$v -cp "$CP" io.autoglm.cuda.tools.CudaBench verify "$here/fixtures" 2>&1 \
+      | grep -v "^\[main\] INFO" > $OUT/verify-prefill-$v.log
+    grep -E "^prefill attention|^row kernels self-check|self-check (PASS|FAIL)|PASS$|FAIL" $OUT/verify-prefill-$v.log | grep -v "^attention self-check headDim" | tail -${PREFILL_VERIFY_TAIL:-80}
+    lap prefill-verify
+  done
+  echo "== CudaBench bench ${PREFILL_WHICH:-ttft,prefill}: cuda.prefillAttn ${PREFILL_ATTNS:-16,0}, prefill profile of ${PREFILL_TOKENS:-1024} tokens"
+  timeout ${PREFILL_TIMEOUT:-300} $J -Xmx16g -Dbench.prefillAttns=${PREFILL_ATTNS:-16,0} -Dbench.profilePrefill=${PREFILL_TOKENS:-1024} \
+    -Dbench.inMemory=${PREFILL_IN_MEMORY:-false} -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${PREFILL_WHICH:-ttft,prefill} 2>&1 \
+    | grep -v "^\[main\] INFO" > $OUT/bench-prefill.log
+  tail -${PREFILL_TAIL:-90} $OUT/bench-prefill.log
+  lap prefill-bench
 fi
 echo "== done"

@@ -1,5 +1,6 @@
 // JNI entry points of io.autoglm.cuda.CudaNative that launch kernels (kernels.cuh) or cuBLAS GEMMs.
 #include "bridge.cuh"
+#include "attention.cuh"
 
 // ---- kernels ----
 
@@ -50,14 +51,20 @@ JNI(void, ropeWriteKv)(JNIEnv* env, jclass, jlong h, jlong k, jint ldk, jlong v,
 JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong counters, jlong q, jint ldq, jlong kc,
                      jlong vc,
                      jlong tokSeq, jlong pos, jlong tables, jint stride, jint blockSize, jint rows, jint heads,
-                     jint kvHeads, jint headDim, jfloat scale, jint partition, jint splits) {
-  if (!launchAttention(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq, p<bf16>(kc), p<bf16>(vc),
-                       p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize, rows, heads, kvHeads, headDim,
-                       scale, partition, splits)) {
-    char buf[240];
+                     jint kvHeads, jint headDim, jfloat scale, jint partition, jint splits, jintArray segs,
+                     jlong devSegs) {
+  // the prefill segments: (first row, rows) pairs, on the host for the launch plan and at devSegs for the kernel
+  int nseg = segs == nullptr ? 0 : env->GetArrayLength(segs) / 2;
+  std::vector<int> hostSegs((size_t)nseg * 2);
+  if (nseg > 0) env->GetIntArrayRegion(segs, 0, nseg * 2, hostSegs.data());
+  if (!launchAttentionMixed(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq,
+                            p<bf16>(kc), p<bf16>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize,
+                            rows, heads, kvHeads, headDim, scale, partition, splits, hostSegs.data(), p<int>(devSegs),
+                            nseg)) {
+    char buf[320];
     snprintf(buf, sizeof buf, "attention: no kernel for %d query heads over %d KV heads with headDim %d (supported: "
-             "query heads a multiple of the KV heads, any number per KV head; headDim 1..256)", heads, kvHeads,
-             headDim);
+             "query heads a multiple of the KV heads, any number per KV head; headDim 1..256), or prefill segments "
+             "that overlap or leave rows 0..%d", heads, kvHeads, headDim, rows - 1);
     throwIse(env, buf);
     return;
   }

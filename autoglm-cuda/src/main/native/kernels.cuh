@@ -100,6 +100,16 @@ void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf1
                    bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
                    int kvHeads, int headDim, int rot, bool interleaved);
 /**
+ * Whether addRmsNorm, siluMul and ropeQkv take their 16-byte variants on steps of more than 64 rows (on by default;
+ * the same arithmetic in the same order, so bit for bit the same: the self-test runs both and compares them).
+ */
+void setRowKernelsVectorized(bool on);
+/**
+ * Which row kernels take their 16-byte variants for `rows` rows of hidden n, intermediate inter and a dense QKV of
+ * heads + 2·kvHeads heads of headDim (16-byte aligned data): 1 addRmsNorm, 2 siluMul, 4 ropeQkv.
+ */
+int rowKernelsVectorized(int rows, int n, int inter, int heads, int kvHeads, int headDim, int rot, bool interleaved);
+/**
  * Residual add + RMSNorm fused into the gate_up GEMV with SiLU·mul (rows <= 4): sum = a + b, y = silu·mul of
  * rmsNorm(sum)·normW · Wᵀ, bit for bit as launchAddRmsNorm followed by launchGemvSilu. False when it does not apply.
  */

@@ -197,6 +197,150 @@ __global__ void toFloatK(float* out, const bf16* x, int ldx, int cols) {
   for (int i = threadIdx.x; i < cols; i += blockDim.x) out[r * cols + i] = bf(x[r * ldx + i]);
 }
 
+// ---- The row kernels of prefill-sized steps (more than VEC_MIN_ROWS rows): the same arithmetic, in the same order,
+// as the kernels above (bit for bit), with 16-byte loads and stores. ----
+
+/** Whether p is 16-byte aligned. */
+__host__ __device__ __forceinline__ bool aligned16(const void* p) {
+  return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
+}
+
+/** Rows above which the row kernels take their 16-byte variants (decode steps keep the kernels above). */
+constexpr int VEC_MIN_ROWS = 64;
+/** The widest row addRmsNormVecK stages in shared memory (bf16 elements). */
+constexpr int VEC_MAX_NORM_N = 16384;
+/** Whether the 16-byte variants are on (the self-test runs both at one shape and compares them bit for bit). */
+bool g_rowVec = true;
+
+bool vecNorm(int rows, int n, int lda, int ldb) {
+  return g_rowVec && rows > VEC_MIN_ROWS && n % 8 == 0 && n <= VEC_MAX_NORM_N && lda % 8 == 0 && ldb % 8 == 0;
+}
+bool vecSilu(int rows, int inter, int ldgu) {
+  return g_rowVec && rows > VEC_MIN_ROWS && inter % 8 == 0 && ldgu % 8 == 0;
+}
+bool vecRope(int rows, int headDim, int rot, bool interleaved, int ldq, int ldk, int ldv) {
+  return g_rowVec && rows > VEC_MIN_ROWS && interleaved && rot % 2 == 0 && rot <= headDim && headDim % 8 == 0 &&
+         ldq % 8 == 0 && ldk % 8 == 0 && ldv % 8 == 0;
+}
+
+__device__ __forceinline__ uint4 pack8(const float* f) {
+  uint4 v;
+  __nv_bfloat162* h = (__nv_bfloat162*)&v;
+#pragma unroll
+  for (int i = 0; i < 4; i++) h[i] = __halves2bfloat162(tobf(f[2 * i]), tobf(f[2 * i + 1]));
+  return v;
+}
+
+/** siluMulK on 8 elements per thread: grid (chunks of 8·blockDim of the inter elements, rows); inter % 8 == 0. */
+__global__ void siluMulVecK(bf16* out, const bf16* gu, int ldgu, int inter) {
+  pdlTrigger();
+  pdlWait();
+  size_t r = blockIdx.y;
+  int c = blockIdx.x * blockDim.x + threadIdx.x;
+  if (c >= inter / 8) return;
+  float g[8], u[8], o[8];
+  unpack8(((const uint4*)(gu + r * ldgu))[c], g);
+  unpack8(((const uint4*)(gu + r * ldgu + inter))[c], u);
+#pragma unroll
+  for (int k = 0; k < 8; k++) o[k] = g[k] / (1.f + expf(-g[k])) * u[k];
+  ((uint4*)(out + r * inter))[c] = pack8(o);
+}
+
+/**
+ * addRmsNormK with 16-byte loads and stores: the rounded sum row is staged in shared memory (n bf16), and each
+ * thread squares and adds its elements threadIdx.x + k·blockDim.x in the order addRmsNormK does, so the sum of
+ * squares, the scale and every output are bit for bit addRmsNormK's at the same blockDim. n % 8 == 0.
+ */
+__global__ void addRmsNormVecK(bf16* sum, bf16* out, const bf16* a, int lda, const bf16* b, int ldb, const bf16* w,
+                               int n, float eps) {
+  pdlTrigger();
+  extern __shared__ uint4 rowSh4[];  // uint4: 16-byte aligned
+  bf16* rowSh = (bf16*)rowSh4;
+  __shared__ float sh[33];
+  pdlWait();
+  size_t r = blockIdx.x;
+  const uint4* ar = (const uint4*)(a + r * lda);
+  const uint4* br = (const uint4*)(b + r * ldb);
+  uint4* sr = (uint4*)(sum + r * n);
+  int chunks = n / 8;
+  for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+    float x[8], y[8], s[8];
+    unpack8(ar[c], x);
+    unpack8(br[c], y);
+#pragma unroll
+    for (int k = 0; k < 8; k++) s[k] = x[k] + y[k];
+    uint4 packed = pack8(s);
+    sr[c] = packed;
+    ((uint4*)rowSh)[c] = packed;
+  }
+  __syncthreads();
+  float ss = 0;
+  // addRmsNormK's ss += v * v compiles to fma.rn: written out, so that no unrolling here splits it into mul + add
+  for (int i = threadIdx.x; i < n; i += blockDim.x) { float v = bf(rowSh[i]); ss = __fmaf_rn(v, v, ss); }
+  float inv = rsqrtf(blockSum(ss, sh) / n + eps);
+  uint4* o = (uint4*)(out + r * n);
+  for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+    float v[8], wf[8], y[8];
+    unpack8(((const uint4*)rowSh)[c], v);
+    unpack8(((const uint4*)w)[c], wf);
+#pragma unroll
+    for (int k = 0; k < 8; k++) y[k] = v[k] * inv * wf[k];
+    o[c] = pack8(y);
+  }
+}
+
+/**
+ * ropePair with its sine and cosine given, in the operations ropeQkvK compiles it to (its PTX: fma.rn(xd, c, ±(xp·s))
+ * with xp·s rounded): written out, so that the compiler cannot contract the other product here.
+ */
+__device__ __forceinline__ float ropePairCs(float xd, float xp, bool first, float s, float c) {
+  float p = __fmul_rn(xp, s);
+  return __fmaf_rn(xd, c, first ? -p : p);
+}
+
+/**
+ * ropeQkvK for interleaved RoPE with 16-byte loads and stores: a thread per 8 elements (4 pairs, one sincosf per
+ * pair) of a row's heads·headDim q and kvHeads·headDim k/v elements; grid over rows × chunks. headDim % 8 == 0.
+ */
+__global__ void ropeQkvVecK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
+                            bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows,
+                            int heads, int kvHeads, int headDim, int rot) {
+  pdlTrigger();
+  pdlWait();
+  int qChunks = heads * headDim / 8, chunks = qChunks + kvHeads * headDim / 8;
+  long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (g >= (long long)rows * chunks) return;
+  size_t t = (size_t)(g / chunks);
+  int c = (int)(g - (long long)t * chunks);
+  bool isQ = c < qChunks;
+  int e = (isQ ? c : c - qChunks) * 8;  // element in q's or k's row
+  int d0 = e % headDim;
+  const bf16* src = isQ ? q + t * ldq + e : k + t * ldk + e;
+  float x[8], y[8];
+  unpack8(*(const uint4*)src, x);
+  float p = (float)pos[t];
+#pragma unroll
+  for (int j = 0; j < 4; j++) {
+    int d = d0 + 2 * j;
+    if (d < rot) {
+      float s, co;
+      sincosf(p * inv[d >> 1], &s, &co);
+      y[2 * j] = ropePairCs(x[2 * j], x[2 * j + 1], true, s, co);
+      y[2 * j + 1] = ropePairCs(x[2 * j + 1], x[2 * j], false, s, co);
+    } else {
+      y[2 * j] = x[2 * j];
+      y[2 * j + 1] = x[2 * j + 1];
+    }
+  }
+  if (isQ) {
+    *(uint4*)(qOut + t * (size_t)(heads * headDim) + e) = pack8(y);
+  } else {
+    size_t base = (size_t)slots[t] * (kvHeads * headDim) + e;
+    *(uint4*)(kc + base) = pack8(y);
+    *(uint4*)(vc + base) = *(const uint4*)(v + t * ldv + e);
+  }
+}
+
 }  // namespace
 
 void launchEmbedding(cudaStream_t s, bf16* out, const bf16* table, const int* ids, int rows, int hidden,
@@ -208,7 +352,13 @@ void launchRmsNorm(cudaStream_t s, bf16* out, const bf16* x, int ldx, const bf16
 }
 void launchAddRmsNorm(cudaStream_t s, bf16* sum, bf16* out, const bf16* a, int lda, const bf16* b, int ldb,
                       const bf16* w, int rows, int n, float eps) {
-  launchK(true, addRmsNormK, rows, rowThreads(n, rows), s, sum, out, a, lda, b, ldb, w, n, eps);
+  int threads = rowThreads(n, rows);
+  if (vecNorm(rows, n, lda, ldb) && aligned16(sum) && aligned16(out) && aligned16(a) && aligned16(b) &&
+      aligned16(w)) {
+    launchKs(true, addRmsNormVecK, rows, threads, (size_t)n * sizeof(bf16), s, sum, out, a, lda, b, ldb, w, n, eps);
+    return;
+  }
+  launchK(true, addRmsNormK, rows, threads, s, sum, out, a, lda, b, ldb, w, n, eps);
 }
 void launchAdd(cudaStream_t s, bf16* out, const bf16* a, int lda, const bf16* b, int ldb, int rows, int n) {
   launchK(true, addK, rows, rowThreads(n, rows), s, out, a, lda, b, ldb, n);
@@ -217,6 +367,10 @@ void launchAddBias(cudaStream_t s, bf16* y, int ldy, const bf16* bias, int rows,
   launchK(true, addBiasK, rows, rowThreads(n, rows), s, y, ldy, bias, n);
 }
 void launchSiluMul(cudaStream_t s, bf16* out, const bf16* gu, int ldgu, int rows, int inter) {
+  if (vecSilu(rows, inter, ldgu) && aligned16(out) && aligned16(gu)) {
+    launchK(true, siluMulVecK, dim3((inter / 8 + 127) / 128, rows), 128, s, out, gu, ldgu, inter);
+    return;
+  }
   launchK(true, siluMulK, dim3((inter + 255) / 256, rows), 256, s, out, gu, ldgu, inter);
 }
 void launchRope(cudaStream_t s, bf16* out, const bf16* x, int ldx, const int* pos, const float* inv, int rows,
@@ -239,6 +393,13 @@ void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf1
                    bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
                    int kvHeads, int headDim, int rot, bool interleaved) {
   int total = (heads + kvHeads) * headDim;
+  if (vecRope(rows, headDim, rot, interleaved, ldq, ldk, ldv) && aligned16(qOut) && aligned16(q) && aligned16(k) &&
+      aligned16(v) && aligned16(kc) && aligned16(vc)) {
+    long long threads = (long long)rows * (total / 8);
+    launchK(true, ropeQkvVecK, (unsigned)((threads + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots,
+            pos, inv, rows, heads, kvHeads, headDim, rot);
+    return;
+  }
   launchK(true, ropeQkvK, dim3(rows, (total + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots, pos,
           inv, heads, kvHeads, headDim, rot, interleaved);
 }
@@ -250,4 +411,12 @@ void launchToFloat(cudaStream_t s, float* out, const bf16* x, int ldx, int rows,
 void launchHeadRmsNorm(cudaStream_t s, bf16* out, int ldo, const bf16* x, int ldx, const bf16* w, int rows,
                        int heads, int headDim, float eps) {
   launchK(true, headRmsNormK, rows * heads, 32, s, out, ldo, x, ldx, w, heads, headDim, eps);
+}
+
+void setRowKernelsVectorized(bool on) { g_rowVec = on; }
+
+int rowKernelsVectorized(int rows, int n, int inter, int heads, int kvHeads, int headDim, int rot, bool interleaved) {
+  int qkv = (heads + 2 * kvHeads) * headDim;
+  return (vecNorm(rows, n, n, n) ? 1 : 0) | (vecSilu(rows, inter, 2 * inter) ? 2 : 0) |
+         (vecRope(rows, headDim, rot, interleaved, qkv, qkv, qkv) ? 4 : 0);
 }

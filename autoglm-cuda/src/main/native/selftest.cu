@@ -3,6 +3,7 @@
 // kernel binaries and process-wide settings (KernelConfig) that the backend runs: a second library would carry its
 // own copy of every kernel, its own settings and a second static CUDA runtime in the process.
 #include "bridge.cuh"
+#include "attention.cuh"
 
 #undef JNI
 #define JNI(ret, name) extern "C" JNIEXPORT ret JNICALL Java_io_autoglm_cuda_CudaSelfTests_##name
@@ -100,6 +101,59 @@ long long differing(const void* x, const void* y, size_t n) {
   return d;
 }
 }  // namespace
+
+/**
+ * The row kernels of prefill-sized steps on random data: addRmsNorm, siluMul and ropeQkv (interleaved, rotary dim
+ * 64, heads over kvHeads of 128, distinct slots) over `rows` rows with their 16-byte variants on and off, at the
+ * same shapes. Returns the number of outputs (sums, normed rows, SiLU·mul, q, K and V cache) that differ bit for
+ * bit (0 expected), -2 when device memory ran out.
+ */
+JNI(jlong, selfTestRowKernels)(JNIEnv* env, jclass, jlong h, jint rows, jint n, jint inter, jint heads, jint kvHeads,
+                               jlong seed) {
+  Context* c = ctx(h);
+  Scratch m(seed);
+  const int hd = 128, rot = 64, qkv = (heads + 2 * kvHeads) * hd, kvw = kvHeads * hd;
+  bf16* a = m.random((size_t)rows * n, 4.f);
+  bf16* b = m.random((size_t)rows * n, 4.f);
+  bf16* w = m.random(n, 0.5f, 1.f);
+  bf16* gu = m.random((size_t)rows * 2 * inter, 8.f);
+  bf16* x = m.random((size_t)rows * qkv, 4.f);
+  std::vector<int> slots(rows), pos(rows);
+  for (int t = 0; t < rows; t++) { slots[t] = rows - 1 - t; pos[t] = 3 * t + 5; }
+  std::vector<float> inv(rot / 2);
+  for (int i = 0; i < rot / 2; i++) inv[i] = powf(10000.f, -2.f * i / rot);
+  int* dSlots = m.upload(slots);
+  int* dPos = m.upload(pos);
+  float* dInv = m.upload(inv);
+  size_t sizes[6] = {(size_t)rows * n, (size_t)rows * n, (size_t)rows * inter, (size_t)rows * heads * hd,
+                     (size_t)rows * kvw, (size_t)rows * kvw};
+  bf16* o[2][6];
+  for (auto& run : o) {
+    for (int i = 0; i < 6; i++) run[i] = (bf16*)m.zeros(sizes[i] * 2);
+  }
+  if (!a || !b || !w || !gu || !x || !dSlots || !dPos || !dInv) return -2;
+  for (auto& run : o) {
+    for (bf16* p : run) if (!p) return -2;
+  }
+  for (int v = 0; v < 2; v++) {
+    setRowKernelsVectorized(v == 0);
+    launchAddRmsNorm(c->stream, o[v][0], o[v][1], a, n, b, n, w, rows, n, 1e-5f);
+    launchSiluMul(c->stream, o[v][2], gu, 2 * inter, rows, inter);
+    launchRopeQkv(c->stream, o[v][3], x, qkv, x + heads * hd, qkv, x + heads * hd + kvw, qkv, o[v][4], o[v][5], dSlots,
+                  dPos, dInv, rows, heads, kvHeads, hd, rot, true);
+  }
+  setRowKernelsVectorized(true);
+  if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestRowKernels kernels")) return -2;
+  long long diff = 0;
+  for (int i = 0; i < 6; i++) diff += differing(o[0][i], o[1][i], sizes[i]);
+  return diff;
+}
+
+/** rowKernelsVectorized: which row kernels take their 16-byte variants at a shape (no device needed). */
+JNI(jint, rowKernelsVectorized)(JNIEnv*, jclass, jint rows, jint n, jint inter, jint heads, jint kvHeads,
+                                jint headDim, jint rot, jboolean interleaved) {
+  return rowKernelsVectorized(rows, n, inter, heads, kvHeads, headDim, rot, interleaved);
+}
 
 /**
  * Kernel self-check on random data for the fused residual add + RMSNorm GEMVs, against the unfused kernels that the
@@ -356,4 +410,195 @@ JNI(jdoubleArray, selfTestAttention)(JNIEnv* env, jclass, jlong h, jint heads, j
   jdoubleArray out = env->NewDoubleArray(4);
   env->SetDoubleArrayRegion(out, 0, 4, res);
   return out;
+}
+
+namespace {
+/** A prefill self-check step: sequences of (context length, query tokens at its end), KV block size, and minRows. */
+struct PrefillCase {
+  std::vector<std::pair<int, int>> seqs;
+  int bs;
+  int minRows;  // sequences with at least this many query tokens take the prefill kernel
+};
+
+constexpr int PREFILL_CASES = 11;
+
+PrefillCase prefillCase(int c) {
+  static const int lens[] = {1, 17, 64, 100, 1000, 1023, 2048};  // fresh prompts, all rows on the prefill kernel
+  if (c < 7) return {{{lens[c], lens[c]}}, 16, 1};
+  switch (c) {
+    case 7:  // a 333-token chunk after a cached 1,167-token prefix (chunked prefill, prefix cache)
+      return {{{1500, 333}}, 16, 16};
+    case 8:  // several prompts and chunks in one step, blocks of 8
+      return {{{100, 100}, {37, 37}, {700, 250}, {16, 16}}, 8, 16};
+    case 9:  // prefill rows between decode rows and short chunks (those stay on the decode kernels), blocks of 32
+      return {{{300, 1}, {200, 200}, {45, 1}, {1000, 77}, {1, 1}, {33, 5}, {129, 129}}, 32, 16};
+    default:  // a 2,047-token prompt with blocks of 1 token (every key row from its own table entry)
+      return {{{2047, 2047}}, 1, 16};
+  }
+}
+}  // namespace
+
+/** Number of prefill self-check cases (selfTestPrefillAttention's `which`). */
+JNI(jint, prefillCases)(JNIEnv*, jclass) { return PREFILL_CASES; }
+
+/** The prefill kernel's shape for these heads, in words, or "none" when it does not serve them. */
+JNI(jstring, prefillKernelName)(JNIEnv* env, jclass, jint heads, jint kvHeads, jint headDim) {
+  return env->NewStringUTF(prefillAttentionSupported(heads, kvHeads, headDim)
+                               ? prefillAttentionKernelName(heads, kvHeads, headDim).c_str() : "none");
+}
+
+/**
+ * Self-check of the tensor-core prefill attention on random data (q in [-3, 3), K in [-1, 1), V in [-0.5, 0.5)):
+ * step `which` of prefillCase run by launchAttentionMixed (the segments of at least minRows query tokens on the
+ * prefill kernel, every other row on the decode kernels) against launchAttention (the decode kernels on every row,
+ * which the attention self-check verifies against the CPU reference), and against the double-precision CPU
+ * reference itself when that costs at most 2e9 multiply-adds. Bound per element: 2^-9·max|v| (P is rounded to bf16
+ * before P·V: each weight moves by at most 2^-9 of itself, so the weighted mean of V by at most 2^-9·max|v|) +
+ * 2^-8·|other| (the two outputs' bf16 roundings) + 2e-5 (fp32 sums in other orders). The decode rows of a mixed step
+ * must equal the all-rows launch bit for bit (same kernels, launched per run of rows). Returns {elements outside
+ * the bound (either comparison) + differing decode elements, max |new − old|, max |new − old| / bound, rows,
+ * max |new − ref| (-1: no reference), rows on the prefill kernel}, or null after an exception.
+ */
+JNI(jdoubleArray, selfTestPrefillAttention)(JNIEnv* env, jclass, jlong h, jint heads, jint kvHeads, jint headDim,
+                                            jint which, jlong seed) {
+  Context* c = ctx(h);
+  Scratch m(seed);
+  PrefillCase pc = prefillCase(which);
+  int bs = pc.bs, rows = 0, seqs = (int)pc.seqs.size(), stride = 0, maxVisible = 1;
+  for (auto& sq : pc.seqs) {
+    rows += sq.second;
+    stride = std::max(stride, (sq.first + bs - 1) / bs);
+    maxVisible = std::max(maxVisible, sq.first);
+  }
+  int blocks = seqs * stride;
+  std::vector<int> perm(blocks), tables((size_t)seqs * stride), tokSeq, pos, seqStart, slotOf, segs;
+  std::vector<char> onPrefill;
+  for (int i = 0; i < blocks; i++) perm[i] = i;
+  for (int i = blocks - 1; i > 0; i--) std::swap(perm[i], perm[(int)((m.next() + 0.5f) * (i + 1)) % (i + 1)]);
+  for (int sq = 0; sq < seqs; sq++) {
+    int ctxLen = pc.seqs[sq].first, n = pc.seqs[sq].second, start = (int)slotOf.size();
+    for (int b = 0; b < stride; b++) tables[(size_t)sq * stride + b] = perm[sq * stride + b];
+    for (int p = 0; p < ctxLen; p++) slotOf.push_back(tables[(size_t)sq * stride + p / bs] * bs + p % bs);
+    if (n >= pc.minRows) {
+      segs.push_back((int)pos.size());
+      segs.push_back(n);
+    }
+    for (int p = ctxLen - n; p < ctxLen; p++) {
+      tokSeq.push_back(sq * stride);
+      pos.push_back(p);
+      seqStart.push_back(start);
+      onPrefill.push_back(n >= pc.minRows);
+    }
+  }
+  int width = heads * headDim, ldq = width + 2 * kvHeads * headDim;
+  size_t kvElems = (size_t)blocks * bs * kvHeads * headDim;
+  std::vector<uint16_t> hq((size_t)rows * ldq), hk(kvElems), hv(kvElems);
+  for (auto& x : hq) x = f32ToBf16(m.next() * 6.f);
+  for (auto& x : hk) x = f32ToBf16(m.next() * 2.f);
+  for (auto& x : hv) x = f32ToBf16(m.next());
+  int partition = 1024, splits = (maxVisible + partition - 1) / partition;
+  bf16* dq = (bf16*)m.upload(hq);
+  bf16* dk = (bf16*)m.upload(hk);
+  bf16* dv = (bf16*)m.upload(hv);
+  int* dTables = m.upload(tables);
+  int* dTokSeq = m.upload(tokSeq);
+  int* dPos = m.upload(pos);
+  int* dSegs = segs.empty() ? nullptr : m.upload(segs);
+  bf16* dOld = (bf16*)m.zeros((size_t)rows * width * 2);
+  bf16* dNew = (bf16*)m.zeros((size_t)rows * width * 2);
+  float* dPart = (float*)m.zeros((size_t)rows * heads * splits * (headDim + 2) * 4);
+  if (!dq || !dk || !dv || !dTables || !dTokSeq || !dPos || (!segs.empty() && !dSegs) || !dOld || !dNew || !dPart) {
+    throwIse(env, "selfTestPrefillAttention: cudaMalloc failed");
+    return nullptr;
+  }
+  float scale = 1.f / sqrtf((float)headDim);
+  bool okOld = launchAttention(c->stream, dOld, dPart, nullptr, dq, ldq, dk, dv, dTokSeq, dPos, dTables, 1, bs, rows,
+                               heads, kvHeads, headDim, scale, partition, splits);
+  bool okNew = okOld && launchAttentionMixed(c->stream, dNew, dPart, nullptr, dq, ldq, dk, dv, dTokSeq, dPos, dTables,
+                                             1, bs, rows, heads, kvHeads, headDim, scale, partition, splits,
+                                             segs.data(), dSegs, (int)segs.size() / 2);
+  if (!okNew) {
+    throwIse(env, "selfTestPrefillAttention: no attention kernel for " + std::to_string(heads) + " query heads over " +
+                  std::to_string(kvHeads) + " KV heads, headDim " + std::to_string(headDim));
+    return nullptr;
+  }
+  if (!launched(env, "selfTestPrefillAttention kernels") ||
+      !ok(env, cudaStreamSynchronize(c->stream), "selfTestPrefillAttention")) {
+    return nullptr;
+  }
+  std::vector<uint16_t> got((size_t)rows * width), old((size_t)rows * width);
+  cudaMemcpy(got.data(), dNew, got.size() * 2, cudaMemcpyDeviceToHost);
+  cudaMemcpy(old.data(), dOld, old.size() * 2, cudaMemcpyDeviceToHost);
+  double macs = 0;
+  for (int p : pos) macs += 2.0 * (p + 1) * width;
+  std::vector<double> ref;
+  if (macs <= 2e9) {
+    ref.resize((size_t)rows * width);
+    attentionReference(ref, hq, ldq, hk, hv, slotOf, pos, seqStart, heads, kvHeads, headDim, scale);
+  }
+  const double vTerm = 0.5 / 512;  // 2^-9 · max|v|
+  double bad = 0, maxDiff = 0, worst = 0, maxRef = ref.empty() ? -1 : 0;
+  for (size_t i = 0; i < got.size(); i++) {
+    double g = bf16ToF32(got[i]), o = bf16ToF32(old[i]);
+    if (!onPrefill[i / width]) {  // a decode row: the same kernels as the all-rows launch
+      bad += got[i] != old[i];
+      continue;
+    }
+    double d = fabs(g - o), bound = vTerm + fabs(o) / 256 + 2e-5;
+    if (!(d <= bound)) bad++;
+    if (d > maxDiff || d != d) maxDiff = d;
+    worst = std::max(worst, d / bound);
+    if (!ref.empty()) {
+      double dr = fabs(g - ref[i]);
+      if (!(dr <= vTerm + fabs(ref[i]) / 256 + 2e-5)) bad++;
+      if (dr > maxRef || dr != dr) maxRef = dr;
+    }
+  }
+  double prefillRows = 0;
+  for (size_t i = 1; i < segs.size(); i += 2) prefillRows += segs[i];
+  double res[6] = {bad, maxDiff, worst, (double)rows, maxRef, prefillRows};
+  jdoubleArray out = env->NewDoubleArray(6);
+  env->SetDoubleArrayRegion(out, 0, 6, res);
+  return out;
+}
+
+/**
+ * TFLOP/s of the backend's cuBLAS GEMM (bf16 in and out, fp32 compute, the call of CudaNative.linear) for
+ * y (rows, out) = x (rows, in) · Wᵀ on random data: `reps` GEMMs timed by events after two warm-ups. -1 after an
+ * exception (device memory, a cuBLAS error).
+ */
+JNI(jdouble, gemmRate)(JNIEnv* env, jclass, jlong h, jint rows, jint in, jint out, jint reps) {
+  Context* c = ctx(h);
+  Scratch m(7);
+  bf16* w = m.random((size_t)out * in, 0.05f);  // random, not zeros: a GEMM of zeros draws less power
+  bf16* x = m.random((size_t)rows * in, 1.f);
+  bf16* y = (bf16*)m.zeros((size_t)rows * out * 2);
+  if (!w || !x || !y) {
+    throwIse(env, "gemmRate: cudaMalloc failed");
+    return -1;
+  }
+  float alpha = 1.f, beta = 0.f;
+  auto gemm = [&]() {
+    return c->cublas.gemmEx(c->handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, w, R_16BF, in, x, R_16BF, in,
+                            &beta, y, R_16BF, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
+  };
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  int st = gemm() | gemm();
+  cudaEventRecord(e0, c->stream);
+  for (int i = 0; i < reps; i++) st |= gemm();
+  cudaEventRecord(e1, c->stream);
+  cudaError_t e = cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (st != 0) {
+    throwIse(env, "gemmRate: cublasGemmEx failed (m=" + std::to_string(out) + " n=" + std::to_string(rows) + " k=" +
+                  std::to_string(in) + ")");
+    return -1;
+  }
+  if (!ok(env, e, "gemmRate")) return -1;
+  return 2.0 * rows * in * out * reps / (ms * 1e-3) / 1e12;
 }

@@ -17,6 +17,11 @@ public final class CudaDiagnosticsAccess {
     public String table() {
       return profile.table();
     }
+
+    /** GPU milliseconds per step of each op label. */
+    public java.util.Map<String, Double> msPerStep() {
+      return profile.msPerStep();
+    }
   }
 
   /** Programmatic dependent launch on or off ({@code cuda.pdl}; used on sm_90 and later only). */
@@ -39,9 +44,27 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().reconfigure(s -> s.withAttnVariant(variant));
   }
 
+  /** The attention kernel in use ({@code cuda.attnVariant}). */
+  public static int attentionVariant(CudaBackend backend) {
+    return backend.diagnostics().settings().attnVariant();
+  }
+
   /** One chunked-attention block per query head for small-batch decode ({@code cuda.attnSplitHeads}). */
   public static void setAttentionSplitHeads(CudaBackend backend, boolean on) {
     backend.diagnostics().reconfigure(s -> s.withAttnSplitHeads(on));
+  }
+
+  /**
+   * The fewest query tokens of a sequence that take the tensor-core prefill attention ({@code cuda.prefillAttn}; 0:
+   * none, every row runs the decode kernels).
+   */
+  public static void setPrefillAttn(CudaBackend backend, int minRows) {
+    backend.diagnostics().reconfigure(s -> s.withPrefillAttn(minRows));
+  }
+
+  /** The {@code cuda.prefillAttn} in use. */
+  public static int prefillAttn(CudaBackend backend) {
+    return backend.diagnostics().settings().prefillAttn();
   }
 
   /** CUDA graphs and the small-batch GEMV on or off ({@code cuda.graphs}, {@code cuda.gemv}). */

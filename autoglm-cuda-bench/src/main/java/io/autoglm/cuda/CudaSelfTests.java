@@ -32,6 +32,15 @@ public final class CudaSelfTests {
   }
 
   /**
+   * The row kernels of prefill-sized steps (addRmsNorm of width {@code n}, siluMul of {@code inter}, ropeQkv of
+   * {@code heads} over {@code kvHeads} of 128) over {@code rows} rows, with their 16-byte variants on and off:
+   * outputs that differ bit for bit (0 expected), -2 out of memory.
+   */
+  public static long rowKernels(CudaBackend backend, int rows, int n, int inter, int heads, int kvHeads) {
+    return selfTestRowKernels(backend.diagnostics().ctx(), rows, n, inter, heads, kvHeads, SEED);
+  }
+
+  /**
    * The attention kernel chosen for {@code heads} query heads over {@code kvHeads} KV heads of {@code headDim}
    * against a double-precision CPU reference, in step shape {@code mode}: 0 small-batch decode, 1 batched decode with
    * graph-style dynamic splits, 2 chunked prefill, 3 one split, 4 more splits than the kernel merges. Returns
@@ -46,6 +55,52 @@ public final class CudaSelfTests {
     backend.diagnostics(); // a live backend: the native library is loaded
     return attentionKernelName(rows, heads, kvHeads, headDim);
   }
+
+  /**
+   * The tensor-core prefill attention against the decode kernels on every row (and the double-precision CPU
+   * reference where affordable) in prefill step {@code which} (0..{@link #prefillCases} - 1: fresh prompts of 1 to
+   * 2,048 tokens, a chunk after a cached prefix, several sequences, prefill mixed with decode rows, blocks of 1 token).
+   * Returns {elements outside 2^-9·max|v| + 2^-8·|other| + 2e-5 plus decode-row elements not bit-equal, max |new −
+   * old|, max |new − old| / bound, rows, max |new − ref| (-1: no reference), rows on the prefill kernel}.
+   */
+  public static double[] prefillAttention(CudaBackend backend, int heads, int kvHeads, int headDim, int which) {
+    return selfTestPrefillAttention(backend.diagnostics().ctx(), heads, kvHeads, headDim, which, SEED);
+  }
+
+  /** The number of prefill self-check steps. */
+  public static int prefillCases(CudaBackend backend) {
+    backend.diagnostics();
+    return prefillCases();
+  }
+
+  /** The prefill kernel's shape for these heads, in words ("none": it does not serve them). */
+  public static String prefillKernel(CudaBackend backend, int heads, int kvHeads, int headDim) {
+    backend.diagnostics();
+    return prefillKernelName(heads, kvHeads, headDim);
+  }
+
+  /**
+   * cuBLAS bf16 GEMM rate (fp32 accumulate, bf16 out, the backend's own call) for y (rows, out) = x (rows, in) · Wᵀ:
+   * TFLOP/s over {@code reps} GEMMs after a warm-up, on random data.
+   */
+  public static double gemmTflops(CudaBackend backend, int rows, int in, int out, int reps) {
+    return gemmRate(backend.diagnostics().ctx(), rows, in, out, reps);
+  }
+
+  private static native double[] selfTestPrefillAttention(long ctx, int heads, int kvHeads, int headDim, int which,
+      long seed);
+
+  private static native int prefillCases();
+
+  private static native String prefillKernelName(int heads, int kvHeads, int headDim);
+
+  private static native double gemmRate(long ctx, int rows, int in, int out, int reps);
+
+  private static native long selfTestRowKernels(long ctx, int rows, int n, int inter, int heads, int kvHeads,
+      long seed);
+
+  private static native int rowKernelsVectorized(int rows, int n, int inter, int heads, int kvHeads, int headDim,
+      int rot, boolean interleaved);
 
   private static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
 

@@ -51,6 +51,7 @@ final class CudaForwardStep implements ForwardStep {
   private final int splits; // attention blocks per (token, KV head)
   private long partials; // (phys, partialsHeads, splits, headDim + 2) fp32, allocated by the first attention; or 0
   private int partialsHeads; // query heads the partials hold
+  private final PrefillSegments prefill; // the sequences whose rows run the tensor-core prefill attention
 
   CudaForwardStep(CudaBackend backend, StepBatch batch, CudaKvCache kv) {
     this.backend = backend;
@@ -84,7 +85,9 @@ final class CudaForwardStep implements ForwardStep {
     this.tokenIds = upload(batch.tokenIds(), phys, 0);
     this.positions = upload(batch.positions(), phys, 0);
     this.slots = upload(batch.slots(), phys, kv.scratchBlock() * bs);
-    this.tokenSeq = upload(seqOf, phys, pad * tableStride);
+    int[] segs = PrefillSegments.hostPairs(batch, backend.settings().prefillAttn(), graph);
+    this.tokenSeq = upload(seqOf, phys, pad * tableStride, segs);
+    this.prefill = PrefillSegments.at(segs, tokenSeq + 4L * phys);
     int kvHeads = kv.layout().numKvHeads();
     this.partition = graph ? 0 : eagerPartition(phys, kvHeads, maxVisible(batch));
     this.splits = graph ? graphSplits(phys, kvHeads) : (maxVisible(batch) + partition - 1) / partition;
@@ -147,20 +150,19 @@ final class CudaForwardStep implements ForwardStep {
     return n <= 1 ? 1 : Integer.highestOneBit(n - 1) << 1;
   }
 
-  long upload(int[] values, int length, int padValue) {
-    StepMemory.Input in = memory.input(4L * length);
-    ByteBuffer b = in.host();
-    for (int i = 0; i < length; i++) {
-      b.putInt(i < values.length ? values[i] : padValue);
-    }
+  /** {@code values} padded to {@code length} ints, then {@code tail}, in one input copy; the device address. */
+  long upload(int[] values, int length, int padValue, int... tail) {
+    StepMemory.Input in = memory.ints(values, length, padValue, tail);
     copyInput(in);
     return in.device();
   }
 
+  /** Queues an input's copy; its profile time ends right behind it (not at the next op, after host work). */
   void copyInput(StepMemory.Input in) {
     recorder.track(StepOp.INPUT_COPY, in.device(), in.bytes());
     if (recorder.live()) {
       CudaNative.copyAsync(ctx, in.device(), in.hostAddress(), in.bytes());
+      recorder.endOp();
     }
   }
 
@@ -473,7 +475,7 @@ final class CudaForwardStep implements ForwardStep {
       long counters = (long) out.physRows() * numHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
       CudaNative.attention(ctx, out.ptr(), partials, counters, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
           positions, tables, 1, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
-          scale, partition, splits);
+          scale, partition, splits, prefill.host(), prefill.device());
     }
     return out;
   }

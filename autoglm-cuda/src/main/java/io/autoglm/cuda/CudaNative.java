@@ -110,11 +110,13 @@ final class CudaNative {
   /**
    * partials: (rows, heads, splits, headDim + 2) fp32 when splits > 1; counters: 0 or (rows · heads) zeroed ints that
    * let the attention kernel merge its splits itself. Throws for a shape without a kernel (heads not a multiple of
-   * kvHeads, headDim outside 1..256).
+   * kvHeads, headDim outside 1..256). prefillSegs (null: none) holds (first row, rows) pairs of the sequences whose
+   * rows run the tensor-core prefill kernel, and prefillSegsDevice the same ints on the device; every other row runs
+   * the decode kernels.
    */
   static native void attention(long ctx, long out, long partials, long counters, long q, int ldq, long kCache, long vCache,
       long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
-      float scale, int partition, int splits);
+      float scale, int partition, int splits, int[] prefillSegs, long prefillSegsDevice);
 
   /** Small-batch GEMV kernel, process-wide: 0 = one warp per feature, v >= 1 = in-split aiming at 1024·v blocks. */
   static native void setGemvVariant(int v);

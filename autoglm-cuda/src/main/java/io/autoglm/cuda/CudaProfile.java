@@ -18,6 +18,13 @@ final class CudaProfile {
     steps++;
   }
 
+  /** GPU milliseconds per step of each op label, in first-seen order. */
+  Map<String, Double> msPerStep() {
+    Map<String, Double> out = new LinkedHashMap<>();
+    ops.forEach((label, a) -> out.put(label, a[1] / Math.max(steps, 1)));
+    return out;
+  }
+
   /** A table of ops by GPU time per step, largest first. */
   String table() {
     StringBuilder b = new StringBuilder();

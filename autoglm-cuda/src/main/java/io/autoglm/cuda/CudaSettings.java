@@ -28,7 +28,8 @@ record CudaSettings(
     int maxGraphs,
     Optional<Long> arenaBytes,
     long inputArenaBytes,
-    long tableBytes) {
+    long tableBytes,
+    int prefillAttn) {
 
   /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
   static final int FUSE_QKV_ROPE = 1;
@@ -43,7 +44,13 @@ record CudaSettings(
     check("cuda.fuse", fuse, 0, 7);
     check("cuda.moeGroupedMaxRows", moeGroupedMaxRows, 0, Integer.MAX_VALUE);
     check("cuda.maxGraphs", maxGraphs, 1, Integer.MAX_VALUE);
+    check("cuda.prefillAttn", prefillAttn, 0, MAX_PREFILL_ATTN);
   }
+
+  /** Default {@code cuda.prefillAttn}: sequences of at least 16 query tokens take the tensor-core prefill kernel. */
+  static final int DEFAULT_PREFILL_ATTN = 16;
+  /** Largest {@code cuda.prefillAttn}. */
+  static final int MAX_PREFILL_ATTN = 1 << 20;
 
   private static void check(String key, int value, int min, int max) {
     if (value < min || value > max) {
@@ -54,32 +61,37 @@ record CudaSettings(
 
   CudaSettings withFastPaths(boolean graphsOn, boolean gemvOn) {
     return new CudaSettings(cublasPath, ncclPath, graphsOn, gemvOn, gemvVariant, attnVariant, pdl, fuse,
-        attnSplitHeads, moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        attnSplitHeads, moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withGemvVariant(int v) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, v, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withAttnVariant(int v) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, v, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withPdl(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, on, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withFuse(int mask) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, mask, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withAttnSplitHeads(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, on,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+  }
+
+  CudaSettings withPrefillAttn(int minRows) {
+    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, attnSplitHeads,
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, minRows);
   }
 
   static final long DEFAULT_INPUT_ARENA_BYTES = 32L << 20;
@@ -88,7 +100,7 @@ record CudaSettings(
   /** Every key this backend reads, in the order the error message lists them. */
   static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows", "cuda.maxGraphs",
-      "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes");
+      "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes", "cuda.prefillAttn");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -113,7 +125,8 @@ record CudaSettings(
         p.containsKey("cuda.arenaBytes")
             ? Optional.of(r.bytes("cuda.arenaBytes", 0)) : Optional.empty(),
         r.bytes("cuda.inputArenaBytes", DEFAULT_INPUT_ARENA_BYTES),
-        r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES));
+        r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES),
+        r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true));
   }
 
   private record Reader(Map<String, String> p) {

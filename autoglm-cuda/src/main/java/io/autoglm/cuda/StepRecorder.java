@@ -27,6 +27,7 @@ final class StepRecorder {
   private int ops;
   private boolean skipping; // the current op is one the timing diagnostic leaves out
   private String label; // the next op's profile label, when more specific than its kind
+  private boolean ended; // the last profiled op's end event is recorded already (endOp)
 
   StepRecorder(long ctx, GraphCache graphs, GraphCache.Key key, int tokens, CudaDiagnostics diagnostics) {
     this.ctx = ctx;
@@ -77,9 +78,10 @@ final class StepRecorder {
     fingerprint = (fingerprint * 1_000_003L + op.code) * 31 + a * 7 + b;
     ops++;
     if (profile != null && live()) { // end the previous op's timing, start this one's behind a spin kernel
-      if (!profiled.isEmpty()) {
+      if (!profiled.isEmpty() && !ended) {
         CudaNative.profileMark(ctx, 2 * profiled.size() - 1, 0);
       }
+      ended = false;
       if (2 * profiled.size() + 2 > PROFILE_EVENTS) {
         throw new IllegalStateException("profile: more than " + PROFILE_EVENTS / 2 + " ops in one step");
       }
@@ -89,12 +91,26 @@ final class StepRecorder {
     label = null;
   }
 
+  /**
+   * Ends the current op's profile time now, right behind its launches (a no-op unless profiling): for an op whose
+   * launch is followed by host work, which would otherwise count as its GPU time when the GPU catches up.
+   */
+  void endOp() {
+    if (profile != null && live() && !profiled.isEmpty() && !ended) {
+      CudaNative.profileMark(ctx, 2 * profiled.size() - 1, 0);
+      ended = true;
+    }
+  }
+
   /** Ends the profiled ops so far (before the host waits): their GPU times go into the profile. */
   void flushProfile() {
     if (profile == null || profiled.isEmpty()) {
       return;
     }
-    CudaNative.profileMark(ctx, 2 * profiled.size() - 1, 0);
+    if (!ended) {
+      CudaNative.profileMark(ctx, 2 * profiled.size() - 1, 0);
+    }
+    ended = false;
     float[] ms = CudaNative.profileElapsed(ctx, 2 * profiled.size());
     for (int i = 0; i < ms.length; i++) {
       profile.add(profiled.get(i), ms[i]);

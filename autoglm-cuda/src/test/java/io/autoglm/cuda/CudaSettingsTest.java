@@ -15,7 +15,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, 64, Optional.empty(),
-        32L << 20, 16L << 20), s);
+        32L << 20, 16L << 20, 16), s);
   }
 
   @Test
@@ -42,6 +42,8 @@ class CudaSettingsTest {
         "CUDA backend property cuda.maxGraphs is \"0\"; expected an integer in [1, 2147483647]");
     assertMessage(Map.of("cuda.attnVariant", "3"),
         "CUDA backend property cuda.attnVariant is \"3\"; expected an integer in [1, 2]");
+    assertMessage(Map.of("cuda.prefillAttn", "-1"),
+        "CUDA backend property cuda.prefillAttn is \"-1\"; expected an integer in [0, 1048576]");
     assertMessage(Map.of("cuda.tableBytes", "-5"),
         "CUDA backend property cuda.tableBytes is \"-5\"; expected a positive number of bytes");
     assertMessage(Map.of("cuda.arenaBytes", "8g"),
@@ -79,6 +81,7 @@ class CudaSettingsTest {
     assertEquals(CudaSettings.from(Map.of("cuda.gemvVariant", "3")), d.withGemvVariant(3));
     assertEquals(CudaSettings.from(Map.of("cuda.attnVariant", "1")), d.withAttnVariant(1));
     assertEquals(CudaSettings.from(Map.of("cuda.attnSplitHeads", "false")), d.withAttnSplitHeads(false));
+    assertEquals(CudaSettings.from(Map.of("cuda.prefillAttn", "0")), d.withPrefillAttn(0));
     assertEquals(CudaSettings.from(Map.of("cuda.graphs", "false", "cuda.gemv", "false")), d.withFastPaths(false, false));
   }
 

@@ -51,7 +51,70 @@ final class AttentionSelfCheck {
       }
     }
     System.out.println("attention self-check " + (ok ? "PASS" : "FAIL"));
+    return prefill(backend) && ok;
+  }
+
+  private static final String[] PREFILL_CASES = {"prompt of 1 token", "prompt of 17", "prompt of 64",
+      "prompt of 100", "prompt of 1,000", "prompt of 1,023", "prompt of 2,048",
+      "chunk of 333 after a cached prefix of 1,167", "4 prompts/chunks in one step, blocks of 8",
+      "3 prefill segments among 4 decode/short rows, blocks of 32", "prompt of 2,047, blocks of 1"};
+  private static final int[] PREFILL_GROUPS_128 = {1, 2, 8, 12, 16, 96};
+  private static final int[] PREFILL_GROUPS_64 = {1, 2, 8, 16};
+
+  /**
+   * The tensor-core prefill kernel against the decode kernels (verified above against the CPU reference) and, where
+   * affordable, the CPU reference itself: every prefill step shape × query heads per KV head (over 2 KV heads).
+   */
+  static boolean prefill(CudaBackend backend) {
+    int cases = CudaSelfTests.prefillCases(backend);
+    if (cases != PREFILL_CASES.length) {
+      throw new IllegalStateException("the native library has " + cases + " prefill self-check cases, this tool "
+          + "describes " + PREFILL_CASES.length);
+    }
+    boolean ok = true;
+    for (int headDim : new int[] {128, 64}) {
+      for (int g : headDim == 128 ? PREFILL_GROUPS_128 : PREFILL_GROUPS_64) {
+        System.out.printf(Locale.ROOT, "prefill attention kernel for %d query heads / 2 KV heads, headDim %d: %s%n",
+            2 * g, headDim, CudaSelfTests.prefillKernel(backend, 2 * g, 2, headDim));
+      }
+      for (int which = 0; which < cases; which++) {
+        ok &= prefillLine(backend, headDim, which, headDim == 128 ? PREFILL_GROUPS_128 : PREFILL_GROUPS_64);
+      }
+    }
+    System.out.println("prefill attention self-check " + (ok ? "PASS" : "FAIL"));
     return ok;
+  }
+
+  private static boolean prefillLine(CudaBackend backend, int headDim, int which, int[] groups) {
+    double maxOld = 0;
+    double worst = 0;
+    double maxRef = -1;
+    int rows = 0;
+    int prefillRows = 0;
+    List<String> failed = new ArrayList<>();
+    for (int g : groups) {
+      double[] r;
+      try {
+        r = CudaSelfTests.prefillAttention(backend, 2 * g, 2, headDim, which);
+      } catch (IllegalStateException e) {
+        failed.add(g + " (" + e.getMessage() + ")");
+        continue;
+      }
+      if (r[0] != 0) {
+        failed.add(String.format(Locale.ROOT, "%d (%d outside, max|Δ| %.3g)", g, (long) r[0], r[1]));
+      }
+      maxOld = Math.max(maxOld, r[1]);
+      worst = Math.max(worst, r[2]);
+      maxRef = Math.max(maxRef, r[4]);
+      rows = (int) r[3];
+      prefillRows = (int) r[5];
+    }
+    System.out.printf(Locale.ROOT, "prefill attention self-check headDim %d, %s (%d rows, %d on the prefill kernel),"
+            + " per KV head %s: max|Δ| vs decode kernels %.3g (worst |Δ|/bound %.2f), vs CPU reference %s  %s%n",
+        headDim, PREFILL_CASES[which], rows, prefillRows, java.util.Arrays.toString(groups), maxOld, worst,
+        maxRef < 0 ? "not run (too large)" : String.format(Locale.ROOT, "%.3g", maxRef),
+        failed.isEmpty() ? "PASS" : "FAIL: " + String.join(", ", failed));
+    return failed.isEmpty();
   }
 
   /** One line per (headDim, step shape, KV heads): pass count, worst error against the bound, kernels used. */

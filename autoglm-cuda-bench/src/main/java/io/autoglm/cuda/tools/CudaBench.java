@@ -32,7 +32,9 @@ import java.util.SplittableRandom;
  * <pre>
  * CudaBench verify FIXTURES_MODELS_DIR     conformance against transformers' fp32 references
  * CudaBench bench WORK_DIR [WHICH]         decode tok/s vs the HBM floor, batch 64/256 throughput, TTFT
- *                                          (-Dbench.model=glm-4-9b-chat | glm-4-32b-0414; see {@link Bench})
+ *                                          (-Dbench.model=glm-4-9b-chat | glm-4-32b-0414; see {@link Bench});
+ *                                          WHICH lists profile, single, ttft, batch, prefill (the prefill profile
+ *                                          of {@link PrefillBench}); default all (no prefill profile)
  * </pre>
  */
 public final class CudaBench {
@@ -137,6 +139,14 @@ public final class CudaBench {
           }
           System.out.printf("%s self-check in %d, %s %d: differing outputs for rows 1..%d:%s%n",
               c[0] == 0 ? "addRmsNorm+gemvSilu" : c[0] == 1 ? "addRmsNorm+qkv+rope" : "qkv+rope", c[1], c[0] == 0 ? "inter" : "heads", c[2], maxRows, line);
+        }
+        // the row kernels of prefill-sized steps: their 16-byte variants (above 64 rows) against the plain ones
+        int[][] rowCases = {{65, 4096, 13696, 32, 2}, {1024, 4096, 13696, 32, 2}, {300, 6144, 2048, 48, 8}};
+        for (int[] c : rowCases) {
+          long diff = CudaSelfTests.rowKernels(backend, c[0], c[1], c[2], c[3], c[4]);
+          ok &= diff == 0;
+          System.out.printf("row kernels self-check, %d rows (addRmsNorm %d, siluMul %d, ropeQkv %d/%d heads): "
+              + "16-byte vs plain kernels, differing outputs %d%n", c[0], c[1], c[2], c[3], c[4], diff);
         }
         ok &= AttentionSelfCheck.run(backend);
       }
@@ -381,6 +391,9 @@ public final class CudaBench {
         if (which.contains("profile")) {
           profiles();
         }
+        if (which.contains("prefill")) {
+          PrefillBench.profiles(d, r, c, backend);
+        }
         if (all || which.contains("single")) {
           singles();
           timing();
@@ -393,7 +406,7 @@ public final class CudaBench {
           CudaDiagnosticsAccess.setFastPaths(backend, true, true);
         }
         if (all || which.contains("ttft")) {
-          ttft(d, r, c);
+          PrefillBench.ttft(d, r, c, backend);
         }
         if (all || which.contains("batch")) {
           batches();
@@ -524,7 +537,8 @@ public final class CudaBench {
           CudaDiagnosticsAccess.pdl(backend), p.table());
     }
 
-    static void ttft(StepDriver d, SplittableRandom r, ModelConfig c) {
+    /** The median TTFT of a 1,024-token prompt in ms (runs 2-4; run 1 warms up). */
+    static double ttft(StepDriver d, SplittableRandom r, ModelConfig c) {
       double[] ms = new double[4];
       for (int run = 0; run < ms.length; run++) {
         Seq s = d.sequences(1, 1024, 0, false).get(0);
@@ -537,6 +551,7 @@ public final class CudaBench {
       Arrays.sort(timed);
       System.out.printf("TTFT 1,024-token prompt (one prefill step + first token): median %.1f ms (runs %s)%n",
           timed[1], Arrays.toString(ms));
+      return timed[1];
     }
 
     static void batch(StepDriver d, SplittableRandom r, ModelConfig c, int n) {

@@ -115,6 +115,16 @@ final class StepDriver {
     return out;
   }
 
+  /** Runs one step and returns the logits of each chunk's last row. */
+  float[][] lastLogits(List<Chunk> chunks) {
+    float[][] out;
+    try (ForwardStep s = backend.begin(batch(chunks), kv)) {
+      out = s.toHost(model.forward(s, lastRows(chunks)));
+    }
+    chunks.forEach(c -> c.seq().cached += c.tokens().length);
+    return out;
+  }
+
   static List<SamplingRow> greedy(int n, int step) {
     List<SamplingRow> rows = new ArrayList<>();
     for (int i = 0; i < n; i++) {
