@@ -61,6 +61,11 @@ final class StepRecorder {
     return mode != Mode.REPLAY && !skipping;
   }
 
+  /** Whether this step is being captured into a CUDA graph or replays one (the host cannot wait for its ops). */
+  boolean inGraph() {
+    return mode != Mode.EAGER;
+  }
+
   /** Whether a per-op profile is being recorded (then {@link #label} is worth formatting). */
   boolean profiling() {
     return profile != null;
