@@ -307,13 +307,14 @@ __global__ void moeRouteK(const float* logits, const float* bias, RouteSpec r, i
   }
   if (tie && lane == 0) routeSerial(biased, r, val, ind, gs, gval, gind, chosen);
   __syncwarp();
-  if (lane == 0) {
-    float w[ROUTE_MAX_TOPK];
-    routeWeights(lr, chosen, r, w);
-    for (int j = 0; j < r.k; j++) {
-      expertsOut[(size_t)t * r.k + j] = chosen[j];
-      weightsOut[(size_t)t * r.k + j] = w[j];
-    }
+  // routeWeights with a lane per chosen expert: the same operations, the sum still taken in list order
+  float w = lane < r.k ? routeSigmoid(lr[chosen[lane]]) : 0.f;
+  float sum = 0.f;
+  for (int j = 0; j < r.k; j++) sum += __shfl_sync(FULL, w, j);
+  float den = sum + 1e-20f;
+  if (lane < r.k) {
+    expertsOut[(size_t)t * r.k + lane] = chosen[lane];
+    weightsOut[(size_t)t * r.k + lane] = (r.norm ? w / den : w) * r.scale;
   }
 }
 
@@ -437,11 +438,11 @@ JNI(jintArray, moeRouteLimits)(JNIEnv* env, jclass) {
 }
 
 /**
- * The self-tests' entry (io.autoglm.cuda.CudaSelfTests.routeSerialHost): routeSerial and routeWeights, the tie path
+ * The self-tests' entry (io.autoglm.cuda.CudaSelfTests.routeSerialHost0): routeSerial and routeWeights, the tie path
  * of moeRouteK, compiled for the host from the same source, on one token. Needs no device. Returns false when the
  * spec is outside the limits.
  */
-extern "C" JNIEXPORT jboolean JNICALL Java_io_autoglm_cuda_CudaSelfTests_routeSerialHost(
+extern "C" JNIEXPORT jboolean JNICALL Java_io_autoglm_cuda_CudaSelfTests_routeSerialHost0(
     JNIEnv* env, jclass, jfloatArray logits, jfloatArray bias, jint k, jint groups, jint topkGroups, jboolean norm,
     jfloat scale, jintArray outExperts, jfloatArray outWeights) {
   int E = env->GetArrayLength(logits);
