@@ -56,14 +56,27 @@ final class MoeDeviceRouting {
 
   /** Whether the kernels take this router and layer: experts, top-k and groups within their limits, widths of 8. */
   static boolean supports(CudaMoe.Weights w, MoeRouter r) {
+    return r.numExperts() == w.numExperts() && supports(r, w.hidden(), w.intermediateSize());
+  }
+
+  /**
+   * Whether the kernels take {@code r} on a layer of {@code hidden} features and experts of {@code inter}: at most
+   * moe_route.cu's experts, top-k and groups ({@code CudaNative.moeRouteLimits}), widths that the grouped GEMV takes
+   * (multiples of 8).
+   */
+  static boolean supports(MoeRouter r, int hidden, int inter) {
     int[] l = Limits.VALUES;
-    return r.numExperts() == w.numExperts() && r.numExperts() <= l[0] && r.topK() <= l[1] && r.numGroups() <= l[2]
-        && w.hidden() % 8 == 0 && w.intermediateSize() % 8 == 0;
+    return r.numExperts() <= l[0] && r.topK() <= l[1] && r.numGroups() <= l[2] && hidden % 8 == 0 && inter % 8 == 0;
   }
 
   /** Whether a step of {@code physRows} rows routes this layer on the device. */
   static boolean applies(CudaSettings settings, int physRows, CudaMoe.Weights w, MoeRouter r) {
-    return settings.moeDeviceRouting() && physRows <= MAX_TOKENS && supports(w, r);
+    return applies(settings, physRows) && supports(w, r);
+  }
+
+  /** Whether a step of {@code physRows} rows routes on the device, for a router and layer it {@link #supports}. */
+  static boolean applies(CudaSettings settings, int physRows) {
+    return settings.moeDeviceRouting() && physRows <= MAX_TOKENS;
   }
 
   /**
