@@ -123,6 +123,13 @@ final class MoeDeviceRouting {
       if (o != null) {
         report(s, o, logits, biased, b, a.rows(), e, router.topK());
       }
+    } else if (s.recorder.skipped()) { // timing diagnostic: a valid, empty plan (token 0, no groups), not garbage
+      long pairs = 4L * rows * router.topK();
+      for (long p : new long[] {b.tokenOfRow(), b.rowOfPair(), b.weights()}) {
+        CudaNative.memsetAsync(s.ctx, p, 0, pairs);
+      }
+      CudaNative.memsetAsync(s.ctx, b.expertIds(), 0, 4L * b.maxGroups());
+      CudaNative.memsetAsync(s.ctx, b.offsets(), 0, 4L * (b.maxGroups() + 1));
     }
     return new CudaMoe.Routing(a.rows(), router.topK(), rows, b.tokenOfRow(), b.rowOfPair(), b.weights(),
         b.expertIds(), b.offsets(), b.maxGroups(), null, null, -1);
