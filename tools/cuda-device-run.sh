@@ -17,6 +17,8 @@
 # settings; its bundle is tools/cuda-bundle-serve.sh's, not this one's).
 # overhead (EngineBench overhead: the engine's cost over the direct path, steady all-decode tok/s at 1/64/256 and
 # end-to-end 256 x 128/128, delivery thread vs inline; knobs OVERHEAD_DELIVERY, OVERHEAD_BUDGETS, OVERHEAD_BATCHES).
+# moe (MoeBench check and bench: MoE routing on the device against the host plan, graph-captured MoE decode equal to
+# eager, and GLM-4.5-Air-shaped decode tok/s against the active-parameter floor; knobs MOE_LAYERS, MOE_PROFILE).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 untar() { tar -C "$2" -xf "$1" 2>/dev/null || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"; }
@@ -227,5 +229,21 @@ if [[ $ST == *,prefill,* ]]; then
     | grep -v "^\[main\] INFO" > $OUT/bench-prefill.log
   tail -${PREFILL_TAIL:-90} $OUT/bench-prefill.log
   lap prefill-bench
+if [[ $ST == *,moe,* ]]; then
+  # MoE with the routing on the device (moe_route.cu): MoeBench check (the device routing against the host plan on
+  # the same logits; a graph-captured MoE decode step equal to its eager warm-up bit for bit, per MoE fixture and at
+  # GLM-4.5-Air shapes), then MoeBench bench (GLM-4.5-Air shapes, MOE_LAYERS layers of random bf16 weights in host
+  # memory: batch 1 and 64 decode, graphs + device routing vs eager + device / host routing, against the
+  # active-parameter floor; per-op profiles in moe-bench.log unless MOE_PROFILE=false)
+  echo "== MoeBench check"
+  timeout ${MOE_CHECK_TIMEOUT:-240} $J -Xmx16g ${CUDA_OPTS:-} -cp "$CP" io.autoglm.cuda.tools.MoeBench check "$here/fixtures" 2>&1 \
+    | grep -v "^\[main\] INFO" > $OUT/moe-check.log
+  grep -E "FAIL|Exception|self-check PASS|graph check|moe check|MOE " $OUT/moe-check.log | tail -${MOE_CHECK_TAIL:-30}
+  lap moe-check
+  echo "== MoeBench bench ${MOE_LAYERS:-24} (GLM-4.5-Air shapes)"
+  timeout ${MOE_TIMEOUT:-420} $J -Xmx${MOE_HEAP:-16g} ${CUDA_OPTS:-} -Dmoe.profile=${MOE_PROFILE:-true} -cp "$CP" \
+    io.autoglm.cuda.tools.MoeBench bench ${MOE_LAYERS:-24} 2>&1 | grep -v "^\[main\] INFO" > $OUT/moe-bench.log
+  grep -E "^(device|loaded|batch|moe decode|decode graphs|MOE )|Exception|FAIL" $OUT/moe-bench.log | tail -${MOE_TAIL:-30}
+  lap moe-bench
 fi
 echo "== done"

@@ -72,6 +72,20 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().setFastPaths(graphs, gemv);
   }
 
+  /** MoE routing on the device ({@code cuda.moeDeviceRouting}); false routes on the host, and MoE steps are eager. */
+  public static void setMoeDeviceRouting(CudaBackend backend, boolean on) {
+    backend.diagnostics().reconfigure(s -> s.withMoeDeviceRouting(on));
+  }
+
+  /**
+   * Shows {@code o} (null: none) every token any CUDA backend of this JVM routes on the device, as
+   * {@link io.autoglm.backend.MoeRouter#observe} shows the host's: each MoE layer then waits for the host, and decode
+   * steps run eagerly while it is installed.
+   */
+  public static void observeDeviceRouting(io.autoglm.backend.MoeRouter.Observer o) {
+    MoeDeviceRouting.observe(o);
+  }
+
   /** Whether programmatic dependent launch is in use. */
   public static boolean pdl(CudaBackend backend) {
     return backend.diagnostics().pdl();

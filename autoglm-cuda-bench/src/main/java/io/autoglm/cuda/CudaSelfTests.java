@@ -101,6 +101,21 @@ public final class CudaSelfTests {
 
   private static native int rowKernelsVectorized(int rows, int n, int inter, int heads, int kvHeads, int headDim,
       int rot, boolean interleaved);
+   * The device routing's exact-tie path (moe_route.cu's routeSerial and routeWeights: the TorchTopK port, group
+   * masking and the weights), compiled for the host from the same source, on one token's {@code logits} (E) and
+   * {@code bias} (E): the chosen experts in torch's order and their weights into the two arrays (k each). Needs no
+   * device, only the loaded library. False when the router is outside the device routing's limits.
+   */
+  static boolean routeSerialHost(float[] logits, float[] bias, int k, int groups, int topkGroups, boolean norm,
+      float scale, int[] experts, float[] weights) {
+    if (CudaNative.loadError().isPresent()) {
+      throw new IllegalStateException("the native library did not load: " + CudaNative.loadError().get());
+    }
+    return routeSerialHost0(logits, bias, k, groups, topkGroups, norm, scale, experts, weights);
+  }
+
+  private static native boolean routeSerialHost0(float[] logits, float[] bias, int k, int groups, int topkGroups,
+      boolean norm, float scale, int[] experts, float[] weights);
 
   private static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
 

@@ -33,7 +33,9 @@ import java.util.OptionalLong;
  * <p>Properties: {@code cuda.cublasPath} (a libcublas to dlopen first), {@code cuda.ncclPath} (a libnccl to dlopen
  * first, for tensor parallelism), {@code cuda.arenaBytes} (activation arena,
  * default min(8 GiB, 15% of free memory)), {@code cuda.graphs} (default true), {@code cuda.gemv} (custom GEMV for
- * steps of at most 8 rows, default true), {@code cuda.moeGroupedMaxRows} (default 32),
+ * steps of at most 8 rows, default true), {@code cuda.moeGroupedMaxRows} (default 32), {@code cuda.moeDeviceRouting}
+ * (MoE routing and its plan as kernels for steps of up to 256 rows, so MoE decode steps are CUDA graphs; false: on
+ * the host, one wait per MoE layer; default true),
  * {@code cuda.maxGraphs} (captured decode graphs kept; the least recently used is destroyed beyond it; default 64,
  * above the 17 buckets of 256 sequences), {@code cuda.tableBytes} (the fixed block-table region, default 16 MiB),
  * {@code cuda.pdl} (programmatic dependent launch of a layer's kernels on sm_90+, default true),
@@ -61,7 +63,8 @@ public final class CudaBackend implements ComputeBackend {
   private CudaSettings settings; // replaced whole, only through CudaDiagnostics
   private FusionPolicy fusion; // follows settings
   private boolean pdl; // settings.pdl() and the device supports it
-  private boolean hostRouting; // a MoE layer is loaded: its steps wait for the host, so no CUDA graphs
+  private boolean moeLoaded; // a MoE layer is loaded: decode graphs only where its routing runs on the device
+  private boolean moeRoutedOnHost; // a MoE layer outside the device routing's limits: no graphs from then on
   private final StepMemory memory;
   private final long splitCounters; // (SPLIT_COUNTERS) int32, zeroed
   private final List<Long> allocations = new ArrayList<>();
@@ -198,8 +201,8 @@ public final class CudaBackend implements ComputeBackend {
 
   /**
    * Stacks a MoE layer's experts for grouped GEMMs ((E, 2I, hidden) [gate | up] and (E, hidden, I), bf16) and keeps
-   * the router in fp32 on the device and its correction bias on the host. Steps of a MoE model route on the host,
-   * so from here on decode steps are not captured as CUDA graphs.
+   * the router in fp32 on the device, followed by its correction bias (fp32, also kept on the host): decode steps
+   * of a MoE model are captured as CUDA graphs where they route on the device ({@link MoeDeviceRouting}).
    */
   @Override
   public MoeWeights moeWeights(MoeSlices slices) {
@@ -219,11 +222,17 @@ public final class CudaBackend implements ComputeBackend {
       uploadExact(down + 2 * expertElems * x, ex.down(), expertElems);
     }
     float[] router = floats(slices.router());
-    long routerPtr = CudaNative.malloc(ctx, 4L * router.length);
+    float[] bias = floats(slices.correctionBias());
+    if (bias.length != e) {
+      throw new IllegalArgumentException(String.format("correction bias %s has %d entries, expected one per expert "
+          + "(%d)", slices.correctionBias().name(), bias.length, e));
+    }
+    long routerPtr = CudaNative.malloc(ctx, 4L * (router.length + e)); // the bias right after the router
     allocations.add(routerPtr);
     CudaNative.uploadFloats(ctx, routerPtr, router);
-    hostRouting = true;
-    return new CudaMoe.Weights(routerPtr, floats(slices.correctionBias()), gateUp, down, e, inter, hidden);
+    CudaNative.uploadFloats(ctx, routerPtr + 4L * router.length, bias);
+    moeLoaded = true;
+    return new CudaMoe.Weights(routerPtr, bias, gateUp, down, e, inter, hidden);
   }
 
   private void uploadExact(long dst, TensorSlice slice, long elements) {
@@ -346,8 +355,19 @@ public final class CudaBackend implements ComputeBackend {
     return graphs;
   }
 
-  boolean graphsEnabled() {
-    return settings.graphs() && !hostRouting && diagnostics.profile() == null;
+  /**
+   * Whether a decode step of {@code tokens} tokens is a graph step: graphs on, no profile, and for a MoE model its
+   * routing on the device (on, within its limits and row count, no routing observer).
+   */
+  boolean graphsEnabled(int tokens) {
+    return settings.graphs() && diagnostics.profile() == null && (!moeLoaded || settings.moeDeviceRouting()
+        && !moeRoutedOnHost && CudaForwardStep.bucket(tokens) <= MoeDeviceRouting.MAX_TOKENS
+        && MoeDeviceRouting.observer() == null);
+  }
+
+  /** A MoE layer routed on the host because the device routing does not take it: no graphs from now on. */
+  void moeRoutedOnHost() {
+    moeRoutedOnHost = true;
   }
 
   boolean gemvEnabled() {

@@ -61,7 +61,7 @@ final class CudaForwardStep implements ForwardStep {
     this.kv = kv;
     this.tokens = batch.numTokens();
     int bs = kv.layout().blockSizeTokens();
-    boolean graph = batch.sequences().stream().allMatch(s -> s.queryLen() == 1) && backend.graphsEnabled();
+    boolean graph = batch.sequences().stream().allMatch(s -> s.queryLen() == 1) && backend.graphsEnabled(tokens);
     this.phys = graph ? bucket(tokens) : tokens;
     this.tableStride = tableStride(batch, bs);
     // A graph depends on the padded token count only: the block tables live at a fixed address and are copied
@@ -494,7 +494,7 @@ final class CudaForwardStep implements ForwardStep {
     return out;
   }
 
-  /** Router logits in fp32 on the device, then {@link MoeRouter}'s selection on the host (one wait per layer). */
+  /** MoeRouter's selection on the device ({@link MoeDeviceRouting}), or on the host from the device's logits. */
   @Override
   public ExpertRouting route(Tensor x, MoeWeights weights, MoeRouter router) {
     return StepMoe.route(this, act(x), weights, router);

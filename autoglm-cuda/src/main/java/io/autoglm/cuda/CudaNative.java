@@ -197,6 +197,24 @@ final class CudaNative {
   static native void moeCombine(long ctx, long out, int ldo, long d, long rowOf, long weight, int rows, int k,
       int hidden);
 
+  /**
+   * MoeRouter's choice for each of {@code rows} rows of fp32 logits (rows, experts) on the device (moe_route.cu):
+   * experts (rows, k) int32 and weights (rows, k) fp32, token-major; {@code biasedOut} (rows, experts) fp32 or 0.
+   * False when the router is outside {@link #moeRouteLimits}.
+   */
+  static native boolean moeRoute(long ctx, long logits, long bias, int rows, int experts, int k, int groups,
+      int topkGroups, boolean norm, float scale, long outExperts, long outWeights, long biasedOut);
+
+  /**
+   * The plan of {@code pairs} token-major pairs on the device: tokenOfRow, rowOfPair (pairs), expertIds (maxGroups)
+   * and offsets (maxGroups + 1), the groups past the step's non-empty experts empty; meta {groups, largest} or 0.
+   */
+  static native void moePlan(long ctx, long experts, int pairs, int k, int numExperts, int maxGroups,
+      long tokenOfRow, long rowOfPair, long expertIds, long offsets, long meta);
+
+  /** moe_route.cu's limits: {most experts, largest top-k, most groups}. */
+  static native int[] moeRouteLimits();
+
   /** {free, total} bytes of {@code device}, without a backend context. */
   static native long[] deviceMemInfo(int device);
 

@@ -25,6 +25,7 @@ record CudaSettings(
     int fuse,
     boolean attnSplitHeads,
     int moeGroupedMaxRows,
+    boolean moeDeviceRouting,
     int maxGraphs,
     Optional<Long> arenaBytes,
     long inputArenaBytes,
@@ -61,37 +62,42 @@ record CudaSettings(
 
   CudaSettings withFastPaths(boolean graphsOn, boolean gemvOn) {
     return new CudaSettings(cublasPath, ncclPath, graphsOn, gemvOn, gemvVariant, attnVariant, pdl, fuse,
-        attnSplitHeads, moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        attnSplitHeads, moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withGemvVariant(int v) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, v, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withAttnVariant(int v) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, v, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withPdl(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, on, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withFuse(int mask) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, mask, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withAttnSplitHeads(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, on,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   CudaSettings withPrefillAttn(int minRows) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, minRows);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, minRows);
+  }
+
+  CudaSettings withMoeDeviceRouting(boolean on) {
+    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, attnSplitHeads,
+        moeGroupedMaxRows, on, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
   }
 
   static final long DEFAULT_INPUT_ARENA_BYTES = 32L << 20;
@@ -99,8 +105,9 @@ record CudaSettings(
 
   /** Every key this backend reads, in the order the error message lists them. */
   static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
-      "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows", "cuda.maxGraphs",
-      "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes", "cuda.prefillAttn");
+      "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
+      "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
+      "cuda.prefillAttn");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -121,6 +128,7 @@ record CudaSettings(
         r.integer("cuda.fuse", 1, 0, 7, true),
         r.bool("cuda.attnSplitHeads", true, true),
         r.integer("cuda.moeGroupedMaxRows", 32, 0, Integer.MAX_VALUE, false),
+        r.bool("cuda.moeDeviceRouting", true, true),
         r.integer("cuda.maxGraphs", 64, 1, Integer.MAX_VALUE, false),
         p.containsKey("cuda.arenaBytes")
             ? Optional.of(r.bytes("cuda.arenaBytes", 0)) : Optional.empty(),

@@ -7,21 +7,32 @@ import io.autoglm.backend.Tensor;
 import java.nio.ByteBuffer;
 
 /**
- * The MoE ops of a step: router logits on the device with the selection on the host (so MoE steps are never graph
- * steps), then gather by expert, grouped GEMMs and the weighted combine ({@link CudaMoe} holds the plan).
+ * The MoE ops of a step: routing (on the device by {@link MoeDeviceRouting} where it applies, else router logits on the
+ * device with the selection on the host, which a CUDA graph cannot hold), then gather by expert, grouped GEMMs and the
+ * weighted combine ({@link CudaMoe} holds the plan).
  */
 final class StepMoe {
   private StepMoe() {}
 
-  /** Router logits in fp32 on the device, then {@link MoeRouter}'s selection on the host (one wait per layer). */
+  /**
+   * MoeRouter's selection of every token's experts: on the device when {@link MoeDeviceRouting#applies}, else on the
+   * host from the device's fp32 router logits (one wait per layer).
+   */
   static ExpertRouting route(CudaForwardStep s, CudaActivation a, MoeWeights weights, MoeRouter router) {
     CudaMoe.Weights w = moeWeights(weights);
     if (router.numExperts() != w.numExperts() || a.cols() != w.hidden()) {
       throw new IllegalArgumentException(String.format("router expects %d experts, layer weights hold %d "
           + "(hidden %d, input %d)", router.numExperts(), w.numExperts(), w.hidden(), a.cols()));
     }
-    if (!s.recorder.live()) {
-      throw new IllegalStateException("MoE routing cannot run inside a CUDA graph");
+    if (MoeDeviceRouting.applies(s.backend.settings(), a.physRows(), w, router)) {
+      return MoeDeviceRouting.route(s, a, w, router);
+    }
+    if (!MoeDeviceRouting.supports(w, router)) {
+      s.backend.moeRoutedOnHost(); // no graphs for this model from now on
+    }
+    if (s.recorder.inGraph()) {
+      throw new IllegalStateException(String.format("MoE routing on the host cannot run inside a CUDA graph (%d "
+          + "rows, %s; cuda.moeDeviceRouting %s)", a.physRows(), router, s.backend.settings().moeDeviceRouting()));
     }
     int t = a.rows();
     int e = w.numExperts();
@@ -34,41 +45,50 @@ final class StepMoe {
     float[] l = new float[t * e];
     host.asFloatBuffer().get(l);
     CudaMoe.Plan p = CudaMoe.plan(l, t, w, router);
-    return new CudaMoe.Routing(t, router.topK(), s.upload(p.tokenOfRow(), p.tokenOfRow().length, 0),
+    return new CudaMoe.Routing(t, router.topK(), t, s.upload(p.tokenOfRow(), p.tokenOfRow().length, 0),
         s.upload(p.rowOfPair(), p.rowOfPair().length, 0), s.uploadFloats(p.pairWeight()),
-        s.upload(p.expertIds(), p.expertIds().length, 0), s.upload(p.offsets(), p.offsets().length, 0), p.expertIds(),
-        p.offsets(), p.maxRows());
+        s.upload(p.expertIds(), p.expertIds().length, 0), s.upload(p.offsets(), p.offsets().length, 0),
+        p.expertIds().length, p.expertIds(), p.offsets(), p.maxRows());
   }
 
   /** Gather rows by expert, grouped [gate | up] GEMM, SiLU·mul, grouped down GEMM, weighted sum per token. */
   static Tensor moe(CudaForwardStep s, CudaActivation a, MoeWeights weights, ExpertRouting routing) {
     CudaMoe.Weights w = moeWeights(weights);
-    if (!(routing instanceof CudaMoe.Routing r) || r.numTokens() != a.rows()) {
-      throw new IllegalArgumentException("moe needs the routing of this step's " + a.rows() + " tokens, got "
-          + routing);
+    if (!(routing instanceof CudaMoe.Routing r) || r.numTokens() != a.rows() || r.rows() != a.physRows()) {
+      throw new IllegalArgumentException("moe needs the routing of this step's " + a.rows() + " tokens ("
+          + a.physRows() + " rows), got " + routing);
     }
-    int pairs = r.numTokens() * r.topK();
+    int pairs = r.rows() * r.topK();
     int h = w.hidden();
     int inter = w.intermediateSize();
     long xs = s.memory.allocate(2L * pairs * h);
-    CudaNative.gather(s.ctx, xs, a.ptr(), a.ld(), r.tokenOfRow(), pairs, h, 2);
     long gu = s.memory.allocate(2L * pairs * 2 * inter);
-    grouped(s, gu, xs, w.gateUp(), r, h, 2 * inter);
     long mid = s.memory.allocate(2L * pairs * inter);
-    CudaNative.siluMul(s.ctx, mid, gu, 2 * inter, pairs, inter);
     long d = s.memory.allocate(2L * pairs * h);
-    grouped(s, d, mid, w.down(), r, inter, h);
     CudaActivation out = s.activation(a.rows(), h, false);
     s.recorder.track(StepOp.MOE, out.ptr(), a.ptr());
-    CudaNative.moeCombine(s.ctx, out.ptr(), out.ld(), d, r.rowOfPair(), r.pairWeight(), r.numTokens(), r.topK(), h);
+    if (s.recorder.live()) {
+      CudaNative.gather(s.ctx, xs, a.ptr(), a.ld(), r.tokenOfRow(), pairs, h, 2);
+      grouped(s, gu, xs, w.gateUp(), r, h, 2 * inter);
+      CudaNative.siluMul(s.ctx, mid, gu, 2 * inter, pairs, inter);
+      grouped(s, d, mid, w.down(), r, inter, h);
+      CudaNative.moeCombine(s.ctx, out.ptr(), out.ld(), d, r.rowOfPair(), r.pairWeight(), r.rows(), r.topK(), h);
+    }
     return out;
   }
 
-  /** y (P, out) = x (P, in) · W_eᵀ per run of rows: one grouped kernel for small runs, else cuBLAS per expert. */
+  /**
+   * y (P, out) = x (P, in) · W_eᵀ per run of rows: one grouped kernel for small runs (every run when routed on the
+   * device, over the worst-case group count), else cuBLAS per expert.
+   */
   private static void grouped(CudaForwardStep s, long y, long x, long stacked, CudaMoe.Routing r, int in, int out) {
-    if (r.maxGroupRows() <= s.backend.moeGroupedMaxRows()
+    if ((r.onDevice() || r.maxGroupRows() <= s.backend.moeGroupedMaxRows())
         && CudaNative.groupedGemv(s.ctx, y, x, stacked, r.expertIds(), r.offsets(), r.groups(), in, out)) {
       return;
+    }
+    if (r.onDevice()) {
+      throw new IllegalStateException(String.format("the grouped GEMV declined in %d, out %d (in must be a multiple "
+          + "of 8, rows 16-byte aligned) for a device-routed step", in, out));
     }
     for (int g = 0; g < r.groups(); g++) {
       int first = r.hostOffsets()[g];

@@ -28,7 +28,8 @@ enum StepOp {
   EMBEDDING_VOCAB_SPLIT(22, "embedding (vocab split)"),
   ALL_REDUCE(23, "allReduce"),
   ALL_GATHER(24, "allGather"),
-  DENSE_COPY(25, "dense copy");
+  DENSE_COPY(25, "dense copy"),
+  MOE_ROUTE(26, "moe route");
 
   /** Fingerprint term and skip-mask bit; below 64. */
   final int code;

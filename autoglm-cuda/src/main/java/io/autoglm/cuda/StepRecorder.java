@@ -62,6 +62,16 @@ final class StepRecorder {
     return mode != Mode.REPLAY && !skipping;
   }
 
+  /** Whether the current op is one the timing diagnostic leaves out (and not a replay, which launches nothing). */
+  boolean skipped() {
+    return skipping && mode != Mode.REPLAY;
+  }
+
+  /** Whether this step is being captured into a CUDA graph or replays one (the host cannot wait for its ops). */
+  boolean inGraph() {
+    return mode != Mode.EAGER;
+  }
+
   /** Whether a per-op profile is being recorded (then {@link #label} is worth formatting). */
   boolean profiling() {
     return profile != null;

@@ -14,8 +14,8 @@ class CudaSettingsTest {
   @Test
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
-    assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, 64, Optional.empty(),
-        32L << 20, 16L << 20, 16), s);
+    assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
+        Optional.empty(), 32L << 20, 16L << 20, 16), s);
   }
 
   @Test
@@ -44,6 +44,8 @@ class CudaSettingsTest {
         "CUDA backend property cuda.attnVariant is \"3\"; expected an integer in [1, 2]");
     assertMessage(Map.of("cuda.prefillAttn", "-1"),
         "CUDA backend property cuda.prefillAttn is \"-1\"; expected an integer in [0, 1048576]");
+    assertMessage(Map.of("cuda.moeDeviceRouting", "on"),
+        "CUDA backend property cuda.moeDeviceRouting is \"on\"; expected true or false");
     assertMessage(Map.of("cuda.tableBytes", "-5"),
         "CUDA backend property cuda.tableBytes is \"-5\"; expected a positive number of bytes");
     assertMessage(Map.of("cuda.arenaBytes", "8g"),
@@ -83,6 +85,7 @@ class CudaSettingsTest {
     assertEquals(CudaSettings.from(Map.of("cuda.attnSplitHeads", "false")), d.withAttnSplitHeads(false));
     assertEquals(CudaSettings.from(Map.of("cuda.prefillAttn", "0")), d.withPrefillAttn(0));
     assertEquals(CudaSettings.from(Map.of("cuda.graphs", "false", "cuda.gemv", "false")), d.withFastPaths(false, false));
+    assertEquals(CudaSettings.from(Map.of("cuda.moeDeviceRouting", "false")), d.withMoeDeviceRouting(false));
   }
 
   @Test

@@ -120,6 +120,10 @@ public final class EngineBench {
           print(name + " single device, grouped GEMV kernel for every run of rows (no per-expert cuBLAS)",
               Conformance.run(glm, dir.resolve("reference.safetensors"), tol, 1, 0, 7), rel, maxRef);
         }
+        try (AutoGLM glm = small(cuda(dir)).backendProperty("cuda.moeDeviceRouting", "false").build()) {
+          print(name + " single device, MoE routing on the host (cuda.moeDeviceRouting=false: eager decode)",
+              Conformance.run(glm, dir.resolve("reference.safetensors"), tol, 1, 0, 7), rel, maxRef);
+        }
       }
       boolean same = singleTokens.equals(ppTokens);
       System.out.printf("%s: one-at-a-time greedy (24 tokens per prompt): PP=2 tokens %s single-device tokens%n",

@@ -1,6 +1,7 @@
 package io.autoglm.cuda.tools;
 
 import io.autoglm.AutoGLM;
+import io.autoglm.cuda.CudaDiagnosticsAccess;
 import io.autoglm.testkit.Conformance;
 import io.autoglm.backend.MoeRouter;
 import io.autoglm.testkit.ReferenceSet;
@@ -18,7 +19,8 @@ import java.util.Locale;
  * at 1e-4), and the logits per position against the fixture's fp32 reference.
  *
  * <p>Each reference prompt is fed teacher-forced (prompt + greedy continuation) as one prefill; {@link MoeRouter}'s
- * observer records every routed token in call order, i.e. MoE layer by layer, token by token. A trace line is
+ * observer (and the CUDA backend's device-routing observer, which reads the device's own choices and biased scores
+ * back) records every routed token in call order, i.e. MoE layer by layer, token by token. A trace line is
  * {@code prompt layer token chosen biased...} where {@code chosen} is the set of experts (ascending) and
  * {@code biased} = sigmoid(logit) + correction bias, the values experts are chosen on. The top-k margin of a token
  * is biased[k-th] − biased[(k+1)-th] of the reference.
@@ -36,19 +38,22 @@ public final class RouteCheck {
       int[] tokens = p.teacherForced();
       List<float[]> biased = new ArrayList<>();
       List<int[]> chosen = new ArrayList<>();
-      MoeRouter.observe((l, b, c) -> {
+      MoeRouter.Observer o = (l, b, c) -> {
         int[] set = c.experts().clone(); // ascending: backends are compared on the set chosen, not its order
         Arrays.sort(set);
         synchronized (biased) {
           biased.add(b.clone());
           chosen.add(set);
         }
-      });
+      };
+      MoeRouter.observe(o); // the host's routing (the CPU backend, the CUDA backend's host path)
+      CudaDiagnosticsAccess.observeDeviceRouting(o); // the CUDA backend's device routing
       List<float[]> logits;
       try {
         logits = Conformance.teacherForcedLogits(glm, tokens);
       } finally {
         MoeRouter.observe(null);
+        CudaDiagnosticsAccess.observeDeviceRouting(null);
       }
       logitsOut.add(logits);
       int t = tokens.length;
