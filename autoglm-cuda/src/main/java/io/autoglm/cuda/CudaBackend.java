@@ -24,7 +24,9 @@ import java.util.OptionalLong;
 
 /**
  * The CUDA backend on one device: bf16 weights and KV cache in device memory, bf16 kernels, cuBLAS GEMMs, and
- * decode steps replayed as CUDA graphs (one per batch-size bucket, whatever the contexts' lengths).
+ * decode steps replayed as CUDA graphs (one per batch-size bucket, whatever the contexts' lengths). Linear weights
+ * may also be block-scaled FP8 (e4m3): from an FP8 checkpoint, or quantized at load with
+ * {@code autoglm.quantization=fp8} ({@link Fp8Loader}; docs/fp8.md).
  *
  * <p>Memory: weights are uploaded from the mapped shards through pinned staging buffers; each step's activations
  * come from a fixed arena; the KV cache may take what {@link #kvCacheBudgetBytes()} reports, which keeps
@@ -211,7 +213,8 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   /**
-   * Stacks a MoE layer's experts for grouped GEMMs ((E, 2I, hidden) [gate | up] and (E, hidden, I), bf16) and keeps
+   * Stacks a MoE layer's experts for grouped GEMMs ((E, 2I, hidden) [gate | up] and (E, hidden, I), bf16 or FP8 with
+   * each expert's scales one after another) and keeps
    * the router in fp32 on the device and its correction bias on the host. Steps of a MoE model route on the host,
    * so from here on decode steps are not captured as CUDA graphs.
    */
