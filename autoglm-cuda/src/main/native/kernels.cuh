@@ -164,6 +164,12 @@ bool launchGemvSiluFp8(cudaStream_t s, bf16* y, const bf16* x, int ldx, Fp8Mat w
 bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
                           int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
                           int kvHeads, int headDim, int rot);
+/**
+ * y (rows, out) bf16 = x · Wᵀ (+ bias) for an FP8 W on the tensor cores (mma.sync, W dequantized to bf16 in shared
+ * memory): any rows; false when it does not apply (in % 64, alignment).
+ */
+bool launchGemmFp8(cudaStream_t s, bf16* y, int ldy, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
+                   int in, int out);
 /** launchGroupedGemv for FP8 experts: expert e's scales start at w.s + e·sStride. */
 bool launchGroupedGemvFp8(cudaStream_t s, bf16* y, const bf16* x, Fp8Mat w, long long sStride, const int* expertIds,
                           const int* offsets, int groups, int in, int out);

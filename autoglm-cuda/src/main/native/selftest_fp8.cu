@@ -179,6 +179,7 @@ jdoubleArray result(JNIEnv* env, std::initializer_list<double> v) {
  * (out = inter) against the FP8 GEMV then siluMul: {differing outputs, or -1 when declined}. kind 4, QKV + RoPE + KV
  * write (out = query heads of 128 over 2 KV heads) against the FP8 GEMV then ropeQkv: {differing}. kind 5, grouped
  * expert GEMV over 8 experts (rows = pairs in runs of 1, 2, 3, ...) against the reference: {outside, max |Δ|/bound}.
+ * kind 6, the tensor-core FP8 GEMM (any rows) + bias against the reference, with kind 2's bound: {outside, max}.
  * {-2} when device memory ran out.
  */
 JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint rows, jint in, jint out, jlong seed) {
@@ -211,7 +212,7 @@ JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint row
   std::vector<uint16_t> hx = m.randomBf16((size_t)rows * in, 2.f);
   bf16* x = (bf16*)m.upload(hx);
   if (!x) return result(env, {-2});
-  if (kind == 1 || kind == 2) {
+  if (kind == 1 || kind == 2 || kind == 6) {
     std::vector<uint16_t> hb = m.randomBf16(out, 0.5f);
     bf16* bias = (bf16*)m.upload(hb);
     bf16* y1 = (bf16*)m.zeros((size_t)rows * out * 2);
@@ -220,9 +221,10 @@ JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint row
     if (!bias || !y1 || !y2 || !deq) return result(env, {-2});
     launchDequantFp8(st, deq, w.mat(), out, in);
     double r[4];
-    if (kind == 2) {
-      if (!gemmBf16(env, c, y1, out, false, x, in, deq, bias, rows, in, out)) return nullptr;
-      if (!ok(env, cudaStreamSynchronize(st), "selfTestFp8 cuBLAS path")) return nullptr;
+    if (kind == 2 || kind == 6) {
+      if (kind == 2 && !gemmBf16(env, c, y1, out, false, x, in, deq, bias, rows, in, out)) return nullptr;
+      if (kind == 6 && !launchGemmFp8(st, y1, out, x, in, w.mat(), bias, rows, in, out)) return result(env, {-1});
+      if (!ok(env, cudaStreamSynchronize(st), "selfTestFp8 cuBLAS / mma path")) return nullptr;
       againstReference(w, hx, &hb, rows, y1, nullptr, std::ldexp(1.0, -8), r);
       return result(env, {r[0], r[1]});
     }

@@ -55,7 +55,8 @@ public final class CudaSelfTests {
    * 2 the cuBLAS path (dequantize + GEMM) {outside 2^-8·|ref| + 2^-8·Σ|w·x|, max |Δ|/bound}; 3 gate_up + SiLU·mul
    * ({@code out} = inter) against the FP8 GEMV + siluMul {differing}; 4 QKV + RoPE + KV write ({@code out} = query
    * heads of 128 over 2 KV heads) against the FP8 GEMV + ropeQkv {differing}; 5 the grouped expert GEMV over 8
-   * experts {outside, max |Δ|/bound}. {-1}: the kernel declined; {-2}: out of memory.
+   * experts {outside, max |Δ|/bound}; 6 the tensor-core FP8 GEMM (any rows) + bias {outside kind 2's bound, max
+   * |Δ|/bound}. {-1}: the kernel declined; {-2}: out of memory.
    */
   public static double[] fp8(CudaBackend backend, int kind, int rows, int in, int out) {
     return selfTestFp8(backend.diagnostics().ctx(), kind, rows, in, out, SEED);

@@ -44,7 +44,8 @@ import java.util.OptionalLong;
  * {@code cuda.fuse} (what the small-batch GEMVs absorb: 1 = RoPE and the KV write into the QKV GEMV, the default;
  * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
  * {@code cuda.attnSplitHeads} (small-batch decode attention: a block per query head, not per KV head; default
- * true). {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
+ * true), {@code cuda.fp8MmaMaxRows} (FP8 linears of 9 up to this many rows take the tensor-core FP8 GEMM, larger
+ * ones cuBLAS on the dequantized weight; default 256, 0 = always cuBLAS). {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
  * {@code cuda.*} key fails with a message naming it. The settings are immutable for the backend's life; the
  * benchmark tools' diagnostics ({@link CudaDiagnostics}: profiles, op skipping, A/B settings, self-tests) are
  * package-private.

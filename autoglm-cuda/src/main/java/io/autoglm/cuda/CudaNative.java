@@ -230,9 +230,13 @@ final class CudaNative {
   static native void dequantFp8(long ctx, long out, long q, long s, int sld, int rowShift, int colShift, int rows,
       int cols);
 
-  /** {@link #linear} for an FP8 weight: the FP8 GEMV, else dequantized into {@code scratch} and cuBLAS. */
+  /**
+   * {@link #linear} for an FP8 weight: the FP8 GEMV (rows <= 8, allowGemv), the tensor-core FP8 GEMM (rows <=
+   * mmaMaxRows), else dequantized into {@code scratch} and cuBLAS.
+   */
   static native void linearFp8(long ctx, long y, int ldy, boolean f32Out, long x, int ldx, long q, long s, int sld,
-      int rowShift, int colShift, long bias, int rows, int in, int out, boolean allowGemv, long scratch);
+      int rowShift, int colShift, long bias, int rows, int in, int out, boolean allowGemv, int mmaMaxRows,
+      long scratch);
 
   /** {@link #linearSiluMul} for an FP8 [gate | up] weight; false when the kernel does not apply. */
   static native boolean linearSiluMulFp8(long ctx, long out, long x, int ldx, long q, long s, int sld, int rowShift,

@@ -28,7 +28,8 @@ record CudaSettings(
     int maxGraphs,
     Optional<Long> arenaBytes,
     long inputArenaBytes,
-    long tableBytes) {
+    long tableBytes,
+    int fp8MmaMaxRows) {
 
   /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
   static final int FUSE_QKV_ROPE = 1;
@@ -43,6 +44,7 @@ record CudaSettings(
     check("cuda.fuse", fuse, 0, 7);
     check("cuda.moeGroupedMaxRows", moeGroupedMaxRows, 0, Integer.MAX_VALUE);
     check("cuda.maxGraphs", maxGraphs, 1, Integer.MAX_VALUE);
+    check("cuda.fp8MmaMaxRows", fp8MmaMaxRows, 0, Integer.MAX_VALUE);
   }
 
   private static void check(String key, int value, int min, int max) {
@@ -54,32 +56,32 @@ record CudaSettings(
 
   CudaSettings withFastPaths(boolean graphsOn, boolean gemvOn) {
     return new CudaSettings(cublasPath, ncclPath, graphsOn, gemvOn, gemvVariant, attnVariant, pdl, fuse,
-        attnSplitHeads, moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        attnSplitHeads, moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, fp8MmaMaxRows);
   }
 
   CudaSettings withGemvVariant(int v) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, v, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, fp8MmaMaxRows);
   }
 
   CudaSettings withAttnVariant(int v) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, v, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, fp8MmaMaxRows);
   }
 
   CudaSettings withPdl(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, on, fuse, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, fp8MmaMaxRows);
   }
 
   CudaSettings withFuse(int mask) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, mask, attnSplitHeads,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, fp8MmaMaxRows);
   }
 
   CudaSettings withAttnSplitHeads(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, on,
-        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes);
+        moeGroupedMaxRows, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, fp8MmaMaxRows);
   }
 
   static final long DEFAULT_INPUT_ARENA_BYTES = 32L << 20;
@@ -88,7 +90,7 @@ record CudaSettings(
   /** Every key this backend reads, in the order the error message lists them. */
   static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows", "cuda.maxGraphs",
-      "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes");
+      "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes", "cuda.fp8MmaMaxRows");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -113,7 +115,8 @@ record CudaSettings(
         p.containsKey("cuda.arenaBytes")
             ? Optional.of(r.bytes("cuda.arenaBytes", 0)) : Optional.empty(),
         r.bytes("cuda.inputArenaBytes", DEFAULT_INPUT_ARENA_BYTES),
-        r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES));
+        r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES),
+        r.integer("cuda.fp8MmaMaxRows", 256, 0, Integer.MAX_VALUE, true));
   }
 
   private record Reader(Map<String, String> p) {

@@ -76,6 +76,10 @@ final class Fp8Loader {
 
   /** The parts stacked along rows into one FP8 weight of {@code cols} columns. */
   CudaWeight load(List<TensorSlice> parts, long cols, boolean logitsHead) {
+    if (cols % 16 != 0) {
+      throw new IllegalArgumentException(String.format("FP8 weight %s has %d columns; the CUDA backend's FP8 kernels "
+          + "read 16 weights at a time and need a multiple of 16", parts.get(0).name(), cols));
+    }
     long rows = 0;
     for (TensorSlice p : parts) {
       if (p.shape().length != 2 || p.shape()[1] != cols) {

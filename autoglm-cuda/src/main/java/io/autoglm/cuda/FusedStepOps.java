@@ -25,7 +25,8 @@ final class FusedStepOps {
 
   /**
    * y = x · Wᵀ (+ bias) for a bf16 or FP8 weight: the small-batch GEMV when {@code gemv} allows (rows <= 8), else
-   * cuBLAS (FP8: dequantized into the backend's scratch first).
+   * cuBLAS; FP8: the tensor-core FP8 GEMM up to {@code cuda.fp8MmaMaxRows} rows, beyond them cuBLAS on the weight
+   * dequantized into the backend's scratch.
    */
   static void linear(CudaForwardStep s, CudaActivation y, CudaActivation a, CudaWeight w, long bias, boolean gemv) {
     linear(s, y.ptr(), y.ld(), y.fp32(), a.ptr(), a.ld(), w.ptr(), w.fp8(), bias, a.physRows(), w.cols(), w.rows(),
@@ -39,7 +40,7 @@ final class FusedStepOps {
       CudaNative.linear(s.ctx, y, ldy, f32, x, ldx, q, bias, rows, in, out, gemv);
     } else {
       CudaNative.linearFp8(s.ctx, y, ldy, f32, x, ldx, q, f8.scales(), f8.sld(), f8.rowShift(), f8.colShift(), bias,
-          rows, in, out, gemv, s.backend.fp8Scratch());
+          rows, in, out, gemv, s.backend.settings().fp8MmaMaxRows(), s.backend.fp8Scratch());
     }
   }
 

@@ -142,6 +142,27 @@ class Fp8ScalesTest {
   }
 
   @Test
+  void fp8WeightsNeedSixteenColumnMultiplesAndNoMixOfQuantizedAndPlainParts() {
+    Fp8Loader loader = new Fp8Loader(0, bytes -> {
+      throw new AssertionError("no device memory may be taken for a rejected weight");
+    }, false);
+    TensorSlice scale = new TensorSlice("w_scale_inv", Path.of("t"), DType.F32, new long[] {1, 1},
+        ByteBuffer.allocate(4));
+    TensorSlice odd = new TensorSlice("model.layers.0.self_attn.o_proj.weight", Path.of("t"), DType.F8_E4M3,
+        new long[] {8, 40}, ByteBuffer.allocate(320), java.util.Optional.of(new io.autoglm.safetensors.BlockScale(
+            scale, 128, 128)));
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> loader.load(List.of(odd), 40, false));
+    assertTrue(e.getMessage().contains("o_proj") && e.getMessage().contains("40 columns"), e.getMessage());
+    IllegalArgumentException mixed = assertThrows(IllegalArgumentException.class,
+        () -> loader.wantsFp8(List.of(odd, bf16("model.layers.0.self_attn.k_proj.weight", 8, 40))));
+    assertTrue(mixed.getMessage().contains("mixes FP8"), mixed.getMessage());
+    assertFalse(loader.wantsFp8(List.of(bf16("model.layers.0.self_attn.k_proj.weight", 8, 32))),
+        "no quantization at load: bf16 stays bf16");
+    assertTrue(new Fp8Loader(0, b -> 0, true).wantsFp8(List.of(bf16("model.layers.0.mlp.down_proj.weight", 8, 32))));
+  }
+
+  @Test
   void theQuantizationPropertyIsFp8OrNothing() {
     assertFalse(Fp8Loader.quantizeAtLoad(Map.of()));
     assertFalse(Fp8Loader.quantizeAtLoad(Map.of(BackendOptions.QUANTIZATION, "none")));

@@ -109,6 +109,14 @@ final class Fp8Check {
       System.out.printf("fp8 cuBLAS path (dequantize + GEMM) %d rows, in 4096, out 2048: %.0f outside 2^-8(|ref| + "
           + "sum|wx|), max %.2f of it  %s%n", rows, r[0], r.length > 1 ? r[1] : -1, pass ? "PASS" : "FAIL");
     }
+    for (int[] c : new int[][] {{9, 4096, 2048}, {64, 4096, 2048}, {100, 4096, 2048}, {256, 4096, 2048},
+        {40, 1024, 1000}}) {
+      double[] r = CudaSelfTests.fp8(b, 6, c[0], c[1], c[2]);
+      boolean pass = r.length == 2 && r[0] == 0;
+      ok &= pass;
+      System.out.printf("fp8 tensor-core GEMM %d rows, in %d, out %d: %.0f outside 2^-8(|ref| + sum|wx|), max %.2f of"
+          + " it  %s%n", c[0], c[1], c[2], r[0], r.length > 1 ? r[1] : -1, pass ? "PASS" : "FAIL");
+    }
     ok &= bitwise(b, 3, "fp8 gemvSilu in 4096, inter", new int[] {13696, 4096, 2048});
     ok &= bitwise(b, 4, "fp8 qkv+rope in 4096, heads", new int[] {64, 32, 16});
     for (int[] s : new int[][] {{4096, 1408}, {1408, 4096}}) {
