@@ -11,6 +11,7 @@
 #                    (the old jars still hold io.autoglm.cuda.tools.CudaBench)
 #   DIR/fixtures/    the four tiny model fixtures and those of EXTRA_FIXTURES (fixture directories, space-separated)
 #   DIR/route-cpu-NAME.txt   the CPU backend's MoE routing trace of each MoE fixture (route-cpu.txt: glm4moe-tiny's)
+#   DIR/fp8ref-NAME.bin      the CPU backend's logits of each fixture with FP8-quantized, dequantized linears (Fp8Check)
 #   DIR/*.py         the peers of ../shared/bench
 #   DIR/tokenizer/   GLM-4's tiktoken tokenizer.model and configs (no chat template), for SamplingBench
 #   DIR/run.sh       tools/cuda-device-run.sh
@@ -63,6 +64,10 @@ for f in "$dir"/fixtures/*/; do
   DJL_OFFLINE=true java -cp "$dir/all/*" io.autoglm.cuda.tools.EngineBench route "$f" cpu "$dir/route-cpu-$m.txt" | tail -1
 done
 cp "$dir/route-cpu-glm4moe-tiny.txt" "$dir/route-cpu.txt"
+# the CPU backend's logits of each fixture with its linears FP8-quantized on the host and dequantized (fp8verify)
+for f in "$dir"/fixtures/*/; do
+  DJL_OFFLINE=true java -cp "$dir/all/*" io.autoglm.cuda.tools.Fp8Check reference "$f" "$dir/fp8ref-$(basename "$f").bin" | tail -1
+done
 rm -rf "$dir/all"
 if [[ -n "${OLD_REV:-}" ]]; then
   old="$(mktemp -d)"

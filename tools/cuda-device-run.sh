@@ -19,6 +19,10 @@
 # end-to-end 256 x 128/128, delivery thread vs inline; knobs OVERHEAD_DELIVERY, OVERHEAD_BUDGETS, OVERHEAD_BATCHES).
 # moe (MoeBench check and bench: MoE routing on the device against the host plan, graph-captured MoE decode equal to
 # eager, and GLM-4.5-Air-shaped decode tok/s against the active-parameter floor; knobs MOE_LAYERS, MOE_PROFILE).
+# fp8verify (Fp8Check verify: the FP8 kernel self-checks; per fixture the CUDA runs in bf16, quantized at load and from
+# the host-quantized FP8 checkpoint, against the CPU's dequantized references fp8ref-NAME.bin of the bundle).
+# fp8 (CudaBench bench in bf16 and FP8 in one process at glm-4-9b-chat shapes, weights random in host memory: tok/s,
+# TTFT, each precision's HBM floor, and the FP8/bf16 ratios). air (the same at GLM-4.5-Air full shapes in FP8).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 untar() { tar -C "$2" -xf "$1" 2>/dev/null || python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$1" "$2"; }
@@ -245,5 +249,26 @@ if [[ $ST == *,moe,* ]]; then
     io.autoglm.cuda.tools.MoeBench bench ${MOE_LAYERS:-24} 2>&1 | grep -v "^\[main\] INFO" > $OUT/moe-bench.log
   grep -E "^(device|loaded|batch|moe decode|decode graphs|MOE )|Exception|FAIL" $OUT/moe-bench.log | tail -${MOE_TAIL:-30}
   lap moe-bench
+if [[ $ST == *,fp8verify,* ]]; then
+  echo "== Fp8Check verify: FP8 kernel self-checks, then per fixture CUDA bf16 / quantized at load / FP8 checkpoint vs the CPU's dequantized reference (fp8ref-*.bin)"
+  timeout ${FP8VERIFY_TIMEOUT:-300} $J -Xmx8g ${CUDA_OPTS:-} -cp "$CP" io.autoglm.cuda.tools.Fp8Check verify "$here/fixtures" "$here" 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/fp8verify.log | tail -${FP8VERIFY_TAIL:-40}
+  lap fp8verify
+fi
+if [[ $ST == *,fp8,* ]]; then
+  echo "== CudaBench bench ${FP8_WHICH:-single,ttft,batch} at ${FP8_MODEL:-glm-4-9b-chat} shapes, precisions ${FP8_PRECISIONS:-bf16,fp8} in one process (ratios at the end)"
+  timeout ${FP8_TIMEOUT:-480} $J -Xmx16g -Dbench.model=${FP8_MODEL:-glm-4-9b-chat} -Dbench.precisions=${FP8_PRECISIONS:-bf16,fp8} \
+    -Dbench.inMemory=${FP8_IN_MEMORY:-true} -Dbench.skip256=${FP8_SKIP256:-false} -Dbench.onlyGraphs=true ${FP8_OPTS:-} \
+    -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${FP8_WHICH:-single,ttft,batch} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/bench-fp8.log
+  lap fp8-bench
+fi
+if [[ $ST == *,air,* ]]; then
+  echo "== CudaBench bench ${AIR_WHICH:-single,batch} at GLM-4.5-Air full shapes (46 layers, 128 experts top-8), ${AIR_PRECISIONS:-fp8} random in host memory"
+  timeout ${AIR_TIMEOUT:-540} $J -Xmx24g -Dbench.model=glm-4.5-air -Dbench.precisions=${AIR_PRECISIONS:-fp8} \
+    -Dbench.skip256=${AIR_SKIP256:-true} -Dbench.onlyGraphs=true ${AIR_OPTS:-} \
+    -cp "$CP" io.autoglm.cuda.tools.CudaBench bench /tmp/work ${AIR_WHICH:-single,batch} 2>&1 \
+    | grep -v "^\[main\] INFO" | tee $OUT/bench-air.log
+  lap air-bench
 fi
 echo "== done"

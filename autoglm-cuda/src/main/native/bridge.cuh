@@ -118,5 +118,9 @@ inline float f16ToF32(uint16_t h) {
   return f;
 }
 
+/** y (rows, out) = x (rows, in) · Wᵀ (+ bias) through cuBLAS, W bf16 (out, in); false after throwing (bridge_ops.cu). */
+bool gemmBf16(JNIEnv* env, Context* c, void* y, int ldy, bool f32Out, const void* x, int ldx, const void* w,
+              const bf16* bias, int rows, int in, int out);
+
 #define JNI(ret, name) extern "C" JNIEXPORT ret JNICALL Java_io_autoglm_cuda_CudaNative_##name
 #define CK(expr, what, fail) if (!ok(env, (expr), what)) return fail

@@ -143,6 +143,28 @@ JNI(void, gather)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jl
   launched(env, "gather kernel");
 }
 
+/** y (rows, out) = x (rows, in) · Wᵀ (+ bias) through cuBLAS, W bf16 (out, in); false after throwing. */
+bool gemmBf16(JNIEnv* env, Context* c, void* y, int ldy, bool f32Out, const void* x, int ldx, const void* w,
+              const bf16* bias, int rows, int in, int out) {
+  float alpha = 1.f, beta = 0.f;
+  // Column-major view: Yᵀ (out × rows) = W (in × out)ᵀ · Xᵀ (in × rows).
+  cublasStatus_t st = c->cublas.gemmEx(c->handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, w, R_16BF, in, x,
+                                       R_16BF, ldx, &beta, y, f32Out ? R_32F : R_16BF, ldy, CUBLAS_COMPUTE_32F,
+                                       CUBLAS_GEMM_DEFAULT);
+  if (st != 0) {
+    char buf[200];
+    snprintf(buf, sizeof buf, "cublasGemmEx failed with status %d (m=%d n=%d k=%d)", st, out, rows, in);
+    throwIse(env, buf);
+    return false;
+  }
+  if (bias != nullptr) {
+    if (f32Out) { throwIse(env, "linear: bias with fp32 output is not supported"); return false; }
+    launchAddBias(c->stream, (bf16*)y, ldy, bias, rows, out);
+    return launched(env, "addBias kernel");
+  }
+  return true;
+}
+
 /** y (rows, out) = x (rows, in) · Wᵀ (+ bias): the GEMV kernel for rows <= 8 when allowed, else cuBLAS. */
 JNI(void, linear)(JNIEnv* env, jclass, jlong h, jlong y, jint ldy, jboolean f32Out, jlong x, jint ldx, jlong w,
                   jlong bias, jint rows, jint in, jint out, jboolean allowGemv) {
@@ -152,22 +174,7 @@ JNI(void, linear)(JNIEnv* env, jclass, jlong h, jlong y, jint ldy, jboolean f32O
     launched(env, "gemv kernel");
     return;
   }
-  float alpha = 1.f, beta = 0.f;
-  // Column-major view: Yᵀ (out × rows) = W (in × out)ᵀ · Xᵀ (in × rows).
-  cublasStatus_t st = c->cublas.gemmEx(c->handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, p<void>(w),
-                                       R_16BF, in, p<void>(x), R_16BF, ldx, &beta, p<void>(y),
-                                       f32Out ? R_32F : R_16BF, ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-  if (st != 0) {
-    char buf[200];
-    snprintf(buf, sizeof buf, "cublasGemmEx failed with status %d (m=%d n=%d k=%d)", st, out, rows, in);
-    throwIse(env, buf);
-    return;
-  }
-  if (bias != 0) {
-    if (f32Out) { throwIse(env, "linear: bias with fp32 output is not supported"); return; }
-    launchAddBias(c->stream, p<bf16>(y), ldy, p<bf16>(bias), rows, out);
-    launched(env, "addBias kernel");
-  }
+  gemmBf16(env, c, p<void>(y), ldy, f32Out, p<void>(x), ldx, p<void>(w), p<bf16>(bias), rows, in, out);
 }
 
 JNI(void, sample)(JNIEnv* env, jclass, jlong h, jlong outTok, jlong logits, jint ldl, jint vocab, jlong params,

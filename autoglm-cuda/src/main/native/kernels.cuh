@@ -141,3 +141,45 @@ void launchSpin(cudaStream_t s, long long ns);
 void setAttentionSplitHeads(bool on);
 /** Attention kernel: 1 = one warp reduction per position and head (attentionK), 2 = chunked (attention2K). */
 void setAttentionVariant(int v);
+
+// ---- FP8 weights (E4M3, block-scaled): gemv_fp8.cu, fp8.cu ----
+/**
+ * A block-scaled FP8 weight (rows, cols) as the kernels read it: W[r][c] = e4m3(q[r·cols + c]) ·
+ * s[(r >> rowShift)·sld + (c >> colShift)]. colShift >= 4 (a 16-weight chunk lies in one scale block); per-channel
+ * scales have colShift 30; rowShift 0 means a scale row per weight row (fused parts whose rows are not a multiple of
+ * the block).
+ */
+struct Fp8Mat {
+  const uint8_t* q;
+  const float* s;
+  int sld;
+  int rowShift;
+  int colShift;
+};
+
+/**
+ * Quantizes w (rows, cols) bf16 into q (e4m3) and s (ceil(rows/br), ceil(cols/bc)) fp32, per (br, bc) block:
+ * scale = amax / 448 (fp32, round to nearest; amax == 0 gives 1), q = __nv_cvt_float_to_fp8(w / scale, SATFINITE,
+ * E4M3) with w / scale an fp32 division rounded to nearest.
+ */
+void launchQuantizeFp8(cudaStream_t s, uint8_t* q, float* scales, const bf16* w, int rows, int cols, int br, int bc);
+/** out (rows, cols) bf16 = the dequantized weight, each element rounded once (e4m3 · scale in fp32, to bf16). */
+void launchDequantFp8(cudaStream_t s, bf16* out, Fp8Mat w, int rows, int cols);
+/** launchGemv for an FP8 weight (rows <= 8); false when it does not apply (in % 16, alignment, colShift < 4). */
+bool launchGemvFp8(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, Fp8Mat w,
+                   const bf16* bias, int rows, int in, int out);
+/** launchGemvSilu for an FP8 [gate | up] weight; bit for bit as launchGemvFp8 followed by launchSiluMul. */
+bool launchGemvSiluFp8(cudaStream_t s, bf16* y, const bf16* x, int ldx, Fp8Mat w, int rows, int in, int inter);
+/** launchGemvQkvRope for an FP8 QKV weight; bit for bit as launchGemvFp8 followed by launchRopeQkv (split <= 4). */
+bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
+                          int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                          int kvHeads, int headDim, int rot);
+/**
+ * y (rows, out) bf16 = x · Wᵀ (+ bias) for an FP8 W on the tensor cores (mma.sync, W dequantized to bf16 in shared
+ * memory): any rows; false when it does not apply (in % 64, alignment).
+ */
+bool launchGemmFp8(cudaStream_t s, bf16* y, int ldy, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
+                   int in, int out);
+/** launchGroupedGemv for FP8 experts: expert e's scales start at w.s + e·sStride. */
+bool launchGroupedGemvFp8(cudaStream_t s, bf16* y, const bf16* x, Fp8Mat w, long long sStride, const int* expertIds,
+                          const int* offsets, int groups, int in, int out);

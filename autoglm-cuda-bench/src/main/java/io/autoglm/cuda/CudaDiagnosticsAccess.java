@@ -9,6 +9,11 @@ package io.autoglm.cuda;
 public final class CudaDiagnosticsAccess {
   private CudaDiagnosticsAccess() {}
 
+  /** Whether the backend's quantization at load ({@code autoglm.quantization=fp8}) takes this tensor. */
+  public static boolean fp8Quantizable(String name, long[] shape, io.autoglm.safetensors.DType dtype) {
+    return Fp8Loader.quantizable(name, shape, dtype);
+  }
+
   /** A per-op GPU profile being accumulated ({@link #profile}). */
   public static final class Profile {
     private final CudaProfile profile = new CudaProfile();

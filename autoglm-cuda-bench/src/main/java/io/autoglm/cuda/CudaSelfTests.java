@@ -116,6 +116,21 @@ public final class CudaSelfTests {
 
   private static native boolean routeSerialHost0(float[] logits, float[] bias, int k, int groups, int topkGroups,
       boolean norm, float scale, int[] experts, float[] weights);
+   * The FP8 kernels on random data (128×128 block scales; selftest_fp8.cu): kind 0 quantization of an (out, in)
+   * weight against the host's rule {differing bytes, differing scales, blocks}; 1 the FP8 GEMV + bias of {@code rows}
+   * <= 8 against a double reference on the dequantized weights {outside 2^-8·|ref| + 1e-5·Σ|w·x|, max |Δ|/bound, the
+   * same two for the bf16 GEMV on bf16-dequantized weights, outputs differing between block and per-row scales};
+   * 2 the cuBLAS path (dequantize + GEMM) {outside 2^-8·|ref| + 2^-8·Σ|w·x|, max |Δ|/bound}; 3 gate_up + SiLU·mul
+   * ({@code out} = inter) against the FP8 GEMV + siluMul {differing}; 4 QKV + RoPE + KV write ({@code out} = query
+   * heads of 128 over 2 KV heads) against the FP8 GEMV + ropeQkv {differing}; 5 the grouped expert GEMV over 8
+   * experts {outside, max |Δ|/bound}; 6 the tensor-core FP8 GEMM (any rows) + bias {outside kind 2's bound, max
+   * |Δ|/bound}. {-1}: the kernel declined; {-2}: out of memory.
+   */
+  public static double[] fp8(CudaBackend backend, int kind, int rows, int in, int out) {
+    return selfTestFp8(backend.diagnostics().ctx(), kind, rows, in, out, SEED);
+  }
+
+  private static native double[] selfTestFp8(long ctx, int kind, int rows, int in, int out, long seed);
 
   private static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
 

@@ -24,7 +24,9 @@ import java.util.OptionalLong;
 
 /**
  * The CUDA backend on one device: bf16 weights and KV cache in device memory, bf16 kernels, cuBLAS GEMMs, and
- * decode steps replayed as CUDA graphs (one per batch-size bucket, whatever the contexts' lengths).
+ * decode steps replayed as CUDA graphs (one per batch-size bucket, whatever the contexts' lengths). Linear weights
+ * may also be block-scaled FP8 (e4m3): from an FP8 checkpoint, or quantized at load with
+ * {@code autoglm.quantization=fp8} ({@link Fp8Loader}; docs/fp8.md).
  *
  * <p>Memory: weights are uploaded from the mapped shards through pinned staging buffers; each step's activations
  * come from a fixed arena; the KV cache may take what {@link #kvCacheBudgetBytes()} reports, which keeps
@@ -45,7 +47,9 @@ import java.util.OptionalLong;
  * 2 = also residual add + RMSNorm into it; 4 = residual add + RMSNorm into the gate_up GEMV; a mask),
  * {@code cuda.attnSplitHeads} (small-batch decode attention: a block per query head, not per KV head; default
  * true), {@code cuda.prefillAttn} (the query rows of a sequence with at least this many in an eager step run the
- * tensor-core prefill attention, headDim 64 or 128; default 16; 0 = off, every row runs the decode kernels).
+ * tensor-core prefill attention, headDim 64 or 128; default 16; 0 = off, every row runs the decode kernels),
+ * {@code cuda.fp8MmaMaxRows} (FP8 linears of 9 up to this many rows take the tensor-core FP8 GEMM, larger ones
+ * cuBLAS on the dequantized weight; default 256, 0 = always cuBLAS).
  * {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
  * {@code cuda.*} key fails with a message naming it. The settings are immutable for the backend's life; the
  * benchmark tools' diagnostics ({@link CudaDiagnostics}: profiles, op skipping, A/B settings, self-tests) are
@@ -70,6 +74,7 @@ public final class CudaBackend implements ComputeBackend {
   private final List<Long> allocations = new ArrayList<>();
   private final Map<RopeSpec, Long> ropeTables = new HashMap<>(); // spec -> device fp32 (rotaryDim / 2)
   private final GraphCache graphs;
+  private final Fp8Loader fp8;
   private final CudaDiagnostics diagnostics = new CudaDiagnostics(this);
   private ByteBuffer readback; // pinned, grows
   private boolean stepOpen;
@@ -93,9 +98,11 @@ public final class CudaBackend implements ComputeBackend {
   CudaBackend(BackendOptions options) {
     this.device = options.devices().isEmpty() ? 0 : options.devices().get(0);
     CudaSettings s = CudaSettings.from(options.properties()); // every property checked before the device
+    boolean quantize = Fp8Loader.quantizeAtLoad(options.properties());
     this.graphs = new GraphCache(s.maxGraphs());
     this.fusionLimits = FusionPolicy.Limits.fromNative();
     this.ctx = CudaNative.create(device, s.cublasPath().orElse(null), STAGING_BYTES);
+    this.fp8 = new Fp8Loader(ctx, this::allocate, quantize);
     StepMemory stepMemory = null;
     try {
       long free = CudaNative.memInfo(ctx)[0];
@@ -152,8 +159,18 @@ public final class CudaBackend implements ComputeBackend {
     return 2;
   }
 
+  /** Device memory of {@code bytes} that lives until close. */
+  private long allocate(long bytes) {
+    long ptr = CudaNative.malloc(ctx, bytes);
+    allocations.add(ptr);
+    return ptr;
+  }
+
   @Override
   public Tensor weight(TensorSlice slice) {
+    if (fp8.wantsFp8(List.of(slice))) {
+      return fp8.load(List.of(slice), slice.shape()[slice.shape().length - 1], isLogitsHead(slice.name()));
+    }
     int dtype = dtype(slice);
     long n = slice.elementCount();
     long ptr = CudaNative.malloc(ctx, Math.max(2 * n, 256));
@@ -178,6 +195,9 @@ public final class CudaBackend implements ComputeBackend {
       }
       rows += b.elementCount() / cols;
     }
+    if (!vectors && fp8.wantsFp8(rowBlocks)) {
+      return fp8.load(rowBlocks, cols, rowBlocks.stream().allMatch(b -> isLogitsHead(b.name())));
+    }
     long ptr = CudaNative.malloc(ctx, Math.max(2 * rows * cols, 256));
     allocations.add(ptr);
     long at = ptr;
@@ -200,9 +220,10 @@ public final class CudaBackend implements ComputeBackend {
   }
 
   /**
-   * Stacks a MoE layer's experts for grouped GEMMs ((E, 2I, hidden) [gate | up] and (E, hidden, I), bf16) and keeps
-   * the router in fp32 on the device, followed by its correction bias (fp32, also kept on the host): decode steps
-   * of a MoE model are captured as CUDA graphs where they route on the device ({@link MoeDeviceRouting}).
+   * Stacks a MoE layer's experts for grouped GEMMs ((E, 2I, hidden) [gate | up] and (E, hidden, I), bf16 or FP8 with
+   * each expert's scales one after another) and keeps the router in fp32 on the device, followed by its correction
+   * bias (fp32, also kept on the host): decode steps of a MoE model are captured as CUDA graphs where they route on
+   * the device ({@link MoeDeviceRouting}).
    */
   @Override
   public MoeWeights moeWeights(MoeSlices slices) {
@@ -210,16 +231,28 @@ public final class CudaBackend implements ComputeBackend {
     int hidden = Math.toIntExact(slices.router().shape()[1]);
     int inter = Math.toIntExact(slices.experts().get(0).gate().shape()[0]);
     long expertElems = (long) inter * hidden;
-    long gateUp = CudaNative.malloc(ctx, 2 * 2 * expertElems * e);
-    allocations.add(gateUp);
-    long down = CudaNative.malloc(ctx, 2 * expertElems * e);
-    allocations.add(down);
-    for (int x = 0; x < e; x++) {
-      ExpertSlices ex = slices.experts().get(x);
-      long base = gateUp + 2 * 2 * expertElems * x;
-      uploadExact(base, ex.gate(), expertElems);
-      uploadExact(base + 2 * expertElems, ex.up(), expertElems);
-      uploadExact(down + 2 * expertElems * x, ex.down(), expertElems);
+    List<TensorSlice> all = new ArrayList<>();
+    for (ExpertSlices ex : slices.experts()) {
+      for (TensorSlice t : List.of(ex.gate(), ex.up(), ex.down())) {
+        checkElements(t, expertElems);
+        all.add(t);
+      }
+    }
+    boolean q8 = fp8.wantsFp8(all);
+    int bytes = q8 ? 1 : 2;
+    long gateUp = allocate(bytes * 2 * expertElems * e);
+    long down = allocate(bytes * expertElems * e);
+    CudaMoe.Fp8Experts scales = null;
+    if (q8) {
+      scales = fp8Experts(slices, gateUp, down, expertElems);
+    } else {
+      for (int x = 0; x < e; x++) {
+        ExpertSlices ex = slices.experts().get(x);
+        long base = gateUp + 2 * 2 * expertElems * x;
+        CudaNative.upload(ctx, base, ex.gate().data(), dtype(ex.gate()), expertElems);
+        CudaNative.upload(ctx, base + 2 * expertElems, ex.up().data(), dtype(ex.up()), expertElems);
+        CudaNative.upload(ctx, down + 2 * expertElems * x, ex.down().data(), dtype(ex.down()), expertElems);
+      }
     }
     float[] router = floats(slices.router());
     float[] bias = floats(slices.correctionBias());
@@ -227,20 +260,52 @@ public final class CudaBackend implements ComputeBackend {
       throw new IllegalArgumentException(String.format("correction bias %s has %d entries, expected one per expert "
           + "(%d)", slices.correctionBias().name(), bias.length, e));
     }
-    long routerPtr = CudaNative.malloc(ctx, 4L * (router.length + e)); // the bias right after the router
-    allocations.add(routerPtr);
+    long routerPtr = allocate(4L * (router.length + e)); // the bias right after the router
     CudaNative.uploadFloats(ctx, routerPtr, router);
     CudaNative.uploadFloats(ctx, routerPtr + 4L * router.length, bias);
     moeLoaded = true;
-    return new CudaMoe.Weights(routerPtr, bias, gateUp, down, e, inter, hidden);
+    return new CudaMoe.Weights(routerPtr, bias, gateUp, down, e, inter, hidden, scales);
   }
 
-  private void uploadExact(long dst, TensorSlice slice, long elements) {
+  /** FP8 experts: e4m3 data stacked as the bf16 experts are, each expert's scales one after another. */
+  private CudaMoe.Fp8Experts fp8Experts(MoeSlices slices, long gateUp, long down, long expertElems) {
+    int e = slices.experts().size();
+    Fp8Scales.Layout[] gu = new Fp8Scales.Layout[e];
+    Fp8Scales.Layout[] dn = new Fp8Scales.Layout[e];
+    for (int x = 0; x < e; x++) {
+      ExpertSlices ex = slices.experts().get(x);
+      gu[x] = fp8.layout(List.of(ex.gate(), ex.up()), gateUp + 2 * expertElems * x);
+      dn[x] = fp8.layout(List.of(ex.down()), down + expertElems * x);
+      for (Fp8Scales.Layout[] l : List.of(gu, dn)) {
+        if (l[x].rowShift() != l[0].rowShift() || l[x].colShift() != l[0].colShift()
+            || l[x].scales().length != l[0].scales().length) {
+          throw new IllegalArgumentException(String.format("expert %d of %s has FP8 scales laid out unlike expert 0 "
+              + "(row shift %d, column shift %d, %d scales; expected %d, %d, %d)", x, ex.gate().name(),
+              l[x].rowShift(), l[x].colShift(), l[x].scales().length, l[0].rowShift(), l[0].colShift(),
+              l[0].scales().length));
+        }
+      }
+    }
+    fp8.ensureScratch(2 * 2 * expertElems); // the per-expert cuBLAS path of large groups dequantizes an expert
+    return new CudaMoe.Fp8Experts(stack(gu), gu[0].scales().length, stack(dn), dn[0].scales().length);
+  }
+
+  private CudaWeight.Fp8 stack(Fp8Scales.Layout[] layouts) {
+    int n = layouts[0].scales().length;
+    float[] all = new float[Math.multiplyExact(n, layouts.length)];
+    for (int x = 0; x < layouts.length; x++) {
+      System.arraycopy(layouts[x].scales(), 0, all, x * n, n);
+    }
+    long ptr = allocate(Math.max(4L * all.length, 256));
+    CudaNative.uploadFloats(ctx, ptr, all);
+    return new CudaWeight.Fp8(ptr, layouts[0].scaleCols(), layouts[0].rowShift(), layouts[0].colShift());
+  }
+
+  private static void checkElements(TensorSlice slice, long elements) {
     if (slice.elementCount() != elements) {
       throw new IllegalArgumentException(String.format("expert tensor %s has %d elements, expected %d",
           slice.name(), slice.elementCount(), elements));
     }
-    CudaNative.upload(ctx, dst, slice.data(), dtype(slice), elements);
   }
 
   private static float[] floats(TensorSlice slice) {
@@ -249,7 +314,7 @@ public final class CudaBackend implements ComputeBackend {
     return out;
   }
 
-  private static int dtype(TensorSlice slice) {
+  static int dtype(TensorSlice slice) {
     return switch (slice.dtype()) {
       case BF16 -> 0;
       case F16 -> 1;
@@ -343,6 +408,11 @@ public final class CudaBackend implements ComputeBackend {
     return ctx;
   }
 
+  /** The bf16 scratch that FP8 linears on the cuBLAS path dequantize into (0 when no FP8 weight is loaded). */
+  long fp8Scratch() {
+    return fp8.scratch();
+  }
+
   long splitCounters() {
     return splitCounters;
   }
@@ -410,6 +480,7 @@ public final class CudaBackend implements ComputeBackend {
     closed = true;
     CudaNative.synchronize(ctx);
     graphs.close();
+    fp8.close();
     allocations.forEach(ptr -> CudaNative.free(ctx, ptr));
     allocations.clear();
     memory.close();

@@ -287,8 +287,7 @@ final class CudaForwardStep implements ForwardStep {
     }
     recorder.track(StepOp.LINEAR, y.ptr(), a.ptr() ^ w.ptr());
     if (recorder.live()) {
-      CudaNative.linear(ctx, y.ptr(), y.ld(), y.fp32(), a.ptr(), a.ld(), w.ptr(), bias, a.physRows(), in, out,
-          backend.gemvEnabled());
+      FusedStepOps.linear(this, y, a, w, bias, backend.gemvEnabled());
     }
     return y;
   }
@@ -320,7 +319,7 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation y = act(b);
     CudaWeight w = weight(gateUp);
     sameShape(x, y);
-    if (!fusion.norm(CudaSettings.FUSE_MLP_NORM, x.physRows(), x.cols(), w.cols(), w.logitsHead())
+    if (!fusion.norm(CudaSettings.FUSE_MLP_NORM, x.physRows(), x.cols(), w.cols(), w.logitsHead() || w.isFp8())
         || w.rows() % 2 != 0) {
       return ForwardStep.super.addRmsNormLinearSiluMul(a, b, normWeight, eps, gateUp);
     }
@@ -352,7 +351,7 @@ final class CudaForwardStep implements ForwardStep {
     }
     FusedStepOps.Qkv q = new FusedStepOps.Qkv(layer, w, bias == null ? null : weight(bias), numHeads, numKvHeads,
         spec);
-    if (!fusion.norm(CudaSettings.FUSE_QKV_NORM, x.physRows(), x.cols(), w.cols(), w.logitsHead())) {
+    if (!fusion.norm(CudaSettings.FUSE_QKV_NORM, x.physRows(), x.cols(), w.cols(), w.logitsHead() || w.isFp8())) {
       ResidualNorm r = addRmsNorm(a, b, normWeight, eps); // the norm on its own, then one kernel for QKV + RoPE + KV
       return new ResidualProjection(r.sum(), FusedStepOps.qkvRope(this, act(r.normed()), q));
     }

@@ -22,11 +22,28 @@ final class CudaMoe {
    *
    * @param router (E, hidden) fp32, device, followed by the correction bias (E) fp32 ({@link MoeDeviceRouting#bias})
    * @param correctionBias (E) fp32, host: routing runs there
-   * @param gateUp (E, 2·I, hidden) bf16, device: expert e's [gate | up] at e·2·I·hidden
-   * @param down (E, hidden, I) bf16, device
+   * @param gateUp (E, 2·I, hidden) bf16, device: expert e's [gate | up] at e·2·I·hidden (e4m3 bytes with fp8)
+   * @param down (E, hidden, I) bf16, device (e4m3 bytes with fp8)
+   * @param fp8 the experts' scales when they are FP8, else null
    */
   record Weights(long router, float[] correctionBias, long gateUp, long down, int numExperts, int intermediateSize,
-      int hidden) implements MoeWeights {}
+      int hidden, Fp8Experts fp8) implements MoeWeights {
+    /** Bytes of one weight element of the experts: 1 for FP8, 2 for bf16. */
+    int expertBytes() {
+      return fp8 == null ? 2 : 1;
+    }
+  }
+
+  /**
+   * The scales of FP8 experts: expert e's [gate | up] scales at {@code gateUp.scales() + 4·e·gateUpStride}, its
+   * down scales at {@code down.scales() + 4·e·downStride} (every expert has the same layout).
+   */
+  record Fp8Experts(CudaWeight.Fp8 gateUp, long gateUpStride, CudaWeight.Fp8 down, long downStride) {
+    /** Expert e's scales of one of the two stacks. */
+    static CudaWeight.Fp8 of(CudaWeight.Fp8 stack, long stride, int e) {
+      return new CudaWeight.Fp8(stack.scales() + 4L * stride * e, stack.sld(), stack.rowShift(), stack.colShift());
+    }
+  }
 
   /**
    * The pairs of one step sorted by expert, on the device (and, when routed on the host, the group layout also on the

@@ -236,4 +236,38 @@ final class CudaNative {
 
   /** {@code rows} rows of {@code widthBytes} from pitch {@code spitch} to pitch {@code dpitch}, device to device. */
   static native void copy2dAsync(long ctx, long dst, long dpitch, long src, long spitch, long widthBytes, long rows);
+
+  // ---- FP8 weights (E4M3, block-scaled; bridge_fp8.cu): q e4m3 bytes, s fp32 scales, W[r][c] = e4m3(q[r][c]) ·
+  // s[(r >> rowShift) · sld + (c >> colShift)] ----
+
+  /** Copies {@code bytes} bytes of a direct buffer to the device as they are (through the pinned staging). */
+  static native void uploadRaw(long ctx, long dst, ByteBuffer src, long bytes);
+
+  /** Quantizes a bf16 (rows, cols) weight into e4m3 q and (ceil(rows/br), ceil(cols/bc)) fp32 scales (kernels.cuh). */
+  static native void quantizeFp8(long ctx, long q, long scales, long w, int rows, int cols, int br, int bc);
+
+  /** out (rows, cols) bf16 = the dequantized weight. */
+  static native void dequantFp8(long ctx, long out, long q, long s, int sld, int rowShift, int colShift, int rows,
+      int cols);
+
+  /**
+   * {@link #linear} for an FP8 weight: the FP8 GEMV (rows <= 8, allowGemv), the tensor-core FP8 GEMM (rows <=
+   * mmaMaxRows), else dequantized into {@code scratch} and cuBLAS.
+   */
+  static native void linearFp8(long ctx, long y, int ldy, boolean f32Out, long x, int ldx, long q, long s, int sld,
+      int rowShift, int colShift, long bias, int rows, int in, int out, boolean allowGemv, int mmaMaxRows,
+      long scratch);
+
+  /** {@link #linearSiluMul} for an FP8 [gate | up] weight; false when the kernel does not apply. */
+  static native boolean linearSiluMulFp8(long ctx, long out, long x, int ldx, long q, long s, int sld, int rowShift,
+      int colShift, int rows, int in, int inter);
+
+  /** {@link #linearQkvRope} for an FP8 QKV weight; false when the kernel does not apply. */
+  static native boolean linearQkvRopeFp8(long ctx, long qOut, long x, int ldx, long q, long s, int sld, int rowShift,
+      int colShift, long bias, int rows, int in, long kCache, long vCache, long slots, long positions, long invFreq,
+      int heads, int kvHeads, int headDim, int rot);
+
+  /** {@link #groupedGemv} for FP8 experts (expert e's scales at s + 4·e·sStride bytes). */
+  static native boolean groupedGemvFp8(long ctx, long y, long x, long q, long s, long sStride, int sld, int rowShift,
+      int colShift, long expertIds, long offsets, int groups, int in, int out);
 }

@@ -30,7 +30,8 @@ record CudaSettings(
     Optional<Long> arenaBytes,
     long inputArenaBytes,
     long tableBytes,
-    int prefillAttn) {
+    int prefillAttn,
+    int fp8MmaMaxRows) {
 
   /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
   static final int FUSE_QKV_ROPE = 1;
@@ -46,6 +47,7 @@ record CudaSettings(
     check("cuda.moeGroupedMaxRows", moeGroupedMaxRows, 0, Integer.MAX_VALUE);
     check("cuda.maxGraphs", maxGraphs, 1, Integer.MAX_VALUE);
     check("cuda.prefillAttn", prefillAttn, 0, MAX_PREFILL_ATTN);
+    check("cuda.fp8MmaMaxRows", fp8MmaMaxRows, 0, Integer.MAX_VALUE);
   }
 
   /** Default {@code cuda.prefillAttn}: sequences of at least 16 query tokens take the tensor-core prefill kernel. */
@@ -62,42 +64,43 @@ record CudaSettings(
 
   CudaSettings withFastPaths(boolean graphsOn, boolean gemvOn) {
     return new CudaSettings(cublasPath, ncclPath, graphsOn, gemvOn, gemvVariant, attnVariant, pdl, fuse,
-        attnSplitHeads, moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        attnSplitHeads, moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes,
+        prefillAttn, fp8MmaMaxRows);
   }
 
   CudaSettings withGemvVariant(int v) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, v, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
   }
 
   CudaSettings withAttnVariant(int v) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, v, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
   }
 
   CudaSettings withPdl(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, on, fuse, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
   }
 
   CudaSettings withFuse(int mask) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, mask, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
   }
 
   CudaSettings withAttnSplitHeads(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, on,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
   }
 
   CudaSettings withPrefillAttn(int minRows) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, minRows);
+        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, minRows, fp8MmaMaxRows);
   }
 
   CudaSettings withMoeDeviceRouting(boolean on) {
     return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, on, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn);
+        moeGroupedMaxRows, on, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
   }
 
   static final long DEFAULT_INPUT_ARENA_BYTES = 32L << 20;
@@ -107,7 +110,7 @@ record CudaSettings(
   static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
-      "cuda.prefillAttn");
+      "cuda.prefillAttn", "cuda.fp8MmaMaxRows");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -134,7 +137,8 @@ record CudaSettings(
             ? Optional.of(r.bytes("cuda.arenaBytes", 0)) : Optional.empty(),
         r.bytes("cuda.inputArenaBytes", DEFAULT_INPUT_ARENA_BYTES),
         r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES),
-        r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true));
+        r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true),
+        r.integer("cuda.fp8MmaMaxRows", 256, 0, Integer.MAX_VALUE, true));
   }
 
   private record Reader(Map<String, String> p) {

@@ -6,7 +6,8 @@ import io.autoglm.backend.RopeSpec;
 /**
  * The fused small-batch GEMVs of a step, once {@link FusionPolicy} has said yes: gate_up with SiLU·mul, the residual
  * add + RMSNorm in either GEMV's prologue, and the QKV GEMV with bias, RoPE and the KV write in its epilogue. Each
- * computes what the separate ops compute, bit for bit.
+ * computes what the separate ops compute, bit for bit. FP8 weights take the FP8 GEMVs (gate_up with SiLU·mul, QKV
+ * with RoPE; the norm prologues are bf16 only, so the policy leaves them to the separate ops) and {@link #linear}.
  */
 final class FusedStepOps {
   private FusedStepOps() {}
@@ -22,6 +23,27 @@ final class FusedStepOps {
     }
   }
 
+  /**
+   * y = x · Wᵀ (+ bias) for a bf16 or FP8 weight: the small-batch GEMV when {@code gemv} allows (rows <= 8), else
+   * cuBLAS; FP8: the tensor-core FP8 GEMM up to {@code cuda.fp8MmaMaxRows} rows, beyond them cuBLAS on the weight
+   * dequantized into the backend's scratch.
+   */
+  static void linear(CudaForwardStep s, CudaActivation y, CudaActivation a, CudaWeight w, long bias, boolean gemv) {
+    linear(s, y.ptr(), y.ld(), y.fp32(), a.ptr(), a.ld(), w.ptr(), w.fp8(), bias, a.physRows(), w.cols(), w.rows(),
+        gemv);
+  }
+
+  /** The same on raw pointers: q is the bf16 or e4m3 data, f8 its scales or null (bf16). */
+  static void linear(CudaForwardStep s, long y, int ldy, boolean f32, long x, int ldx, long q, CudaWeight.Fp8 f8,
+      long bias, int rows, int in, int out, boolean gemv) {
+    if (f8 == null) {
+      CudaNative.linear(s.ctx, y, ldy, f32, x, ldx, q, bias, rows, in, out, gemv);
+    } else {
+      CudaNative.linearFp8(s.ctx, y, ldy, f32, x, ldx, q, f8.scales(), f8.sld(), f8.rowShift(), f8.colShift(), bias,
+          rows, in, out, gemv, s.backend.settings().fp8MmaMaxRows(), s.backend.fp8Scratch());
+    }
+  }
+
   /** The gate_up GEMV with SiLU·mul in its epilogue; where the kernel declines, GEMV then siluMul, same output. */
   static CudaActivation linearSiluMul(CudaForwardStep s, CudaActivation a, CudaWeight w) {
     int inter = w.rows() / 2;
@@ -32,11 +54,13 @@ final class FusedStepOps {
       s.recorder.label(String.format("linear+siluMul %dx%d (%d rows, GEMV)", w.rows(), w.cols(), a.physRows()));
     }
     s.recorder.track(StepOp.LINEAR_SILU_MUL, out.ptr(), a.ptr() ^ w.ptr());
-    if (s.recorder.live()
-        && !CudaNative.linearSiluMul(s.ctx, out.ptr(), a.ptr(), a.ld(), w.ptr(), a.physRows(), w.cols(), inter)) {
+    CudaWeight.Fp8 f = w.fp8();
+    if (s.recorder.live() && !(f == null
+        ? CudaNative.linearSiluMul(s.ctx, out.ptr(), a.ptr(), a.ld(), w.ptr(), a.physRows(), w.cols(), inter)
+        : CudaNative.linearSiluMulFp8(s.ctx, out.ptr(), a.ptr(), a.ld(), w.ptr(), f.scales(), f.sld(), f.rowShift(),
+            f.colShift(), a.physRows(), w.cols(), inter))) {
       // the kernel declined (alignment, split): the unfused ops, into the same output
-      CudaNative.linear(s.ctx, gu.ptr(), gu.ld(), false, a.ptr(), a.ld(), w.ptr(), 0, a.physRows(), w.cols(),
-          w.rows(), true);
+      linear(s, gu, a, w, 0, true);
       CudaNative.siluMul(s.ctx, out.ptr(), gu.ptr(), gu.ld(), out.physRows(), inter);
     }
     return out;
@@ -73,9 +97,14 @@ final class FusedStepOps {
           n.physRows()));
     }
     s.recorder.track(StepOp.QKV_ROPE, q.ptr(), kv.keys(p.layer()) ^ n.ptr());
-    if (s.recorder.live() && !CudaNative.linearQkvRope(s.ctx, q.ptr(), n.ptr(), n.ld(), w.ptr(), p.biasPtr(),
-        n.physRows(), n.cols(), kv.keys(p.layer()), kv.values(p.layer()), s.slots, s.positions, inv, p.numHeads(),
-        p.numKvHeads(), headDim, p.spec().rotaryDim())) {
+    CudaWeight.Fp8 f = w.fp8();
+    if (s.recorder.live() && !(f == null
+        ? CudaNative.linearQkvRope(s.ctx, q.ptr(), n.ptr(), n.ld(), w.ptr(), p.biasPtr(), n.physRows(), n.cols(),
+            kv.keys(p.layer()), kv.values(p.layer()), s.slots, s.positions, inv, p.numHeads(), p.numKvHeads(),
+            headDim, p.spec().rotaryDim())
+        : CudaNative.linearQkvRopeFp8(s.ctx, q.ptr(), n.ptr(), n.ld(), w.ptr(), f.scales(), f.sld(), f.rowShift(),
+            f.colShift(), p.biasPtr(), n.physRows(), n.cols(), kv.keys(p.layer()), kv.values(p.layer()), s.slots,
+            s.positions, inv, p.numHeads(), p.numKvHeads(), headDim, p.spec().rotaryDim()))) {
       throw new IllegalStateException(String.format("the fused QKV+RoPE kernel declined %d rows × %d features",
           n.physRows(), n.cols()));
     }

@@ -69,9 +69,11 @@ final class StepMoe {
     s.recorder.track(StepOp.MOE, out.ptr(), a.ptr());
     if (s.recorder.live()) {
       CudaNative.gather(s.ctx, xs, a.ptr(), a.ld(), r.tokenOfRow(), pairs, h, 2);
-      grouped(s, gu, xs, w.gateUp(), r, h, 2 * inter);
+      CudaMoe.Fp8Experts f8 = w.fp8();
+      grouped(s, gu, xs, w.gateUp(), f8 == null ? null : f8.gateUp(), f8 == null ? 0 : f8.gateUpStride(), r, h,
+          2 * inter);
       CudaNative.siluMul(s.ctx, mid, gu, 2 * inter, pairs, inter);
-      grouped(s, d, mid, w.down(), r, inter, h);
+      grouped(s, d, mid, w.down(), f8 == null ? null : f8.down(), f8 == null ? 0 : f8.downStride(), r, inter, h);
       CudaNative.moeCombine(s.ctx, out.ptr(), out.ld(), d, r.rowOfPair(), r.pairWeight(), r.rows(), r.topK(), h);
     }
     return out;
@@ -79,22 +81,29 @@ final class StepMoe {
 
   /**
    * y (P, out) = x (P, in) · W_eᵀ per run of rows: one grouped kernel for small runs (every run when routed on the
-   * device, over the worst-case group count), else cuBLAS per expert.
+   * device, over the worst-case group count), else cuBLAS per expert. f8: the experts' scales (expert e's at
+   * {@code stride} floats per expert) when they are FP8, else null.
    */
-  private static void grouped(CudaForwardStep s, long y, long x, long stacked, CudaMoe.Routing r, int in, int out) {
-    if ((r.onDevice() || r.maxGroupRows() <= s.backend.moeGroupedMaxRows())
-        && CudaNative.groupedGemv(s.ctx, y, x, stacked, r.expertIds(), r.offsets(), r.groups(), in, out)) {
+  private static void grouped(CudaForwardStep s, long y, long x, long stacked, CudaWeight.Fp8 f8, long stride,
+      CudaMoe.Routing r, int in, int out) {
+    if ((r.onDevice() || r.maxGroupRows() <= s.backend.moeGroupedMaxRows()) && (f8 == null
+        ? CudaNative.groupedGemv(s.ctx, y, x, stacked, r.expertIds(), r.offsets(), r.groups(), in, out)
+        : CudaNative.groupedGemvFp8(s.ctx, y, x, stacked, f8.scales(), stride, f8.sld(), f8.rowShift(),
+            f8.colShift(), r.expertIds(), r.offsets(), r.groups(), in, out))) {
       return;
     }
     if (r.onDevice()) {
       throw new IllegalStateException(String.format("the grouped GEMV declined in %d, out %d (in must be a multiple "
           + "of 8, rows 16-byte aligned) for a device-routed step", in, out));
     }
+    long bytes = f8 == null ? 2 : 1;
     for (int g = 0; g < r.groups(); g++) {
       int first = r.hostOffsets()[g];
       int rows = r.hostOffsets()[g + 1] - first;
-      CudaNative.linear(s.ctx, y + 2L * first * out, out, false, x + 2L * first * in, in,
-          stacked + 2L * r.hostExpertIds()[g] * out * in, 0, rows, in, out, s.backend.gemvEnabled());
+      int e = r.hostExpertIds()[g];
+      FusedStepOps.linear(s, y + 2L * first * out, out, false, x + 2L * first * in, in,
+          stacked + bytes * e * out * in, f8 == null ? null : CudaMoe.Fp8Experts.of(f8, stride, e), 0, rows, in,
+          out, s.backend.gemvEnabled());
     }
   }
 

@@ -149,6 +149,9 @@ public final class CudaBench {
               + "16-byte vs plain kernels, differing outputs %d%n", c[0], c[1], c[2], c[3], c[4], diff);
         }
         ok &= AttentionSelfCheck.run(backend);
+        if (Boolean.parseBoolean(System.getProperty("verify.fp8", "true"))) {
+          ok &= Fp8Check.kernels(backend);
+        }
       }
       System.out.println("kernel self-check " + (ok ? "PASS" : "FAIL"));
       return ok;
@@ -325,7 +328,14 @@ public final class CudaBench {
    * {@code -Dbench.arenaBytes} sets the backend's activation arena ({@code cuda.arenaBytes}).
    */
   static final class Bench {
+    /** Results of the stages that ran last (label → tok/s, or ms for TTFT), for {@link Fp8Bench}'s ratios. */
+    static final Map<String, Double> RESULTS = new java.util.LinkedHashMap<>();
+
     static void run(Path work, String which) throws Exception {
+      if (!System.getProperty("bench.precisions", "bf16").equals("bf16")) {
+        Fp8Bench.run(work, which);
+        return;
+      }
       String model = System.getProperty("bench.model", "glm-4-9b-chat");
       boolean inMemory = Boolean.parseBoolean(System.getProperty("bench.inMemory",
           Boolean.toString(!model.equals("glm-4-9b-chat"))));
@@ -505,6 +515,7 @@ public final class CudaBench {
       }
       System.out.printf("single stream [%s]: 128-token prompt, 256 new tokens: TPOT %.2f ms = %.1f tok/s = %.1f%% of"
           + " the HBM floor%n", label, best, 1e3 / best, floorMs / best * 100);
+      RESULTS.put("single [" + label + "] tok/s", 1e3 / best);
     }
 
     /**
@@ -551,6 +562,7 @@ public final class CudaBench {
       Arrays.sort(timed);
       System.out.printf("TTFT 1,024-token prompt (one prefill step + first token): median %.1f ms (runs %s)%n",
           timed[1], Arrays.toString(ms));
+      RESULTS.put("TTFT ms", timed[1]);
       return timed[1];
     }
 
@@ -583,6 +595,7 @@ public final class CudaBench {
       System.out.printf("batch %3d: prefill %d×128 tokens in %.2f s (%.0f tok/s); decode %d steps at context"
               + " ~%d: TPOT %.2f ms, %.0f tok/s%n", n, n, prefillS, n * 128 / prefillS, steps, 128 + 3 + steps / 2,
           s / steps * 1e3, (double) n * steps / s);
+      RESULTS.put("batch " + n + " decode tok/s", (double) n * steps / s);
     }
   }
 }

@@ -39,13 +39,18 @@ final class FastRandomCheckpoint {
 
   private FastRandomCheckpoint() {}
 
-  /** The config.json text of a benchmark model: glm-4-9b-chat or glm-4-32b-0414. */
+  /**
+   * The config.json text of a benchmark model: glm-4-9b-chat, glm-4-32b-0414 or glm-4.5-air (GLM-4.5-Air's published
+   * shapes, 46 layers, without the MTP layer: 128 routed experts of 1,408, top-8, one shared expert, first layer
+   * dense, 96 query heads over 8 KV heads).
+   */
   static String config(String model) {
     return switch (model) {
       case "glm-4-9b-chat" -> CONFIG;
       case "glm-4-32b-0414" -> GLM4_32B;
+      case "glm-4.5-air" -> String.format(EngineBench.AIR, 46);
       default -> throw new IllegalArgumentException("bench.model " + model
-          + " is not one of glm-4-9b-chat, glm-4-32b-0414");
+          + " is not one of glm-4-9b-chat, glm-4-32b-0414, glm-4.5-air");
     };
   }
 

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.autoglm.model.CheckpointLayout;
 import io.autoglm.model.ModelConfig;
+import io.autoglm.safetensors.BlockScale;
 import io.autoglm.safetensors.DType;
 import io.autoglm.safetensors.TensorSlice;
 import java.nio.file.Files;
@@ -54,6 +55,38 @@ class RandomWeightsTest {
     assertEquals(bytes, w.servedBytes());
     assertThrows(IllegalArgumentException.class, () -> w.load("model.norm.weight", 65));
     assertThrows(IllegalArgumentException.class, () -> w.load("no.such.weight", 64));
+  }
+
+  @Test
+  void theFp8ModeServesTheDecoderLinearsAsAnFp8CheckpointDoes(@TempDir Path dir) throws Exception {
+    Files.writeString(dir.resolve("config.json"), TINY);
+    ModelConfig c = ModelConfig.load(dir);
+    RandomWeights w = new RandomWeights(c, true);
+    long bytes = 0;
+    int fp8 = 0;
+    for (Map.Entry<String, long[]> e : CheckpointLayout.tensors(c).entrySet()) {
+      TensorSlice t = w.load(e.getKey(), e.getValue()).get(0);
+      boolean linear = e.getValue().length == 2 && !e.getKey().contains("embed") && !e.getKey().equals("lm_head.weight");
+      assertEquals(linear ? DType.F8_E4M3 : DType.BF16, t.dtype(), e.getKey());
+      if (linear) {
+        fp8++;
+        BlockScale s = t.scale().orElseThrow();
+        assertEquals(128, s.blockRows());
+        assertEquals(128, s.blockCols());
+        assertEquals(List.of((e.getValue()[0] + 127) / 128, (e.getValue()[1] + 127) / 128),
+            List.of(s.scaleInv().shape()[0], s.scaleInv().shape()[1]), e.getKey());
+        assertEquals(t.elementCount(), t.data().remaining());
+        for (int i = 0; i < t.elementCount(); i++) {
+          float v = Fp8Codec.decode(t.data().get(i));
+          assertTrue(!Float.isNaN(v) && Math.abs(v) <= 3.75f, e.getKey() + " code " + t.data().get(i));
+        }
+        bytes += t.elementCount();
+      } else {
+        bytes += 2 * t.elementCount();
+      }
+    }
+    assertEquals(2 * 6, fp8, "q, k, v, o, gate_up and down of 2 layers, nothing else");
+    assertEquals(bytes, w.servedBytes());
   }
 
   @Test

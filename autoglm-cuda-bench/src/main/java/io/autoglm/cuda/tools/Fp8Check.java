@@ -1,0 +1,308 @@
+package io.autoglm.cuda.tools;
+
+import io.autoglm.backend.BackendOptions;
+import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.KvCache;
+import io.autoglm.backend.KvLayout;
+import io.autoglm.backend.cpu.CpuBackendProvider;
+import io.autoglm.cuda.CudaBackend;
+import io.autoglm.cuda.CudaSelfTests;
+import io.autoglm.cuda.tools.StepDriver.Chunk;
+import io.autoglm.cuda.tools.StepDriver.Seq;
+import io.autoglm.model.GlmModel;
+import io.autoglm.model.LoadProgress;
+import io.autoglm.model.ModelConfig;
+import io.autoglm.model.Partition;
+import io.autoglm.model.WeightSource;
+import io.autoglm.safetensors.Checkpoint;
+import io.autoglm.testkit.ReferenceSet;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * FP8 checks: the FP8 kernels' self-checks and model conformance on the fixtures.
+ *
+ * <pre>
+ * Fp8Check reference FIXTURE OUT   (host, CPU backend) the logits of FIXTURE with its linears quantized on the host
+ *                                  ({@link Fp8Source}) and dequantized to F32: every teacher-forced prompt, in one
+ *                                  prefill step; written to OUT (tools/cuda-bundle.sh: DIR/fp8ref-NAME.bin)
+ * Fp8Check verify FIXTURES REFDIR  (device) kernels, then per fixture with REFDIR/fp8ref-NAME.bin: three CUDA runs
+ *                                  (bf16; quantized at load; the host-quantized FP8 checkpoint), compared
+ * </pre>
+ *
+ * <p>Bounds, on ‖out − ref‖ / ‖ref‖ of the logits: the FP8 checkpoint on CUDA against the CPU's dequantized fp32
+ * reference has the same weights, so it differs as the bf16 backend differs from an fp32 reference: bf16
+ * activations, fp32 accumulation. Decode steps (one token each: the FP8 GEMVs, which dequantize exactly in fp32)
+ * get CudaBench verify's tolerance (1e-2; 2e-2 for fp32 checkpoints, whose other tensors the device rounds to bf16);
+ * prefill (cuBLAS on weights dequantized to bf16, one more rounding of every linear weight) gets 1e-2 more.
+ * Quantization at load must give the very weights of the
+ * host codec: identical logits. Against the bf16 run, FP8 is a different model: relative error and greedy agreement
+ * are reported, with a sanity bound of 0.25 on the error.
+ */
+final class Fp8Check {
+  private Fp8Check() {}
+
+  public static void main(String[] args) throws Exception {
+    if (args.length < 3) {
+      System.err.println("usage: Fp8Check reference FIXTURE OUT | verify FIXTURES REFDIR");
+      System.exit(2);
+    }
+    boolean ok = switch (args[0]) {
+      case "reference" -> reference(Path.of(args[1]), Path.of(args[2]));
+      case "verify" -> verify(Path.of(args[1]), Path.of(args[2]));
+      default -> throw new IllegalArgumentException("unknown subcommand " + args[0] + " (reference, verify)");
+    };
+    System.exit(ok ? 0 : 1);
+  }
+
+  static boolean verify(Path fixtures, Path refDir) {
+    boolean ok;
+    try (CudaBackend backend = CudaBench.backend(0.5)) {
+      ok = kernels(backend);
+    }
+    for (String name : CudaBench.fixtures(fixtures)) {
+      ok &= fixture(fixtures.resolve(name), name, refDir.resolve("fp8ref-" + name + ".bin"));
+    }
+    System.out.println(ok ? "FP8 VERIFY PASS" : "FP8 VERIFY FAIL");
+    return ok;
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  /** The FP8 kernels' self-checks (CudaSelfTests.fp8), one line each. */
+  static boolean kernels(CudaBackend b) {
+    boolean ok = true;
+    for (int[] s : new int[][] {{1000, 4096}, {257, 200}, {4096, 4096}}) {
+      double[] r = CudaSelfTests.fp8(b, 0, 0, s[1], s[0]);
+      boolean pass = r[0] == 0 && r[1] == 0;
+      ok &= pass;
+      System.out.printf("fp8 quantize %dx%d (128x128 blocks, one all-zero): %.0f of %d bytes and %.0f of %.0f scales"
+          + " differ from the host rule  %s%n", s[0], s[1], r[0], s[0] * s[1], r[1], r[2], pass ? "PASS" : "FAIL");
+    }
+    for (int[] s : new int[][] {{4096, 1024}, {4096, 2048}, {4096, 4096}, {4096, 8192}, {4112, 2048}}) {
+      StringBuilder line = new StringBuilder();
+      boolean pass = true;
+      for (int rows : new int[] {1, 2, 3, 5, 8}) {
+        double[] r = CudaSelfTests.fp8(b, 1, rows, s[0], s[1]);
+        pass &= r.length == 5 && r[0] == 0 && r[4] == 0;
+        line.append(String.format(" [%d: %.0f out, max %.2f; bf16-dequant %.0f out, max %.2f; per-row scales %.0f"
+            + " differ]", rows, r[0], r.length > 1 ? r[1] : -1, r.length > 2 ? r[2] : -1, r.length > 3 ? r[3] : -1,
+            r.length > 4 ? r[4] : -1));
+      }
+      ok &= pass;
+      System.out.printf("fp8 gemv in %d, out %d vs double reference (bound 2^-8|ref| + 1e-5 sum|wx|), rows%s  %s%n",
+          s[0], s[1], line, pass ? "PASS" : "FAIL");
+    }
+    for (int rows : new int[] {16, 64}) {
+      double[] r = CudaSelfTests.fp8(b, 2, rows, 4096, 2048);
+      boolean pass = r.length == 2 && r[0] == 0;
+      ok &= pass;
+      System.out.printf("fp8 cuBLAS path (dequantize + GEMM) %d rows, in 4096, out 2048: %.0f outside 2^-8(|ref| + "
+          + "sum|wx|), max %.2f of it  %s%n", rows, r[0], r.length > 1 ? r[1] : -1, pass ? "PASS" : "FAIL");
+    }
+    for (int[] c : new int[][] {{9, 4096, 2048}, {64, 4096, 2048}, {100, 4096, 2048}, {256, 4096, 2048},
+        {40, 1024, 1000}}) {
+      double[] r = CudaSelfTests.fp8(b, 6, c[0], c[1], c[2]);
+      boolean pass = r.length == 2 && r[0] == 0;
+      ok &= pass;
+      System.out.printf("fp8 tensor-core GEMM %d rows, in %d, out %d: %.0f outside 2^-8(|ref| + sum|wx|), max %.2f of"
+          + " it  %s%n", c[0], c[1], c[2], r[0], r.length > 1 ? r[1] : -1, pass ? "PASS" : "FAIL");
+    }
+    ok &= bitwise(b, 3, "fp8 gemvSilu in 4096, inter", new int[] {13696, 4096, 2048});
+    ok &= bitwise(b, 4, "fp8 qkv+rope in 4096, heads", new int[] {64, 32, 16});
+    for (int[] s : new int[][] {{4096, 1408}, {1408, 4096}}) {
+      StringBuilder line = new StringBuilder();
+      boolean pass = true;
+      for (int rows : new int[] {1, 8, 20}) {
+        double[] r = CudaSelfTests.fp8(b, 5, rows, s[0], s[1]);
+        pass &= r.length == 2 && r[0] == 0;
+        line.append(String.format(" [%d: %.0f out, max %.2f]", rows, r[0], r.length > 1 ? r[1] : -1));
+      }
+      ok &= pass;
+      System.out.printf("fp8 grouped expert gemv in %d, out %d, 8 experts vs double reference, pairs%s  %s%n", s[0],
+          s[1], line, pass ? "PASS" : "FAIL");
+    }
+    System.out.println("fp8 kernel self-check " + (ok ? "PASS" : "FAIL"));
+    return ok;
+  }
+
+  private static boolean bitwise(CudaBackend b, int kind, String what, int[] outs) {
+    boolean ok = true;
+    for (int out : outs) {
+      StringBuilder line = new StringBuilder();
+      boolean pass = true;
+      for (int rows = 1; rows <= 8; rows++) {
+        double d = CudaSelfTests.fp8(b, kind, rows, 4096, out)[0];
+        pass &= d == 0;
+        line.append(' ').append((long) d);
+      }
+      ok &= pass;
+      System.out.printf("%s %d: outputs differing from the fp8 gemv + unfused op, rows 1..8:%s  %s%n", what, out, line,
+          pass ? "PASS" : "FAIL");
+    }
+    return ok;
+  }
+
+  // ---------------------------------------------------------------- models
+
+  /** A run's logits: per prompt the teacher-forced rows in one prefill, the same one token per step; greedy tokens. */
+  record Run(List<float[][]> prefill, List<float[][]> decode, List<int[]> greedy, int fp8Tensors) {}
+
+  static Run run(ComputeBackend backend, Path dir, Function<Checkpoint, WeightSource> source, boolean decode) {
+    ModelConfig c = ModelConfig.load(dir);
+    ReferenceSet ref = ReferenceSet.load(dir.resolve("reference.safetensors"));
+    try (Checkpoint ckpt = Checkpoint.open(dir)) {
+      WeightSource src = source.apply(ckpt);
+      GlmModel m = GlmModel.load(c, Partition.whole(c), src, backend, LoadProgress.none());
+      List<float[][]> prefill = new ArrayList<>();
+      List<float[][]> steps = new ArrayList<>();
+      List<int[]> greedy = new ArrayList<>();
+      try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 256, 16, c.numKvHeads(), c.headDim()))) {
+        StepDriver d = new StepDriver(backend, m, kv);
+        for (ReferenceSet.Prompt p : ref.prompts()) {
+          int[] tf = p.teacherForced();
+          prefill.add(d.logits(List.of(new Chunk(d.sequences(1, tf.length, 0, false).get(0), tf))));
+          if (!decode) {
+            continue;
+          }
+          Seq s = d.sequences(1, tf.length, 40, false).get(0);
+          float[][] rows = new float[tf.length][];
+          for (int i = 0; i < tf.length; i++) {
+            rows[i] = d.logits(List.of(new Chunk(s, new int[] {tf[i]})))[0];
+          }
+          steps.add(rows);
+          Seq g = d.sequences(1, tf.length, 100, false).get(0);
+          int[] tokens = new int[p.greedy().length];
+          tokens[0] = d.step(List.of(new Chunk(g, p.inputIds())), StepDriver.greedy(1, 0))[0];
+          for (int i = 1; i < tokens.length; i++) {
+            tokens[i] = d.step(List.of(new Chunk(g, new int[] {tokens[i - 1]})), StepDriver.greedy(1, i))[0];
+          }
+          greedy.add(tokens);
+        }
+      }
+      return new Run(prefill, steps, greedy, src instanceof Fp8Source f ? f.quantized() : -1);
+    }
+  }
+
+  /** The CPU backend's logits of the fixture's host-quantized, dequantized weights, to {@code out}. */
+  static boolean reference(Path dir, Path out) throws IOException {
+    Run r;
+    try (ComputeBackend cpu = new CpuBackendProvider().create(BackendOptions.defaults())) {
+      r = run(cpu, dir, ck -> new Fp8Source(WeightSource.whole(ck), true), false);
+    }
+    try (DataOutputStream o = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(out)))) {
+      o.writeInt(r.prefill().size());
+      for (float[][] l : r.prefill()) {
+        o.writeInt(l.length);
+        o.writeInt(l[0].length);
+        for (float[] row : l) {
+          for (float v : row) {
+            o.writeFloat(v);
+          }
+        }
+      }
+    }
+    System.out.printf("fp8 reference of %s (CPU, %d tensors quantized on the host and dequantized): %d prompts -> %s%n",
+        dir.getFileName(), r.fp8Tensors(), r.prefill().size(), out);
+    return true;
+  }
+
+  static List<float[][]> readReference(Path file) throws IOException {
+    try (DataInputStream in = new DataInputStream(new BufferedInputStream(Files.newInputStream(file)))) {
+      int n = in.readInt();
+      List<float[][]> out = new ArrayList<>();
+      for (int i = 0; i < n; i++) {
+        float[][] l = new float[in.readInt()][in.readInt()];
+        for (float[] row : l) {
+          for (int v = 0; v < row.length; v++) {
+            row[v] = in.readFloat();
+          }
+        }
+        out.add(l);
+      }
+      return out;
+    }
+  }
+
+  /** {max rel, max |Δ|} over the prompts of a against b. */
+  static double[] compare(List<float[][]> a, List<float[][]> b) {
+    double rel = 0;
+    double abs = 0;
+    for (int i = 0; i < b.size(); i++) {
+      double[] r = CudaBench.Verify.compare(a.get(i), b.get(i), 0, 0, b.get(i).length);
+      rel = Math.max(rel, r[0]);
+      abs = Math.max(abs, r[1]);
+    }
+    return new double[] {rel, abs};
+  }
+
+  static boolean fixture(Path dir, String name, Path refFile) {
+    List<float[][]> cpu;
+    try {
+      cpu = readReference(refFile);
+    } catch (IOException e) {
+      System.out.printf("%-15s no CPU reference %s (%s)  FAIL%n", name, refFile, e);
+      return false;
+    }
+    Run bf16;
+    Run atLoad;
+    Run host;
+    try (CudaBackend b = CudaBench.backend(0.5)) {
+      bf16 = run(b, dir, WeightSource::whole, true);
+    }
+    try (CudaBackend b = CudaBench.backend(0.5, Map.of(BackendOptions.QUANTIZATION, "fp8"))) {
+      atLoad = run(b, dir, WeightSource::whole, true);
+    }
+    try (CudaBackend b = CudaBench.backend(0.5)) {
+      host = run(b, dir, ck -> new Fp8Source(WeightSource.whole(ck), false), true);
+    }
+    double[] pre = compare(host.prefill(), cpu);
+    double[] dec = compare(host.decode(), cpu);
+    double tol = CudaBench.tolerance(ModelConfig.load(dir)); // 1e-2, or 2e-2 where the checkpoint is fp32
+    boolean a = pre[0] <= tol + 1e-2 && dec[0] <= tol;
+    System.out.printf("%-15s FP8 checkpoint (%d tensors FP8) on CUDA vs CPU dequantized reference: prefill rel %.2e "
+        + "max|d| %.2e (tol %.0e), decode steps rel %.2e max|d| %.2e (tol %.0e)  %s%n", name, host.fp8Tensors(),
+        pre[0], pre[1], tol + 1e-2, dec[0], dec[1], tol, a ? "PASS" : "FAIL");
+    double[] same = compare(atLoad.prefill(), host.prefill());
+    double[] sameDec = compare(atLoad.decode(), host.decode());
+    boolean tokens = greedyAgree(atLoad.greedy(), host.greedy()) == totalTokens(host.greedy());
+    boolean b = same[1] == 0 && sameDec[1] == 0 && tokens;
+    System.out.printf("%-15s quantized at load (device) vs host-quantized FP8 checkpoint (Java codec): prefill max|d| "
+        + "%.2e, decode max|d| %.2e, greedy tokens equal %s (identical expected)  %s%n", name, same[1], sameDec[1],
+        tokens, b ? "PASS" : "FAIL");
+    double[] q = compare(atLoad.prefill(), bf16.prefill());
+    double[] qd = compare(atLoad.decode(), bf16.decode());
+    int agree = greedyAgree(atLoad.greedy(), bf16.greedy());
+    boolean c = q[0] <= 0.25 && qd[0] <= 0.25;
+    System.out.printf("%-15s quantized at load vs its bf16 run: prefill rel %.2e, decode rel %.2e; greedy tokens "
+        + "agreeing before the first difference %d/%d (sanity bound rel 0.25)  %s%n", name, q[0], qd[0], agree,
+        totalTokens(bf16.greedy()), c ? "PASS" : "FAIL");
+    return a && b && c;
+  }
+
+  /** Tokens equal before each prompt's first difference, summed. */
+  static int greedyAgree(List<int[]> a, List<int[]> b) {
+    int n = 0;
+    for (int i = 0; i < b.size(); i++) {
+      int j = 0;
+      while (j < b.get(i).length && a.get(i)[j] == b.get(i)[j]) {
+        j++;
+      }
+      n += j;
+    }
+    return n;
+  }
+
+  private static int totalTokens(List<int[]> t) {
+    return t.stream().mapToInt(x -> x.length).sum();
+  }
+}

@@ -1,0 +1,172 @@
+package io.autoglm.cuda;
+
+import io.autoglm.backend.BackendOptions;
+import io.autoglm.safetensors.BlockScale;
+import io.autoglm.safetensors.DType;
+import io.autoglm.safetensors.TensorSlice;
+import io.autoglm.safetensors.Widening;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongUnaryOperator;
+
+/**
+ * Loads FP8 weights onto the device: the parts of an FP8 checkpoint's weight as they are (e4m3 bytes plus their
+ * block scales), or, with {@code autoglm.quantization=fp8}, the decoder's bf16 linear weights quantized at load by
+ * the device (128×128 blocks, the rule of {@code quantizeFp8K}: docs/fp8.md, "CUDA"). Scales of fused weights are
+ * assembled on the host ({@link Fp8Scales}) and uploaded once. Also owns the bf16 scratch that the cuBLAS path of an
+ * FP8 linear dequantizes into (and quantization at load uploads into): as large as the largest FP8 weight, grown
+ * only while weights load (never during a step, so a captured graph keeps its address); {@link #close} frees it.
+ */
+final class Fp8Loader {
+  /** The block of quantization at load. */
+  static final int BLOCK = 128;
+
+  private final long ctx;
+  private final LongUnaryOperator malloc; // bytes -> device pointer, owned (freed) by the backend
+  private final boolean quantize;
+  private long scratch;
+  private long scratchBytes;
+
+  Fp8Loader(long ctx, LongUnaryOperator malloc, boolean quantize) {
+    this.ctx = ctx;
+    this.malloc = malloc;
+    this.quantize = quantize;
+  }
+
+  /** Whether {@code autoglm.quantization} asks for FP8 at load: absent or "none" = no, "fp8" = yes. */
+  static boolean quantizeAtLoad(java.util.Map<String, String> properties) {
+    String q = properties.get(BackendOptions.QUANTIZATION);
+    if (q == null || q.isBlank() || q.trim().equalsIgnoreCase("none")) {
+      return false;
+    }
+    if (q.trim().equalsIgnoreCase("fp8")) {
+      return true;
+    }
+    throw new IllegalArgumentException(String.format("backend property %s is '%s'; expected fp8 (or none)",
+        BackendOptions.QUANTIZATION, q));
+  }
+
+  /**
+   * Whether quantization at load takes this tensor: a decoder linear weight (2-D, 16-column multiples for the GEMV
+   * kernels), not an embedding, norm, LM head or router.
+   */
+  static boolean quantizable(TensorSlice s) {
+    return quantizable(s.name(), s.shape(), s.dtype());
+  }
+
+  /** The same from a tensor's name, shape and dtype. */
+  static boolean quantizable(String n, long[] shape, DType dtype) {
+    return shape.length == 2 && shape[1] % 16 == 0 && !CudaBackend.isLogitsHead(n) && !n.contains("embed")
+        && !n.contains("norm") && !n.endsWith(".mlp.gate.weight")
+        && (dtype == DType.BF16 || dtype == DType.F16 || dtype == DType.F32);
+  }
+
+  /** Whether these parts of one weight load as FP8 (all parts FP8, or all quantizable under quantization). */
+  boolean wantsFp8(List<TensorSlice> parts) {
+    long fp8 = parts.stream().filter(p -> p.dtype().isFp8()).count();
+    if (fp8 != 0 && fp8 != parts.size()) {
+      throw new IllegalArgumentException("fused weight " + parts.stream().map(TensorSlice::name).toList()
+          + " mixes FP8 and unquantized parts; expected all or none in F8_E4M3");
+    }
+    return fp8 != 0 || quantize && parts.stream().allMatch(Fp8Loader::quantizable);
+  }
+
+  /** The parts stacked along rows into one FP8 weight of {@code cols} columns. */
+  CudaWeight load(List<TensorSlice> parts, long cols, boolean logitsHead) {
+    if (cols % 16 != 0) {
+      throw new IllegalArgumentException(String.format("FP8 weight %s has %d columns; the CUDA backend's FP8 kernels "
+          + "read 16 weights at a time and need a multiple of 16", parts.get(0).name(), cols));
+    }
+    long rows = 0;
+    for (TensorSlice p : parts) {
+      if (p.shape().length != 2 || p.shape()[1] != cols) {
+        throw new IllegalArgumentException(String.format("FP8 weight part %s has shape %s; expected (rows, %d)",
+            p.name(), java.util.Arrays.toString(p.shape()), cols));
+      }
+      rows += p.shape()[0];
+    }
+    long q = malloc.applyAsLong(Math.max(rows * cols, 256));
+    CudaWeight.Fp8 f = upload(parts, q);
+    ensureScratch(2 * rows * cols);
+    return new CudaWeight(q, new long[] {rows, cols}, logitsHead, f);
+  }
+
+  /** Uploads (or quantizes) the parts' e4m3 data from {@code q} on and their assembled scales; returns the scales. */
+  CudaWeight.Fp8 upload(List<TensorSlice> parts, long q) {
+    Fp8Scales.Layout l = layout(parts, q);
+    long s = malloc.applyAsLong(Math.max(4L * l.scales().length, 256));
+    CudaNative.uploadFloats(ctx, s, l.scales());
+    return new CudaWeight.Fp8(s, l.scaleCols(), l.rowShift(), l.colShift());
+  }
+
+  /** Uploads (or quantizes) the parts' e4m3 data from {@code q} on; returns their scales as the kernels see them. */
+  Fp8Scales.Layout layout(List<TensorSlice> parts, long q) {
+    List<Fp8Scales.Part> scales = new ArrayList<>();
+    long at = q;
+    for (TensorSlice p : parts) {
+      scales.add(p.dtype().isFp8() ? uploadFp8(at, p) : quantize(at, p));
+      at += p.elementCount();
+    }
+    return Fp8Scales.assemble(scales);
+  }
+
+  private Fp8Scales.Part uploadFp8(long dst, TensorSlice p) {
+    BlockScale b = p.scale().orElseThrow();
+    CudaNative.uploadRaw(ctx, dst, p.data(), p.elementCount());
+    float[] s = new float[Math.toIntExact(b.scaleInv().elementCount())];
+    Widening.toFloat32(b.scaleInv(), 0, s.length, FloatBuffer.wrap(s));
+    return new Fp8Scales.Part(p.name(), Math.toIntExact(p.shape()[0]), Math.toIntExact(p.shape()[1]), b.blockRows(),
+        b.blockCols(), s);
+  }
+
+  /** bf16 into the scratch, quantized by the device into dst; the scales come back to the host for assembly. */
+  private Fp8Scales.Part quantize(long dst, TensorSlice p) {
+    int rows = Math.toIntExact(p.shape()[0]);
+    int cols = Math.toIntExact(p.shape()[1]);
+    ensureScratch(2L * rows * cols);
+    CudaNative.upload(ctx, scratch, p.data(), CudaBackend.dtype(p), p.elementCount());
+    int n = Fp8Scales.ceil(rows, BLOCK) * Fp8Scales.ceil(cols, BLOCK);
+    ByteBuffer host = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder());
+    long s = CudaNative.malloc(ctx, Math.max(4L * n, 256));
+    try {
+      CudaNative.quantizeFp8(ctx, dst, s, scratch, rows, cols, BLOCK, BLOCK);
+      CudaNative.copyAsync(ctx, CudaNative.address(host), s, 4L * n);
+      CudaNative.synchronize(ctx);
+    } finally {
+      CudaNative.free(ctx, s);
+    }
+    float[] scales = new float[n];
+    host.asFloatBuffer().get(scales);
+    return new Fp8Scales.Part(p.name(), rows, cols, BLOCK, BLOCK, scales);
+  }
+
+  /** The bf16 scratch of at least {@code bytes}: replaced by a larger one while weights load. */
+  void ensureScratch(long bytes) {
+    if (bytes > scratchBytes) {
+      long next = CudaNative.malloc(ctx, bytes);
+      if (scratch != 0) {
+        CudaNative.synchronize(ctx);
+        CudaNative.free(ctx, scratch);
+      }
+      scratch = next;
+      scratchBytes = bytes;
+    }
+  }
+
+  /** Frees the scratch (the weights themselves belong to the backend's allocations). */
+  void close() {
+    if (scratch != 0) {
+      CudaNative.free(ctx, scratch);
+      scratch = 0;
+      scratchBytes = 0;
+    }
+  }
+
+  /** The dequantization scratch (bf16, at least as large as every FP8 weight), or 0 when no FP8 weight loaded. */
+  long scratch() {
+    return scratch;
+  }
+}
