@@ -116,6 +116,8 @@ public final class CudaSelfTests {
 
   private static native boolean routeSerialHost0(float[] logits, float[] bias, int k, int groups, int topkGroups,
       boolean norm, float scale, int[] experts, float[] weights);
+
+  /**
    * The FP8 kernels on random data (128×128 block scales; selftest_fp8.cu): kind 0 quantization of an (out, in)
    * weight against the host's rule {differing bytes, differing scales, blocks}; 1 the FP8 GEMV + bias of {@code rows}
    * <= 8 against a double reference on the dequantized weights {outside 2^-8·|ref| + 1e-5·Σ|w·x|, max |Δ|/bound, the
