@@ -101,6 +101,8 @@ public final class CudaSelfTests {
 
   private static native int rowKernelsVectorized(int rows, int n, int inter, int heads, int kvHeads, int headDim,
       int rot, boolean interleaved);
+
+  /**
    * The device routing's exact-tie path (moe_route.cu's routeSerial and routeWeights: the TorchTopK port, group
    * masking and the weights), compiled for the host from the same source, on one token's {@code logits} (E) and
    * {@code bias} (E): the chosen experts in torch's order and their weights into the two arrays (k each). Needs no
