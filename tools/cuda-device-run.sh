@@ -216,6 +216,7 @@ if [[ $ST == *,overhead,* ]]; then
     io.autoglm.cuda.tools.EngineBench overhead /tmp/work ${OVERHEAD_TOKENIZER-"$here/tokenizer"} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/overhead.log | grep -E "^(steady|end-to-end|loaded|wrote|PASS|FAIL|Exception)|Error" | tail -${OVERHEAD_TAIL:-40}
   lap overhead
+fi
 if [[ $ST == *,prefill,* ]]; then
   # the tensor-core prefill attention (cuda.prefillAttn): verify (fixtures + every kernel self-check, the prefill
   # kernel's included) per PREFILL_VERIFY value, then TTFT and a per-op profile of one PREFILL_TOKENS-token prefill
@@ -233,6 +234,7 @@ if [[ $ST == *,prefill,* ]]; then
     | grep -v "^\[main\] INFO" > $OUT/bench-prefill.log
   tail -${PREFILL_TAIL:-90} $OUT/bench-prefill.log
   lap prefill-bench
+fi
 if [[ $ST == *,moe,* ]]; then
   # MoE with the routing on the device (moe_route.cu): MoeBench check (the device routing against the host plan on
   # the same logits; a graph-captured MoE decode step equal to its eager warm-up bit for bit, per MoE fixture and at
@@ -249,6 +251,7 @@ if [[ $ST == *,moe,* ]]; then
     io.autoglm.cuda.tools.MoeBench bench ${MOE_LAYERS:-24} 2>&1 | grep -v "^\[main\] INFO" > $OUT/moe-bench.log
   grep -E "^(device|loaded|batch|moe decode|decode graphs|MOE )|Exception|FAIL" $OUT/moe-bench.log | tail -${MOE_TAIL:-30}
   lap moe-bench
+fi
 if [[ $ST == *,fp8verify,* ]]; then
   echo "== Fp8Check verify: FP8 kernel self-checks, then per fixture CUDA bf16 / quantized at load / FP8 checkpoint vs the CPU's dequantized reference (fp8ref-*.bin)"
   timeout ${FP8VERIFY_TIMEOUT:-300} $J -Xmx8g ${CUDA_OPTS:-} -cp "$CP" io.autoglm.cuda.tools.Fp8Check verify "$here/fixtures" "$here" 2>&1 \
