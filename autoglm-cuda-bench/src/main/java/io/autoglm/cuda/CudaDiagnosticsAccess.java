@@ -31,22 +31,22 @@ public final class CudaDiagnosticsAccess {
 
   /** Programmatic dependent launch on or off ({@code cuda.pdl}; used on sm_90 and later only). */
   public static void setPdl(CudaBackend backend, boolean on) {
-    backend.diagnostics().reconfigure(s -> s.withPdl(on));
+    backend.diagnostics().reconfigure(s -> s.with("cuda.pdl", on));
   }
 
   /** What the small-batch GEMVs absorb ({@code cuda.fuse}, a mask in [0, 7]). */
   public static void setFuse(CudaBackend backend, int mask) {
-    backend.diagnostics().reconfigure(s -> s.withFuse(mask));
+    backend.diagnostics().reconfigure(s -> s.with("cuda.fuse", mask));
   }
 
   /** The small-batch GEMV kernel ({@code cuda.gemvVariant}: 0 = one warp per feature, v >= 1 = in-split). */
   public static void setGemvVariant(CudaBackend backend, int variant) {
-    backend.diagnostics().reconfigure(s -> s.withGemvVariant(variant));
+    backend.diagnostics().reconfigure(s -> s.with("cuda.gemvVariant", variant));
   }
 
   /** The attention kernel ({@code cuda.attnVariant}: 1 = the first one, 2 = chunked). */
   public static void setAttentionVariant(CudaBackend backend, int variant) {
-    backend.diagnostics().reconfigure(s -> s.withAttnVariant(variant));
+    backend.diagnostics().reconfigure(s -> s.with("cuda.attnVariant", variant));
   }
 
   /** The attention kernel in use ({@code cuda.attnVariant}). */
@@ -56,7 +56,7 @@ public final class CudaDiagnosticsAccess {
 
   /** One chunked-attention block per query head for small-batch decode ({@code cuda.attnSplitHeads}). */
   public static void setAttentionSplitHeads(CudaBackend backend, boolean on) {
-    backend.diagnostics().reconfigure(s -> s.withAttnSplitHeads(on));
+    backend.diagnostics().reconfigure(s -> s.with("cuda.attnSplitHeads", on));
   }
 
   /**
@@ -64,7 +64,7 @@ public final class CudaDiagnosticsAccess {
    * none, every row runs the decode kernels).
    */
   public static void setPrefillAttn(CudaBackend backend, int minRows) {
-    backend.diagnostics().reconfigure(s -> s.withPrefillAttn(minRows));
+    backend.diagnostics().reconfigure(s -> s.with("cuda.prefillAttn", minRows));
   }
 
   /** The {@code cuda.prefillAttn} in use. */
@@ -79,7 +79,7 @@ public final class CudaDiagnosticsAccess {
 
   /** MoE routing on the device ({@code cuda.moeDeviceRouting}); false routes on the host, and MoE steps are eager. */
   public static void setMoeDeviceRouting(CudaBackend backend, boolean on) {
-    backend.diagnostics().reconfigure(s -> s.withMoeDeviceRouting(on));
+    backend.diagnostics().reconfigure(s -> s.with("cuda.moeDeviceRouting", on));
   }
 
   /**

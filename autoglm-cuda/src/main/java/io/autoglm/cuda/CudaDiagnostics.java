@@ -39,7 +39,7 @@ final class CudaDiagnostics {
    */
   void setFastPaths(boolean graphs, boolean gemv) {
     CudaSettings now = backend.settings();
-    backend.applySettings(now.withFastPaths(graphs, gemv), gemv != now.gemv());
+    backend.applySettings(now.with("cuda.graphs", graphs).with("cuda.gemv", gemv), gemv != now.gemv());
   }
 
   /** Whether programmatic dependent launch is in use (asked for, and the device supports it). */

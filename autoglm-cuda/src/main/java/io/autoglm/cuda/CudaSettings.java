@@ -12,7 +12,7 @@ import java.util.Optional;
  * {@code cuda.*} key is an error (a misspelt knob would otherwise be silently ignored).
  *
  * <p>A running backend never changes its settings on its own; only the benchmark tools replace them, whole, through
- * {@link CudaDiagnostics#reconfigure}, with the {@code with…} copies below.
+ * {@link CudaDiagnostics#reconfigure}, with {@link #with} copies.
  */
 record CudaSettings(
     Optional<String> cublasPath,
@@ -62,45 +62,41 @@ record CudaSettings(
     }
   }
 
-  CudaSettings withFastPaths(boolean graphsOn, boolean gemvOn) {
-    return new CudaSettings(cublasPath, ncclPath, graphsOn, gemvOn, gemvVariant, attnVariant, pdl, fuse,
-        attnSplitHeads, moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes,
-        prefillAttn, fp8MmaMaxRows);
+  /**
+   * A copy with one property replaced, read and checked exactly as {@link #from} reads it (so the copy equals the
+   * settings read with that property given, and a bad value fails with the same sentence).
+   */
+  CudaSettings with(String key, Object value) {
+    if (!KEYS.contains(key)) {
+      throw new IllegalArgumentException(String.format(
+          "unknown CUDA backend property %s; known properties: %s", key, String.join(", ", KEYS)));
+    }
+    Map<String, String> p = new java.util.LinkedHashMap<>(properties());
+    p.put(key, String.valueOf(value));
+    return from(p);
   }
 
-  CudaSettings withGemvVariant(int v) {
-    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, v, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
-  }
-
-  CudaSettings withAttnVariant(int v) {
-    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, v, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
-  }
-
-  CudaSettings withPdl(boolean on) {
-    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, on, fuse, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
-  }
-
-  CudaSettings withFuse(int mask) {
-    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, mask, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
-  }
-
-  CudaSettings withAttnSplitHeads(boolean on) {
-    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, on,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
-  }
-
-  CudaSettings withPrefillAttn(int minRows) {
-    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, moeDeviceRouting, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, minRows, fp8MmaMaxRows);
-  }
-
-  CudaSettings withMoeDeviceRouting(boolean on) {
-    return new CudaSettings(cublasPath, ncclPath, graphs, gemv, gemvVariant, attnVariant, pdl, fuse, attnSplitHeads,
-        moeGroupedMaxRows, on, maxGraphs, arenaBytes, inputArenaBytes, tableBytes, prefillAttn, fp8MmaMaxRows);
+  /** These settings as the {@code cuda.*} properties that {@link #from} reads back into equal settings. */
+  Map<String, String> properties() {
+    Map<String, String> p = new java.util.LinkedHashMap<>();
+    cublasPath.ifPresent(v -> p.put("cuda.cublasPath", v));
+    ncclPath.ifPresent(v -> p.put("cuda.ncclPath", v));
+    p.put("cuda.graphs", String.valueOf(graphs));
+    p.put("cuda.gemv", String.valueOf(gemv));
+    p.put("cuda.gemvVariant", String.valueOf(gemvVariant));
+    p.put("cuda.attnVariant", String.valueOf(attnVariant));
+    p.put("cuda.pdl", String.valueOf(pdl));
+    p.put("cuda.fuse", String.valueOf(fuse));
+    p.put("cuda.attnSplitHeads", String.valueOf(attnSplitHeads));
+    p.put("cuda.moeGroupedMaxRows", String.valueOf(moeGroupedMaxRows));
+    p.put("cuda.moeDeviceRouting", String.valueOf(moeDeviceRouting));
+    p.put("cuda.maxGraphs", String.valueOf(maxGraphs));
+    arenaBytes.ifPresent(v -> p.put("cuda.arenaBytes", String.valueOf(v)));
+    p.put("cuda.inputArenaBytes", String.valueOf(inputArenaBytes));
+    p.put("cuda.tableBytes", String.valueOf(tableBytes));
+    p.put("cuda.prefillAttn", String.valueOf(prefillAttn));
+    p.put("cuda.fp8MmaMaxRows", String.valueOf(fp8MmaMaxRows));
+    return p;
   }
 
   static final long DEFAULT_INPUT_ARENA_BYTES = 32L << 20;

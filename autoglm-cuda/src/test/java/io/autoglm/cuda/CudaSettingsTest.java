@@ -2,9 +2,11 @@ package io.autoglm.cuda;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -78,22 +80,44 @@ class CudaSettingsTest {
   @Test
   void eachCopyWithOneKnobChangedEqualsTheSettingsReadWithThatProperty() {
     CudaSettings d = CudaSettings.from(Map.of());
-    assertEquals(CudaSettings.from(Map.of("cuda.pdl", "false")), d.withPdl(false));
-    assertEquals(CudaSettings.from(Map.of("cuda.fuse", "7")), d.withFuse(7));
-    assertEquals(CudaSettings.from(Map.of("cuda.gemvVariant", "3")), d.withGemvVariant(3));
-    assertEquals(CudaSettings.from(Map.of("cuda.attnVariant", "1")), d.withAttnVariant(1));
-    assertEquals(CudaSettings.from(Map.of("cuda.attnSplitHeads", "false")), d.withAttnSplitHeads(false));
-    assertEquals(CudaSettings.from(Map.of("cuda.prefillAttn", "0")), d.withPrefillAttn(0));
-    assertEquals(CudaSettings.from(Map.of("cuda.graphs", "false", "cuda.gemv", "false")), d.withFastPaths(false, false));
-    assertEquals(CudaSettings.from(Map.of("cuda.moeDeviceRouting", "false")), d.withMoeDeviceRouting(false));
+    Map<String, String> changed = new java.util.LinkedHashMap<>();
+    changed.put("cuda.cublasPath", "/opt/libcublas.so");
+    changed.put("cuda.ncclPath", "/opt/libnccl.so");
+    changed.put("cuda.graphs", "false");
+    changed.put("cuda.gemv", "false");
+    changed.put("cuda.gemvVariant", "3");
+    changed.put("cuda.attnVariant", "1");
+    changed.put("cuda.pdl", "false");
+    changed.put("cuda.fuse", "7");
+    changed.put("cuda.attnSplitHeads", "false");
+    changed.put("cuda.moeGroupedMaxRows", "5");
+    changed.put("cuda.moeDeviceRouting", "false");
+    changed.put("cuda.maxGraphs", "3");
+    changed.put("cuda.arenaBytes", "1048576");
+    changed.put("cuda.inputArenaBytes", "4096");
+    changed.put("cuda.tableBytes", "8192");
+    changed.put("cuda.prefillAttn", "0");
+    changed.put("cuda.fp8MmaMaxRows", "9");
+    assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
+    for (var e : changed.entrySet()) {
+      CudaSettings copy = d.with(e.getKey(), e.getValue());
+      assertEquals(CudaSettings.from(Map.of(e.getKey(), e.getValue())), copy, e.getKey());
+      assertNotEquals(d, copy, e.getKey() + " changed nothing");
+    }
+    assertEquals(CudaSettings.from(changed), CudaSettings.from(CudaSettings.from(changed).properties()),
+        "properties() reads back into equal settings");
   }
 
   @Test
   void aCopyOutsideAKnobsRangeIsRejectedWithItsName() {
-    var e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of()).withFuse(8));
-    assertEquals("cuda.fuse is 8; expected an integer in [0, 7]", e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of()).withGemvVariant(-1));
-    assertEquals("cuda.gemvVariant is -1; expected an integer in [0, 64]", e.getMessage());
+    var e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of()).with("cuda.fuse", 8));
+    assertEquals("CUDA backend property cuda.fuse is \"8\"; expected an integer in [0, 7]", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class,
+        () -> CudaSettings.from(Map.of()).with("cuda.gemvVariant", -1));
+    assertEquals("CUDA backend property cuda.gemvVariant is \"-1\"; expected an integer in [0, 64]", e.getMessage());
+    e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of()).with("cuda.pdll", true));
+    assertTrue(e.getMessage().startsWith("unknown CUDA backend property cuda.pdll; known properties: cuda.cublasPath"),
+        e.getMessage());
   }
 
   @Test
