@@ -15,6 +15,7 @@
 #   DIR/*.py         the peers of ../shared/bench
 #   DIR/tokenizer/   GLM-4's tiktoken tokenizer.model and configs (no chat template), for SamplingBench
 #   DIR/run.sh       tools/cuda-device-run.sh
+#   DIR/stages/      tools/device-stages/*.sh, the plug-in stages run.sh sources by name
 # Usage: [OLD_REV=commit] bash tools/cuda-bundle.sh [DIR]   then on the device: STAGES=verify,conf,old,new bash DIR/run.sh
 # DIR relative to this repository's root, or absolute.
 set -euo pipefail
@@ -83,4 +84,5 @@ if [[ -n "${OLD_REV:-}" ]]; then
 fi
 cp "$shared/bench/torch_peer.py" "$shared/bench/hf_baseline.py" "$dir/"
 cp tools/cuda-device-run.sh "$dir/run.sh"
+mkdir -p "$dir/stages" && cp tools/device-stages/*.sh "$dir/stages/" 2>/dev/null || true
 du -sh "$dir"

@@ -274,4 +274,11 @@ if [[ $ST == *,air,* ]]; then
     | grep -v "^\[main\] INFO" | tee $OUT/bench-air.log
   lap air-bench
 fi
+# plug-in stages: tools/device-stages/NAME.sh (bundled as stages/NAME.sh) is sourced when STAGES names NAME; it sees
+# J, CP, here, OUT and lap like the stages above (one file per stage, so that branches adding stages do not collide)
+for f in "$here"/stages/*.sh; do
+  [[ -f $f ]] || continue
+  n=$(basename "$f" .sh)
+  if [[ $ST == *,$n,* ]]; then echo "== stage $n"; source "$f"; lap "$n"; fi
+done
 echo "== done"
