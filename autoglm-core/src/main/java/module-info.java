@@ -23,7 +23,7 @@ module io.autoglm.core {
       io.autoglm.jmh;
   exports io.autoglm.backend.cpu to io.autoglm.testkit, io.autoglm.jmh;
   exports io.autoglm.grammar to io.autoglm.testkit, io.autoglm.jmh;
-  exports io.autoglm.internal to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.spring,
+  exports io.autoglm.internal to io.autoglm.cuda, io.autoglm.cpu, io.autoglm.cuda.bench, io.autoglm.testkit, io.autoglm.spring,
       io.autoglm.jmh,
       io.autoglm.examples, io.autoglm.langchain4j, io.autoglm.springai;
   exports io.autoglm.kv to io.autoglm.cuda, io.autoglm.cuda.bench, io.autoglm.testkit;

@@ -1,12 +1,7 @@
 package io.autoglm.cpu;
 
-import java.io.IOException;
-import java.io.InputStream;
+import io.autoglm.internal.NativeLibrary;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -15,7 +10,7 @@ import java.util.Optional;
  * check shapes and indices before calling: the native side trusts them.
  */
 final class CpuNative {
-  private static final String ARCH = arch();
+  private static final String ARCH = NativeLibrary.arch();
   static final String RESOURCE = "/native/linux-" + ARCH + "/libautoglm_cpu.so";
   private static final Optional<String> LOAD_ERROR = load();
 
@@ -26,32 +21,13 @@ final class CpuNative {
     return LOAD_ERROR;
   }
 
-  private static String arch() {
-    String a = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
-    if (a.equals("amd64") || a.equals("x86_64")) {
-      return "x86_64";
-    }
-    return a.equals("aarch64") || a.equals("arm64") ? "aarch64" : a;
-  }
-
   private static Optional<String> load() {
-    String os = System.getProperty("os.name", "");
-    if (!os.toLowerCase(Locale.ROOT).startsWith("linux")) {
-      return Optional.of("the cpu-native backend is built for Linux only, this is " + os + "/" + ARCH);
+    if (!NativeLibrary.isLinux()) {
+      return Optional.of("the cpu-native backend is built for Linux only, this is "
+          + System.getProperty("os.name", "") + "/" + ARCH);
     }
-    try (InputStream in = CpuNative.class.getResourceAsStream(RESOURCE)) {
-      if (in == null) {
-        return Optional.of("autoglm-cpu has no native library for linux-" + ARCH + " (" + RESOURCE
-            + " is not in the jar: it was built on another architecture, or without g++)");
-      }
-      Path file = Files.createTempFile("libautoglm_cpu", ".so");
-      file.toFile().deleteOnExit();
-      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-      System.load(file.toString());
-      return Optional.empty();
-    } catch (IOException | UnsatisfiedLinkError e) {
-      return Optional.of("cannot load " + RESOURCE + ": " + e.getMessage());
-    }
+    return NativeLibrary.load(CpuNative.class, RESOURCE, path -> System.load(path),
+        "autoglm-cpu has no native library for linux-" + ARCH, "it was built on another architecture, or without g++");
   }
 
   /** The best dispatch level this CPU supports: {@code avx512}, {@code avx2} or {@code scalar}. */

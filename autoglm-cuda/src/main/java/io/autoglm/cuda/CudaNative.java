@@ -1,11 +1,7 @@
 package io.autoglm.cuda;
 
-import java.io.IOException;
-import java.io.InputStream;
+import io.autoglm.internal.NativeLibrary;
 import java.nio.ByteBuffer;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Optional;
 
 /**
@@ -26,23 +22,12 @@ final class CudaNative {
   }
 
   private static Optional<String> load() {
-    String os = System.getProperty("os.name", "") + "/" + System.getProperty("os.arch", "");
-    if (!os.toLowerCase().startsWith("linux/amd64") && !os.toLowerCase().startsWith("linux/x86_64")) {
-      return Optional.of("the CUDA backend is built for linux x86-64 only, this is " + os);
+    if (!NativeLibrary.isLinux() || !NativeLibrary.arch().equals("x86_64")) {
+      return Optional.of("the CUDA backend is built for linux x86-64 only, this is "
+          + System.getProperty("os.name", "") + "/" + System.getProperty("os.arch", ""));
     }
-    try (InputStream in = CudaNative.class.getResourceAsStream(RESOURCE)) {
-      if (in == null) {
-        return Optional.of("autoglm-cuda was built without its native library (" + RESOURCE
-            + " is not in the jar: nvcc was missing at build time)");
-      }
-      Path file = Files.createTempFile("libautoglm_cuda", ".so");
-      file.toFile().deleteOnExit();
-      Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-      System.load(file.toString());
-      return Optional.empty();
-    } catch (IOException | UnsatisfiedLinkError e) {
-      return Optional.of("cannot load " + RESOURCE + ": " + e.getMessage());
-    }
+    return NativeLibrary.load(CudaNative.class, RESOURCE, path -> System.load(path),
+        "autoglm-cuda was built without its native library", "nvcc was missing at build time");
   }
 
   static native int deviceCount();

@@ -1,16 +1,10 @@
 package io.autoglm.langchain4j;
 
-import dev.langchain4j.model.ModelProvider;
-import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.ChatModel;
-import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.ChatResponse;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
-import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 
@@ -27,15 +21,9 @@ import java.util.concurrent.ExecutionException;
  * reasons are mapped as docs/langchain4j.md says; unsupported parameters are refused by name. Interrupting the
  * calling thread cancels the request and frees its KV blocks.
  */
-public final class AutoGLMChatModel implements ChatModel {
-  private final ChatRequests requests;
-  private final AutoGLMChatRequestParameters defaults;
-  private final List<ChatModelListener> listeners;
-
+public final class AutoGLMChatModel extends EngineChatModel implements ChatModel {
   private AutoGLMChatModel(Builder b) {
-    this.requests = b.requests();
-    this.defaults = b.defaults();
-    this.listeners = b.listenerList();
+    super(b);
   }
 
   public static Builder builder() {
@@ -44,12 +32,7 @@ public final class AutoGLMChatModel implements ChatModel {
 
   @Override
   public ChatResponse doChat(ChatRequest request) {
-    GenerationHandle handle;
-    try {
-      handle = requests.glm().submit(requests.toTextRequest(request));
-    } catch (RuntimeException e) {
-      throw ChatResponses.translate(e);
-    }
+    GenerationHandle handle = submit(request).handle();
     GenerationResult result;
     try {
       result = handle.result().get();
@@ -60,28 +43,7 @@ public final class AutoGLMChatModel implements ChatModel {
     } catch (ExecutionException e) {
       throw ChatResponses.translate(e.getCause());
     }
-    return ChatResponses.toChatResponse(result, requests.glm().modelId());
-  }
-
-  @Override
-  public ChatRequestParameters defaultRequestParameters() {
-    return defaults;
-  }
-
-  @Override
-  public List<ChatModelListener> listeners() {
-    return listeners;
-  }
-
-  @Override
-  public ModelProvider provider() {
-    return ModelProvider.OTHER;
-  }
-
-  /** JSON schema response formats are enforced by constrained decoding, so AiServices sends them. */
-  @Override
-  public Set<Capability> supportedCapabilities() {
-    return Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
+    return ChatResponses.toChatResponse(result, modelName());
   }
 
   /** Builds an {@link AutoGLMChatModel}; see {@link ModelBuilder} for the defaults. */

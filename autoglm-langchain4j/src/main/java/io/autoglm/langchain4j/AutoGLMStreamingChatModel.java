@@ -1,17 +1,9 @@
 package io.autoglm.langchain4j;
 
-import dev.langchain4j.model.ModelProvider;
-import dev.langchain4j.model.chat.Capability;
 import dev.langchain4j.model.chat.StreamingChatModel;
-import dev.langchain4j.model.chat.listener.ChatModelListener;
 import dev.langchain4j.model.chat.request.ChatRequest;
-import dev.langchain4j.model.chat.request.ChatRequestParameters;
 import dev.langchain4j.model.chat.response.StreamingChatResponseHandler;
-import io.autoglm.GenerationHandle;
-import io.autoglm.TextRequest;
 import io.autoglm.TextRequest.OutputParsing;
-import java.util.List;
-import java.util.Set;
 
 /**
  * A LangChain4j {@link StreamingChatModel} answered in-process by an {@link io.autoglm.AutoGLM} engine. Partial
@@ -22,15 +14,9 @@ import java.util.Set;
  * throws, stops the request and frees its KV blocks at the engine's next step; a throwing callback's exception goes
  * to {@code onError} (LangChain4j's convention), a cancelled stream gets no further callback.
  */
-public final class AutoGLMStreamingChatModel implements StreamingChatModel {
-  private final ChatRequests requests;
-  private final AutoGLMChatRequestParameters defaults;
-  private final List<ChatModelListener> listeners;
-
+public final class AutoGLMStreamingChatModel extends EngineChatModel implements StreamingChatModel {
   private AutoGLMStreamingChatModel(Builder b) {
-    this.requests = b.requests();
-    this.defaults = b.defaults();
-    this.listeners = b.listenerList();
+    super(b);
   }
 
   public static Builder builder() {
@@ -40,37 +26,15 @@ public final class AutoGLMStreamingChatModel implements StreamingChatModel {
   /** Returns at once; a request the engine refuses (bad parameters, overload, rate limit) goes to onError. */
   @Override
   public void doChat(ChatRequest request, StreamingChatResponseHandler handler) {
-    GenerationHandle handle;
-    TextRequest text;
+    Submitted submitted;
     try {
-      text = requests.toTextRequest(request);
-      handle = requests.glm().submit(text);
+      submitted = submit(request);
     } catch (RuntimeException e) {
-      handler.onError(ChatResponses.translate(e));
+      handler.onError(e);
       return;
     }
-    handle.tokens().subscribe(new StreamRelay(handle, handler, requests.glm().modelId(),
-        text.parsing() != OutputParsing.RAW));
-  }
-
-  @Override
-  public ChatRequestParameters defaultRequestParameters() {
-    return defaults;
-  }
-
-  @Override
-  public List<ChatModelListener> listeners() {
-    return listeners;
-  }
-
-  @Override
-  public ModelProvider provider() {
-    return ModelProvider.OTHER;
-  }
-
-  @Override
-  public Set<Capability> supportedCapabilities() {
-    return Set.of(Capability.RESPONSE_FORMAT_JSON_SCHEMA);
+    submitted.handle().tokens().subscribe(new StreamRelay(submitted.handle(), handler, modelName(),
+        submitted.text().parsing() != OutputParsing.RAW));
   }
 
   /** Builds an {@link AutoGLMStreamingChatModel}; see {@link ModelBuilder} for the defaults. */

@@ -17,10 +17,9 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Two limiters with their own connections stand for two app instances: against a real redis-server they share one
@@ -28,32 +27,15 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(value = 2, unit = TimeUnit.MINUTES) // a hang guard, not a speed check
 class RedisRateLimiterTest {
-  private RedisServer redis;
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-
-  @BeforeEach
-  void start() {
-    redis = RedisServer.start();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    for (AutoCloseable c : closeables) {
-      c.close();
-    }
-    redis.close();
-  }
+  @RegisterExtension final RedisFixture redis = RedisFixture.perTest();
 
   private RedisRateLimiter limiter(RateLimits limits, RedisOptions options, RateLimiter fallback) {
-    RedisRateLimiter l = RedisRateLimiter.builder().uri(redis.uri()).limits(limits).options(options)
-        .fallback(fallback).build();
-    closeables.add(l);
-    return l;
+    return redis.track(RedisRateLimiter.builder().uri(redis.uri()).limits(limits).options(options)
+        .fallback(fallback).build());
   }
 
   private RedisRateLimiter limiter(RateLimits limits) {
-    return limiter(limits, RedisOptions.defaults().withCommandTimeout(Duration.ofSeconds(2)),
-        RateLimiter.unlimited());
+    return limiter(limits, redis.options(), RateLimiter.unlimited());
   }
 
   @Test
@@ -160,14 +142,14 @@ class RedisRateLimiterTest {
         RateLimits.builder().requestsPerMinute(1).requestBurst(2).build()));
     open.acquire("k", 0).close();
     assertThrows(RateLimitExceededException.class, () -> open.acquire("k", 0));
-    redis.stop();
+    redis.server().stop();
     // Redis gone: the local fallback decides (burst 2), not Redis's empty bucket.
     open.acquire("k", 0).close();
     open.acquire("k", 0).close();
     RateLimitExceededException local = assertThrows(RateLimitExceededException.class, () -> open.acquire("k", 0));
     assertEquals(Limit.REQUESTS_PER_MINUTE, local.limit());
     assertEquals(3, open.unavailableCount());
-    redis.startProcess(); // a fresh, empty Redis on the same port: the shared bucket starts full again
+    redis.server().startProcess(); // a fresh, empty Redis on the same port: the shared bucket starts full again
     long before = open.unavailableCount();
     boolean back = false;
     for (int i = 0; i < 300 && !back; i++) {
@@ -189,7 +171,7 @@ class RedisRateLimiterTest {
     RedisRateLimiter closed = limiter(RateLimits.builder().requestsPerMinute(100).build(),
         RedisOptions.defaults().withFailMode(FailMode.CLOSED), RateLimiter.unlimited());
     closed.acquire("k", 0).close();
-    redis.stop();
+    redis.server().stop();
     RedisUnavailableException e = assertThrows(RedisUnavailableException.class, () -> closed.acquire("k", 0));
     assertTrue(e.getMessage().contains("fails closed") && e.getMessage().contains("100 ms"), e.getMessage());
     assertTrue(e instanceof io.autoglm.OverloadedException);

@@ -14,7 +14,6 @@ import io.autoglm.spi.ResponseCache;
 import io.autoglm.toolcall.ParsedAnswer;
 import io.autoglm.toolcall.ParsedAnswer.ToolCall;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -22,39 +21,22 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Two caches with their own connections to one real redis-server stand for two app instances. */
 @Timeout(value = 2, unit = TimeUnit.MINUTES) // a hang guard, not a speed check
 class RedisResponseCacheTest {
   private static final SamplingParams GREEDY = SamplingParams.greedy(8);
-  private RedisServer redis;
-  private final List<AutoCloseable> closeables = new ArrayList<>();
-
-  @BeforeEach
-  void start() {
-    redis = RedisServer.start();
-  }
-
-  @AfterEach
-  void stop() throws Exception {
-    for (AutoCloseable c : closeables) {
-      c.close();
-    }
-    redis.close();
-  }
+  @RegisterExtension final RedisFixture redis = RedisFixture.perTest();
 
   private RedisResponseCache cache(RedisOptions options) {
-    RedisResponseCache c = RedisResponseCache.connect(redis.uri(), Duration.ofMinutes(5), options);
-    closeables.add(c);
-    return c;
+    return redis.track(RedisResponseCache.connect(redis.uri(), Duration.ofMinutes(5), options));
   }
 
   private RedisResponseCache cache() {
-    return cache(RedisOptions.defaults().withCommandTimeout(Duration.ofSeconds(2)));
+    return cache(redis.options());
   }
 
   private static GenerationResult result(String id, FinishReason reason) {
@@ -177,7 +159,7 @@ class RedisResponseCacheTest {
     RedisResponseCache open = cache(RedisOptions.defaults());
     RedisResponseCache closed = cache(RedisOptions.defaults().withFailMode(FailMode.CLOSED));
     ResponseCache.Key key = ResponseCache.Key.ofTokens("m", List.of(8), GREEDY).orElseThrow();
-    redis.stop();
+    redis.server().stop();
     AtomicInteger generations = new AtomicInteger();
     assertEquals("req-1", open.getOrCompute(key, () -> {
       generations.incrementAndGet();

@@ -1,16 +1,9 @@
 package io.autoglm.spi;
 
-import io.autoglm.redis.RedisOptions;
+import io.autoglm.redis.RedisFixture;
 import io.autoglm.redis.RedisRateLimiter;
-import io.autoglm.redis.RedisServer;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The Redis limiter held to the contract every token-bucket {@link RateLimiter} meets (exact retry-after on a fake
@@ -19,26 +12,7 @@ import org.junit.jupiter.api.BeforeAll;
  * Redis's.
  */
 class RedisRateLimiterContractTest extends RateLimiterContract {
-  private static RedisServer redis;
-  private static final AtomicInteger LIMITERS = new AtomicInteger();
-  private final List<RedisRateLimiter> limiters = new ArrayList<>();
-
-  @BeforeAll
-  static void start() {
-    redis = RedisServer.start();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (redis != null) {
-      redis.close();
-    }
-  }
-
-  @AfterEach
-  void close() {
-    limiters.forEach(RedisRateLimiter::close);
-  }
+  @RegisterExtension static final RedisFixture REDIS = RedisFixture.perClass();
 
   @Override
   protected long clockTickNanos() {
@@ -48,10 +22,7 @@ class RedisRateLimiterContractTest extends RateLimiterContract {
   /** A fresh key prefix per limiter: the contract reuses caller keys, and Redis outlives each test. */
   @Override
   protected RateLimiter newLimiter(RateLimits limits, LongSupplier nanoTime) {
-    RedisRateLimiter l = RedisRateLimiter.builder().uri(redis.uri()).limits(limits).clock(nanoTime)
-        .options(RedisOptions.defaults().withCommandTimeout(Duration.ofSeconds(2))
-            .withKeyPrefix("contract-" + LIMITERS.incrementAndGet() + ":")).build();
-    limiters.add(l);
-    return l;
+    return REDIS.track(RedisRateLimiter.builder().uri(REDIS.uri()).limits(limits).clock(nanoTime)
+        .options(REDIS.isolated()).build());
   }
 }

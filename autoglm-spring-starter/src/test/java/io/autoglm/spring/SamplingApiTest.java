@@ -3,7 +3,6 @@ package io.autoglm.spring;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.models.chat.completions.ChatCompletion;
@@ -23,13 +22,12 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -52,23 +50,12 @@ class SamplingApiTest {
 
   @LocalServerPort int port;
   @Autowired AutoGLMProvider provider;
+  @RegisterExtension static final OpenAiTestClient CLIENT = new OpenAiTestClient();
   private static OpenAIClient client;
 
   @BeforeEach
   void ready() {
-    provider.await(Duration.ofMinutes(2));
-    if (client == null) {
-      client = OpenAIOkHttpClient.builder().baseUrl("http://localhost:" + port + "/v1").apiKey("unused")
-          .maxRetries(0).build();
-    }
-  }
-
-  @AfterAll
-  static void closeClient() {
-    if (client != null) {
-      client.close();
-      client = null;
-    }
+    client = CLIENT.ready(provider, port);
   }
 
   private static ChatCompletionCreateParams.Builder chat(int maxTokens) {

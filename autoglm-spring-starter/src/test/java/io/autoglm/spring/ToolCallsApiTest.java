@@ -3,7 +3,6 @@ package io.autoglm.spring;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.openai.client.OpenAIClient;
-import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.helpers.ChatCompletionAccumulator;
@@ -29,7 +28,6 @@ import io.autoglm.answer.AnswerFormat;
 import io.autoglm.answer.AnswerParser;
 import io.autoglm.toolcall.ParsedAnswer;
 import io.autoglm.toolcall.ParsedAnswer.ToolCall;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -37,9 +35,9 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.springframework.beans.factory.annotation.Autowired;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.TestConfiguration;
@@ -103,23 +101,12 @@ class ToolCallsApiTest {
 
   @LocalServerPort int port;
   @Autowired AutoGLMProvider provider;
+  @RegisterExtension static final OpenAiTestClient CLIENT = new OpenAiTestClient();
   private static OpenAIClient client;
 
   @BeforeEach
   void ready() {
-    provider.await(Duration.ofMinutes(2));
-    if (client == null) {
-      client = OpenAIOkHttpClient.builder().baseUrl("http://localhost:" + port + "/v1").apiKey("unused")
-          .maxRetries(0).build();
-    }
-  }
-
-  @AfterAll
-  static void closeClient() {
-    if (client != null) {
-      client.close();
-      client = null;
-    }
+    client = CLIENT.ready(provider, port);
   }
 
   private static ChatCompletionCreateParams.Builder ask() {
