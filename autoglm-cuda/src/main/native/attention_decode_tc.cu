@@ -116,7 +116,7 @@ __global__ void __launch_bounds__(DT_THREADS) decodeAttnTcK(bf16* out, float* pa
     cpAsync16(qs + swz<D>(m, c), qrow + (size_t)(valid ? m : 0) * D + c * 8, valid);
   }
   cpAsyncCommit();
-  int nTiles = (end - start + DT_BN - 1) / DT_BN;  // 0 for a static split past the context
+  int nTiles = end > start ? (end - start + DT_BN - 1) / DT_BN : 0;  // 0: a static split past the context
   int slotNext[LR];
   auto slotsOf = [&](int tile) {
 #pragma unroll
