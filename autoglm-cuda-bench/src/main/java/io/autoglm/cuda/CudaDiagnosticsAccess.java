@@ -67,6 +67,14 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().reconfigure(s -> s.with("cuda.prefillAttn", minRows));
   }
 
+  /**
+   * The fewest rows × KV heads of a step that take the tensor-core decode attention ({@code cuda.decodeAttnTc}; 0:
+   * off). Drops the captured graphs, which baked the old choice in.
+   */
+  public static void setDecodeAttnTc(CudaBackend backend, int minRowsTimesKvHeads) {
+    backend.diagnostics().reconfigure(s -> s.with("cuda.decodeAttnTc", minRowsTimesKvHeads));
+  }
+
   /** The {@code cuda.prefillAttn} in use. */
   public static int prefillAttn(CudaBackend backend) {
     return backend.diagnostics().settings().prefillAttn();

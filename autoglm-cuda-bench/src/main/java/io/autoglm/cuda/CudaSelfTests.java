@@ -80,6 +80,29 @@ public final class CudaSelfTests {
   }
 
   /**
+   * The tensor-core decode attention (cuda.decodeAttnTc) against the decode kernels and, where affordable, the
+   * double-precision CPU reference, in decode step {@code which} (0..{@link #decodeTcCases} - 1: batches 1 to 256,
+   * contexts 1 to 4,096, static and graph-style splits, merged by the kernel or by its combine kernel). Returns
+   * {elements outside 2^-9·max|v| + 2^-8·|other| + 2e-5 plus split counters not left 0, max |new − old|, max |new −
+   * old| / bound, rows, max |new − ref| (-1: no reference)}, or {-1} when the kernel refuses the shape (the decode
+   * kernels then serve it).
+   */
+  public static double[] decodeAttentionTc(CudaBackend backend, int heads, int kvHeads, int headDim, int which) {
+    return selfTestDecodeAttentionTc(backend.diagnostics().ctx(), heads, kvHeads, headDim, which, SEED);
+  }
+
+  /** The number of tensor-core decode attention self-check steps. */
+  public static int decodeTcCases(CudaBackend backend) {
+    backend.diagnostics();
+    return decodeTcCases();
+  }
+
+  private static native double[] selfTestDecodeAttentionTc(long ctx, int heads, int kvHeads, int headDim, int which,
+      long seed);
+
+  private static native int decodeTcCases();
+
+  /**
    * cuBLAS bf16 GEMM rate (fp32 accumulate, bf16 out, the backend's own call) for y (rows, out) = x (rows, in) · Wᵀ:
    * TFLOP/s over {@code reps} GEMMs after a warm-up, on random data.
    */

@@ -472,9 +472,9 @@ final class CudaForwardStep implements ForwardStep {
     if (recorder.live()) {
       // one counter per (token, block of query heads): at most all heads apart
       long counters = (long) out.physRows() * numHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
-      CudaNative.attention(ctx, out.ptr(), partials, counters, a.ptr(), a.ld(), kv.keys(layer), kv.values(layer), tokenSeq,
-          positions, tables, 1, kv.layout().blockSizeTokens(), out.physRows(), numHeads, kvHeads, headDim,
-          scale, partition, splits, prefill.host(), prefill.device());
+      DecodeAttention.launch(backend.settings().decodeAttnTc(), ctx, out.ptr(), partials, counters, a.ptr(), a.ld(),
+          kv.keys(layer), kv.values(layer), tokenSeq, positions, tables, 1, kv.layout().blockSizeTokens(),
+          out.physRows(), numHeads, kvHeads, headDim, scale, partition, splits, prefill.host(), prefill.device());
     }
     return out;
   }

@@ -103,6 +103,15 @@ final class CudaNative {
       long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
       float scale, int partition, int splits, int[] prefillSegs, long prefillSegsDevice);
 
+  /**
+   * The tensor-core decode attention (attention_decode_tc.cu) with {@link #attention}'s arguments, every row a decode
+   * row: false, launching nothing, for a shape it does not serve (headDim other than 64 or 128, more than
+   * {@link DecodeAttention#MAX_TC_SPLITS} splits, q not 16-byte aligned); then {@link #attention} must run instead.
+   */
+  static native boolean attentionTc(long ctx, long out, long partials, long counters, long q, int ldq, long kCache,
+      long vCache, long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads,
+      int headDim, float scale, int partition, int splits);
+
   /** Small-batch GEMV kernel, process-wide: 0 = one warp per feature, v >= 1 = in-split aiming at 1024·v blocks. */
   static native void setGemvVariant(int v);
 

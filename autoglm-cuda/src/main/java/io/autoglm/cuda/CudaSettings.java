@@ -31,7 +31,8 @@ record CudaSettings(
     long inputArenaBytes,
     long tableBytes,
     int prefillAttn,
-    int fp8MmaMaxRows) {
+    int fp8MmaMaxRows,
+    int decodeAttnTc) {
 
   /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
   static final int FUSE_QKV_ROPE = 1;
@@ -48,7 +49,16 @@ record CudaSettings(
     check("cuda.maxGraphs", maxGraphs, 1, Integer.MAX_VALUE);
     check("cuda.prefillAttn", prefillAttn, 0, MAX_PREFILL_ATTN);
     check("cuda.fp8MmaMaxRows", fp8MmaMaxRows, 0, Integer.MAX_VALUE);
+    check("cuda.decodeAttnTc", decodeAttnTc, 0, MAX_DECODE_ATTN_TC);
   }
+
+  /**
+   * Default {@code cuda.decodeAttnTc}: off until a device run shows where the tensor-core decode attention wins (steps
+   * of at least this many rows × KV heads take it).
+   */
+  static final int DEFAULT_DECODE_ATTN_TC = 0;
+  /** Largest {@code cuda.decodeAttnTc}. */
+  static final int MAX_DECODE_ATTN_TC = 1 << 20;
 
   /** Default {@code cuda.prefillAttn}: sequences of at least 16 query tokens take the tensor-core prefill kernel. */
   static final int DEFAULT_PREFILL_ATTN = 16;
@@ -96,6 +106,7 @@ record CudaSettings(
     p.put("cuda.tableBytes", String.valueOf(tableBytes));
     p.put("cuda.prefillAttn", String.valueOf(prefillAttn));
     p.put("cuda.fp8MmaMaxRows", String.valueOf(fp8MmaMaxRows));
+    p.put("cuda.decodeAttnTc", String.valueOf(decodeAttnTc));
     return p;
   }
 
@@ -106,7 +117,7 @@ record CudaSettings(
   static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
-      "cuda.prefillAttn", "cuda.fp8MmaMaxRows");
+      "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -134,7 +145,8 @@ record CudaSettings(
         r.bytes("cuda.inputArenaBytes", DEFAULT_INPUT_ARENA_BYTES),
         r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES),
         r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true),
-        r.integer("cuda.fp8MmaMaxRows", 256, 0, Integer.MAX_VALUE, true));
+        r.integer("cuda.fp8MmaMaxRows", 256, 0, Integer.MAX_VALUE, true),
+        r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true));
   }
 
   private record Reader(Map<String, String> p) {

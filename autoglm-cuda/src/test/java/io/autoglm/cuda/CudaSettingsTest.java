@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 256), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 256, 0), s);
   }
 
   @Test
@@ -46,6 +46,8 @@ class CudaSettingsTest {
         "CUDA backend property cuda.attnVariant is \"3\"; expected an integer in [1, 2]");
     assertMessage(Map.of("cuda.prefillAttn", "-1"),
         "CUDA backend property cuda.prefillAttn is \"-1\"; expected an integer in [0, 1048576]");
+    assertMessage(Map.of("cuda.decodeAttnTc", "-1"),
+        "CUDA backend property cuda.decodeAttnTc is \"-1\"; expected an integer in [0, 1048576]");
     assertMessage(Map.of("cuda.moeDeviceRouting", "on"),
         "CUDA backend property cuda.moeDeviceRouting is \"on\"; expected true or false");
     assertMessage(Map.of("cuda.tableBytes", "-5"),
@@ -98,6 +100,7 @@ class CudaSettingsTest {
     changed.put("cuda.tableBytes", "8192");
     changed.put("cuda.prefillAttn", "0");
     changed.put("cuda.fp8MmaMaxRows", "9");
+    changed.put("cuda.decodeAttnTc", "128");
     assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
     for (var e : changed.entrySet()) {
       CudaSettings copy = d.with(e.getKey(), e.getValue());

@@ -51,7 +51,7 @@ final class AttentionSelfCheck {
       }
     }
     System.out.println("attention self-check " + (ok ? "PASS" : "FAIL"));
-    return prefill(backend) && ok;
+    return prefill(backend) & DecodeAttnTcSelfCheck.run(backend) && ok;
   }
 
   private static final String[] PREFILL_CASES = {"prompt of 1 token", "prompt of 17", "prompt of 64",

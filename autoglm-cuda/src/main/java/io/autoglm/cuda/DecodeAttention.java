@@ -1,0 +1,42 @@
+package io.autoglm.cuda;
+
+/**
+ * Which kernel runs a step's attention: the tensor-core decode attention ({@code cuda.decodeAttnTc}, the query heads
+ * of a KV head as the M rows of bf16 MMAs) for steps of at least that many rows × KV heads whose rows are all decode
+ * rows, or else the kernels of {@link CudaNative#attention} (the CUDA-core decode kernels, and the tensor-core
+ * prefill kernel for prefill segments).
+ */
+final class DecodeAttention {
+  /** The most splits per (token, KV head) the tensor-core kernel takes (DECODE_TC_MAX_SPLITS of its header). */
+  static final int MAX_TC_SPLITS = 128;
+
+  private DecodeAttention() {}
+
+  /**
+   * Whether a step takes the tensor-core decode attention: {@code threshold} (cuda.decodeAttnTc) is on and at most
+   * {@code rows} × {@code kvHeads}, no row belongs to a prefill segment, and the kernel serves the shape (headDim 64
+   * or 128, query heads a multiple of the KV heads, at most {@link #MAX_TC_SPLITS} splits).
+   */
+  static boolean useTensorCores(int threshold, int rows, int heads, int kvHeads, int headDim, int splits,
+      boolean prefillSegments) {
+    return threshold > 0 && !prefillSegments && kvHeads > 0 && (long) rows * kvHeads >= threshold
+        && heads % kvHeads == 0 && (headDim == 64 || headDim == 128) && splits >= 1 && splits <= MAX_TC_SPLITS;
+  }
+
+  /**
+   * Launches the attention of a step: {@link CudaNative#attentionTc} when {@link #useTensorCores} says so and the
+   * kernel takes the launch, otherwise {@link CudaNative#attention} (same arguments; {@code threshold} is
+   * cuda.decodeAttnTc).
+   */
+  static void launch(int threshold, long ctx, long out, long partials, long counters, long q, int ldq, long kCache,
+      long vCache, long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads,
+      int headDim, float scale, int partition, int splits, int[] prefillSegs, long prefillSegsDevice) {
+    if (useTensorCores(threshold, rows, heads, kvHeads, headDim, splits, prefillSegs != null && prefillSegs.length > 0)
+        && CudaNative.attentionTc(ctx, out, partials, counters, q, ldq, kCache, vCache, tokenSeq, pos, tables, stride,
+            blockSize, rows, heads, kvHeads, headDim, scale, partition, splits)) {
+      return;
+    }
+    CudaNative.attention(ctx, out, partials, counters, q, ldq, kCache, vCache, tokenSeq, pos, tables, stride,
+        blockSize, rows, heads, kvHeads, headDim, scale, partition, splits, prefillSegs, prefillSegsDevice);
+  }
+}
