@@ -60,8 +60,9 @@ final class Fp8Bench {
   static long fp8DecodeBytes(ModelConfig c) {
     long bytes = 2 * CheckpointLayout.decodeReadElements(c);
     String mtp = "model.layers." + c.numLayers() + ".";
+    java.util.Set<String> linear = CheckpointLayout.linearWeights(c);
     for (Map.Entry<String, long[]> e : CheckpointLayout.tensors(c).entrySet()) {
-      if (e.getKey().startsWith(mtp) || !RandomWeights.fp8(e.getKey(), e.getValue())) {
+      if (e.getKey().startsWith(mtp) || !RandomWeights.fp8(linear, e.getKey(), e.getValue())) {
         continue;
       }
       long[] s = e.getValue();
@@ -132,8 +133,11 @@ final class Fp8Bench {
           blocks);
       try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
         StepDriver d = new StepDriver(backend, m, kv);
+        int before = CudaDiagnosticsAccess.graphsCapturedTotal();
         new CudaBench.Bench.Stages(d, new SplittableRandom(1), c, backend, floorMs).run(which);
-        System.out.println("decode graphs captured: " + CudaDiagnosticsAccess.capturedGraphs(backend));
+        // captured over the run: the stages' settings changes drop the graphs held, so "held now" is often 0
+        System.out.println("decode graphs captured during the run: " + (CudaDiagnosticsAccess.graphsCapturedTotal()
+            - before) + " (held now " + CudaDiagnosticsAccess.capturedGraphs(backend) + ")");
       }
     }
   }

@@ -219,9 +219,10 @@ final class Fp8Check {
    */
   static boolean reference(Path dir, Path out) throws IOException {
     Run r;
-    boolean moe = ModelConfig.load(dir).moe().isPresent();
+    ModelConfig c = ModelConfig.load(dir);
+    boolean moe = c.moe().isPresent();
     try (ComputeBackend cpu = new CpuBackendProvider().create(BackendOptions.defaults())) {
-      r = run(cpu, dir, ck -> new Fp8Source(WeightSource.whole(ck), true), false, moe);
+      r = run(cpu, dir, ck -> new Fp8Source(WeightSource.whole(ck), c, true), false, moe);
     }
     if (moe) {
       RouteCheck.write(r.prefillRoute(), routeFile(out));
@@ -307,7 +308,7 @@ final class Fp8Check {
       atLoad = run(b, dir, WeightSource::whole, true, moe);
     }
     try (CudaBackend b = CudaBench.backend(0.5)) {
-      host = run(b, dir, ck -> new Fp8Source(WeightSource.whole(ck), false), true, moe);
+      host = run(b, dir, ck -> new Fp8Source(WeightSource.whole(ck), config, false), true, moe);
     }
     double tol = CudaBench.tolerance(config); // 1e-2, or 2e-2 where the checkpoint is fp32
     boolean a = moe ? moeAgainstCpu(name, config, host, cpu, cpuRoute, tol) : againstCpu(name, host, cpu, tol);
