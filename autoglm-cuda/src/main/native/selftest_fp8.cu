@@ -184,15 +184,15 @@ jdoubleArray result(JNIEnv* env, std::initializer_list<double> v) {
 /**
  * The FP8 kernels on random data (128×128 blocks). kind 0, quantization of (out, in): {bytes that differ from the
  * host's rule, scales that differ (bitwise), blocks}. kind 1, GEMV (rows <= 8) + bias: {outside the reference bound,
- * max |Δ|/bound, the bf16 GEMV on bf16-dequantized weights: outside, max |Δ|/bound; outputs that differ between
- * block scales and the same scales expanded per row (rowShift 0); outputs that differ between two runs with block
- * scales} (both must be 0: the kernel's in-split depends on the shape only, never on the scale layout). kind 2, the cuBLAS path (dequantize + GEMM, any
- * rows): {outside, max |Δ|/bound} with a bound that allows the weights' bf16 rounding. kind 3, gate_up + SiLU·mul
- * (out = inter) against the FP8 GEMV then siluMul: {differing outputs, or -1 when declined}. kind 4, QKV + RoPE + KV
- * write (out = query heads of 128 over 2 KV heads) against the FP8 GEMV then ropeQkv: {differing}. kind 5, grouped
- * expert GEMV over 8 experts (rows = pairs in runs of 1, 2, 3, ...) against the reference: {outside, max |Δ|/bound}.
- * kind 6, the tensor-core FP8 GEMM (any rows) + bias against the reference, with kind 2's bound: {outside, max}.
- * {-2} when device memory ran out.
+ * max |Δ|/bound, the bf16 GEMV on bf16-dequantized weights: outside, max |Δ|/bound; outputs that differ between block
+ * scales and the same scales expanded per row (rowShift 0); outputs that differ between two runs with block scales}
+ * (both must be 0: the kernel's in-split depends on the shape only, never on the scale layout). kind 2, the cuBLAS path
+ * (dequantize + GEMM, any rows): {outside, max |Δ|/bound} with a bound that allows the weights' bf16 rounding. kind 3,
+ * gate_up + SiLU·mul (out = inter) against the FP8 GEMV then siluMul: {differing outputs, or -1 when declined}. kind 4,
+ * QKV + RoPE + KV write (out = query heads of 128 over 2 KV heads) against the FP8 GEMV then ropeQkv: {differing}. kind
+ * 5, grouped expert GEMV over 8 experts (rows = pairs in runs of 1, 2, 3, ...) against the reference: {outside, max
+ * |Δ|/bound}. kind 6, the tensor-core FP8 GEMM (any rows) + bias against the reference, with kind 2's bound: {outside,
+ * max}. {-2} when device memory ran out.
  */
 JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint rows, jint in, jint out, jlong seed) {
   Context* c = ctx(h);

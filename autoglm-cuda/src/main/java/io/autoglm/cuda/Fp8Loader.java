@@ -13,12 +13,13 @@ import java.util.List;
 import java.util.function.LongUnaryOperator;
 
 /**
- * Loads FP8 weights onto the device: the parts of an FP8 checkpoint's weight as they are (e4m3 bytes plus their
- * block scales), or, with {@code autoglm.quantization=fp8}, the decoder's bf16 linear weights (those the backend
- * receives through {@code linearWeight} and {@code moeWeights}' experts) quantized at load by the device (128×128 blocks, the rule of {@code quantizeFp8K}: docs/fp8.md, "CUDA"). Scales of fused weights are
- * assembled on the host ({@link Fp8Scales}) and uploaded once. Also owns the bf16 scratch that the cuBLAS path of an
- * FP8 linear dequantizes into (and quantization at load uploads into): as large as the largest FP8 weight, grown
- * only while weights load (never during a step, so a captured graph keeps its address); {@link #close} frees it.
+ * Loads FP8 weights onto the device: the parts of an FP8 checkpoint's weight as they are (e4m3 bytes plus their block
+ * scales), or, with {@code autoglm.quantization=fp8}, the decoder's bf16 linear weights (those the backend receives
+ * through {@code linearWeight} and {@code moeWeights}' experts) quantized at load by the device (128×128 blocks, the
+ * rule of {@code quantizeFp8K}: docs/fp8.md, "CUDA"). Scales of fused weights are assembled on the host
+ * ({@link Fp8Scales}) and uploaded once. Also owns the bf16 scratch that the cuBLAS path of an FP8 linear dequantizes
+ * into (and quantization at load uploads into): as large as the largest FP8 weight, grown only while weights load
+ * (never during a step, so a captured graph keeps its address); {@link #close} frees it.
  */
 final class Fp8Loader {
   private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Fp8Loader.class);

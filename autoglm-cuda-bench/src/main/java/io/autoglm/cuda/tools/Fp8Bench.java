@@ -78,6 +78,17 @@ final class Fp8Bench {
     return bytes;
   }
 
+  /**
+   * CudaBench bench's stages, then the decode graphs captured over them (their settings changes drop the graphs
+   * held, so those held at the end are often none).
+   */
+  private static void stages(CudaBackend backend, StepDriver d, ModelConfig c, double floorMs, String which) {
+    int before = CudaDiagnosticsAccess.graphsCapturedTotal();
+    new CudaBench.Bench.Stages(d, new SplittableRandom(1), c, backend, floorMs).run(which);
+    System.out.println("decode graphs captured during the run: " + (CudaDiagnosticsAccess.graphsCapturedTotal()
+        - before) + " (held now " + CudaDiagnosticsAccess.capturedGraphs(backend) + ")");
+  }
+
   private static void one(Path work, String which, String model, String precision) throws Exception {
     if (!List.of("bf16", "fp8", "fp8q").contains(precision)) {
       throw new IllegalArgumentException("bench.precisions: " + precision + " is not one of bf16, fp8, fp8q");
@@ -132,12 +143,7 @@ final class Fp8Bench {
       System.out.printf("KV budget %.1f GB = %d blocks of %d tokens; using %d%n", budget / 1e9, budget / perBlock, bs,
           blocks);
       try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
-        StepDriver d = new StepDriver(backend, m, kv);
-        int before = CudaDiagnosticsAccess.graphsCapturedTotal();
-        new CudaBench.Bench.Stages(d, new SplittableRandom(1), c, backend, floorMs).run(which);
-        // captured over the run: the stages' settings changes drop the graphs held, so "held now" is often 0
-        System.out.println("decode graphs captured during the run: " + (CudaDiagnosticsAccess.graphsCapturedTotal()
-            - before) + " (held now " + CudaDiagnosticsAccess.capturedGraphs(backend) + ")");
+        stages(backend, new StepDriver(backend, m, kv), c, floorMs, which);
       }
     }
   }

@@ -41,14 +41,14 @@ import java.util.function.Function;
  * </pre>
  *
  * <p>Bounds, on ‖out − ref‖ / ‖ref‖ of the logits: the FP8 checkpoint on CUDA against the CPU's dequantized fp32
- * reference has the same weights, so it differs as the bf16 backend differs from an fp32 reference: bf16
- * activations, fp32 accumulation. Decode steps (one token each: the FP8 GEMVs, which dequantize exactly in fp32)
- * get CudaBench verify's tolerance (1e-2; 2e-2 for fp32 checkpoints, whose other tensors the device rounds to bf16);
- * prefill (cuBLAS on weights dequantized to bf16, one more rounding of every linear weight) gets 1e-2 more.
- * MoE fixtures are compared under the CPU reference's routing ({@link Fp8Routing}: a routing trace of the same CPU
- * run, {@code fp8route-NAME.txt}), the routing agreement reported on its own line. Quantization at load must give
- * the very weights of the host codec: identical logits. Against the bf16 run, FP8 is a different model: relative error and greedy agreement
- * are reported, with a sanity bound of 0.25 on the error.
+ * reference has the same weights, so it differs as the bf16 backend differs from an fp32 reference: bf16 activations,
+ * fp32 accumulation. Decode steps (one token each: the FP8 GEMVs, which dequantize exactly in fp32) get CudaBench
+ * verify's tolerance (1e-2; 2e-2 for fp32 checkpoints, whose other tensors the device rounds to bf16); prefill (cuBLAS
+ * on weights dequantized to bf16, one more rounding of every linear weight) gets 1e-2 more. MoE fixtures are compared
+ * under the CPU reference's routing ({@link Fp8Routing}: a routing trace of the same CPU run,
+ * {@code fp8route-NAME.txt}), the routing agreement reported on its own line. Quantization at load must give the very
+ * weights of the host codec: identical logits. Against the bf16 run, FP8 is a different model: relative error and
+ * greedy agreement are reported, with a sanity bound of 0.25 on the error.
  */
 final class Fp8Check {
   private Fp8Check() {}
