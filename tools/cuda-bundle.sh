@@ -12,6 +12,7 @@
 #   DIR/fixtures/    the four tiny model fixtures and those of EXTRA_FIXTURES (fixture directories, space-separated)
 #   DIR/route-cpu-NAME.txt   the CPU backend's MoE routing trace of each MoE fixture (route-cpu.txt: glm4moe-tiny's)
 #   DIR/fp8ref-NAME.bin      the CPU backend's logits of each fixture with FP8-quantized, dequantized linears (Fp8Check)
+#   DIR/fp8route-NAME.txt    the MoE routing trace of that CPU run, per MoE fixture (Fp8Check compares under it)
 #   DIR/*.py         the peers of ../shared/bench
 #   DIR/tokenizer/   GLM-4's tiktoken tokenizer.model and configs (no chat template), for SamplingBench
 #   DIR/run.sh       tools/cuda-device-run.sh

@@ -10,12 +10,19 @@
 
 namespace {
 
-/** Device buffers of one self-check, freed together; a seeded LCG for the data. */
+/**
+ * Device buffers of one self-check, freed together; a seeded LCG for the data. Every fill and upload is ordered on the
+ * context's stream, which is non-blocking: cudaMemset / cudaMemcpy on the legacy default stream would not be ordered
+ * before the kernels on it (a pageable cudaMemcpy may return before its last DMA lands, and a cudaMemset is
+ * asynchronous), so a kernel could read a half-uploaded buffer or have its output zeroed after it wrote it.
+ */
 struct Mem {
   std::vector<void*> all;
   unsigned long long z;
-  explicit Mem(long long seed) : z((unsigned long long)seed) {}
+  cudaStream_t st;
+  Mem(long long seed, cudaStream_t stream) : z((unsigned long long)seed), st(stream) {}
   ~Mem() {
+    cudaStreamSynchronize(st);
     for (void* q : all) cudaFree(q);
   }
   float next() {
@@ -26,13 +33,17 @@ struct Mem {
     void* d = nullptr;
     if (cudaMalloc(&d, n < 16 ? 16 : n) != cudaSuccess) return nullptr;
     all.push_back(d);
-    cudaMemset(d, 0, n);
+    cudaMemsetAsync(d, 0, n, st);
     return d;
   }
+  /** v on the device; waits for the copy (v is pageable host memory and may go away). */
   template <typename V>
   V* upload(const std::vector<V>& v) {
     V* d = (V*)zeros(v.size() * sizeof(V));
-    if (d != nullptr) cudaMemcpy(d, v.data(), v.size() * sizeof(V), cudaMemcpyHostToDevice);
+    if (d != nullptr) {
+      cudaMemcpyAsync(d, v.data(), v.size() * sizeof(V), cudaMemcpyHostToDevice, st);
+      cudaStreamSynchronize(st);
+    }
     return d;
   }
   /** n bf16 uniform in [-scale/2, scale/2); every 7th (128-wide) column block of a row scaled by 1/64, so blocks
@@ -173,19 +184,20 @@ jdoubleArray result(JNIEnv* env, std::initializer_list<double> v) {
 /**
  * The FP8 kernels on random data (128×128 blocks). kind 0, quantization of (out, in): {bytes that differ from the
  * host's rule, scales that differ (bitwise), blocks}. kind 1, GEMV (rows <= 8) + bias: {outside the reference bound,
- * max |Δ|/bound, the bf16 GEMV on bf16-dequantized weights: outside, max |Δ|/bound; outputs that differ between
- * block scales and the same scales expanded per row (rowShift 0)}. kind 2, the cuBLAS path (dequantize + GEMM, any
- * rows): {outside, max |Δ|/bound} with a bound that allows the weights' bf16 rounding. kind 3, gate_up + SiLU·mul
- * (out = inter) against the FP8 GEMV then siluMul: {differing outputs, or -1 when declined}. kind 4, QKV + RoPE + KV
- * write (out = query heads of 128 over 2 KV heads) against the FP8 GEMV then ropeQkv: {differing}. kind 5, grouped
- * expert GEMV over 8 experts (rows = pairs in runs of 1, 2, 3, ...) against the reference: {outside, max |Δ|/bound}.
- * kind 6, the tensor-core FP8 GEMM (any rows) + bias against the reference, with kind 2's bound: {outside, max}.
- * {-2} when device memory ran out.
+ * max |Δ|/bound, the bf16 GEMV on bf16-dequantized weights: outside, max |Δ|/bound; outputs that differ between block
+ * scales and the same scales expanded per row (rowShift 0); outputs that differ between two runs with block scales}
+ * (both must be 0: the kernel's in-split depends on the shape only, never on the scale layout). kind 2, the cuBLAS path
+ * (dequantize + GEMM, any rows): {outside, max |Δ|/bound} with a bound that allows the weights' bf16 rounding. kind 3,
+ * gate_up + SiLU·mul (out = inter) against the FP8 GEMV then siluMul: {differing outputs, or -1 when declined}. kind 4,
+ * QKV + RoPE + KV write (out = query heads of 128 over 2 KV heads) against the FP8 GEMV then ropeQkv: {differing}. kind
+ * 5, grouped expert GEMV over 8 experts (rows = pairs in runs of 1, 2, 3, ...) against the reference: {outside, max
+ * |Δ|/bound}. kind 6, the tensor-core FP8 GEMM (any rows) + bias against the reference, with kind 2's bound: {outside,
+ * max}. {-2} when device memory ran out.
  */
 JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint rows, jint in, jint out, jlong seed) {
   Context* c = ctx(h);
   cudaStream_t st = c->stream;
-  Mem m(seed);
+  Mem m(seed, st);
   if (kind == 0) {
     std::vector<uint16_t> hw = m.weights(out, in, 2.f, true);
     std::vector<uint8_t> q;
@@ -238,9 +250,14 @@ JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint row
     bf16* y3 = (bf16*)m.zeros((size_t)rows * out * 2);
     if (!dpr || !y3) return result(env, {-2});
     launchGemvFp8(st, y3, out, false, x, in, Fp8Mat{w.q, dpr, w.sld, 0, 7}, bias, rows, in, out);
+    // and the block scales once more: a rerun must repeat itself bit for bit (the split depends on the shape only)
+    bf16* y4 = (bf16*)m.zeros((size_t)rows * out * 2);
+    if (!y4) return result(env, {-2});
+    launchGemvFp8(st, y4, out, false, x, in, w.mat(), bias, rows, in, out);
     if (!ok(env, cudaStreamSynchronize(st), "selfTestFp8 GEMV")) return nullptr;
     againstReference(w, hx, &hb, rows, y1, y2, 1e-5, r);
-    return result(env, {r[0], r[1], r[2], r[3], (double)differing16(y1, y3, (size_t)rows * out)});
+    return result(env, {r[0], r[1], r[2], r[3], (double)differing16(y1, y3, (size_t)rows * out),
+                        (double)differing16(y1, y4, (size_t)rows * out)});
   }
   if (kind == 3) {
     int inter = out;

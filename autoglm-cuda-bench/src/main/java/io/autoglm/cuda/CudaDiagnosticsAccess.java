@@ -9,9 +9,12 @@ package io.autoglm.cuda;
 public final class CudaDiagnosticsAccess {
   private CudaDiagnosticsAccess() {}
 
-  /** Whether the backend's quantization at load ({@code autoglm.quantization=fp8}) takes this tensor. */
-  public static boolean fp8Quantizable(String name, long[] shape, io.autoglm.safetensors.DType dtype) {
-    return Fp8Loader.quantizable(name, shape, dtype);
+  /**
+   * Whether the backend's quantization at load ({@code autoglm.quantization=fp8}) takes a linear weight of this shape
+   * and dtype (the backend quantizes what it receives as linear weights: {@code CheckpointLayout.linearWeights}).
+   */
+  public static boolean fp8Quantizable(long[] shape, io.autoglm.safetensors.DType dtype) {
+    return Fp8Loader.quantizable(shape, dtype);
   }
 
   /** A per-op GPU profile being accumulated ({@link #profile}). */

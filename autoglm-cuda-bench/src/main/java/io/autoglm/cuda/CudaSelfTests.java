@@ -146,7 +146,8 @@ public final class CudaSelfTests {
    * The FP8 kernels on random data (128×128 block scales; selftest_fp8.cu): kind 0 quantization of an (out, in)
    * weight against the host's rule {differing bytes, differing scales, blocks}; 1 the FP8 GEMV + bias of {@code rows}
    * <= 8 against a double reference on the dequantized weights {outside 2^-8·|ref| + 1e-5·Σ|w·x|, max |Δ|/bound, the
-   * same two for the bf16 GEMV on bf16-dequantized weights, outputs differing between block and per-row scales};
+   * same two for the bf16 GEMV on bf16-dequantized weights, outputs differing between block and per-row scales,
+   * outputs differing between two runs with block scales};
    * 2 the cuBLAS path (dequantize + GEMM) {outside 2^-8·|ref| + 2^-8·Σ|w·x|, max |Δ|/bound}; 3 gate_up + SiLU·mul
    * ({@code out} = inter) against the FP8 GEMV + siluMul {differing}; 4 QKV + RoPE + KV write ({@code out} = query
    * heads of 128 over 2 KV heads) against the FP8 GEMV + ropeQkv {differing}; 5 the grouped expert GEMV over 8

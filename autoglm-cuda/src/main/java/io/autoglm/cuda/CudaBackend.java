@@ -100,7 +100,7 @@ public final class CudaBackend implements ComputeBackend {
   CudaBackend(BackendOptions options) {
     this.device = options.devices().isEmpty() ? 0 : options.devices().get(0);
     CudaSettings s = CudaSettings.from(options.properties()); // every property checked before the device
-    boolean quantize = Fp8Loader.quantizeAtLoad(options.properties());
+    boolean quantize = Fp8Loader.quantizeAtLoad(options);
     this.graphs = new GraphCache(s.maxGraphs());
     this.fusionLimits = FusionPolicy.Limits.fromNative();
     this.ctx = CudaNative.create(device, s.cublasPath().orElse(null), STAGING_BYTES);
@@ -170,7 +170,7 @@ public final class CudaBackend implements ComputeBackend {
 
   @Override
   public Tensor weight(TensorSlice slice) {
-    if (fp8.wantsFp8(List.of(slice))) {
+    if (fp8.wantsFp8(List.of(slice), false)) {
       return fp8.load(List.of(slice), slice.shape()[slice.shape().length - 1], isLogitsHead(slice.name()));
     }
     int dtype = dtype(slice);
@@ -183,6 +183,19 @@ public final class CudaBackend implements ComputeBackend {
 
   @Override
   public Tensor fusedWeight(List<TensorSlice> rowBlocks) {
+    return fused(rowBlocks, false);
+  }
+
+  /**
+   * A linear weight's row blocks: as {@link #fusedWeight}, and quantized to FP8 at load under
+   * {@code autoglm.quantization=fp8} (where the shape allows: {@link Fp8Loader#quantizable}).
+   */
+  @Override
+  public Tensor linearWeight(List<TensorSlice> rowBlocks) {
+    return fused(rowBlocks, true);
+  }
+
+  private Tensor fused(List<TensorSlice> rowBlocks, boolean linear) {
     if (rowBlocks.isEmpty()) {
       throw new IllegalArgumentException("fusedWeight needs at least one block, got none");
     }
@@ -197,13 +210,15 @@ public final class CudaBackend implements ComputeBackend {
       }
       rows += b.elementCount() / cols;
     }
-    if (!vectors && fp8.wantsFp8(rowBlocks)) {
-      return fp8.load(rowBlocks, cols, rowBlocks.stream().allMatch(b -> isLogitsHead(b.name())));
+    List<TensorSlice> blocks = vectors ? rowBlocks : fp8.oneForm(rowBlocks, "weight " + rowBlocks.get(0).name(),
+        linear);
+    if (!vectors && fp8.wantsFp8(blocks, linear)) {
+      return fp8.load(blocks, cols, blocks.stream().allMatch(b -> isLogitsHead(b.name())));
     }
     long ptr = CudaNative.malloc(ctx, Math.max(2 * rows * cols, 256));
     allocations.add(ptr);
     long at = ptr;
-    for (TensorSlice b : rowBlocks) {
+    for (TensorSlice b : blocks) {
       CudaNative.upload(ctx, at, b.data(), dtype(b), b.elementCount());
       at += 2 * b.elementCount();
     }
@@ -233,28 +248,29 @@ public final class CudaBackend implements ComputeBackend {
     int hidden = Math.toIntExact(slices.router().shape()[1]);
     int inter = Math.toIntExact(slices.experts().get(0).gate().shape()[0]);
     long expertElems = (long) inter * hidden;
-    List<TensorSlice> all = new ArrayList<>();
+    List<TensorSlice> gu = new ArrayList<>(); // [gate_0, up_0, gate_1, up_1, ...]
+    List<TensorSlice> dn = new ArrayList<>();
     for (ExpertSlices ex : slices.experts()) {
       for (TensorSlice t : List.of(ex.gate(), ex.up(), ex.down())) {
         checkElements(t, expertElems);
-        all.add(t);
       }
+      gu.add(ex.gate());
+      gu.add(ex.up());
+      dn.add(ex.down());
     }
-    boolean q8 = fp8.wantsFp8(all);
-    int bytes = q8 ? 1 : 2;
-    long gateUp = allocate(bytes * 2 * expertElems * e);
-    long down = allocate(bytes * expertElems * e);
+    // each stack in its own form: FP8 checkpoints may keep one projection (or a few tensors) in bf16
+    gu = fp8.oneForm(gu, "experts' gate/up of " + slices.experts().get(0).gate().name(), true);
+    dn = fp8.oneForm(dn, "experts' down of " + slices.experts().get(0).down().name(), true);
+    long gateUp = allocate((fp8.wantsFp8(gu, true) ? 1 : 2) * 2 * expertElems * e);
+    long down = allocate((fp8.wantsFp8(dn, true) ? 1 : 2) * expertElems * e);
     CudaMoe.Fp8Experts scales = null;
-    if (q8) {
-      scales = fp8Experts(slices, gateUp, down, expertElems);
-    } else {
-      for (int x = 0; x < e; x++) {
-        ExpertSlices ex = slices.experts().get(x);
-        long base = gateUp + 2 * 2 * expertElems * x;
-        CudaNative.upload(ctx, base, ex.gate().data(), dtype(ex.gate()), expertElems);
-        CudaNative.upload(ctx, base + 2 * expertElems, ex.up().data(), dtype(ex.up()), expertElems);
-        CudaNative.upload(ctx, down + 2 * expertElems * x, ex.down().data(), dtype(ex.down()), expertElems);
-      }
+    Fp8Scales.Layout[] guScales = stackExperts(gu, 2, gateUp, 2 * expertElems);
+    Fp8Scales.Layout[] dnScales = stackExperts(dn, 1, down, expertElems);
+    if (guScales != null || dnScales != null) {
+      fp8.ensureScratch(2 * 2 * expertElems); // the per-expert cuBLAS path of large groups dequantizes an expert
+      scales = new CudaMoe.Fp8Experts(guScales == null ? null : stack(guScales),
+          guScales == null ? 0 : guScales[0].scales().length, dnScales == null ? null : stack(dnScales),
+          dnScales == null ? 0 : dnScales[0].scales().length);
     }
     float[] router = floats(slices.router());
     float[] bias = floats(slices.correctionBias());
@@ -269,27 +285,32 @@ public final class CudaBackend implements ComputeBackend {
     return new CudaMoe.Weights(routerPtr, bias, gateUp, down, e, inter, hidden, scales);
   }
 
-  /** FP8 experts: e4m3 data stacked as the bf16 experts are, each expert's scales one after another. */
-  private CudaMoe.Fp8Experts fp8Experts(MoeSlices slices, long gateUp, long down, long expertElems) {
-    int e = slices.experts().size();
-    Fp8Scales.Layout[] gu = new Fp8Scales.Layout[e];
-    Fp8Scales.Layout[] dn = new Fp8Scales.Layout[e];
+  /**
+   * Uploads one expert stack ({@code per} tensors per expert, each expert {@code elems} elements from {@code base}):
+   * as FP8 (e4m3 bytes; returns each expert's scale layout, every expert laid out as expert 0) or bf16 (returns null).
+   */
+  private Fp8Scales.Layout[] stackExperts(List<TensorSlice> parts, int per, long base, long elems) {
+    int e = parts.size() / per;
+    if (!fp8.wantsFp8(parts, true)) {
+      long at = base;
+      for (TensorSlice p : parts) {
+        CudaNative.upload(ctx, at, p.data(), dtype(p), p.elementCount());
+        at += 2 * p.elementCount();
+      }
+      return null;
+    }
+    Fp8Scales.Layout[] l = new Fp8Scales.Layout[e];
     for (int x = 0; x < e; x++) {
-      ExpertSlices ex = slices.experts().get(x);
-      gu[x] = fp8.layout(List.of(ex.gate(), ex.up()), gateUp + 2 * expertElems * x);
-      dn[x] = fp8.layout(List.of(ex.down()), down + expertElems * x);
-      for (Fp8Scales.Layout[] l : List.of(gu, dn)) {
-        if (l[x].rowShift() != l[0].rowShift() || l[x].colShift() != l[0].colShift()
-            || l[x].scales().length != l[0].scales().length) {
-          throw new IllegalArgumentException(String.format("expert %d of %s has FP8 scales laid out unlike expert 0 "
-              + "(row shift %d, column shift %d, %d scales; expected %d, %d, %d)", x, ex.gate().name(),
-              l[x].rowShift(), l[x].colShift(), l[x].scales().length, l[0].rowShift(), l[0].colShift(),
-              l[0].scales().length));
-        }
+      l[x] = fp8.layout(parts.subList(x * per, (x + 1) * per), base + elems * x);
+      if (l[x].rowShift() != l[0].rowShift() || l[x].colShift() != l[0].colShift()
+          || l[x].scales().length != l[0].scales().length) {
+        throw new IllegalArgumentException(String.format("expert %d of %s has FP8 scales laid out unlike expert 0 "
+            + "(row shift %d, column shift %d, %d scales; expected %d, %d, %d)", x, parts.get(x * per).name(),
+            l[x].rowShift(), l[x].colShift(), l[x].scales().length, l[0].rowShift(), l[0].colShift(),
+            l[0].scales().length));
       }
     }
-    fp8.ensureScratch(2 * 2 * expertElems); // the per-expert cuBLAS path of large groups dequantizes an expert
-    return new CudaMoe.Fp8Experts(stack(gu), gu[0].scales().length, stack(dn), dn[0].scales().length);
+    return l;
   }
 
   private CudaWeight.Fp8 stack(Fp8Scales.Layout[] layouts) {

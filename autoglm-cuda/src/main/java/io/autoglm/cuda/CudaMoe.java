@@ -24,19 +24,15 @@ final class CudaMoe {
    * @param correctionBias (E) fp32, host: routing runs there
    * @param gateUp (E, 2·I, hidden) bf16, device: expert e's [gate | up] at e·2·I·hidden (e4m3 bytes with fp8)
    * @param down (E, hidden, I) bf16, device (e4m3 bytes with fp8)
-   * @param fp8 the experts' scales when they are FP8, else null
+   * @param fp8 the experts' scales when either stack is FP8, else null (each stack has its own form)
    */
   record Weights(long router, float[] correctionBias, long gateUp, long down, int numExperts, int intermediateSize,
-      int hidden, Fp8Experts fp8) implements MoeWeights {
-    /** Bytes of one weight element of the experts: 1 for FP8, 2 for bf16. */
-    int expertBytes() {
-      return fp8 == null ? 2 : 1;
-    }
-  }
+      int hidden, Fp8Experts fp8) implements MoeWeights {}
 
   /**
    * The scales of FP8 experts: expert e's [gate | up] scales at {@code gateUp.scales() + 4·e·gateUpStride}, its
-   * down scales at {@code down.scales() + 4·e·downStride} (every expert has the same layout).
+   * down scales at {@code down.scales() + 4·e·downStride} (every expert has the same layout). A stack held in bf16
+   * (an FP8 checkpoint that keeps it unquantized) has null scales and stride 0.
    */
   record Fp8Experts(CudaWeight.Fp8 gateUp, long gateUpStride, CudaWeight.Fp8 down, long downStride) {
     /** Expert e's scales of one of the two stacks. */

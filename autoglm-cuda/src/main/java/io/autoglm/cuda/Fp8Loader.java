@@ -13,14 +13,17 @@ import java.util.List;
 import java.util.function.LongUnaryOperator;
 
 /**
- * Loads FP8 weights onto the device: the parts of an FP8 checkpoint's weight as they are (e4m3 bytes plus their
- * block scales), or, with {@code autoglm.quantization=fp8}, the decoder's bf16 linear weights quantized at load by
- * the device (128×128 blocks, the rule of {@code quantizeFp8K}: docs/fp8.md, "CUDA"). Scales of fused weights are
- * assembled on the host ({@link Fp8Scales}) and uploaded once. Also owns the bf16 scratch that the cuBLAS path of an
- * FP8 linear dequantizes into (and quantization at load uploads into): as large as the largest FP8 weight, grown
- * only while weights load (never during a step, so a captured graph keeps its address); {@link #close} frees it.
+ * Loads FP8 weights onto the device: the parts of an FP8 checkpoint's weight as they are (e4m3 bytes plus their block
+ * scales), or, with {@code autoglm.quantization=fp8}, the decoder's bf16 linear weights (those the backend receives
+ * through {@code linearWeight} and {@code moeWeights}' experts) quantized at load by the device (128×128 blocks, the
+ * rule of {@code quantizeFp8K}: docs/fp8.md, "CUDA"). Scales of fused weights are assembled on the host
+ * ({@link Fp8Scales}) and uploaded once. Also owns the bf16 scratch that the cuBLAS path of an FP8 linear dequantizes
+ * into (and quantization at load uploads into): as large as the largest FP8 weight, grown only while weights load
+ * (never during a step, so a captured graph keeps its address); {@link #close} frees it.
  */
 final class Fp8Loader {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(Fp8Loader.class);
+
   /** The block of quantization at load. */
   static final int BLOCK = 128;
 
@@ -36,42 +39,82 @@ final class Fp8Loader {
     this.quantize = quantize;
   }
 
-  /** Whether {@code autoglm.quantization} asks for FP8 at load: absent or "none" = no, "fp8" = yes. */
-  static boolean quantizeAtLoad(java.util.Map<String, String> properties) {
-    String q = properties.get(BackendOptions.QUANTIZATION);
-    if (q == null || q.isBlank() || q.trim().equalsIgnoreCase("none")) {
-      return false;
-    }
-    if (q.trim().equalsIgnoreCase("fp8")) {
-      return true;
-    }
-    throw new IllegalArgumentException(String.format("backend property %s is '%s'; expected fp8 (or none)",
-        BackendOptions.QUANTIZATION, q));
+  /**
+   * Whether {@code autoglm.quantization} asks for FP8 at load: core's rule ({@link BackendOptions#quantizeFp8}: absent
+   * = no, {@code fp8} = yes, any other value refused naming the property, the value and this backend).
+   */
+  static boolean quantizeAtLoad(BackendOptions options) {
+    return options.quantizeFp8("cuda");
   }
 
   /**
-   * Whether quantization at load takes this tensor: a decoder linear weight (2-D, 16-column multiples for the GEMV
-   * kernels), not an embedding, norm, LM head or router.
+   * Whether quantization at load can take this linear weight (the backend offers it only what
+   * {@code ComputeBackend.linearWeight} and {@code moeWeights}' experts receive): 2-D, a 16-column multiple for the
+   * GEMV kernels, unquantized.
    */
   static boolean quantizable(TensorSlice s) {
-    return quantizable(s.name(), s.shape(), s.dtype());
+    return quantizable(s.shape(), s.dtype());
   }
 
-  /** The same from a tensor's name, shape and dtype. */
-  static boolean quantizable(String n, long[] shape, DType dtype) {
-    return shape.length == 2 && shape[1] % 16 == 0 && !CudaBackend.isLogitsHead(n) && !n.contains("embed")
-        && !n.contains("norm") && !n.endsWith(".mlp.gate.weight")
-        && (dtype == DType.BF16 || dtype == DType.F16 || dtype == DType.F32);
+  /** The same from a tensor's shape and dtype. */
+  static boolean quantizable(long[] shape, DType dtype) {
+    return shape.length == 2 && shape[1] % 16 == 0 && (dtype == DType.BF16 || dtype == DType.F16
+        || dtype == DType.F32);
   }
 
-  /** Whether these parts of one weight load as FP8 (all parts FP8, or all quantizable under quantization). */
-  boolean wantsFp8(List<TensorSlice> parts) {
+  /**
+   * Whether these parts of one weight load as FP8: all parts FP8, or, for a {@code linear} weight under quantization
+   * at load, every part FP8 or quantizable (the others are then quantized at load beside the stored FP8 ones). Parts
+   * that mix FP8 and unquantized tensors otherwise must go through {@link #oneForm} first.
+   */
+  boolean wantsFp8(List<TensorSlice> parts, boolean linear) {
     long fp8 = parts.stream().filter(p -> p.dtype().isFp8()).count();
-    if (fp8 != 0 && fp8 != parts.size()) {
-      throw new IllegalArgumentException("fused weight " + parts.stream().map(TensorSlice::name).toList()
-          + " mixes FP8 and unquantized parts; expected all or none in F8_E4M3");
+    boolean all = fp8 == parts.size() || quantizes(parts, linear);
+    if (fp8 != 0 && !all) {
+      throw new IllegalArgumentException("weight " + parts.stream().map(TensorSlice::name).toList()
+          + " mixes FP8 and unquantized parts; expected all or none in F8_E4M3 (Fp8Loader.oneForm makes them one)");
     }
-    return fp8 != 0 || quantize && parts.stream().allMatch(Fp8Loader::quantizable);
+    return all;
+  }
+
+  private boolean quantizes(List<TensorSlice> parts, boolean linear) {
+    return quantize && linear && parts.stream().allMatch(p -> p.dtype().isFp8() || quantizable(p));
+  }
+
+  /**
+   * The parts of one weight (or of one expert stack) in one form, for {@link #wantsFp8}: as they are when all or
+   * none are FP8, or when quantization at load takes every unquantized one of a {@code linear} weight; otherwise (FP8
+   * checkpoints keep some tensors in bf16, e.g. those whose shape the quantizer skipped) the FP8 parts dequantized on
+   * the host to bf16 ({@code e4m3 × scale} in fp32, rounded to nearest even as every unquantized weight is stored),
+   * noted in the log.
+   */
+  List<TensorSlice> oneForm(List<TensorSlice> parts, String what, boolean linear) {
+    long fp8 = parts.stream().filter(p -> p.dtype().isFp8()).count();
+    if (fp8 == 0 || fp8 == parts.size() || quantizes(parts, linear)) {
+      return parts;
+    }
+    LOG.info("{} mixes {} FP8 and {} unquantized tensors (e.g. {}); the FP8 ones load dequantized to bf16", what, fp8,
+        parts.size() - fp8, parts.stream().filter(p -> !p.dtype().isFp8()).findFirst().orElseThrow().name());
+    List<TensorSlice> out = new ArrayList<>(parts.size());
+    for (TensorSlice p : parts) {
+      out.add(p.dtype().isFp8() ? dequantizedBf16(p) : p);
+    }
+    return out;
+  }
+
+  /** An FP8 tensor as bf16: each element {@code bf16(e4m3 × scale)}, the fp32 product rounded to nearest even. */
+  static TensorSlice dequantizedBf16(TensorSlice p) {
+    long n = p.elementCount();
+    ByteBuffer out = ByteBuffer.allocateDirect(Math.toIntExact(2 * n)).order(ByteOrder.LITTLE_ENDIAN);
+    float[] chunk = new float[(int) Math.min(n, 1 << 20)];
+    for (long at = 0; at < n; at += chunk.length) {
+      int count = (int) Math.min(chunk.length, n - at);
+      Widening.toFloat32(p, at, count, FloatBuffer.wrap(chunk, 0, count));
+      for (int i = 0; i < count; i++) {
+        out.putShort(Widening.floatToBf16(chunk[i]));
+      }
+    }
+    return new TensorSlice(p.name(), p.file(), DType.BF16, p.shape().clone(), out.flip());
   }
 
   /** The parts stacked along rows into one FP8 weight of {@code cols} columns. */

@@ -126,19 +126,25 @@ class Fp8ScalesTest {
   }
 
   @Test
-  void quantizationAtLoadTakesTheDecoderLinearsOnly() {
+  void quantizationAtLoadTakesTwoDimensionalUnquantizedWeightsOfSixteenColumnMultiples() {
     List<String> taken = new ArrayList<>();
-    for (TensorSlice s : List.of(bf16("model.layers.0.self_attn.q_proj.weight", 64, 32),
-        bf16("model.layers.0.mlp.experts.3.down_proj.weight", 32, 64), bf16("model.layers.0.mlp.gate_up_proj.weight",
-            128, 32), bf16("model.embed_tokens.weight", 100, 32), bf16("lm_head.weight", 100, 32),
-        bf16("model.layers.0.input_layernorm.weight", 32), bf16("model.layers.0.mlp.gate.weight", 8, 32),
-        bf16("model.layers.0.self_attn.q_proj.bias", 64), bf16("model.layers.0.self_attn.o_proj.weight", 32, 40))) {
+    for (TensorSlice s : List.of(bf16("q", 64, 32), bf16("down", 32, 64), bf16("bias", 64), bf16("odd", 32, 40),
+        new TensorSlice("f32", Path.of("t"), DType.F32, new long[] {8, 16}, ByteBuffer.allocate(512)))) {
       if (Fp8Loader.quantizable(s)) {
         taken.add(s.name());
       }
     }
-    assertEquals(List.of("model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.experts.3.down_proj.weight",
-        "model.layers.0.mlp.gate_up_proj.weight"), taken, "o_proj with 40 columns is no 16-column multiple");
+    assertEquals(List.of("q", "down", "f32"), taken, "1-D and 40 columns (no 16-column multiple) are not");
+  }
+
+  @Test
+  void underQuantizationAtLoadOnlyLinearWeightsBecomeFp8() {
+    Fp8Loader loader = new Fp8Loader(0, b -> 0, true);
+    // the backend passes linear = true from linearWeight and moeWeights' experts only (never for the embedding,
+    // norms, the LM head or the router, which arrive through weight / fusedWeight)
+    assertTrue(loader.wantsFp8(List.of(bf16("model.layers.0.self_attn.o_proj.weight", 64, 32)), true));
+    assertFalse(loader.wantsFp8(List.of(bf16("lm_head.weight", 100, 32)), false));
+    assertFalse(new Fp8Loader(0, b -> 0, false).wantsFp8(List.of(bf16("w", 64, 32)), true), "no quantization asked");
   }
 
   @Test
@@ -155,21 +161,29 @@ class Fp8ScalesTest {
         () -> loader.load(List.of(odd), 40, false));
     assertTrue(e.getMessage().contains("o_proj") && e.getMessage().contains("40 columns"), e.getMessage());
     IllegalArgumentException mixed = assertThrows(IllegalArgumentException.class,
-        () -> loader.wantsFp8(List.of(odd, bf16("model.layers.0.self_attn.k_proj.weight", 8, 40))));
+        () -> loader.wantsFp8(List.of(odd, bf16("model.layers.0.self_attn.k_proj.weight", 8, 40)), true));
     assertTrue(mixed.getMessage().contains("mixes FP8"), mixed.getMessage());
-    assertFalse(loader.wantsFp8(List.of(bf16("model.layers.0.self_attn.k_proj.weight", 8, 32))),
+    assertFalse(loader.wantsFp8(List.of(bf16("model.layers.0.self_attn.k_proj.weight", 8, 32)), true),
         "no quantization at load: bf16 stays bf16");
-    assertTrue(new Fp8Loader(0, b -> 0, true).wantsFp8(List.of(bf16("model.layers.0.mlp.down_proj.weight", 8, 32))));
+    assertTrue(new Fp8Loader(0, b -> 0, true).wantsFp8(List.of(bf16("model.layers.0.mlp.down_proj.weight", 8, 32)),
+        true));
+  }
+
+  private static BackendOptions options(Map<String, String> properties) {
+    return new BackendOptions(List.of(), 0.9, properties);
   }
 
   @Test
-  void theQuantizationPropertyIsFp8OrNothing() {
-    assertFalse(Fp8Loader.quantizeAtLoad(Map.of()));
-    assertFalse(Fp8Loader.quantizeAtLoad(Map.of(BackendOptions.QUANTIZATION, "none")));
-    assertTrue(Fp8Loader.quantizeAtLoad(Map.of(BackendOptions.QUANTIZATION, "FP8")));
-    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-        () -> Fp8Loader.quantizeAtLoad(Map.of(BackendOptions.QUANTIZATION, "int4")));
-    assertTrue(e.getMessage().contains("'int4'") && e.getMessage().contains(BackendOptions.QUANTIZATION),
-        e.getMessage());
+  void theQuantizationPropertyIsCoresFp8OrNothingAndErrorsNameTheCudaBackend() {
+    assertFalse(Fp8Loader.quantizeAtLoad(options(Map.of())));
+    assertTrue(Fp8Loader.quantizeAtLoad(options(Map.of(BackendOptions.QUANTIZATION, "fp8"))));
+    for (String bad : List.of("int4", "int8", "none", "FP8")) { // the builder sends fp8 or int8 only
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> Fp8Loader.quantizeAtLoad(options(Map.of(BackendOptions.QUANTIZATION, bad))));
+      assertTrue(e.getMessage().contains(BackendOptions.QUANTIZATION) && e.getMessage().contains(" " + bad + ";")
+          && e.getMessage().contains("the cuda backend"), e.getMessage());
+      assertEquals(assertThrows(IllegalArgumentException.class, () -> options(Map.of(BackendOptions.QUANTIZATION,
+          bad)).quantizeFp8("cuda")).getMessage(), e.getMessage(), "core's rule and message");
+    }
   }
 }

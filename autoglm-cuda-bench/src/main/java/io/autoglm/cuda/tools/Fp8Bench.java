@@ -60,8 +60,9 @@ final class Fp8Bench {
   static long fp8DecodeBytes(ModelConfig c) {
     long bytes = 2 * CheckpointLayout.decodeReadElements(c);
     String mtp = "model.layers." + c.numLayers() + ".";
+    java.util.Set<String> linear = CheckpointLayout.linearWeights(c);
     for (Map.Entry<String, long[]> e : CheckpointLayout.tensors(c).entrySet()) {
-      if (e.getKey().startsWith(mtp) || !RandomWeights.fp8(e.getKey(), e.getValue())) {
+      if (e.getKey().startsWith(mtp) || !RandomWeights.fp8(linear, e.getKey(), e.getValue())) {
         continue;
       }
       long[] s = e.getValue();
@@ -75,6 +76,17 @@ final class Fp8Bench {
       bytes += scales - n; // 1 byte instead of 2
     }
     return bytes;
+  }
+
+  /**
+   * CudaBench bench's stages, then the decode graphs captured over them (their settings changes drop the graphs
+   * held, so those held at the end are often none).
+   */
+  private static void stages(CudaBackend backend, StepDriver d, ModelConfig c, double floorMs, String which) {
+    int before = CudaDiagnosticsAccess.graphsCapturedTotal();
+    new CudaBench.Bench.Stages(d, new SplittableRandom(1), c, backend, floorMs).run(which);
+    System.out.println("decode graphs captured during the run: " + (CudaDiagnosticsAccess.graphsCapturedTotal()
+        - before) + " (held now " + CudaDiagnosticsAccess.capturedGraphs(backend) + ")");
   }
 
   private static void one(Path work, String which, String model, String precision) throws Exception {
@@ -131,9 +143,7 @@ final class Fp8Bench {
       System.out.printf("KV budget %.1f GB = %d blocks of %d tokens; using %d%n", budget / 1e9, budget / perBlock, bs,
           blocks);
       try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
-        StepDriver d = new StepDriver(backend, m, kv);
-        new CudaBench.Bench.Stages(d, new SplittableRandom(1), c, backend, floorMs).run(which);
-        System.out.println("decode graphs captured: " + CudaDiagnosticsAccess.capturedGraphs(backend));
+        stages(backend, new StepDriver(backend, m, kv), c, floorMs, which);
       }
     }
   }

@@ -34,19 +34,21 @@ import java.util.function.Function;
  * <pre>
  * Fp8Check reference FIXTURE OUT   (host, CPU backend) the logits of FIXTURE with its linears quantized on the host
  *                                  ({@link Fp8Source}) and dequantized to F32: every teacher-forced prompt, in one
- *                                  prefill step; written to OUT (tools/cuda-bundle.sh: DIR/fp8ref-NAME.bin)
+ *                                  prefill step; written to OUT (tools/cuda-bundle.sh: DIR/fp8ref-NAME.bin), and
+ *                                  for a MoE fixture that run's routing trace (DIR/fp8route-NAME.txt)
  * Fp8Check verify FIXTURES REFDIR  (device) kernels, then per fixture with REFDIR/fp8ref-NAME.bin: three CUDA runs
  *                                  (bf16; quantized at load; the host-quantized FP8 checkpoint), compared
  * </pre>
  *
  * <p>Bounds, on ‖out − ref‖ / ‖ref‖ of the logits: the FP8 checkpoint on CUDA against the CPU's dequantized fp32
- * reference has the same weights, so it differs as the bf16 backend differs from an fp32 reference: bf16
- * activations, fp32 accumulation. Decode steps (one token each: the FP8 GEMVs, which dequantize exactly in fp32)
- * get CudaBench verify's tolerance (1e-2; 2e-2 for fp32 checkpoints, whose other tensors the device rounds to bf16);
- * prefill (cuBLAS on weights dequantized to bf16, one more rounding of every linear weight) gets 1e-2 more.
- * Quantization at load must give the very weights of the
- * host codec: identical logits. Against the bf16 run, FP8 is a different model: relative error and greedy agreement
- * are reported, with a sanity bound of 0.25 on the error.
+ * reference has the same weights, so it differs as the bf16 backend differs from an fp32 reference: bf16 activations,
+ * fp32 accumulation. Decode steps (one token each: the FP8 GEMVs, which dequantize exactly in fp32) get CudaBench
+ * verify's tolerance (1e-2; 2e-2 for fp32 checkpoints, whose other tensors the device rounds to bf16); prefill (cuBLAS
+ * on weights dequantized to bf16, one more rounding of every linear weight) gets 1e-2 more. MoE fixtures are compared
+ * under the CPU reference's routing ({@link Fp8Routing}: a routing trace of the same CPU run,
+ * {@code fp8route-NAME.txt}), the routing agreement reported on its own line. Quantization at load must give the very
+ * weights of the host codec: identical logits. Against the bf16 run, FP8 is a different model: relative error and
+ * greedy agreement are reported, with a sanity bound of 0.25 on the error.
  */
 final class Fp8Check {
   private Fp8Check() {}
@@ -93,10 +95,10 @@ final class Fp8Check {
       boolean pass = true;
       for (int rows : new int[] {1, 2, 3, 5, 8}) {
         double[] r = CudaSelfTests.fp8(b, 1, rows, s[0], s[1]);
-        pass &= r.length == 5 && r[0] == 0 && r[4] == 0;
+        pass &= r.length == 6 && r[0] == 0 && r[4] == 0 && r[5] == 0;
         line.append(String.format(" [%d: %.0f out, max %.2f; bf16-dequant %.0f out, max %.2f; per-row scales %.0f"
-            + " differ]", rows, r[0], r.length > 1 ? r[1] : -1, r.length > 2 ? r[2] : -1, r.length > 3 ? r[3] : -1,
-            r.length > 4 ? r[4] : -1));
+            + " differ, rerun %.0f]", rows, r[0], r.length > 1 ? r[1] : -1, r.length > 2 ? r[2] : -1,
+            r.length > 3 ? r[3] : -1, r.length > 4 ? r[4] : -1, r.length > 5 ? r[5] : -1));
       }
       ok &= pass;
       System.out.printf("fp8 gemv in %d, out %d vs double reference (bound 2^-8|ref| + 1e-5 sum|wx|), rows%s  %s%n",
@@ -154,10 +156,15 @@ final class Fp8Check {
 
   // ---------------------------------------------------------------- models
 
-  /** A run's logits: per prompt the teacher-forced rows in one prefill, the same one token per step; greedy tokens. */
-  record Run(List<float[][]> prefill, List<float[][]> decode, List<int[]> greedy, int fp8Tensors) {}
+  /**
+   * A run's logits: per prompt the teacher-forced rows in one prefill, the same one token per step; greedy tokens;
+   * with {@code trace}, the MoE routing of the prefill and of the decode steps ({@link Fp8Routing}; else empty).
+   */
+  record Run(List<float[][]> prefill, List<float[][]> decode, List<int[]> greedy, int fp8Tensors,
+      List<RouteCheck.Routed> prefillRoute, List<RouteCheck.Routed> decodeRoute) {}
 
-  static Run run(ComputeBackend backend, Path dir, Function<Checkpoint, WeightSource> source, boolean decode) {
+  static Run run(ComputeBackend backend, Path dir, Function<Checkpoint, WeightSource> source, boolean decode,
+      boolean trace) {
     ModelConfig c = ModelConfig.load(dir);
     ReferenceSet ref = ReferenceSet.load(dir.resolve("reference.safetensors"));
     try (Checkpoint ckpt = Checkpoint.open(dir)) {
@@ -166,18 +173,30 @@ final class Fp8Check {
       List<float[][]> prefill = new ArrayList<>();
       List<float[][]> steps = new ArrayList<>();
       List<int[]> greedy = new ArrayList<>();
+      List<RouteCheck.Routed> prefillRoute = new ArrayList<>();
+      List<RouteCheck.Routed> decodeRoute = new ArrayList<>();
       try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 256, 16, c.numKvHeads(), c.headDim()))) {
         StepDriver d = new StepDriver(backend, m, kv);
         for (ReferenceSet.Prompt p : ref.prompts()) {
           int[] tf = p.teacherForced();
-          prefill.add(d.logits(List.of(new Chunk(d.sequences(1, tf.length, 0, false).get(0), tf))));
+          try (Fp8Routing.Recorder r = trace ? new Fp8Routing.Recorder() : null) {
+            prefill.add(d.logits(List.of(new Chunk(d.sequences(1, tf.length, 0, false).get(0), tf))));
+            if (r != null) {
+              prefillRoute.addAll(r.routed(p.index(), tf.length, false));
+            }
+          }
           if (!decode) {
             continue;
           }
           Seq s = d.sequences(1, tf.length, 40, false).get(0);
           float[][] rows = new float[tf.length][];
-          for (int i = 0; i < tf.length; i++) {
-            rows[i] = d.logits(List.of(new Chunk(s, new int[] {tf[i]})))[0];
+          try (Fp8Routing.Recorder r = trace ? new Fp8Routing.Recorder() : null) {
+            for (int i = 0; i < tf.length; i++) {
+              rows[i] = d.logits(List.of(new Chunk(s, new int[] {tf[i]})))[0];
+            }
+            if (r != null) {
+              decodeRoute.addAll(r.routed(p.index(), tf.length, true));
+            }
           }
           steps.add(rows);
           Seq g = d.sequences(1, tf.length, 100, false).get(0);
@@ -189,15 +208,24 @@ final class Fp8Check {
           greedy.add(tokens);
         }
       }
-      return new Run(prefill, steps, greedy, src instanceof Fp8Source f ? f.quantized() : -1);
+      return new Run(prefill, steps, greedy, src instanceof Fp8Source f ? f.quantized() : -1, prefillRoute,
+          decodeRoute);
     }
   }
 
-  /** The CPU backend's logits of the fixture's host-quantized, dequantized weights, to {@code out}. */
+  /**
+   * The CPU backend's logits of the fixture's host-quantized, dequantized weights, to {@code out}; for a MoE fixture
+   * also that run's routing trace, to {@link #routeFile} of {@code out}.
+   */
   static boolean reference(Path dir, Path out) throws IOException {
     Run r;
+    ModelConfig c = ModelConfig.load(dir);
+    boolean moe = c.moe().isPresent();
     try (ComputeBackend cpu = new CpuBackendProvider().create(BackendOptions.defaults())) {
-      r = run(cpu, dir, ck -> new Fp8Source(WeightSource.whole(ck), true), false);
+      r = run(cpu, dir, ck -> new Fp8Source(WeightSource.whole(ck), c, true), false, moe);
+    }
+    if (moe) {
+      RouteCheck.write(r.prefillRoute(), routeFile(out));
     }
     try (DataOutputStream o = new DataOutputStream(new BufferedOutputStream(Files.newOutputStream(out)))) {
       o.writeInt(r.prefill().size());
@@ -214,6 +242,12 @@ final class Fp8Check {
     System.out.printf("fp8 reference of %s (CPU, %d tensors quantized on the host and dequantized): %d prompts -> %s%n",
         dir.getFileName(), r.fp8Tensors(), r.prefill().size(), out);
     return true;
+  }
+
+  /** The routing trace beside a reference file: fp8ref-NAME.bin → fp8route-NAME.txt. */
+  static Path routeFile(Path reference) {
+    String n = reference.getFileName().toString();
+    return reference.resolveSibling(n.replaceFirst("^fp8ref-", "fp8route-").replaceFirst("\\.bin$", "") + ".txt");
   }
 
   static List<float[][]> readReference(Path file) throws IOException {
@@ -253,25 +287,31 @@ final class Fp8Check {
       System.out.printf("%-15s no CPU reference %s (%s)  FAIL%n", name, refFile, e);
       return false;
     }
+    ModelConfig config = ModelConfig.load(dir);
+    boolean moe = config.moe().isPresent();
+    List<RouteCheck.Routed> cpuRoute = List.of();
+    if (moe) {
+      Path trace = routeFile(refFile);
+      if (!Files.exists(trace)) {
+        System.out.printf("%-15s no CPU routing trace %s (tools/cuda-bundle.sh writes it)  FAIL%n", name, trace);
+        return false;
+      }
+      cpuRoute = RouteCheck.read(trace);
+    }
     Run bf16;
     Run atLoad;
     Run host;
     try (CudaBackend b = CudaBench.backend(0.5)) {
-      bf16 = run(b, dir, WeightSource::whole, true);
+      bf16 = run(b, dir, WeightSource::whole, true, false);
     }
     try (CudaBackend b = CudaBench.backend(0.5, Map.of(BackendOptions.QUANTIZATION, "fp8"))) {
-      atLoad = run(b, dir, WeightSource::whole, true);
+      atLoad = run(b, dir, WeightSource::whole, true, moe);
     }
     try (CudaBackend b = CudaBench.backend(0.5)) {
-      host = run(b, dir, ck -> new Fp8Source(WeightSource.whole(ck), false), true);
+      host = run(b, dir, ck -> new Fp8Source(WeightSource.whole(ck), config, false), true, moe);
     }
-    double[] pre = compare(host.prefill(), cpu);
-    double[] dec = compare(host.decode(), cpu);
-    double tol = CudaBench.tolerance(ModelConfig.load(dir)); // 1e-2, or 2e-2 where the checkpoint is fp32
-    boolean a = pre[0] <= tol + 1e-2 && dec[0] <= tol;
-    System.out.printf("%-15s FP8 checkpoint (%d tensors FP8) on CUDA vs CPU dequantized reference: prefill rel %.2e "
-        + "max|d| %.2e (tol %.0e), decode steps rel %.2e max|d| %.2e (tol %.0e)  %s%n", name, host.fp8Tensors(),
-        pre[0], pre[1], tol + 1e-2, dec[0], dec[1], tol, a ? "PASS" : "FAIL");
+    double tol = CudaBench.tolerance(config); // 1e-2, or 2e-2 where the checkpoint is fp32
+    boolean a = moe ? moeAgainstCpu(name, config, host, cpu, cpuRoute, tol) : againstCpu(name, host, cpu, tol);
     double[] same = compare(atLoad.prefill(), host.prefill());
     double[] sameDec = compare(atLoad.decode(), host.decode());
     boolean tokens = greedyAgree(atLoad.greedy(), host.greedy()) == totalTokens(host.greedy());
@@ -287,6 +327,38 @@ final class Fp8Check {
         + "agreeing before the first difference %d/%d (sanity bound rel 0.25)  %s%n", name, q[0], qd[0], agree,
         totalTokens(bf16.greedy()), c ? "PASS" : "FAIL");
     return a && b && c;
+  }
+
+  private static boolean againstCpu(String name, Run host, List<float[][]> cpu, double tol) {
+    double[] pre = compare(host.prefill(), cpu);
+    double[] dec = compare(host.decode(), cpu);
+    boolean a = pre[0] <= tol + 1e-2 && dec[0] <= tol;
+    System.out.printf("%-15s FP8 checkpoint (%d tensors FP8) on CUDA vs CPU dequantized reference: prefill rel %.2e "
+        + "max|d| %.2e (tol %.0e), decode steps rel %.2e max|d| %.2e (tol %.0e)  %s%n", name, host.fp8Tensors(),
+        pre[0], pre[1], tol + 1e-2, dec[0], dec[1], tol, a ? "PASS" : "FAIL");
+    return a;
+  }
+
+  /**
+   * A MoE fixture's FP8 run against the CPU reference under the reference's routing ({@link Fp8Routing}): the
+   * routing agreement on its own line (every difference at a near-tie or downstream of one), the logits on the
+   * positions no routing difference reaches within the dense fixtures' bounds; all positions reported too.
+   */
+  private static boolean moeAgainstCpu(String name, ModelConfig c, Run host, List<float[][]> cpu,
+      List<RouteCheck.Routed> cpuRoute, double tol) {
+    Fp8Routing.Result pre = Fp8Routing.compare(host.prefillRoute(), host.prefill(), cpuRoute, cpu, c.moe().get());
+    Fp8Routing.Result dec = Fp8Routing.compare(host.decodeRoute(), host.decode(), cpuRoute, cpu, c.moe().get());
+    boolean routing = pre.routingOk() && dec.routingOk();
+    System.out.printf("%-15s FP8 MoE on CUDA, prefill %s; decode steps %s  %s%n", name, pre.routing(), dec.routing(),
+        routing ? "PASS" : "FAIL");
+    double[] preAll = compare(host.prefill(), cpu);
+    double[] decAll = compare(host.decode(), cpu);
+    boolean a = routing && pre.rel() <= tol + 1e-2 && dec.rel() <= tol;
+    System.out.printf("%-15s FP8 checkpoint (%d tensors FP8) on CUDA vs CPU dequantized reference, under its routing "
+        + "(positions no routing difference reaches): prefill rel %.2e max|d| %.2e (tol %.0e), decode steps rel %.2e "
+        + "max|d| %.2e (tol %.0e); all positions: prefill rel %.2e, decode rel %.2e  %s%n", name, host.fp8Tensors(),
+        pre.rel(), pre.maxAbs(), tol + 1e-2, dec.rel(), dec.maxAbs(), tol, preAll[0], decAll[0], a ? "PASS" : "FAIL");
+    return a;
   }
 
   /** Tokens equal before each prompt's first difference, summed. */

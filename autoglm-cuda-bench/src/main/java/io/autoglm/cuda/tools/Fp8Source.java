@@ -1,6 +1,8 @@
 package io.autoglm.cuda.tools;
 
 import io.autoglm.cuda.CudaDiagnosticsAccess;
+import io.autoglm.model.CheckpointLayout;
+import io.autoglm.model.ModelConfig;
 import io.autoglm.model.WeightSource;
 import io.autoglm.safetensors.BlockScale;
 import io.autoglm.safetensors.DType;
@@ -12,6 +14,7 @@ import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * A checkpoint's weights with its decoder linears quantized on the host ({@link Fp8Codec}, 128×128 blocks; the
@@ -21,11 +24,14 @@ import java.util.Optional;
  */
 final class Fp8Source implements WeightSource {
   private final WeightSource base;
+  private final Set<String> linear;
   private final boolean dequantized;
   private int quantized;
 
-  Fp8Source(WeightSource base, boolean dequantized) {
+  /** {@code c}: the checkpoint's config, whose {@link CheckpointLayout#linearWeights} are the candidates. */
+  Fp8Source(WeightSource base, ModelConfig c, boolean dequantized) {
     this.base = base;
+    this.linear = CheckpointLayout.linearWeights(c);
     this.dequantized = dequantized;
   }
 
@@ -38,7 +44,8 @@ final class Fp8Source implements WeightSource {
   public List<TensorSlice> load(String name, long... fullShape) {
     List<TensorSlice> out = new ArrayList<>();
     for (TensorSlice p : base.load(name, fullShape)) {
-      out.add(CudaDiagnosticsAccess.fp8Quantizable(p.name(), p.shape(), p.dtype()) ? quantize(p) : p);
+      out.add(linear.contains(p.name()) && CudaDiagnosticsAccess.fp8Quantizable(p.shape(), p.dtype()) ? quantize(p)
+          : p);
     }
     return out;
   }

@@ -15,6 +15,7 @@ import io.autoglm.model.LoadProgress;
 import io.autoglm.model.ModelConfig;
 import io.autoglm.model.MoeConfig;
 import io.autoglm.model.Partition;
+import io.autoglm.model.WeightSource;
 import io.autoglm.safetensors.Checkpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -34,7 +35,9 @@ import java.util.SplittableRandom;
  *                                     ({@link MoeRouteSelfCheck}); then, per MoE fixture and for GLM-4.5-Air shapes
  *                                     (2 layers, random weights in host memory), one decode step repeated on the same
  *                                     inputs: its eager warm-up, its capture and its replay equal bit for bit, and
- *                                     the same step eager with device and with host routing, by rel-L2
+ *                                     the same step eager with device and with host routing, by rel-L2; in bf16
+ *                                     and in FP8 (-Dmoe.precisions, default bf16,fp8: the fixtures' linears
+ *                                     quantized on the host, Air's random FP8 linears and experts)
  * MoeBench bench [LAYERS]             GLM-4.5-Air shapes, LAYERS layers (default 24: 46 do not fit one H200 in
  *                                     bf16), random bf16 weights in host memory: decode tok/s at batch 1 and 64 with
  *                                     graphs + device routing, eager + device routing, eager + host routing, against
@@ -85,24 +88,34 @@ public final class MoeBench {
     try (CudaBackend backend = CudaBench.backend(0.5)) {
       ok = MoeRouteSelfCheck.run(backend);
     }
+    List<String> precisions = List.of(System.getProperty("moe.precisions", "bf16,fp8").split(","));
     for (String name : CudaBench.fixtures(fixtures)) {
       Path dir = fixtures.resolve(name);
       ModelConfig c = ModelConfig.load(dir);
       if (c.moe().isEmpty()) {
         continue;
       }
-      try (CudaBackend backend = CudaBench.backend(0.5); Checkpoint ckpt = Checkpoint.open(dir)) {
-        GlmModel m = GlmModel.load(c, ckpt, backend, LoadProgress.none());
-        for (int batch : new int[] {1, 5, 16}) {
-          ok &= graphCheck(backend, m, c, name, batch);
+      for (String p : precisions) {
+        boolean fp8 = p.trim().equals("fp8");
+        try (CudaBackend backend = CudaBench.backend(0.5); Checkpoint ckpt = Checkpoint.open(dir)) {
+          // FP8: the linears quantized on the host (Fp8Source), as Fp8Check loads them (experts of widths the FP8
+          // kernels cannot take stay bf16 beside FP8 ones)
+          WeightSource src = fp8 ? new Fp8Source(WeightSource.whole(ckpt), c, false) : WeightSource.whole(ckpt);
+          GlmModel m = GlmModel.load(c, Partition.whole(c), src, backend, LoadProgress.none());
+          for (int batch : new int[] {1, 5, 16}) {
+            ok &= graphCheck(backend, m, c, name + (fp8 ? " FP8" : ""), batch);
+          }
         }
       }
     }
     ModelConfig c = air(2);
-    try (CudaBackend backend = CudaBench.backend(0.9)) {
-      GlmModel m = GlmModel.load(c, Partition.whole(c), new RandomWeights(c), backend, LoadProgress.none());
-      for (int batch : new int[] {1, 64}) {
-        ok &= graphCheck(backend, m, c, "glm-4.5-air shapes, 2 layers", batch);
+    for (String p : precisions) {
+      boolean fp8 = p.trim().equals("fp8");
+      try (CudaBackend backend = CudaBench.backend(0.9)) {
+        GlmModel m = GlmModel.load(c, Partition.whole(c), new RandomWeights(c, fp8), backend, LoadProgress.none());
+        for (int batch : new int[] {1, 64}) {
+          ok &= graphCheck(backend, m, c, "glm-4.5-air shapes, 2 layers" + (fp8 ? ", FP8" : ""), batch);
+        }
       }
     }
     System.out.println("moe check " + (ok ? "PASS" : "FAIL"));

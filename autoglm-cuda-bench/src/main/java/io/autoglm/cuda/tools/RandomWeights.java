@@ -30,6 +30,7 @@ final class RandomWeights implements WeightSource {
   private static final int JITTER_BYTES = 64 << 20;
 
   private final Map<String, long[]> shapes;
+  private final java.util.Set<String> linear; // CheckpointLayout.linearWeights
   private final ByteBuffer block; // (blockBytes / 2) bf16, little-endian
   private final ByteBuffer codes; // random e4m3 codes for FP8 tensors, or null
   private final SplittableRandom random = new SplittableRandom(42);
@@ -41,9 +42,10 @@ final class RandomWeights implements WeightSource {
 
   RandomWeights(ModelConfig c, boolean fp8) {
     this.shapes = CheckpointLayout.tensors(c);
-    this.codes = fp8 ? codes(shapes.entrySet().stream().filter(e -> fp8(e.getKey(), e.getValue()))
+    this.linear = CheckpointLayout.linearWeights(c);
+    this.codes = fp8 ? codes(shapes.entrySet().stream().filter(e -> fp8(linear, e.getKey(), e.getValue()))
         .mapToLong(e -> elements(e.getValue())).max().orElse(1), random) : null;
-    long largest = shapes.entrySet().stream().filter(e -> !fp8 || !fp8(e.getKey(), e.getValue()))
+    long largest = shapes.entrySet().stream().filter(e -> !fp8 || !fp8(linear, e.getKey(), e.getValue()))
         .mapToLong(e -> elements(e.getValue())).max().orElse(1) * 2;
     if (largest + JITTER_BYTES > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(String.format("largest tensor (%d bytes) must be under %d bytes for one "
@@ -73,7 +75,7 @@ final class RandomWeights implements WeightSource {
           name, Arrays.toString(fullShape), shape == null ? "no such tensor" : Arrays.toString(shape)));
     }
     long n = elements(shape);
-    if (codes != null && fp8(name, shape)) {
+    if (codes != null && fp8(linear, name, shape)) {
       servedBytes += n;
       int at = random.nextInt(JITTER_BYTES);
       ByteBuffer q = codes.duplicate().position(at).limit(at + (int) n);
@@ -102,9 +104,12 @@ final class RandomWeights implements WeightSource {
     return List.of(slice(name, shape, block.duplicate().position(at).limit(at + (int) (2 * n))));
   }
 
-  /** Whether the FP8 mode serves this tensor in FP8: what the CUDA backend's quantization at load takes. */
-  static boolean fp8(String name, long[] shape) {
-    return CudaDiagnosticsAccess.fp8Quantizable(name, shape, DType.BF16);
+  /**
+   * Whether the FP8 mode serves this tensor in FP8: what the CUDA backend's quantization at load takes, a linear
+   * weight ({@code linear}: {@link CheckpointLayout#linearWeights}) of a shape its FP8 kernels take.
+   */
+  static boolean fp8(java.util.Set<String> linear, String name, long[] shape) {
+    return linear.contains(name) && CudaDiagnosticsAccess.fp8Quantizable(shape, DType.BF16);
   }
 
   /** A direct block of random e4m3 codes, as long as the largest FP8 tensor plus 64 MiB. */
