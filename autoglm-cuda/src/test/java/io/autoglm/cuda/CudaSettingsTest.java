@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 256, 0), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 256, 128), s);
   }
 
   @Test
@@ -100,7 +100,7 @@ class CudaSettingsTest {
     changed.put("cuda.tableBytes", "8192");
     changed.put("cuda.prefillAttn", "0");
     changed.put("cuda.fp8MmaMaxRows", "9");
-    changed.put("cuda.decodeAttnTc", "128");
+    changed.put("cuda.decodeAttnTc", "64");
     assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
     for (var e : changed.entrySet()) {
       CudaSettings copy = d.with(e.getKey(), e.getValue());

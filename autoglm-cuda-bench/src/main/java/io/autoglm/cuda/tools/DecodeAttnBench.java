@@ -66,7 +66,7 @@ final class DecodeAttnBench {
    * On a random 40-layer model one-ulp differences grow, so the reference is the difference between accepted paths:
    * the decode kernels under cuda.attnVariant 1 vs 2. Batched == single: sequence 0 alone against its row in the
    * batch, with the kernel on, against the same difference with it off (GEMV vs GEMM). Each passes within 3× its
-   * reference, with the argmax equal unless the references' argmaxes already differ (a near tie).
+   * reference, with the argmax equal except at a near tie ({@link #nearTie}).
    */
   static boolean check(StepDriver d, SplittableRandom r, ModelConfig c, CudaBackend backend) {
     int[][] prompts = new int[BATCH][];
@@ -87,23 +87,23 @@ final class DecodeAttnBench {
     int ties = 0;
     int argmaxDiffer = 0;
     for (int i = 0; i < BATCH; i++) {
-      boolean tie = argmax(other[i]) != argmax(off[i]);
-      ties += tie ? 1 : 0;
+      boolean tie = nearTie(on[i], off[i], other[i], off[i]);
+      ties += tie && argmax(on[i]) != argmax(off[i]) ? 1 : 0;
       argmaxDiffer += !tie && argmax(on[i]) != argmax(off[i]) ? 1 : 0;
     }
     boolean passBatch = refVariant > 0 && relOn <= 3 * refVariant && argmaxDiffer == 0;
     System.out.printf(Locale.ROOT, "decode attention (tensor cores) end to end, batch %d after %d-token prompts: logits "
             + "rel %.2e vs the decode kernels; reference cuda.attnVariant %d vs %d rel %.2e, bound 3x; argmax differs"
-            + " in %d rows (%d near ties skipped)  %s%n", BATCH, PROMPT, relOn, variant == 1 ? 2 : 1, variant,
+            + " in %d rows (%d more at near ties)  %s%n", BATCH, PROMPT, relOn, variant == 1 ? 2 : 1, variant,
         refVariant, argmaxDiffer, ties, passBatch ? "PASS" : "FAIL");
     double relSingleOn = rel(new float[][] {singleOn}, new float[][] {on[0]});
     double relSingleOff = rel(new float[][] {singleOff}, new float[][] {off[0]});
-    boolean tie = argmax(singleOff) != argmax(off[0]);
+    boolean tie = nearTie(singleOn, on[0], singleOff, off[0]);
     boolean passSingle = relSingleOn <= 3 * Math.max(relSingleOff, 1e-6)
         && (tie || argmax(singleOn) == argmax(on[0]));
     System.out.printf(Locale.ROOT, "decode attention (tensor cores) batched == single: sequence 0 alone vs in the batch"
             + " rel %.2e with the kernel on, %.2e off (bound 3x)%s  %s%n", relSingleOn, relSingleOff,
-        tie ? " (near tie: the off argmaxes differ)" : "", passSingle ? "PASS" : "FAIL");
+        tie && argmax(singleOn) != argmax(on[0]) ? " (argmax differs at a near tie)" : "", passSingle ? "PASS" : "FAIL");
     return passBatch && passSingle;
   }
 
@@ -138,6 +138,19 @@ final class DecodeAttnBench {
       }
     }
     return Math.sqrt(diff / norm);
+  }
+
+  /**
+   * A near tie: the token {@code pick} chooses is, in the {@code ref} logits, within 3x the reference pair's largest
+   * difference in that row (max |a - b| of two accepted paths) of ref's best, so the accepted paths' own spread could
+   * choose either.
+   */
+  static boolean nearTie(float[] pick, float[] ref, float[] a, float[] b) {
+    double spread = 0;
+    for (int j = 0; j < ref.length; j++) {
+      spread = Math.max(spread, Math.abs(a[j] - b[j]));
+    }
+    return ref[argmax(ref)] - ref[argmax(pick)] <= 3 * spread;
   }
 
   private static int argmax(float[] x) {
