@@ -24,7 +24,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * ({@code -Doverhead.maxBatchTokens=2048}), one loaded model runs:
  * <ul>
  *   <li><b>steady decode</b> at each batch of {@code -Doverhead.batches=1,64,256}: n requests of a
- *       {@code -Doverhead.steadyPrompt=96}-token prompt and 128 new tokens, timed only over the steps where all n
+ *       {@code -Doverhead.steadyPrompt=96}-token prompt and 128 new tokens, after {@code -Doverhead.warmupSeconds=6}
+ *       of warm-up rounds at that batch (the engine's host code JIT-compiled), timed only over the steps where all n
  *       decode together (after the last first token, up to the first finish), from the engine's own step clock,
  *       so it compares with {@code CudaBench bench}'s batch lines (fixed batch, context ~163): the mean context of
  *       the window is printed;</li>
@@ -82,9 +83,15 @@ final class EngineOverheadBench {
     return SamplingParams.builder().maxNewTokens(newTokens).ignoreEos(true).build();
   }
 
-  /** Decode tok/s over the steps where all n requests decode together, from the engine's step clock. */
+  /**
+   * Decode tok/s over the steps where all n requests decode together, from the engine's step clock. First, rounds of
+   * this batch run for {@code -Doverhead.warmupSeconds=6} (at least one: it captures the batch's decode graph), so
+   * that the engine's host code is JIT-compiled as in a server that has run a while: the window itself is only
+   * ~130 steps, and the per-step methods (schedule, update, the step's arrays, the backend's launch) run interpreted
+   * or in profiling C1 code for their first few hundred calls, which costs ~10x the compiled code's time.
+   */
   static void steady(AutoGLM glm, SplittableRandom r, int vocab, int n, int prompt, String label) {
-    EngineBench.run(glm, r, vocab, n, prompt, 8); // captures this batch's decode graph
+    long warmupSteps = warmUp(glm, r, vocab, n, prompt);
     int newTokens = 128;
     long[] firstStep = new long[n];
     List<CompletableFuture<Void>> first = new ArrayList<>();
@@ -104,8 +111,22 @@ final class EngineOverheadBench {
     double ctx = prompt + Arrays.stream(firstStep).mapToDouble(s -> mid - s + 1).average().orElse(0);
     double tokS = (double) n * w.steps() / (w.lastStepEndNanos() / 1e9);
     System.out.printf(Locale.ROOT, "steady decode n=%d (%s): %.1f tok/s (TPOT %.2f ms) over %d all-decode steps, "
-        + "mean context %.0f; %s; engine thread's own work %.1f µs/step%n", n, label, tokS,
-        w.lastStepEndNanos() / 1e6 / Math.max(1, w.steps()), w.steps(), ctx, w, w.hostMicrosPerStep());
+        + "mean context %.0f; %s; engine thread's own work %.1f µs/step; after %d warm-up steps%n", n, label, tokS,
+        w.lastStepEndNanos() / 1e6 / Math.max(1, w.steps()), w.steps(), ctx, w, w.hostMicrosPerStep(), warmupSteps);
+  }
+
+  /** Rounds of n requests of 32 new tokens for {@code overhead.warmupSeconds} (at least one); the steps they ran. */
+  static long warmUp(AutoGLM glm, SplittableRandom r, int vocab, int n, int prompt) {
+    double seconds = Double.parseDouble(System.getProperty("overhead.warmupSeconds", "6"));
+    if (!(seconds >= 0)) {
+      throw new IllegalArgumentException("overhead.warmupSeconds must be >= 0, got " + seconds);
+    }
+    long steps0 = glm.stats().steps();
+    long end = System.nanoTime() + (long) (seconds * 1e9);
+    do {
+      EngineBench.run(glm, r, vocab, n, prompt, 32);
+    } while (System.nanoTime() - end < 0);
+    return glm.stats().steps() - steps0;
   }
 
   /**
