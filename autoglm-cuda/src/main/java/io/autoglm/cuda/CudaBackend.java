@@ -49,9 +49,9 @@ import java.util.OptionalLong;
  * true), {@code cuda.prefillAttn} (the query rows of a sequence with at least this many in an eager step run the
  * tensor-core prefill attention, headDim 64 or 128; default 16; 0 = off, every row runs the decode kernels),
  * {@code cuda.fp8MmaMaxRows} (FP8 linears of 9 up to this many rows take the tensor-core FP8 GEMM, larger ones
- * cuBLAS on the dequantized weight; default 256, 0 = always cuBLAS), {@code cuda.decodeAttnTc} (steps of at least
+ * cuBLAS on the dequantized weight; default 128, 0 = always cuBLAS), {@code cuda.decodeAttnTc} (steps of at least
  * this many rows × KV heads, none in a prefill segment, run the tensor-core decode attention, headDim 64 or 128;
- * default 0 = off).
+ * default 128, 0 = off).
  * {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
  * {@code cuda.*} key fails with a message naming it. The settings are immutable for the backend's life; the
  * benchmark tools' diagnostics ({@link CudaDiagnostics}: profiles, op skipping, A/B settings, self-tests) are

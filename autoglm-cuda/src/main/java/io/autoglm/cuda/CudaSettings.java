@@ -58,6 +58,12 @@ record CudaSettings(
    * 37.7 → 25.3 µs per layer at batch 64, 74.7 → 30.2 at 256); smaller steps keep the decode kernels (not measured).
    */
   static final int DEFAULT_DECODE_ATTN_TC = 128;
+  /**
+   * Default {@code cuda.fp8MmaMaxRows}: FP8 linears of 9..128 rows take the tensor-core FP8 GEMM, larger ones the
+   * dequantize + cuBLAS path. From the H200 per-shape table of 2026-12-03 (docs/benchmarks.md): at 64 rows the MMA
+   * kernel is 1.1–2.4× faster per shape, at 128 mixed, at 256 the dequantize + cuBLAS path wins every shape (1.2–1.8×).
+   */
+  static final int DEFAULT_FP8_MMA_MAX_ROWS = 128;
   /** Largest {@code cuda.decodeAttnTc}. */
   static final int MAX_DECODE_ATTN_TC = 1 << 20;
 
@@ -146,7 +152,7 @@ record CudaSettings(
         r.bytes("cuda.inputArenaBytes", DEFAULT_INPUT_ARENA_BYTES),
         r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES),
         r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true),
-        r.integer("cuda.fp8MmaMaxRows", 256, 0, Integer.MAX_VALUE, true),
+        r.integer("cuda.fp8MmaMaxRows", DEFAULT_FP8_MMA_MAX_ROWS, 0, Integer.MAX_VALUE, true),
         r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true));
   }
 
