@@ -32,7 +32,8 @@ JNI(jlong, selfTestGemvSilu)(JNIEnv* env, jclass, jlong h, jint rows, jint in, j
   cudaMemcpyAsync(w, hw, nw * 2, cudaMemcpyHostToDevice, c->stream);
   cudaMemcpyAsync(x, hx, nx * 2, cudaMemcpyHostToDevice, c->stream);
   long long diff = -1;
-  if (ok(env, cudaStreamSynchronize(c->stream), "selfTestGemvSilu upload") && launchGemvSilu(c->stream, y1, x, in, w, rows, in, inter)) {
+  if (ok(env, cudaStreamSynchronize(c->stream), "selfTestGemvSilu upload") &&
+      launchGemvSilu(c->stream, y1, x, in, w, rows, in, inter)) {
     launchGemv(c->stream, gu, 2 * inter, false, x, in, w, nullptr, rows, in, 2 * inter);
     launchSiluMul(c->stream, y2, gu, 2 * inter, rows, inter);
     cudaError_t e = cudaStreamSynchronize(c->stream);

@@ -5,6 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.autoglm.backend.BackendOptions;
+import io.autoglm.backend.ComputeBackend;
+import io.autoglm.backend.cpu.CpuBackendProvider;
+import io.autoglm.model.ModelConfig;
+import io.autoglm.model.WeightSource;
 import io.autoglm.testkit.ReferenceSet;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -41,6 +46,24 @@ class Fp8CheckReferenceTest {
       assertTrue(rel < 1e-4, "prompt " + i + ": CPU fp32 vs transformers rel " + rel);
       double q = CudaBench.Verify.compare(fp8.get(i), full.get(i), 0, 0, full.get(i).length)[0];
       assertTrue(q > 1e-4 && q < 0.25, "prompt " + i + ": FP8-dequantized vs unquantized rel " + q);
+    }
+  }
+
+  @Test
+  void theUnquantizedCpuRunIsExactAgainstItsF32ReferenceAndFarFromTheFp8One(@TempDir Path tmp) throws IOException {
+    Path out = tmp.resolve("fp8ref-glm4moe-variant-tiny.bin");
+    Fp8Check.reference(FIXTURE, out);
+    ModelConfig c = ModelConfig.load(FIXTURE);
+    try (ComputeBackend cpu = new CpuBackendProvider().create(BackendOptions.defaults())) {
+      Fp8Check.Run r = Fp8Check.run(cpu, FIXTURE, WeightSource::whole, true, true);
+      Fp8Check.Against f = Fp8Check.against(r, Fp8Check.readReference(Fp8Check.f32File(out)),
+          RouteCheck.read(Fp8Check.f32RouteFile(out)), c);
+      assertTrue(f.routingOk(), f.routing());
+      assertEquals(0, f.preRel(), "the same CPU prefill as the reference's");
+      assertTrue(f.decRel() < 1e-4, "CPU decode steps vs its prefill: rel " + f.decRel());
+      Fp8Check.Against q = Fp8Check.against(r, Fp8Check.readReference(out), RouteCheck.read(Fp8Check.routeFile(out)),
+          c);
+      assertTrue(q.preAll() > 1e-3, "the unquantized run against the FP8-dequantized reference: rel " + q.preAll());
     }
   }
 
