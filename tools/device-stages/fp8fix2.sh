@@ -9,7 +9,7 @@ for n in ${FP8FIX2_FIXTURES:-glm4-tiny glm4moe-tiny glm4moe-gqa12 glm4moe-varian
   [[ -d $here/fixtures/$n ]] && ln -sfn "$here/fixtures/$n" /tmp/fp8fix2-fx/$n || echo "fp8fix2: fixture $n not in the bundle (EXTRA_FIXTURES)"
 done
 echo "== fp8fix2 (a): Fp8Check verify on $(ls /tmp/fp8fix2-fx | tr '\n' ' ')"
-timeout ${FP8FIX2_TIMEOUT:-110} $J -Xmx8g ${CUDA_OPTS:-} -cp "$CP" io.autoglm.cuda.tools.Fp8Check verify /tmp/fp8fix2-fx "$here" 2>&1 \
+timeout ${FP8FIX2_TIMEOUT:-100} $J -Xmx8g ${CUDA_OPTS:-} -cp "$CP" io.autoglm.cuda.tools.Fp8Check verify /tmp/fp8fix2-fx "$here" 2>&1 \
   | grep -v "^\[main\] INFO" > $OUT/fp8fix2-verify.log
 echo "rc ${PIPESTATUS[0]}"
 grep -E "^fp8 " $OUT/fp8fix2-verify.log | grep -c PASS | sed 's/^/fp8 kernel self-check lines PASS: /'
@@ -20,7 +20,7 @@ grep -E "fp8 kernel self-check|MoE on CUDA|FP8 checkpoint|quantized at load|FP8 
 lap fp8fix2-verify
 echo "== fp8fix2 (b): CudaBench verify on glm4-tiny (FP8 kernels off: (a) ran them), bf16 kernel self-check lines"
 mkdir -p /tmp/fp8fix2-dense && ln -sfn "$here/fixtures/glm4-tiny" /tmp/fp8fix2-dense/glm4-tiny
-timeout ${FP8FIX2_VERIFY_TIMEOUT:-50} $J -Xmx8g ${CUDA_OPTS:-} -Dverify.fp8=false -cp "$CP" io.autoglm.cuda.tools.CudaBench verify /tmp/fp8fix2-dense 2>&1 \
+timeout ${FP8FIX2_VERIFY_TIMEOUT:-75} $J -Xmx8g ${CUDA_OPTS:-} -Dverify.fp8=false -cp "$CP" io.autoglm.cuda.tools.CudaBench verify /tmp/fp8fix2-dense 2>&1 \
   | grep -v "^\[main\] INFO" > $OUT/fp8fix2-cudaverify.log
 echo "rc ${PIPESTATUS[0]}"
 grep -E "self-check|glm4-tiny.*(PASS|FAIL)|VERIFY|Exception|Error" $OUT/fp8fix2-cudaverify.log | cut -c1-240 | tail -30
