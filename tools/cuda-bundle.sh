@@ -13,6 +13,8 @@
 #   DIR/route-cpu-NAME.txt   the CPU backend's MoE routing trace of each MoE fixture (route-cpu.txt: glm4moe-tiny's)
 #   DIR/fp8ref-NAME.bin      the CPU backend's logits of each fixture with FP8-quantized, dequantized linears (Fp8Check)
 #   DIR/fp8route-NAME.txt    the MoE routing trace of that CPU run, per MoE fixture (Fp8Check compares under it)
+#   DIR/f32ref-NAME.bin, DIR/f32route-NAME.txt  the same of the unquantized checkpoint in fp32 (Fp8Check: the bf16
+#                            spread its FP8 bound is measured from)
 #   DIR/*.py         the peers of ../shared/bench
 #   DIR/tokenizer/   GLM-4's tiktoken tokenizer.model and configs (no chat template), for SamplingBench
 #   DIR/run.sh       tools/cuda-device-run.sh

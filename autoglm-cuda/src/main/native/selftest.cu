@@ -28,10 +28,12 @@ JNI(jlong, selfTestGemvSilu)(JNIEnv* env, jclass, jlong h, jint rows, jint in, j
   CK(cudaMalloc(&gu, (size_t)rows * 2 * inter * 2), "cudaMalloc(selfTest)", -2);
   CK(cudaMalloc(&y1, ny * 2), "cudaMalloc(selfTest)", -2);
   CK(cudaMalloc(&y2, ny * 2), "cudaMalloc(selfTest)", -2);
-  cudaMemcpy(w, hw, nw * 2, cudaMemcpyHostToDevice);
-  cudaMemcpy(x, hx, nx * 2, cudaMemcpyHostToDevice);
+  // on the context's (non-blocking) stream, waited for: the kernels below run on it, and hw, hx are pageable
+  cudaMemcpyAsync(w, hw, nw * 2, cudaMemcpyHostToDevice, c->stream);
+  cudaMemcpyAsync(x, hx, nx * 2, cudaMemcpyHostToDevice, c->stream);
   long long diff = -1;
-  if (launchGemvSilu(c->stream, y1, x, in, w, rows, in, inter)) {
+  if (ok(env, cudaStreamSynchronize(c->stream), "selfTestGemvSilu upload") &&
+      launchGemvSilu(c->stream, y1, x, in, w, rows, in, inter)) {
     launchGemv(c->stream, gu, 2 * inter, false, x, in, w, nullptr, rows, in, 2 * inter);
     launchSiluMul(c->stream, y2, gu, 2 * inter, rows, inter);
     cudaError_t e = cudaStreamSynchronize(c->stream);
@@ -55,38 +57,47 @@ JNI(jlong, selfTestGemvSilu)(JNIEnv* env, jclass, jlong h, jint rows, jint in, j
 }
 
 namespace {
-/** Device buffers of a self-check, freed together. */
+/**
+ * Device buffers of a self-check, freed together. Every fill and upload is ordered on the context's stream (as in
+ * selftest_fp8.cu), which is non-blocking: cudaMemset / cudaMemcpy on the legacy default stream would not be ordered
+ * before the kernels on it (a pageable cudaMemcpy may return before its last DMA lands, and a cudaMemset is
+ * asynchronous), so a kernel could read a half-uploaded buffer or have its output zeroed after it wrote it.
+ */
 struct Scratch {
   std::vector<void*> all;
   unsigned long long z;
-  explicit Scratch(long long seed) : z((unsigned long long)seed) {}
+  cudaStream_t st;
+  Scratch(long long seed, cudaStream_t stream) : z((unsigned long long)seed), st(stream) {}
   ~Scratch() {
+    cudaStreamSynchronize(st);
     for (void* q : all) cudaFree(q);
   }
   float next() {
     z = z * 6364136223846793005ull + 1442695040888963407ull;
     return (float)((z >> 40) & 0xffff) / 65536.f - 0.5f;
   }
-  /** n zeroed bytes on the device, or null. */
+  /** n zeroed bytes on the device (zeroed on the stream), or null. */
   void* zeros(size_t n) {
     void* d = nullptr;
     if (cudaMalloc(&d, n) != cudaSuccess) return nullptr;
     all.push_back(d);
-    cudaMemset(d, 0, n);
+    cudaMemsetAsync(d, 0, n, st);
     return d;
   }
   /** n random bf16 in [-scale/2, scale/2), plus offset. */
   bf16* random(size_t n, float scale, float offset = 0.f) {
     std::vector<uint16_t> host(n);
     for (size_t i = 0; i < n; i++) host[i] = f32ToBf16(offset + next() * scale);
-    bf16* d = (bf16*)zeros(n * 2);
-    if (d != nullptr) cudaMemcpy(d, host.data(), n * 2, cudaMemcpyHostToDevice);
-    return d;
+    return (bf16*)upload(host);
   }
+  /** v on the device; waits for the copy (v is pageable host memory and may go away). */
   template <typename V>
   V* upload(const std::vector<V>& v) {
     V* d = (V*)zeros(v.size() * sizeof(V));
-    if (d != nullptr) cudaMemcpy(d, v.data(), v.size() * sizeof(V), cudaMemcpyHostToDevice);
+    if (d != nullptr) {
+      cudaMemcpyAsync(d, v.data(), v.size() * sizeof(V), cudaMemcpyHostToDevice, st);
+      cudaStreamSynchronize(st);
+    }
     return d;
   }
 };
@@ -111,7 +122,7 @@ long long differing(const void* x, const void* y, size_t n) {
 JNI(jlong, selfTestRowKernels)(JNIEnv* env, jclass, jlong h, jint rows, jint n, jint inter, jint heads, jint kvHeads,
                                jlong seed) {
   Context* c = ctx(h);
-  Scratch m(seed);
+  Scratch m(seed, c->stream);
   const int hd = 128, rot = 64, qkv = (heads + 2 * kvHeads) * hd, kvw = kvHeads * hd;
   bf16* a = m.random((size_t)rows * n, 4.f);
   bf16* b = m.random((size_t)rows * n, 4.f);
@@ -164,7 +175,7 @@ JNI(jint, rowKernelsVectorized)(JNIEnv*, jclass, jint rows, jint n, jint inter, 
  */
 JNI(jlong, selfTestNormFused)(JNIEnv* env, jclass, jlong h, jint kind, jint rows, jint in, jint out, jlong seed) {
   Context* c = ctx(h);
-  Scratch m(seed);
+  Scratch m(seed, c->stream);
   const float eps = 1e-5f;
   bf16* a = m.random((size_t)rows * in, 4.f);
   bf16* b = m.random((size_t)rows * in, 4.f);
@@ -340,7 +351,7 @@ JNI(jstring, attentionKernelName)(JNIEnv* env, jclass, jint rows, jint heads, ji
 JNI(jdoubleArray, selfTestAttention)(JNIEnv* env, jclass, jlong h, jint heads, jint kvHeads, jint headDim, jint mode,
                                      jlong seed) {
   Context* c = ctx(h);
-  Scratch m(seed);
+  Scratch m(seed, c->stream);
   AttnCase ac = attnCase(mode, kvHeads);
   const int bs = 16;
   int rows = 0, blocks = 0, seqs = (int)ac.seqs.size(), stride = 0;
@@ -462,7 +473,7 @@ JNI(jstring, prefillKernelName)(JNIEnv* env, jclass, jint heads, jint kvHeads, j
 JNI(jdoubleArray, selfTestPrefillAttention)(JNIEnv* env, jclass, jlong h, jint heads, jint kvHeads, jint headDim,
                                             jint which, jlong seed) {
   Context* c = ctx(h);
-  Scratch m(seed);
+  Scratch m(seed, c->stream);
   PrefillCase pc = prefillCase(which);
   int bs = pc.bs, rows = 0, seqs = (int)pc.seqs.size(), stride = 0, maxVisible = 1;
   for (auto& sq : pc.seqs) {
@@ -569,7 +580,7 @@ JNI(jdoubleArray, selfTestPrefillAttention)(JNIEnv* env, jclass, jlong h, jint h
  */
 JNI(jdouble, gemmRate)(JNIEnv* env, jclass, jlong h, jint rows, jint in, jint out, jint reps) {
   Context* c = ctx(h);
-  Scratch m(7);
+  Scratch m(7, c->stream);
   bf16* w = m.random((size_t)out * in, 0.05f);  // random, not zeros: a GEMM of zeros draws less power
   bf16* x = m.random((size_t)rows * in, 1.f);
   bf16* y = (bf16*)m.zeros((size_t)rows * out * 2);

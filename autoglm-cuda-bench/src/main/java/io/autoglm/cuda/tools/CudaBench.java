@@ -38,15 +38,6 @@ import java.util.SplittableRandom;
  * </pre>
  */
 public final class CudaBench {
-  /**
-   * bf16 tolerance on ‖out − ref‖ / ‖ref‖ of the logits against the fp32 references (fixtures README: 1e-3..1e-2 is
-   * normal for bf16 compute): 1e-2 for checkpoints stored in bf16; 2e-2 for fp32 checkpoints, whose weights this
-   * backend also rounds to bf16 on upload (a second, independent rounding of every weight).
-   */
-  static double tolerance(ModelConfig c) {
-    return c.dtype().equals("bfloat16") ? 1e-2 : 2e-2;
-  }
-
   private CudaBench() {}
 
   public static void main(String[] args) throws Exception {
@@ -184,7 +175,7 @@ public final class CudaBench {
           StepDriver d8 = new StepDriver(backend, m, kv8);
           List<int[]> singleTokens = new ArrayList<>();
           List<Double> ties = new ArrayList<>();
-          double tol = tolerance(c);
+          double tol = ConformanceBound.bf16(c);
           List<float[][]> promptLogits = new ArrayList<>();
           for (ReferenceSet.Prompt p : ref.prompts()) {
             int len = p.inputIds().length;
@@ -381,8 +372,7 @@ public final class CudaBench {
         try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
           StepDriver d = new StepDriver(backend, m, kv);
           Stages st = new Stages(d, new SplittableRandom(1), c, backend, floorMs);
-          st.run(which);
-          System.out.println("decode graphs captured: " + CudaDiagnosticsAccess.capturedGraphs(backend));
+          st.runCountingGraphs(which);
         }
         System.out.printf("device bytes in use: after load %d, after benchmarks with KV freed %d (delta %d); "
                 + "peak arena %.2f GB%n", postLoad, CudaDiagnosticsAccess.deviceBytesInUse(backend),
@@ -394,6 +384,14 @@ public final class CudaBench {
     record Stages(StepDriver d, SplittableRandom r, ModelConfig c, CudaBackend backend, double floorMs) {
       private static String[] list(String property, String dflt) {
         return System.getProperty(property, dflt).split(",");
+      }
+
+      /** {@link #run}, then the decode graphs captured over it (a stage's settings change drops those held). */
+      void runCountingGraphs(String which) {
+        int before = CudaDiagnosticsAccess.graphsCapturedTotal();
+        run(which);
+        System.out.println("decode graphs captured during the run: " + (CudaDiagnosticsAccess.graphsCapturedTotal()
+            - before) + " (held now " + CudaDiagnosticsAccess.capturedGraphs(backend) + ")");
       }
 
       void run(String which) {

@@ -78,17 +78,6 @@ final class Fp8Bench {
     return bytes;
   }
 
-  /**
-   * CudaBench bench's stages, then the decode graphs captured over them (their settings changes drop the graphs
-   * held, so those held at the end are often none).
-   */
-  private static void stages(CudaBackend backend, StepDriver d, ModelConfig c, double floorMs, String which) {
-    int before = CudaDiagnosticsAccess.graphsCapturedTotal();
-    new CudaBench.Bench.Stages(d, new SplittableRandom(1), c, backend, floorMs).run(which);
-    System.out.println("decode graphs captured during the run: " + (CudaDiagnosticsAccess.graphsCapturedTotal()
-        - before) + " (held now " + CudaDiagnosticsAccess.capturedGraphs(backend) + ")");
-  }
-
   private static void one(Path work, String which, String model, String precision) throws Exception {
     if (!List.of("bf16", "fp8", "fp8q").contains(precision)) {
       throw new IllegalArgumentException("bench.precisions: " + precision + " is not one of bf16, fp8, fp8q");
@@ -143,7 +132,8 @@ final class Fp8Bench {
       System.out.printf("KV budget %.1f GB = %d blocks of %d tokens; using %d%n", budget / 1e9, budget / perBlock, bs,
           blocks);
       try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
-        stages(backend, new StepDriver(backend, m, kv), c, floorMs, which);
+        new CudaBench.Bench.Stages(new StepDriver(backend, m, kv), new SplittableRandom(1), c, backend, floorMs)
+            .runCountingGraphs(which);
       }
     }
   }

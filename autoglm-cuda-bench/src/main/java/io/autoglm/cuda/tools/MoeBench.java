@@ -223,6 +223,7 @@ public final class MoeBench {
       try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 1200, bs, c.numKvHeads(), c.headDim()))) {
         StepDriver d = new StepDriver(backend, m, kv);
         SplittableRandom r = new SplittableRandom(1);
+        int graphsBefore = CudaDiagnosticsAccess.graphsCapturedTotal(); // the modes' settings changes drop those held
         for (int n : new int[] {1, 64}) {
           double experts = distinctExperts(backend, d, r, c, n);
           long bytes = nonExpertBytes(c, n) + Math.round(experts * moeLayers * expertBytes);
@@ -250,7 +251,8 @@ public final class MoeBench {
             CudaBench.Bench.profile(d, r, c, backend, n);
           }
         }
-        System.out.println("decode graphs captured: " + CudaDiagnosticsAccess.capturedGraphs(backend));
+        System.out.println("decode graphs captured during the run: " + (CudaDiagnosticsAccess.graphsCapturedTotal()
+            - graphsBefore) + " (held now " + CudaDiagnosticsAccess.capturedGraphs(backend) + ")");
       }
     }
   }
