@@ -85,8 +85,7 @@ template <int D, int W>
 __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, int* counters, const bf16* q,
     int ldq, const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride,
     int blockSize, int heads, int kvHeads, int group, int hgb, float scale, int partition, int splits) {
-  pdlTrigger();
-  pdlWait();
+  pdlTrigger();  // pdlWait below: what comes before reads only the step's inputs (pos, tokSeq, tables)
   constexpr int DT_BN = 16 * W;             // keys per K/V tile
   constexpr int DT_THREADS = 32 * W;
   constexpr int CH = D / 8;                 // 16-byte chunks per row
@@ -114,12 +113,6 @@ __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, 
   const bf16* kbase = kc + (size_t)kh * D;
   const bf16* vbase = vc + (size_t)kh * D;
   const bf16* qrow = q + (size_t)t * ldq + (size_t)(kh * group + g0) * D;
-  for (int i = tid; i < DT_HB * CH; i += DT_THREADS) {
-    int m = i / CH, c = i - m * CH;
-    bool valid = m < gn;
-    cpAsync16(qs + swz<D>(m, c), qrow + (size_t)(valid ? m : 0) * D + c * 8, valid);
-  }
-  cpAsyncCommit();
   int nTiles = end > start ? (end - start + DT_BN - 1) / DT_BN : 0;  // 0: a static split past the context
   int slotNext[LR];
   auto slotsOf = [&](int tile) {
@@ -129,6 +122,16 @@ __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, 
       slotNext[i] = p < end ? table[p / blockSize] * blockSize + p % blockSize : -1;
     }
   };
+  // the first tile's slots before waiting for the previous kernel: the step's inputs are copied ahead of every
+  // kernel of the step, the previous kernel (RoPE + the KV write) writes q and the cache, read after pdlWait
+  if (nTiles > 0) slotsOf(0);
+  pdlWait();
+  for (int i = tid; i < DT_HB * CH; i += DT_THREADS) {
+    int m = i / CH, c = i - m * CH;
+    bool valid = m < gn;
+    cpAsync16(qs + swz<D>(m, c), qrow + (size_t)(valid ? m : 0) * D + c * 8, valid);
+  }
+  cpAsyncCommit();
   auto loadKv = [&](int buf) {
     int c = tid % CH;
 #pragma unroll
@@ -140,10 +143,7 @@ __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, 
       cpAsync16(vs + buf * DT_BN * D + swz<D>(r, c), vbase + off, valid);
     }
   };
-  if (nTiles > 0) {
-    slotsOf(0);
-    loadKv(0);
-  }
+  if (nTiles > 0) loadKv(0);
   cpAsyncCommit();
   if (nTiles > 1) slotsOf(1);
   cpAsyncWait<1>();  // Q landed

@@ -19,7 +19,7 @@ import java.util.Locale;
 final class DecodeAttnTuning {
   static final int[] ROWS = {8, 16, 32, 64, 128, 256};
   /** Graph split targets (blocks per step); 512 is the decode kernels' own (CudaForwardStep's). */
-  static final int[] TARGETS = {512, 768, 1024, 1536, 2048, 3072, 4096};
+  static final int[] TARGETS = {128, 256, 512, 768, 1024, 1536, 2048, 3072, 4096};
   private static final int DEFAULT_TARGET = 512;
 
   private DecodeAttnTuning() {}
