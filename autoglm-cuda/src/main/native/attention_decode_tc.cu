@@ -5,6 +5,7 @@
 #include "bridge.cuh"
 #include "attention_decode_tc.cuh"
 #include "mma_tiles.cuh"
+#include <atomic>
 
 namespace {
 using namespace mma;
@@ -315,9 +316,17 @@ void launchTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16*
   constexpr size_t kvBytes = (size_t)4 * BN * D * 2;
   constexpr size_t oBytes = (size_t)(W * DT_HB * (D + 8) + DT_HB * DECODE_TC_MAX_SPLITS) * 4;
   constexpr size_t smem = (size_t)DT_HB * D * 2 + (kvBytes > oBytes ? kvBytes : oBytes);
-  // above the default 48 KiB at D = 128: allowed per launch, since the attribute belongs to the device current now
-  if (smem > 48 * 1024) {
-    cudaFuncSetAttribute(decodeAttnTcK<D, W>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  // above the default 48 KiB at D = 128: the attribute belongs to the device current now, so it is set once per
+  // device (a bit per device id; above 31 on every launch), not on every launch (a host call per eager step)
+  static std::atomic<unsigned> allowed{0};
+  int dev = 0;
+  cudaGetDevice(&dev);
+  unsigned bit = dev >= 0 && dev < 32 ? 1u << dev : 0u;
+  if (smem > 48 * 1024 && (bit == 0 || (allowed.load(std::memory_order_relaxed) & bit) == 0)) {
+    if (cudaFuncSetAttribute(decodeAttnTcK<D, W>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) ==
+        cudaSuccess) {
+      allowed.fetch_or(bit, std::memory_order_relaxed);
+    }
   }
   int group = heads / kvHeads, hgb = (group + DT_HB - 1) / DT_HB;
   launchKs(true, decodeAttnTcK<D, W>, dim3(rows, kvHeads * hgb, splits), 32 * W, smem, s, out, part, counters, q,
