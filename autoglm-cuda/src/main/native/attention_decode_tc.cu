@@ -5,25 +5,28 @@
 #include "bridge.cuh"
 #include "attention_decode_tc.cuh"
 #include "mma_tiles.cuh"
+#include <atomic>
 
 namespace {
 using namespace mma;
 
-constexpr int DT_BN = 64;        // keys per K/V tile: 16 per warp
 constexpr int DT_HB = 16;        // query heads per block: the MMA's M (fewer are zero-padded)
-constexpr int DT_THREADS = 128;  // 4 warps
+constexpr int DT_COMBINE_THREADS = 128;
+/** Warps per block of each variant (setDecodeAttentionTcVariant): a K/V tile is 16 keys per warp. */
+constexpr int DT_VARIANT_WARPS[DECODE_TC_VARIANTS] = {4, 2, 1};
+int g_variant = 0;  // process-wide, a benchmark switch (CudaSelfTests.setDecodeTcVariant)
 constexpr float LOG2E = 1.4426950408889634f;
 
 /**
  * The keys [start, end) of split sp of a context of `visible` positions. partition 0 (graph steps): the context split
- * evenly over the splits in whole tiles, `used` of them non-empty (false for the others); otherwise splits of
+ * evenly over the splits in whole tiles of bn keys, `used` of them non-empty (false for the others); otherwise splits of
  * `partition` positions, all `splits` used (a split past the context is empty).
  */
-__device__ __forceinline__ bool splitRange(int visible, int partition, int splits, int sp, int& start, int& end,
-                                           int& used) {
+__device__ __forceinline__ bool splitRange(int bn, int visible, int partition, int splits, int sp, int& start,
+                                           int& end, int& used) {
   used = splits;
   if (partition == 0) {
-    partition = ((visible + splits - 1) / splits + DT_BN - 1) / DT_BN * DT_BN;
+    partition = ((visible + splits - 1) / splits + bn - 1) / bn * bn;
     used = (visible + partition - 1) / partition;
     if (sp >= used) return false;
   }
@@ -79,12 +82,13 @@ __device__ void mergeUnit(bf16* out, const float* part, size_t unit0, int used, 
  * in fp32 registers. Then the 4 warps' (m, l, O) merge through shared memory; one split writes out = O / l, more
  * write partials that the last block of (t, kh · hgb + hb) merges (counters), or decodeAttnTcCombineK (no counters).
  */
-template <int D>
-__global__ void __launch_bounds__(DT_THREADS) decodeAttnTcK(bf16* out, float* part, int* counters, const bf16* q,
+template <int D, int W>
+__global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, int* counters, const bf16* q,
     int ldq, const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride,
     int blockSize, int heads, int kvHeads, int group, int hgb, float scale, int partition, int splits) {
-  pdlTrigger();
-  pdlWait();
+  pdlTrigger();  // pdlWait below: what comes before reads only the step's inputs (pos, tokSeq, tables)
+  constexpr int DT_BN = 16 * W;             // keys per K/V tile
+  constexpr int DT_THREADS = 32 * W;
   constexpr int CH = D / 8;                 // 16-byte chunks per row
   constexpr int RPP = DT_THREADS / CH;      // rows per pass of the block's loads
   constexpr int LR = DT_BN / RPP;           // key rows per thread and tile
@@ -95,27 +99,21 @@ __global__ void __launch_bounds__(DT_THREADS) decodeAttnTcK(bf16* out, float* pa
   bf16* qs = (bf16*)smemRaw;                // DT_HB × D
   bf16* ks = qs + DT_HB * D;                // 2 × DT_BN × D
   bf16* vs = ks + 2 * DT_BN * D;            // 2 × DT_BN × D
-  float* ow = (float*)ks;                   // after the loop: 4 × DT_HB × OSTR
-  float* fac = ow + 4 * DT_HB * OSTR;       // the merge: DT_HB × DECODE_TC_MAX_SPLITS
-  __shared__ float mw[4][DT_HB], lw[4][DT_HB], headM[DT_HB], headL[DT_HB];
+  float* ow = (float*)ks;                   // after the loop: W × DT_HB × OSTR
+  float* fac = ow + W * DT_HB * OSTR;       // the merge: DT_HB × DECODE_TC_MAX_SPLITS
+  __shared__ float mw[W][DT_HB], lw[W][DT_HB], headM[DT_HB], headL[DT_HB];
   __shared__ int lastBlock;
   int t = blockIdx.x, u = blockIdx.y, sp = blockIdx.z;
   int kh = u / hgb, hb = u - kh * hgb;
   int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31;
   int start, end, used;
-  if (!splitRange(pos[t] + 1, partition, splits, sp, start, end, used)) return;
+  if (!splitRange(DT_BN, pos[t] + 1, partition, splits, sp, start, end, used)) return;
   int g0 = hb * DT_HB, gn = min(DT_HB, group - g0);
   const int* table = tables + (size_t)tokSeq[t] * stride;
   size_t rowStride = (size_t)kvHeads * D;
   const bf16* kbase = kc + (size_t)kh * D;
   const bf16* vbase = vc + (size_t)kh * D;
   const bf16* qrow = q + (size_t)t * ldq + (size_t)(kh * group + g0) * D;
-  for (int i = tid; i < DT_HB * CH; i += DT_THREADS) {
-    int m = i / CH, c = i - m * CH;
-    bool valid = m < gn;
-    cpAsync16(qs + swz<D>(m, c), qrow + (size_t)(valid ? m : 0) * D + c * 8, valid);
-  }
-  cpAsyncCommit();
   int nTiles = end > start ? (end - start + DT_BN - 1) / DT_BN : 0;  // 0: a static split past the context
   int slotNext[LR];
   auto slotsOf = [&](int tile) {
@@ -125,6 +123,16 @@ __global__ void __launch_bounds__(DT_THREADS) decodeAttnTcK(bf16* out, float* pa
       slotNext[i] = p < end ? table[p / blockSize] * blockSize + p % blockSize : -1;
     }
   };
+  // the first tile's slots before waiting for the previous kernel: the step's inputs are copied ahead of every
+  // kernel of the step, the previous kernel (RoPE + the KV write) writes q and the cache, read after pdlWait
+  if (nTiles > 0) slotsOf(0);
+  pdlWait();
+  for (int i = tid; i < DT_HB * CH; i += DT_THREADS) {
+    int m = i / CH, c = i - m * CH;
+    bool valid = m < gn;
+    cpAsync16(qs + swz<D>(m, c), qrow + (size_t)(valid ? m : 0) * D + c * 8, valid);
+  }
+  cpAsyncCommit();
   auto loadKv = [&](int buf) {
     int c = tid % CH;
 #pragma unroll
@@ -136,10 +144,7 @@ __global__ void __launch_bounds__(DT_THREADS) decodeAttnTcK(bf16* out, float* pa
       cpAsync16(vs + buf * DT_BN * D + swz<D>(r, c), vbase + off, valid);
     }
   };
-  if (nTiles > 0) {
-    slotsOf(0);
-    loadKv(0);
-  }
+  if (nTiles > 0) loadKv(0);
   cpAsyncCommit();
   if (nTiles > 1) slotsOf(1);
   cpAsyncWait<1>();  // Q landed
@@ -239,10 +244,12 @@ __global__ void __launch_bounds__(DT_THREADS) decodeAttnTcK(bf16* out, float* pa
   }
   __syncthreads();
   if (tid < DT_HB) {  // the warps' factors f_w = exp2(m_w − M) (0 for a warp that saw no key), L = Σ l_w·f_w
-    float M = fmaxf(fmaxf(mw[0][tid], mw[1][tid]), fmaxf(mw[2][tid], mw[3][tid]));
+    float M = mw[0][tid];
+#pragma unroll
+    for (int w = 1; w < W; w++) M = fmaxf(M, mw[w][tid]);
     float L = 0.f;
 #pragma unroll
-    for (int w = 0; w < 4; w++) {
+    for (int w = 0; w < W; w++) {
       float f = mw[w][tid] == -CUDART_INF_F ? 0.f : exp2f((mw[w][tid] - M) * sl2);
       L += lw[w][tid] * f;
       mw[w][tid] = f;
@@ -260,7 +267,7 @@ __global__ void __launch_bounds__(DT_THREADS) decodeAttnTcK(bf16* out, float* pa
     int r = e / D, d = e - r * D, g = g0 + r;
     float A = 0.f;
 #pragma unroll
-    for (int w = 0; w < 4; w++) A += ow[(w * DT_HB + r) * OSTR + d] * mw[w][r];
+    for (int w = 0; w < W; w++) A += ow[(w * DT_HB + r) * OSTR + d] * mw[w][r];
     if (direct) {
       out[(size_t)t * heads * D + (size_t)(kh * group + g) * D + d] = tobf(A / headL[r]);
     } else {
@@ -286,35 +293,67 @@ __global__ void __launch_bounds__(DT_THREADS) decodeAttnTcK(bf16* out, float* pa
 }
 
 /** The split merge of decodeAttnTcK launched without counters: block (token, KV head · hgb + hb). */
-__global__ void __launch_bounds__(DT_THREADS) decodeAttnTcCombineK(bf16* out, const float* part, const int* pos,
-    int heads, int kvHeads, int group, int hgb, int D, int partition, int splits) {
+__global__ void __launch_bounds__(DT_COMBINE_THREADS) decodeAttnTcCombineK(bf16* out, const float* part, const int* pos,
+    int heads, int kvHeads, int group, int hgb, int D, int bn, int partition, int splits) {
   pdlTrigger();
   pdlWait();
   __shared__ float fac[DT_HB * DECODE_TC_MAX_SPLITS];
   __shared__ float headL[DT_HB];
   int t = blockIdx.x, kh = blockIdx.y / hgb, hb = blockIdx.y - kh * hgb;
   int start, end, used;
-  splitRange(pos[t] + 1, partition, splits, 0, start, end, used);
+  splitRange(bn, pos[t] + 1, partition, splits, 0, start, end, used);
   int g0 = hb * DT_HB;
   mergeUnit(out, part, ((size_t)t * kvHeads + kh) * splits, used, t, kh, g0, min(DT_HB, group - g0), group, heads,
             D, fac, headL);
 }
 
-template <int D>
+template <int D, int W>
 void launchTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
               const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
               int rows, int heads, int kvHeads, float scale, int partition, int splits) {
-  constexpr size_t smem = (size_t)(DT_HB + 4 * DT_BN) * D * 2;
-  static_assert((4 * DT_HB * (D + 8) + DT_HB * DECODE_TC_MAX_SPLITS) * 4 <= 4 * DT_BN * D * 2,
-                "the warps' O and the merge factors fit in the K/V buffers");
-  // above the default 48 KiB at D = 128: allowed per launch, since the attribute belongs to the device current now
-  cudaFuncSetAttribute(decodeAttnTcK<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  constexpr int BN = 16 * W;
+  // Q, then the double-buffered K/V tiles, which after the loop hold the warps' O and the merge factors
+  constexpr size_t kvBytes = (size_t)4 * BN * D * 2;
+  constexpr size_t oBytes = (size_t)(W * DT_HB * (D + 8) + DT_HB * DECODE_TC_MAX_SPLITS) * 4;
+  constexpr size_t smem = (size_t)DT_HB * D * 2 + (kvBytes > oBytes ? kvBytes : oBytes);
+  // above the default 48 KiB at D = 128: the attribute belongs to the device current now, so it is set once per
+  // device (a bit per device id; above 31 on every launch), not on every launch (a host call per eager step)
+  static std::atomic<unsigned> allowed{0};
+  int dev = 0;
+  cudaGetDevice(&dev);
+  unsigned bit = dev >= 0 && dev < 32 ? 1u << dev : 0u;
+  if (smem > 48 * 1024 && (bit == 0 || (allowed.load(std::memory_order_relaxed) & bit) == 0)) {
+    if (cudaFuncSetAttribute(decodeAttnTcK<D, W>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) ==
+        cudaSuccess) {
+      allowed.fetch_or(bit, std::memory_order_relaxed);
+    }
+  }
   int group = heads / kvHeads, hgb = (group + DT_HB - 1) / DT_HB;
-  launchKs(true, decodeAttnTcK<D>, dim3(rows, kvHeads * hgb, splits), DT_THREADS, smem, s, out, part, counters, q,
+  launchKs(true, decodeAttnTcK<D, W>, dim3(rows, kvHeads * hgb, splits), 32 * W, smem, s, out, part, counters, q,
            ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, heads, kvHeads, group, hgb, scale, partition, splits);
   if (splits > 1 && counters == nullptr) {
-    launchK(true, decodeAttnTcCombineK, dim3(rows, kvHeads * hgb), DT_THREADS, s, out, part, pos, heads, kvHeads,
-            group, hgb, D, partition, splits);
+    launchK(true, decodeAttnTcCombineK, dim3(rows, kvHeads * hgb), DT_COMBINE_THREADS, s, out, part, pos, heads, kvHeads,
+            group, hgb, D, BN, partition, splits);
+  }
+}
+
+/** launchTc of the variant's warps per block. */
+template <int D>
+void launchVariant(int variant, cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
+                   const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride,
+                   int blockSize, int rows, int heads, int kvHeads, float scale, int partition, int splits) {
+  switch (DT_VARIANT_WARPS[variant]) {
+    case 2:
+      launchTc<D, 2>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+                     kvHeads, scale, partition, splits);
+      break;
+    case 1:
+      launchTc<D, 1>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+                     kvHeads, scale, partition, splits);
+      break;
+    default:
+      launchTc<D, 4>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+                     kvHeads, scale, partition, splits);
   }
 }
 
@@ -336,13 +375,23 @@ bool launchDecodeAttentionTc(cudaStream_t s, bf16* out, float* part, int* counte
     return false;
   }
   if (headDim == 128) {
-    launchTc<128>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
-                  kvHeads, scale, partition, splits);
+    launchVariant<128>(g_variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
+                       rows, heads, kvHeads, scale, partition, splits);
   } else {
-    launchTc<64>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
-                 kvHeads, scale, partition, splits);
+    launchVariant<64>(g_variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
+                      rows, heads, kvHeads, scale, partition, splits);
   }
   return true;
+}
+
+void setDecodeAttentionTcVariant(int variant) {
+  g_variant = variant >= 0 && variant < DECODE_TC_VARIANTS ? variant : 0;
+}
+
+int decodeAttentionTcVariant() { return g_variant; }
+
+int decodeAttentionTcWarps(int variant) {
+  return variant >= 0 && variant < DECODE_TC_VARIANTS ? DT_VARIANT_WARPS[variant] : 0;
 }
 
 /**

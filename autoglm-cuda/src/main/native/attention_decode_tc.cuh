@@ -6,6 +6,22 @@
 /** Most splits per (token, KV head) the tensor-core decode attention takes (it merges them itself). */
 constexpr int DECODE_TC_MAX_SPLITS = 128;
 
+/**
+ * Variants of the tensor-core decode attention, by warps per block (a K/V tile is 16 keys per warp, double-buffered):
+ * 0 = 4 warps (64-key tiles, ~68 KiB shared memory at headDim 128), 1 = 2 warps (32 keys, ~36 KiB), 2 = 1 warp (16
+ * keys, ~21 KiB). Same arithmetic per key, same fixed-order merges; they differ in blocks per SM and latency chains.
+ */
+constexpr int DECODE_TC_VARIANTS = 3;
+
+/** The variant later launches take (process-wide; a benchmark switch, default 0). Out of range: 0. */
+void setDecodeAttentionTcVariant(int variant);
+
+/** The variant launches take now. */
+int decodeAttentionTcVariant();
+
+/** Warps per block of a variant (0 when out of range). */
+int decodeAttentionTcWarps(int variant);
+
 /** Whether the tensor-core decode attention serves these heads: headDim 64 or 128, query heads a multiple of KV heads. */
 bool decodeAttentionTcSupported(int heads, int kvHeads, int headDim);
 

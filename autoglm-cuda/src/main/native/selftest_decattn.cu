@@ -18,7 +18,7 @@ struct DecodeCase {
   bool counters;  // whether the kernel merges its splits itself
 };
 
-constexpr int DECODE_TC_CASES = 8;
+constexpr int DECODE_TC_CASES = 9;
 
 DecodeCase decodeCase(int c) {
   DecodeCase d;
@@ -41,9 +41,13 @@ DecodeCase decodeCase(int c) {
       return {{4096, 3001}, 1, 32, 128, false};
     case 6:  // contexts at page boundaries, static splits of 32
       return {{16, 17, 15, 33, 128}, 16, 32, 4, true};
-    default:  // batch 128, contexts 1-128, blocks of 8, 2 dynamic splits merged by the combine kernel
+    case 7:  // batch 128, contexts 1-128, blocks of 8, 2 dynamic splits merged by the combine kernel
       d = {{}, 8, 0, 2, false};
       for (int i = 0; i < 128; i++) d.contexts.push_back(i + 1);
+      return d;
+    default:  // batch 256 with 4 dynamic splits (a split choice the timing table tries), contexts 100-164
+      d = {{}, 16, 0, 4, true};
+      for (int i = 0; i < 256; i++) d.contexts.push_back(100 + (i * 53) % 65);
       return d;
   }
 }
@@ -224,4 +228,83 @@ JNI(jdoubleArray, selfTestDecodeAttentionTc)(JNIEnv* env, jclass, jlong h, jint 
   jdoubleArray out = env->NewDoubleArray(5);
   env->SetDoubleArrayRegion(out, 0, 5, res);
   return out;
+}
+
+/** Variants of the tensor-core decode attention (setDecodeTcVariant's range is 0 .. this − 1). */
+JNI(jint, decodeTcVariants)(JNIEnv*, jclass) { return DECODE_TC_VARIANTS; }
+
+/** Warps per block of a variant (0: out of range). */
+JNI(jint, decodeTcVariantWarps)(JNIEnv*, jclass, jint variant) { return decodeAttentionTcWarps(variant); }
+
+/** The variant every later tensor-core decode attention launch of this process takes (a benchmark switch). */
+JNI(void, setDecodeTcVariant)(JNIEnv*, jclass, jint variant) { setDecodeAttentionTcVariant(variant); }
+
+/**
+ * GPU µs per launch of the decode attention of `rows` decode rows of context `context` each (graph-style dynamic
+ * splits, `splits` of them, with counters), 16-token KV blocks in shuffled order: the tensor-core kernel's variant
+ * `variant` (setDecodeTcVariant's, restored after) or with variant −1 the decode kernels of launchAttention. `layers`
+ * copies of the K/V cache are cycled (one per launch) so that consecutive launches do not find the cache in L2, as in
+ * a model; `iters` timed launches after 3 warm-up ones. −1 when the tensor-core kernel refuses the shape.
+ */
+JNI(jdouble, timeDecodeAttention)(JNIEnv* env, jclass, jlong h, jint variant, jint heads, jint kvHeads, jint headDim,
+                                  jint rows, jint context, jint splits, jint layers, jint iters) {
+  Context* c = ctx(h);
+  Buffers m(7);
+  const int bs = 16, stride = (context + bs - 1) / bs, blocks = rows * stride;
+  std::vector<int> perm(blocks), tokSeq(rows), pos(rows, context - 1);
+  for (int i = 0; i < blocks; i++) perm[i] = i;
+  for (int i = blocks - 1; i > 0; i--) std::swap(perm[i], perm[(int)((m.next() + 0.5f) * (i + 1)) % (i + 1)]);
+  for (int t = 0; t < rows; t++) tokSeq[t] = t * stride;
+  int width = heads * headDim, ldq = width + 2 * kvHeads * headDim;
+  size_t kvBytes = (size_t)blocks * bs * kvHeads * headDim * 2;
+  std::vector<void*> k(layers), v(layers);
+  bool fine = true;
+  for (int l = 0; l < layers; l++) {
+    k[l] = m.zeros(kvBytes);
+    v[l] = m.zeros(kvBytes);
+    fine &= k[l] != nullptr && v[l] != nullptr;
+    if (fine) {  // bf16 0x3c3c ≈ 0.0115 everywhere: finite scores, the same work as any data
+      cudaMemset(k[l], 0x3c, kvBytes);
+      cudaMemset(v[l], 0x3c, kvBytes);
+    }
+  }
+  bf16* dq = (bf16*)m.zeros((size_t)rows * ldq * 2);
+  int* dTables = m.upload(perm);
+  int* dTokSeq = m.upload(tokSeq);
+  int* dPos = m.upload(pos);
+  bf16* dOut = (bf16*)m.zeros((size_t)rows * width * 2);
+  float* dPart = (float*)m.zeros((size_t)rows * heads * splits * (headDim + 2) * 4);
+  int* dCounters = (int*)m.zeros((size_t)rows * heads * 4);
+  cudaEvent_t e0, e1;
+  if (!fine || !dq || !dTables || !dTokSeq || !dPos || !dOut || !dPart || !dCounters ||
+      cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) {
+    throwIse(env, "timeDecodeAttention: cudaMalloc failed (rows " + std::to_string(rows) + ", context " +
+                  std::to_string(context) + ", layers " + std::to_string(layers) + ")");
+    return -1;
+  }
+  cudaMemset(dq, 0x3c, (size_t)rows * ldq * 2);
+  float scale = 1.f / sqrtf((float)headDim);
+  auto one = [&](int l) {
+    if (variant < 0) {
+      return launchAttention(c->stream, dOut, dPart, dCounters, dq, ldq, (bf16*)k[l], (bf16*)v[l], dTokSeq, dPos,
+                             dTables, 1, bs, rows, heads, kvHeads, headDim, scale, 0, splits);
+    }
+    return launchDecodeAttentionTc(c->stream, dOut, dPart, dCounters, dq, ldq, (bf16*)k[l], (bf16*)v[l], dTokSeq,
+                                   dPos, dTables, 1, bs, rows, heads, kvHeads, headDim, scale, 0, splits);
+  };
+  int previous = decodeAttentionTcVariant();
+  if (variant >= 0) setDecodeAttentionTcVariant(variant);
+  bool served = true;
+  for (int i = 0; i < 3 && served; i++) served = one(i % layers);
+  cudaEventRecord(e0, c->stream);
+  for (int i = 0; i < iters && served; i++) served = one(i % layers);
+  cudaEventRecord(e1, c->stream);
+  setDecodeAttentionTcVariant(previous);
+  float ms = 0;
+  bool good = launched(env, "timeDecodeAttention kernels") && ok(env, cudaEventSynchronize(e1), "timeDecodeAttention");
+  if (good) cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (!good) return -1;
+  return served ? 1000.0 * ms / iters : -1;
 }

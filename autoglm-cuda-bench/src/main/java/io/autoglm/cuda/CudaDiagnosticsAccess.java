@@ -78,6 +78,32 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().reconfigure(s -> s.with("cuda.decodeAttnTc", minRowsTimesKvHeads));
   }
 
+  /**
+   * The tensor-core decode attention's variant (benchmark switch, {@link CudaSelfTests#setDecodeTcVariant}); drops the
+   * captured graphs, which baked the old variant in.
+   */
+  public static void setDecodeAttnTcVariant(CudaBackend backend, int variant) {
+    CudaSelfTests.setDecodeTcVariant(backend, variant);
+    backend.diagnostics().reconfigure(s -> s);
+  }
+
+  /**
+   * The blocks a graph step that takes the tensor-core decode attention aims its split count at (benchmark switch;
+   * 0: the decode kernels' target); drops the captured graphs, which baked the split count in.
+   */
+  public static void setDecodeAttnTcBlocks(CudaBackend backend, int blocks) {
+    if (blocks < 0) {
+      throw new IllegalArgumentException("decode tensor-core graph blocks " + blocks + "; expected 0 or more");
+    }
+    DecodeAttention.tcGraphBlocks = blocks;
+    backend.diagnostics().reconfigure(s -> s);
+  }
+
+  /** The graph splits per (token, KV head) a decode step of {@code phys} rows takes under the current settings. */
+  public static int graphSplits(CudaBackend backend, int phys, int kvHeads) {
+    return DecodeAttention.graphSplits(backend.diagnostics().settings().decodeAttnTc(), phys, kvHeads);
+  }
+
   /** The {@code cuda.prefillAttn} in use. */
   public static int prefillAttn(CudaBackend backend) {
     return backend.diagnostics().settings().prefillAttn();

@@ -97,6 +97,56 @@ public final class CudaSelfTests {
     return decodeTcCases();
   }
 
+  /** The tensor-core decode attention's variants ({@link #setDecodeTcVariant} takes 0 .. this − 1). */
+  public static int decodeTcVariants(CudaBackend backend) {
+    backend.diagnostics();
+    return decodeTcVariants();
+  }
+
+  /** Warps per block of a tensor-core decode attention variant (a K/V tile is 16 keys per warp). */
+  public static int decodeTcVariantWarps(CudaBackend backend, int variant) {
+    backend.diagnostics();
+    int w = decodeTcVariantWarps(variant);
+    if (w == 0) {
+      throw new IllegalArgumentException("decode tensor-core variant " + variant + "; expected 0 to "
+          + (decodeTcVariants() - 1));
+    }
+    return w;
+  }
+
+  /**
+   * The variant every later tensor-core decode attention launch of this process takes (a benchmark switch; graphs
+   * captured before keep theirs: {@link CudaDiagnosticsAccess#setDecodeAttnTcVariant} also drops them).
+   */
+  public static void setDecodeTcVariant(CudaBackend backend, int variant) {
+    decodeTcVariantWarps(backend, variant);
+    setDecodeTcVariant(variant);
+  }
+
+  /**
+   * GPU µs per launch of one layer's decode attention: {@code rows} decode rows of context {@code context}, graph-style
+   * dynamic splits ({@code splits} of them, with counters), {@code layers} K/V caches cycled so that the cache is not
+   * in L2; {@code variant} the tensor-core kernel's variant, or -1 the decode kernels. -1 when the tensor-core kernel
+   * refuses the shape.
+   */
+  public static double decodeAttnMicros(CudaBackend backend, int variant, int heads, int kvHeads, int headDim,
+      int rows, int context, int splits, int layers, int iters) {
+    if (variant >= 0) {
+      decodeTcVariantWarps(backend, variant);
+    }
+    return timeDecodeAttention(backend.diagnostics().ctx(), variant, heads, kvHeads, headDim, rows, context, splits,
+        layers, iters);
+  }
+
+  private static native int decodeTcVariants();
+
+  private static native int decodeTcVariantWarps(int variant);
+
+  private static native void setDecodeTcVariant(int variant);
+
+  private static native double timeDecodeAttention(long ctx, int variant, int heads, int kvHeads, int headDim,
+      int rows, int context, int splits, int layers, int iters);
+
   private static native double[] selfTestDecodeAttentionTc(long ctx, int heads, int kvHeads, int headDim, int which,
       long seed);
 

@@ -90,7 +90,8 @@ final class CudaForwardStep implements ForwardStep {
     this.prefill = PrefillSegments.at(segs, tokenSeq + 4L * phys);
     int kvHeads = kv.layout().numKvHeads();
     this.partition = graph ? 0 : eagerPartition(phys, kvHeads, maxVisible(batch));
-    this.splits = graph ? graphSplits(phys, kvHeads) : (maxVisible(batch) + partition - 1) / partition;
+    this.splits = graph ? DecodeAttention.graphSplits(backend.settings().decodeAttnTc(), phys, kvHeads)
+        : (maxVisible(batch) + partition - 1) / partition;
   }
 
   /** Block-table entries per sequence row: the most blocks any sequence's context needs (at least 1). */

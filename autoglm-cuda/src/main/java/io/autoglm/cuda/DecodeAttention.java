@@ -10,7 +10,27 @@ final class DecodeAttention {
   /** The most splits per (token, KV head) the tensor-core kernel takes (DECODE_TC_MAX_SPLITS of its header). */
   static final int MAX_TC_SPLITS = 128;
 
+  /**
+   * Benchmark switch (CudaDiagnosticsAccess.setDecodeAttnTcBlocks): the (token, KV head, split) blocks a graph step
+   * that takes the tensor-core kernel aims its split count at; 0 (default): the decode kernels' target. Process-wide;
+   * a change needs the captured graphs dropped (they bake the split count in).
+   */
+  static volatile int tcGraphBlocks;
+
   private DecodeAttention() {}
+
+  /**
+   * Attention splits per (token, KV head) of a graph step of {@code phys} rows: {@link CudaForwardStep#graphSplits},
+   * or with {@link #tcGraphBlocks} set and the step at or above {@code threshold} (cuda.decodeAttnTc) rows × KV heads,
+   * about that many blocks (1 to {@link #MAX_TC_SPLITS} splits).
+   */
+  static int graphSplits(int threshold, int phys, int kvHeads) {
+    int target = tcGraphBlocks;
+    if (target > 0 && threshold > 0 && (long) phys * kvHeads >= threshold) {
+      return Math.max(1, Math.min(MAX_TC_SPLITS, target / (phys * kvHeads)));
+    }
+    return CudaForwardStep.graphSplits(phys, kvHeads);
+  }
 
   /**
    * Whether a step takes the tensor-core decode attention: {@code threshold} (cuda.decodeAttnTc) is on and at most

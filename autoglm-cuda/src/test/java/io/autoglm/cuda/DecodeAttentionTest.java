@@ -58,6 +58,26 @@ class DecodeAttentionTest {
   }
 
   @Test
+  void theTensorCoreGraphTargetAppliesOnlyAtOrAboveTheThreshold() {
+    try {
+      DecodeAttention.tcGraphBlocks = 0; // unset: the decode kernels' splits everywhere
+      for (int phys : new int[] {1, 8, 64, 256}) {
+        assertEquals(CudaForwardStep.graphSplits(phys, 2), DecodeAttention.graphSplits(128, phys, 2), "phys " + phys);
+      }
+      DecodeAttention.tcGraphBlocks = 1536;
+      assertEquals(3, DecodeAttention.graphSplits(128, 256, 2), "256 rows × 2 KV heads: 1536 / 512");
+      assertEquals(12, DecodeAttention.graphSplits(128, 64, 2), "64 rows × 2 KV heads: 1536 / 128");
+      assertEquals(CudaForwardStep.graphSplits(32, 2), DecodeAttention.graphSplits(128, 32, 2), "below the threshold");
+      assertEquals(CudaForwardStep.graphSplits(64, 2), DecodeAttention.graphSplits(0, 64, 2), "the kernel off");
+      assertEquals(DecodeAttention.MAX_TC_SPLITS, DecodeAttention.graphSplits(1, 1, 1), "capped at the kernel's limit");
+      DecodeAttention.tcGraphBlocks = 100;
+      assertEquals(1, DecodeAttention.graphSplits(1, 256, 2), "at least one split");
+    } finally {
+      DecodeAttention.tcGraphBlocks = 0;
+    }
+  }
+
+  @Test
   void theSplitLimitIsTheNativeOne() throws Exception {
     String header = Files.readString(Path.of("src/main/native/attention_decode_tc.cuh"));
     Matcher m = Pattern.compile("constexpr int DECODE_TC_MAX_SPLITS = (\\d+);").matcher(header);

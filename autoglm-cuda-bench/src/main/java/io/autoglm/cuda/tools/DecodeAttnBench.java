@@ -23,13 +23,17 @@ import java.util.SplittableRandom;
  * memory, one process: {@code java ... DecodeAttnBench WORK_DIR}. First an end-to-end check (the fixtures' heads are
  * too narrow for the kernel), then per {@code -Dbench.decodeAttnTcs} value (default 1,0: forced on, off) the per-op
  * profiles at {@code -Dbench.profileBatches} (default 64,256) and decode tok/s at batch 64 and 256 (CUDA graphs), the
- * measurements of {@code CudaBench bench}.
+ * measurements of {@code CudaBench bench}. With {@code -Dbench.tune=true} instead {@link DecodeAttnTuning}: the
+ * kernel's variants and split targets, each self-checked, timed alone and end to end.
  */
 final class DecodeAttnBench {
   private static final int BATCH = 64;
   private static final int PROMPT = 128;
 
   private DecodeAttnBench() {}
+
+  /** What the bench's parts share: the backend, the model's step driver, the random stream, the model's config. */
+  record Env(CudaBackend backend, StepDriver driver, SplittableRandom random, ModelConfig config) {}
 
   public static void main(String[] args) throws Exception {
     Path dir = Path.of(args.length > 0 ? args[0] : "/tmp/work").resolve("glm-4-9b-chat-config");
@@ -43,20 +47,27 @@ final class DecodeAttnBench {
       try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 12_000, bs, c.numKvHeads(), c.headDim()))) {
         StepDriver d = new StepDriver(backend, m, kv);
         SplittableRandom r = new SplittableRandom(1);
-        ok = check(d, r, c, backend);
-        for (String v : System.getProperty("bench.decodeAttnTcs", "1,0").split(",")) {
-          int t = Integer.parseInt(v.trim());
-          CudaDiagnosticsAccess.setDecodeAttnTc(backend, t);
-          System.out.println("cuda.decodeAttnTc " + t + (t == 0 ? " (off):" : ":"));
-          for (String n : System.getProperty("bench.profileBatches", "64,256").split(",")) {
-            CudaBench.Bench.profile(d, r, c, backend, Integer.parseInt(n.trim()));
-          }
-          CudaBench.Bench.batch(d, r, c, 64);
-          CudaBench.Bench.batch(d, r, c, 256);
-        }
+        ok = Boolean.getBoolean("bench.tune") ? DecodeAttnTuning.run(new Env(backend, d, r, c))
+            : onOff(d, r, c, backend);
       }
     }
     System.exit(ok ? 0 : 1);
+  }
+
+  /** The end-to-end check, then per -Dbench.decodeAttnTcs value the profiles and batch 64 / 256 decode tok/s. */
+  private static boolean onOff(StepDriver d, SplittableRandom r, ModelConfig c, CudaBackend backend) {
+    boolean ok = check(d, r, c, backend);
+    for (String v : System.getProperty("bench.decodeAttnTcs", "1,0").split(",")) {
+      int t = Integer.parseInt(v.trim());
+      CudaDiagnosticsAccess.setDecodeAttnTc(backend, t);
+      System.out.println("cuda.decodeAttnTc " + t + (t == 0 ? " (off):" : ":"));
+      for (String n : System.getProperty("bench.profileBatches", "64,256").split(",")) {
+        CudaBench.Bench.profile(d, r, c, backend, Integer.parseInt(n.trim()));
+      }
+      CudaBench.Bench.batch(d, r, c, 64);
+      CudaBench.Bench.batch(d, r, c, 256);
+    }
+    return ok;
   }
 
   /**

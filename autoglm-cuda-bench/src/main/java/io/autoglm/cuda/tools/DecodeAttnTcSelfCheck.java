@@ -21,11 +21,17 @@ final class DecodeAttnTcSelfCheck {
       "batch 256, contexts 100-164, one split", "batch 8, contexts 17-4,096, blocks of 32, 64 graph splits",
       "batch 2, contexts 4,096/3,001, blocks of 1, 128 static splits, combine kernel",
       "batch 5, contexts 15-128 at page boundaries, 4 static splits",
-      "batch 128, contexts 1-128, blocks of 8, 2 graph splits, combine kernel"};
+      "batch 128, contexts 1-128, blocks of 8, 2 graph splits, combine kernel",
+      "batch 256, contexts 100-164, 4 graph splits"};
 
   private DecodeAttnTcSelfCheck() {}
 
   static boolean run(CudaBackend backend) {
+    return run(backend, "");
+  }
+
+  /** {@link #run(CudaBackend)} with {@code label} (e.g. the variant) in the summary line. */
+  static boolean run(CudaBackend backend, String label) {
     int cases = CudaSelfTests.decodeTcCases(backend);
     if (cases != CASES.length) {
       throw new IllegalStateException("the native library has " + cases + " decode tensor-core self-check cases, "
@@ -37,7 +43,7 @@ final class DecodeAttnTcSelfCheck {
         ok &= line(backend, headDim, which);
       }
     }
-    System.out.println("decode attention (tensor cores) self-check " + (ok ? "PASS" : "FAIL"));
+    System.out.println("decode attention (tensor cores) " + label + "self-check " + (ok ? "PASS" : "FAIL"));
     return ok;
   }
 
