@@ -14,7 +14,11 @@ constexpr int DT_HB = 16;        // query heads per block: the MMA's M (fewer ar
 constexpr int DT_COMBINE_THREADS = 128;
 /** Warps per block of each variant (setDecodeAttentionTcVariant): a K/V tile is 16 keys per warp. */
 constexpr int DT_VARIANT_WARPS[DECODE_TC_VARIANTS] = {4, 2, 1};
-int g_variant = 0;  // process-wide, a benchmark switch (CudaSelfTests.setDecodeTcVariant)
+// process-wide, a benchmark switch (CudaSelfTests.setDecodeTcVariant); -1 (default): by the step's rows x KV heads,
+// 4 warps below 512 and 2 warps from 512 on (the H200 kernel table of 2026-12-03: at glm-4-9b shapes, context 133,
+// 4 warps 11.2 / 13.9 µs at 64 / 128 rows against 14.8 / 18.0 for 2 warps, and 2 warps 20.4 against 23.2 at 256 rows)
+int g_variant = -1;
+constexpr long DT_TWO_WARPS_FROM_UNITS = 512;
 constexpr float LOG2E = 1.4426950408889634f;
 
 /**
@@ -374,18 +378,19 @@ bool launchDecodeAttentionTc(cudaStream_t s, bf16* out, float* part, int* counte
       (reinterpret_cast<uintptr_t>(q) & 15) != 0 || (splits > 1 && part == nullptr)) {
     return false;
   }
+  int variant = g_variant >= 0 ? g_variant : (long)rows * kvHeads >= DT_TWO_WARPS_FROM_UNITS ? 1 : 0;
   if (headDim == 128) {
-    launchVariant<128>(g_variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
+    launchVariant<128>(variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
                        rows, heads, kvHeads, scale, partition, splits);
   } else {
-    launchVariant<64>(g_variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
+    launchVariant<64>(variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
                       rows, heads, kvHeads, scale, partition, splits);
   }
   return true;
 }
 
 void setDecodeAttentionTcVariant(int variant) {
-  g_variant = variant >= 0 && variant < DECODE_TC_VARIANTS ? variant : 0;
+  g_variant = variant >= 0 && variant < DECODE_TC_VARIANTS ? variant : -1;
 }
 
 int decodeAttentionTcVariant() { return g_variant; }

@@ -51,7 +51,7 @@ import java.util.OptionalLong;
  * {@code cuda.fp8MmaMaxRows} (FP8 linears of 9 up to this many rows take the tensor-core FP8 GEMM, larger ones
  * cuBLAS on the dequantized weight; default 128, 0 = always cuBLAS), {@code cuda.decodeAttnTc} (steps of at least
  * this many rows × KV heads, none in a prefill segment, run the tensor-core decode attention, headDim 64 or 128;
- * default 128, 0 = off).
+ * default 16, 0 = off).
  * {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
  * {@code cuda.*} key fails with a message naming it. The settings are immutable for the backend's life; the
  * benchmark tools' diagnostics ({@link CudaDiagnostics}: profiles, op skipping, A/B settings, self-tests) are

@@ -54,10 +54,12 @@ record CudaSettings(
 
   /**
    * Default {@code cuda.decodeAttnTc}: steps of at least this many rows × KV heads take the tensor-core decode
-   * attention. 128 = batch 64 at glm-4-9b's 2 KV heads, where the H200 run of 2026-12-03 measured it faster (attention
-   * 37.7 → 25.3 µs per layer at batch 64, 74.7 → 30.2 at 256); smaller steps keep the decode kernels (not measured).
+   * attention. 16 = batch 8 at glm-4-9b's 2 KV heads: in the H200 kernel table of 2026-12-03 (context 133) it is
+   * faster than the decode kernels from 8 rows on (16.7 against 24.5 µs at 8 rows, 11.2 against 37.2 at 64, 23.2
+   * against 68.0 at 256), and decode tok/s with it on ≥ off from batch 16 on (2,438 / 9,605 / 25,397 against 2,305 /
+   * 8,444 / 21,736 at 16 / 64 / 256); smaller steps keep the decode kernels (not measured).
    */
-  static final int DEFAULT_DECODE_ATTN_TC = 128;
+  static final int DEFAULT_DECODE_ATTN_TC = 16;
   /**
    * Default {@code cuda.fp8MmaMaxRows}: FP8 linears of 9..128 rows take the tensor-core FP8 GEMM, larger ones the
    * dequantize + cuBLAS path. From the H200 per-shape table of 2026-12-03 (docs/benchmarks.md): at 64 rows the MMA

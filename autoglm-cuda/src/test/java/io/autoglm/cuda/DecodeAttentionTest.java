@@ -73,7 +73,7 @@ class DecodeAttentionTest {
       DecodeAttention.tcGraphBlocks = 100;
       assertEquals(1, DecodeAttention.graphSplits(1, 256, 2), "at least one split");
     } finally {
-      DecodeAttention.tcGraphBlocks = 0;
+      DecodeAttention.tcGraphBlocks = DecodeAttention.DEFAULT_TC_GRAPH_BLOCKS;
     }
   }
 
