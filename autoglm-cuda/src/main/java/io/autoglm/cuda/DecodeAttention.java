@@ -17,7 +17,7 @@ final class DecodeAttention {
    * against 24.6 at 128 rows, equal at 256). Process-wide; a change needs the captured graphs dropped (they bake the
    * split count in).
    */
-  static volatile int tcGraphBlocks = DEFAULT_TC_GRAPH_BLOCKS;
+  static volatile int tcGraphBlocks = 128;
   /** Default {@link #tcGraphBlocks}. */
   static final int DEFAULT_TC_GRAPH_BLOCKS = 128;
 
