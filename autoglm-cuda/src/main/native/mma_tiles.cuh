@@ -1,6 +1,5 @@
-// The tensor-core tile helpers of the decode attention (attention_decode_tc.cu): cp.async, ldmatrix, the bf16
-// m16n8k16 MMA and the XOR-swizzled shared tiles. The same pieces as attention_prefill.cu's (which keeps its own
-// copy in its anonymous namespace).
+// The tensor-core tile helpers of the prefill and decode attentions (attention_prefill.cu, attention_decode_tc.cu):
+// cp.async, ldmatrix, the bf16 m16n8k16 MMA and the XOR-swizzled shared tiles.
 #pragma once
 #include "common.cuh"
 
@@ -48,7 +47,11 @@ __device__ __forceinline__ unsigned packBf2(float lo, float hi) {
   return u;
 }
 
-/** Element offset of 16-byte chunk `chunk` of row `row` in a shared tile of D-element rows, XOR-swizzled by row. */
+/**
+ * Element offset of 16-byte chunk `chunk` of row `row` in a shared tile of D-element rows: the chunk index is XORed
+ * with the row's low 3 bits, so the 8 rows an ldmatrix phase reads (or a cp.async warp writes) hit 8 different bank
+ * groups although the rows are 128 or 256 bytes apart.
+ */
 template <int D>
 __device__ __forceinline__ int swz(int row, int chunk) {
   return row * D + ((chunk ^ (row & 7)) << 3);
