@@ -3,6 +3,7 @@
 #include "bridge.cuh"
 #include "attention.cuh"
 #include "attention_decode_tc.cuh"
+#include "selftest.cuh"
 
 #undef JNI
 #define JNI(ret, name) extern "C" JNIEXPORT ret JNICALL Java_io_autoglm_cuda_CudaSelfTests_##name
@@ -59,32 +60,7 @@ inline float bf16Host(uint16_t h) {
   return f;
 }
 
-/** Device buffers of the check, freed together, and its random numbers. */
-struct Buffers {
-  std::vector<void*> all;
-  unsigned long long z;
-  explicit Buffers(long long seed) : z((unsigned long long)seed) {}
-  ~Buffers() {
-    for (void* q : all) cudaFree(q);
-  }
-  float next() {
-    z = z * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((z >> 40) & 0xffff) / 65536.f - 0.5f;
-  }
-  void* zeros(size_t n) {
-    void* d = nullptr;
-    if (cudaMalloc(&d, n) != cudaSuccess) return nullptr;
-    all.push_back(d);
-    cudaMemset(d, 0, n);
-    return d;
-  }
-  template <typename V>
-  V* upload(const std::vector<V>& v) {
-    V* d = (V*)zeros(v.size() * sizeof(V));
-    if (d != nullptr) cudaMemcpy(d, v.data(), v.size() * sizeof(V), cudaMemcpyHostToDevice);
-    return d;
-  }
-};
+using selftest::Scratch;
 
 /** out (rows, heads·headDim) of softmax attention of each row's query over its slots, in double precision. */
 void reference(std::vector<double>& out, const std::vector<uint16_t>& q, int ldq, const std::vector<uint16_t>& kc,
@@ -141,7 +117,7 @@ JNI(jint, decodeTcCases)(JNIEnv*, jclass) { return DECODE_TC_CASES; }
 JNI(jdoubleArray, selfTestDecodeAttentionTc)(JNIEnv* env, jclass, jlong h, jint heads, jint kvHeads, jint headDim,
                                              jint which, jlong seed) {
   Context* c = ctx(h);
-  Buffers m(seed);
+  Scratch m(seed, c->stream);
   DecodeCase dc = decodeCase(which);
   int bs = dc.bs, rows = (int)dc.contexts.size(), stride = 0;
   for (int n : dc.contexts) stride = std::max(stride, (n + bs - 1) / bs);
@@ -249,7 +225,7 @@ JNI(void, setDecodeTcVariant)(JNIEnv*, jclass, jint variant) { setDecodeAttentio
 JNI(jdouble, timeDecodeAttention)(JNIEnv* env, jclass, jlong h, jint variant, jint heads, jint kvHeads, jint headDim,
                                   jint rows, jint context, jint splits, jint layers, jint iters) {
   Context* c = ctx(h);
-  Buffers m(7);
+  Scratch m(7, c->stream);
   const int bs = 16, stride = (context + bs - 1) / bs, blocks = rows * stride;
   std::vector<int> perm(blocks), tokSeq(rows), pos(rows, context - 1);
   for (int i = 0; i < blocks; i++) perm[i] = i;

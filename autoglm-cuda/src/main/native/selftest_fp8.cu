@@ -2,6 +2,7 @@
 // same rule computed on the host, the FP8 GEMVs against a double-precision reference on the dequantized weights and
 // against the bf16 kernels on the bf16-dequantized weights, the fused FP8 GEMVs against the unfused ones bit for bit.
 #include "bridge.cuh"
+#include "selftest.cuh"
 #include <cuda_fp8.h>
 #include <cuda_fp16.h>
 
@@ -10,42 +11,9 @@
 
 namespace {
 
-/**
- * Device buffers of one self-check, freed together; a seeded LCG for the data. Every fill and upload is ordered on the
- * context's stream, which is non-blocking: cudaMemset / cudaMemcpy on the legacy default stream would not be ordered
- * before the kernels on it (a pageable cudaMemcpy may return before its last DMA lands, and a cudaMemset is
- * asynchronous), so a kernel could read a half-uploaded buffer or have its output zeroed after it wrote it.
- */
-struct Mem {
-  std::vector<void*> all;
-  unsigned long long z;
-  cudaStream_t st;
-  Mem(long long seed, cudaStream_t stream) : z((unsigned long long)seed), st(stream) {}
-  ~Mem() {
-    cudaStreamSynchronize(st);
-    for (void* q : all) cudaFree(q);
-  }
-  float next() {
-    z = z * 6364136223846793005ull + 1442695040888963407ull;
-    return (float)((z >> 40) & 0xffff) / 65536.f - 0.5f;
-  }
-  void* zeros(size_t n) {
-    void* d = nullptr;
-    if (cudaMalloc(&d, n < 16 ? 16 : n) != cudaSuccess) return nullptr;
-    all.push_back(d);
-    cudaMemsetAsync(d, 0, n, st);
-    return d;
-  }
-  /** v on the device; waits for the copy (v is pageable host memory and may go away). */
-  template <typename V>
-  V* upload(const std::vector<V>& v) {
-    V* d = (V*)zeros(v.size() * sizeof(V));
-    if (d != nullptr) {
-      cudaMemcpyAsync(d, v.data(), v.size() * sizeof(V), cudaMemcpyHostToDevice, st);
-      cudaStreamSynchronize(st);
-    }
-    return d;
-  }
+/** The self-check buffers (selftest.cuh), plus the FP8 checks' weight patterns. */
+struct Mem : selftest::Scratch {
+  using selftest::Scratch::Scratch;
   /** n bf16 uniform in [-scale/2, scale/2); every 7th (128-wide) column block of a row scaled by 1/64, so blocks
    *  differ in range; the first 128×128 block all zero when zeroBlock (the amax = 0 rule). */
   std::vector<uint16_t> weights(int rows, int cols, float scale, bool zeroBlock) {
