@@ -330,16 +330,7 @@ public final class CudaBench {
       String model = System.getProperty("bench.model", "glm-4-9b-chat");
       boolean inMemory = Boolean.parseBoolean(System.getProperty("bench.inMemory",
           Boolean.toString(!model.equals("glm-4-9b-chat"))));
-      String config = FastRandomCheckpoint.config(model);
-      Path dir = work.resolve(model + (inMemory ? "-config" : "-random"));
-      if (inMemory) {
-        Files.createDirectories(dir);
-        Files.writeString(dir.resolve("config.json"), config);
-      } else if (!Files.exists(dir.resolve(Checkpoint.SINGLE_FILE))) {
-        long t0 = System.nanoTime();
-        FastRandomCheckpoint.write(dir, config);
-        System.out.printf("wrote random checkpoint %s in %.1f s%n", dir, (System.nanoTime() - t0) / 1e9);
-      }
+      Path dir = FastRandomCheckpoint.modelDir(work, model, inMemory);
       ModelConfig c = ModelConfig.load(dir);
       // a 1,024-token prefill step of GLM-4-32B shapes needs ~12 GB of activations, more than the default arena
       String arena = System.getProperty("bench.arenaBytes");

@@ -2,6 +2,7 @@ package io.autoglm.cuda.tools;
 
 import io.autoglm.model.CheckpointLayout;
 import io.autoglm.model.ModelConfig;
+import io.autoglm.safetensors.Checkpoint;
 import io.autoglm.safetensors.DType;
 import io.autoglm.safetensors.SafetensorsHeader;
 import io.autoglm.safetensors.Widening;
@@ -52,6 +53,24 @@ final class FastRandomCheckpoint {
       default -> throw new IllegalArgumentException("bench.model " + model
           + " is not one of glm-4-9b-chat, glm-4-32b-0414, glm-4.5-air");
     };
+  }
+
+  /**
+   * The model directory of a bench run at {@code model}'s shapes under {@code work}: only its config.json when the
+   * weights are generated in host memory, else a random checkpoint, written once.
+   */
+  static Path modelDir(Path work, String model, boolean inMemory) throws IOException {
+    String config = config(model);
+    Path dir = work.resolve(model + (inMemory ? "-config" : "-random"));
+    if (inMemory) {
+      Files.createDirectories(dir);
+      Files.writeString(dir.resolve("config.json"), config);
+    } else if (!Files.exists(dir.resolve(Checkpoint.SINGLE_FILE))) {
+      long t0 = System.nanoTime();
+      write(dir, config);
+      System.out.printf("wrote random checkpoint %s in %.1f s%n", dir, (System.nanoTime() - t0) / 1e9);
+    }
+    return dir;
   }
 
   static void write(Path dir) throws IOException {

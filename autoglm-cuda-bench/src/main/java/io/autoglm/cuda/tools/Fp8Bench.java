@@ -85,16 +85,7 @@ final class Fp8Bench {
     boolean fp8 = precision.equals("fp8");
     boolean inMemory = fp8 || Boolean.parseBoolean(System.getProperty("bench.inMemory",
         Boolean.toString(!model.equals("glm-4-9b-chat"))));
-    String config = FastRandomCheckpoint.config(model);
-    Path dir = work.resolve(model + (inMemory ? "-config" : "-random"));
-    if (inMemory) {
-      Files.createDirectories(dir);
-      Files.writeString(dir.resolve("config.json"), config);
-    } else if (!Files.exists(dir.resolve(Checkpoint.SINGLE_FILE))) {
-      long t0 = System.nanoTime();
-      FastRandomCheckpoint.write(dir, config);
-      System.out.printf("wrote random checkpoint %s in %.1f s%n", dir, (System.nanoTime() - t0) / 1e9);
-    }
+    Path dir = FastRandomCheckpoint.modelDir(work, model, inMemory);
     ModelConfig c = ModelConfig.load(dir);
     Map<String, String> props = new HashMap<>();
     String arena = System.getProperty("bench.arenaBytes");
