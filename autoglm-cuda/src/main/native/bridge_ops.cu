@@ -95,10 +95,10 @@ JNI(jboolean, linearSiluMul)(JNIEnv* env, jclass, jlong h, jlong y, jlong x, jin
 
 JNI(void, ropeQkv)(JNIEnv* env, jclass, jlong h, jlong qOut, jlong q, jint ldq, jlong k, jint ldk, jlong v, jint ldv,
                    jlong kc, jlong vc, jlong slots, jlong pos, jlong inv, jint rows, jint heads, jint kvHeads,
-                   jint headDim, jint rot, jboolean interleaved) {
+                   jint headDim, jint rot, jboolean interleaved, jlong bias) {
   launchRopeQkv(ctx(h)->stream, p<bf16>(qOut), p<bf16>(q), ldq, p<bf16>(k), ldk, p<bf16>(v), ldv, p<bf16>(kc),
                 p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv), rows, heads, kvHeads, headDim, rot,
-                interleaved);
+                interleaved, p<bf16>(bias));
   launched(env, "ropeQkv kernel");
 }
 

@@ -95,10 +95,13 @@ void setGemvVariant(int v);
 void setPdl(bool on);
 /** out (rows, inter) = silu(x·Wgᵀ)·(x·Wuᵀ) for w = [gate | up] (2·inter, in), rows <= 8; false if not applicable. */
 bool launchGemvSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16* w, int rows, int in, int inter);
-/** rope(q) into qOut (rows, heads·headDim, dense), rope(k) and v into their KV-cache slots: one launch. */
+/**
+ * rope(q) into qOut (rows, heads·headDim, dense), rope(k) and v into their KV-cache slots: one launch. With a bias
+ * (heads + 2·kvHeads)·headDim wide, q, k and v are first biased as launchAddBias would (rounded to bf16), bit for bit.
+ */
 void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
                    bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
-                   int kvHeads, int headDim, int rot, bool interleaved);
+                   int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias = nullptr);
 /**
  * Whether addRmsNorm, siluMul and ropeQkv take their 16-byte variants on steps of more than 64 rows (on by default;
  * the same arithmetic in the same order, so bit for bit the same: the self-test runs both and compares them).

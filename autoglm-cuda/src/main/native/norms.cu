@@ -150,13 +150,29 @@ __global__ void gatherK(char* out, const char* x, int ldxBytes, const int* idx, 
   for (int i = threadIdx.x; i < rowBytes; i += blockDim.x) dst[i] = src[i];
 }
 
+/** Element d of a head plus its bias (bh, or none), rounded to bf16 as addBiasK rounds it. */
+__device__ __forceinline__ float biased(const bf16* xh, const bf16* bh, int d) {
+  return bh ? bf(tobf(bf(xh[d]) + bf(bh[d]))) : bf(xh[d]);
+}
+
+/** ropeElem of the head x + bias (addBiasK then ropeK, bit for bit); bh null: ropeElem. */
+__device__ __forceinline__ float ropeElemBiased(const bf16* xh, const bf16* bh, int d, int pos, const float* inv,
+                                                int rot, bool interleaved) {
+  if (d >= rot) return biased(xh, bh, d);
+  int half = rot >> 1, i, partner;
+  bool first;
+  if (interleaved) { i = d >> 1; first = (d & 1) == 0; partner = first ? d + 1 : d - 1; }
+  else { first = d < half; i = first ? d : d - half; partner = first ? d + half : d - half; }
+  return ropePair(biased(xh, bh, d), biased(xh, bh, partner), first, pos, inv[i]);
+}
+
 /**
  * rope(q) into qOut (rows, heads·headDim), and rope(k) and v into their KV-cache slots: ropeK and ropeWriteKvK in one
  * launch. Blocks (token, chunk of 256 of the heads·headDim + kvHeads·headDim elements).
  */
 __global__ void ropeQkvK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
                          bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
-                         int kvHeads, int headDim, int rot, bool interleaved) {
+                         int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias) {
   pdlTrigger();
   pdlWait();
   size_t t = blockIdx.x;
@@ -166,13 +182,15 @@ __global__ void ropeQkvK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int 
   int p = pos[t];
   if (e < qWidth) {
     int h = e / headDim, d = e - h * headDim;
-    qOut[t * qWidth + e] = tobf(ropeElem(q + t * ldq + h * headDim, d, p, inv, rot, interleaved));
+    const bf16* bh = bias ? bias + h * headDim : nullptr;
+    qOut[t * qWidth + e] = tobf(ropeElemBiased(q + t * ldq + h * headDim, bh, d, p, inv, rot, interleaved));
   } else {
     e -= qWidth;
     int h = e / headDim, d = e - h * headDim;
     size_t base = (size_t)slots[t] * kvWidth;
-    kc[base + e] = tobf(ropeElem(k + t * ldk + h * headDim, d, p, inv, rot, interleaved));
-    vc[base + e] = v[t * ldv + e];
+    const bf16* bh = bias ? bias + qWidth + h * headDim : nullptr;
+    kc[base + e] = tobf(ropeElemBiased(k + t * ldk + h * headDim, bh, d, p, inv, rot, interleaved));
+    vc[base + e] = bias ? tobf(bf(v[t * ldv + e]) + bf(bias[qWidth + kvWidth + e])) : v[t * ldv + e];
   }
 }
 
@@ -229,6 +247,14 @@ __device__ __forceinline__ uint4 pack8(const float* f) {
 #pragma unroll
   for (int i = 0; i < 4; i++) h[i] = __halves2bfloat162(tobf(f[2 * i]), tobf(f[2 * i + 1]));
   return v;
+}
+
+/** x[i] + bias[i], each rounded to bf16 as addBiasK rounds it (8 elements, bias 16-byte aligned). */
+__device__ __forceinline__ void addBias8(float* x, const bf16* bias) {
+  float b[8];
+  unpack8(*(const uint4*)bias, b);
+#pragma unroll
+  for (int i = 0; i < 8; i++) x[i] = bf(tobf(x[i] + b[i]));
 }
 
 /** siluMulK on 8 elements per thread: grid (chunks of 8·blockDim of the inter elements, rows); inter % 8 == 0. */
@@ -304,7 +330,7 @@ __device__ __forceinline__ float ropePairCs(float xd, float xp, bool first, floa
  */
 __global__ void ropeQkvVecK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
                             bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows,
-                            int heads, int kvHeads, int headDim, int rot) {
+                            int heads, int kvHeads, int headDim, int rot, const bf16* bias) {
   pdlTrigger();
   pdlWait();
   int qChunks = heads * headDim / 8, chunks = qChunks + kvHeads * headDim / 8;
@@ -318,6 +344,7 @@ __global__ void ropeQkvVecK(bf16* qOut, const bf16* q, int ldq, const bf16* k, i
   const bf16* src = isQ ? q + t * ldq + e : k + t * ldk + e;
   float x[8], y[8];
   unpack8(*(const uint4*)src, x);
+  if (bias) addBias8(x, bias + (isQ ? 0 : heads * headDim) + e);
   float p = (float)pos[t];
 #pragma unroll
   for (int j = 0; j < 4; j++) {
@@ -337,7 +364,14 @@ __global__ void ropeQkvVecK(bf16* qOut, const bf16* q, int ldq, const bf16* k, i
   } else {
     size_t base = (size_t)slots[t] * (kvHeads * headDim) + e;
     *(uint4*)(kc + base) = pack8(y);
-    *(uint4*)(vc + base) = *(const uint4*)(v + t * ldv + e);
+    uint4 vv = *(const uint4*)(v + t * ldv + e);
+    if (bias) {
+      float f[8];
+      unpack8(vv, f);
+      addBias8(f, bias + (heads + kvHeads) * headDim + e);
+      vv = pack8(f);
+    }
+    *(uint4*)(vc + base) = vv;
   }
 }
 
@@ -391,17 +425,17 @@ void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* 
 
 void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
                    bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
-                   int kvHeads, int headDim, int rot, bool interleaved) {
+                   int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias) {
   int total = (heads + kvHeads) * headDim;
   if (vecRope(rows, headDim, rot, interleaved, ldq, ldk, ldv) && aligned16(qOut) && aligned16(q) && aligned16(k) &&
-      aligned16(v) && aligned16(kc) && aligned16(vc)) {
+      aligned16(v) && aligned16(kc) && aligned16(vc) && (bias == nullptr || aligned16(bias))) {
     long long threads = (long long)rows * (total / 8);
     launchK(true, ropeQkvVecK, (unsigned)((threads + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots,
-            pos, inv, rows, heads, kvHeads, headDim, rot);
+            pos, inv, rows, heads, kvHeads, headDim, rot, bias);
     return;
   }
   launchK(true, ropeQkvK, dim3(rows, (total + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots, pos,
-          inv, heads, kvHeads, headDim, rot, interleaved);
+          inv, heads, kvHeads, headDim, rot, interleaved, bias);
 }
 
 void launchToFloat(cudaStream_t s, float* out, const bf16* x, int ldx, int rows, int cols) {

@@ -74,8 +74,9 @@ long long differing(const void* x, const void* y, size_t n) {
 /**
  * The row kernels of prefill-sized steps on random data: addRmsNorm, siluMul and ropeQkv (interleaved, rotary dim
  * 64, heads over kvHeads of 128, distinct slots) over `rows` rows with their 16-byte variants on and off, at the
- * same shapes. Returns the number of outputs (sums, normed rows, SiLU·mul, q, K and V cache) that differ bit for
- * bit (0 expected), -2 when device memory ran out.
+ * same shapes; and ropeQkv with the QKV bias folded in (both variants) against addBias then ropeQkv. Returns the
+ * number of outputs (sums, normed rows, SiLU·mul, q, K and V cache) that differ bit for bit (0 expected), -2 when
+ * device memory ran out.
  */
 JNI(jlong, selfTestRowKernels)(JNIEnv* env, jclass, jlong h, jint rows, jint n, jint inter, jint heads, jint kvHeads,
                                jlong seed) {
@@ -109,12 +110,35 @@ JNI(jlong, selfTestRowKernels)(JNIEnv* env, jclass, jlong h, jint rows, jint n, 
     launchAddRmsNorm(c->stream, o[v][0], o[v][1], a, n, b, n, w, rows, n, 1e-5f);
     launchSiluMul(c->stream, o[v][2], gu, 2 * inter, rows, inter);
     launchRopeQkv(c->stream, o[v][3], x, qkv, x + heads * hd, qkv, x + heads * hd + kvw, qkv, o[v][4], o[v][5], dSlots,
-                  dPos, dInv, rows, heads, kvHeads, hd, rot, true);
+                  dPos, dInv, rows, heads, kvHeads, hd, rot, true, nullptr);
+  }
+  // ropeQkv with the QKV bias folded in (both variants) against addBias, then ropeQkv without it
+  bf16* bias = m.random(qkv, 2.f);
+  bf16* xb = (bf16*)m.zeros((size_t)rows * qkv * 2);
+  bf16* ob[3][3];
+  for (auto& run : ob) {
+    for (int i = 0; i < 3; i++) run[i] = (bf16*)m.zeros(sizes[3 + i] * 2);
+  }
+  if (!bias || !xb) return -2;
+  for (auto& run : ob) {
+    for (bf16* p : run) if (!p) return -2;
+  }
+  cudaMemcpyAsync(xb, x, (size_t)rows * qkv * 2, cudaMemcpyDeviceToDevice, c->stream);
+  launchAddBias(c->stream, xb, qkv, bias, rows, qkv);
+  launchRopeQkv(c->stream, ob[2][0], xb, qkv, xb + heads * hd, qkv, xb + heads * hd + kvw, qkv, ob[2][1], ob[2][2],
+                dSlots, dPos, dInv, rows, heads, kvHeads, hd, rot, true, nullptr);
+  for (int v = 0; v < 2; v++) {
+    setRowKernelsVectorized(v == 0);
+    launchRopeQkv(c->stream, ob[v][0], x, qkv, x + heads * hd, qkv, x + heads * hd + kvw, qkv, ob[v][1], ob[v][2],
+                  dSlots, dPos, dInv, rows, heads, kvHeads, hd, rot, true, bias);
   }
   setRowKernelsVectorized(true);
   if (!ok(env, cudaStreamSynchronize(c->stream), "selfTestRowKernels kernels")) return -2;
   long long diff = 0;
   for (int i = 0; i < 6; i++) diff += differing(o[0][i], o[1][i], sizes[i]);
+  for (int v = 0; v < 2; v++) {
+    for (int i = 0; i < 3; i++) diff += differing(ob[v][i], ob[2][i], sizes[3 + i]);
+  }
   return diff;
 }
 

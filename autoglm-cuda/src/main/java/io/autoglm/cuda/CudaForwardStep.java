@@ -63,7 +63,7 @@ final class CudaForwardStep implements ForwardStep {
     int bs = kv.layout().blockSizeTokens();
     boolean graph = batch.sequences().stream().allMatch(s -> s.queryLen() == 1) && backend.graphsEnabled(tokens);
     this.phys = graph ? bucket(tokens) : tokens;
-    this.tableStride = tableStride(batch, bs);
+    this.tableStride = StepShape.tableStride(batch, bs);
     // A graph depends on the padded token count only: the block tables live at a fixed address and are copied
     // outside the graph (any width), tokens find their row through tokenSeq offsets, and attention splits each
     // token's context over a split count fixed per bucket. So the graphs are one per bucket: bounded and fixed.
@@ -89,33 +89,9 @@ final class CudaForwardStep implements ForwardStep {
     this.tokenSeq = upload(seqOf, phys, pad * tableStride, segs);
     this.prefill = PrefillSegments.at(segs, tokenSeq + 4L * phys);
     int kvHeads = kv.layout().numKvHeads();
-    this.partition = graph ? 0 : eagerPartition(phys, kvHeads, maxVisible(batch));
+    this.partition = graph ? 0 : eagerPartition(phys, kvHeads, StepShape.maxVisible(batch));
     this.splits = graph ? DecodeAttention.graphSplits(backend.settings().decodeAttnTc(), phys, kvHeads)
-        : (maxVisible(batch) + partition - 1) / partition;
-  }
-
-  /** Block-table entries per sequence row: the most blocks any sequence's context needs (at least 1). */
-  private static int tableStride(StepBatch batch, int bs) {
-    int needed = 1;
-    for (StepBatch.Sequence s : batch.sequences()) {
-      int blocks = (s.contextLen() + bs - 1) / bs;
-      if (s.blockTable().length < blocks) {
-        throw new IllegalArgumentException(String.format(
-            "sequence at token %d has contextLen %d: needs %d blocks of %d tokens, its block table has %d",
-            s.queryStart(), s.contextLen(), blocks, bs, s.blockTable().length));
-      }
-      needed = Math.max(needed, blocks);
-    }
-    return needed;
-  }
-
-  /** Positions visible to the step's latest token: its position + 1 (at least 1). */
-  private static int maxVisible(StepBatch batch) {
-    int maxVisible = 1;
-    for (int p : batch.positions()) {
-      maxVisible = Math.max(maxVisible, p + 1);
-    }
-    return maxVisible;
+        : (StepShape.maxVisible(batch) + partition - 1) / partition;
   }
 
   /**
@@ -347,11 +323,16 @@ final class CudaForwardStep implements ForwardStep {
     if (layer < 0 || layer >= kv.layout().numLayers()) {
       throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
     }
-    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim())) {
-      return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads, spec);
-    }
     FusedStepOps.Qkv q = new FusedStepOps.Qkv(layer, w, bias == null ? null : weight(bias), numHeads, numKvHeads,
         spec);
+    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim())) {
+      if (bias == null || fusion.gemv(x.physRows()) || w.isFp8()) {
+        return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads,
+            spec);
+      }
+      ResidualNorm r = addRmsNorm(a, b, normWeight, eps); // cuBLAS, then the bias in the RoPE kernel
+      return new ResidualProjection(r.sum(), FusedStepOps.biasRopeQkv(this, act(linear(r.normed(), qkv)), q));
+    }
     if (!fusion.norm(CudaSettings.FUSE_QKV_NORM, x.physRows(), x.cols(), w.cols(), w.logitsHead() || w.isFp8())) {
       ResidualNorm r = addRmsNorm(a, b, normWeight, eps); // the norm on its own, then one kernel for QKV + RoPE + KV
       return new ResidualProjection(r.sum(), FusedStepOps.qkvRope(this, act(r.normed()), q));
@@ -434,6 +415,11 @@ final class CudaForwardStep implements ForwardStep {
   /** rope(q), rope(k) and the KV write in one kernel. */
   @Override
   public Tensor ropeQWriteKv(int layer, Tensor q, int numHeads, Tensor k, Tensor v, int numKvHeads, RopeSpec spec) {
+    return ropeQkv(layer, q, numHeads, k, v, numKvHeads, spec, 0);
+  }
+
+  /** {@link #ropeQWriteKv} with q, k and v first biased by {@code bias} (the QKV bias; 0: none). */
+  Tensor ropeQkv(int layer, Tensor q, int numHeads, Tensor k, Tensor v, int numKvHeads, RopeSpec spec, long bias) {
     CudaActivation qa = act(q);
     CudaActivation ka = act(k);
     CudaActivation va = act(v);
@@ -444,11 +430,11 @@ final class CudaForwardStep implements ForwardStep {
     checkKvWrite(layer, ka, va);
     long inv = backend.ropeTable(spec);
     CudaActivation out = activation(qa.rows(), qa.cols(), false);
-    recorder.track(StepOp.ROPE_QKV, out.ptr(), kv.keys(layer) ^ qa.ptr());
+    recorder.track(StepOp.ROPE_QKV, out.ptr(), kv.keys(layer) ^ qa.ptr() ^ bias);
     if (recorder.live()) {
       CudaNative.ropeQkv(ctx, out.ptr(), qa.ptr(), qa.ld(), ka.ptr(), ka.ld(), va.ptr(), va.ld(), kv.keys(layer),
           kv.values(layer), slots, positions, inv, out.physRows(), numHeads, kvHeads, headDim, spec.rotaryDim(),
-          spec.interleaved());
+          spec.interleaved(), bias);
     }
     return out;
   }

@@ -129,9 +129,13 @@ final class CudaNative {
   /** out (rows, inter) = silu(x·gateᵀ)·(x·upᵀ) in one GEMV; false when the kernel does not apply. */
   static native boolean linearSiluMul(long ctx, long out, long x, int ldx, long w, int rows, int in, int inter);
 
+  /**
+   * rope(q) into qOut, rope(k) and v into the KV cache; with a QKV bias (0: none) q, k and v are first biased as
+   * {@link #linear}'s separate bias add rounds them, bit for bit.
+   */
   static native void ropeQkv(long ctx, long qOut, long q, int ldq, long k, int ldk, long v, int ldv, long kCache,
       long vCache, long slots, long pos, long inv, int rows, int heads, int kvHeads, int headDim, int rot,
-      boolean interleaved);
+      boolean interleaved, long bias);
 
   /**
    * sum = a + b; out (rows, inter) = silu·mul of rmsNorm(sum)·normW through [gate | up]: one kernel (rows <= 4);

@@ -2,6 +2,7 @@ package io.autoglm.cuda;
 
 import io.autoglm.backend.ForwardStep.ResidualProjection;
 import io.autoglm.backend.RopeSpec;
+import io.autoglm.backend.Tensor;
 
 /**
  * The fused small-batch GEMVs of a step, once {@link FusionPolicy} has said yes: gate_up with SiLU·mul, the residual
@@ -42,6 +43,18 @@ final class FusedStepOps {
       CudaNative.linearFp8(s.ctx, y, ldy, f32, x, ldx, q, f8.scales(), f8.sld(), f8.rowShift(), f8.colShift(), bias,
           rows, in, out, gemv, s.backend.settings().fp8MmaMaxRows(), s.backend.fp8Scratch());
     }
+  }
+
+  /**
+   * RoPE of q and k and the KV write of a QKV projection {@code p} computed without its bias (cuBLAS), the bias added
+   * in the RoPE kernel: one kernel less than the linear's own bias add, the same values bit for bit.
+   */
+  static Tensor biasRopeQkv(CudaForwardStep s, CudaActivation p, Qkv q) {
+    int headDim = s.kv.layout().headDim();
+    int qWidth = q.numHeads() * headDim;
+    int kvWidth = q.numKvHeads() * headDim;
+    return s.ropeQkv(q.layer(), s.columns(p, 0, qWidth), q.numHeads(), s.columns(p, qWidth, kvWidth),
+        s.columns(p, qWidth + kvWidth, kvWidth), q.numKvHeads(), q.spec(), q.biasPtr());
   }
 
   /** The gate_up GEMV with SiLU·mul in its epilogue; where the kernel declines, GEMV then siluMul, same output. */
