@@ -10,5 +10,5 @@ timeout ${GEMMTUNE_TIMEOUT:-200} $J -Xmx24g ${CUDA_OPTS:-} -Dbench.batches=${GEM
 echo "GemmTuneBench exit ${PIPESTATUS[0]}"
 grep -E "^device|cuBLASLt self-check|^gemm |^gemm summary|^batch|^TTFT|WARN|Exception|at io\.autoglm" $OUT/gemmtune.log \
   | sed -e 's/: prefill [0-9]*×128 tokens in [0-9.]* s ([0-9]* tok\/s); decode 64 steps at context ~[0-9]*//' \
-  | cut -c1-260 | head -${GEMMTUNE_TAIL:-110}
+  | cut -c1-400 | head -${GEMMTUNE_TAIL:-110}
 lap gemmtune

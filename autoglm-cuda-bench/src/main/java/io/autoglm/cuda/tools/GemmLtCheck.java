@@ -59,16 +59,23 @@ final class GemmLtCheck {
     return ok;
   }
 
-  /** One line over every row count of the shape: the worst of each measure, and the tuned picks. */
+  /**
+   * One line over every row count of the shape: the worst of each measure, and the tuned picks (index/candidates, -1:
+   * cublasGemmEx; "none": cuBLASLt offered no algorithm, so cublasGemmEx serves that shape).
+   */
   private static boolean shape(CudaBackend backend, Shape s) {
     double[] worst = new double[13];
     StringBuilder picks = new StringBuilder();
     String error = null;
     for (int rows : rows(s)) {
       double[] v = CudaGemmTests.check(backend, rows, s.in(), s.out(), s.bias(), s.f32Out());
+      if (v.length == 1 && v[0] == -1) { // not wrong: production runs cublasGemmEx for it (one log line)
+        picks.append(picks.length() == 0 ? "" : ",").append("none");
+        continue;
+      }
       if (v.length == 1) {
-        error = String.format(Locale.ROOT, "rows %d: %s", rows, v[0] == -1 ? "cuBLASLt has no algorithm"
-            : v[0] == -2 ? "out of device memory" : "a GEMM call failed");
+        error = String.format(Locale.ROOT, "rows %d: %s", rows, v[0] == -2 ? "out of device memory"
+            : "a GEMM call failed");
         break;
       }
       for (int i : new int[] {0, 1, 2, 3, 4, 5, 6, 10, 11, 12}) {
@@ -78,11 +85,11 @@ final class GemmLtCheck {
     }
     boolean pass = error == null && worst[0] <= 1e-2 && worst[1] <= 0x1p-6 && worst[2] == 0 && worst[3] <= 1e-2
         && worst[4] <= 0x1p-6 && worst[5] == 0 && worst[6] == 0 && worst[11] <= 1 && worst[12] <= 1;
-    System.out.printf(Locale.ROOT, "cuBLASLt self-check %s rows %s: lt#0 rel %.1e max|d|/max|y| %.1e outside %d;"
-            + " tuned rel %.1e max %.1e outside %d; reruns differing %d; vs fp64 (<= 1) gemmEx %.2f lt#0 %.2f tuned %.2f;"
-            + " tuned picks %s  %s%n", s.label(), joined(rows(s)), worst[0], worst[1], (long) worst[2], worst[3],
-        worst[4], (long) worst[5], (long) worst[6], worst[10], worst[11], worst[12], picks,
-        pass ? "PASS" : "FAIL" + (error == null ? "" : " (" + error + ")"));
+    System.out.printf(Locale.ROOT, "cuBLASLt self-check %s %s rows %s: lt0 rel %.1e max|d|/max|y| %.1e outside %d;"
+            + " tuned rel %.1e max %.1e outside %d; reruns differing %d; vs fp64 (<=1) gemmEx %.2f lt0 %.2f tuned %.2f;"
+            + " tuned picks %s%n", pass ? "PASS" : "FAIL" + (error == null ? "" : " (" + error + ")"), s.label(),
+        joined(rows(s)), worst[0], worst[1], (long) worst[2], worst[3], worst[4], (long) worst[5], (long) worst[6],
+        worst[10], worst[11], worst[12], picks);
     return pass;
   }
 

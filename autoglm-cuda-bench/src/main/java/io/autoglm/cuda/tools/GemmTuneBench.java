@@ -49,8 +49,9 @@ final class GemmTuneBench {
   /** One line per shape and row count. */
   static void table(CudaBackend backend) {
     double bw = CudaDiagnosticsAccess.copyBandwidthBytesPerSecond(backend, 2L << 30, 20);
-    System.out.printf(Locale.ROOT, "gemm table: GPU µs per GEMM, %d GEMMs over weight copies past L2; d2d copy %.2f TB/s"
-        + "%n", ITERS, bw / 1e12);
+    System.out.printf(Locale.ROOT, "gemm table: GPU µs per GEMM (%d over weight copies past L2), TB/s of weights + "
+        + "activations (TFLOP/s from 1,024 rows); tuned #index/candidates (-1: cublasGemmEx); d2d copy %.2f TB/s%n",
+        ITERS, bw / 1e12);
     for (Shape s : GemmLtCheck.SHAPES) {
       for (int rows : GemmLtCheck.rows(s)) {
         double[] t = CudaGemmTests.times(backend, rows, s.in(), s.out(), s.bias(), s.f32Out(), ITERS);
@@ -59,17 +60,18 @@ final class GemmTuneBench {
               : t[0] == -2 ? "out of device memory" : "a GEMM call failed");
           continue;
         }
-        System.out.printf(Locale.ROOT, "gemm %-21s rows %4d: cublas %7.1f µs %s | lt#0 %7.1f µs %s | tuned %7.1f µs %s"
-                + " (#%d/%d %s) %.2fx%n", s.label(), rows, t[0], rate(s, rows, t[0]), t[1], rate(s, rows, t[1]), t[2],
-            rate(s, rows, t[2]), (int) t[3], (int) t[4], CudaGemmTests.describeLast(backend), t[0] / t[2]);
+        System.out.printf(Locale.ROOT, "gemm %-20s r%-4d cublas %6.1fus %s | lt0 %6.1fus %s | tuned %6.1fus %s #%d/%d"
+                + " (%s) %.2fx%n", s.label(), rows, t[0], rate(s, rows, t[0]), t[1], rate(s, rows, t[1]), t[2],
+            rate(s, rows, t[2]), (int) t[3], (int) t[4], CudaGemmTests.describeLast(backend)
+                .replace("splitK", "sk").replace("reduction", "red"), t[0] / t[2]);
       }
     }
   }
 
   /** TB/s of weights + activations for decode rows, TFLOP/s for prefill rows. */
   private static String rate(Shape s, int rows, double micros) {
-    return rows >= 1024 ? String.format(Locale.ROOT, "%5.0f TFLOP/s", 2.0 * rows * s.in() * s.out() / micros / 1e6)
-        : String.format(Locale.ROOT, "%4.2f TB/s", s.bytes(rows) / micros / 1e6);
+    return rows >= 1024 ? String.format(Locale.ROOT, "%4.0fTFLOP/s", 2.0 * rows * s.in() * s.out() / micros / 1e6)
+        : String.format(Locale.ROOT, "%4.2fTB/s", s.bytes(rows) / micros / 1e6);
   }
 
   /** Decode tok/s and TTFT on glm-4-9b-chat (random weights in host memory) per cuda.gemm value. */
