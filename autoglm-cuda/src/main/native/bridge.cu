@@ -59,8 +59,10 @@ JNI(jlong, create)(JNIEnv* env, jclass, jint device, jstring cublasPath, jlong s
   c->capturing = nullptr;
   c->profile = nullptr;
   c->profileEvents = 0;
+  c->lt = nullptr;
   const char* path = cublasPath ? env->GetStringUTFChars(cublasPath, nullptr) : nullptr;
   bool loaded = loadCublas(env, c->cublas, path);
+  if (loaded) gemmLtInit(c, path);  // libcublasLt is optional: without it cuda.gemm=lt* runs cublasGemmEx
   if (path) env->ReleaseStringUTFChars(cublasPath, path);
   if (!loaded) { delete c; return 0; }
   CK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking), "cudaStreamCreate", 0);
@@ -83,6 +85,7 @@ JNI(jlong, create)(JNIEnv* env, jclass, jint device, jstring cublasPath, jlong s
 JNI(void, destroy)(JNIEnv* env, jclass, jlong h) {
   Context* c = ctx(h);
   cudaStreamSynchronize(c->stream);
+  gemmLtFree(c);
   c->cublas.destroy(c->handle);
   cudaFree(c->workspace);
   for (int i = 0; i < 2; i++) { cudaFreeHost(c->staging[i]); cudaEventDestroy(c->stagingDone[i]); }

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include "kernels.cuh"
+#include "cublaslt.cuh"
 
 // ---- cuBLAS, declared here because the build machine has no cuBLAS headers; values from cublas_api.h ----
 typedef struct cublasContext* cublasHandle_t;
@@ -48,6 +49,7 @@ struct Context {
   cudaGraph_t capturing;
   cudaEvent_t* profile;  // profiling events (profileEvents), or null
   int profileEvents;
+  GemmLt* lt;  // the cuBLASLt path (cuda.gemm; gemm_lt.cu), never null after create
 };
 
 inline void throwIse(JNIEnv* env, const std::string& msg) {

@@ -143,26 +143,22 @@ JNI(void, gather)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jl
   launched(env, "gather kernel");
 }
 
-/** y (rows, out) = x (rows, in) · Wᵀ (+ bias) through cuBLAS, W bf16 (out, in); false after throwing. */
+/**
+ * y (rows, out) = x (rows, in) · Wᵀ (+ bias), W bf16 (out, in): through cuBLASLt when cuda.gemm asks for it and the
+ * shape takes it (gemm_lt.cu), else cublasGemmEx and the addBias kernel; false after throwing.
+ */
 bool gemmBf16(JNIEnv* env, Context* c, void* y, int ldy, bool f32Out, const void* x, int ldx, const void* w,
               const bf16* bias, int rows, int in, int out) {
-  float alpha = 1.f, beta = 0.f;
-  // Column-major view: Yᵀ (out × rows) = W (in × out)ᵀ · Xᵀ (in × rows).
-  cublasStatus_t st = c->cublas.gemmEx(c->handle, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, w, R_16BF, in, x,
-                                       R_16BF, ldx, &beta, y, f32Out ? R_32F : R_16BF, ldy, CUBLAS_COMPUTE_32F,
-                                       CUBLAS_GEMM_DEFAULT);
+  if (bias != nullptr && f32Out) { throwIse(env, "linear: bias with fp32 output is not supported"); return false; }
+  if (gemmLtRun(c, y, ldy, f32Out, x, ldx, w, bias, rows, in, out) == 1) return launched(env, "cuBLASLt GEMM");
+  int st = gemmExRun(c, y, ldy, f32Out, x, ldx, w, bias, rows, in, out);
   if (st != 0) {
     char buf[200];
     snprintf(buf, sizeof buf, "cublasGemmEx failed with status %d (m=%d n=%d k=%d)", st, out, rows, in);
     throwIse(env, buf);
     return false;
   }
-  if (bias != nullptr) {
-    if (f32Out) { throwIse(env, "linear: bias with fp32 output is not supported"); return false; }
-    launchAddBias(c->stream, (bf16*)y, ldy, bias, rows, out);
-    return launched(env, "addBias kernel");
-  }
-  return true;
+  return bias == nullptr || launched(env, "addBias kernel");
 }
 
 /** y (rows, out) = x (rows, in) · Wᵀ (+ bias): the GEMV kernel for rows <= 8 when allowed, else cuBLAS. */

@@ -52,6 +52,14 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().reconfigure(s -> s.with("cuda.attnVariant", variant));
   }
 
+  /**
+   * What runs the bf16 GEMMs ({@code cuda.gemm}: cublas, lt, lt-tuned); drops the captured graphs, which baked the old
+   * choice in. The per-shape cuBLASLt cache (and each shape's tuned choice) stays with the context.
+   */
+  public static void setGemm(CudaBackend backend, String value) {
+    backend.diagnostics().reconfigure(s -> s.with("cuda.gemm", value));
+  }
+
   /** The attention kernel in use ({@code cuda.attnVariant}). */
   public static int attentionVariant(CudaBackend backend) {
     return backend.diagnostics().settings().attnVariant();

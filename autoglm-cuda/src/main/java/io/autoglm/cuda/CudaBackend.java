@@ -51,13 +51,16 @@ import java.util.OptionalLong;
  * {@code cuda.fp8MmaMaxRows} (FP8 linears of 9 up to this many rows take the tensor-core FP8 GEMM, larger ones
  * cuBLAS on the dequantized weight; default 128, 0 = always cuBLAS), {@code cuda.decodeAttnTc} (steps of at least
  * this many rows × KV heads, none in a prefill segment, run the tensor-core decode attention, headDim 64 or 128;
- * default 16, 0 = off).
+ * default 16, 0 = off), {@code cuda.gemm} (the GEMMs of linears the GEMVs do not take: {@code cublas}, the default,
+ * cublasGemmEx; {@code lt}, cuBLASLt's heuristic's first algorithm with the bias in its epilogue; {@code lt-tuned},
+ * the fastest of cublasGemmEx and cuBLASLt's candidates, timed per shape on the device at its first eager call).
  * {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
  * {@code cuda.*} key fails with a message naming it. The settings are immutable for the backend's life; the
  * benchmark tools' diagnostics ({@link CudaDiagnostics}: profiles, op skipping, A/B settings, self-tests) are
  * package-private.
  */
 public final class CudaBackend implements ComputeBackend {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CudaBackend.class);
   private static final long STAGING_BYTES = 64L << 20;
   /** (token, KV head) counters of the attention kernel's split merge; each use leaves them 0. */
   static final int SPLIT_COUNTERS = 1 << 16;
@@ -147,6 +150,8 @@ public final class CudaBackend implements ComputeBackend {
     this.pdl = next.pdl() && CudaNative.supportsPdl(device);
     CudaNative.setPdl(pdl);
     CudaNative.setAttentionSplitHeads(next.attnSplitHeads());
+    CudaNative.setGemm(ctx, next.gemm().ordinal());
+    logGemmNotes();
     this.settings = next;
     this.fusion = new FusionPolicy(next, fusionLimits);
   }
@@ -489,6 +494,15 @@ public final class CudaBackend implements ComputeBackend {
 
   void stepClosed() {
     stepOpen = false;
+    logGemmNotes();
+  }
+
+  /** The GEMM path's log lines (gemm_lt.cu: a cuBLASLt fallback for a shape, or the library missing), once each. */
+  private void logGemmNotes() {
+    String notes = CudaNative.gemmNotes(ctx);
+    if (notes != null) {
+      notes.lines().forEach(line -> LOG.warn("device {}: {}", device, line));
+    }
   }
 
   void kvClosed(CudaKvCache kv) {

@@ -115,6 +115,12 @@ final class CudaNative {
   /** Small-batch GEMV kernel, process-wide: 0 = one warp per feature, v >= 1 = in-split aiming at 1024·v blocks. */
   static native void setGemvVariant(int v);
 
+  /** {@code cuda.gemm} of this context: the ordinal of {@link CudaSettings.Gemm} (gemm_lt.cu). */
+  static native void setGemm(long ctx, int mode);
+
+  /** The GEMM path's log lines since the last call (a cuBLASLt fallback, a missing library), or null. */
+  static native String gemmNotes(long ctx);
+
   /** Programmatic dependent launch of the layer kernels, process-wide; set before graphs are captured. */
   static native void setPdl(boolean on);
 

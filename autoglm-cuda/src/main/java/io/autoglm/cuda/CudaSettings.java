@@ -32,7 +32,25 @@ record CudaSettings(
     long tableBytes,
     int prefillAttn,
     int fp8MmaMaxRows,
-    int decodeAttnTc) {
+    int decodeAttnTc,
+    Gemm gemm) {
+
+  /**
+   * {@code cuda.gemm}: what runs the bf16 GEMMs of linears the small-batch GEMVs do not take (gemm_lt.cu).
+   * {@code cublas}: cublasGemmEx with its default algorithm, then the bias kernel (the default); {@code lt}: cuBLASLt,
+   * the heuristic's first algorithm per shape, the bias fused into its epilogue; {@code lt-tuned}: cuBLASLt with the
+   * fastest of cublasGemmEx and the heuristic's candidates, timed on the device at each shape's first call outside a
+   * graph capture. Without libcublasLt, or for a shape cuBLASLt fails, cublasGemmEx runs (one log line).
+   */
+  enum Gemm {
+    CUBLAS("cublas"), LT("lt"), LT_TUNED("lt-tuned");
+
+    final String value;
+
+    Gemm(String value) {
+      this.value = value;
+    }
+  }
 
   /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
   static final int FUSE_QKV_ROPE = 1;
@@ -50,6 +68,7 @@ record CudaSettings(
     check("cuda.prefillAttn", prefillAttn, 0, MAX_PREFILL_ATTN);
     check("cuda.fp8MmaMaxRows", fp8MmaMaxRows, 0, Integer.MAX_VALUE);
     check("cuda.decodeAttnTc", decodeAttnTc, 0, MAX_DECODE_ATTN_TC);
+    java.util.Objects.requireNonNull(gemm, "cuda.gemm");
   }
 
   /**
@@ -116,6 +135,7 @@ record CudaSettings(
     p.put("cuda.prefillAttn", String.valueOf(prefillAttn));
     p.put("cuda.fp8MmaMaxRows", String.valueOf(fp8MmaMaxRows));
     p.put("cuda.decodeAttnTc", String.valueOf(decodeAttnTc));
+    p.put("cuda.gemm", gemm.value);
     return p;
   }
 
@@ -126,7 +146,7 @@ record CudaSettings(
   static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
-      "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc");
+      "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc", "cuda.gemm");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -155,7 +175,8 @@ record CudaSettings(
         r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES),
         r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true),
         r.integer("cuda.fp8MmaMaxRows", DEFAULT_FP8_MMA_MAX_ROWS, 0, Integer.MAX_VALUE, true),
-        r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true));
+        r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true),
+        r.gemm("cuda.gemm", Gemm.CUBLAS));
   }
 
   private record Reader(Map<String, String> p) {
@@ -175,6 +196,20 @@ record CudaSettings(
         default -> throw new IllegalArgumentException(String.format(
             "CUDA backend property %s is \"%s\"; expected true or false", key, v));
       };
+    }
+
+    Gemm gemm(String key, Gemm dflt) {
+      String v = raw(key, true);
+      if (v == null) {
+        return dflt;
+      }
+      for (Gemm g : Gemm.values()) {
+        if (g.value.equals(v.trim().toLowerCase(java.util.Locale.ROOT))) {
+          return g;
+        }
+      }
+      throw new IllegalArgumentException(String.format("CUDA backend property %s is \"%s\"; expected one of %s", key,
+          v, String.join(", ", java.util.Arrays.stream(Gemm.values()).map(g -> g.value).toList())));
     }
 
     int integer(String key, int dflt, int min, int max, boolean systemFallback) {

@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS), s);
   }
 
   @Test
@@ -54,6 +54,42 @@ class CudaSettingsTest {
         "CUDA backend property cuda.tableBytes is \"-5\"; expected a positive number of bytes");
     assertMessage(Map.of("cuda.arenaBytes", "8g"),
         "CUDA backend property cuda.arenaBytes is \"8g\"; expected a positive number of bytes");
+  }
+
+  @Test
+  void theGemmPathIsOneOfItsThreeNamesAnyCase() {
+    assertEquals(CudaSettings.Gemm.CUBLAS, CudaSettings.from(Map.of("cuda.gemm", "cublas")).gemm());
+    assertEquals(CudaSettings.Gemm.LT, CudaSettings.from(Map.of("cuda.gemm", " LT ")).gemm());
+    assertEquals(CudaSettings.Gemm.LT_TUNED, CudaSettings.from(Map.of("cuda.gemm", "lt-tuned")).gemm());
+    assertEquals("lt-tuned", CudaSettings.from(Map.of("cuda.gemm", "Lt-Tuned")).properties().get("cuda.gemm"));
+    assertMessage(Map.of("cuda.gemm", "lt_tuned"),
+        "CUDA backend property cuda.gemm is \"lt_tuned\"; expected one of cublas, lt, lt-tuned");
+    assertMessage(Map.of("cuda.gemm", ""),
+        "CUDA backend property cuda.gemm is \"\"; expected one of cublas, lt, lt-tuned");
+    var e = assertThrows(IllegalArgumentException.class,
+        () -> CudaSettings.from(Map.of()).with("cuda.gemm", "cublasLt"));
+    assertEquals("CUDA backend property cuda.gemm is \"cublasLt\"; expected one of cublas, lt, lt-tuned",
+        e.getMessage());
+  }
+
+  @Test
+  void theGemmPathFallsBackToTheSystemPropertyButTheMapWins() {
+    String old = System.getProperty("cuda.gemm");
+    try {
+      System.setProperty("cuda.gemm", "lt");
+      assertEquals(CudaSettings.Gemm.LT, CudaSettings.from(Map.of()).gemm());
+      assertEquals(CudaSettings.Gemm.CUBLAS, CudaSettings.from(Map.of("cuda.gemm", "cublas")).gemm());
+      System.setProperty("cuda.gemm", "fast");
+      var e = assertThrows(IllegalArgumentException.class, () -> CudaSettings.from(Map.of()));
+      assertEquals("CUDA backend property cuda.gemm is \"fast\"; expected one of cublas, lt, lt-tuned",
+          e.getMessage());
+    } finally {
+      if (old == null) {
+        System.clearProperty("cuda.gemm");
+      } else {
+        System.setProperty("cuda.gemm", old);
+      }
+    }
   }
 
   @Test
@@ -101,6 +137,7 @@ class CudaSettingsTest {
     changed.put("cuda.prefillAttn", "0");
     changed.put("cuda.fp8MmaMaxRows", "9");
     changed.put("cuda.decodeAttnTc", "64");
+    changed.put("cuda.gemm", "lt-tuned");
     assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
     for (var e : changed.entrySet()) {
       CudaSettings copy = d.with(e.getKey(), e.getValue());
