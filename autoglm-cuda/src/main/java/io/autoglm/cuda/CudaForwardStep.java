@@ -284,7 +284,7 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation y = activation(a.rows(), out, w.logitsHead());
     if (recorder.profiling()) {
       recorder.label(String.format("linear %dx%d%s (%d rows, %s)", out, in, bias != 0 ? "+bias" : "",
-        a.physRows(), fusion.gemv(a.physRows()) ? "GEMV" : "cuBLAS"));
+        a.physRows(), fusion.gemvKind(a.physRows(), w.isFp8())));
     }
     recorder.track(StepOp.LINEAR, y.ptr(), a.ptr() ^ w.ptr());
     if (recorder.live()) {
@@ -347,7 +347,7 @@ final class CudaForwardStep implements ForwardStep {
     if (layer < 0 || layer >= kv.layout().numLayers()) {
       throw new IllegalArgumentException("layer " + layer + " is outside the KV cache's " + kv.layout().numLayers());
     }
-    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim())) {
+    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim(), w.isFp8())) {
       return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads, spec);
     }
     FusedStepOps.Qkv q = new FusedStepOps.Qkv(layer, w, bias == null ? null : weight(bias), numHeads, numKvHeads,

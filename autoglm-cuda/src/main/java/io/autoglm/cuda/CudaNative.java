@@ -115,6 +115,12 @@ final class CudaNative {
   /** Small-batch GEMV kernel, process-wide: 0 = one warp per feature, v >= 1 = in-split aiming at 1024·v blocks. */
   static native void setGemvVariant(int v);
 
+  /**
+   * The tensor-core GEMV, process-wide: GEMVs of at least {@code minRows} rows (up to 8) take it, 0 = never
+   * ({@code cuda.gemvTc}); set before graphs are captured.
+   */
+  static native void setGemvTc(int minRows);
+
   /** Programmatic dependent launch of the layer kernels, process-wide; set before graphs are captured. */
   static native void setPdl(boolean on);
 

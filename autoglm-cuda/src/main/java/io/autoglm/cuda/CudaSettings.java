@@ -32,7 +32,8 @@ record CudaSettings(
     long tableBytes,
     int prefillAttn,
     int fp8MmaMaxRows,
-    int decodeAttnTc) {
+    int decodeAttnTc,
+    int gemvTc) {
 
   /** {@code cuda.fuse} bit: RoPE of q and k and the KV write in the QKV GEMV's epilogue (steps of up to 8 rows). */
   static final int FUSE_QKV_ROPE = 1;
@@ -50,6 +51,7 @@ record CudaSettings(
     check("cuda.prefillAttn", prefillAttn, 0, MAX_PREFILL_ATTN);
     check("cuda.fp8MmaMaxRows", fp8MmaMaxRows, 0, Integer.MAX_VALUE);
     check("cuda.decodeAttnTc", decodeAttnTc, 0, MAX_DECODE_ATTN_TC);
+    check("cuda.gemvTc", gemvTc, 0, MAX_GEMV_TC);
   }
 
   /**
@@ -66,6 +68,15 @@ record CudaSettings(
    * kernel is 1.1–2.4× faster per shape, at 128 mixed, at 256 the dequantize + cuBLAS path wins every shape (1.2–1.8×).
    */
   static final int DEFAULT_FP8_MMA_MAX_ROWS = 128;
+  /**
+   * Default {@code cuda.gemvTc}: GEMV steps of at least this many rows (up to {@link #MAX_GEMV_TC}) take the
+   * tensor-core GEMV (gemv_tc.cu) instead of the CUDA-core in-split GEMVs. Provisional: 5 is where the CUDA-core GEMVs
+   * turn instruction-bound (decode at batch 8 took 12.97 ms per step on the H200 against 5.16 at batch 1); the device
+   * run of tools/device-stages/gemvtc.sh (per-shape µs at 1..8 rows, decode tok/s with 0, 2 and 5) decides it.
+   */
+  static final int DEFAULT_GEMV_TC = 5;
+  /** Largest {@code cuda.gemvTc}: the GEMVs serve at most 8 rows. */
+  static final int MAX_GEMV_TC = 8;
   /** Largest {@code cuda.decodeAttnTc}. */
   static final int MAX_DECODE_ATTN_TC = 1 << 20;
 
@@ -116,6 +127,7 @@ record CudaSettings(
     p.put("cuda.prefillAttn", String.valueOf(prefillAttn));
     p.put("cuda.fp8MmaMaxRows", String.valueOf(fp8MmaMaxRows));
     p.put("cuda.decodeAttnTc", String.valueOf(decodeAttnTc));
+    p.put("cuda.gemvTc", String.valueOf(gemvTc));
     return p;
   }
 
@@ -126,7 +138,7 @@ record CudaSettings(
   static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
-      "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc");
+      "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc", "cuda.gemvTc");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -155,7 +167,8 @@ record CudaSettings(
         r.bytes("cuda.tableBytes", DEFAULT_TABLE_BYTES),
         r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true),
         r.integer("cuda.fp8MmaMaxRows", DEFAULT_FP8_MMA_MAX_ROWS, 0, Integer.MAX_VALUE, true),
-        r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true));
+        r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true),
+        r.integer("cuda.gemvTc", DEFAULT_GEMV_TC, 0, MAX_GEMV_TC, true));
   }
 
   private record Reader(Map<String, String> p) {

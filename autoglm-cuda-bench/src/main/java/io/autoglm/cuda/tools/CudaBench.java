@@ -140,6 +140,7 @@ public final class CudaBench {
               + "16-byte vs plain kernels, differing outputs %d%n", c[0], c[1], c[2], c[3], c[4], diff);
         }
         ok &= AttentionSelfCheck.run(backend);
+        ok &= GemvTcSelfCheck.run(backend);
         if (Boolean.parseBoolean(System.getProperty("verify.fp8", "true"))) {
           ok &= Fp8Check.kernels(backend);
         }
