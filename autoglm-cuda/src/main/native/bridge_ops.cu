@@ -73,6 +73,8 @@ JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong 
 
 JNI(void, setGemvVariant)(JNIEnv*, jclass, jint v) { setGemvVariant(v); }
 
+JNI(void, setGemvTc)(JNIEnv*, jclass, jint minRows) { setGemvTc(minRows); }
+
 JNI(void, setPdl)(JNIEnv*, jclass, jboolean on) { setPdl(on); }
 
 JNI(void, setAttentionVariant)(JNIEnv*, jclass, jint v) { setAttentionVariant(v); }

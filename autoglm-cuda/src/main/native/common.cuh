@@ -11,6 +11,7 @@
  */
 struct KernelConfig {
   int gemvVariant = 1;         // 0 = one warp per feature (gemvK); v >= 1 = in-split GEMVs aiming at 1024·v blocks
+  int gemvTc = 0;              // rows >= gemvTc (> 0, <= 8) take the tensor-core GEMV (gemv_tc.cu)
   bool pdl = false;            // programmatic dependent launch of the layer kernels (sm_90 and later)
   int attnVariant = 2;         // 1 = attentionK, 2 = the chunked attention2K
   bool attnSplitHeads = true;  // one attention2K block per query head (not per KV head) when few (token, KV head)

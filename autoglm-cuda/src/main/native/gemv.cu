@@ -122,6 +122,7 @@ static void gemv2Split(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16
 bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
                 const bf16* bias, int rows, int in, int out) {
   if ((in & 7) != 0 || (ldx & 7) != 0 || (((uintptr_t)x | (uintptr_t)w) & 15) != 0) return false;
+  if (gemvTcTakes(rows)) return launchGemvTc(s, y, ldy, f32Out, x, ldx, w, bias, rows, in, out);
   if (g_kernels.gemvVariant != 0) {
     switch (rows) {
       GEMV2_CASE(1) GEMV2_CASE(2) GEMV2_CASE(3) GEMV2_CASE(4) GEMV2_CASE(5) GEMV2_CASE(6) GEMV2_CASE(7)

@@ -153,6 +153,7 @@ static bool gemvSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16
   case T: return gemvSilu<T>(s, y, x, ldx, w, in, inter);
 
 bool launchGemvSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16* w, int rows, int in, int inter) {
+  if (gemvTcTakes(rows)) return launchGemvTcSilu(s, y, x, ldx, w, rows, in, inter);
   if (g_kernels.gemvVariant == 0 || (in & 7) != 0 || (ldx & 7) != 0 || (((uintptr_t)x | (uintptr_t)w) & 15) != 0) return false;
   switch (rows) {
     GEMV_SILU_CASE(1) GEMV_SILU_CASE(2) GEMV_SILU_CASE(3) GEMV_SILU_CASE(4) GEMV_SILU_CASE(5) GEMV_SILU_CASE(6)

@@ -7,6 +7,8 @@ void setPdl(bool on) { g_kernels.pdl = on; }
 
 void setGemvVariant(int v) { g_kernels.gemvVariant = v; }
 
+void setGemvTc(int minRows) { g_kernels.gemvTc = minRows; }
+
 void setAttentionVariant(int v) { g_kernels.attnVariant = v; }
 
 void setAttentionSplitHeads(bool on) { g_kernels.attnSplitHeads = on; }

@@ -91,6 +91,18 @@ void launchMoeCombine(cudaStream_t s, bf16* out, int ldo, const bf16* d, const i
 /** Small-batch GEMV kernel: 0 = one warp per feature (the first kernel), v >= 1 = the in-split kernel aiming at
  *  1024·v blocks. Process-wide; set before graphs are captured. */
 void setGemvVariant(int v);
+/**
+ * The tensor-core GEMV (gemv_tc.cu) for steps of `rows` rows, 1..8: y = x · Wᵀ (+ bias) with bf16 MMAs, any in % 8 ==
+ * 0 and out, bf16 or fp32 out; false if not applicable (alignment as launchGemv).
+ */
+bool launchGemvTc(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
+                  const bf16* bias, int rows, int in, int out);
+/** launchGemvSilu on the tensor-core GEMV: bit for bit launchGemvTc of the 2·inter features followed by siluMul. */
+bool launchGemvTcSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16* w, int rows, int in, int inter);
+/** Whether launchGemv and launchGemvSilu take the tensor-core GEMV for `rows` rows (cuda.gemvTc <= rows <= 8). */
+bool gemvTcTakes(int rows);
+/** cuda.gemvTc: the smallest row count that takes the tensor-core GEMV, 0 = never. Process-wide, before capture. */
+void setGemvTc(int minRows);
 /** Programmatic dependent launch for the kernels of a layer (sm_90 and later); process-wide, set before capture. */
 void setPdl(bool on);
 /** out (rows, inter) = silu(x·Wgᵀ)·(x·Wuᵀ) for w = [gate | up] (2·inter, in), rows <= 8; false if not applicable. */

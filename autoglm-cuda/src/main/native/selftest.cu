@@ -157,6 +157,7 @@ JNI(jint, rowKernelsVectorized)(JNIEnv*, jclass, jint rows, jint n, jint inter, 
  */
 JNI(jlong, selfTestNormFused)(JNIEnv* env, jclass, jlong h, jint kind, jint rows, jint in, jint out, jlong seed) {
   Context* c = ctx(h);
+  selftest::CudaCoreGemv cudaCore;  // the fused kernels are CUDA-core GEMVs
   Scratch m(seed, c->stream);
   const float eps = 1e-5f;
   bf16* a = m.random((size_t)rows * in, 4.f);

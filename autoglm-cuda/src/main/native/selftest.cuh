@@ -2,6 +2,7 @@
 // way: ordered on the context's stream.
 #pragma once
 #include "bridge.cuh"  // f32ToBf16
+#include "common.cuh"  // g_kernels
 #include <vector>
 
 namespace selftest {
@@ -48,6 +49,16 @@ struct Scratch {
     }
     return d;
   }
+};
+
+/**
+ * The CUDA-core GEMVs for the guard's life (cuda.gemvTc off): the reference of the fused CUDA-core GEMV kernels, which
+ * equal launchGemv bit for bit only where it does not take the tensor-core GEMV.
+ */
+struct CudaCoreGemv {
+  int saved;
+  CudaCoreGemv() : saved(g_kernels.gemvTc) { g_kernels.gemvTc = 0; }
+  ~CudaCoreGemv() { g_kernels.gemvTc = saved; }
 };
 
 }  // namespace selftest

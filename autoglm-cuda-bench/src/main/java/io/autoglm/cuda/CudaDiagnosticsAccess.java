@@ -117,6 +117,14 @@ public final class CudaDiagnosticsAccess {
     return backend.diagnostics().settings().prefillAttn();
   }
 
+  /**
+   * The fewest rows of a GEMV step that take the tensor-core GEMV ({@code cuda.gemvTc}, 0..8; 0: off). Drops the
+   * captured graphs, which baked the old choice in.
+   */
+  public static void setGemvTc(CudaBackend backend, int minRows) {
+    backend.diagnostics().reconfigure(s -> s.with("cuda.gemvTc", minRows));
+  }
+
   /** CUDA graphs and the small-batch GEMV on or off ({@code cuda.graphs}, {@code cuda.gemv}). */
   public static void setFastPaths(CudaBackend backend, boolean graphs, boolean gemv) {
     backend.diagnostics().setFastPaths(graphs, gemv);

@@ -210,6 +210,33 @@ public final class CudaSelfTests {
 
   private static native double[] selfTestFp8(long ctx, int kind, int rows, int in, int out, long seed);
 
+  /**
+   * The tensor-core GEMV (gemv_tc.cu) of a random weight (out, in) for rows 1..8: mode 0 bf16 out, 1 fp32 out, 2
+   * gate_up with SiLU·mul ({@code out} = 2·inter). Per rows r (8 fields at 8·(r − 1)): {relative Frobenius error vs the
+   * double-precision CPU reference (every feature up to 2,048, else about 2,048 sampled), max |Δ| vs it, max
+   * |reference|, the same three vs the in-split GEMV (cuda.gemvTc off), bytes differing between two runs, mode 2:
+   * outputs differing from the tensor-core GEMV of the 2·inter features followed by siluMul}. {-1}: declined; {-2}: out
+   * of memory.
+   */
+  public static double[] gemvTc(CudaBackend backend, int in, int out, int mode, boolean bias) {
+    return selfTestGemvTc(backend.diagnostics().ctx(), in, out, mode, bias, SEED);
+  }
+
+  /**
+   * GPU µs per launch of a GEMV of weight (out, in) and {@code rows} rows in {@code mode} (as {@link #gemvTc}) with
+   * kernel {@code kind}: 0 the in-split GEMV, 1 the tensor-core GEMV, 2 cuBLAS (+ siluMul in mode 2), over
+   * {@code iters} launches cycling weight copies that do not fit L2. -1: declined; -2: out of memory.
+   */
+  public static double gemvMicros(CudaBackend backend, int kind, int mode, boolean bias, int rows, int in, int out,
+      int iters) {
+    return timeGemvTc(backend.diagnostics().ctx(), kind, mode, bias, rows, in, out, iters);
+  }
+
+  private static native double[] selfTestGemvTc(long ctx, int in, int out, int mode, boolean bias, long seed);
+
+  private static native double timeGemvTc(long ctx, int kind, int mode, boolean bias, int rows, int in, int out,
+      int iters);
+
   private static native long selfTestGemvSilu(long ctx, int rows, int in, int inter, long seed);
 
   private static native long selfTestNormFused(long ctx, int kind, int rows, int in, int out, long seed);

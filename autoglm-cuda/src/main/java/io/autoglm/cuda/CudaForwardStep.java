@@ -260,7 +260,7 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation y = activation(a.rows(), out, w.logitsHead());
     if (recorder.profiling()) {
       recorder.label(String.format("linear %dx%d%s (%d rows, %s)", out, in, bias != 0 ? "+bias" : "",
-        a.physRows(), fusion.gemv(a.physRows()) ? "GEMV" : "cuBLAS"));
+        a.physRows(), fusion.gemvKind(a.physRows(), w.isFp8())));
     }
     recorder.track(StepOp.LINEAR, y.ptr(), a.ptr() ^ w.ptr());
     if (recorder.live()) {
@@ -325,7 +325,8 @@ final class CudaForwardStep implements ForwardStep {
     }
     FusedStepOps.Qkv q = new FusedStepOps.Qkv(layer, w, bias == null ? null : weight(bias), numHeads, numKvHeads,
         spec);
-    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim())) {
+    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim(),
+        w.isFp8())) {
       if (bias == null || fusion.gemv(x.physRows()) || w.isFp8()) {
         return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads,
             spec);

@@ -121,6 +121,12 @@ final class CudaNative {
   /** The GEMM path's log lines since the last call (a cuBLASLt fallback, a missing library), or null. */
   static native String gemmNotes(long ctx);
 
+  /**
+   * The tensor-core GEMV, process-wide: GEMVs of at least {@code minRows} rows (up to 8) take it, 0 = never
+   * ({@code cuda.gemvTc}); set before graphs are captured.
+   */
+  static native void setGemvTc(int minRows);
+
   /** Programmatic dependent launch of the layer kernels, process-wide; set before graphs are captured. */
   static native void setPdl(boolean on);
 

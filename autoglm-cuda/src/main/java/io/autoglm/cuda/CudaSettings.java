@@ -33,7 +33,8 @@ record CudaSettings(
     int prefillAttn,
     int fp8MmaMaxRows,
     int decodeAttnTc,
-    Gemm gemm) {
+    Gemm gemm,
+    int gemvTc) {
 
   /**
    * {@code cuda.gemm}: what runs the bf16 GEMMs of linears the small-batch GEMVs do not take (gemm_lt.cu).
@@ -69,6 +70,7 @@ record CudaSettings(
     check("cuda.fp8MmaMaxRows", fp8MmaMaxRows, 0, Integer.MAX_VALUE);
     check("cuda.decodeAttnTc", decodeAttnTc, 0, MAX_DECODE_ATTN_TC);
     java.util.Objects.requireNonNull(gemm, "cuda.gemm");
+    check("cuda.gemvTc", gemvTc, 0, MAX_GEMV_TC);
   }
 
   /**
@@ -85,6 +87,15 @@ record CudaSettings(
    * kernel is 1.1–2.4× faster per shape, at 128 mixed, at 256 the dequantize + cuBLAS path wins every shape (1.2–1.8×).
    */
   static final int DEFAULT_FP8_MMA_MAX_ROWS = 128;
+  /**
+   * Default {@code cuda.gemvTc}: GEMV steps of at least this many rows (up to {@link #MAX_GEMV_TC}) take the
+   * tensor-core GEMV (gemv_tc.cu) instead of the CUDA-core in-split GEMVs. Provisional: 5 is where the CUDA-core GEMVs
+   * turn instruction-bound (decode at batch 8 took 12.97 ms per step on the H200 against 5.16 at batch 1); the device
+   * run of tools/device-stages/gemvtc.sh (per-shape µs at 1..8 rows, decode tok/s with 0, 2 and 5) decides it.
+   */
+  static final int DEFAULT_GEMV_TC = 5;
+  /** Largest {@code cuda.gemvTc}: the GEMVs serve at most 8 rows. */
+  static final int MAX_GEMV_TC = 8;
   /** Largest {@code cuda.decodeAttnTc}. */
   static final int MAX_DECODE_ATTN_TC = 1 << 20;
 
@@ -136,6 +147,7 @@ record CudaSettings(
     p.put("cuda.fp8MmaMaxRows", String.valueOf(fp8MmaMaxRows));
     p.put("cuda.decodeAttnTc", String.valueOf(decodeAttnTc));
     p.put("cuda.gemm", gemm.value);
+    p.put("cuda.gemvTc", String.valueOf(gemvTc));
     return p;
   }
 
@@ -146,7 +158,8 @@ record CudaSettings(
   static final List<String> KEYS = List.of("cuda.cublasPath", "cuda.ncclPath", "cuda.graphs", "cuda.gemv", "cuda.gemvVariant",
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
-      "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc", "cuda.gemm");
+      "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc", "cuda.gemm",
+      "cuda.gemvTc");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -176,7 +189,8 @@ record CudaSettings(
         r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true),
         r.integer("cuda.fp8MmaMaxRows", DEFAULT_FP8_MMA_MAX_ROWS, 0, Integer.MAX_VALUE, true),
         r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true),
-        r.gemm("cuda.gemm", Gemm.CUBLAS));
+        r.gemm("cuda.gemm", Gemm.LT_TUNED),
+        r.integer("cuda.gemvTc", DEFAULT_GEMV_TC, 0, MAX_GEMV_TC, true));
   }
 
   private record Reader(Map<String, String> p) {

@@ -2,9 +2,13 @@ package io.autoglm.cuda;
 
 /**
  * Which small-batch steps take the fused GEMV kernels, decided in one place from the settings ({@code cuda.gemv},
- * {@code cuda.gemvVariant}, {@code cuda.fuse}) and the kernels' own limits ({@link Limits}, defined once in
- * kernels.cuh and read through JNI). A step asks with its physical row count (the padded bucket in a graph step);
- * when the answer is no, the step runs the separate ops, which compute the same values bit for bit.
+ * {@code cuda.gemvVariant}, {@code cuda.fuse}, {@code cuda.gemvTc}) and the kernels' own limits ({@link Limits},
+ * defined once in kernels.cuh and read through JNI). A step asks with its physical row count (the padded bucket in a
+ * graph step); when the answer is no, the step runs the separate ops, which compute the same values bit for bit.
+ *
+ * <p>Where the tensor-core GEMV takes a step's bf16 linears ({@link #gemvTc}: {@code cuda.gemvTc} <= rows <= 8), the
+ * fusions it does not implement (the QKV GEMV's RoPE/KV epilogue, the residual add + RMSNorm prologues) are declined,
+ * so that those GEMVs run on it too and RoPE and the norm as separate ops; gate_up with SiLU·mul it implements.
  */
 final class FusionPolicy {
   /**
@@ -45,6 +49,22 @@ final class FusionPolicy {
     return physRows <= limits.gemvMaxRows() && settings.gemv();
   }
 
+  /**
+   * Whether the bf16 GEMVs of a {@code physRows}-row step run on the tensor-core GEMV (the native side applies the
+   * same rule, from the same setting, in launchGemv and launchGemvSilu): {@code cuda.gemvTc} is on and at most
+   * {@code physRows}, which the GEMVs serve (at most 8).
+   */
+  boolean gemvTc(int physRows) {
+    int min = settings.gemvTc();
+    return min > 0 && physRows >= min && physRows <= Math.min(CudaSettings.MAX_GEMV_TC, limits.gemvMaxRows())
+        && settings.gemv();
+  }
+
+  /** The kernel a linear of {@code physRows} rows takes, in words (profile labels): TC GEMV, GEMV or cuBLAS. */
+  String gemvKind(int physRows, boolean fp8) {
+    return !gemv(physRows) ? "cuBLAS" : !fp8 && gemvTc(physRows) ? "TC GEMV" : "GEMV";
+  }
+
   /** Whether the gate_up GEMV takes SiLU·mul into its epilogue: the kernel may still decline (alignment, split). */
   boolean linearSiluMul(int physRows, int in, int weightRows, int weightCols, boolean logitsHead) {
     return gemv(physRows) && !logitsHead && weightRows % 2 == 0 && in == weightCols;
@@ -55,18 +75,23 @@ final class FusionPolicy {
     return (settings.fuse() & bit) != 0 && settings.gemv() && settings.gemvVariant() != 0;
   }
 
-  /** Whether the QKV GEMV takes bias, RoPE and the KV write into its epilogue (interleaved RoPE only). */
-  boolean qkvRope(int physRows, int in, int weightCols, boolean interleaved, int headDim, int rotaryDim) {
+  /**
+   * Whether the QKV GEMV takes bias, RoPE and the KV write into its epilogue (interleaved RoPE only; not for a bf16
+   * weight where the tensor-core GEMV takes the step, which has no such epilogue).
+   */
+  boolean qkvRope(int physRows, int in, int weightCols, boolean interleaved, int headDim, int rotaryDim,
+      boolean fp8) {
     return interleaved && headDim % 2 == 0 && rotaryDim % 2 == 0 && fuses(CudaSettings.FUSE_QKV_ROPE)
-        && physRows <= limits.gemvMaxRows() && in % 8 == 0 && weightCols == in;
+        && physRows <= limits.gemvMaxRows() && in % 8 == 0 && weightCols == in && (fp8 || !gemvTc(physRows));
   }
 
   /**
    * Whether a GEMV takes the residual add + RMSNorm into its prologue ({@code bit}: FUSE_QKV_NORM or FUSE_MLP_NORM):
-   * the normed (rows, in) input must fit the kernel's shared memory.
+   * the normed (rows, in) input must fit the kernel's shared memory, and the tensor-core GEMV (which has no such
+   * prologue) must not take the step. {@code logitsHead}: the weight is the LM head or FP8 (no fused-norm kernel).
    */
   boolean norm(int bit, int physRows, int in, int weightCols, boolean logitsHead) {
     return fuses(bit) && physRows <= limits.normMaxRows() && in % 8 == 0 && in <= limits.normMaxIn()
-        && 2L * physRows * in <= limits.normMaxSmemBytes() && weightCols == in && !logitsHead;
+        && 2L * physRows * in <= limits.normMaxSmemBytes() && weightCols == in && !logitsHead && !gemvTc(physRows);
   }
 }

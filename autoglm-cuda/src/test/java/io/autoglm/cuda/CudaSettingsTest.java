@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.LT_TUNED, 5), s);
   }
 
   @Test
@@ -32,6 +32,8 @@ class CudaSettingsTest {
     assertEquals(Optional.of(1048576L), s.arenaBytes());
     assertEquals(Optional.of("/opt/libcublas.so.12"), s.cublasPath());
     assertTrue(s.pdl());
+    assertEquals(0, CudaSettings.from(Map.of("cuda.gemvTc", " 0 ")).gemvTc());
+    assertEquals(8, CudaSettings.from(Map.of("cuda.gemvTc", "8")).gemvTc());
   }
 
   @Test
@@ -48,6 +50,10 @@ class CudaSettingsTest {
         "CUDA backend property cuda.prefillAttn is \"-1\"; expected an integer in [0, 1048576]");
     assertMessage(Map.of("cuda.decodeAttnTc", "-1"),
         "CUDA backend property cuda.decodeAttnTc is \"-1\"; expected an integer in [0, 1048576]");
+    assertMessage(Map.of("cuda.gemvTc", "9"),
+        "CUDA backend property cuda.gemvTc is \"9\"; expected an integer in [0, 8]");
+    assertMessage(Map.of("cuda.gemvTc", "-1"),
+        "CUDA backend property cuda.gemvTc is \"-1\"; expected an integer in [0, 8]");
     assertMessage(Map.of("cuda.moeDeviceRouting", "on"),
         "CUDA backend property cuda.moeDeviceRouting is \"on\"; expected true or false");
     assertMessage(Map.of("cuda.tableBytes", "-5"),
@@ -138,6 +144,7 @@ class CudaSettingsTest {
     changed.put("cuda.fp8MmaMaxRows", "9");
     changed.put("cuda.decodeAttnTc", "64");
     changed.put("cuda.gemm", "lt-tuned");
+    changed.put("cuda.gemvTc", "2");
     assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
     for (var e : changed.entrySet()) {
       CudaSettings copy = d.with(e.getKey(), e.getValue());

@@ -42,16 +42,62 @@ class FusionPolicyTest {
   @Test
   void onlyTheBitsOfCudaFuseFuseAndOnlyWithTheInSplitGemv() {
     assertFalse(policy().norm(CudaSettings.FUSE_MLP_NORM, 1, 4096, 4096, false), "default cuda.fuse = 1");
-    assertTrue(policy().qkvRope(8, 4096, 4096, true, 128, 64), "default: QKV + RoPE up to 8 rows");
-    assertFalse(policy().qkvRope(9, 4096, 4096, true, 128, 64), "9 rows");
-    assertFalse(policy().qkvRope(1, 4096, 4096, false, 128, 64), "neox-style RoPE is not fused");
-    assertFalse(policy("cuda.fuse", "0").qkvRope(1, 4096, 4096, true, 128, 64));
+    FusionPolicy noTc = policy("cuda.gemvTc", "0");
+    assertTrue(noTc.qkvRope(8, 4096, 4096, true, 128, 64, false), "without the TC GEMV: QKV + RoPE up to 8 rows");
+    assertFalse(noTc.qkvRope(9, 4096, 4096, true, 128, 64, false), "9 rows");
+    assertFalse(noTc.qkvRope(1, 4096, 4096, false, 128, 64, false), "neox-style RoPE is not fused");
+    assertFalse(policy("cuda.fuse", "0").qkvRope(1, 4096, 4096, true, 128, 64, false));
     assertFalse(policy("cuda.fuse", "7", "cuda.gemvVariant", "0").norm(CudaSettings.FUSE_QKV_NORM, 1, 4096, 4096,
         false), "gemvVariant 0 has no in-split kernels");
     assertFalse(policy("cuda.gemv", "false").linearSiluMul(1, 4096, 8192, 4096, false));
     assertTrue(policy().linearSiluMul(8, 4096, 8192, 4096, false));
     assertFalse(policy().linearSiluMul(9, 4096, 8192, 4096, false), "9 rows go to cuBLAS");
     assertFalse(policy().linearSiluMul(1, 4096, 8191, 4096, false), "gate_up has an even row count");
+  }
+
+  @Test
+  void theTensorCoreGemvTakesFromCudaGemvTcRowsUpToEightAndOnlyWithTheGemvOn() {
+    FusionPolicy d = policy(); // default cuda.gemvTc = 5
+    for (int rows = 1; rows <= 9; rows++) {
+      assertEquals(rows >= 5 && rows <= 8, d.gemvTc(rows), rows + " rows");
+    }
+    assertTrue(policy("cuda.gemvTc", "2").gemvTc(2));
+    assertFalse(policy("cuda.gemvTc", "2").gemvTc(1));
+    assertTrue(policy("cuda.gemvTc", "1").gemvTc(1));
+    assertFalse(policy("cuda.gemvTc", "8").gemvTc(7));
+    assertTrue(policy("cuda.gemvTc", "8").gemvTc(8));
+    for (int rows = 1; rows <= 9; rows++) {
+      assertFalse(policy("cuda.gemvTc", "0").gemvTc(rows), "0 = off, " + rows + " rows");
+      assertFalse(policy("cuda.gemv", "false").gemvTc(rows), "cuda.gemv false: cuBLAS, " + rows + " rows");
+    }
+    // limits that stop the GEMVs below 8 rows stop the TC GEMV there too
+    assertFalse(new FusionPolicy(CudaSettings.from(Map.of("cuda.gemvTc", "2")), new FusionPolicy.Limits(4, 4, 32 << 10,
+        8192)).gemvTc(5));
+    assertEquals("TC GEMV", d.gemvKind(5, false));
+    assertEquals("GEMV", d.gemvKind(5, true), "FP8 weights keep the FP8 GEMV");
+    assertEquals("GEMV", d.gemvKind(4, false));
+    assertEquals("cuBLAS", d.gemvKind(9, false));
+  }
+
+  @Test
+  void whereTheTensorCoreGemvTakesTheStepTheFusionsItLacksAreDeclined() {
+    FusionPolicy d = policy();
+    for (int rows = 1; rows <= 8; rows++) {
+      assertEquals(rows < 5, d.qkvRope(rows, 4096, 4096, true, 128, 64, false), "bf16 QKV + RoPE, " + rows + " rows");
+      assertTrue(d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 weights keep their fused QKV, " + rows);
+      assertTrue(d.linearSiluMul(rows, 4096, 8192, 4096, false), "the TC GEMV has SiLU·mul, " + rows + " rows");
+    }
+    FusionPolicy two = policy("cuda.fuse", "7", "cuda.gemvTc", "2");
+    int mlp = CudaSettings.FUSE_MLP_NORM;
+    int qkv = CudaSettings.FUSE_QKV_NORM;
+    assertTrue(two.norm(mlp, 1, 4096, 4096, false), "1 row: the CUDA-core GEMV with its norm prologue");
+    assertTrue(two.norm(qkv, 1, 4096, 4096, false));
+    for (int rows = 2; rows <= 4; rows++) {
+      assertFalse(two.norm(mlp, rows, 4096, 4096, false), rows + " rows take the TC GEMV: no norm prologue");
+      assertFalse(two.norm(qkv, rows, 4096, 4096, false), rows + " rows take the TC GEMV: no norm prologue");
+    }
+    assertTrue(policy("cuda.fuse", "7", "cuda.gemvTc", "0").norm(mlp, 4, 4096, 4096, false));
+    assertTrue(policy("cuda.fuse", "7").norm(mlp, 4, 4096, 4096, false), "default gemvTc 5 leaves 4 rows fused");
   }
 
   @Test

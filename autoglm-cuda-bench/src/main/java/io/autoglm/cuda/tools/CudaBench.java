@@ -141,6 +141,7 @@ public final class CudaBench {
         }
         ok &= AttentionSelfCheck.run(backend);
         ok &= GemmLtCheck.run(backend);
+        ok &= GemvTcSelfCheck.run(backend);
         if (Boolean.parseBoolean(System.getProperty("verify.fp8", "true"))) {
           ok &= Fp8Check.kernels(backend);
         }
