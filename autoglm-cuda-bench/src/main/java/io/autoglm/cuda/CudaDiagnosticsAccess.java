@@ -118,11 +118,17 @@ public final class CudaDiagnosticsAccess {
   }
 
   /**
-   * The fewest rows of a GEMV step that take the tensor-core GEMV ({@code cuda.gemvTc}, 0..8; 0: off). Drops the
-   * captured graphs, which baked the old choice in.
+   * The most rows of a bf16 GEMV step ({@code cuda.gemvMaxRows}, 1..8; more take cuBLAS) and the fewest that take the
+   * tensor-core GEMV ({@code cuda.gemvTc}, 0..8; 0: off). Drops the captured graphs, which baked the old choice in.
    */
-  public static void setGemvTc(CudaBackend backend, int minRows) {
-    backend.diagnostics().reconfigure(s -> s.with("cuda.gemvTc", minRows));
+  public static void setGemvRows(CudaBackend backend, int maxRows, int tcMinRows) {
+    backend.diagnostics().reconfigure(s -> s.with("cuda.gemvMaxRows", maxRows).with("cuda.gemvTc", tcMinRows));
+  }
+
+  /** {@link #setGemvRows} with the defaults; returns them in words. */
+  public static String setGemvRowsDefault(CudaBackend backend) {
+    setGemvRows(backend, CudaSettings.DEFAULT_GEMV_MAX_ROWS, CudaSettings.DEFAULT_GEMV_TC);
+    return "cuda.gemvMaxRows " + CudaSettings.DEFAULT_GEMV_MAX_ROWS + ", cuda.gemvTc " + CudaSettings.DEFAULT_GEMV_TC;
   }
 
   /** CUDA graphs and the small-batch GEMV on or off ({@code cuda.graphs}, {@code cuda.gemv}). */

@@ -34,7 +34,8 @@ record CudaSettings(
     int fp8MmaMaxRows,
     int decodeAttnTc,
     Gemm gemm,
-    int gemvTc) {
+    int gemvTc,
+    int gemvMaxRows) {
 
   /**
    * {@code cuda.gemm}: what runs the bf16 GEMMs of linears the small-batch GEMVs do not take (gemm_lt.cu).
@@ -71,6 +72,7 @@ record CudaSettings(
     check("cuda.decodeAttnTc", decodeAttnTc, 0, MAX_DECODE_ATTN_TC);
     java.util.Objects.requireNonNull(gemm, "cuda.gemm");
     check("cuda.gemvTc", gemvTc, 0, MAX_GEMV_TC);
+    check("cuda.gemvMaxRows", gemvMaxRows, 1, MAX_GEMV_TC);
   }
 
   /**
@@ -88,12 +90,18 @@ record CudaSettings(
    */
   static final int DEFAULT_FP8_MMA_MAX_ROWS = 128;
   /**
-   * Default {@code cuda.gemvTc}: GEMV steps of at least this many rows (up to {@link #MAX_GEMV_TC}) take the
-   * tensor-core GEMV (gemv_tc.cu) instead of the CUDA-core in-split GEMVs. Provisional: 5 is where the CUDA-core GEMVs
-   * turn instruction-bound (decode at batch 8 took 12.97 ms per step on the H200 against 5.16 at batch 1); the device
-   * run of tools/device-stages/gemvtc.sh (per-shape µs at 1..8 rows, decode tok/s with 0, 2 and 5) decides it.
+   * Default {@code cuda.gemvTc}: off. GEMV steps of at least this many rows (up to {@link #MAX_GEMV_TC}, and no more
+   * than {@code cuda.gemvMaxRows}) take the tensor-core GEMV (gemv_tc.cu) instead of the CUDA-core in-split GEMVs.
+   * On the H200 (2026-12-03, docs/benchmarks.md) it beats the in-split GEMVs from 4 rows on per kernel, but decode
+   * with it at 3..8 rows (6.23 / 6.29 / 7.98 ms at 3 / 4 / 8) stays behind cuBLAS (6.12 / 6.18 / 6.27 ms).
    */
-  static final int DEFAULT_GEMV_TC = 5;
+  static final int DEFAULT_GEMV_TC = 0;
+  /**
+   * Default {@code cuda.gemvMaxRows}: bf16 linears of more rows take cuBLAS (FP8 linears keep their GEMVs up to 8
+   * rows). On the H200 (2026-12-03, docs/benchmarks.md) decode steps with the in-split GEMVs take 5.16 / 5.65 / 7.52 /
+   * 7.60 / 13.18 ms at 1 / 2 / 3 / 4 / 8 rows, with cuBLAS 5.94 / 5.98 / 6.12 / 6.18 / 6.27 ms.
+   */
+  static final int DEFAULT_GEMV_MAX_ROWS = 2;
   /** Largest {@code cuda.gemvTc}: the GEMVs serve at most 8 rows. */
   static final int MAX_GEMV_TC = 8;
   /** Largest {@code cuda.decodeAttnTc}. */
@@ -148,6 +156,7 @@ record CudaSettings(
     p.put("cuda.decodeAttnTc", String.valueOf(decodeAttnTc));
     p.put("cuda.gemm", gemm.value);
     p.put("cuda.gemvTc", String.valueOf(gemvTc));
+    p.put("cuda.gemvMaxRows", String.valueOf(gemvMaxRows));
     return p;
   }
 
@@ -159,7 +168,7 @@ record CudaSettings(
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
       "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc", "cuda.gemm",
-      "cuda.gemvTc");
+      "cuda.gemvTc", "cuda.gemvMaxRows");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -190,7 +199,8 @@ record CudaSettings(
         r.integer("cuda.fp8MmaMaxRows", DEFAULT_FP8_MMA_MAX_ROWS, 0, Integer.MAX_VALUE, true),
         r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true),
         r.gemm("cuda.gemm", Gemm.LT_TUNED),
-        r.integer("cuda.gemvTc", DEFAULT_GEMV_TC, 0, MAX_GEMV_TC, true));
+        r.integer("cuda.gemvTc", DEFAULT_GEMV_TC, 0, MAX_GEMV_TC, true),
+        r.integer("cuda.gemvMaxRows", DEFAULT_GEMV_MAX_ROWS, 1, MAX_GEMV_TC, true));
   }
 
   private record Reader(Map<String, String> p) {

@@ -44,9 +44,18 @@ final class FusionPolicy {
     return limits;
   }
 
-  /** Whether a linear of {@code physRows} rows may take the small-batch GEMV instead of cuBLAS. */
+  /** Whether a bf16 linear of {@code physRows} rows may take the small-batch GEMV instead of cuBLAS. */
   boolean gemv(int physRows) {
-    return physRows <= limits.gemvMaxRows() && settings.gemv();
+    return gemv(physRows, false);
+  }
+
+  /**
+   * Whether a linear of {@code physRows} rows may take the small-batch GEMV instead of cuBLAS: bf16 up to
+   * {@code cuda.gemvMaxRows}, FP8 up to the kernels' limit (8).
+   */
+  boolean gemv(int physRows, boolean fp8) {
+    int max = fp8 ? limits.gemvMaxRows() : Math.min(limits.gemvMaxRows(), settings.gemvMaxRows());
+    return physRows <= max && settings.gemv();
   }
 
   /**
@@ -56,18 +65,17 @@ final class FusionPolicy {
    */
   boolean gemvTc(int physRows) {
     int min = settings.gemvTc();
-    return min > 0 && physRows >= min && physRows <= Math.min(CudaSettings.MAX_GEMV_TC, limits.gemvMaxRows())
-        && settings.gemv();
+    return min > 0 && physRows >= min && gemv(physRows);
   }
 
   /** The kernel a linear of {@code physRows} rows takes, in words (profile labels): TC GEMV, GEMV or cuBLAS. */
   String gemvKind(int physRows, boolean fp8) {
-    return !gemv(physRows) ? "cuBLAS" : !fp8 && gemvTc(physRows) ? "TC GEMV" : "GEMV";
+    return !gemv(physRows, fp8) ? "cuBLAS" : !fp8 && gemvTc(physRows) ? "TC GEMV" : "GEMV";
   }
 
   /** Whether the gate_up GEMV takes SiLU·mul into its epilogue: the kernel may still decline (alignment, split). */
-  boolean linearSiluMul(int physRows, int in, int weightRows, int weightCols, boolean logitsHead) {
-    return gemv(physRows) && !logitsHead && weightRows % 2 == 0 && in == weightCols;
+  boolean linearSiluMul(int physRows, int in, int weightRows, int weightCols, boolean logitsHead, boolean fp8) {
+    return gemv(physRows, fp8) && !logitsHead && weightRows % 2 == 0 && in == weightCols;
   }
 
   /** Whether steps fuse {@code bit} of {@code cuda.fuse} (it needs the in-split GEMV kernels). */
@@ -82,7 +90,7 @@ final class FusionPolicy {
   boolean qkvRope(int physRows, int in, int weightCols, boolean interleaved, int headDim, int rotaryDim,
       boolean fp8) {
     return interleaved && headDim % 2 == 0 && rotaryDim % 2 == 0 && fuses(CudaSettings.FUSE_QKV_ROPE)
-        && physRows <= limits.gemvMaxRows() && in % 8 == 0 && weightCols == in && (fp8 || !gemvTc(physRows));
+        && gemv(physRows, fp8) && in % 8 == 0 && weightCols == in && (fp8 || !gemvTc(physRows));
   }
 
   /**
@@ -91,7 +99,7 @@ final class FusionPolicy {
    * prologue) must not take the step. {@code logitsHead}: the weight is the LM head or FP8 (no fused-norm kernel).
    */
   boolean norm(int bit, int physRows, int in, int weightCols, boolean logitsHead) {
-    return fuses(bit) && physRows <= limits.normMaxRows() && in % 8 == 0 && in <= limits.normMaxIn()
+    return fuses(bit) && gemv(physRows) && physRows <= limits.normMaxRows() && in % 8 == 0 && in <= limits.normMaxIn()
         && 2L * physRows * in <= limits.normMaxSmemBytes() && weightCols == in && !logitsHead && !gemvTc(physRows);
   }
 }

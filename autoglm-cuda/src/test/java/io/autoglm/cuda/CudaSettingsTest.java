@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.LT_TUNED, 5), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.LT_TUNED, 0, 2), s);
   }
 
   @Test
@@ -52,6 +52,8 @@ class CudaSettingsTest {
         "CUDA backend property cuda.decodeAttnTc is \"-1\"; expected an integer in [0, 1048576]");
     assertMessage(Map.of("cuda.gemvTc", "9"),
         "CUDA backend property cuda.gemvTc is \"9\"; expected an integer in [0, 8]");
+    assertMessage(Map.of("cuda.gemvMaxRows", "0"),
+        "CUDA backend property cuda.gemvMaxRows is \"0\"; expected an integer in [1, 8]");
     assertMessage(Map.of("cuda.gemvTc", "-1"),
         "CUDA backend property cuda.gemvTc is \"-1\"; expected an integer in [0, 8]");
     assertMessage(Map.of("cuda.moeDeviceRouting", "on"),
@@ -143,8 +145,9 @@ class CudaSettingsTest {
     changed.put("cuda.prefillAttn", "0");
     changed.put("cuda.fp8MmaMaxRows", "9");
     changed.put("cuda.decodeAttnTc", "64");
-    changed.put("cuda.gemm", "lt-tuned");
+    changed.put("cuda.gemm", "cublas");
     changed.put("cuda.gemvTc", "2");
+    changed.put("cuda.gemvMaxRows", "8");
     assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
     for (var e : changed.entrySet()) {
       CudaSettings copy = d.with(e.getKey(), e.getValue());

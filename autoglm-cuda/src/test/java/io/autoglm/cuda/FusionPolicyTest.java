@@ -17,7 +17,19 @@ import org.junit.jupiter.api.Test;
 class FusionPolicyTest {
   private static final FusionPolicy.Limits KERNELS_CUH = new FusionPolicy.Limits(8, 4, 32 << 10, 8192);
 
+  /** The settings given, over GEMVs allowed up to the kernels' 8 rows with the tensor-core GEMV from 5. */
   private static FusionPolicy policy(String... kv) {
+    String[] all = new String[kv.length + 4];
+    all[0] = "cuda.gemvMaxRows";
+    all[1] = "8";
+    all[2] = "cuda.gemvTc";
+    all[3] = "5";
+    System.arraycopy(kv, 0, all, 4, kv.length);
+    return defaults(all);
+  }
+
+  /** The settings given over the defaults. */
+  private static FusionPolicy defaults(String... kv) {
     Map<String, String> p = new java.util.HashMap<>();
     for (int i = 0; i < kv.length; i += 2) {
       p.put(kv[i], kv[i + 1]);
@@ -49,15 +61,15 @@ class FusionPolicyTest {
     assertFalse(policy("cuda.fuse", "0").qkvRope(1, 4096, 4096, true, 128, 64, false));
     assertFalse(policy("cuda.fuse", "7", "cuda.gemvVariant", "0").norm(CudaSettings.FUSE_QKV_NORM, 1, 4096, 4096,
         false), "gemvVariant 0 has no in-split kernels");
-    assertFalse(policy("cuda.gemv", "false").linearSiluMul(1, 4096, 8192, 4096, false));
-    assertTrue(policy().linearSiluMul(8, 4096, 8192, 4096, false));
-    assertFalse(policy().linearSiluMul(9, 4096, 8192, 4096, false), "9 rows go to cuBLAS");
-    assertFalse(policy().linearSiluMul(1, 4096, 8191, 4096, false), "gate_up has an even row count");
+    assertFalse(policy("cuda.gemv", "false").linearSiluMul(1, 4096, 8192, 4096, false, false));
+    assertTrue(policy().linearSiluMul(8, 4096, 8192, 4096, false, false));
+    assertFalse(policy().linearSiluMul(9, 4096, 8192, 4096, false, false), "9 rows go to cuBLAS");
+    assertFalse(policy().linearSiluMul(1, 4096, 8191, 4096, false, false), "gate_up has an even row count");
   }
 
   @Test
   void theTensorCoreGemvTakesFromCudaGemvTcRowsUpToEightAndOnlyWithTheGemvOn() {
-    FusionPolicy d = policy(); // default cuda.gemvTc = 5
+    FusionPolicy d = policy(); // cuda.gemvTc = 5
     for (int rows = 1; rows <= 9; rows++) {
       assertEquals(rows >= 5 && rows <= 8, d.gemvTc(rows), rows + " rows");
     }
@@ -71,8 +83,8 @@ class FusionPolicyTest {
       assertFalse(policy("cuda.gemv", "false").gemvTc(rows), "cuda.gemv false: cuBLAS, " + rows + " rows");
     }
     // limits that stop the GEMVs below 8 rows stop the TC GEMV there too
-    assertFalse(new FusionPolicy(CudaSettings.from(Map.of("cuda.gemvTc", "2")), new FusionPolicy.Limits(4, 4, 32 << 10,
-        8192)).gemvTc(5));
+    assertFalse(new FusionPolicy(CudaSettings.from(Map.of("cuda.gemvTc", "2", "cuda.gemvMaxRows", "8")),
+        new FusionPolicy.Limits(4, 4, 32 << 10, 8192)).gemvTc(5));
     assertEquals("TC GEMV", d.gemvKind(5, false));
     assertEquals("GEMV", d.gemvKind(5, true), "FP8 weights keep the FP8 GEMV");
     assertEquals("GEMV", d.gemvKind(4, false));
@@ -85,7 +97,7 @@ class FusionPolicyTest {
     for (int rows = 1; rows <= 8; rows++) {
       assertEquals(rows < 5, d.qkvRope(rows, 4096, 4096, true, 128, 64, false), "bf16 QKV + RoPE, " + rows + " rows");
       assertTrue(d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 weights keep their fused QKV, " + rows);
-      assertTrue(d.linearSiluMul(rows, 4096, 8192, 4096, false), "the TC GEMV has SiLU·mul, " + rows + " rows");
+      assertTrue(d.linearSiluMul(rows, 4096, 8192, 4096, false, false), "the TC GEMV has SiLU·mul, " + rows + " rows");
     }
     FusionPolicy two = policy("cuda.fuse", "7", "cuda.gemvTc", "2");
     int mlp = CudaSettings.FUSE_MLP_NORM;
@@ -97,7 +109,27 @@ class FusionPolicyTest {
       assertFalse(two.norm(qkv, rows, 4096, 4096, false), rows + " rows take the TC GEMV: no norm prologue");
     }
     assertTrue(policy("cuda.fuse", "7", "cuda.gemvTc", "0").norm(mlp, 4, 4096, 4096, false));
-    assertTrue(policy("cuda.fuse", "7").norm(mlp, 4, 4096, 4096, false), "default gemvTc 5 leaves 4 rows fused");
+    assertTrue(policy("cuda.fuse", "7").norm(mlp, 4, 4096, 4096, false), "gemvTc 5 leaves 4 rows fused");
+  }
+
+  @Test
+  void byDefaultBf16LinearsOfMoreThanTwoRowsTakeCublasAndFp8KeepsItsGemvsToEight() {
+    FusionPolicy d = defaults();
+    for (int rows = 1; rows <= 9; rows++) {
+      assertEquals(rows <= 2, d.gemv(rows), "bf16, " + rows + " rows");
+      assertEquals(rows <= 8, d.gemv(rows, true), "FP8, " + rows + " rows");
+      assertFalse(d.gemvTc(rows), "the tensor-core GEMV is off by default, " + rows + " rows");
+      assertEquals(rows <= 2, d.linearSiluMul(rows, 4096, 8192, 4096, false, false), "bf16 SiLU·mul, " + rows);
+      assertEquals(rows <= 8, d.linearSiluMul(rows, 4096, 8192, 4096, false, true), "FP8 SiLU·mul, " + rows);
+      assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, false), "bf16 QKV + RoPE, " + rows);
+      assertEquals(rows <= 8, d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 QKV + RoPE, " + rows);
+      assertEquals(rows <= 2 ? "GEMV" : "cuBLAS", d.gemvKind(rows, false));
+    }
+    FusionPolicy fused = defaults("cuda.fuse", "7");
+    assertTrue(fused.norm(CudaSettings.FUSE_MLP_NORM, 2, 4096, 4096, false));
+    assertFalse(fused.norm(CudaSettings.FUSE_MLP_NORM, 3, 4096, 4096, false), "3 rows: cuBLAS, no norm prologue");
+    assertTrue(defaults("cuda.gemvMaxRows", "4").gemv(4));
+    assertFalse(defaults("cuda.gemvMaxRows", "4").gemv(5));
   }
 
   @Test

@@ -479,9 +479,10 @@ public final class CudaBench {
           for (String pdl : list("bench.pdlModes", "true")) {
             CudaDiagnosticsAccess.setPdl(backend, Boolean.parseBoolean(pdl.trim()));
             System.out.println("pdl " + CudaDiagnosticsAccess.pdl(backend) + ", attention " + a.trim() + ":");
-            batch(d, r, c, 64);
-            if (!Boolean.getBoolean("bench.skip256")) {
-              batch(d, r, c, 256);
+            for (String n : list("bench.decodeBatches", "64,256")) { // -Dbench.skip256 drops 256
+              if (!n.trim().equals("256") || !Boolean.getBoolean("bench.skip256")) {
+                batch(d, r, c, Integer.parseInt(n.trim()));
+              }
             }
           }
         }

@@ -79,11 +79,15 @@ final class GemvTcBench {
     String batches = System.getProperty("bench.batches", "1,2,3,4,5,6,7,8,16");
     for (String v : System.getProperty("bench.gemvTcs", "0,2,5").split(",")) {
       int tc = Integer.parseInt(v.trim());
-      CudaDiagnosticsAccess.setGemvTc(backend, tc);
-      System.out.println("decode, cuda.gemvTc " + tc + (tc == 0 ? " (off):" : ":"));
+      CudaDiagnosticsAccess.setGemvRows(backend, 8, tc);
+      System.out.println("decode, GEMVs to 8 rows, cuda.gemvTc " + tc + (tc == 0 ? " (off):" : ":"));
       for (String n : batches.split(",")) {
         CudaBench.Bench.batch(d, r, c, Integer.parseInt(n.trim()));
       }
+    }
+    System.out.println("decode, the defaults (" + CudaDiagnosticsAccess.setGemvRowsDefault(backend) + "):");
+    for (String n : batches.split(",")) {
+      CudaBench.Bench.batch(d, r, c, Integer.parseInt(n.trim()));
     }
     CudaDiagnosticsAccess.setFastPaths(backend, true, false);
     System.out.println("decode, cuBLAS only (cuda.gemv false):");
