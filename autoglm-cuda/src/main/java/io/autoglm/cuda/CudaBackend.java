@@ -51,9 +51,9 @@ import java.util.OptionalLong;
  * {@code cuda.fp8MmaMaxRows} (FP8 linears of 9 up to this many rows take the tensor-core FP8 GEMM, larger ones
  * cuBLAS on the dequantized weight; default 128, 0 = always cuBLAS), {@code cuda.decodeAttnTc} (steps of at least
  * this many rows × KV heads, none in a prefill segment, run the tensor-core decode attention, headDim 64 or 128;
- * default 16, 0 = off), {@code cuda.gemm} (the GEMMs of linears the GEMVs do not take: {@code cublas},
- * cublasGemmEx; {@code lt}, cuBLASLt's heuristic's first algorithm with the bias in its epilogue; {@code lt-tuned}, the
- * default, the fastest of cublasGemmEx and cuBLASLt's candidates, timed per shape on the device at its first eager
+ * default 16, 0 = off), {@code cuda.gemm} (the GEMMs of linears the GEMVs do not take: {@code cublas}, the default,
+ * cublasGemmEx; {@code lt}, cuBLASLt's heuristic's first algorithm with the bias in its epilogue; {@code lt-tuned},
+ * the fastest of cublasGemmEx and cuBLASLt's candidates, timed per shape on the device at its first eager
  * call), {@code cuda.gemvTc} (bf16 GEMVs of at least this many rows, up to 8, take the tensor-core GEMV, and the fused
  * QKV+RoPE and RMSNorm-prologue GEMVs give way to the separate ops there; default 5; 0 = off).
  * {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown

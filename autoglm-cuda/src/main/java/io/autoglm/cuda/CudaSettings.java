@@ -198,7 +198,7 @@ record CudaSettings(
         r.integer("cuda.prefillAttn", DEFAULT_PREFILL_ATTN, 0, MAX_PREFILL_ATTN, true),
         r.integer("cuda.fp8MmaMaxRows", DEFAULT_FP8_MMA_MAX_ROWS, 0, Integer.MAX_VALUE, true),
         r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true),
-        r.gemm("cuda.gemm", Gemm.LT_TUNED),
+        r.gemm("cuda.gemm", Gemm.CUBLAS),
         r.integer("cuda.gemvTc", DEFAULT_GEMV_TC, 0, MAX_GEMV_TC, true),
         r.integer("cuda.gemvMaxRows", DEFAULT_GEMV_MAX_ROWS, 1, MAX_GEMV_TC, true));
   }

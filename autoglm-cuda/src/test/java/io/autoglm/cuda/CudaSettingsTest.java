@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.LT_TUNED, 0, 2), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS, 0, 2), s);
   }
 
   @Test
@@ -145,7 +145,7 @@ class CudaSettingsTest {
     changed.put("cuda.prefillAttn", "0");
     changed.put("cuda.fp8MmaMaxRows", "9");
     changed.put("cuda.decodeAttnTc", "64");
-    changed.put("cuda.gemm", "cublas");
+    changed.put("cuda.gemm", "lt-tuned");
     changed.put("cuda.gemvTc", "2");
     changed.put("cuda.gemvMaxRows", "8");
     assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
