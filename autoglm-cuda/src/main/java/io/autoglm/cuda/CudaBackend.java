@@ -48,7 +48,7 @@ import java.util.OptionalLong;
  * {@code cuda.attnSplitHeads} (small-batch decode attention: a block per query head, not per KV head; default
  * true), {@code cuda.prefillAttn} (the query rows of a sequence with at least this many in an eager step run the
  * tensor-core prefill attention, headDim 64 or 128; default 16; 0 = off, every row runs the decode kernels),
- * {@code cuda.fp8MmaMaxRows} (FP8 linears of 9 up to this many rows take the tensor-core FP8 GEMM, larger ones
+ * {@code cuda.fp8MmaMaxRows} (FP8 linears beyond the GEMVs up to this many rows take the tensor-core FP8 GEMM, larger ones
  * cuBLAS on the dequantized weight; default 128, 0 = always cuBLAS), {@code cuda.decodeAttnTc} (steps of at least
  * this many rows × KV heads, none in a prefill segment, run the tensor-core decode attention, headDim 64 or 128;
  * default 16, 0 = off), {@code cuda.gemm} (the GEMMs of linears the GEMVs do not take: {@code cublas}, the default,

@@ -84,8 +84,8 @@ record CudaSettings(
    */
   static final int DEFAULT_DECODE_ATTN_TC = 16;
   /**
-   * Default {@code cuda.fp8MmaMaxRows}: FP8 linears of 9..128 rows take the tensor-core FP8 GEMM, larger ones the
-   * dequantize + cuBLAS path. From the H200 per-shape table of 2026-12-03 (docs/benchmarks.md): at 64 rows the MMA
+   * Default {@code cuda.fp8MmaMaxRows}: FP8 linears beyond the GEMVs ({@code cuda.gemvMaxRows}) up to 128 rows take
+   * the tensor-core FP8 GEMM, larger ones the dequantize + cuBLAS path. From the H200 per-shape table of 2026-12-03 (docs/benchmarks.md): at 64 rows the MMA
    * kernel is 1.1–2.4× faster per shape, at 128 mixed, at 256 the dequantize + cuBLAS path wins every shape (1.2–1.8×).
    */
   static final int DEFAULT_FP8_MMA_MAX_ROWS = 128;
@@ -97,9 +97,10 @@ record CudaSettings(
    */
   static final int DEFAULT_GEMV_TC = 0;
   /**
-   * Default {@code cuda.gemvMaxRows}: bf16 linears of more rows take cuBLAS (FP8 linears keep their GEMVs up to 8
-   * rows). On the H200 (2026-12-03, docs/benchmarks.md) decode steps with the in-split GEMVs take 5.16 / 5.65 / 7.52 /
-   * 7.60 / 13.18 ms at 1 / 2 / 3 / 4 / 8 rows, with cuBLAS 5.94 / 5.98 / 6.12 / 6.18 / 6.27 ms.
+   * Default {@code cuda.gemvMaxRows}: linears of more rows take cuBLAS (bf16) or the FP8 tensor-core GEMM. On the
+   * H200 (2026-12-03, docs/benchmarks.md) bf16 decode steps with the in-split GEMVs take 5.16 / 5.65 / 7.52 / 7.60 /
+   * 13.18 ms at 1 / 2 / 3 / 4 / 8 rows, with cuBLAS 5.94 / 5.98 / 6.12 / 6.18 / 6.27 ms; FP8 with its GEMVs 3.85 /
+   * 4.89 / 7.54 / 12.78 ms at 1 / 2 / 4 / 8 rows, against 7.10 ms at 16 rows on the FP8 GEMM.
    */
   static final int DEFAULT_GEMV_MAX_ROWS = 2;
   /** Largest {@code cuda.gemvTc}: the GEMVs serve at most 8 rows. */

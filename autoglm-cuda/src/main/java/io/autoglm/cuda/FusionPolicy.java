@@ -50,12 +50,12 @@ final class FusionPolicy {
   }
 
   /**
-   * Whether a linear of {@code physRows} rows may take the small-batch GEMV instead of cuBLAS: bf16 up to
-   * {@code cuda.gemvMaxRows}, FP8 up to the kernels' limit (8).
+   * Whether a linear of {@code physRows} rows may take the small-batch GEMV instead of cuBLAS (bf16) or the FP8
+   * tensor-core GEMM: up to {@code cuda.gemvMaxRows} rows, within the kernels' limit (8). {@code fp8}: the weight is
+   * FP8 (the same rule; kept apart so that the two can be told apart again if measurements part them).
    */
   boolean gemv(int physRows, boolean fp8) {
-    int max = fp8 ? limits.gemvMaxRows() : Math.min(limits.gemvMaxRows(), settings.gemvMaxRows());
-    return physRows <= max && settings.gemv();
+    return physRows <= Math.min(limits.gemvMaxRows(), settings.gemvMaxRows()) && settings.gemv();
   }
 
   /**

@@ -113,16 +113,16 @@ class FusionPolicyTest {
   }
 
   @Test
-  void byDefaultBf16LinearsOfMoreThanTwoRowsTakeCublasAndFp8KeepsItsGemvsToEight() {
+  void byDefaultLinearsOfMoreThanTwoRowsLeaveTheGemvs() {
     FusionPolicy d = defaults();
     for (int rows = 1; rows <= 9; rows++) {
       assertEquals(rows <= 2, d.gemv(rows), "bf16, " + rows + " rows");
-      assertEquals(rows <= 8, d.gemv(rows, true), "FP8, " + rows + " rows");
+      assertEquals(rows <= 2, d.gemv(rows, true), "FP8, " + rows + " rows");
       assertFalse(d.gemvTc(rows), "the tensor-core GEMV is off by default, " + rows + " rows");
       assertEquals(rows <= 2, d.linearSiluMul(rows, 4096, 8192, 4096, false, false), "bf16 SiLU·mul, " + rows);
-      assertEquals(rows <= 8, d.linearSiluMul(rows, 4096, 8192, 4096, false, true), "FP8 SiLU·mul, " + rows);
+      assertEquals(rows <= 2, d.linearSiluMul(rows, 4096, 8192, 4096, false, true), "FP8 SiLU·mul, " + rows);
       assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, false), "bf16 QKV + RoPE, " + rows);
-      assertEquals(rows <= 8, d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 QKV + RoPE, " + rows);
+      assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 QKV + RoPE, " + rows);
       assertEquals(rows <= 2 ? "GEMV" : "cuBLAS", d.gemvKind(rows, false));
     }
     FusionPolicy fused = defaults("cuda.fuse", "7");
