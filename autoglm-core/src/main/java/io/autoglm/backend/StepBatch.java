@@ -25,6 +25,17 @@ public record StepBatch(int[] tokenIds, int[] positions, int[] slots, List<Seque
             "sequence needs 0 < queryLen (" + queryLen + ") <= contextLen (" + contextLen + ")");
       }
     }
+
+    /** The blocks of {@code blockSizeTokens} its context needs; throws when its block table is shorter. */
+    public int blocksNeeded(int blockSizeTokens) {
+      int blocks = (contextLen + blockSizeTokens - 1) / blockSizeTokens;
+      if (blockTable.length < blocks) {
+        throw new IllegalArgumentException(String.format(
+            "sequence at token %d has contextLen %d: needs %d blocks of %d tokens, its block table has %d",
+            queryStart, contextLen, blocks, blockSizeTokens, blockTable.length));
+      }
+      return blocks;
+    }
   }
 
   /**

@@ -41,12 +41,7 @@ final class NativeForwardStep implements ForwardStep {
     int bs = kv.layout().blockSizeTokens();
     int total = 0;
     for (StepBatch.Sequence s : batch.sequences()) {
-      int blocks = (s.contextLen() + bs - 1) / bs;
-      if (s.blockTable().length < blocks) {
-        throw new IllegalArgumentException(String.format(
-            "sequence at token %d has contextLen %d: needs %d blocks of %d tokens, its block table has %d",
-            s.queryStart(), s.contextLen(), blocks, bs, s.blockTable().length));
-      }
+      s.blocksNeeded(bs);
       total += s.contextLen();
     }
     int[] out = new int[total];

@@ -10,12 +10,7 @@ final class StepShape {
   static int tableStride(StepBatch batch, int bs) {
     int needed = 1;
     for (StepBatch.Sequence s : batch.sequences()) {
-      int blocks = (s.contextLen() + bs - 1) / bs;
-      if (s.blockTable().length < blocks) {
-        throw new IllegalArgumentException(String.format(
-            "sequence at token %d has contextLen %d: needs %d blocks of %d tokens, its block table has %d",
-            s.queryStart(), s.contextLen(), blocks, bs, s.blockTable().length));
-      }
+      int blocks = s.blocksNeeded(bs);
       needed = Math.max(needed, blocks);
     }
     return needed;

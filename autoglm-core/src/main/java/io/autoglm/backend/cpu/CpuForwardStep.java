@@ -68,12 +68,7 @@ final class CpuForwardStep implements ForwardStep {
 
   private static void checkBlockTables(StepBatch batch, int bs) {
     for (StepBatch.Sequence s : batch.sequences()) {
-      int blocks = (s.contextLen() + bs - 1) / bs;
-      if (s.blockTable().length < blocks) {
-        throw new IllegalArgumentException(String.format(
-            "sequence at token %d has contextLen %d: needs %d blocks of %d tokens, its block table has %d",
-            s.queryStart(), s.contextLen(), blocks, bs, s.blockTable().length));
-      }
+      s.blocksNeeded(bs);
     }
   }
 
