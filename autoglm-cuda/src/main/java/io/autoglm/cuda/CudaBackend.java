@@ -48,14 +48,16 @@ import java.util.OptionalLong;
  * {@code cuda.attnSplitHeads} (small-batch decode attention: a block per query head, not per KV head; default
  * true), {@code cuda.prefillAttn} (the query rows of a sequence with at least this many in an eager step run the
  * tensor-core prefill attention, headDim 64 or 128; default 16; 0 = off, every row runs the decode kernels),
- * {@code cuda.fp8MmaMaxRows} (FP8 linears beyond the GEMVs up to this many rows take the tensor-core FP8 GEMM, larger ones
- * cuBLAS on the dequantized weight; default 128, 0 = always cuBLAS), {@code cuda.decodeAttnTc} (steps of at least
- * this many rows × KV heads, none in a prefill segment, run the tensor-core decode attention, headDim 64 or 128;
- * default 16, 0 = off), {@code cuda.gemm} (the GEMMs of linears the GEMVs do not take: {@code cublas}, the default,
+ * {@code cuda.fp8MmaMaxRows} (FP8 linears beyond the GEMVs up to this many rows take the tensor-core FP8 GEMM,
+ * larger ones cuBLAS on the dequantized weight; default 128, 0 = always cuBLAS), {@code cuda.decodeAttnTc} (steps
+ * of at least this many rows × KV heads, none in a prefill segment, run the tensor-core decode attention, headDim 64
+ * or 128; default 16, 0 = off), {@code cuda.gemm} (the GEMMs of linears the GEMVs do not take: {@code cublas}, the default,
  * cublasGemmEx; {@code lt}, cuBLASLt's heuristic's first algorithm with the bias in its epilogue; {@code lt-tuned},
  * the fastest of cublasGemmEx and cuBLASLt's candidates, timed per shape on the device at its first eager
- * call), {@code cuda.gemvTc} (bf16 GEMVs of at least this many rows, up to 8, take the tensor-core GEMV, and the fused
- * QKV+RoPE and RMSNorm-prologue GEMVs give way to the separate ops there; default 5; 0 = off).
+ * call), {@code cuda.gemvMaxRows} (linears of at most this many rows, up to 8, take the small-batch GEMVs; more go to
+ * cuBLAS, FP8 ones to the tensor-core FP8 GEMM; default 2), {@code cuda.gemvTc} (bf16 GEMVs of at least this many
+ * rows take the tensor-core GEMV, and the fused QKV+RoPE and RMSNorm-prologue GEMVs give way to the separate ops
+ * there; default 0 = off).
  * {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
  * {@code cuda.*} key fails with a message naming it. The settings are immutable for the backend's life; the
  * benchmark tools' diagnostics ({@link CudaDiagnostics}: profiles, op skipping, A/B settings, self-tests) are

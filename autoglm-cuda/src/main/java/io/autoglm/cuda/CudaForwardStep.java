@@ -264,7 +264,7 @@ final class CudaForwardStep implements ForwardStep {
     }
     recorder.track(StepOp.LINEAR, y.ptr(), a.ptr() ^ w.ptr());
     if (recorder.live()) {
-      FusedStepOps.linear(this, y, a, w, bias, fusion.gemv(a.physRows(), w.isFp8()));
+      FusedStepOps.linear(this, y, a, w, bias, fusion.gemv(a.physRows()));
     }
     return y;
   }
@@ -283,8 +283,7 @@ final class CudaForwardStep implements ForwardStep {
   public Tensor linearSiluMul(Tensor x, Tensor gateUp) {
     CudaActivation a = act(x);
     CudaWeight w = weight(gateUp);
-    if (!fusion.linearSiluMul(a.physRows(), a.cols(), w.rows(), w.cols(), w.logitsHead(),
-        w.isFp8())) {
+    if (!fusion.linearSiluMul(a.physRows(), a.cols(), w.rows(), w.cols(), w.logitsHead())) {
       return siluMul(linear(x, gateUp));
     }
     return FusedStepOps.linearSiluMul(this, a, w);

@@ -44,17 +44,11 @@ final class FusionPolicy {
     return limits;
   }
 
-  /** Whether a bf16 linear of {@code physRows} rows may take the small-batch GEMV instead of cuBLAS. */
-  boolean gemv(int physRows) {
-    return gemv(physRows, false);
-  }
-
   /**
-   * Whether a linear of {@code physRows} rows may take the small-batch GEMV instead of cuBLAS (bf16) or the FP8
-   * tensor-core GEMM: up to {@code cuda.gemvMaxRows} rows, within the kernels' limit (8). {@code fp8}: the weight is
-   * FP8 (the same rule; kept apart so that the two can be told apart again if measurements part them).
+   * Whether a linear of {@code physRows} rows, bf16 or FP8, may take the small-batch GEMV instead of cuBLAS (bf16) or
+   * the FP8 tensor-core GEMM: up to {@code cuda.gemvMaxRows} rows, within the kernels' limit (8).
    */
-  boolean gemv(int physRows, boolean fp8) {
+  boolean gemv(int physRows) {
     return physRows <= Math.min(limits.gemvMaxRows(), settings.gemvMaxRows()) && settings.gemv();
   }
 
@@ -70,12 +64,12 @@ final class FusionPolicy {
 
   /** The kernel a linear of {@code physRows} rows takes, in words (profile labels): TC GEMV, GEMV or cuBLAS. */
   String gemvKind(int physRows, boolean fp8) {
-    return !gemv(physRows, fp8) ? "cuBLAS" : !fp8 && gemvTc(physRows) ? "TC GEMV" : "GEMV";
+    return !gemv(physRows) ? "cuBLAS" : !fp8 && gemvTc(physRows) ? "TC GEMV" : "GEMV";
   }
 
   /** Whether the gate_up GEMV takes SiLU·mul into its epilogue: the kernel may still decline (alignment, split). */
-  boolean linearSiluMul(int physRows, int in, int weightRows, int weightCols, boolean logitsHead, boolean fp8) {
-    return gemv(physRows, fp8) && !logitsHead && weightRows % 2 == 0 && in == weightCols;
+  boolean linearSiluMul(int physRows, int in, int weightRows, int weightCols, boolean logitsHead) {
+    return gemv(physRows) && !logitsHead && weightRows % 2 == 0 && in == weightCols;
   }
 
   /** Whether steps fuse {@code bit} of {@code cuda.fuse} (it needs the in-split GEMV kernels). */
@@ -90,7 +84,7 @@ final class FusionPolicy {
   boolean qkvRope(int physRows, int in, int weightCols, boolean interleaved, int headDim, int rotaryDim,
       boolean fp8) {
     return interleaved && headDim % 2 == 0 && rotaryDim % 2 == 0 && fuses(CudaSettings.FUSE_QKV_ROPE)
-        && gemv(physRows, fp8) && in % 8 == 0 && weightCols == in && (fp8 || !gemvTc(physRows));
+        && gemv(physRows) && in % 8 == 0 && weightCols == in && (fp8 || !gemvTc(physRows));
   }
 
   /**

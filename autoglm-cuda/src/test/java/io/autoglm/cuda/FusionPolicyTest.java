@@ -61,10 +61,10 @@ class FusionPolicyTest {
     assertFalse(policy("cuda.fuse", "0").qkvRope(1, 4096, 4096, true, 128, 64, false));
     assertFalse(policy("cuda.fuse", "7", "cuda.gemvVariant", "0").norm(CudaSettings.FUSE_QKV_NORM, 1, 4096, 4096,
         false), "gemvVariant 0 has no in-split kernels");
-    assertFalse(policy("cuda.gemv", "false").linearSiluMul(1, 4096, 8192, 4096, false, false));
-    assertTrue(policy().linearSiluMul(8, 4096, 8192, 4096, false, false));
-    assertFalse(policy().linearSiluMul(9, 4096, 8192, 4096, false, false), "9 rows go to cuBLAS");
-    assertFalse(policy().linearSiluMul(1, 4096, 8191, 4096, false, false), "gate_up has an even row count");
+    assertFalse(policy("cuda.gemv", "false").linearSiluMul(1, 4096, 8192, 4096, false));
+    assertTrue(policy().linearSiluMul(8, 4096, 8192, 4096, false));
+    assertFalse(policy().linearSiluMul(9, 4096, 8192, 4096, false), "9 rows go to cuBLAS");
+    assertFalse(policy().linearSiluMul(1, 4096, 8191, 4096, false), "gate_up has an even row count");
   }
 
   @Test
@@ -97,7 +97,7 @@ class FusionPolicyTest {
     for (int rows = 1; rows <= 8; rows++) {
       assertEquals(rows < 5, d.qkvRope(rows, 4096, 4096, true, 128, 64, false), "bf16 QKV + RoPE, " + rows + " rows");
       assertTrue(d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 weights keep their fused QKV, " + rows);
-      assertTrue(d.linearSiluMul(rows, 4096, 8192, 4096, false, false), "the TC GEMV has SiLU·mul, " + rows + " rows");
+      assertTrue(d.linearSiluMul(rows, 4096, 8192, 4096, false), "the TC GEMV has SiLU·mul, " + rows + " rows");
     }
     FusionPolicy two = policy("cuda.fuse", "7", "cuda.gemvTc", "2");
     int mlp = CudaSettings.FUSE_MLP_NORM;
@@ -116,11 +116,9 @@ class FusionPolicyTest {
   void byDefaultLinearsOfMoreThanTwoRowsLeaveTheGemvs() {
     FusionPolicy d = defaults();
     for (int rows = 1; rows <= 9; rows++) {
-      assertEquals(rows <= 2, d.gemv(rows), "bf16, " + rows + " rows");
-      assertEquals(rows <= 2, d.gemv(rows, true), "FP8, " + rows + " rows");
+      assertEquals(rows <= 2, d.gemv(rows), "bf16 and FP8, " + rows + " rows");
       assertFalse(d.gemvTc(rows), "the tensor-core GEMV is off by default, " + rows + " rows");
-      assertEquals(rows <= 2, d.linearSiluMul(rows, 4096, 8192, 4096, false, false), "bf16 SiLU·mul, " + rows);
-      assertEquals(rows <= 2, d.linearSiluMul(rows, 4096, 8192, 4096, false, true), "FP8 SiLU·mul, " + rows);
+      assertEquals(rows <= 2, d.linearSiluMul(rows, 4096, 8192, 4096, false), "SiLU·mul, " + rows);
       assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, false), "bf16 QKV + RoPE, " + rows);
       assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 QKV + RoPE, " + rows);
       assertEquals(rows <= 2 ? "GEMV" : "cuBLAS", d.gemvKind(rows, false));
