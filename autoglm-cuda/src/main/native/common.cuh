@@ -83,14 +83,23 @@ __device__ __forceinline__ float ropePair(float xd, float xp, bool first, int po
   return first ? xd * c - xp * s : xd * c + xp * s;
 }
 
-/** Element d of a head after partial RoPE: pairs (2i, 2i+1) when interleaved, else (i, i + rot/2). */
-__device__ __forceinline__ float ropeElem(const bf16* xh, int d, int pos, const float* inv, int rot, bool interleaved) {
-  if (d >= rot) return bf(xh[d]);
+/** Element d of a head plus its bias (bh, or none), rounded to bf16 as addBiasK rounds it. */
+__device__ __forceinline__ float biased(const bf16* xh, const bf16* bh, int d) {
+  return bh ? bf(tobf(bf(xh[d]) + bf(bh[d]))) : bf(xh[d]);
+}
+
+/**
+ * Element d of a head after partial RoPE: pairs (2i, 2i+1) when interleaved, else (i, i + rot/2). With the head's
+ * bias bh, of the head x + bias (addBiasK then ropeK, bit for bit).
+ */
+__device__ __forceinline__ float ropeElem(const bf16* xh, int d, int pos, const float* inv, int rot, bool interleaved,
+                                          const bf16* bh = nullptr) {
+  if (d >= rot) return biased(xh, bh, d);
   int half = rot >> 1, i, partner;
   bool first;
   if (interleaved) { i = d >> 1; first = (d & 1) == 0; partner = first ? d + 1 : d - 1; }
   else { first = d < half; i = first ? d : d - half; partner = first ? d + half : d - half; }
-  return ropePair(bf(xh[d]), bf(xh[partner]), first, pos, inv[i]);
+  return ropePair(biased(xh, bh, d), biased(xh, bh, partner), first, pos, inv[i]);
 }
 
 __device__ __forceinline__ uint4 loadStreaming(const uint4* p) {

@@ -150,22 +150,6 @@ __global__ void gatherK(char* out, const char* x, int ldxBytes, const int* idx, 
   for (int i = threadIdx.x; i < rowBytes; i += blockDim.x) dst[i] = src[i];
 }
 
-/** Element d of a head plus its bias (bh, or none), rounded to bf16 as addBiasK rounds it. */
-__device__ __forceinline__ float biased(const bf16* xh, const bf16* bh, int d) {
-  return bh ? bf(tobf(bf(xh[d]) + bf(bh[d]))) : bf(xh[d]);
-}
-
-/** ropeElem of the head x + bias (addBiasK then ropeK, bit for bit); bh null: ropeElem. */
-__device__ __forceinline__ float ropeElemBiased(const bf16* xh, const bf16* bh, int d, int pos, const float* inv,
-                                                int rot, bool interleaved) {
-  if (d >= rot) return biased(xh, bh, d);
-  int half = rot >> 1, i, partner;
-  bool first;
-  if (interleaved) { i = d >> 1; first = (d & 1) == 0; partner = first ? d + 1 : d - 1; }
-  else { first = d < half; i = first ? d : d - half; partner = first ? d + half : d - half; }
-  return ropePair(biased(xh, bh, d), biased(xh, bh, partner), first, pos, inv[i]);
-}
-
 /**
  * rope(q) into qOut (rows, heads·headDim), and rope(k) and v into their KV-cache slots: ropeK and ropeWriteKvK in one
  * launch. Blocks (token, chunk of 256 of the heads·headDim + kvHeads·headDim elements).
@@ -183,13 +167,13 @@ __global__ void ropeQkvK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int 
   if (e < qWidth) {
     int h = e / headDim, d = e - h * headDim;
     const bf16* bh = bias ? bias + h * headDim : nullptr;
-    qOut[t * qWidth + e] = tobf(ropeElemBiased(q + t * ldq + h * headDim, bh, d, p, inv, rot, interleaved));
+    qOut[t * qWidth + e] = tobf(ropeElem(q + t * ldq + h * headDim, d, p, inv, rot, interleaved, bh));
   } else {
     e -= qWidth;
     int h = e / headDim, d = e - h * headDim;
     size_t base = (size_t)slots[t] * kvWidth;
     const bf16* bh = bias ? bias + qWidth + h * headDim : nullptr;
-    kc[base + e] = tobf(ropeElemBiased(k + t * ldk + h * headDim, bh, d, p, inv, rot, interleaved));
+    kc[base + e] = tobf(ropeElem(k + t * ldk + h * headDim, d, p, inv, rot, interleaved, bh));
     vc[base + e] = bias ? tobf(bf(v[t * ldv + e]) + bf(bias[qWidth + kvWidth + e])) : v[t * ldv + e];
   }
 }
