@@ -44,17 +44,24 @@ JNI(void, dequantFp8)(JNIEnv* env, jclass, jlong h, jlong out, jlong q, jlong s,
 }
 
 /**
- * y (rows, out) = x (rows, in) · Wᵀ (+ bias) for an FP8 W: the FP8 GEMV for rows <= 8 when allowed, the tensor-core
- * FP8 GEMM for rows <= mmaMaxRows, else W dequantized into `scratch` (out · in bf16) and cuBLAS.
+ * y (rows, out) = x (rows, in) · Wᵀ (+ bias) for an FP8 W: the FP8 GEMV for rows <= 8 when allowed; from actMinRows
+ * rows (0: never) the FP8 × FP8 cuBLASLt GEMM with x quantized into `scratch` (gemm_fp8_lt.cu) where it applies; the
+ * tensor-core FP8 GEMM for rows <= mmaMaxRows; else W dequantized into `scratch` (out · in bf16) and cuBLAS.
  */
 JNI(void, linearFp8)(JNIEnv* env, jclass, jlong h, jlong y, jint ldy, jboolean f32Out, jlong x, jint ldx, jlong q,
                      jlong s, jint sld, jint rowShift, jint colShift, jlong bias, jint rows, jint in, jint out,
-                     jboolean allowGemv, jint mmaMaxRows, jlong scratch) {
+                     jboolean allowGemv, jint mmaMaxRows, jint actMinRows, jlong scratch, jlong scratchBytes) {
   Context* c = ctx(h);
   Fp8Mat w = fp8Mat(q, s, sld, rowShift, colShift);
   if (allowGemv && launchGemvFp8(c->stream, p<void>(y), ldy, f32Out, p<bf16>(x), ldx, w, p<bf16>(bias), rows, in,
                                  out)) {
     launched(env, "gemvFp8 kernel");
+    return;
+  }
+  if (!f32Out && actMinRows > 0 && rows >= actMinRows &&
+      fp8LtRun(c, p<bf16>(y), ldy, p<bf16>(x), ldx, w, p<bf16>(bias), rows, in, out, p<void>(scratch),
+               (size_t)scratchBytes)) {
+    launched(env, "FP8 x FP8 cuBLASLt GEMM");
     return;
   }
   if (!f32Out && rows <= mmaMaxRows && launchGemmFp8(c->stream, p<bf16>(y), ldy, p<bf16>(x), ldx, w, p<bf16>(bias),

@@ -110,6 +110,28 @@ struct LtShape {
   bool failed = false;     // an Lt call failed: this shape runs cublasGemmEx from then on
 };
 
+/** An FP8 × FP8 linear's shape (gemm_fp8_lt.cu): sizes, the output's leading dimension and alignment. */
+struct Fp8LtKey {
+  int rows, in, out, ldy, alignY;
+  bool operator<(const Fp8LtKey& o) const {
+    const int* a = &rows;
+    const int* b = &o.rows;
+    for (int i = 0; i < 5; i++) {
+      if (a[i] != b[i]) return a[i] < b[i];
+    }
+    return false;
+  }
+};
+
+/** One FP8 shape: descriptors (the scale pointers set per call) and the heuristic's first usable algorithm. */
+struct Fp8LtShape {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;  // W (in × out e4m3, op T), X (in × rows e4m3), Y
+  cublasLtMatmulAlgo_t algo;
+  bool ok = false;      // an algorithm was found
+  bool failed = false;  // a call failed: the weight-only path from then on
+};
+
 /** The Lt path of one context (Context::lt). */
 struct GemmLt {
   void* lib = nullptr;  // null: libcublasLt not loaded (why: `tried`)
@@ -133,6 +155,7 @@ struct GemmLt {
   int tunedShapes = 0;
   bool capNoted = false;
   std::map<LtKey, LtShape*> shapes;
+  std::map<Fp8LtKey, Fp8LtShape*> fp8Shapes;  // gemm_fp8_lt.cu
   std::string notes;  // log lines not yet handed to Java (CudaNative.gemmNotes)
 };
 
@@ -162,3 +185,23 @@ int gemmExRun(Context* c, void* y, int ldy, bool f32Out, const void* x, int ldx,
 /** "algo 21 tile 20 splitK 1 reduction 0" for candidate i, or "cublasGemmEx" for -1. */
 std::string ltDescribe(Context* c, LtShape* s, int i);
 void ltFreeShape(GemmLt* lt, LtShape* s);
+
+// ---- FP8 × FP8 (gemm_fp8_lt.cu) ----
+/** Bytes of scratch the activations of rows × in take quantized: e4m3 codes (256-byte padded), then fp32 scales. */
+size_t fp8ActScratchBytes(int rows, int in);
+/**
+ * Whether the FP8 × FP8 path can take this linear: 128×128 weight blocks, in % 128 == 0, out % 16 == 0, the scale
+ * pitch cuBLASLt's BLK128x128 layout wants (sld = in / 128 rounded up to a multiple of 4), x rows 8-byte aligned,
+ * and scratch for the quantized activations.
+ */
+bool fp8LtApplies(const Fp8Mat& w, int rows, int in, int out, int ldx, const void* x, size_t scratchBytes);
+/**
+ * y (rows, out) bf16 = quantize(x) · Wᵀ (+ bias, added after in bf16 as gemmExRun adds it) through cuBLASLt's
+ * block-scaled FP8 matmul, the activations quantized into scratch (256-byte aligned): 1 done, 0 not taken (the
+ * caller takes the weight-only path).
+ */
+int fp8LtRun(Context* c, bf16* y, int ldy, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows, int in,
+             int out, void* scratch, size_t scratchBytes);
+/** The activation quantization alone (xs: the block's scales contiguous over rows, at xs[block · rows + row]). */
+void launchQuantizeAct(cudaStream_t s, uint8_t* xq, float* xs, const bf16* x, int ldx, int rows, int in);
+void fp8LtFree(GemmLt* lt);

@@ -96,6 +96,7 @@ void gemmLtFree(Context* c) {
   if (lt == nullptr) return;
   for (auto& e : lt->shapes) ltFreeShape(lt, e.second);
   lt->shapes.clear();
+  fp8LtFree(lt);
   if (lt->handle) lt->destroy(lt->handle);
   if (lt->lib) dlclose(lt->lib);
   delete lt;

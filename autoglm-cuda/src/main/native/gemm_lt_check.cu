@@ -3,6 +3,7 @@
 // cublasGemmEx (+ the bias added in fp32), and GPU µs of each over weight copies cycled so that W comes from HBM.
 #include "bridge.cuh"
 #include "common.cuh"
+#include <cuda_fp8.h>
 
 #define JNI_T(ret, name) extern "C" JNIEXPORT ret JNICALL Java_io_autoglm_cuda_CudaGemmTests_##name
 
@@ -286,3 +287,210 @@ JNI_T(jdoubleArray, times)(JNIEnv* env, jclass, jlong h, jint rows, jint in, jin
 
 /** The tuned choice of the shape `times` measured last, in words ("algo 66 tile 18 splitK 4 reduction 2"). */
 JNI_T(jstring, describeLast)(JNIEnv* env, jclass) { return env->NewStringUTF(g_described.c_str()); }
+
+// ---- FP8 × FP8 (gemm_fp8_lt.cu) ----
+
+namespace {
+
+/** Scales x's (row, 128-column block) blocks by 2^((7·row + 3·block) % 13 − 6), block (0, 1) to 0: per-block range. */
+__global__ void spreadK(bf16* x, int rows, int in) {
+  size_t n = (size_t)rows * in;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    int r = (int)(i / in), b = (int)(i % in) / 128;
+    float f = r == 0 && b == 1 ? 0.f : exp2f((float)((7 * r + 3 * b) % 13 - 6));
+    x[i] = tobf(bf(x[i]) * f);
+  }
+}
+
+/**
+ * The activation quantization recomputed one thread per (row, block), sequentially (the rule of quantActK: amax,
+ * scale = amax / 448 or 1, q = e4m3(x / scale) saturated): count[0] += codes or scales that differ from xq / xs.
+ */
+__global__ void quantRefK(const bf16* x, int rows, int in, const uint8_t* xq, const float* xs, double* count) {
+  int blocks = in / 128;
+  long long g = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (g >= (long long)rows * blocks) return;
+  int r = (int)(g / blocks), b = (int)(g % blocks);
+  const bf16* src = x + (size_t)r * in + b * 128;
+  float m = 0.f;
+  for (int i = 0; i < 128; i++) m = fmaxf(m, fabsf(bf(src[i])));
+  float scale = m == 0.f ? 1.f : __fdiv_rn(m, 448.f);
+  double bad = xs[(size_t)b * rows + r] != scale ? 1 : 0;
+  for (int i = 0; i < 128; i++) {
+    uint8_t q = __nv_cvt_float_to_fp8(__fdiv_rn(bf(src[i]), scale), __NV_SATFINITE, __NV_E4M3);
+    bad += q != xq[(size_t)r * in + b * 128 + i] ? 1 : 0;
+  }
+  if (bad != 0) atomicAdd(count, bad);
+}
+
+__device__ __forceinline__ double e4m3(uint8_t q) {
+  return (double)__half2float(__half(__nv_cvt_fp8_to_halfraw(q, __NV_E4M3)));
+}
+
+/**
+ * An fp64 reference at sampled outputs (sample t: row t % sRows · rows / sRows, column (t / sRows) · 97 % out):
+ * exact = Σ_k dq(xq)·dq(W) (+ bias), unq = Σ_k x·dq(W) (+ bias). stats: [0] Σ(y − exact)², [1] Σexact², [2] Σ(y −
+ * unq)², [3] Σunq², [4] outputs with |y − exact| > 2^-8·(|y| + |exact|) + 2^-12·Σ|terms| (NaN counts), [5] max of
+ * that ratio (as float bits).
+ */
+__global__ void fp8RefK(const bf16* y, const bf16* x, const uint8_t* xq, const float* xs, const uint8_t* wq,
+                        const float* ws, int sld, const bf16* bias, int rows, int in, int out, int sRows, int samples,
+                        double* stats) {
+  int t = blockIdx.x * blockDim.x + threadIdx.x;
+  if (t >= samples) return;
+  int r = (int)((long long)(t % sRows) * rows / sRows), o = (int)(((long long)(t / sRows) * 97) % out);
+  double exact = 0, unq = 0, mag = 0;
+  for (int k = 0; k < in; k++) {
+    double w = e4m3(wq[(size_t)o * in + k]) * ws[(size_t)(o >> 7) * sld + (k >> 7)];
+    double a = e4m3(xq[(size_t)r * in + k]) * xs[(size_t)(k >> 7) * rows + r];
+    exact += a * w;
+    unq += (double)bf(x[(size_t)r * in + k]) * w;
+    mag += fabs(a * w);
+  }
+  if (bias) {
+    exact += bf(bias[o]);
+    unq += bf(bias[o]);
+  }
+  double g = bf(y[(size_t)r * out + o]);
+  double d = fabs(g - exact);
+  double ratio = d / (0.00390625 * (fabs(g) + fabs(exact)) + mag / 4096 + 1e-30);
+  atomicAdd(&stats[0], d * d);
+  atomicAdd(&stats[1], exact * exact);
+  atomicAdd(&stats[2], (g - unq) * (g - unq));
+  atomicAdd(&stats[3], unq * unq);
+  if (!(ratio <= 1)) atomicAdd(&stats[4], 1.0);
+  atomicMax((unsigned int*)&stats[5], __float_as_uint(ratio != ratio ? INFINITY : (float)ratio));
+}
+
+/** An FP8 copy of a random bf16 W (out, in): codes at q, 128×128 scales at s with cuBLASLt's pitch; false on OOM. */
+bool fp8Weight(Context* c, Buffers& m, int out, int in, unsigned long long seed, uint8_t** q, float** s, int* sld) {
+  int ob = (out + 127) / 128, kb = (in + 127) / 128;
+  *sld = (kb + 3) / 4 * 4;
+  bf16* w = m.random((size_t)out * in, seed, 0.05f);
+  *q = m.get<uint8_t>((size_t)out * in);
+  float* s0 = m.get<float>((size_t)ob * kb * 4);
+  *s = m.get<float>((size_t)ob * *sld * 4);
+  if (!w || !*q || !s0 || !*s) return false;
+  launchQuantizeFp8(c->stream, *q, s0, w, out, in, 128, 128);
+  cudaMemcpy2DAsync(*s, (size_t)*sld * 4, s0, (size_t)kb * 4, (size_t)kb * 4, ob, cudaMemcpyDeviceToDevice, c->stream);
+  return true;
+}
+
+}  // namespace
+
+/**
+ * The FP8 × FP8 path on random data (W quantized to 128×128 blocks, x spread over 2^-6..2^6 per block with one zero
+ * block): {outputs outside the elementwise bound of the fp64 reference on the device's own quantized x and W, the
+ * worst |Δ| / bound, rel Frobenius against it, rel against the fp64 product with x unquantized (the activation
+ * quantization's own error), codes and scales differing from a sequential recomputation of the quantization,
+ * elements differing bit for bit between two runs, samples}. {-1}: the path does not take the shape (no cuBLASLt, no
+ * algorithm); {-2}: out of memory.
+ */
+JNI_T(jdoubleArray, fp8Check)(JNIEnv* env, jclass, jlong h, jint rows, jint in, jint out, jboolean withBias,
+                              jlong seed) {
+  Context* c = ctx(h);
+  Buffers m(c->stream);
+  uint8_t* wq;
+  float* ws;
+  int sld;
+  bool fine = fp8Weight(c, m, out, in, seed, &wq, &ws, &sld);
+  bf16* x = m.random((size_t)rows * in, seed + 1, 2.f);
+  bf16* bias = withBias ? m.random(out, seed + 2, 1.f) : nullptr;
+  size_t sb = fp8ActScratchBytes(rows, in);
+  void* scratch = m.get<void>(sb);
+  bf16 *y = m.get<bf16>((size_t)rows * out * 2), *y2 = m.get<bf16>((size_t)rows * out * 2);
+  double* stats = m.get<double>(8 * sizeof(double));
+  if (!fine || !x || (withBias && !bias) || !scratch || !y || !y2 || !stats) { double v = -2; return doubles(env, &v, 1); }
+  if (in >= 256) spreadK<<<512, 256, 0, c->stream>>>(x, rows, in);
+  Fp8Mat w{wq, ws, sld, 7, 7};
+  if (!fp8LtRun(c, y, out, x, in, w, bias, rows, in, out, scratch, sb) ||
+      !fp8LtRun(c, y2, out, x, in, w, bias, rows, in, out, scratch, sb)) {
+    double v = -1;
+    return doubles(env, &v, 1);
+  }
+  const uint8_t* xq = (const uint8_t*)scratch;
+  const float* xs = (const float*)((const char*)scratch + ((size_t)rows * in + 255) / 256 * 256);
+  cudaMemsetAsync(stats, 0, 8 * sizeof(double), c->stream);
+  long long groups = (long long)rows * (in / 128);
+  quantRefK<<<(unsigned)((groups + 127) / 128), 128, 0, c->stream>>>(x, rows, in, xq, xs, &stats[6]);
+  differK<<<512, 256, 0, c->stream>>>((const unsigned short*)y, (const unsigned short*)y2, (size_t)rows * out,
+                                      &stats[7]);
+  int sRows = rows < 64 ? rows : 64, samples = sRows * (out < 256 ? out : 256);
+  fp8RefK<<<(samples + 127) / 128, 128, 0, c->stream>>>(y, x, xq, xs, wq, ws, sld, bias, rows, in, out, sRows,
+                                                        samples, stats);
+  double host[8];
+  cudaMemcpyAsync(host, stats, sizeof host, cudaMemcpyDeviceToHost, c->stream);
+  if (!ok(env, cudaStreamSynchronize(c->stream), "FP8 x FP8 self-check")) return nullptr;
+  unsigned int bits;
+  float worst;
+  memcpy(&bits, &host[5], 4);
+  memcpy(&worst, &bits, 4);
+  double res[7] = {host[4], worst, sqrt(host[0] / host[1]), sqrt(host[2] / host[3]), host[6], host[7],
+                   (double)samples};
+  return doubles(env, res, 7);
+}
+
+/**
+ * GPU µs per call of y (rows, out) = x·Wᵀ, `iters` calls after two warm-ups over weight copies cycled past L2: {the
+ * FP8 × FP8 path (quantization + cuBLASLt), the activation quantization alone, the tensor-core FP8 GEMM (-1: does
+ * not apply), dequantization + cublasGemmEx, cublasGemmEx on a bf16 W}. {-1}: the FP8 × FP8 path does not take the
+ * shape; {-2}: out of memory.
+ */
+JNI_T(jdoubleArray, fp8Times)(JNIEnv* env, jclass, jlong h, jint rows, jint in, jint out, jint iters) {
+  Context* c = ctx(h);
+  Buffers m(c->stream);
+  size_t elems = (size_t)out * in;
+  int copies = (int)std::min<size_t>(8, std::max<size_t>(1, ((size_t)192 << 20) / elems + 1));
+  int bfCopies = (int)std::min<size_t>(8, std::max<size_t>(1, ((size_t)192 << 20) / (2 * elems) + 1));
+  std::vector<Fp8Mat> w(copies);
+  std::vector<bf16*> wb(bfCopies);
+  bool fine = true;
+  for (int i = 0; i < copies; i++) {
+    uint8_t* q;
+    float* s;
+    int sld;
+    fine = fine && fp8Weight(c, m, out, in, 21 + i, &q, &s, &sld);
+    if (fine) w[i] = Fp8Mat{q, s, sld, 7, 7};
+  }
+  for (int i = 0; i < bfCopies; i++) {
+    wb[i] = m.random(elems, 41 + i, 0.05f);
+    fine = fine && wb[i];
+  }
+  bf16* x = m.random((size_t)rows * in, 3, 2.f);
+  size_t sb = std::max(fp8ActScratchBytes(rows, in), 2 * elems);
+  void* scratch = m.get<void>(sb);
+  bf16* y = m.get<bf16>((size_t)rows * out * 2);
+  if (!fine || !x || !scratch || !y) { double v = -2; return doubles(env, &v, 1); }
+  if (!fp8LtRun(c, y, out, x, in, w[0], nullptr, rows, in, out, scratch, sb)) { double v = -1; return doubles(env, &v, 1); }
+  float* xs = (float*)((char*)scratch + ((size_t)rows * in + 255) / 256 * 256);
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  double res[5];
+  for (int k = 0; k < 5; k++) {
+    bool ran = true;
+    for (int i = -2; i < iters && ran; i++) {
+      if (i == 0) cudaEventRecord(e0, c->stream);
+      const Fp8Mat& f = w[(i + 2) % copies];
+      switch (k) {
+        case 0: fp8LtRun(c, y, out, x, in, f, nullptr, rows, in, out, scratch, sb); break;
+        case 1: launchQuantizeAct(c->stream, (uint8_t*)scratch, xs, x, in, rows, in); break;
+        case 2: ran = launchGemmFp8(c->stream, y, out, x, in, f, nullptr, rows, in, out); break;
+        case 3:
+          launchDequantFp8(c->stream, (bf16*)scratch, f, out, in);
+          gemmExRun(c, y, out, false, x, in, scratch, nullptr, rows, in, out);
+          break;
+        default: gemmExRun(c, y, out, false, x, in, wb[(i + 2) % bfCopies], nullptr, rows, in, out);
+      }
+    }
+    cudaEventRecord(e1, c->stream);
+    cudaEventSynchronize(e1);
+    float ms = 0;
+    cudaEventElapsedTime(&ms, e0, e1);
+    res[k] = ran ? ms * 1000.0 / iters : -1;
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (!ok(env, cudaStreamSynchronize(c->stream), "FP8 x FP8 timing")) return nullptr;
+  return doubles(env, res, 5);
+}

@@ -60,6 +60,19 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().reconfigure(s -> s.with("cuda.gemm", value));
   }
 
+  /**
+   * The fewest rows of an FP8 linear beyond the GEMVs that take the FP8 × FP8 cuBLASLt GEMM ({@code
+   * cuda.fp8ActMinRows}; 0: none, bf16 activations throughout); drops the captured graphs.
+   */
+  public static void setFp8ActMinRows(CudaBackend backend, int minRows) {
+    backend.diagnostics().reconfigure(s -> s.with("cuda.fp8ActMinRows", minRows));
+  }
+
+  /** The most rows of an FP8 linear on the tensor-core FP8 GEMM ({@code cuda.fp8MmaMaxRows}); drops the graphs. */
+  public static void setFp8MmaMaxRows(CudaBackend backend, int maxRows) {
+    backend.diagnostics().reconfigure(s -> s.with("cuda.fp8MmaMaxRows", maxRows));
+  }
+
   /** The attention kernel in use ({@code cuda.attnVariant}). */
   public static int attentionVariant(CudaBackend backend) {
     return backend.diagnostics().settings().attnVariant();

@@ -42,7 +42,31 @@ public final class CudaGemmTests {
     return describeLast();
   }
 
+  /**
+   * The FP8 × FP8 path (gemm_fp8_lt.cu) on random data, W quantized to 128×128 blocks and x spread over 2^-6..2^6 per
+   * 128-column block with one zero block: {outputs outside the elementwise bound of an fp64 reference on the device's
+   * own quantized x and W, the worst |Δ| / bound, rel Frobenius against it, rel against the fp64 product with x
+   * unquantized, codes and scales differing from a sequential recomputation of the activation quantization, elements
+   * differing between two runs, samples}; {-1}: the path does not take the shape; {-2}: out of memory.
+   */
+  public static double[] fp8Check(CudaBackend backend, int rows, int in, int out, boolean bias) {
+    return fp8Check(backend.diagnostics().ctx(), rows, in, out, bias, SEED);
+  }
+
+  /**
+   * GPU µs per call over weight copies cycled past L2: {FP8 × FP8 (activation quantization + cuBLASLt), the
+   * quantization alone, the tensor-core FP8 GEMM (-1: does not apply), dequantization + cublasGemmEx, cublasGemmEx on
+   * a bf16 W}; {-1}: the FP8 × FP8 path does not take the shape; {-2}: out of memory.
+   */
+  public static double[] fp8Times(CudaBackend backend, int rows, int in, int out, int iters) {
+    return fp8Times(backend.diagnostics().ctx(), rows, in, out, iters);
+  }
+
   private static native String ltInfo(long ctx);
+
+  private static native double[] fp8Check(long ctx, int rows, int in, int out, boolean bias, long seed);
+
+  private static native double[] fp8Times(long ctx, int rows, int in, int out, int iters);
 
   private static native double[] check(long ctx, int rows, int in, int out, boolean bias, boolean f32Out, long seed);
 

@@ -446,6 +446,11 @@ public final class CudaBackend implements ComputeBackend {
     return fp8.scratch();
   }
 
+  /** The size of {@link #fp8Scratch} in bytes (the FP8 × FP8 path quantizes activations into it when they fit). */
+  long fp8ScratchBytes() {
+    return fp8.scratchBytes();
+  }
+
   long splitCounters() {
     return splitCounters;
   }

@@ -261,12 +261,13 @@ final class CudaNative {
       int cols);
 
   /**
-   * {@link #linear} for an FP8 weight: the FP8 GEMV (rows <= 8, allowGemv), the tensor-core FP8 GEMM (rows <=
-   * mmaMaxRows), else dequantized into {@code scratch} and cuBLAS.
+   * {@link #linear} for an FP8 weight: the FP8 GEMV (rows <= 8, allowGemv); from {@code actMinRows} rows (0: never)
+   * the FP8 × FP8 cuBLASLt GEMM, x quantized into {@code scratch} (gemm_fp8_lt.cu), where it applies; the tensor-core
+   * FP8 GEMM (rows <= mmaMaxRows); else dequantized into {@code scratch} and cuBLAS.
    */
   static native void linearFp8(long ctx, long y, int ldy, boolean f32Out, long x, int ldx, long q, long s, int sld,
       int rowShift, int colShift, long bias, int rows, int in, int out, boolean allowGemv, int mmaMaxRows,
-      long scratch);
+      int actMinRows, long scratch, long scratchBytes);
 
   /** {@link #linearSiluMul} for an FP8 [gate | up] weight; false when the kernel does not apply. */
   static native boolean linearSiluMulFp8(long ctx, long out, long x, int ldx, long q, long s, int sld, int rowShift,

@@ -35,7 +35,8 @@ record CudaSettings(
     int decodeAttnTc,
     Gemm gemm,
     int gemvTc,
-    int gemvMaxRows) {
+    int gemvMaxRows,
+    int fp8ActMinRows) {
 
   /**
    * {@code cuda.gemm}: what runs the bf16 GEMMs of linears the small-batch GEMVs do not take (gemm_lt.cu).
@@ -73,6 +74,7 @@ record CudaSettings(
     java.util.Objects.requireNonNull(gemm, "cuda.gemm");
     check("cuda.gemvTc", gemvTc, 0, MAX_GEMV_TC);
     check("cuda.gemvMaxRows", gemvMaxRows, 1, MAX_GEMV_TC);
+    check("cuda.fp8ActMinRows", fp8ActMinRows, 0, Integer.MAX_VALUE);
   }
 
   /**
@@ -103,6 +105,12 @@ record CudaSettings(
    * 4.89 / 7.54 / 12.78 ms at 1 / 2 / 4 / 8 rows, against 7.10 ms at 16 rows on the FP8 GEMM.
    */
   static final int DEFAULT_GEMV_MAX_ROWS = 2;
+  /**
+   * Default {@code cuda.fp8ActMinRows}: FP8 linears of at least this many rows that the GEMVs do not take run as FP8 ×
+   * FP8 cuBLASLt GEMMs, their activations quantized per row and 128-column block (gemm_fp8_lt.cu; 0: never, every
+   * FP8 linear keeps bf16 activations). Applies to 128×128-block weights with a 128-multiple input width.
+   */
+  static final int DEFAULT_FP8_ACT_MIN_ROWS = 3;
   /** Largest {@code cuda.gemvTc}: the GEMVs serve at most 8 rows. */
   static final int MAX_GEMV_TC = 8;
   /** Largest {@code cuda.decodeAttnTc}. */
@@ -158,6 +166,7 @@ record CudaSettings(
     p.put("cuda.gemm", gemm.value);
     p.put("cuda.gemvTc", String.valueOf(gemvTc));
     p.put("cuda.gemvMaxRows", String.valueOf(gemvMaxRows));
+    p.put("cuda.fp8ActMinRows", String.valueOf(fp8ActMinRows));
     return p;
   }
 
@@ -169,7 +178,7 @@ record CudaSettings(
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
       "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc", "cuda.gemm",
-      "cuda.gemvTc", "cuda.gemvMaxRows");
+      "cuda.gemvTc", "cuda.gemvMaxRows", "cuda.fp8ActMinRows");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -201,7 +210,8 @@ record CudaSettings(
         r.integer("cuda.decodeAttnTc", DEFAULT_DECODE_ATTN_TC, 0, MAX_DECODE_ATTN_TC, true),
         r.gemm("cuda.gemm", Gemm.CUBLAS),
         r.integer("cuda.gemvTc", DEFAULT_GEMV_TC, 0, MAX_GEMV_TC, true),
-        r.integer("cuda.gemvMaxRows", DEFAULT_GEMV_MAX_ROWS, 1, MAX_GEMV_TC, true));
+        r.integer("cuda.gemvMaxRows", DEFAULT_GEMV_MAX_ROWS, 1, MAX_GEMV_TC, true),
+        r.integer("cuda.fp8ActMinRows", DEFAULT_FP8_ACT_MIN_ROWS, 0, Integer.MAX_VALUE, true));
   }
 
   private record Reader(Map<String, String> p) {

@@ -139,7 +139,7 @@ final class Fp8Loader {
 
   /** Uploads (or quantizes) the parts' e4m3 data from {@code q} on and their assembled scales; returns the scales. */
   CudaWeight.Fp8 upload(List<TensorSlice> parts, long q) {
-    Fp8Scales.Layout l = layout(parts, q);
+    Fp8Scales.Layout l = Fp8Scales.blockPitch(layout(parts, q));
     long s = malloc.applyAsLong(Math.max(4L * l.scales().length, 256));
     CudaNative.uploadFloats(ctx, s, l.scales());
     return new CudaWeight.Fp8(s, l.scaleCols(), l.rowShift(), l.colShift());
@@ -211,5 +211,9 @@ final class Fp8Loader {
   /** The dequantization scratch (bf16, at least as large as every FP8 weight), or 0 when no FP8 weight loaded. */
   long scratch() {
     return scratch;
+  }
+
+  long scratchBytes() {
+    return scratchBytes;
   }
 }

@@ -103,6 +103,26 @@ final class Fp8Scales {
     return new Layout(out, rowShift, colShift, scaleCols);
   }
 
+  /**
+   * The layout with its scale rows padded to a multiple of 4 scales when it has 128×128 blocks: the pitch of
+   * cuBLASLt's BLK128x128_32F scales (each block row's {@code ceil(cols / 128)} scales, rounded up to 4), which the
+   * FP8 × FP8 GEMM reads as they are; every other kernel addresses scales through the pitch, and never reads the
+   * padding (ones). Other layouts come back unchanged.
+   */
+  static Layout blockPitch(Layout l) {
+    if (l.rowShift() != 7 || l.colShift() != 7 || l.scaleCols() % 4 == 0) {
+      return l;
+    }
+    int pitch = (l.scaleCols() + 3) / 4 * 4;
+    int rows = l.scales().length / l.scaleCols();
+    float[] out = new float[rows * pitch];
+    java.util.Arrays.fill(out, 1f);
+    for (int r = 0; r < rows; r++) {
+      System.arraycopy(l.scales(), r * l.scaleCols(), out, r * pitch, l.scaleCols());
+    }
+    return new Layout(out, l.rowShift(), l.colShift(), pitch);
+  }
+
   static int ceil(int a, int b) {
     return (int) (((long) a + b - 1) / b);
   }

@@ -26,8 +26,9 @@ final class FusedStepOps {
 
   /**
    * y = x · Wᵀ (+ bias) for a bf16 or FP8 weight: the small-batch GEMV when {@code gemv} allows (rows <= 8), else
-   * cuBLAS; FP8: the tensor-core FP8 GEMM up to {@code cuda.fp8MmaMaxRows} rows, beyond them cuBLAS on the weight
-   * dequantized into the backend's scratch.
+   * cuBLAS; FP8: from {@code cuda.fp8ActMinRows} rows the FP8 × FP8 cuBLASLt GEMM where the weight's blocks allow,
+   * else the tensor-core FP8 GEMM up to {@code cuda.fp8MmaMaxRows} rows, beyond them cuBLAS on the weight dequantized
+   * into the backend's scratch.
    */
   static void linear(CudaForwardStep s, CudaActivation y, CudaActivation a, CudaWeight w, long bias, boolean gemv) {
     linear(s, y.ptr(), y.ld(), y.fp32(), a.ptr(), a.ld(), w.ptr(), w.fp8(), bias, a.physRows(), w.cols(), w.rows(),
@@ -41,7 +42,8 @@ final class FusedStepOps {
       CudaNative.linear(s.ctx, y, ldy, f32, x, ldx, q, bias, rows, in, out, gemv);
     } else {
       CudaNative.linearFp8(s.ctx, y, ldy, f32, x, ldx, q, f8.scales(), f8.sld(), f8.rowShift(), f8.colShift(), bias,
-          rows, in, out, gemv, s.backend.settings().fp8MmaMaxRows(), s.backend.fp8Scratch());
+          rows, in, out, gemv, s.backend.settings().fp8MmaMaxRows(), s.backend.settings().fp8ActMinRows(),
+          s.backend.fp8Scratch(), s.backend.fp8ScratchBytes());
     }
   }
 

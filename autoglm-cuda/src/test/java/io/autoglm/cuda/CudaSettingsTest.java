@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS, 0, 2), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS, 0, 2, 3), s);
   }
 
   @Test
@@ -54,6 +54,8 @@ class CudaSettingsTest {
         "CUDA backend property cuda.gemvTc is \"9\"; expected an integer in [0, 8]");
     assertMessage(Map.of("cuda.gemvMaxRows", "0"),
         "CUDA backend property cuda.gemvMaxRows is \"0\"; expected an integer in [1, 8]");
+    assertMessage(Map.of("cuda.fp8ActMinRows", "-3"),
+        "CUDA backend property cuda.fp8ActMinRows is \"-3\"; expected an integer in [0, 2147483647]");
     assertMessage(Map.of("cuda.gemvTc", "-1"),
         "CUDA backend property cuda.gemvTc is \"-1\"; expected an integer in [0, 8]");
     assertMessage(Map.of("cuda.moeDeviceRouting", "on"),
@@ -148,6 +150,7 @@ class CudaSettingsTest {
     changed.put("cuda.gemm", "lt-tuned");
     changed.put("cuda.gemvTc", "2");
     changed.put("cuda.gemvMaxRows", "8");
+    changed.put("cuda.fp8ActMinRows", "0");
     assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
     for (var e : changed.entrySet()) {
       CudaSettings copy = d.with(e.getKey(), e.getValue());

@@ -63,6 +63,28 @@ class Fp8ScalesTest {
   }
 
   @Test
+  void blockPitchPadsScaleRowsOf128BlocksToFourAndKeepsEveryElementsScale() {
+    // glm-4-9b's down_proj: 13,696 columns = 107 blocks, which cuBLASLt's BLK128x128 scales want pitched at 108
+    Fp8Scales.Part p = part("down", 300, 13_696, 128, 128);
+    Fp8Scales.Layout assembled = checked(List.of(p));
+    Fp8Scales.Layout pitched = Fp8Scales.blockPitch(assembled);
+    assertEquals(107, assembled.scaleCols());
+    assertEquals(108, pitched.scaleCols());
+    assertEquals(3 * 108, pitched.scales().length);
+    for (int r = 0; r < 300; r += 7) {
+      for (int c = 0; c < 13_696; c += 61) {
+        assertEquals(assembled.scale(r, c), pitched.scale(r, c), "scale of (" + r + ", " + c + ")");
+      }
+    }
+    assertEquals(1f, pitched.scales()[107], "the padding holds ones");
+    // already a multiple of 4, or not 128×128 blocks: unchanged
+    Fp8Scales.Layout four = Fp8Scales.assemble(List.of(part("o", 256, 512, 128, 128)));
+    assertTrue(four == Fp8Scales.blockPitch(four));
+    Fp8Scales.Layout perRow = Fp8Scales.assemble(List.of(part("r", 8, 13_696, 1, 13_696)));
+    assertTrue(perRow == Fp8Scales.blockPitch(perRow));
+  }
+
+  @Test
   void partsOfWholeBlocksShareScaleRowsAndTheLastMayEndInsideABlock() {
     Fp8Scales.Layout l = checked(List.of(part("q", 256, 384, 128, 128), part("k", 128, 384, 128, 128),
         part("v", 100, 384, 128, 128)));

@@ -125,6 +125,7 @@ final class Fp8Check {
       System.out.printf("fp8 tensor-core GEMM %d rows, in %d, out %d: %.0f outside 2^-8(|ref| + sum|wx|), max %.2f of"
           + " it  %s%n", c[0], c[1], c[2], r[0], r.length > 1 ? r[1] : -1, pass ? "PASS" : "FAIL");
     }
+    ok &= Fp8LtCheck.run(b);
     ok &= bitwise(b, 3, "fp8 gemvSilu in 4096, inter", new int[] {13696, 4096, 2048});
     ok &= bitwise(b, 4, "fp8 qkv+rope in 4096, heads", new int[] {64, 32, 16});
     for (int[] s : new int[][] {{4096, 1408}, {1408, 4096}}) {
