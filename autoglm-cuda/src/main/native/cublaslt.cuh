@@ -123,12 +123,16 @@ struct Fp8LtKey {
   }
 };
 
-/** One FP8 shape: descriptors (the scale pointers set per call) and the heuristic's first usable algorithm. */
+/**
+ * One FP8 shape: descriptors (the scale pointers set per call), the heuristic's usable candidates and the one in use
+ * (the first; under cuda.gemm=lt-tuned the fastest, timed at the shape's first call outside a graph capture).
+ */
 struct Fp8LtShape {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t a = nullptr, b = nullptr, d = nullptr;  // W (in × out e4m3, op T), X (in × rows e4m3), Y
-  cublasLtMatmulAlgo_t algo;
-  bool ok = false;      // an algorithm was found
+  std::vector<cublasLtMatmulAlgo_t> candidates;                  // empty: no algorithm
+  int pick = 0;
+  bool tuned = false;
   bool failed = false;  // a call failed: the weight-only path from then on
 };
 

@@ -88,14 +88,16 @@ Fp8LtShape* buildFp8(GemmLt* lt, const Fp8LtKey& k, const void* wScales, const v
          lt->prefSet(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &aY, sizeof aY) == 0 &&
          lt->prefSet(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &aY, sizeof aY) == 0;
   if (okay) {
-    cublasLtMatmulHeuristicResult_t r[8];
+    std::vector<cublasLtMatmulHeuristicResult_t> r(LT_CANDIDATES);
     int n = 0;
-    if (lt->heuristic(lt->handle, s->desc, s->a, s->b, s->d, s->d, pref, 8, r, &n) == 0) {
-      for (int i = 0; i < n && i < 8 && !s->ok; i++) {
-        if (r[i].state == 0 && r[i].workspaceSize <= workspaceBytes) {
-          s->algo = r[i].algo;
-          s->ok = true;
-        }
+    if (lt->heuristic(lt->handle, s->desc, s->a, s->b, s->d, s->d, pref, LT_CANDIDATES, r.data(), &n) == 0) {
+      for (int i = 0; i < n && i < LT_CANDIDATES; i++) {
+        // as the bf16 path: no split-K that sums bf16-rounded partials (reduction in place or in the output type)
+        uint32_t red = 0;
+        size_t written = 0;
+        bool fp32Sum = lt->algoGet(&r[i].algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red, &written) == 0 &&
+                       (red == 0 || red == 2);
+        if (r[i].state == 0 && r[i].workspaceSize <= workspaceBytes && fp32Sum) s->candidates.push_back(r[i].algo);
       }
     }
   }
@@ -129,51 +131,119 @@ bool fp8LtApplies(const Fp8Mat& w, int rows, int in, int out, int ldx, const voi
          ((uintptr_t)w.q & 15) == 0 && ((uintptr_t)w.s & 15) == 0 && fp8ActScratchBytes(rows, in) <= scratchBytes;
 }
 
+namespace {
+
+bool capturingFp8(cudaStream_t s) {
+  cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+  return cudaStreamIsCapturing(s, &st) == cudaSuccess && st != cudaStreamCaptureStatusNone;
+}
+
+/** One FP8 matmul with candidate i of the shape, the operands' scale pointers set first; the cuBLASLt status. */
+int fp8Matmul(Context* c, Fp8LtShape* s, int i, bf16* y, const uint8_t* xq, const float* xs, const Fp8Mat& w) {
+  GemmLt* lt = c->lt;
+  float alpha = 1.f, beta = 0.f;
+  const void* ws = w.s;
+  const void* as = xs;
+  int st = lt->descSet(s->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &ws, sizeof ws);
+  if (st == 0) st = lt->descSet(s->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &as, sizeof as);
+  if (st != 0) return st;
+  return lt->matmul(lt->handle, s->desc, &alpha, w.q, s->a, xq, s->b, &beta, y, s->d, y, s->d, &s->candidates[i],
+                    c->workspace, c->workspaceBytes, c->stream);
+}
+
+/** lt-tuned: times every candidate on these operands (3 runs each, L2 written over between runs); keeps the fastest. */
+void fp8Tune(Context* c, Fp8LtShape* s, bf16* y, const uint8_t* xq, const float* xs, const Fp8Mat& w) {
+  const int reps = 3;
+  const size_t flushBytes = 128u << 20;
+  void* flush = nullptr;
+  if (cudaMalloc(&flush, flushBytes) != cudaSuccess) {
+    flush = nullptr;
+    cudaGetLastError();
+  }
+  cudaEvent_t ev[2 * reps];
+  for (cudaEvent_t& e : ev) cudaEventCreate(&e);
+  float best = INFINITY;
+  for (int i = 0; i < (int)s->candidates.size(); i++) {
+    if (fp8Matmul(c, s, i, y, xq, xs, w) != 0) continue;  // warm-up; a failing candidate is never chosen
+    bool fine = true;
+    for (int r = 0; r < reps; r++) {
+      if (flush) cudaMemsetAsync(flush, r & 1, flushBytes, c->stream);
+      cudaEventRecord(ev[2 * r], c->stream);
+      fine = fp8Matmul(c, s, i, y, xq, xs, w) == 0 && fine;
+      cudaEventRecord(ev[2 * r + 1], c->stream);
+    }
+    if (cudaEventSynchronize(ev[2 * reps - 1]) != cudaSuccess || !fine) {
+      cudaGetLastError();
+      continue;
+    }
+    float t = INFINITY;
+    for (int r = 0; r < reps; r++) {
+      float ms = 0;
+      cudaEventElapsedTime(&ms, ev[2 * r], ev[2 * r + 1]);
+      t = fminf(t, ms * 1000.f);
+    }
+    if (t < best) {
+      best = t;
+      s->pick = i;
+    }
+  }
+  for (cudaEvent_t& e : ev) cudaEventDestroy(e);
+  if (flush) cudaFree(flush);
+  s->tuned = true;
+}
+
+}  // namespace
+
 int fp8LtRun(Context* c, bf16* y, int ldy, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows, int in,
              int out, void* scratch, size_t scratchBytes) {
   GemmLt* lt = c->lt;
-  if (lt == nullptr || lt->lib == nullptr || scratch == nullptr || ((uintptr_t)scratch & 255) != 0 ||
-      !fp8LtApplies(w, rows, in, out, ldx, x, scratchBytes)) {
+  // cuBLASLt's 1×128 activation scales want each block's row of scales 16-byte aligned: the rows in multiples of 4;
+  // the last rows % 4 take the tensor-core FP8 GEMM (which needs 16-byte rows)
+  int main = rows & ~3, rest = rows - main;
+  if (lt == nullptr || lt->lib == nullptr || scratch == nullptr || ((uintptr_t)scratch & 255) != 0 || main == 0 ||
+      !fp8LtApplies(w, main, in, out, ldx, x, scratchBytes) ||
+      (rest != 0 && ((ldx & 7) != 0 || ((uintptr_t)x & 15) != 0))) {
     return 0;
   }
   uint8_t* xq = (uint8_t*)scratch;
-  float* xs = (float*)((char*)scratch + ((size_t)rows * in + 255) / 256 * 256);
-  Fp8LtKey key{rows, in, out, ldy, align256(y, 2LL * ldy)};
+  float* xs = (float*)((char*)scratch + ((size_t)main * in + 255) / 256 * 256);
+  Fp8LtKey key{main, in, out, ldy, align256(y, 2LL * ldy)};
   auto it = lt->fp8Shapes.find(key);
   Fp8LtShape* s;
+  bool cached = true;
   if (it != lt->fp8Shapes.end()) {
     s = it->second;
   } else {
     s = buildFp8(lt, key, w.s, xs, c->workspaceBytes);
-    if (!s->ok) {
+    if (s->candidates.empty()) {
+      s->failed = true;
       lt->notes += "cuBLASLt has no block-scaled FP8 algorithm for " + fp8ShapeText(key) +
                    ": this shape takes the weight-only FP8 path\n";
     }
-    if (lt->fp8Shapes.size() >= LT_MAX_SHAPES) {  // past the cap: not cached (MoE's per-expert rows never come here)
-      s->failed = !s->ok;
-    } else {
+    if (lt->fp8Shapes.size() < LT_MAX_SHAPES) {
       lt->fp8Shapes[key] = s;
+    } else {
+      cached = false;  // past the cap: this call's descriptors only
     }
   }
-  bool cached = lt->fp8Shapes.count(key) != 0;
   int done = 0;
-  if (s->ok && !s->failed) {
-    launchQuantizeAct(c->stream, xq, xs, x, ldx, rows, in);
-    float alpha = 1.f, beta = 0.f;
-    const void* ws = w.s;
-    const void* as = xs;
-    int st = lt->descSet(s->desc, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &ws, sizeof ws);
-    if (st == 0) st = lt->descSet(s->desc, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &as, sizeof as);
-    if (st == 0) {
-      st = lt->matmul(lt->handle, s->desc, &alpha, w.q, s->a, xq, s->b, &beta, y, s->d, y, s->d, &s->algo,
-                      c->workspace, c->workspaceBytes, c->stream);
+  if (!s->failed) {
+    launchQuantizeAct(c->stream, xq, xs, x, ldx, main, in);
+    if (lt->mode == GEMM_LT_TUNED && !s->tuned && cached && !capturingFp8(c->stream) &&
+        lt->tunedShapes < LT_MAX_TUNED) {
+      fp8Tune(c, s, y, xq, xs, w);
+      lt->tunedShapes++;
     }
+    int st = fp8Matmul(c, s, s->pick, y, xq, xs, w);
     if (st != 0) {
       s->failed = true;
       lt->notes += "cublasLtMatmul returned status " + std::to_string(st) + " for " + fp8ShapeText(key) +
                    ": this shape takes the weight-only FP8 path from now on\n";
     } else {
-      if (bias != nullptr) launchAddBias(c->stream, y, ldy, bias, rows, out);
+      if (bias != nullptr) launchAddBias(c->stream, y, ldy, bias, main, out);
+      if (rest != 0) {
+        launchGemmFp8(c->stream, y + (size_t)main * ldy, ldy, x + (size_t)main * ldx, ldx, w, bias, rest, in, out);
+      }
       done = 1;
     }
   }

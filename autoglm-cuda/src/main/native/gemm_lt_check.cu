@@ -328,24 +328,29 @@ __device__ __forceinline__ double e4m3(uint8_t q) {
 }
 
 /**
- * An fp64 reference at sampled outputs (sample t: row t % sRows · rows / sRows, column (t / sRows) · 97 % out):
- * exact = Σ_k dq(xq)·dq(W) (+ bias), unq = Σ_k x·dq(W) (+ bias). stats: [0] Σ(y − exact)², [1] Σexact², [2] Σ(y −
- * unq)², [3] Σunq², [4] outputs with |y − exact| > 2^-8·(|y| + |exact|) + 2^-12·Σ|terms| (NaN counts), [5] max of
- * that ratio (as float bits).
+ * An fp64 reference at sampled outputs (sample t: row (t % sRows) · rows / sRows, then the last row, column
+ * (t / sRows) · 97 % out): exact = Σ_k dq(xq)·dq(W) (+ bias) for the `main` rows the FP8 × FP8 GEMM takes, and
+ * Σ_k x·dq(W) (+ bias) for the rows after them (the tensor-core FP8 GEMM, bf16 x, W rounded to bf16: 2^-8·Σ|terms|
+ * more); unq = Σ_k x·dq(W) (+ bias). stats: [0] Σ(y − exact)², [1] Σexact², [2] Σ(y − unq)², [3] Σunq², [4] outputs
+ * with |y − exact| > 2^-8·(|y| + |exact|) + 2^-12·Σ|terms| (NaN counts), [5] max of that ratio (as float bits).
  */
 __global__ void fp8RefK(const bf16* y, const bf16* x, const uint8_t* xq, const float* xs, const uint8_t* wq,
-                        const float* ws, int sld, const bf16* bias, int rows, int in, int out, int sRows, int samples,
-                        double* stats) {
+                        const float* ws, int sld, const bf16* bias, int rows, int main, int in, int out, int sRows,
+                        int samples, double* stats) {
   int t = blockIdx.x * blockDim.x + threadIdx.x;
   if (t >= samples) return;
-  int r = (int)((long long)(t % sRows) * rows / sRows), o = (int)(((long long)(t / sRows) * 97) % out);
+  int i = t % sRows;
+  int r = i == sRows - 1 ? rows - 1 : (int)((long long)i * rows / sRows);
+  int o = (int)(((long long)(t / sRows) * 97) % out);
+  bool quantized = r < main;
   double exact = 0, unq = 0, mag = 0;
   for (int k = 0; k < in; k++) {
     double w = e4m3(wq[(size_t)o * in + k]) * ws[(size_t)(o >> 7) * sld + (k >> 7)];
-    double a = e4m3(xq[(size_t)r * in + k]) * xs[(size_t)(k >> 7) * rows + r];
+    double xf = bf(x[(size_t)r * in + k]);
+    double a = quantized ? e4m3(xq[(size_t)r * in + k]) * xs[(size_t)(k >> 7) * main + r] : xf;
     exact += a * w;
-    unq += (double)bf(x[(size_t)r * in + k]) * w;
-    mag += fabs(a * w);
+    unq += xf * w;
+    mag += fabs(a * w) * (quantized ? 1 : 17);  // 2^-12 · 17 > 2^-8 + 2^-12: the bf16 rounding of W
   }
   if (bias) {
     exact += bf(bias[o]);
@@ -408,16 +413,17 @@ JNI_T(jdoubleArray, fp8Check)(JNIEnv* env, jclass, jlong h, jint rows, jint in, 
     double v = -1;
     return doubles(env, &v, 1);
   }
+  int main = rows & ~3;  // fp8LtRun's split: the rows after take the tensor-core FP8 GEMM
   const uint8_t* xq = (const uint8_t*)scratch;
-  const float* xs = (const float*)((const char*)scratch + ((size_t)rows * in + 255) / 256 * 256);
+  const float* xs = (const float*)((const char*)scratch + ((size_t)main * in + 255) / 256 * 256);
   cudaMemsetAsync(stats, 0, 8 * sizeof(double), c->stream);
-  long long groups = (long long)rows * (in / 128);
-  quantRefK<<<(unsigned)((groups + 127) / 128), 128, 0, c->stream>>>(x, rows, in, xq, xs, &stats[6]);
+  long long groups = (long long)main * (in / 128);
+  quantRefK<<<(unsigned)((groups + 127) / 128), 128, 0, c->stream>>>(x, main, in, xq, xs, &stats[6]);
   differK<<<512, 256, 0, c->stream>>>((const unsigned short*)y, (const unsigned short*)y2, (size_t)rows * out,
                                       &stats[7]);
   int sRows = rows < 64 ? rows : 64, samples = sRows * (out < 256 ? out : 256);
-  fp8RefK<<<(samples + 127) / 128, 128, 0, c->stream>>>(y, x, xq, xs, wq, ws, sld, bias, rows, in, out, sRows,
-                                                        samples, stats);
+  fp8RefK<<<(samples + 127) / 128, 128, 0, c->stream>>>(y, x, xq, xs, wq, ws, sld, bias, rows, main, in, out,
+                                                        sRows, samples, stats);
   double host[8];
   cudaMemcpyAsync(host, stats, sizeof host, cudaMemcpyDeviceToHost, c->stream);
   if (!ok(env, cudaStreamSynchronize(c->stream), "FP8 x FP8 self-check")) return nullptr;

@@ -110,7 +110,7 @@ record CudaSettings(
    * FP8 cuBLASLt GEMMs, their activations quantized per row and 128-column block (gemm_fp8_lt.cu; 0: never, every
    * FP8 linear keeps bf16 activations). Applies to 128×128-block weights with a 128-multiple input width.
    */
-  static final int DEFAULT_FP8_ACT_MIN_ROWS = 3;
+  static final int DEFAULT_FP8_ACT_MIN_ROWS = 4;
   /** Largest {@code cuda.gemvTc}: the GEMVs serve at most 8 rows. */
   static final int MAX_GEMV_TC = 8;
   /** Largest {@code cuda.decodeAttnTc}. */

@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS, 0, 2, 3), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS, 0, 2, 4), s);
   }
 
   @Test

@@ -66,9 +66,12 @@ final class EngineOverheadBench {
     return true;
   }
 
+  /** The engine of every measurement; {@code -Doverhead.quantization=fp8} quantizes the checkpoint at load. */
   static AutoGLM.Builder builder(Path dir, int maxBatchTokens) {
-    return EngineBench.cuda(dir).kvBlocks(24_000).kvBlockSizeTokens(16).maxRunningSequences(256)
+    AutoGLM.Builder b = EngineBench.cuda(dir).kvBlocks(24_000).kvBlockSizeTokens(16).maxRunningSequences(256)
         .maxBatchTokens(maxBatchTokens).prefixCaching(false);
+    String q = System.getProperty("overhead.quantization");
+    return q == null || q.isBlank() ? b : b.quantization(q.trim());
   }
 
   static int[] ints(String list) {
