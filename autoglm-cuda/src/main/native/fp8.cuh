@@ -4,6 +4,33 @@
 #include "common.cuh"
 #include <cuda_fp8.h>
 
+/** Where the fused FP8 QKV GEMVs put their outputs (as gemv_fused.cu's QkvOut). */
+struct QkvOutFp8 {
+  bf16* q;
+  bf16* kc;
+  bf16* vc;
+  const int* slots;
+  const int* pos;
+  const float* inv;
+  int qWidth;
+  int kvWidth;
+  int headDim;
+  int rot;
+};
+
+// The tensor-core FP8 GEMVs (gemv_fp8_mma.cu), taken by gemv_fp8.cu's launchers where fp8MmaApplies.
+/** The in-split (warps per 16-row tile: 1, 2, 4 or 8) of the tensor-core FP8 GEMVs for `out` rows. */
+int fp8MmaSplit(long out);
+/** Whether the tensor-core FP8 GEMVs take w for `rows` x rows (switched on, 1..8 rows, scale blocks >= 128 wide). */
+bool fp8MmaApplies(const Fp8Mat& w, int rows);
+void launchGemvFp8Mma(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const Fp8Mat& w,
+                      const bf16* bias, int rows, int in, int out);
+/** false when the split of the 2·inter rows is 8 (no gate/up pair in a block). */
+bool launchGemvSiluFp8Mma(cudaStream_t s, bf16* y, const bf16* x, int ldx, const Fp8Mat& w, int rows, int in,
+                          int inter);
+void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
+                         int out, const QkvOutFp8& o);
+
 namespace {
 
 /** 8 e4m3 weights (two 32-bit words, byte i = column i) to fp32; exact (every e4m3 value is an fp16 value). */

@@ -94,20 +94,6 @@ __global__ void __launch_bounds__(256) gemvFp8K(void* y, int ldy, const bf16* x,
   }
 }
 
-/** Where the fused QKV GEMV puts its outputs (as gemv_fused.cu's QkvOut). */
-struct QkvOutFp8 {
-  bf16* q;
-  bf16* kc;
-  bf16* vc;
-  const int* slots;
-  const int* pos;
-  const float* inv;
-  int qWidth;
-  int kvWidth;
-  int headDim;
-  int rot;
-};
-
 /** gemvQkvK (without the norm prologue) for an FP8 weight: summed as gemvFp8K sums, then RoPE and the KV write. */
 template <int T, int KS>
 __global__ void __launch_bounds__(256) gemvQkvFp8K(const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int in,
@@ -230,6 +216,10 @@ static void gemvFp8Split(cudaStream_t s, void* y, int ldy, bool f32Out, const bf
 bool launchGemvFp8(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, Fp8Mat w,
                    const bf16* bias, int rows, int in, int out) {
   if (!fp8Applies(x, ldx, w, in)) return false;
+  if (fp8MmaApplies(w, rows)) {
+    launchGemvFp8Mma(s, y, ldy, f32Out, x, ldx, w, bias, rows, in, out);
+    return true;
+  }
   switch (rows) {
     case 1: gemvFp8Split<1>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); return true;
     case 2: gemvFp8Split<2>(s, y, ldy, f32Out, x, ldx, w, bias, in, out); return true;
@@ -255,6 +245,7 @@ static bool gemvSiluFp8(cudaStream_t s, bf16* y, const bf16* x, int ldx, const F
 
 bool launchGemvSiluFp8(cudaStream_t s, bf16* y, const bf16* x, int ldx, Fp8Mat w, int rows, int in, int inter) {
   if (g_kernels.gemvVariant == 0 || !fp8Applies(x, ldx, w, in)) return false;
+  if (fp8MmaApplies(w, rows)) return launchGemvSiluFp8Mma(s, y, x, ldx, w, rows, in, inter);
   switch (rows) {
     case 1: return gemvSiluFp8<1>(s, y, x, ldx, w, in, inter);
     case 2: return gemvSiluFp8<2>(s, y, x, ldx, w, in, inter);
@@ -288,6 +279,10 @@ bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp
   }
   QkvOutFp8 o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
   int out = (heads + 2 * kvHeads) * headDim;
+  if (fp8MmaApplies(w, rows)) {
+    launchGemvQkvFp8Mma(s, x, ldx, w, bias, rows, in, out, o);
+    return true;
+  }
   switch (rows) {
     case 1: return gemvQkvFp8<1>(s, x, ldx, w, bias, in, out, o);
     case 2: return gemvQkvFp8<2>(s, x, ldx, w, bias, in, out, o);

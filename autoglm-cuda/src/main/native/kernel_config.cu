@@ -9,6 +9,8 @@ void setGemvVariant(int v) { g_kernels.gemvVariant = v; }
 
 void setGemvTc(int minRows) { g_kernels.gemvTc = minRows; }
 
+void setFp8GemvMma(int on) { g_kernels.fp8GemvMma = on; }
+
 void setAttentionVariant(int v) { g_kernels.attnVariant = v; }
 
 void setAttentionSplitHeads(bool on) { g_kernels.attnSplitHeads = on; }

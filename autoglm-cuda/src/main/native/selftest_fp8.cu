@@ -140,11 +140,63 @@ void againstReference(const QW& w, const std::vector<uint16_t>& x, const std::ve
   }
 }
 
+/** q[i] = a finite e4m3 code from a hash of (seed, i) (never NaN: magnitude bits below 0x7f). */
+__global__ void fillCodesK(uint8_t* q, size_t n, unsigned long long seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    unsigned long long z = (i + 1) * 0x9E3779B97F4A7C15ull ^ seed;
+    z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9ull;
+    z ^= z >> 29;
+    q[i] = (uint8_t)((z >> 40) % 0x7f) | (uint8_t)((z >> 20) & 0x80);
+  }
+}
+
 jdoubleArray result(JNIEnv* env, std::initializer_list<double> v) {
   std::vector<double> d(v);
   jdoubleArray out = env->NewDoubleArray((jsize)d.size());
   env->SetDoubleArrayRegion(out, 0, (jsize)d.size(), d.data());
   return out;
+}
+
+/**
+ * Kind 7: the GEMV's e4m3 decoding and column order, exactly. Weight (out, in) with every code but NaN along each
+ * column (code (7r + c) mod 256), power-of-two scales per 128×128 block; x rows one-hot at columns c_t, pass after
+ * pass until every column was hit: each output must equal e4m3(q[r][c_t]) · scale bit for bit (exact in bf16).
+ * {outputs that differ, outputs compared}.
+ */
+jdoubleArray decodeCheck(JNIEnv* env, Mem& m, cudaStream_t st, int rows, int in, int out) {
+  int sld = (in + 127) / 128, srows = (out + 127) / 128;
+  std::vector<uint8_t> hq((size_t)out * in);
+  for (int r = 0; r < out; r++)
+    for (int c = 0; c < in; c++) {
+      int code = (7 * r + c) & 0xff;
+      hq[(size_t)r * in + c] = (code & 0x7f) == 0x7f ? 0 : (uint8_t)code;
+    }
+  std::vector<float> hs((size_t)srows * sld);
+  for (size_t i = 0; i < hs.size(); i++) hs[i] = std::ldexp(1.f, (int)(i % 5) - 2);
+  uint8_t* q = m.upload(hq);
+  float* sc = m.upload(hs);
+  bf16* x = (bf16*)m.zeros((size_t)rows * in * 2);
+  bf16* y = (bf16*)m.zeros((size_t)rows * out * 2);
+  if (!q || !sc || !x || !y) return result(env, {-2});
+  Fp8Mat w{q, sc, sld, 7, 7};
+  double differ = 0, compared = 0;
+  for (int first = 0; first < in; first += rows) {
+    std::vector<uint16_t> hx((size_t)rows * in, 0);
+    for (int t = 0; t < rows; t++) hx[(size_t)t * in + (first + t) % in] = 0x3f80;  // 1.0
+    cudaMemcpyAsync(x, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice, st);  // pageable: staged before return
+    if (!launchGemvFp8(st, y, out, false, x, in, w, nullptr, rows, in, out)) return result(env, {-1});
+    if (!ok(env, cudaStreamSynchronize(st), "selfTestFp8 decode")) return nullptr;
+    std::vector<uint16_t> gy = download16(y, (size_t)rows * out);
+    for (int t = 0; t < rows; t++) {
+      int c = (first + t) % in;
+      for (int r = 0; r < out; r++) {
+        float want = e4m3ToF(hq[(size_t)r * in + c]) * hs[(size_t)(r >> 7) * sld + (c >> 7)];
+        differ += bfToF(gy[(size_t)t * out + r]) != want;
+        compared++;
+      }
+    }
+  }
+  return result(env, {differ, compared});
 }
 
 }  // namespace
@@ -160,7 +212,7 @@ jdoubleArray result(JNIEnv* env, std::initializer_list<double> v) {
  * QKV + RoPE + KV write (out = query heads of 128 over 2 KV heads) against the FP8 GEMV then ropeQkv: {differing}. kind
  * 5, grouped expert GEMV over 8 experts (rows = pairs in runs of 1, 2, 3, ...) against the reference: {outside, max
  * |Δ|/bound}. kind 6, the tensor-core FP8 GEMM (any rows) + bias against the reference, with kind 2's bound: {outside,
- * max}. {-2} when device memory ran out.
+ * max}. kind 7, decoding and column order exactly (decodeCheck). {-2} when device memory ran out.
  */
 JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint rows, jint in, jint out, jlong seed) {
   Context* c = ctx(h);
@@ -186,6 +238,7 @@ JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint row
     for (size_t i = 0; i < s.size(); i++) dscales += memcmp(&s[i], &gs[i], 4) != 0;
     return result(env, {dbytes, dscales, (double)s.size()});
   }
+  if (kind == 7) return decodeCheck(env, m, st, rows, in, out);
   int wRows = kind == 3 ? 2 * out : kind == 4 ? (out + 4) * 128 : out;
   QW w;
   if (!quantized(m, st, w, wRows, in, 0.1f)) return result(env, {-2});
@@ -310,4 +363,54 @@ JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint row
     }
   }
   return result(env, {outside, worst});
+}
+
+/**
+ * GPU µs per launch of the FP8 GEMV in use (g_kernels.fp8GemvMma) on `rows` rows: mode 0 plain + bias (bf16 out),
+ * 1 gate_up + SiLU·mul (the (out, in) weight holds gate and up: inter = out / 2), 2 plain with fp32 out; `iters`
+ * launches after a warm-up, cycling through weight copies (128×128 blocks) that do not stay in L2. -1: declined;
+ * -2: out of memory.
+ */
+JNI(jdouble, timeGemvFp8)(JNIEnv* env, jclass, jlong h, jint mode, jint rows, jint in, jint out, jint iters) {
+  Context* c = ctx(h);
+  cudaStream_t st = c->stream;
+  Mem m(5, st);
+  size_t wn = (size_t)out * in;
+  int copies = (int)std::min<size_t>(16, std::max<size_t>(2, ((size_t)512 << 20) / wn));
+  int sld = (in + 127) / 128;
+  std::vector<float> hs((size_t)((out + 127) / 128) * sld, 1.f / 448);
+  std::vector<Fp8Mat> ws;
+  for (int i = 0; i < copies; i++) {
+    uint8_t* q = (uint8_t*)m.zeros(wn);
+    float* sc = m.upload(hs);
+    if (!q || !sc) return -2;
+    launchK(false, fillCodesK, 1024, 256, st, q, wn, 17ull + i);
+    ws.push_back(Fp8Mat{q, sc, sld, 7, 7});
+  }
+  std::vector<uint16_t> hx = m.randomBf16((size_t)rows * in, 2.f), hb = m.randomBf16(out, 0.5f);
+  bf16* x = (bf16*)m.upload(hx);
+  bf16* bias = (bf16*)m.upload(hb);
+  void* y = m.zeros((size_t)rows * out * 4);
+  if (!x || !bias || !y) return -2;
+  auto one = [&](int i) -> bool {
+    const Fp8Mat& w = ws[i % copies];
+    if (mode == 1) return launchGemvSiluFp8(st, (bf16*)y, x, in, w, rows, in, out / 2);
+    return launchGemvFp8(st, y, out, mode == 2, x, in, w, mode == 0 ? bias : nullptr, rows, in, out);
+  };
+  for (int i = 0; i < 3; i++) {
+    if (!one(i)) return -1;
+  }
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  cudaEventRecord(e0, st);
+  for (int i = 0; i < iters; i++) one(i);
+  cudaEventRecord(e1, st);
+  cudaError_t e = cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (!ok(env, e, "timeGemvFp8")) return -2;
+  return ms * 1e3 / iters;
 }

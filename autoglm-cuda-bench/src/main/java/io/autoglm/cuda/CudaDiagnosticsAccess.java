@@ -68,6 +68,14 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().reconfigure(s -> s.with("cuda.fp8ActMinRows", minRows));
   }
 
+  /**
+   * The FP8 GEMVs on the tensor cores (true, {@code cuda.fp8GemvMma} default) or the scalar ones; drops the captured
+   * graphs.
+   */
+  public static void setFp8GemvMma(CudaBackend backend, boolean on) {
+    backend.diagnostics().reconfigure(s -> s.with("cuda.fp8GemvMma", on));
+  }
+
   /** The most rows of an FP8 linear on the tensor-core FP8 GEMM ({@code cuda.fp8MmaMaxRows}); drops the graphs. */
   public static void setFp8MmaMaxRows(CudaBackend backend, int maxRows) {
     backend.diagnostics().reconfigure(s -> s.with("cuda.fp8MmaMaxRows", maxRows));

@@ -202,13 +202,25 @@ public final class CudaSelfTests {
    * ({@code out} = inter) against the FP8 GEMV + siluMul {differing}; 4 QKV + RoPE + KV write ({@code out} = query
    * heads of 128 over 2 KV heads) against the FP8 GEMV + ropeQkv {differing}; 5 the grouped expert GEMV over 8
    * experts {outside, max |Δ|/bound}; 6 the tensor-core FP8 GEMM (any rows) + bias {outside kind 2's bound, max
-   * |Δ|/bound}. {-1}: the kernel declined; {-2}: out of memory.
+   * |Δ|/bound}; 7 the GEMV's e4m3 decoding and column order on one-hot inputs over every code and column {outputs
+   * differing from e4m3(q)·scale, outputs compared}. {-1}: the kernel declined; {-2}: out of memory.
    */
   public static double[] fp8(CudaBackend backend, int kind, int rows, int in, int out) {
     return selfTestFp8(backend.diagnostics().ctx(), kind, rows, in, out, SEED);
   }
 
   private static native double[] selfTestFp8(long ctx, int kind, int rows, int in, int out, long seed);
+
+  /**
+   * GPU µs per launch of the FP8 GEMV in use ({@code cuda.fp8GemvMma}) of a random (out, in) weight with 128×128
+   * block scales on {@code rows} rows: mode 0 plain + bias, 1 gate_up + SiLU·mul (inter = out / 2), 2 fp32 out; over
+   * {@code iters} launches cycling weight copies that do not fit L2. -1: declined; -2: out of memory.
+   */
+  public static double fp8GemvMicros(CudaBackend backend, int mode, int rows, int in, int out, int iters) {
+    return timeGemvFp8(backend.diagnostics().ctx(), mode, rows, in, out, iters);
+  }
+
+  private static native double timeGemvFp8(long ctx, int mode, int rows, int in, int out, int iters);
 
   /**
    * The tensor-core GEMV (gemv_tc.cu) of a random weight (out, in) for rows 1..8: mode 0 bf16 out, 1 fp32 out, 2

@@ -260,11 +260,11 @@ final class CudaForwardStep implements ForwardStep {
     CudaActivation y = activation(a.rows(), out, w.logitsHead());
     if (recorder.profiling()) {
       recorder.label(String.format("linear %dx%d%s (%d rows, %s)", out, in, bias != 0 ? "+bias" : "",
-        a.physRows(), fusion.gemvKind(a.physRows(), w.isFp8())));
+        a.physRows(), fusion.gemvKind(a.physRows(), w.isFp8(), w.fp8Mma())));
     }
     recorder.track(StepOp.LINEAR, y.ptr(), a.ptr() ^ w.ptr());
     if (recorder.live()) {
-      FusedStepOps.linear(this, y, a, w, bias, fusion.gemv(a.physRows()));
+      FusedStepOps.linear(this, y, a, w, bias, fusion.gemv(a.physRows(), w.fp8Mma()));
     }
     return y;
   }
@@ -283,7 +283,7 @@ final class CudaForwardStep implements ForwardStep {
   public Tensor linearSiluMul(Tensor x, Tensor gateUp) {
     CudaActivation a = act(x);
     CudaWeight w = weight(gateUp);
-    if (!fusion.linearSiluMul(a.physRows(), a.cols(), w.rows(), w.cols(), w.logitsHead())) {
+    if (!fusion.linearSiluMul(a.physRows(), a.cols(), w.rows(), w.cols(), w.logitsHead(), w.fp8Mma())) {
       return siluMul(linear(x, gateUp));
     }
     return FusedStepOps.linearSiluMul(this, a, w);
@@ -326,8 +326,8 @@ final class CudaForwardStep implements ForwardStep {
     FusedStepOps.Qkv q = new FusedStepOps.Qkv(layer, w, bias == null ? null : weight(bias), numHeads, numKvHeads,
         spec);
     if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim(),
-        w.isFp8())) {
-      if (bias == null || fusion.gemv(x.physRows()) || w.isFp8()) {
+        w.isFp8(), w.fp8Mma())) {
+      if (bias == null || fusion.gemv(x.physRows(), w.fp8Mma()) || w.isFp8()) {
         return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads,
             spec);
       }

@@ -127,6 +127,12 @@ final class CudaNative {
    */
   static native void setGemvTc(int minRows);
 
+  /**
+   * The FP8 GEMVs (1..8 rows) on the tensor cores (1, the default) or the scalar ones (0), process-wide; set before
+   * graphs are captured.
+   */
+  static native void setFp8GemvMma(int on);
+
   /** Programmatic dependent launch of the layer kernels, process-wide; set before graphs are captured. */
   static native void setPdl(boolean on);
 

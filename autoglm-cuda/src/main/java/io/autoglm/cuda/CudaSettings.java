@@ -36,7 +36,8 @@ record CudaSettings(
     Gemm gemm,
     int gemvTc,
     int gemvMaxRows,
-    int fp8ActMinRows) {
+    int fp8ActMinRows,
+    boolean fp8GemvMma) {
 
   /**
    * {@code cuda.gemm}: what runs the bf16 GEMMs of linears the small-batch GEMVs do not take (gemm_lt.cu).
@@ -170,6 +171,7 @@ record CudaSettings(
     p.put("cuda.gemvTc", String.valueOf(gemvTc));
     p.put("cuda.gemvMaxRows", String.valueOf(gemvMaxRows));
     p.put("cuda.fp8ActMinRows", String.valueOf(fp8ActMinRows));
+    p.put("cuda.fp8GemvMma", String.valueOf(fp8GemvMma));
     return p;
   }
 
@@ -181,7 +183,7 @@ record CudaSettings(
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
       "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc", "cuda.gemm",
-      "cuda.gemvTc", "cuda.gemvMaxRows", "cuda.fp8ActMinRows");
+      "cuda.gemvTc", "cuda.gemvMaxRows", "cuda.fp8ActMinRows", "cuda.fp8GemvMma");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -214,7 +216,8 @@ record CudaSettings(
         r.gemm("cuda.gemm", Gemm.CUBLAS),
         r.integer("cuda.gemvTc", DEFAULT_GEMV_TC, 0, MAX_GEMV_TC, true),
         r.integer("cuda.gemvMaxRows", DEFAULT_GEMV_MAX_ROWS, 1, MAX_GEMV_TC, true),
-        r.integer("cuda.fp8ActMinRows", DEFAULT_FP8_ACT_MIN_ROWS, 0, Integer.MAX_VALUE, true));
+        r.integer("cuda.fp8ActMinRows", DEFAULT_FP8_ACT_MIN_ROWS, 0, Integer.MAX_VALUE, true),
+        r.bool("cuda.fp8GemvMma", true, true));
   }
 
   private record Reader(Map<String, String> p) {

@@ -33,6 +33,17 @@ record CudaWeight(long ptr, long[] shape, boolean logitsHead, Fp8 fp8) implement
     return fp8 != null;
   }
 
+  /**
+   * Whether this is an FP8 weight the tensor-core FP8 GEMVs can take (gemv_fp8_mma.cu's fp8MmaApplies, with
+   * {@code cuda.fp8GemvMma} on): scale blocks at least 128 columns wide, so that a 128-column step has one scale.
+   */
+  boolean fp8Mma() {
+    return fp8 != null && fp8.colShift() >= FP8_MMA_MIN_COL_SHIFT;
+  }
+
+  /** gemv_fp8_mma.cu's step: 128 columns, one scale block. */
+  static final int FP8_MMA_MIN_COL_SHIFT = 7;
+
   /** This weight's bf16 data; fails for an FP8 weight (embeddings, norms and biases are never FP8). */
   long bf16Ptr(String use) {
     if (fp8 != null) {

@@ -49,7 +49,18 @@ final class FusionPolicy {
    * the FP8 tensor-core GEMM: up to {@code cuda.gemvMaxRows} rows, within the kernels' limit (8).
    */
   boolean gemv(int physRows) {
-    return physRows <= Math.min(limits.gemvMaxRows(), settings.gemvMaxRows()) && settings.gemv();
+    return gemv(physRows, false);
+  }
+
+  /**
+   * {@link #gemv(int)} for a weight the tensor-core FP8 GEMVs take when {@code fp8Mma} ({@link CudaWeight#fp8Mma}):
+   * with {@code cuda.fp8GemvMma} on, every row count the GEMVs serve (8), since on the tensor cores 8 rows cost the
+   * weight stream of one; otherwise up to {@code cuda.gemvMaxRows}.
+   */
+  boolean gemv(int physRows, boolean fp8Mma) {
+    int max = fp8Mma && settings.fp8GemvMma() ? limits.gemvMaxRows() : Math.min(limits.gemvMaxRows(),
+        settings.gemvMaxRows());
+    return physRows <= max && settings.gemv();
   }
 
   /**
@@ -63,13 +74,17 @@ final class FusionPolicy {
   }
 
   /** The kernel a linear of {@code physRows} rows takes, in words (profile labels): TC GEMV, GEMV or cuBLAS. */
-  String gemvKind(int physRows, boolean fp8) {
-    return !gemv(physRows) ? "cuBLAS" : !fp8 && gemvTc(physRows) ? "TC GEMV" : "GEMV";
+  String gemvKind(int physRows, boolean fp8, boolean fp8Mma) {
+    return !gemv(physRows, fp8Mma) ? (fp8 ? "FP8 GEMM" : "cuBLAS") : fp8Mma && settings.fp8GemvMma() ? "TC FP8 GEMV"
+        : !fp8 && gemvTc(physRows) ? "TC GEMV" : "GEMV";
   }
 
-  /** Whether the gate_up GEMV takes SiLU·mul into its epilogue: the kernel may still decline (alignment, split). */
-  boolean linearSiluMul(int physRows, int in, int weightRows, int weightCols, boolean logitsHead) {
-    return gemv(physRows) && !logitsHead && weightRows % 2 == 0 && in == weightCols;
+  /**
+   * Whether the gate_up GEMV takes SiLU·mul into its epilogue ({@code fp8Mma}: as {@link #gemv(int, boolean)}): the
+   * kernel may still decline (alignment, split).
+   */
+  boolean linearSiluMul(int physRows, int in, int weightRows, int weightCols, boolean logitsHead, boolean fp8Mma) {
+    return gemv(physRows, fp8Mma) && !logitsHead && weightRows % 2 == 0 && in == weightCols;
   }
 
   /** Whether steps fuse {@code bit} of {@code cuda.fuse} (it needs the in-split GEMV kernels). */
@@ -79,12 +94,13 @@ final class FusionPolicy {
 
   /**
    * Whether the QKV GEMV takes bias, RoPE and the KV write into its epilogue (interleaved RoPE only; not for a bf16
-   * weight where the tensor-core GEMV takes the step, which has no such epilogue).
+   * weight where the tensor-core GEMV takes the step, which has no such epilogue; {@code fp8Mma}: as
+   * {@link #gemv(int, boolean)}).
    */
   boolean qkvRope(int physRows, int in, int weightCols, boolean interleaved, int headDim, int rotaryDim,
-      boolean fp8) {
+      boolean fp8, boolean fp8Mma) {
     return interleaved && headDim % 2 == 0 && rotaryDim % 2 == 0 && fuses(CudaSettings.FUSE_QKV_ROPE)
-        && gemv(physRows) && in % 8 == 0 && weightCols == in && (fp8 || !gemvTc(physRows));
+        && gemv(physRows, fp8Mma) && in % 8 == 0 && weightCols == in && (fp8 || !gemvTc(physRows));
   }
 
   /**

@@ -55,16 +55,16 @@ class FusionPolicyTest {
   void onlyTheBitsOfCudaFuseFuseAndOnlyWithTheInSplitGemv() {
     assertFalse(policy().norm(CudaSettings.FUSE_MLP_NORM, 1, 4096, 4096, false), "default cuda.fuse = 1");
     FusionPolicy noTc = policy("cuda.gemvTc", "0");
-    assertTrue(noTc.qkvRope(8, 4096, 4096, true, 128, 64, false), "without the TC GEMV: QKV + RoPE up to 8 rows");
-    assertFalse(noTc.qkvRope(9, 4096, 4096, true, 128, 64, false), "9 rows");
-    assertFalse(noTc.qkvRope(1, 4096, 4096, false, 128, 64, false), "neox-style RoPE is not fused");
-    assertFalse(policy("cuda.fuse", "0").qkvRope(1, 4096, 4096, true, 128, 64, false));
+    assertTrue(noTc.qkvRope(8, 4096, 4096, true, 128, 64, false, false), "without the TC GEMV: QKV + RoPE up to 8 rows");
+    assertFalse(noTc.qkvRope(9, 4096, 4096, true, 128, 64, false, false), "9 rows");
+    assertFalse(noTc.qkvRope(1, 4096, 4096, false, 128, 64, false, false), "neox-style RoPE is not fused");
+    assertFalse(policy("cuda.fuse", "0").qkvRope(1, 4096, 4096, true, 128, 64, false, false));
     assertFalse(policy("cuda.fuse", "7", "cuda.gemvVariant", "0").norm(CudaSettings.FUSE_QKV_NORM, 1, 4096, 4096,
         false), "gemvVariant 0 has no in-split kernels");
-    assertFalse(policy("cuda.gemv", "false").linearSiluMul(1, 4096, 8192, 4096, false));
-    assertTrue(policy().linearSiluMul(8, 4096, 8192, 4096, false));
-    assertFalse(policy().linearSiluMul(9, 4096, 8192, 4096, false), "9 rows go to cuBLAS");
-    assertFalse(policy().linearSiluMul(1, 4096, 8191, 4096, false), "gate_up has an even row count");
+    assertFalse(policy("cuda.gemv", "false").linearSiluMul(1, 4096, 8192, 4096, false, false));
+    assertTrue(policy().linearSiluMul(8, 4096, 8192, 4096, false, false));
+    assertFalse(policy().linearSiluMul(9, 4096, 8192, 4096, false, false), "9 rows go to cuBLAS");
+    assertFalse(policy().linearSiluMul(1, 4096, 8191, 4096, false, false), "gate_up has an even row count");
   }
 
   @Test
@@ -85,19 +85,19 @@ class FusionPolicyTest {
     // limits that stop the GEMVs below 8 rows stop the TC GEMV there too
     assertFalse(new FusionPolicy(CudaSettings.from(Map.of("cuda.gemvTc", "2", "cuda.gemvMaxRows", "8")),
         new FusionPolicy.Limits(4, 4, 32 << 10, 8192)).gemvTc(5));
-    assertEquals("TC GEMV", d.gemvKind(5, false));
-    assertEquals("GEMV", d.gemvKind(5, true), "FP8 weights keep the FP8 GEMV");
-    assertEquals("GEMV", d.gemvKind(4, false));
-    assertEquals("cuBLAS", d.gemvKind(9, false));
+    assertEquals("TC GEMV", d.gemvKind(5, false, false));
+    assertEquals("GEMV", d.gemvKind(5, true, false), "FP8 weights keep the FP8 GEMV");
+    assertEquals("GEMV", d.gemvKind(4, false, false));
+    assertEquals("cuBLAS", d.gemvKind(9, false, false));
   }
 
   @Test
   void whereTheTensorCoreGemvTakesTheStepTheFusionsItLacksAreDeclined() {
     FusionPolicy d = policy();
     for (int rows = 1; rows <= 8; rows++) {
-      assertEquals(rows < 5, d.qkvRope(rows, 4096, 4096, true, 128, 64, false), "bf16 QKV + RoPE, " + rows + " rows");
-      assertTrue(d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 weights keep their fused QKV, " + rows);
-      assertTrue(d.linearSiluMul(rows, 4096, 8192, 4096, false), "the TC GEMV has SiLU·mul, " + rows + " rows");
+      assertEquals(rows < 5, d.qkvRope(rows, 4096, 4096, true, 128, 64, false, false), "bf16 QKV + RoPE, " + rows + " rows");
+      assertTrue(d.qkvRope(rows, 4096, 4096, true, 128, 64, true, false), "FP8 weights keep their fused QKV, " + rows);
+      assertTrue(d.linearSiluMul(rows, 4096, 8192, 4096, false, false), "the TC GEMV has SiLU·mul, " + rows + " rows");
     }
     FusionPolicy two = policy("cuda.fuse", "7", "cuda.gemvTc", "2");
     int mlp = CudaSettings.FUSE_MLP_NORM;
@@ -118,16 +118,36 @@ class FusionPolicyTest {
     for (int rows = 1; rows <= 9; rows++) {
       assertEquals(rows <= 2, d.gemv(rows), "bf16 and FP8, " + rows + " rows");
       assertFalse(d.gemvTc(rows), "the tensor-core GEMV is off by default, " + rows + " rows");
-      assertEquals(rows <= 2, d.linearSiluMul(rows, 4096, 8192, 4096, false), "SiLU·mul, " + rows);
-      assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, false), "bf16 QKV + RoPE, " + rows);
-      assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, true), "FP8 QKV + RoPE, " + rows);
-      assertEquals(rows <= 2 ? "GEMV" : "cuBLAS", d.gemvKind(rows, false));
+      assertEquals(rows <= 2, d.linearSiluMul(rows, 4096, 8192, 4096, false, false), "SiLU·mul, " + rows);
+      assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, false, false), "bf16 QKV + RoPE, " + rows);
+      assertEquals(rows <= 2, d.qkvRope(rows, 4096, 4096, true, 128, 64, true, false), "FP8 QKV + RoPE, " + rows);
+      assertEquals(rows <= 2 ? "GEMV" : "cuBLAS", d.gemvKind(rows, false, false));
     }
     FusionPolicy fused = defaults("cuda.fuse", "7");
     assertTrue(fused.norm(CudaSettings.FUSE_MLP_NORM, 2, 4096, 4096, false));
     assertFalse(fused.norm(CudaSettings.FUSE_MLP_NORM, 3, 4096, 4096, false), "3 rows: cuBLAS, no norm prologue");
     assertTrue(defaults("cuda.gemvMaxRows", "4").gemv(4));
     assertFalse(defaults("cuda.gemvMaxRows", "4").gemv(5));
+  }
+
+  @Test
+  void fp8WeightsOnTheTensorCoreFp8GemvKeepTheGemvsUpToEightRows() {
+    FusionPolicy d = defaults(); // cuda.gemvMaxRows 2, cuda.fp8GemvMma true
+    for (int rows = 1; rows <= 9; rows++) {
+      assertEquals(rows <= 8, d.gemv(rows, true), "FP8, 128-wide scale blocks, " + rows + " rows");
+      assertEquals(rows <= 2, d.gemv(rows, false), "bf16 or narrower FP8 blocks, " + rows + " rows");
+      assertEquals(rows <= 8, d.linearSiluMul(rows, 4096, 8192, 4096, false, true), "FP8 SiLU·mul, " + rows);
+      assertEquals(rows <= 8, d.qkvRope(rows, 4096, 4096, true, 128, 64, true, true), "FP8 QKV + RoPE, " + rows);
+      assertEquals(rows <= 8 ? "TC FP8 GEMV" : "FP8 GEMM", d.gemvKind(rows, true, true));
+    }
+    FusionPolicy scalar = defaults("cuda.fp8GemvMma", "false");
+    for (int rows = 1; rows <= 9; rows++) {
+      assertEquals(rows <= 2, scalar.gemv(rows, true), "the scalar FP8 GEMVs follow cuda.gemvMaxRows, " + rows);
+      assertEquals(rows <= 2 ? "GEMV" : "FP8 GEMM", scalar.gemvKind(rows, true, true));
+      assertFalse(defaults("cuda.gemv", "false").gemv(rows, true), "cuda.gemv false, " + rows + " rows");
+    }
+    assertFalse(new FusionPolicy(CudaSettings.from(Map.of()), new FusionPolicy.Limits(4, 4, 32 << 10, 8192))
+        .gemv(5, true), "the kernels' own limit");
   }
 
   @Test

@@ -130,6 +130,7 @@ final class Fp8Check {
           + " it  %s%n", c[0], c[1], c[2], r[0], r.length > 1 ? r[1] : -1, pass ? "PASS" : "FAIL");
     }
     ok &= Fp8LtCheck.run(b);
+    ok &= Fp8GemvMmaCheck.run(b);
     ok &= bitwise(b, 3, "fp8 gemvSilu in 4096, inter", new int[] {13696, 4096, 2048});
     ok &= bitwise(b, 4, "fp8 qkv+rope in 4096, heads", new int[] {64, 32, 16});
     for (int[] s : new int[][] {{4096, 1408}, {1408, 4096}}) {
