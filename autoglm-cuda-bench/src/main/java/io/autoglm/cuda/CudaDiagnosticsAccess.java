@@ -76,6 +76,15 @@ public final class CudaDiagnosticsAccess {
     backend.diagnostics().reconfigure(s -> s.with("cuda.fp8GemvMma", on));
   }
 
+  /**
+   * The FP8 GEMV kernels by number, for A/B runs: 0 the scalar ones, 1 the tensor-core ones with the weights in
+   * registers, 2 with the weights streamed through a cp.async ring in shared memory; drops the captured graphs.
+   */
+  public static void setFp8GemvVariant(CudaBackend backend, int variant) {
+    setFp8GemvMma(backend, variant != 0);
+    CudaNative.setFp8GemvMma(variant);
+  }
+
   /** The most rows of an FP8 linear on the tensor-core FP8 GEMM ({@code cuda.fp8MmaMaxRows}); drops the graphs. */
   public static void setFp8MmaMaxRows(CudaBackend backend, int maxRows) {
     backend.diagnostics().reconfigure(s -> s.with("cuda.fp8MmaMaxRows", maxRows));

@@ -41,6 +41,8 @@ final class Fp8GemvMmaCheck {
   static final List<Shape> SHAPES = List.of(new Shape("qkv", 4608, 4096, 0), new Shape("o_proj", 4096, 4096, 2),
       new Shape("gate_up+silu", 27392, 4096, 1), new Shape("down", 4096, 13696, 2));
   private static final int ITERS = 50;
+  /** The FP8 GEMV variants ({@link CudaDiagnosticsAccess#setFp8GemvVariant}). */
+  static final String[] NAMES = {"scalar", "tensor-core regs", "tensor-core cp.async"};
 
   private Fp8GemvMmaCheck() {}
 
@@ -59,9 +61,9 @@ final class Fp8GemvMmaCheck {
   /** The self-checks of both variants, one PASS/FAIL line each; the default variant is restored after. */
   static boolean run(CudaBackend b) {
     boolean ok = true;
-    for (boolean mma : new boolean[] {true, false}) {
-      CudaDiagnosticsAccess.setFp8GemvMma(b, mma);
-      String v = mma ? "tensor-core" : "scalar";
+    for (int variant : new int[] {1, 2, 0}) {
+      CudaDiagnosticsAccess.setFp8GemvVariant(b, variant);
+      String v = NAMES[variant];
       StringBuilder line = new StringBuilder();
       boolean pass = true;
       for (int[] s : new int[][] {{256, 256}, {272, 300}, {4112, 48}}) {
@@ -117,17 +119,17 @@ final class Fp8GemvMmaCheck {
         ITERS);
     for (Shape s : SHAPES) {
       for (int rows : new int[] {1, 2, 4, 8}) {
-        CudaDiagnosticsAccess.setFp8GemvMma(b, true);
-        double tc = CudaSelfTests.fp8GemvMicros(b, s.mode(), rows, s.in(), s.out(), ITERS);
-        CudaDiagnosticsAccess.setFp8GemvMma(b, false);
-        double scalar = CudaSelfTests.fp8GemvMicros(b, s.mode(), rows, s.in(), s.out(), ITERS);
+        double[] t = new double[3];
+        for (int v = 0; v < 3; v++) {
+          CudaDiagnosticsAccess.setFp8GemvVariant(b, v);
+          t[v] = CudaSelfTests.fp8GemvMicros(b, s.mode(), rows, s.in(), s.out(), ITERS);
+        }
         int bf16Mode = s.mode() == 1 ? 2 : s.mode() == 2 ? 1 : 0; // timeGemvTc's modes: 1 fp32 out, 2 SiLU·mul
         double bf16 = CudaSelfTests.gemvMicros(b, 0, bf16Mode, s.mode() == 0, rows, s.in(), s.out(), ITERS);
         double bytes = (double) s.out() * s.in();
-        System.out.printf(Locale.ROOT, "fp8 gemv %-12s r%d: tensor-core %6.1fus (%.2f TB/s) | scalar %6.1fus (%.2f"
-                + " TB/s) | bf16 gemv %6.1fus (%.2f TB/s) | tensor-core vs scalar %.2fx, vs bf16 %.2fx%n", s.name(),
-            rows, tc, bytes / tc / 1e6, scalar, bytes / scalar / 1e6, bf16, 2 * bytes / bf16 / 1e6, scalar / tc,
-            bf16 / tc);
+        System.out.printf(Locale.ROOT, "fp8 gemv %-12s r%d: scalar %6.1fus (%.2f TB/s) | regs %6.1fus (%.2f TB/s) |"
+                + " cp.async %6.1fus (%.2f TB/s) | bf16 gemv %6.1fus (%.2f TB/s)%n", s.name(), rows, t[0],
+            bytes / t[0] / 1e6, t[1], bytes / t[1] / 1e6, t[2], bytes / t[2] / 1e6, bf16, 2 * bytes / bf16 / 1e6);
       }
     }
     CudaDiagnosticsAccess.setFp8GemvMma(b, true);
@@ -146,9 +148,9 @@ final class Fp8GemvMmaCheck {
         GlmModel m = GlmModel.load(c, Partition.whole(c), new RandomWeights(c), backend, LoadProgress.none());
         try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 4096, 16, c.numKvHeads(), c.headDim()))) {
           StepDriver d = new StepDriver(backend, m, kv);
-          for (String mode : precision.equals("bf16") ? List.of("bf16") : List.of("fp8 tensor-core gemv",
-              "fp8 scalar gemv")) {
-            CudaDiagnosticsAccess.setFp8GemvMma(backend, !mode.contains("scalar"));
+          for (String mode : precision.equals("bf16") ? List.of("bf16") : List.of("fp8 " + NAMES[2], "fp8 " + NAMES[1],
+              "fp8 " + NAMES[0])) {
+            CudaDiagnosticsAccess.setFp8GemvVariant(backend, java.util.Arrays.asList(NAMES).indexOf(mode.substring(4)));
             SplittableRandom r = new SplittableRandom(1);
             StringBuilder line = new StringBuilder();
             for (String n : System.getProperty("bench.batches", "1,2,4,8,16").split(",")) {
