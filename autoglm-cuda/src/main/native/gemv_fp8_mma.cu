@@ -313,17 +313,18 @@ bool fp8MmaApplies(const Fp8Mat& w, int rows) {
  * Launches kernel k on `blocks` blocks of 256 threads: variant 2 (A) with the cp.async ring in dynamic shared memory
  * (its opt-in size set once per kernel), else without.
  */
-template <bool A, typename... P, typename... Args>
-static void mmaLaunch(void (*k)(P...), int blocks, cudaStream_t s, Args&&... args) {
+template <bool A, auto K, typename... Args>
+static void mmaLaunch(int blocks, cudaStream_t s, Args&&... args) {
   if constexpr (A) {
-    static bool sized = false;
+    static bool sized = false;  // per kernel: K is a template argument
     if (!sized) {
-      cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, MMA_RING_BYTES);
+      cudaFuncSetAttribute(K, cudaFuncAttributeMaxDynamicSharedMemorySize, MMA_RING_BYTES);
+      cudaFuncSetAttribute(K, cudaFuncAttributePreferredSharedMemoryCarveout, 100);
       sized = true;
     }
-    launchKs(true, k, blocks, 256, MMA_RING_BYTES, s, std::forward<Args>(args)...);
+    launchKs(true, K, blocks, 256, MMA_RING_BYTES, s, std::forward<Args>(args)...);
   } else {
-    launchK(true, k, blocks, 256, s, std::forward<Args>(args)...);
+    launchK(true, K, blocks, 256, s, std::forward<Args>(args)...);
   }
 }
 
@@ -332,10 +333,10 @@ static void gemvFp8Mma(cudaStream_t s, void* y, int ldy, const bf16* x, int ldx,
                        int in, int out) {
   int tiles = (out + 15) / 16;
   switch (fp8MmaSplit(out)) {
-    case 1: mmaLaunch<A>(gemvFp8MmaK<T, F32, 1, A>, (tiles + 7) / 8, s, y, ldy, x, ldx, w, bias, in, out); break;
-    case 2: mmaLaunch<A>(gemvFp8MmaK<T, F32, 2, A>, (tiles + 3) / 4, s, y, ldy, x, ldx, w, bias, in, out); break;
-    case 4: mmaLaunch<A>(gemvFp8MmaK<T, F32, 4, A>, (tiles + 1) / 2, s, y, ldy, x, ldx, w, bias, in, out); break;
-    default: mmaLaunch<A>(gemvFp8MmaK<T, F32, 8, A>, tiles, s, y, ldy, x, ldx, w, bias, in, out);
+    case 1: mmaLaunch<A, gemvFp8MmaK<T, F32, 1, A>>((tiles + 7) / 8, s, y, ldy, x, ldx, w, bias, in, out); break;
+    case 2: mmaLaunch<A, gemvFp8MmaK<T, F32, 2, A>>((tiles + 3) / 4, s, y, ldy, x, ldx, w, bias, in, out); break;
+    case 4: mmaLaunch<A, gemvFp8MmaK<T, F32, 4, A>>((tiles + 1) / 2, s, y, ldy, x, ldx, w, bias, in, out); break;
+    default: mmaLaunch<A, gemvFp8MmaK<T, F32, 8, A>>(tiles, s, y, ldy, x, ldx, w, bias, in, out);
   }
 }
 
@@ -352,9 +353,9 @@ void launchGemvFp8Mma(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16*
 template <int T, bool A>
 static void gemvSiluFp8Mma(cudaStream_t s, int ks, int blocks, bf16* y, const bf16* x, int ldx, const Fp8Mat& w,
                            int in, int inter) {
-  if (ks == 1) mmaLaunch<A>(gemvSiluFp8MmaK<T, 1, A>, blocks, s, y, x, ldx, w, in, inter);
-  else if (ks == 2) mmaLaunch<A>(gemvSiluFp8MmaK<T, 2, A>, blocks, s, y, x, ldx, w, in, inter);
-  else mmaLaunch<A>(gemvSiluFp8MmaK<T, 4, A>, blocks, s, y, x, ldx, w, in, inter);
+  if (ks == 1) mmaLaunch<A, gemvSiluFp8MmaK<T, 1, A>>(blocks, s, y, x, ldx, w, in, inter);
+  else if (ks == 2) mmaLaunch<A, gemvSiluFp8MmaK<T, 2, A>>(blocks, s, y, x, ldx, w, in, inter);
+  else mmaLaunch<A, gemvSiluFp8MmaK<T, 4, A>>(blocks, s, y, x, ldx, w, in, inter);
 }
 
 bool launchGemvSiluFp8Mma(cudaStream_t s, bf16* y, const bf16* x, int ldx, const Fp8Mat& w, int rows, int in,
@@ -373,10 +374,10 @@ bool launchGemvSiluFp8Mma(cudaStream_t s, bf16* y, const bf16* x, int ldx, const
 template <int T, bool A>
 static void gemvQkvFp8Mma(cudaStream_t s, int ks, int blocks, const bf16* x, int ldx, const Fp8Mat& w,
                           const bf16* bias, int in, int out, const QkvOutFp8& o) {
-  if (ks == 1) mmaLaunch<A>(gemvQkvFp8MmaK<T, 1, A>, blocks, s, x, ldx, w, bias, in, out, o);
-  else if (ks == 2) mmaLaunch<A>(gemvQkvFp8MmaK<T, 2, A>, blocks, s, x, ldx, w, bias, in, out, o);
-  else if (ks == 4) mmaLaunch<A>(gemvQkvFp8MmaK<T, 4, A>, blocks, s, x, ldx, w, bias, in, out, o);
-  else mmaLaunch<A>(gemvQkvFp8MmaK<T, 8, A>, blocks, s, x, ldx, w, bias, in, out, o);
+  if (ks == 1) mmaLaunch<A, gemvQkvFp8MmaK<T, 1, A>>(blocks, s, x, ldx, w, bias, in, out, o);
+  else if (ks == 2) mmaLaunch<A, gemvQkvFp8MmaK<T, 2, A>>(blocks, s, x, ldx, w, bias, in, out, o);
+  else if (ks == 4) mmaLaunch<A, gemvQkvFp8MmaK<T, 4, A>>(blocks, s, x, ldx, w, bias, in, out, o);
+  else mmaLaunch<A, gemvQkvFp8MmaK<T, 8, A>>(blocks, s, x, ldx, w, bias, in, out, o);
 }
 
 void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
