@@ -1,4 +1,4 @@
-# fp8gemv: the tensor-core FP8 GEMVs (cuda.fp8GemvMma; gemv_fp8_mma.cu) against the scalar ones. Fp8GemvMmaCheck, one
+# fp8gemv: the tensor-core FP8 GEMVs (cuda.fp8GemvTc; gemv_fp8_mma.cu) against the scalar ones. Fp8GemvMmaCheck, one
 # process: per variant the e4m3 decoding exactly, the GEMV vs a double reference, the fused SiLU·mul / QKV + RoPE bit
 # for bit against the unfused ops (rows 1..8); GPU µs per launch at glm-4-9b shapes (rows 1, 2, 4, 8) against the
 # scalar FP8 GEMV and the bf16 GEMV; decode tok/s of glm-4-9b-chat (random, FP8 quantized at load) with either GEMV,

@@ -74,7 +74,7 @@ JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong 
 JNI(void, setGemvVariant)(JNIEnv*, jclass, jint v) { setGemvVariant(v); }
 
 JNI(void, setGemvTc)(JNIEnv*, jclass, jint minRows) { setGemvTc(minRows); }
-JNI(void, setFp8GemvMma)(JNIEnv*, jclass, jint on) { setFp8GemvMma(on); }
+JNI(void, setFp8GemvTc)(JNIEnv*, jclass, jint minRows) { setFp8GemvTc(minRows); }
 
 JNI(void, setPdl)(JNIEnv*, jclass, jboolean on) { setPdl(on); }
 

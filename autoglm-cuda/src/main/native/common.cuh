@@ -14,7 +14,7 @@ struct KernelConfig {
   int gemvTc = 0;              // rows >= gemvTc (> 0, <= 8) take the tensor-core GEMV (gemv_tc.cu)
   bool pdl = false;            // programmatic dependent launch of the layer kernels (sm_90 and later)
   int attnVariant = 2;         // 1 = attentionK, 2 = the chunked attention2K
-  int fp8GemvMma = 1;          // FP8 GEMVs (1..8 rows) on the tensor cores (gemv_fp8_mma.cu); 0 = the scalar ones
+  int fp8GemvTc = 2;           // FP8 GEMVs of >= fp8GemvTc (> 0, <= 8) rows on the tensor cores (gemv_fp8_mma.cu)
   bool attnSplitHeads = true;  // one attention2K block per query head (not per KV head) when few (token, KV head)
                                // pairs would leave SMs idle
 };

@@ -21,7 +21,7 @@ struct QkvOutFp8 {
 // The tensor-core FP8 GEMVs (gemv_fp8_mma.cu), taken by gemv_fp8.cu's launchers where fp8MmaApplies.
 /** The in-split (warps per 16-row tile: 1, 2, 4 or 8) of the tensor-core FP8 GEMVs for `out` rows. */
 int fp8MmaSplit(long out);
-/** Whether the tensor-core FP8 GEMVs take w for `rows` x rows (switched on, 1..8 rows, scale blocks >= 128 wide). */
+/** Whether the tensor-core FP8 GEMVs take w for `rows` x rows (fp8GemvTc <= rows <= 8, scale blocks >= 128 wide). */
 bool fp8MmaApplies(const Fp8Mat& w, int rows);
 void launchGemvFp8Mma(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const Fp8Mat& w,
                       const bf16* bias, int rows, int in, int out);

@@ -1,10 +1,12 @@
-// The small-batch FP8 GEMVs on the tensor cores (g_kernels.fp8GemvMma): plain (+ bias, bf16 or fp32 out), gate_up
+// The small-batch FP8 GEMVs on the tensor cores (steps of g_kernels.fp8GemvTc rows or more, cuda.fp8GemvTc): plain (+ bias, bf16 or fp32 out), gate_up
 // with SiLU·mul, QKV with bias, RoPE and the KV write — the same three as gemv_fp8.cu, the same outputs up to the
 // order of the fp32 sums. Why: the scalar FP8 GEMVs spend 1.5 conversions per weight (e4m3 → f16 → f32) and
 // reach ~65% of the HBM rate; here a warp streams a 16-row × 128-column tile per step, turns each e4m3 pair into a
 // bf16 pair with four integer operations and one bf16 multiply (exact, subnormals included), and lets mma.sync
 // (m16n8k16, fp32 accumulation) do the products with the T <= 8 rows of x as the 8 MMA columns — the x rows need
-// no conversion at all, and 8 rows cost the weight stream of one.
+// no conversion at all, and 8 rows cost the weight stream of one. (On the H200, 2026-12-04, docs/benchmarks.md: flat
+// from 1 to 8 rows at 2.6–2.8 TB/s on gate_up and down; at 1 row the scalar GEMVs are faster on qkv and gate_up,
+// hence cuda.fp8GemvTc 2. A variant streaming the weights through a per-warp cp.async ring ran at half the rate.)
 //
 // A warp's tile: lane (g = lane / 4, q = lane % 4) loads 32 weights of row g and of row g + 8 at columns
 // 128·step + 32q .. + 32, and the 32 x values of x row min(g, T − 1) at the same columns. MMA j (0..7) gives lane q
@@ -124,64 +126,6 @@ __device__ __forceinline__ void mmaAccFp8(float (&c)[4], const Fp8Mat& w, int fi
   }
 }
 
-/** Stages of the cp.async weight ring per warp (variant 2): S − 1 steps in flight while one is computed. */
-constexpr int MMA_STAGES = 4;
-/** Dynamic shared memory of a variant-2 block: 8 warps × MMA_STAGES steps × 2 KB. */
-constexpr int MMA_RING_BYTES = 8 * MMA_STAGES * 2048;
-
-/**
- * mmaAccFp8 with the weights streamed by cp.async into this warp's shared ring (MMA_STAGES × 2 KB, laid out [stage]
- * [chunk 0..3][lane]) instead of registers: more bytes in flight for fewer registers. Each lane reads back only what
- * it copied, so no barrier is needed; a stage is refilled only after the step that read it has been computed.
- */
-template <int T, int KS>
-__device__ __forceinline__ void mmaAccFp8Async(float (&c)[4], const Fp8Mat& w, int first, int end, const bf16* x,
-                                               int ldx, int in, int ks, int lane, uint4* ring) {
-  constexpr int S = MMA_STAGES;
-  int g = lane >> 2;
-  int ra = min(first + g, end - 1), rb = min(first + g + 8, end - 1);
-  MmaLane l{w.q + (size_t)ra * in, w.q + (size_t)rb * in, w.s + (size_t)(ra >> w.rowShift) * w.sld,
-            w.s + (size_t)(rb >> w.rowShift) * w.sld, x + (size_t)min(g, T - 1) * ldx, lane & 3};
-#pragma unroll
-  for (int i = 0; i < 4; i++) c[i] = 0.f;
-  int steps = (in + 127) >> 7;
-  int n = steps > ks ? (steps - ks + KS - 1) / KS : 0;
-  auto issue = [&](int i) {
-    if (i < n) {
-      int k = (ks + i * KS) * 128 + l.q * 32;
-      uint4* d = ring + (i % S) * 128 + lane;
-      mma::cpAsync16(d, l.wa + (k < in ? k : 0), k < in);
-      mma::cpAsync16(d + 32, l.wa + (k + 16 < in ? k + 16 : 0), k + 16 < in);
-      mma::cpAsync16(d + 64, l.wb + (k < in ? k : 0), k < in);
-      mma::cpAsync16(d + 96, l.wb + (k + 16 < in ? k + 16 : 0), k + 16 < in);
-    }
-    mma::cpAsyncCommit();  // empty groups too: group i is always the i-th committed
-  };
-#pragma unroll
-  for (int i = 0; i < S - 1; i++) issue(i);
-  pdlWait();
-  for (int i = 0; i < n; i++) {
-    mma::cpAsyncWait<S - 2>();
-    const uint4* src = ring + (i % S) * 128 + lane;
-    uint4 v[4] = {src[0], src[32], src[64], src[96]};
-    mmaStep(c, v, l, ks + i * KS, in, w.colShift);
-    issue(i + S - 1);
-  }
-  mma::cpAsyncWait<0>();
-}
-
-/** This warp's accumulators by variant: 2 the cp.async ring (dynamic shared memory), else registers. */
-template <int T, int KS, bool A>
-__device__ __forceinline__ void mmaAcc(float (&c)[4], const Fp8Mat& w, int first, int end, const bf16* x, int ldx,
-                                       int in, int ks, int lane, int warp) {
-  if constexpr (A) {
-    extern __shared__ uint4 mmaRing[];
-    mmaAccFp8Async<T, KS>(c, w, first, end, x, ldx, in, ks, lane, mmaRing + warp * MMA_STAGES * 128);
-  } else {
-    mmaAccFp8<T, KS>(c, w, first, end, x, ldx, in, ks, lane);
-  }
-}
-
 /** A warp's C fragment into its shared tile part[row][x row] (x rows >= T dropped). */
 template <int T>
 __device__ __forceinline__ void mmaPut(float (*part)[8], const float (&c)[4], int lane) {
@@ -200,7 +144,7 @@ __device__ __forceinline__ float mmaSum(const float (*part)[16][8], int i, int r
 }
 
 /** Plain: RT = 8 / KS tiles of 16 rows per block of 8 warps. */
-template <int T, bool F32, int KS, bool A>
+template <int T, bool F32, int KS>
 __global__ void __launch_bounds__(256) gemvFp8MmaK(void* y, int ldy, const bf16* x, int ldx, Fp8Mat w,
                                                    const bf16* bias, int in, int out) {
   pdlTrigger();
@@ -208,7 +152,7 @@ __global__ void __launch_bounds__(256) gemvFp8MmaK(void* y, int ldy, const bf16*
   __shared__ float part[8][16][8];
   int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, rt = warp / KS;
   float c[4];
-  mmaAcc<T, KS, A>(c, w, (blockIdx.x * RT + rt) * 16, out, x, ldx, in, warp - rt * KS, lane, warp);
+  mmaAccFp8<T, KS>(c, w, (blockIdx.x * RT + rt) * 16, out, x, ldx, in, warp - rt * KS, lane);
   mmaPut<T>(part[warp], c, lane);
   __syncthreads();
   for (int e = threadIdx.x; e < RT * T * 16; e += 256) {
@@ -223,7 +167,7 @@ __global__ void __launch_bounds__(256) gemvFp8MmaK(void* y, int ldy, const bf16*
 }
 
 /** gate_up + SiLU·mul: P = RT / 2 gate tiles and their P up tiles (rows inter + f) per block. */
-template <int T, int KS, bool A>
+template <int T, int KS>
 __global__ void __launch_bounds__(256) gemvSiluFp8MmaK(bf16* y, const bf16* x, int ldx, Fp8Mat w, int in, int inter) {
   pdlTrigger();
   constexpr int P = 4 / KS;
@@ -231,8 +175,8 @@ __global__ void __launch_bounds__(256) gemvSiluFp8MmaK(bf16* y, const bf16* x, i
   int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, rt = warp / KS;
   int f0 = (blockIdx.x * P + rt % P) * 16;
   float c[4];
-  if (rt < P) mmaAcc<T, KS, A>(c, w, f0, inter, x, ldx, in, warp - rt * KS, lane, warp);
-  else mmaAcc<T, KS, A>(c, w, inter + f0, 2 * inter, x, ldx, in, warp - rt * KS, lane, warp);
+  if (rt < P) mmaAccFp8<T, KS>(c, w, f0, inter, x, ldx, in, warp - rt * KS, lane);
+  else mmaAccFp8<T, KS>(c, w, inter + f0, 2 * inter, x, ldx, in, warp - rt * KS, lane);
   mmaPut<T>(part[warp], c, lane);
   __syncthreads();
   for (int e = threadIdx.x; e < P * T * 16; e += 256) {
@@ -245,7 +189,7 @@ __global__ void __launch_bounds__(256) gemvSiluFp8MmaK(bf16* y, const bf16* x, i
 }
 
 /** QKV + bias + RoPE + KV write (the pairs (2i, 2i + 1) of a rotated head lie in one 16-row tile). */
-template <int T, int KS, bool A>
+template <int T, int KS>
 __global__ void __launch_bounds__(256) gemvQkvFp8MmaK(const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int in,
                                                       int out, QkvOutFp8 o) {
   pdlTrigger();
@@ -254,7 +198,7 @@ __global__ void __launch_bounds__(256) gemvQkvFp8MmaK(const bf16* x, int ldx, Fp
   __shared__ float val[RT][16][8];
   int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, rt = warp / KS;
   float c[4];
-  mmaAcc<T, KS, A>(c, w, (blockIdx.x * RT + rt) * 16, out, x, ldx, in, warp - rt * KS, lane, warp);
+  mmaAccFp8<T, KS>(c, w, (blockIdx.x * RT + rt) * 16, out, x, ldx, in, warp - rt * KS, lane);
   mmaPut<T>(part[warp], c, lane);
   __syncthreads();
   for (int e = threadIdx.x; e < RT * T * 16; e += 256) {
@@ -294,7 +238,7 @@ int fp8MmaSplit(long out) {
 }
 
 bool fp8MmaApplies(const Fp8Mat& w, int rows) {
-  return g_kernels.fp8GemvMma && rows >= 1 && rows <= 8 && w.colShift >= 7 && w.rowShift >= 0;
+  return g_kernels.fp8GemvTc > 0 && rows >= g_kernels.fp8GemvTc && rows <= 8 && w.colShift >= 7 && w.rowShift >= 0;
 }
 
 #define FP8_MMA_ROWS(F) \
@@ -309,83 +253,53 @@ bool fp8MmaApplies(const Fp8Mat& w, int rows) {
     default: F(8);       \
   }
 
-/**
- * Launches kernel k on `blocks` blocks of 256 threads: variant 2 (A) with the cp.async ring in dynamic shared memory
- * (its opt-in size set once per kernel), else without.
- */
-template <bool A, auto K, typename... Args>
-static void mmaLaunch(int blocks, cudaStream_t s, Args&&... args) {
-  if constexpr (A) {
-    static bool sized = false;  // per kernel: K is a template argument
-    if (!sized) {
-      cudaFuncSetAttribute(K, cudaFuncAttributeMaxDynamicSharedMemorySize, MMA_RING_BYTES);
-      cudaFuncSetAttribute(K, cudaFuncAttributePreferredSharedMemoryCarveout, 100);
-      sized = true;
-    }
-    launchKs(true, K, blocks, 256, MMA_RING_BYTES, s, std::forward<Args>(args)...);
-  } else {
-    launchK(true, K, blocks, 256, s, std::forward<Args>(args)...);
-  }
-}
-
-template <int T, bool F32, bool A>
+template <int T, bool F32>
 static void gemvFp8Mma(cudaStream_t s, void* y, int ldy, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias,
                        int in, int out) {
-  int tiles = (out + 15) / 16;
+  long tiles = (out + 15) / 16;
   switch (fp8MmaSplit(out)) {
-    case 1: mmaLaunch<A, gemvFp8MmaK<T, F32, 1, A>>((tiles + 7) / 8, s, y, ldy, x, ldx, w, bias, in, out); break;
-    case 2: mmaLaunch<A, gemvFp8MmaK<T, F32, 2, A>>((tiles + 3) / 4, s, y, ldy, x, ldx, w, bias, in, out); break;
-    case 4: mmaLaunch<A, gemvFp8MmaK<T, F32, 4, A>>((tiles + 1) / 2, s, y, ldy, x, ldx, w, bias, in, out); break;
-    default: mmaLaunch<A, gemvFp8MmaK<T, F32, 8, A>>(tiles, s, y, ldy, x, ldx, w, bias, in, out);
+    case 1: launchK(true, gemvFp8MmaK<T, F32, 1>, (int)((tiles + 7) / 8), 256, s, y, ldy, x, ldx, w, bias, in, out); break;
+    case 2: launchK(true, gemvFp8MmaK<T, F32, 2>, (int)((tiles + 3) / 4), 256, s, y, ldy, x, ldx, w, bias, in, out); break;
+    case 4: launchK(true, gemvFp8MmaK<T, F32, 4>, (int)((tiles + 1) / 2), 256, s, y, ldy, x, ldx, w, bias, in, out); break;
+    default: launchK(true, gemvFp8MmaK<T, F32, 8>, (int)tiles, 256, s, y, ldy, x, ldx, w, bias, in, out);
   }
 }
 
 void launchGemvFp8Mma(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const Fp8Mat& w,
                       const bf16* bias, int rows, int in, int out) {
-  bool a = g_kernels.fp8GemvMma == 2;
-#define PLAIN(T)                                                                         \
-  if (f32Out) (a ? gemvFp8Mma<T, true, true> : gemvFp8Mma<T, true, false>)(s, y, ldy, x, ldx, w, bias, in, out); \
-  else (a ? gemvFp8Mma<T, false, true> : gemvFp8Mma<T, false, false>)(s, y, ldy, x, ldx, w, bias, in, out)
+#define PLAIN(T)                                                              \
+  if (f32Out) gemvFp8Mma<T, true>(s, y, ldy, x, ldx, w, bias, in, out); \
+  else gemvFp8Mma<T, false>(s, y, ldy, x, ldx, w, bias, in, out)
   FP8_MMA_ROWS(PLAIN)
 #undef PLAIN
-}
-
-template <int T, bool A>
-static void gemvSiluFp8Mma(cudaStream_t s, int ks, int blocks, bf16* y, const bf16* x, int ldx, const Fp8Mat& w,
-                           int in, int inter) {
-  if (ks == 1) mmaLaunch<A, gemvSiluFp8MmaK<T, 1, A>>(blocks, s, y, x, ldx, w, in, inter);
-  else if (ks == 2) mmaLaunch<A, gemvSiluFp8MmaK<T, 2, A>>(blocks, s, y, x, ldx, w, in, inter);
-  else mmaLaunch<A, gemvSiluFp8MmaK<T, 4, A>>(blocks, s, y, x, ldx, w, in, inter);
 }
 
 bool launchGemvSiluFp8Mma(cudaStream_t s, bf16* y, const bf16* x, int ldx, const Fp8Mat& w, int rows, int in,
                           int inter) {
   int ks = fp8MmaSplit(2L * inter);  // the plain GEMV's split of the 2·inter rows, so gate and up sum alike
   if (ks > 4) return false;          // a split of 8 leaves one tile per block: no gate/up pair
-  int pairs = (inter + 15) / 16, p = 4 / ks;
-  int blocks = (pairs + p - 1) / p;
-  bool a = g_kernels.fp8GemvMma == 2;
-#define SILU(T) (a ? gemvSiluFp8Mma<T, true> : gemvSiluFp8Mma<T, false>)(s, ks, blocks, y, x, ldx, w, in, inter)
+  long pairs = (inter + 15) / 16;
+  int p = 4 / ks;
+  int blocks = (int)((pairs + p - 1) / p);
+#define SILU(T)                                                                                   \
+  if (ks == 1) launchK(true, gemvSiluFp8MmaK<T, 1>, blocks, 256, s, y, x, ldx, w, in, inter);      \
+  else if (ks == 2) launchK(true, gemvSiluFp8MmaK<T, 2>, blocks, 256, s, y, x, ldx, w, in, inter); \
+  else launchK(true, gemvSiluFp8MmaK<T, 4>, blocks, 256, s, y, x, ldx, w, in, inter)
   FP8_MMA_ROWS(SILU)
 #undef SILU
   return true;
 }
 
-template <int T, bool A>
-static void gemvQkvFp8Mma(cudaStream_t s, int ks, int blocks, const bf16* x, int ldx, const Fp8Mat& w,
-                          const bf16* bias, int in, int out, const QkvOutFp8& o) {
-  if (ks == 1) mmaLaunch<A, gemvQkvFp8MmaK<T, 1, A>>(blocks, s, x, ldx, w, bias, in, out, o);
-  else if (ks == 2) mmaLaunch<A, gemvQkvFp8MmaK<T, 2, A>>(blocks, s, x, ldx, w, bias, in, out, o);
-  else if (ks == 4) mmaLaunch<A, gemvQkvFp8MmaK<T, 4, A>>(blocks, s, x, ldx, w, bias, in, out, o);
-  else mmaLaunch<A, gemvQkvFp8MmaK<T, 8, A>>(blocks, s, x, ldx, w, bias, in, out, o);
-}
-
 void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
                          int out, const QkvOutFp8& o) {
-  int tiles = (out + 15) / 16, ks = fp8MmaSplit(out);
-  int blocks = (tiles + 8 / ks - 1) / (8 / ks);
-  bool a = g_kernels.fp8GemvMma == 2;
-#define QKV(T) (a ? gemvQkvFp8Mma<T, true> : gemvQkvFp8Mma<T, false>)(s, ks, blocks, x, ldx, w, bias, in, out, o)
+  long tiles = (out + 15) / 16;
+  int ks = fp8MmaSplit(out);
+  int blocks = (int)((tiles + 8 / ks - 1) / (8 / ks));
+#define QKV(T)                                                                                          \
+  if (ks == 1) launchK(true, gemvQkvFp8MmaK<T, 1>, blocks, 256, s, x, ldx, w, bias, in, out, o);         \
+  else if (ks == 2) launchK(true, gemvQkvFp8MmaK<T, 2>, blocks, 256, s, x, ldx, w, bias, in, out, o);    \
+  else if (ks == 4) launchK(true, gemvQkvFp8MmaK<T, 4>, blocks, 256, s, x, ldx, w, bias, in, out, o);    \
+  else launchK(true, gemvQkvFp8MmaK<T, 8>, blocks, 256, s, x, ldx, w, bias, in, out, o)
   FP8_MMA_ROWS(QKV)
 #undef QKV
 }

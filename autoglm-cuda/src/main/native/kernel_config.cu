@@ -9,7 +9,7 @@ void setGemvVariant(int v) { g_kernels.gemvVariant = v; }
 
 void setGemvTc(int minRows) { g_kernels.gemvTc = minRows; }
 
-void setFp8GemvMma(int on) { g_kernels.fp8GemvMma = on; }
+void setFp8GemvTc(int minRows) { g_kernels.fp8GemvTc = minRows; }
 
 void setAttentionVariant(int v) { g_kernels.attnVariant = v; }
 

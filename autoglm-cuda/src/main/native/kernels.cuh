@@ -103,8 +103,8 @@ bool launchGemvTcSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf1
 bool gemvTcTakes(int rows);
 /** cuda.gemvTc: the smallest row count that takes the tensor-core GEMV, 0 = never. Process-wide, before capture. */
 void setGemvTc(int minRows);
-/** FP8 GEMVs on the tensor cores (1, default) or the scalar ones (0). */
-void setFp8GemvMma(int on);
+/** FP8 GEMVs of at least minRows rows (<= 8) on the tensor cores (gemv_fp8_mma.cu); 0 = never. */
+void setFp8GemvTc(int minRows);
 /** Programmatic dependent launch for the kernels of a layer (sm_90 and later); process-wide, set before capture. */
 void setPdl(bool on);
 /** out (rows, inter) = silu(x·Wgᵀ)·(x·Wuᵀ) for w = [gate | up] (2·inter, in), rows <= 8; false if not applicable. */

@@ -366,7 +366,7 @@ JNI(jdoubleArray, selfTestFp8)(JNIEnv* env, jclass, jlong h, jint kind, jint row
 }
 
 /**
- * GPU µs per launch of the FP8 GEMV in use (g_kernels.fp8GemvMma) on `rows` rows: mode 0 plain + bias (bf16 out),
+ * GPU µs per launch of the FP8 GEMV in use (g_kernels.fp8GemvTc) on `rows` rows: mode 0 plain + bias (bf16 out),
  * 1 gate_up + SiLU·mul (the (out, in) weight holds gate and up: inter = out / 2), 2 plain with fp32 out; `iters`
  * launches after a warm-up, cycling through weight copies (128×128 blocks) that do not stay in L2. -1: declined;
  * -2: out of memory.

@@ -69,25 +69,21 @@ public final class CudaDiagnosticsAccess {
   }
 
   /**
-   * The FP8 GEMVs on the tensor cores (true, {@code cuda.fp8GemvMma} default) or the scalar ones; drops the captured
-   * graphs.
+   * The fewest rows of an FP8 linear on the tensor-core FP8 GEMVs ({@code cuda.fp8GemvTc}; 0: the scalar ones, up to
+   * {@code cuda.gemvMaxRows}); drops the captured graphs.
    */
-  public static void setFp8GemvMma(CudaBackend backend, boolean on) {
-    backend.diagnostics().reconfigure(s -> s.with("cuda.fp8GemvMma", on));
-  }
-
-  /**
-   * The FP8 GEMV kernels by number, for A/B runs: 0 the scalar ones, 1 the tensor-core ones with the weights in
-   * registers, 2 with the weights streamed through a cp.async ring in shared memory; drops the captured graphs.
-   */
-  public static void setFp8GemvVariant(CudaBackend backend, int variant) {
-    setFp8GemvMma(backend, variant != 0);
-    CudaNative.setFp8GemvMma(variant);
+  public static void setFp8GemvTc(CudaBackend backend, int minRows) {
+    backend.diagnostics().reconfigure(s -> s.with("cuda.fp8GemvTc", minRows));
   }
 
   /** The most rows of an FP8 linear on the tensor-core FP8 GEMM ({@code cuda.fp8MmaMaxRows}); drops the graphs. */
   public static void setFp8MmaMaxRows(CudaBackend backend, int maxRows) {
     backend.diagnostics().reconfigure(s -> s.with("cuda.fp8MmaMaxRows", maxRows));
+  }
+
+  /** The fewest rows of an FP8 linear on the tensor-core FP8 GEMVs ({@code cuda.fp8GemvTc}) in use. */
+  public static int fp8GemvTc(CudaBackend backend) {
+    return backend.diagnostics().settings().fp8GemvTc();
   }
 
   /** The attention kernel in use ({@code cuda.attnVariant}). */

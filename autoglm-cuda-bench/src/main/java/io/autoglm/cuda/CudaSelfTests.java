@@ -212,7 +212,7 @@ public final class CudaSelfTests {
   private static native double[] selfTestFp8(long ctx, int kind, int rows, int in, int out, long seed);
 
   /**
-   * GPU µs per launch of the FP8 GEMV in use ({@code cuda.fp8GemvMma}) of a random (out, in) weight with 128×128
+   * GPU µs per launch of the FP8 GEMV in use ({@code cuda.fp8GemvTc}) of a random (out, in) weight with 128×128
    * block scales on {@code rows} rows: mode 0 plain + bias, 1 gate_up + SiLU·mul (inter = out / 2), 2 fp32 out; over
    * {@code iters} launches cycling weight copies that do not fit L2. -1: declined; -2: out of memory.
    */

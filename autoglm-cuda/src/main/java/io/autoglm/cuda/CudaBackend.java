@@ -57,9 +57,9 @@ import java.util.OptionalLong;
  * call), {@code cuda.gemvMaxRows} (linears of at most this many rows, up to 8, take the small-batch GEMVs; more go to
  * cuBLAS, FP8 ones to the tensor-core FP8 GEMM; default 2), {@code cuda.gemvTc} (bf16 GEMVs of at least this many
  * rows take the tensor-core GEMV, and the fused QKV+RoPE and RMSNorm-prologue GEMVs give way to the separate ops
- * there; default 0 = off), {@code cuda.fp8GemvMma} (FP8 linears of up to 8 rows with scale blocks at least 128
- * columns wide take the tensor-core FP8 GEMVs, whatever {@code cuda.gemvMaxRows} says; false = the scalar FP8 GEMVs,
- * up to {@code cuda.gemvMaxRows} rows; default true), {@code cuda.fp8ActMinRows} (FP8 linears of at least this many
+ * there; default 0 = off), {@code cuda.fp8GemvTc} (FP8 linears of at least this many rows, up to 8, with scale
+ * blocks at least 128 columns wide take the tensor-core FP8 GEMVs, whatever {@code cuda.gemvMaxRows} says; fewer
+ * rows the scalar FP8 GEMVs up to {@code cuda.gemvMaxRows}; default 2, 0 = never), {@code cuda.fp8ActMinRows} (FP8 linears of at least this many
  * rows beyond the GEMVs run FP8 × FP8 on cuBLASLt; default 4, 0 = never).
  * {@link CudaSettings} reads and checks them before the device is touched: a bad value or an unknown
  * {@code cuda.*} key fails with a message naming it. The settings are immutable for the backend's life; the
@@ -154,7 +154,7 @@ public final class CudaBackend implements ComputeBackend {
     }
     CudaNative.setGemvVariant(next.gemvVariant());
     CudaNative.setGemvTc(next.gemv() ? next.gemvTc() : 0);
-    CudaNative.setFp8GemvMma(next.fp8GemvMma() ? 1 : 0);
+    CudaNative.setFp8GemvTc(next.gemv() ? next.fp8GemvTc() : 0);
     CudaNative.setAttentionVariant(next.attnVariant());
     this.pdl = next.pdl() && CudaNative.supportsPdl(device);
     CudaNative.setPdl(pdl);

@@ -128,10 +128,10 @@ final class CudaNative {
   static native void setGemvTc(int minRows);
 
   /**
-   * The FP8 GEMVs (1..8 rows) on the tensor cores (1, the default) or the scalar ones (0), process-wide; set before
-   * graphs are captured.
+   * FP8 GEMVs of at least {@code minRows} rows (up to 8) on the tensor cores, 0 = never ({@code cuda.fp8GemvTc}),
+   * process-wide; set before graphs are captured.
    */
-  static native void setFp8GemvMma(int on);
+  static native void setFp8GemvTc(int minRows);
 
   /** Programmatic dependent launch of the layer kernels, process-wide; set before graphs are captured. */
   static native void setPdl(boolean on);

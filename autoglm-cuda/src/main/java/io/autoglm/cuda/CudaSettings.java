@@ -37,7 +37,7 @@ record CudaSettings(
     int gemvTc,
     int gemvMaxRows,
     int fp8ActMinRows,
-    boolean fp8GemvMma) {
+    int fp8GemvTc) {
 
   /**
    * {@code cuda.gemm}: what runs the bf16 GEMMs of linears the small-batch GEMVs do not take (gemm_lt.cu).
@@ -76,6 +76,7 @@ record CudaSettings(
     check("cuda.gemvTc", gemvTc, 0, MAX_GEMV_TC);
     check("cuda.gemvMaxRows", gemvMaxRows, 1, MAX_GEMV_TC);
     check("cuda.fp8ActMinRows", fp8ActMinRows, 0, Integer.MAX_VALUE);
+    check("cuda.fp8GemvTc", fp8GemvTc, 0, MAX_GEMV_TC);
   }
 
   /**
@@ -115,6 +116,15 @@ record CudaSettings(
    * it against 2,247 / 7,338 / 13,635 weight-only, and TTFT of 1,024 tokens 22.2 against 37.7 ms (one process).
    */
   static final int DEFAULT_FP8_ACT_MIN_ROWS = 4;
+  /**
+   * Default {@code cuda.fp8GemvTc}: FP8 linears of 2 to 8 rows (scale blocks at least 128 columns wide) take the
+   * tensor-core FP8 GEMVs (gemv_fp8_mma.cu), whatever {@code cuda.gemvMaxRows} says; 1 row the scalar FP8 GEMVs. On
+   * the H200 (2026-12-04, docs/benchmarks.md) the tensor-core ones take the same time from 1 to 8 rows (gate_up +
+   * SiLU 39.6–42.9 µs, down 19.9–21.7) where the scalar ones grow (31.4 / 42.3 / 79.6 / 138.7 µs at 1 / 2 / 4 / 8
+   * rows on gate_up); at 1 row the scalar ones are faster on qkv and gate_up (glm-4-9b FP8 decode 263.6 against 239.9
+   * tok/s), from 2 rows the tensor-core ones (447.7 / 849.9 tok/s at 2 / 4 against 414.1 / 732.5).
+   */
+  static final int DEFAULT_FP8_GEMV_TC = 2;
   /** Largest {@code cuda.gemvTc}: the GEMVs serve at most 8 rows. */
   static final int MAX_GEMV_TC = 8;
   /** Largest {@code cuda.decodeAttnTc}. */
@@ -171,7 +181,7 @@ record CudaSettings(
     p.put("cuda.gemvTc", String.valueOf(gemvTc));
     p.put("cuda.gemvMaxRows", String.valueOf(gemvMaxRows));
     p.put("cuda.fp8ActMinRows", String.valueOf(fp8ActMinRows));
-    p.put("cuda.fp8GemvMma", String.valueOf(fp8GemvMma));
+    p.put("cuda.fp8GemvTc", String.valueOf(fp8GemvTc));
     return p;
   }
 
@@ -183,7 +193,7 @@ record CudaSettings(
       "cuda.attnVariant", "cuda.pdl", "cuda.fuse", "cuda.attnSplitHeads", "cuda.moeGroupedMaxRows",
       "cuda.moeDeviceRouting", "cuda.maxGraphs", "cuda.arenaBytes", "cuda.inputArenaBytes", "cuda.tableBytes",
       "cuda.prefillAttn", "cuda.fp8MmaMaxRows", "cuda.decodeAttnTc", "cuda.gemm",
-      "cuda.gemvTc", "cuda.gemvMaxRows", "cuda.fp8ActMinRows", "cuda.fp8GemvMma");
+      "cuda.gemvTc", "cuda.gemvMaxRows", "cuda.fp8ActMinRows", "cuda.fp8GemvTc");
 
   static CudaSettings from(Map<String, String> p) {
     for (String key : p.keySet()) {
@@ -217,7 +227,7 @@ record CudaSettings(
         r.integer("cuda.gemvTc", DEFAULT_GEMV_TC, 0, MAX_GEMV_TC, true),
         r.integer("cuda.gemvMaxRows", DEFAULT_GEMV_MAX_ROWS, 1, MAX_GEMV_TC, true),
         r.integer("cuda.fp8ActMinRows", DEFAULT_FP8_ACT_MIN_ROWS, 0, Integer.MAX_VALUE, true),
-        r.bool("cuda.fp8GemvMma", true, true));
+        r.integer("cuda.fp8GemvTc", DEFAULT_FP8_GEMV_TC, 0, MAX_GEMV_TC, true));
   }
 
   private record Reader(Map<String, String> p) {

@@ -34,8 +34,8 @@ record CudaWeight(long ptr, long[] shape, boolean logitsHead, Fp8 fp8) implement
   }
 
   /**
-   * Whether this is an FP8 weight the tensor-core FP8 GEMVs can take (gemv_fp8_mma.cu's fp8MmaApplies, with
-   * {@code cuda.fp8GemvMma} on): scale blocks at least 128 columns wide, so that a 128-column step has one scale.
+   * Whether this is an FP8 weight the tensor-core FP8 GEMVs can take (gemv_fp8_mma.cu's fp8MmaApplies, from
+   * {@code cuda.fp8GemvTc} rows): scale blocks at least 128 columns wide, so that a 128-column step has one scale.
    */
   boolean fp8Mma() {
     return fp8 != null && fp8.colShift() >= FP8_MMA_MIN_COL_SHIFT;

@@ -53,14 +53,21 @@ final class FusionPolicy {
   }
 
   /**
-   * {@link #gemv(int)} for a weight the tensor-core FP8 GEMVs take when {@code fp8Mma} ({@link CudaWeight#fp8Mma}):
-   * with {@code cuda.fp8GemvMma} on, every row count the GEMVs serve (8), since on the tensor cores 8 rows cost the
-   * weight stream of one; otherwise up to {@code cuda.gemvMaxRows}.
+   * {@link #gemv(int)} for a weight the tensor-core FP8 GEMVs can take when {@code fp8Mma} ({@link CudaWeight#fp8Mma}):
+   * also from {@code cuda.fp8GemvTc} rows (> 0) to the 8 the GEMVs serve, since on the tensor cores 8 rows cost the
+   * weight stream of one (gemv_fp8_mma.cu applies the same rule).
    */
   boolean gemv(int physRows, boolean fp8Mma) {
-    int max = fp8Mma && settings.fp8GemvMma() ? limits.gemvMaxRows() : Math.min(limits.gemvMaxRows(),
-        settings.gemvMaxRows());
-    return physRows <= max && settings.gemv();
+    if (!settings.gemv() || physRows > limits.gemvMaxRows()) {
+      return false;
+    }
+    return physRows <= settings.gemvMaxRows() || fp8Tc(physRows, fp8Mma);
+  }
+
+  /** Whether an FP8 linear of {@code physRows} rows runs on the tensor-core FP8 GEMV ({@code cuda.fp8GemvTc}). */
+  private boolean fp8Tc(int physRows, boolean fp8Mma) {
+    int min = settings.fp8GemvTc();
+    return fp8Mma && min > 0 && physRows >= min && physRows <= limits.gemvMaxRows() && settings.gemv();
   }
 
   /**
@@ -75,7 +82,7 @@ final class FusionPolicy {
 
   /** The kernel a linear of {@code physRows} rows takes, in words (profile labels): TC GEMV, GEMV or cuBLAS. */
   String gemvKind(int physRows, boolean fp8, boolean fp8Mma) {
-    return !gemv(physRows, fp8Mma) ? (fp8 ? "FP8 GEMM" : "cuBLAS") : fp8Mma && settings.fp8GemvMma() ? "TC FP8 GEMV"
+    return !gemv(physRows, fp8Mma) ? (fp8 ? "FP8 GEMM" : "cuBLAS") : fp8Tc(physRows, fp8Mma) ? "TC FP8 GEMV"
         : !fp8 && gemvTc(physRows) ? "TC GEMV" : "GEMV";
   }
 

@@ -17,7 +17,7 @@ class CudaSettingsTest {
   void defaultsAreTheDocumentedOnes() {
     CudaSettings s = CudaSettings.from(Map.of());
     assertEquals(new CudaSettings(Optional.empty(), Optional.empty(), true, true, 1, 2, true, 1, true, 32, true, 64,
-        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS, 0, 2, 4, true), s);
+        Optional.empty(), 32L << 20, 16L << 20, 16, 128, 16, CudaSettings.Gemm.CUBLAS, 0, 2, 4, 2), s);
   }
 
   @Test
@@ -151,7 +151,7 @@ class CudaSettingsTest {
     changed.put("cuda.gemvTc", "2");
     changed.put("cuda.gemvMaxRows", "8");
     changed.put("cuda.fp8ActMinRows", "0");
-    changed.put("cuda.fp8GemvMma", "false");
+    changed.put("cuda.fp8GemvTc", "0");
     assertEquals(CudaSettings.KEYS, List.copyOf(changed.keySet()), "the test names every key");
     for (var e : changed.entrySet()) {
       CudaSettings copy = d.with(e.getKey(), e.getValue());

@@ -132,18 +132,20 @@ class FusionPolicyTest {
 
   @Test
   void fp8WeightsOnTheTensorCoreFp8GemvKeepTheGemvsUpToEightRows() {
-    FusionPolicy d = defaults(); // cuda.gemvMaxRows 2, cuda.fp8GemvMma true
+    FusionPolicy d = defaults(); // cuda.gemvMaxRows 2, cuda.fp8GemvTc 2
     for (int rows = 1; rows <= 9; rows++) {
       assertEquals(rows <= 8, d.gemv(rows, true), "FP8, 128-wide scale blocks, " + rows + " rows");
       assertEquals(rows <= 2, d.gemv(rows, false), "bf16 or narrower FP8 blocks, " + rows + " rows");
       assertEquals(rows <= 8, d.linearSiluMul(rows, 4096, 8192, 4096, false, true), "FP8 SiLU·mul, " + rows);
       assertEquals(rows <= 8, d.qkvRope(rows, 4096, 4096, true, 128, 64, true, true), "FP8 QKV + RoPE, " + rows);
-      assertEquals(rows <= 8 ? "TC FP8 GEMV" : "FP8 GEMM", d.gemvKind(rows, true, true));
+      assertEquals(rows == 1 ? "GEMV" : rows <= 8 ? "TC FP8 GEMV" : "FP8 GEMM", d.gemvKind(rows, true, true));
     }
-    FusionPolicy scalar = defaults("cuda.fp8GemvMma", "false");
+    FusionPolicy scalar = defaults("cuda.fp8GemvTc", "0");
+    FusionPolicy fromFive = defaults("cuda.fp8GemvTc", "5");
     for (int rows = 1; rows <= 9; rows++) {
       assertEquals(rows <= 2, scalar.gemv(rows, true), "the scalar FP8 GEMVs follow cuda.gemvMaxRows, " + rows);
       assertEquals(rows <= 2 ? "GEMV" : "FP8 GEMM", scalar.gemvKind(rows, true, true));
+      assertEquals(rows <= 2 || (rows >= 5 && rows <= 8), fromFive.gemv(rows, true), "fp8GemvTc 5, " + rows);
       assertFalse(defaults("cuda.gemv", "false").gemv(rows, true), "cuda.gemv false, " + rows + " rows");
     }
     assertFalse(new FusionPolicy(CudaSettings.from(Map.of()), new FusionPolicy.Limits(4, 4, 32 << 10, 8192))

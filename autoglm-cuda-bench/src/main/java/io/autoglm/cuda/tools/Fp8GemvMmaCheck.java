@@ -19,7 +19,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * The tensor-core FP8 GEMVs ({@code cuda.fp8GemvMma}, gemv_fp8_mma.cu) against the scalar ones, one process:
+ * The tensor-core FP8 GEMVs ({@code cuda.fp8GemvTc}, gemv_fp8_mma.cu) against the scalar ones, one process:
  * {@code java ... Fp8GemvMmaCheck WORK_DIR}.
  *
  * <ol>
@@ -30,8 +30,8 @@ import java.util.SplittableRandom;
  *   <li>GPU µs per launch at glm-4-9b's shapes, rows 1, 2, 4, 8: tensor-core vs scalar FP8 GEMV, and the bf16
  *       in-split GEMV of the same shape, with the weight stream's TB/s.
  *   <li>glm-4-9b-chat with random bf16 weights quantized to FP8 at load: decode tok/s at {@code -Dbench.batches}
- *       (default 1,2,4,8,16) with the tensor-core FP8 GEMVs (which take up to 8 rows) and with the scalar ones (up
- *       to {@code cuda.gemvMaxRows}), and the bf16 model's at the same batches.
+ *       (default 1,2,4,8,16) with the default {@code cuda.fp8GemvTc} (2), with the tensor-core FP8 GEMVs from 1 row,
+ *       with the scalar ones only (0: up to {@code cuda.gemvMaxRows}), and the bf16 model's at the same batches.
  * </ol>
  */
 final class Fp8GemvMmaCheck {
@@ -41,8 +41,6 @@ final class Fp8GemvMmaCheck {
   static final List<Shape> SHAPES = List.of(new Shape("qkv", 4608, 4096, 0), new Shape("o_proj", 4096, 4096, 2),
       new Shape("gate_up+silu", 27392, 4096, 1), new Shape("down", 4096, 13696, 2));
   private static final int ITERS = 50;
-  /** The FP8 GEMV variants ({@link CudaDiagnosticsAccess#setFp8GemvVariant}). */
-  static final String[] NAMES = {"scalar", "tensor-core regs", "tensor-core cp.async"};
 
   private Fp8GemvMmaCheck() {}
 
@@ -58,12 +56,13 @@ final class Fp8GemvMmaCheck {
     System.exit(ok ? 0 : 1);
   }
 
-  /** The self-checks of both variants, one PASS/FAIL line each; the default variant is restored after. */
+  /** The self-checks of both kernels, one PASS/FAIL line each; the backend's own setting is restored after. */
   static boolean run(CudaBackend b) {
     boolean ok = true;
-    for (int variant : new int[] {1, 2, 0}) {
-      CudaDiagnosticsAccess.setFp8GemvVariant(b, variant);
-      String v = NAMES[variant];
+    int setting = CudaDiagnosticsAccess.fp8GemvTc(b);
+    for (int minRows : new int[] {1, 0}) { // every row count on the tensor-core kernels, then on the scalar ones
+      CudaDiagnosticsAccess.setFp8GemvTc(b, minRows);
+      String v = minRows == 1 ? "tensor-core" : "scalar";
       StringBuilder line = new StringBuilder();
       boolean pass = true;
       for (int[] s : new int[][] {{256, 256}, {272, 300}, {4112, 48}}) {
@@ -92,7 +91,7 @@ final class Fp8GemvMmaCheck {
       ok &= bitwise(b, 3, "fp8 gemvSilu [" + v + "] in 4096, inter", new int[] {13696, 4096, 1000});
       ok &= bitwise(b, 4, "fp8 qkv+rope [" + v + "] in 4096, heads", new int[] {32, 16});
     }
-    CudaDiagnosticsAccess.setFp8GemvMma(b, Boolean.parseBoolean(System.getProperty("cuda.fp8GemvMma", "true")));
+    CudaDiagnosticsAccess.setFp8GemvTc(b, setting);
     return ok;
   }
 
@@ -115,24 +114,25 @@ final class Fp8GemvMmaCheck {
 
   /** GPU µs per launch, tensor-core | scalar FP8 GEMV | bf16 in-split GEMV, per shape and row count. */
   static void table(CudaBackend b) {
+    int setting = CudaDiagnosticsAccess.fp8GemvTc(b);
     System.out.printf("fp8 gemv table: GPU µs per launch (%d, weight copies past L2), TB/s of the weight stream%n",
         ITERS);
     for (Shape s : SHAPES) {
       for (int rows : new int[] {1, 2, 4, 8}) {
-        double[] t = new double[3];
-        for (int v = 0; v < 3; v++) {
-          CudaDiagnosticsAccess.setFp8GemvVariant(b, v);
-          t[v] = CudaSelfTests.fp8GemvMicros(b, s.mode(), rows, s.in(), s.out(), ITERS);
-        }
+        CudaDiagnosticsAccess.setFp8GemvTc(b, 1);
+        double tc = CudaSelfTests.fp8GemvMicros(b, s.mode(), rows, s.in(), s.out(), ITERS);
+        CudaDiagnosticsAccess.setFp8GemvTc(b, 0);
+        double scalar = CudaSelfTests.fp8GemvMicros(b, s.mode(), rows, s.in(), s.out(), ITERS);
         int bf16Mode = s.mode() == 1 ? 2 : s.mode() == 2 ? 1 : 0; // timeGemvTc's modes: 1 fp32 out, 2 SiLU·mul
         double bf16 = CudaSelfTests.gemvMicros(b, 0, bf16Mode, s.mode() == 0, rows, s.in(), s.out(), ITERS);
         double bytes = (double) s.out() * s.in();
-        System.out.printf(Locale.ROOT, "fp8 gemv %-12s r%d: scalar %6.1fus (%.2f TB/s) | regs %6.1fus (%.2f TB/s) |"
-                + " cp.async %6.1fus (%.2f TB/s) | bf16 gemv %6.1fus (%.2f TB/s)%n", s.name(), rows, t[0],
-            bytes / t[0] / 1e6, t[1], bytes / t[1] / 1e6, t[2], bytes / t[2] / 1e6, bf16, 2 * bytes / bf16 / 1e6);
+        System.out.printf(Locale.ROOT, "fp8 gemv %-12s r%d: tensor-core %6.1fus (%.2f TB/s) | scalar %6.1fus (%.2f"
+                + " TB/s) | bf16 gemv %6.1fus (%.2f TB/s) | tensor-core vs scalar %.2fx, vs bf16 %.2fx%n", s.name(),
+            rows, tc, bytes / tc / 1e6, scalar, bytes / scalar / 1e6, bf16, 2 * bytes / bf16 / 1e6, scalar / tc,
+            bf16 / tc);
       }
     }
-    CudaDiagnosticsAccess.setFp8GemvMma(b, true);
+    CudaDiagnosticsAccess.setFp8GemvTc(b, setting);
   }
 
   /** Decode tok/s of glm-4-9b-chat in bf16 and in FP8 (quantized at load) with either FP8 GEMV. */
@@ -148,9 +148,11 @@ final class Fp8GemvMmaCheck {
         GlmModel m = GlmModel.load(c, Partition.whole(c), new RandomWeights(c), backend, LoadProgress.none());
         try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 4096, 16, c.numKvHeads(), c.headDim()))) {
           StepDriver d = new StepDriver(backend, m, kv);
-          for (String mode : precision.equals("bf16") ? List.of("bf16") : List.of("fp8 " + NAMES[2], "fp8 " + NAMES[1],
-              "fp8 " + NAMES[0])) {
-            CudaDiagnosticsAccess.setFp8GemvVariant(backend, java.util.Arrays.asList(NAMES).indexOf(mode.substring(4)));
+          for (String mode : precision.equals("bf16") ? List.of("bf16") : List.of("fp8 cuda.fp8GemvTc=2 (default)",
+              "fp8 cuda.fp8GemvTc=1", "fp8 cuda.fp8GemvTc=0 (scalar)")) {
+            if (!mode.equals("bf16")) {
+              CudaDiagnosticsAccess.setFp8GemvTc(backend, mode.charAt(mode.indexOf('=') + 1) - '0');
+            }
             SplittableRandom r = new SplittableRandom(1);
             StringBuilder line = new StringBuilder();
             for (String n : System.getProperty("bench.batches", "1,2,4,8,16").split(",")) {
