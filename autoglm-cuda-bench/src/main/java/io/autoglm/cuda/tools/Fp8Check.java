@@ -156,8 +156,10 @@ final class Fp8Check {
       boolean pass = true;
       for (int rows = 1; rows <= 8; rows++) {
         double d = CudaSelfTests.fp8(b, kind, rows, 4096, out)[0];
-        pass &= d == 0;
-        line.append(' ').append((long) d);
+        // gate_up + SiLU·mul may decline (the tensor-core kernel at an in-split of 8: no gate/up pair in a block);
+        // the step then runs the GEMV + siluMul this compares against
+        pass &= d == 0 || (kind == 3 && d == -1);
+        line.append(' ').append(d == -1 ? "declined" : String.valueOf((long) d));
       }
       ok &= pass;
       System.out.printf("%s %d: outputs differing from the fp8 gemv + unfused op, rows 1..8:%s  %s%n", what, out, line,
