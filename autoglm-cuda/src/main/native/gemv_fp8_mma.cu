@@ -8,11 +8,10 @@
 // from 1 to 8 rows at 2.6–2.8 TB/s on gate_up and down; at 1 row the scalar GEMVs are faster on qkv and gate_up,
 // hence cuda.fp8GemvTc 2. A variant streaming the weights through a per-warp cp.async ring ran at half the rate.)
 //
-// A warp's tile: lane (g = lane / 4, q = lane % 4) loads 16 weights of row g and of row g + 8 at columns
-// 128·step + 16q .. + 16 and 16 more at 128·step + 64 + 16q, and the x values of x row min(g, T − 1) at the same
-// columns. MMA j (0..7) gives lane q the k of its A fragment (2q, 2q + 1 | 2q + 8, 2q + 9) as the actual columns
-// c_j + (0, 1 | 2, 3), c_j = 16q + 4j (j < 4) or 64 + 16q + 4(j − 4): every lane with the same q reads the same
-// columns, so A and B agree, and the 8 MMAs cover the 128 columns once. A step lies
+// A warp's tile: lane (g = lane / 4, q = lane % 4) loads 32 weights of row g and of row g + 8 at columns
+// 128·step + 32q .. + 32, and the 32 x values of x row min(g, T − 1) at the same columns. MMA j (0..7) gives lane q
+// the k of its A fragment (2q, 2q + 1 | 2q + 8, 2q + 9) as the actual columns 32q + 4j + (0, 1 | 2, 3): every lane
+// with the same q reads the same columns, so A and B agree, and the 8 MMAs cover the 128 columns once. A step lies
 // in one 128-column scale block (colShift >= 7): its 8 products are summed in fp32, then scaled per row into the
 // accumulators. The in-split KS (warps per tile, interleaved steps) depends on the row count only.
 #include "gemv.cuh"
@@ -45,30 +44,23 @@ struct MmaLane {
   int q;
 };
 
-/**
- * The step's weights: 16 bytes of row g at columns 16q and 64 + 16q of the step (v[0], v[1]), the same of row g + 8
- * (v[2], v[3]); zero past `in`. So one load instruction of the warp reads whole 32-byte sectors (64 contiguous bytes
- * per row), not half of each of four.
- */
+/** The step's weights: 32 bytes of row g (v[0], v[1]) and of row g + 8 (v[2], v[3]); zero past `in`. */
 __device__ __forceinline__ void mmaLoad(uint4 (&v)[4], const MmaLane& l, int step, int in) {
-  int k = step * 128 + l.q * 16;
+  int k = step * 128 + l.q * 32;
   uint4 z = make_uint4(0, 0, 0, 0);
   v[0] = k < in ? loadWeight((const uint4*)(l.wa + k)) : z;
-  v[1] = k + 64 < in ? loadWeight((const uint4*)(l.wa + k + 64)) : z;
+  v[1] = k + 16 < in ? loadWeight((const uint4*)(l.wa + k + 16)) : z;
   v[2] = k < in ? loadWeight((const uint4*)(l.wb + k)) : z;
-  v[3] = k + 64 < in ? loadWeight((const uint4*)(l.wb + k + 64)) : z;
+  v[3] = k + 16 < in ? loadWeight((const uint4*)(l.wb + k + 16)) : z;
 }
 
 /** One step: the 8 MMAs of the tile against x, summed in fp32 and scaled per row into c. */
 __device__ __forceinline__ void mmaStep(float (&c)[4], const uint4 (&v)[4], const MmaLane& l, int step, int in,
                                         int colShift) {
-  int k = step * 128 + l.q * 16;
-  uint4 xv[4];  // x at the weights' columns: 16q.. (xv[0], xv[1]) and 64 + 16q.. (xv[2], xv[3])
+  int k = step * 128 + l.q * 32;
+  uint4 xv[4];
 #pragma unroll
-  for (int i = 0; i < 4; i++) {
-    int c = k + (i >> 1) * 64 + (i & 1) * 8;
-    xv[i] = c < in ? __ldg((const uint4*)(l.xr + c)) : make_uint4(0, 0, 0, 0);
-  }
+  for (int i = 0; i < 4; i++) xv[i] = k + 8 * i < in ? __ldg((const uint4*)(l.xr + k) + i) : make_uint4(0, 0, 0, 0);
   float d0[4] = {0.f, 0.f, 0.f, 0.f}, d1[4] = {0.f, 0.f, 0.f, 0.f};
 #pragma unroll
   for (int j = 0; j < 8; j++) {
