@@ -1,22 +1,8 @@
 // The FP8 (E4M3, block-scaled) kernels' shared device code (gemv_fp8.cu, fp8.cu): e4m3 → fp32 in registers and the
 // dot product of one 16-byte weight chunk (16 weights) with the matching 16 inputs of T rows.
 #pragma once
-#include "common.cuh"
+#include "gemv.cuh"  // QkvOut
 #include <cuda_fp8.h>
-
-/** Where the fused FP8 QKV GEMVs put their outputs (as gemv_fused.cu's QkvOut). */
-struct QkvOutFp8 {
-  bf16* q;
-  bf16* kc;
-  bf16* vc;
-  const int* slots;
-  const int* pos;
-  const float* inv;
-  int qWidth;
-  int kvWidth;
-  int headDim;
-  int rot;
-};
 
 // The tensor-core FP8 GEMVs (gemv_fp8_mma.cu), taken by gemv_fp8.cu's launchers where fp8MmaApplies.
 /** The in-split (warps per 16-row tile: 1, 2, 4 or 8) of the tensor-core FP8 GEMVs for `out` rows. */
@@ -29,7 +15,7 @@ void launchGemvFp8Mma(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16*
 bool launchGemvSiluFp8Mma(cudaStream_t s, bf16* y, const bf16* x, int ldx, const Fp8Mat& w, int rows, int in,
                           int inter);
 void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
-                         int out, const QkvOutFp8& o);
+                         int out, const QkvOut& o);
 
 namespace {
 

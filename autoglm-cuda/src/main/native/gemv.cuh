@@ -9,6 +9,24 @@
  */
 int inSplit(long out);
 
+/**
+ * Where the fused QKV GEMVs (bf16: gemv_fused.cu; FP8: gemv_fp8.cu, gemv_fp8_mma.cu) put their outputs: rotated q
+ * into q (T, qWidth), rotated k and v into their KV-cache slots. Interleaved partial RoPE only (pairs 2i, 2i+1 lie in
+ * one block).
+ */
+struct QkvOut {
+  bf16* q;
+  bf16* kc;
+  bf16* vc;
+  const int* slots;
+  const int* pos;
+  const float* inv;
+  int qWidth;
+  int kvWidth;
+  int headDim;
+  int rot;
+};
+
 namespace {
 
 __device__ __forceinline__ uint4 loadWeight(const uint4* p) { // streamed once: no L1 allocation; schedulable

@@ -97,7 +97,7 @@ __global__ void __launch_bounds__(256) gemvFp8K(void* y, int ldy, const bf16* x,
 /** gemvQkvK (without the norm prologue) for an FP8 weight: summed as gemvFp8K sums, then RoPE and the KV write. */
 template <int T, int KS>
 __global__ void __launch_bounds__(256) gemvQkvFp8K(const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int in,
-                                                   int out, QkvOutFp8 o) {
+                                                   int out, QkvOut o) {
   pdlTrigger();
   static_assert(KS <= 4, "pairs of features must lie in one block");
   constexpr int RPB = 8 / KS;
@@ -261,7 +261,7 @@ bool launchGemvSiluFp8(cudaStream_t s, bf16* y, const bf16* x, int ldx, Fp8Mat w
 
 template <int T>
 static bool gemvQkvFp8(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int in, int out,
-                       const QkvOutFp8& o) {
+                       const QkvOut& o) {
   // the plain GEMV's split, at most 4 (8 would split a (2i, 2i+1) pair over two blocks), as gemv_fused.cu's
   switch (inSplit(out)) {
     case 1: launchK(true, gemvQkvFp8K<T, 1>, (out + 7) / 8, 256, s, x, ldx, w, bias, in, out, o); return true;
@@ -277,7 +277,7 @@ bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp
       (headDim & 1) != 0 || (rot & 1) != 0 || rot > headDim) {
     return false;
   }
-  QkvOutFp8 o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
+  QkvOut o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
   int out = (heads + 2 * kvHeads) * headDim;
   if (fp8MmaApplies(w, rows)) {
     launchGemvQkvFp8Mma(s, x, ldx, w, bias, rows, in, out, o);

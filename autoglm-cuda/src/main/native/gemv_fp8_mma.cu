@@ -191,7 +191,7 @@ __global__ void __launch_bounds__(256) gemvSiluFp8MmaK(bf16* y, const bf16* x, i
 /** QKV + bias + RoPE + KV write (the pairs (2i, 2i + 1) of a rotated head lie in one 16-row tile). */
 template <int T, int KS>
 __global__ void __launch_bounds__(256) gemvQkvFp8MmaK(const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int in,
-                                                      int out, QkvOutFp8 o) {
+                                                      int out, QkvOut o) {
   pdlTrigger();
   constexpr int RT = 8 / KS;
   __shared__ float part[8][16][8];
@@ -294,7 +294,7 @@ bool launchGemvSiluFp8Mma(cudaStream_t s, bf16* y, const bf16* x, int ldx, const
 }
 
 void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
-                         int out, const QkvOutFp8& o) {
+                         int out, const QkvOut& o) {
   long tiles = (out + 15) / 16;
   int ks = fp8MmaSplit(out);
   int blocks = (int)((tiles + 8 / ks - 1) / (8 / ks));

@@ -5,23 +5,6 @@
 namespace {
 
 /**
- * Where the fused QKV GEMV puts its outputs: rotated q into q (T, qWidth), rotated k and v into their KV-cache
- * slots. Interleaved partial RoPE only (pairs 2i, 2i+1 lie in one block).
- */
-struct QkvOut {
-  bf16* q;
-  bf16* kc;
-  bf16* vc;
-  const int* slots;
-  const int* pos;
-  const float* inv;
-  int qWidth;
-  int kvWidth;
-  int headDim;
-  int rot;
-};
-
-/**
  * The attention block's input side in one kernel: x = rmsNorm(a + b) (normPrologue, when NORM; else x itself),
  * qkv = x · Wᵀ + bias as gemv2K computes it (rounded to bf16), then RoPE of q and k and the KV-cache write of k and
  * v, as ropeQkvK computes them. KS <= 4, so that each block holds whole (2i, 2i+1) pairs.

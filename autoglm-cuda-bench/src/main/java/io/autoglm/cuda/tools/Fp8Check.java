@@ -149,7 +149,8 @@ final class Fp8Check {
     return ok;
   }
 
-  private static boolean bitwise(CudaBackend b, int kind, String what, int[] outs) {
+  /** Kind 3 or 4 (CudaSelfTests.fp8) against the FP8 GEMV + the unfused op at rows 1..8, per output size: one line. */
+  static boolean bitwise(CudaBackend b, int kind, String what, int[] outs) {
     boolean ok = true;
     for (int out : outs) {
       StringBuilder line = new StringBuilder();

@@ -91,27 +91,10 @@ final class Fp8GemvMmaCheck {
         System.out.printf("fp8 gemv [%s] in %d, out %d vs double reference (2^-8|ref| + 1e-5 sum|wx|; per-row scales"
             + " and reruns bit-equal), rows%s  %s%n", v, s[0], s[1], line, pass ? "PASS" : "FAIL");
       }
-      ok &= bitwise(b, 3, "fp8 gemvSilu [" + v + "] in 4096, inter", new int[] {13696, 4096, 1000});
-      ok &= bitwise(b, 4, "fp8 qkv+rope [" + v + "] in 4096, heads", new int[] {32, 16});
+      ok &= Fp8Check.bitwise(b, 3, "fp8 gemvSilu [" + v + "] in 4096, inter", new int[] {13696, 4096, 1000});
+      ok &= Fp8Check.bitwise(b, 4, "fp8 qkv+rope [" + v + "] in 4096, heads", new int[] {32, 16});
     }
     CudaDiagnosticsAccess.setFp8GemvTc(b, setting);
-    return ok;
-  }
-
-  private static boolean bitwise(CudaBackend b, int kind, String what, int[] outs) {
-    boolean ok = true;
-    for (int out : outs) {
-      StringBuilder line = new StringBuilder();
-      boolean pass = true;
-      for (int rows = 1; rows <= 8; rows++) {
-        double d = CudaSelfTests.fp8(b, kind, rows, 4096, out)[0];
-        pass &= d == 0 || (kind == 3 && d == -1);
-        line.append(' ').append(d == -1 ? "declined" : String.valueOf((long) d));
-      }
-      ok &= pass;
-      System.out.printf("%s %d: outputs differing from the fp8 gemv + unfused op, rows 1..8:%s  %s%n", what, out, line,
-          pass ? "PASS" : "FAIL");
-    }
     return ok;
   }
 
