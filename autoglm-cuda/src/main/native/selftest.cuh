@@ -61,4 +61,28 @@ struct CudaCoreGemv {
   ~CudaCoreGemv() { g_kernels.gemvTc = saved; }
 };
 
+/**
+ * GPU µs per call of one(i) (a bool: false when the kernel declined) over `iters` calls, after 3 warm-up calls, timed
+ * with events on stream s: -1 when a warm-up declined, -2 when it left a Java exception or the stream failed.
+ */
+template <typename F>
+double microsPerCall(JNIEnv* env, cudaStream_t s, int iters, F&& one, const char* what) {
+  for (int i = 0; i < 3; i++) {
+    if (!one(i)) return env->ExceptionCheck() ? -2 : -1;
+  }
+  cudaEvent_t e0, e1;
+  cudaEventCreate(&e0);
+  cudaEventCreate(&e1);
+  cudaEventRecord(e0, s);
+  for (int i = 0; i < iters; i++) one(i);
+  cudaEventRecord(e1, s);
+  cudaError_t e = cudaEventSynchronize(e1);
+  float ms = 0;
+  cudaEventElapsedTime(&ms, e0, e1);
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  if (!ok(env, e, what)) return -2;
+  return ms * 1e3 / iters;
+}
+
 }  // namespace selftest

@@ -397,20 +397,5 @@ JNI(jdouble, timeGemvFp8)(JNIEnv* env, jclass, jlong h, jint mode, jint rows, ji
     if (mode == 1) return launchGemvSiluFp8(st, (bf16*)y, x, in, w, rows, in, out / 2);
     return launchGemvFp8(st, y, out, mode == 2, x, in, w, mode == 0 ? bias : nullptr, rows, in, out);
   };
-  for (int i = 0; i < 3; i++) {
-    if (!one(i)) return -1;
-  }
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cudaEventRecord(e0, st);
-  for (int i = 0; i < iters; i++) one(i);
-  cudaEventRecord(e1, st);
-  cudaError_t e = cudaEventSynchronize(e1);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  if (!ok(env, e, "timeGemvFp8")) return -2;
-  return ms * 1e3 / iters;
+  return selftest::microsPerCall(env, st, iters, one, "timeGemvFp8");
 }

@@ -227,20 +227,5 @@ JNI(jdouble, timeGemvTc)(JNIEnv* env, jclass, jlong h, jint kind, jint mode, jbo
     if (silu) launchSiluMul(s, (bf16*)y, gu, out, rows, n);
     return true;
   };
-  for (int i = 0; i < 3; i++) {
-    if (!one(i)) return env->ExceptionCheck() ? -2 : -1;
-  }
-  cudaEvent_t e0, e1;
-  cudaEventCreate(&e0);
-  cudaEventCreate(&e1);
-  cudaEventRecord(e0, s);
-  for (int i = 0; i < iters; i++) one(i);
-  cudaEventRecord(e1, s);
-  cudaError_t e = cudaEventSynchronize(e1);
-  float ms = 0;
-  cudaEventElapsedTime(&ms, e0, e1);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
-  if (!ok(env, e, "timeGemvTc")) return -2;
-  return ms * 1e3 / iters;
+  return selftest::microsPerCall(env, s, iters, one, "timeGemvTc");
 }
