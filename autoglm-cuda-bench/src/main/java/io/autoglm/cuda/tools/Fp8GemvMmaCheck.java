@@ -1,16 +1,8 @@
 package io.autoglm.cuda.tools;
 
-import io.autoglm.backend.BackendOptions;
-import io.autoglm.backend.KvCache;
-import io.autoglm.backend.KvLayout;
 import io.autoglm.cuda.CudaBackend;
 import io.autoglm.cuda.CudaDiagnosticsAccess;
 import io.autoglm.cuda.CudaSelfTests;
-import io.autoglm.model.GlmModel;
-import io.autoglm.model.LoadProgress;
-import io.autoglm.model.ModelConfig;
-import io.autoglm.model.Partition;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -123,35 +115,16 @@ final class Fp8GemvMmaCheck {
 
   /** Decode tok/s of glm-4-9b-chat in bf16 and in FP8 (quantized at load) with either FP8 GEMV. */
   static void model(Path work) throws Exception {
-    Path dir = work.resolve("glm-4-9b-chat-config");
-    Files.createDirectories(dir);
-    Files.writeString(dir.resolve("config.json"), FastRandomCheckpoint.config("glm-4-9b-chat"));
-    ModelConfig c = ModelConfig.load(dir);
     Map<String, String> speed = new LinkedHashMap<>();
-    for (String precision : List.of("bf16", "fp8q")) {
-      Map<String, String> props = precision.equals("fp8q") ? Map.of(BackendOptions.QUANTIZATION, "fp8") : Map.of();
-      try (CudaBackend backend = CudaBench.backend(0.6, props)) {
-        GlmModel m = GlmModel.load(c, Partition.whole(c), new RandomWeights(c), backend, LoadProgress.none());
-        try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 4096, 16, c.numKvHeads(), c.headDim()))) {
-          StepDriver d = new StepDriver(backend, m, kv);
-          for (String mode : precision.equals("bf16") ? List.of("bf16") : List.of("fp8 cuda.fp8GemvTc=2 (default)",
-              "fp8 cuda.fp8GemvTc=1", "fp8 cuda.fp8GemvTc=0 (scalar)")) {
-            if (!mode.equals("bf16")) {
-              CudaDiagnosticsAccess.setFp8GemvTc(backend, mode.charAt(mode.indexOf('=') + 1) - '0');
-            }
-            SplittableRandom r = new SplittableRandom(1);
-            StringBuilder line = new StringBuilder();
-            for (String n : System.getProperty("bench.batches", "1,2,4,8,16").split(",")) {
-              int batch = Integer.parseInt(n.trim());
-              CudaBench.Bench.batch(d, r, c, batch);
-              line.append(String.format(Locale.ROOT, "batch %d %,.1f tok/s, ", batch,
-                  CudaBench.Bench.RESULTS.get("batch " + batch + " decode tok/s")));
-            }
-            speed.put(mode, line.toString());
-          }
+    Fp8LtCheck.eachPrecision(work, (precision, backend, d, c) -> {
+      for (String mode : precision.equals("bf16") ? List.of("bf16") : List.of("fp8 cuda.fp8GemvTc=2 (default)",
+          "fp8 cuda.fp8GemvTc=1", "fp8 cuda.fp8GemvTc=0 (scalar)")) {
+        if (!mode.equals("bf16")) {
+          CudaDiagnosticsAccess.setFp8GemvTc(backend, mode.charAt(mode.indexOf('=') + 1) - '0');
         }
+        speed.put(mode, Fp8LtCheck.decodeSpeeds(d, c, new SplittableRandom(1), "1,2,4,8,16"));
       }
-    }
+    });
     speed.forEach((mode, line) -> System.out.printf("fp8 gemv model [%s]: %s%n", mode, line));
   }
 }

@@ -119,46 +119,62 @@ final class Fp8LtCheck {
 
   /** Logits and speed of glm-4-9b-chat in bf16 and in FP8 quantized at load, FP8 × FP8 on and off. */
   static boolean model(Path work) throws Exception {
+    Map<String, float[]> logits = new LinkedHashMap<>();
+    Map<String, String> speed = new LinkedHashMap<>();
+    eachPrecision(work, (precision, backend, d, c) -> {
+      int[] prompt = CudaBench.randomTokens(new SplittableRandom(5), 512, c.vocabSize());
+      for (String mode : precision.equals("bf16") ? List.of("bf16") : List.of("fp8xfp8", "fp8xfp8-tuned",
+          "fp8-weight-only", "fp8-mma")) {
+        CudaDiagnosticsAccess.setGemm(backend, mode.endsWith("-tuned") ? "lt-tuned" : "cublas");
+        CudaDiagnosticsAccess.setFp8ActMinRows(backend, mode.startsWith("fp8xfp8") ? 4 : 0);
+        CudaDiagnosticsAccess.setFp8MmaMaxRows(backend, mode.equals("fp8-mma") ? 1 << 20 : 128);
+        logits.put(mode, d.lastLogits(List.of(new Chunk(d.sequences(1, 600, 0, false).get(0), prompt)))[0]);
+        if (!mode.equals("fp8-mma")) {
+          SplittableRandom r = new SplittableRandom(1);
+          speed.put(mode, decodeSpeeds(d, c, r, "16,64,256") + String.format(Locale.ROOT, "TTFT 1,024 tokens %.1f ms",
+              CudaBench.Bench.ttft(d, r, c)));
+        }
+      }
+    });
+    speed.forEach((mode, line) -> System.out.printf("fp8 model [%s]: %s%n", mode, line));
+    return compare(logits);
+  }
+
+  /** What runs on one loaded glm-4-9b-chat: its precision ("bf16", or "fp8q": the same weights FP8 at load). */
+  interface ModelRun {
+    void run(String precision, CudaBackend backend, StepDriver d, ModelConfig c) throws Exception;
+  }
+
+  /**
+   * glm-4-9b-chat with random bf16 weights in host memory (config written under {@code work}), loaded in bf16 and
+   * then quantized to FP8 at load, each with a 4,096-slot KV cache, each run on it once.
+   */
+  static void eachPrecision(Path work, ModelRun run) throws Exception {
     Path dir = work.resolve("glm-4-9b-chat-config");
     Files.createDirectories(dir);
     Files.writeString(dir.resolve("config.json"), FastRandomCheckpoint.config("glm-4-9b-chat"));
     ModelConfig c = ModelConfig.load(dir);
-    int[] prompt = CudaBench.randomTokens(new SplittableRandom(5), 512, c.vocabSize());
-    Map<String, float[]> logits = new LinkedHashMap<>();
-    Map<String, String> speed = new LinkedHashMap<>();
     for (String precision : List.of("bf16", "fp8q")) {
       Map<String, String> props = precision.equals("fp8q") ? Map.of(BackendOptions.QUANTIZATION, "fp8") : Map.of();
       try (CudaBackend backend = CudaBench.backend(0.6, props)) {
         GlmModel m = GlmModel.load(c, Partition.whole(c), new RandomWeights(c), backend, LoadProgress.none());
         try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), 4096, 16, c.numKvHeads(), c.headDim()))) {
-          StepDriver d = new StepDriver(backend, m, kv);
-          for (String mode : precision.equals("bf16") ? List.of("bf16") : List.of("fp8xfp8", "fp8xfp8-tuned",
-              "fp8-weight-only", "fp8-mma")) {
-            CudaDiagnosticsAccess.setGemm(backend, mode.endsWith("-tuned") ? "lt-tuned" : "cublas");
-            CudaDiagnosticsAccess.setFp8ActMinRows(backend, mode.startsWith("fp8xfp8") ? 4 : 0);
-            CudaDiagnosticsAccess.setFp8MmaMaxRows(backend, mode.equals("fp8-mma") ? 1 << 20 : 128);
-            logits.put(mode, d.lastLogits(List.of(new Chunk(d.sequences(1, 600, 0, false).get(0), prompt)))[0]);
-            if (!mode.equals("fp8-mma")) {
-              speed.put(mode, speed(d, c));
-            }
-          }
+          run.run(precision, backend, new StepDriver(backend, m, kv), c);
         }
       }
     }
-    speed.forEach((mode, line) -> System.out.printf("fp8 model [%s]: %s%n", mode, line));
-    return compare(logits);
   }
 
-  private static String speed(StepDriver d, ModelConfig c) {
-    SplittableRandom r = new SplittableRandom(1);
+  /** "batch N T tok/s, " per batch of {@code -Dbench.batches} (default {@code batches}), CudaBench's decode run. */
+  static String decodeSpeeds(StepDriver d, ModelConfig c, SplittableRandom r, String batches) {
     StringBuilder line = new StringBuilder();
-    for (String n : System.getProperty("bench.batches", "16,64,256").split(",")) {
+    for (String n : System.getProperty("bench.batches", batches).split(",")) {
       int batch = Integer.parseInt(n.trim());
       CudaBench.Bench.batch(d, r, c, batch);
-      line.append(String.format(Locale.ROOT, "batch %d %,.0f tok/s, ", batch,
+      line.append(String.format(Locale.ROOT, "batch %d %,.1f tok/s, ", batch,
           CudaBench.Bench.RESULTS.get("batch " + batch + " decode tok/s")));
     }
-    return line + String.format(Locale.ROOT, "TTFT 1,024 tokens %.1f ms", CudaBench.Bench.ttft(d, r, c));
+    return line.toString();
   }
 
   /** The logits' relative differences and argmaxes; PASS when FP8 × FP8 stays within 1.5 × the FP8 weights' error. */
