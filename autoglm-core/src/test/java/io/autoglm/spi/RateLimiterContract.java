@@ -124,6 +124,21 @@ abstract class RateLimiterContract {
   }
 
   @Test
+  void aClockReadOutOfOrderRefillsNothingTwice() {
+    // Threads (or instances) read the clock before their call reaches the bucket, so an older reading can arrive
+    // after a newer one. It must not move the bucket's refill time back: the time in between would refill twice.
+    RateLimiter limiter = fakeClockLimiter(RateLimits.builder().tokensPerMinute(60_000).tokenBurst(100).build());
+    RateLimiter.Permit held = limiter.acquire("a", 100); // 1 token/ms; level 100 -> 0
+    advance(Duration.ofMillis(10));
+    limiter.acquire("a", 10).release(10); // level 10 -> 0 at t = 10 ms
+    advance(Duration.ofMillis(-5));
+    held.release(100); // a release read at t = 5 ms arrives late: nothing to refund, nothing refilled
+    advance(Duration.ofMillis(5));
+    RateLimitExceededException e = rejected(limiter, "a", 5);
+    assertEquals(Duration.ofMillis(5), e.retryAfter(), "t = 10 ms again: 0 tokens, 5 ms short of 5");
+  }
+
+  @Test
   void requestLargerThanTheTokenBurstIsAnArgumentError() {
     RateLimiter limiter = fakeClockLimiter(RateLimits.builder().tokensPerMinute(6_000).tokenBurst(1_000).build());
     IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> limiter.acquire("a", 1_001));

@@ -14,7 +14,9 @@ final class RateLimitScripts {
   /**
    * Shared by both scripts: ARGV[1..6] = limReq, reqPerMs, reqBurst, limTok, tokPerMs, tokBurst, and the last ARGV
    * the caller's clock in ms, or empty for Redis's; sets now, r, tk. Waits are rounded up to whole ms (less 1e-6, so
-   * a float just over a whole ms is not rounded past it).
+   * a float just over a whole ms is not rounded past it). A clock reading older than the last refill (threads and
+   * instances read their clocks before their calls reach Redis, so readings arrive out of order) counts as the last
+   * refill's time: moving {@code ts} back would refill the time in between twice.
    */
   private static final String REFILL = """
       local now
@@ -34,8 +36,8 @@ final class RateLimitScripts {
       local r = tonumber(h[1]) or reqBurst
       local tk = tonumber(h[2]) or tokBurst
       local ts = tonumber(h[3]) or now
+      if now < ts then now = ts end
       local el = now - ts
-      if el < 0 then el = 0 end
       if limReq then r = math.min(reqBurst, r + el * reqPerMs) end
       if limTok then tk = math.min(tokBurst, tk + el * tokPerMs) end
       local function save(idleMs)
