@@ -75,17 +75,17 @@ JFN(void, weightRow)(JNIEnv* env, jclass, jlong w, jlong row, jfloatArray out) {
   env->SetFloatArrayRegion(out, 0, (jsize)tmp.size(), tmp.data());
 }
 
-JFN(jlong, kvCreate)(JNIEnv*, jclass, jint layers, jlong slots, jint kvHeads, jint headDim) {
-  auto* kv = new KvCache{layers, slots, (int64_t)kvHeads * headDim, kvHeads, headDim, {}, {}};
-  size_t bytes = ((size_t)(slots * kv->width * 4) + 63) & ~(size_t)63;
+JFN(jlong, kvCreate)(JNIEnv*, jclass, jint layers, jlong slots, jint kvHeads, jint headDim, jboolean fp8) {
+  auto* kv = new KvCache{layers, slots, (int64_t)kvHeads * headDim, kvHeads, headDim, fp8 != 0, {}, {}};
+  size_t bytes = ((size_t)(slots * kv->width * kv->elem_bytes()) + 63) & ~(size_t)63;
   for (int l = 0; l < layers; l++) {
-    float* k = (float*)big_alloc(bytes);
-    float* v = (float*)big_alloc(bytes);
+    void* k = big_alloc(bytes);
+    void* v = big_alloc(bytes);
     kv->k.push_back(k);
     kv->v.push_back(v);
     if (!k || !v) {
-      for (float* p : kv->k) std::free(p);
-      for (float* p : kv->v) std::free(p);
+      for (void* p : kv->k) std::free(p);
+      for (void* p : kv->v) std::free(p);
       delete kv;
       return 0;
     }
@@ -97,8 +97,8 @@ JFN(jlong, kvCreate)(JNIEnv*, jclass, jint layers, jlong slots, jint kvHeads, ji
 
 JFN(void, kvFree)(JNIEnv*, jclass, jlong h) {
   KvCache* kv = H<KvCache>(h);
-  for (float* p : kv->k) std::free(p);
-  for (float* p : kv->v) std::free(p);
+  for (void* p : kv->k) std::free(p);
+  for (void* p : kv->v) std::free(p);
   delete kv;
 }
 

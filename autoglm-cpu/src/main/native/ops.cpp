@@ -210,11 +210,66 @@ float* op_rope(Step* s, Act x, int heads, int head_dim, int rot, bool interleave
   return out;
 }
 
+namespace {
+float fp8_decode_bits(int b) {
+  int exp = (b >> 3) & 0xf, mant = b & 0x7;
+  float m = exp == 0xf && mant == 0x7 ? NAN : exp == 0 ? mant * 0x1p-9f : std::ldexp((float)(8 + mant), exp - 10);
+  return (b & 0x80) ? -m : m;
+}
+
+struct Fp8Table {
+  float v[256];
+  Fp8Table() {
+    for (int b = 0; b < 256; b++) v[b] = fp8_decode_bits(b);
+  }
+};
+const Fp8Table FP8_TABLE;
+
+// The fp32 values of one cached K or V row of d channels: the row itself, or its FP8 codes decoded into buf.
+const float* kv_row(const KvCache* kv, const void* base, int64_t slot, int64_t off, int d, float* buf) {
+  if (!kv->fp8) return (const float*)base + slot * kv->width + off;
+  const uint8_t* c = (const uint8_t*)base + slot * kv->width + off;
+  for (int i = 0; i < d; i++) buf[i] = FP8_TABLE.v[c[i]];
+  return buf;
+}
+}  // namespace
+
+float fp8_decode(uint8_t code) { return FP8_TABLE.v[code]; }
+
+uint8_t fp8_encode(float x) {
+  if (std::isnan(x)) return 0x7f;
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  int sign = (bits >> 24) & 0x80, code;
+  float a = std::fabs(x);
+  if (a > 448.f) {
+    code = 0x7e;
+  } else if (a < 0x1p-6f) {  // subnormals: multiples of 2^-9 (rounding up to 8·2^-9 gives 0x08, the min normal)
+    code = (int)std::nearbyint(a * 512.0);
+  } else {
+    int e = std::ilogb(a);  // a in [2^e, 2^(e+1)), e in [-6, 8]
+    int m8 = (int)std::nearbyint(std::ldexp((double)a, 3 - e));  // in [8, 16]; 16 carries into the exponent
+    code = ((e + 7) << 3) + m8 - 8;
+  }
+  return (uint8_t)(code | sign);
+}
+
 void op_write_kv(Step* s, KvCache* kv, int layer, Act k, Act v) {
   for (int t = 0; t < s->tokens; t++) {
-    int64_t slot = s->slots[t];
-    std::memcpy(kv->k[layer] + slot * kv->width, k.p + t * k.ld, kv->width * 4);
-    std::memcpy(kv->v[layer] + slot * kv->width, v.p + t * v.ld, kv->width * 4);
+    int64_t at = s->slots[t] * kv->width;
+    const float* kt = k.p + t * k.ld;
+    const float* vt = v.p + t * v.ld;
+    if (kv->fp8) {
+      uint8_t* kc = (uint8_t*)kv->k[layer] + at;
+      uint8_t* vc = (uint8_t*)kv->v[layer] + at;
+      for (int64_t i = 0; i < kv->width; i++) {
+        kc[i] = fp8_encode(kt[i]);
+        vc[i] = fp8_encode(vt[i]);
+      }
+    } else {
+      std::memcpy((float*)kv->k[layer] + at, kt, kv->width * 4);
+      std::memcpy((float*)kv->v[layer] + at, vt, kv->width * 4);
+    }
   }
 }
 
@@ -234,11 +289,13 @@ float* op_attention(Step* s, KvCache* kv, int layer, Act q, int heads, float sca
     int visible = sq.context_len - sq.query_len + (t - sq.query_start) + 1;  // causal: positions 0..own
     const int* slots = s->ctx_slots.data() + sq.ctx_offset;
     const float* qh = q.p + t * q.ld + (int64_t)h * d;
-    thread_local std::vector<float> score;
+    const int64_t off = (int64_t)kvh * d;
+    thread_local std::vector<float> score, row;
     score.resize(visible);
+    row.resize(d);
     float mx = -INFINITY;
     for (int j = 0; j < visible; j++) {
-      score[j] = k->dot(qh, kv->k[layer] + (int64_t)slots[j] * kv->width + (int64_t)kvh * d, d) * scale;
+      score[j] = k->dot(qh, kv_row(kv, kv->k[layer], slots[j], off, d, row.data()), d) * scale;
       mx = std::fmax(mx, score[j]);
     }
     double sum = 0;
@@ -250,7 +307,7 @@ float* op_attention(Step* s, KvCache* kv, int layer, Act q, int heads, float sca
     float* o = out + t * width + (int64_t)h * d;
     std::memset(o, 0, d * 4);
     for (int j = 0; j < visible; j++)
-      k->axpy(score[j] * inv, kv->v[layer] + (int64_t)slots[j] * kv->width + (int64_t)kvh * d, o, d);
+      k->axpy(score[j] * inv, kv_row(kv, kv->v[layer], slots[j], off, d, row.data()), o, d);
   });
   return out;
 }

@@ -16,8 +16,15 @@ struct KvCache {
   int layers;
   int64_t slots, width;    // width = kvHeads × headDim
   int kv_heads, head_dim;
-  std::vector<float*> k, v;  // per layer: slots × width fp32
+  bool fp8;                  // values stored as FP8 E4M3 codes (scale 1), else fp32
+  std::vector<void*> k, v;   // per layer: slots × width fp32, or bytes when fp8
+  int64_t elem_bytes() const { return fp8 ? 1 : 4; }
 };
+
+// The FP8 E4M3 code nearest x (ties to even, saturating to ±448, NaN to 0x7f): io.autoglm.safetensors.Fp8.encode.
+uint8_t fp8_encode(float x);
+// The value of an E4M3 code.
+float fp8_decode(uint8_t code);
 
 struct Sequence {
   int query_start, query_len, context_len;

@@ -187,6 +187,24 @@ abstract class ConfigBuilder {
     return set("quantization", scheme);
   }
 
+  /** The values {@link #kvCacheDtype} takes. */
+  static final java.util.List<String> KV_CACHE_DTYPES = java.util.List.of("auto", "fp8");
+
+  /**
+   * How the KV cache stores keys and values: {@code "auto"} (the default) in the backend's compute dtype (bf16 on
+   * CUDA, fp32 on the CPU), {@code "fp8"} as FP8 E4M3 with scale 1 (values beyond ±448 saturate; vLLM's
+   * {@code kv_cache_dtype="fp8"} without calibrated scales). The DJL {@code cpu} backend, which computes in fp32,
+   * rounds each key and value to E4M3 as it is written: the reference of what an FP8 KV cache computes, without its
+   * memory saving (docs/fp8.md#fp8-kv-cache). A backend refuses a dtype it does not implement, by name. Reaches the
+   * backend as the backend property {@value io.autoglm.backend.BackendOptions#KV_CACHE_DTYPE}.
+   */
+  public AutoGLM.Builder kvCacheDtype(String dtype) {
+    if (dtype != null && !KV_CACHE_DTYPES.contains(dtype)) {
+      throw new IllegalArgumentException("kvCacheDtype (" + dtype + ") must be one of " + KV_CACHE_DTYPES);
+    }
+    return set("kvCacheDtype", dtype);
+  }
+
   /** A backend-specific setting, e.g. {@code cuda.cublasPath}; each key once. */
   public AutoGLM.Builder backendProperty(String key, String value) {
     if (key == null || value == null) {
@@ -205,7 +223,7 @@ abstract class ConfigBuilder {
    * The checked configuration; the builder stays usable.
    *
    * @throws IllegalStateException when modelPath is unset, metrics and meterRegistry are both set, or quantization
-   *     contradicts the backend property it sets
+   *     or kvCacheDtype contradicts the backend property it sets
    * @throws IllegalArgumentException for a value out of range (the message names the setting)
    */
   public EngineConfig config() {
@@ -215,13 +233,8 @@ abstract class ConfigBuilder {
           + ", meterRegistry is " + given.get("meterRegistry"));
     }
     Map<String, String> properties = new HashMap<>(backendProperties);
-    this.<String>get("quantization").ifPresent(q -> {
-      String before = properties.putIfAbsent(io.autoglm.backend.BackendOptions.QUANTIZATION, q);
-      if (before != null && !before.equals(q)) {
-        throw new IllegalStateException("quantization (" + q + ") contradicts backendProperty "
-            + io.autoglm.backend.BackendOptions.QUANTIZATION + " = " + before);
-      }
-    });
+    asProperty(properties, "quantization", io.autoglm.backend.BackendOptions.QUANTIZATION);
+    asProperty(properties, "kvCacheDtype", io.autoglm.backend.BackendOptions.KV_CACHE_DTYPE);
     return new EngineConfig(modelPath, get("backend"), get("tokenizerPath"), get("modelId"),
         intOr("kvBlockSizeTokens", 16), optionalInt("kvBlocks"), this.<Long>get("kvCacheBytes").orElse(1L << 30),
         this.<Double>get("memoryFraction").orElse(0.9), intOr("maxRunningSequences", 256),
@@ -229,6 +242,17 @@ abstract class ConfigBuilder {
         this.<Boolean>get("prefixCaching").orElse(true), this.<Boolean>get("logPrompts").orElse(false),
         intOr("tensorParallel", 1), intOr("pipelineParallel", 1), this.<List<Integer>>get("devices").orElse(List.of()),
         properties);
+  }
+
+  /** Puts a setting that reaches the backend as {@code key}, unless a backendProperty gave it another value. */
+  private void asProperty(Map<String, String> properties, String setting, String key) {
+    this.<String>get(setting).ifPresent(value -> {
+      String before = properties.putIfAbsent(key, value);
+      if (before != null && !before.equals(value)) {
+        throw new IllegalStateException(setting + " (" + value + ") contradicts backendProperty " + key + " = "
+            + before);
+      }
+    });
   }
 
   /** The SPIs given, each empty when unset (the loader then asks ServiceLoader or uses the default). */

@@ -1,9 +1,11 @@
 package io.autoglm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.autoglm.backend.BackendOptions;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -67,6 +69,26 @@ class EngineConfigTest {
     assertEquals("maxModelLen (0) must be >= 1 tokens", len.getMessage());
     assertEquals("kvBlocks (1) must be >= 2 (block 0 is reserved); leave it unset to size the cache from memory",
         assertThrows(IllegalArgumentException.class, () -> AutoGLM.builder().kvBlocks(1)).getMessage());
+  }
+
+  @Test
+  void kvCacheDtypeReachesTheBackendAsItsPropertyAndRefusesOtherValues() {
+    assertEquals(Map.of("autoglm.kvCacheDtype", "fp8"),
+        AutoGLM.builder().modelPath(MODEL).kvCacheDtype("fp8").config().backendProperties());
+    assertEquals("kvCacheDtype (fp8_e5m2) must be one of [auto, fp8]", assertThrows(IllegalArgumentException.class,
+        () -> AutoGLM.builder().kvCacheDtype("fp8_e5m2")).getMessage());
+    assertEquals("kvCacheDtype (fp8) contradicts backendProperty autoglm.kvCacheDtype = auto", assertThrows(
+        IllegalStateException.class, () -> AutoGLM.builder().modelPath(MODEL).kvCacheDtype("fp8")
+            .backendProperty("autoglm.kvCacheDtype", "auto").config()).getMessage());
+    BackendOptions bad = new BackendOptions(List.of(), 0.9, Map.of("autoglm.kvCacheDtype", "int8"));
+    assertEquals("backend property autoglm.kvCacheDtype is int8; expected auto or fp8", assertThrows(
+        IllegalArgumentException.class, () -> bad.kvCacheFp8("cpu", true)).getMessage());
+    BackendOptions fp8 = new BackendOptions(List.of(), 0.9, Map.of("autoglm.kvCacheDtype", "fp8"));
+    assertEquals("backend property autoglm.kvCacheDtype is fp8, which the cuda backend does not implement yet (the "
+        + "cpu backend's reference does: docs/fp8.md#fp8-kv-cache); use auto", assertThrows(
+        IllegalArgumentException.class, () -> fp8.kvCacheFp8("cuda", false)).getMessage());
+    assertTrue(fp8.kvCacheFp8("cpu", true));
+    assertFalse(BackendOptions.defaults().kvCacheFp8("cuda", false));
   }
 
   @Test

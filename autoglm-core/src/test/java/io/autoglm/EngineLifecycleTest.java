@@ -24,8 +24,11 @@ class EngineLifecycleTest {
     return p;
   }
 
+  /** Polls (up to 30 s, a hang guard: a loaded CI host may be slow) until nothing is running, waiting or held. */
   private static void awaitIdle(AutoGLM glm) throws InterruptedException {
-    for (int i = 0; i < 200 && (glm.stats().running() > 0 || glm.stats().waiting() > 0 || glm.stats().kvUsage() > 0); i++) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while ((glm.stats().running() > 0 || glm.stats().waiting() > 0 || glm.stats().kvUsage() > 0)
+        && System.nanoTime() < deadline) {
       Thread.sleep(10);
     }
   }
@@ -192,9 +195,15 @@ class EngineLifecycleTest {
         }
       });
       caller.start();
-      Thread.sleep(200);
+      // Interrupt once the request is in the engine (not after a fixed sleep: on a loaded host the caller may not
+      // have submitted yet, and on a fast one 480 tokens may be done).
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (glm.stats().running() == 0 && caller.isAlive() && System.nanoTime() < deadline) {
+        Thread.sleep(1);
+      }
       caller.interrupt();
-      caller.join(10_000);
+      caller.join(TimeUnit.SECONDS.toMillis(60)); // a hang guard
+      assertTrue(!caller.isAlive(), "the interrupted caller did not return");
       assertTrue(thrown.get("e") instanceof java.util.concurrent.CancellationException, String.valueOf(thrown));
       awaitIdle(glm);
       assertEquals(0, glm.stats().running());

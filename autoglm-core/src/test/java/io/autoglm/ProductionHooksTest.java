@@ -11,6 +11,7 @@ import io.autoglm.spi.RateLimitExceededException;
 import io.autoglm.spi.RateLimiter;
 import io.autoglm.spi.RateLimits;
 import io.autoglm.spi.ResponseCache;
+import io.autoglm.spi.TestRateLimiters;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -83,7 +84,10 @@ class ProductionHooksTest {
 
   @Test
   void rateLimiterRejectsWithRetryAfter() {
-    RateLimiter limiter = RateLimiter.tokenBucket(RateLimits.builder().requestsPerMinute(60).requestBurst(2).build());
+    // The default token bucket on a clock that stands still: on the real clock a request refills every second,
+    // and two generations on a loaded CI host can take that long, letting the third request in.
+    RateLimiter limiter = TestRateLimiters.tokenBucket(RateLimits.builder().requestsPerMinute(60).requestBurst(2)
+        .build(), () -> 0L);
     try (AutoGLM glm = AutoGLM.builder().modelPath(Fixtures.model("glm-tiny")).kvBlocks(64).rateLimiter(limiter)
         .build()) {
       SamplingParams p = SamplingParams.greedy(2);

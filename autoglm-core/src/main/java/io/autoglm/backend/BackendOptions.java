@@ -19,6 +19,12 @@ public record BackendOptions(List<Integer> devices, double memoryFraction, Map<S
    */
   public static final String QUANTIZATION = "autoglm.quantization";
 
+  /**
+   * The property through which the builder's {@code kvCacheDtype(...)} reaches the backend: {@code fp8} stores the
+   * KV cache as FP8 E4M3 with scale 1 (saturating at ±448); {@code auto} or absent: the backend's compute dtype.
+   */
+  public static final String KV_CACHE_DTYPE = "autoglm.kvCacheDtype";
+
   public BackendOptions {
     devices = List.copyOf(devices);
     properties = Map.copyOf(properties);
@@ -40,6 +46,28 @@ public record BackendOptions(List<Integer> devices, double memoryFraction, Map<S
           + "only (int8 is the cpu-native backend's, module autoglm-cpu)", QUANTIZATION, q, backend));
     }
     return q != null;
+  }
+
+  /**
+   * Whether {@link #KV_CACHE_DTYPE} asks for an FP8 KV cache.
+   *
+   * @param backend the asking backend's name, for the error
+   * @param implemented whether that backend implements an FP8 KV cache
+   * @throws IllegalArgumentException when the property holds a value other than {@code auto} or {@code fp8}, or
+   *     {@code fp8} on a backend that does not implement it
+   */
+  public boolean kvCacheFp8(String backend, boolean implemented) {
+    String d = properties.getOrDefault(KV_CACHE_DTYPE, "auto");
+    if (!d.equals("auto") && !d.equals("fp8")) {
+      throw new IllegalArgumentException(String.format("backend property %s is %s; expected auto or fp8",
+          KV_CACHE_DTYPE, d));
+    }
+    if (d.equals("fp8") && !implemented) {
+      throw new IllegalArgumentException(String.format("backend property %s is fp8, which the %s backend does not "
+          + "implement yet (the cpu backend's reference does: docs/fp8.md#fp8-kv-cache); use auto", KV_CACHE_DTYPE,
+          backend));
+    }
+    return d.equals("fp8");
   }
 
   public static BackendOptions defaults() {

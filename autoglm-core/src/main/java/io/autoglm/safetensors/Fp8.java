@@ -71,6 +71,11 @@ public final class Fp8 {
     return (byte) (code | sign);
   }
 
+  /** {@code x} rounded to the nearest E4M3 value (ties to even, saturating to ±448): {@code decode(encode(x))}. */
+  public static float round(float x) {
+    return DECODED[encode(x) & 0xff];
+  }
+
   /** A block's scale (dequantized = code × scale): {@code amax / 448}, or 1 where that is 0. */
   public static float blockScale(float amax) {
     if (!(amax >= 0) || Float.isInfinite(amax)) {

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 class FuzzHarnessTest {
   @Test
   void onlyModelLoadExceptionMayEscape() {
-    FuzzHarness h = new FuzzHarness("self-test", 500);
+    // 2 s: each trivial input must answer within the limit even on a loaded CI host; a 60 s sleep still hangs.
+    FuzzHarness h = new FuzzHarness("self-test", 2000);
     try {
       assertEquals(FuzzHarness.Outcome.ACCEPTED, h.run(() -> null, () -> "ok"));
       assertEquals(FuzzHarness.Outcome.REFUSED, h.run(() -> {
@@ -25,7 +26,7 @@ class FuzzHarnessTest {
         Thread.sleep(60_000);
         return null;
       }, () -> "slow"));
-      assertTrue(hang.getMessage().contains("no answer within 500 ms"), hang.getMessage());
+      assertTrue(hang.getMessage().contains("no answer within 2000 ms"), hang.getMessage());
       assertEquals(FuzzHarness.Outcome.ACCEPTED, h.run(() -> null, () -> "after a hang, a fresh worker"));
       assertTrue(h.summary().startsWith("FUZZ self-test: 3 inputs (2 accepted, 1 refused"), h.summary());
     } finally {
@@ -35,7 +36,7 @@ class FuzzHarnessTest {
 
   @Test
   void anotherRefusalAndAssertionsInsideTheParse() {
-    FuzzHarness h = new FuzzHarness("self-test IAE", IllegalArgumentException.class, 500);
+    FuzzHarness h = new FuzzHarness("self-test IAE", IllegalArgumentException.class, 2000);
     try {
       assertEquals(FuzzHarness.Outcome.REFUSED, h.run(() -> {
         throw new IllegalArgumentException("bad");

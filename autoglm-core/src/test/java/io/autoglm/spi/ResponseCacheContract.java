@@ -122,7 +122,7 @@ abstract class ResponseCacheContract {
       List<Future<CompletableFuture<GenerationResult>>> submitted = new ArrayList<>();
       for (int i = 0; i < requests; i++) {
         submitted.add(pool.submit(() -> {
-          start.await(10, TimeUnit.SECONDS); // all race for the first insertion
+          start.await(60, TimeUnit.SECONDS); // all race for the first insertion (60 s: a hang guard)
           return cache.getOrCompute(key(GREEDY), () -> {
             calls.incrementAndGet();
             return pending;
@@ -131,13 +131,13 @@ abstract class ResponseCacheContract {
       }
       List<CompletableFuture<GenerationResult>> answers = new ArrayList<>();
       for (Future<CompletableFuture<GenerationResult>> f : submitted) {
-        answers.add(f.get(10, TimeUnit.SECONDS));
+        answers.add(f.get(60, TimeUnit.SECONDS));
       }
       assertEquals(1, calls.get(), "generations while 100 identical requests wait");
       GenerationResult done = result("req-only", FinishReason.STOP);
       pending.complete(done);
       for (CompletableFuture<GenerationResult> answer : answers) {
-        assertEquals(done, answer.get(10, TimeUnit.SECONDS));
+        assertEquals(done, answer.get(60, TimeUnit.SECONDS));
       }
     } finally {
       pool.shutdownNow();
@@ -223,7 +223,7 @@ abstract class ResponseCacheContract {
     GenerationResult other = cache.getOrCompute(key(SamplingParams.greedy(8)), () -> {
       ran.countDown();
       return CompletableFuture.completedFuture(result("fast", FinishReason.STOP));
-    }).get(5, TimeUnit.SECONDS);
+    }).get(30, TimeUnit.SECONDS); // a hang guard: the other key's generation never completes
     assertEquals("fast", other.requestId());
     assertEquals(0, ran.getCount());
     slow.complete(result("slow", FinishReason.STOP));

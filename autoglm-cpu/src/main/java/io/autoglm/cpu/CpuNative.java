@@ -55,8 +55,11 @@ final class CpuNative {
   /** Row {@code row} of a weight, dequantized to fp32. */
   static native void weightRow(long weight, long row, float[] out);
 
-  /** fp32 K and V of {@code layers} layers × {@code slots} slots × kvHeads × headDim; 0 when out of memory. */
-  static native long kvCreate(int layers, long slots, int kvHeads, int headDim);
+  /**
+   * K and V of {@code layers} layers × {@code slots} slots × kvHeads × headDim, fp32 or (fp8) FP8 E4M3 codes with
+   * scale 1; 0 when out of memory.
+   */
+  static native long kvCreate(int layers, long slots, int kvHeads, int headDim, boolean fp8);
 
   static native void kvFree(long kv);
 

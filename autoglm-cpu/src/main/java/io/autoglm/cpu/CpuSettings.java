@@ -15,9 +15,11 @@ import java.util.Set;
  *   <li>{@code cpu-native.level}: {@code avx512}, {@code avx2} or {@code scalar} (default: the best the CPU has).
  *   <li>{@code cpu-native.bf16GemmMinRows}: rows from which bf16 weights use the bf16-activation GEMM (vdpbf16ps)
  *       instead of fp32 activations (default 16; {@code 0} never).
+ *   <li>{@code autoglm.kvCacheDtype} (the builder's {@code kvCacheDtype}): {@code fp8} keeps the KV cache as FP8
+ *       E4M3 codes, scale 1; absent or {@code auto}: fp32.
  * </ul>
  */
-record CpuSettings(boolean int8, int threads, String level, int bf16GemmMinRows) {
+record CpuSettings(boolean int8, int threads, String level, int bf16GemmMinRows, boolean kvFp8) {
   static final String THREADS = "cpu-native.threads";
   static final String LEVEL = "cpu-native.level";
   static final String BF16_GEMM_MIN_ROWS = "cpu-native.bf16GemmMinRows";
@@ -36,7 +38,8 @@ record CpuSettings(boolean int8, int threads, String level, int bf16GemmMinRows)
       throw new IllegalArgumentException(LEVEL + " = " + p.get(LEVEL) + ": expected one of avx512, avx2, scalar");
     }
     int minRows = positive(p, BF16_GEMM_MIN_ROWS, 16, 0);
-    return new CpuSettings(q.equals("int8"), threads, level, minRows == 0 ? Integer.MAX_VALUE : minRows);
+    return new CpuSettings(q.equals("int8"), threads, level, minRows == 0 ? Integer.MAX_VALUE : minRows,
+        options.kvCacheFp8("cpu-native", true));
   }
 
   private static int positive(Map<String, String> p, String key, int fallback, int min) {

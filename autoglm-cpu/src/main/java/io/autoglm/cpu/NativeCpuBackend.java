@@ -23,7 +23,8 @@ import java.util.List;
  * an fp16 scale per 32 columns (GGUF Q8_0's symmetric round-to-nearest); norms and biases stay fp32. Activations and
  * the KV cache are fp32. Linear layers dequantize the weights in registers and multiply fp32 activations (exact
  * products of the stored weights), except bf16 weights times 16 or more rows, which round the activations to bf16
- * for AVX512_BF16's vdpbf16ps (fp32 sums).
+ * for AVX512_BF16's vdpbf16ps (fp32 sums). With {@code autoglm.kvCacheDtype=fp8} the KV cache holds FP8 E4M3 codes
+ * (scale 1; a quarter of fp32's bytes), rounded as the DJL {@code cpu} backend's reference rounds them.
  */
 public final class NativeCpuBackend implements ComputeBackend {
   static final int F32 = 0;
@@ -76,7 +77,7 @@ public final class NativeCpuBackend implements ComputeBackend {
 
   @Override
   public int kvBytesPerElement() {
-    return 4;
+    return settings.kvFp8() ? 1 : 4;
   }
 
   /** Bytes per second the backend's threads read streaming through {@code bytes} bytes, best of {@code runs}. */

@@ -3,7 +3,10 @@ package io.autoglm.cpu;
 import io.autoglm.backend.KvCache;
 import io.autoglm.backend.KvLayout;
 
-/** K and V per layer on the native heap, fp32, (numBlocks × blockSizeTokens) slots × numKvHeads × headDim. */
+/**
+ * K and V per layer on the native heap, (numBlocks × blockSizeTokens) slots × numKvHeads × headDim, fp32 or (with
+ * {@code autoglm.kvCacheDtype=fp8}) FP8 E4M3 codes, scale 1, decoded as attention reads them.
+ */
 final class NativeKvCache implements KvCache {
   private final KvLayout layout;
   private final NativeCpuBackend owner;
@@ -13,10 +16,11 @@ final class NativeKvCache implements KvCache {
     this.layout = layout;
     this.owner = owner;
     long slots = (long) layout.numBlocks() * layout.blockSizeTokens();
-    this.handle = CpuNative.kvCreate(layout.numLayers(), slots, layout.numKvHeads(), layout.headDim());
+    this.handle = CpuNative.kvCreate(layout.numLayers(), slots, layout.numKvHeads(), layout.headDim(),
+        owner.kvBytesPerElement() == 1);
     if (handle == 0) {
       throw new IllegalStateException(String.format("cpu-native: out of memory for a KV cache of %d bytes (%s)",
-          layout.bytesPerToken(4) * slots, layout));
+          layout.bytesPerToken(owner.kvBytesPerElement()) * slots, layout));
     }
   }
 

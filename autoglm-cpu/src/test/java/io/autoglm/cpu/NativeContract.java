@@ -27,7 +27,7 @@ abstract class NativeContract extends BackendContract {
   }
 
   @Override
-  protected ComputeBackend newBackend() {
+  protected ComputeBackend newBackend(Map<String, String> properties) {
     NativeCpuBackendProvider p = new NativeCpuBackendProvider();
     assumeTrue(p.isAvailable(), p::unavailableReason);
     assumeTrue(NativeCpuBackendProvider.levelAvailable(level()), () -> "this CPU lacks kernel level " + level());
@@ -38,7 +38,13 @@ abstract class NativeContract extends BackendContract {
     if (int8()) {
       props.put(BackendOptions.QUANTIZATION, "int8");
     }
+    props.putAll(properties);
     return p.create(new BackendOptions(List.of(), 1.0, props));
+  }
+
+  @Override
+  protected boolean implementsFp8Kv() {
+    return true;
   }
 
   @Override

@@ -41,6 +41,25 @@ class NativeCpuBackendTest {
   }
 
   @Test
+  void anFp8KvCacheHoldsFourTimesTheTokensOfTheSameBudget() {
+    // 1 MiB: fp32 KV of glm-tiny is small enough that the budget, not maxRunningSequences × context, binds
+    long budget = 1 << 20;
+    int[] blocks = new int[2];
+    String[] dtypes = {"auto", "fp8"};
+    for (int i = 0; i < 2; i++) {
+      try (AutoGLM glm = AutoGLM.builder().modelPath(model("glm-tiny")).backend(NativeCpuBackendProvider.NAME)
+          .kvCacheBytes(budget).kvCacheDtype(dtypes[i]).maxRunningSequences(1024).build()) {
+        blocks[i] = glm.stats().kvBlocks() - 1; // less the null block
+        assertTrue(glm.generate(java.util.List.of(1, 2, 3), io.autoglm.SamplingParams.greedy(4)).tokenIds()
+            .size() > 0);
+      }
+    }
+    // whole blocks of the budget each: floor(4x) of fp32's count, which is floor(x)
+    assertTrue(blocks[1] >= 4 * blocks[0] && blocks[1] < 4 * (blocks[0] + 1),
+        "fp32 vs FP8 blocks of a 1 MiB budget: " + java.util.Arrays.toString(blocks));
+  }
+
+  @Test
   void aMixtureOfExpertsModelIsRefusedNamingTheBackendsThatRunIt() {
     Throwable e = assertThrows(RuntimeException.class, () -> AutoGLM.builder().modelPath(model("glm4moe-tiny"))
         .backend(NativeCpuBackendProvider.NAME).kvBlocks(16).build().close());

@@ -111,6 +111,7 @@ public final class CudaBackend implements ComputeBackend {
     this.device = options.devices().isEmpty() ? 0 : options.devices().get(0);
     CudaSettings s = CudaSettings.from(options.properties()); // every property checked before the device
     boolean quantize = Fp8Loader.quantizeAtLoad(options);
+    options.kvCacheFp8("cuda", false); // refused by name until the CUDA kernels read and write an FP8 cache
     this.graphs = new GraphCache(s.maxGraphs());
     this.fusionLimits = FusionPolicy.Limits.fromNative();
     this.ctx = CudaNative.create(device, s.cublasPath().orElse(null), STAGING_BYTES);

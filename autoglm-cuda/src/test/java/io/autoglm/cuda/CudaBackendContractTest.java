@@ -18,10 +18,10 @@ import java.util.Map;
  */
 class CudaBackendContractTest extends BackendContract {
   @Override
-  protected ComputeBackend newBackend() {
+  protected ComputeBackend newBackend(Map<String, String> properties) {
     CudaBackendProvider p = new CudaBackendProvider();
     assumeTrue(p.isAvailable(), () -> "no GPU: " + p.unavailableReason());
-    return p.create(new BackendOptions(List.of(), 0.5, Map.of()));
+    return p.create(new BackendOptions(List.of(), 0.5, properties));
   }
 
   @Override

@@ -197,7 +197,7 @@ class StreamingChatModelTest {
     AutoGLMStreamingChatModel model = AutoGLMStreamingChatModel.builder().autoGLM(glm).build();
     Recording h = new Recording();
     model.chat(ChatRequest.builder().messages(UserMessage.from("q")).presencePenalty(0.5).build(), h);
-    Throwable error = h.response.handle((r, e) -> e).get(10, TimeUnit.SECONDS);
+    Throwable error = h.response.handle((r, e) -> e).get(60, TimeUnit.SECONDS); // a hang guard
     assertInstanceOf(dev.langchain4j.exception.UnsupportedFeatureException.class, error);
     assertEquals(1, h.terminals.get());
   }

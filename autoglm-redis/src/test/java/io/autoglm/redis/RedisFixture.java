@@ -22,7 +22,11 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  */
 public final class RedisFixture implements BeforeAllCallback, AfterAllCallback, BeforeEachCallback,
     AfterEachCallback {
-  private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(2);
+  /**
+   * Long enough that a loaded CI host never times out a healthy Redis: under {@link FailMode#OPEN} a timeout would
+   * silently admit through the fallback (by default unlimited) and break the tests' exact counts.
+   */
+  private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
   private final boolean perTest;
   private final AtomicInteger prefixes = new AtomicInteger();
   private final List<AutoCloseable> clients = new ArrayList<>();
@@ -63,7 +67,7 @@ public final class RedisFixture implements BeforeAllCallback, AfterAllCallback, 
     return client;
   }
 
-  /** The tests' options: a 2 s command timeout, so that a stalled Redis fails the test rather than hangs it. */
+  /** The tests' options: a 10 s command timeout, so that a stalled Redis fails the test rather than hangs it. */
   public RedisOptions options() {
     return RedisOptions.defaults().withCommandTimeout(COMMAND_TIMEOUT);
   }

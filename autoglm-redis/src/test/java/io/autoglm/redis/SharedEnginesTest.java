@@ -84,10 +84,28 @@ class SharedEnginesTest {
         .responseCache(recording(cache)).rateLimiter(recording(limiter)).build();
   }
 
+  /** Waits (up to 30 s) until a response cache entry is in Redis, read over a connection of the test's own. */
+  private static void awaitStoredResponse(RedisServer redis) {
+    io.lettuce.core.RedisClient client = io.lettuce.core.RedisClient.create(redis.uri());
+    try (io.lettuce.core.api.StatefulRedisConnection<String, String> admin = client.connect()) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (admin.sync().keys("autoglm:rc:*").isEmpty()) {
+        if (System.nanoTime() > deadline) {
+          throw new AssertionError("A's response never reached Redis");
+        }
+        RedisServer.sleep(10);
+      }
+    } finally {
+      client.shutdown();
+    }
+  }
+
   @Test
   void twoEnginesShareTheCacheAndTheLimitAndNeverCallRedisOnTheEngineThread() throws Exception {
     try (RedisServer redis = RedisServer.start()) {
-      RedisOptions options = RedisOptions.defaults().withCommandTimeout(Duration.ofSeconds(2));
+      // 10 s: a healthy Redis that answers slowly on a loaded host is not an outage (fail-open would admit past the
+      // shared limit and miss the cache); a stopped one is refused at once, whatever the timeout.
+      RedisOptions options = RedisOptions.defaults().withCommandTimeout(Duration.ofSeconds(10));
       RateLimits limits = RateLimits.builder().requestsPerMinute(1).requestBurst(4).build();
       try (RedisResponseCache cacheA = RedisResponseCache.connect(redis.uri(), Duration.ofMinutes(5), options);
           RedisResponseCache cacheB = RedisResponseCache.connect(redis.uri(), Duration.ofMinutes(5), options);
@@ -100,6 +118,9 @@ class SharedEnginesTest {
         GenerationRequest req = GenerationRequest.of(List.of(1, 2, 3, 4), SamplingParams.greedy(6)).withUser("u1");
         GenerationResult onA = a.submit(req).result().get();
         assertEquals(0, onA.usage().cachedPromptTokens());
+        // A's write is sent as its generation completes and is never waited for: until Redis has run it, B would miss
+        // and generate (and fail the no-steps check below), so wait for the entry in Redis itself.
+        awaitStoredResponse(redis);
         GenerationResult onB = null;
         for (int i = 0; i < 100 && onB == null; i++) { // the write lands after A's result: poll for it
           GenerationResult r = b.submit(req.withUser("u2")).result().get();

@@ -7,6 +7,7 @@ import io.autoglm.spi.ResponseCache;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
@@ -29,6 +30,12 @@ import org.springframework.util.unit.DataSize;
  * @param maxWaitingRequests queued requests at most; past it a request gets 503
  * @param maxModelLen caps the context (prompt + output) below the model's max_position_embeddings
  * @param prefixCaching reuse KV blocks of shared prompt prefixes
+ * @param quantization {@code fp8} or {@code int8}: weights quantized at load ({@code AutoGLM.Builder.quantization});
+ *     default: as stored
+ * @param kvCacheDtype {@code auto} or {@code fp8} ({@code AutoGLM.Builder.kvCacheDtype}); default auto
+ * @param backendProperties backend-specific settings, e.g. {@code cuda.maxGraphs: 8}
+ *     ({@code AutoGLM.Builder.backendProperty}); keys with dots need Spring's bracket form in properties files,
+ *     {@code autoglm.backend-properties[cuda.maxGraphs]=8}
  * @param logPrompts let debug logs show prompt token ids (off: lengths only)
  * @param loadAsync load the model on a background thread, so the application starts (OUT_OF_SERVICE, 503) while it
  *     loads; false loads during startup and fails startup when loading fails
@@ -49,6 +56,9 @@ public record AutoGLMProperties(
     @DefaultValue("4096") int maxWaitingRequests,
     Integer maxModelLen,
     @DefaultValue("true") boolean prefixCaching,
+    String quantization,
+    String kvCacheDtype,
+    Map<String, String> backendProperties,
     boolean logPrompts,
     @DefaultValue("true") boolean loadAsync,
     @DefaultValue("30s") Duration shutdownTimeout,
@@ -59,6 +69,18 @@ public record AutoGLMProperties(
 
   public AutoGLMProperties {
     apiKeys = apiKeys == null ? List.of() : List.copyOf(apiKeys);
+    backendProperties = backendProperties == null ? Map.of() : Map.copyOf(backendProperties);
+    try { // the builder's own checks, at startup and naming the property, rather than when the model loads
+      AutoGLM.Builder check = AutoGLM.builder();
+      if (quantization != null) {
+        check.quantization(quantization);
+      }
+      if (kvCacheDtype != null) {
+        check.kvCacheDtype(kvCacheDtype);
+      }
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("autoglm." + e.getMessage().replace("kvCacheDtype", "kv-cache-dtype"));
+    }
     for (int i = 0; i < apiKeys.size(); i++) {
       if (apiKeys.get(i).isBlank()) {
         throw new IllegalArgumentException("autoglm.api-keys[" + i + "] is blank: expected a non-empty key");
@@ -209,6 +231,13 @@ public record AutoGLMProperties(
     if (maxModelLen != null) {
       b.maxModelLen(maxModelLen);
     }
+    if (quantization != null) {
+      b.quantization(quantization);
+    }
+    if (kvCacheDtype != null) {
+      b.kvCacheDtype(kvCacheDtype);
+    }
+    backendProperties.forEach(b::backendProperty);
     return b;
   }
 }

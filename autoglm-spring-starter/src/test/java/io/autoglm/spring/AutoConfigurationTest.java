@@ -87,6 +87,22 @@ class AutoConfigurationTest {
   }
 
   @Test
+  void quantizationKvCacheDtypeAndBackendPropertiesReachTheEngineConfig() {
+    web.withPropertyValues(MISSING_MODEL, "autoglm.quantization=fp8", "autoglm.kv-cache-dtype=fp8",
+        "autoglm.backend-properties[cuda.maxGraphs]=8").run(ctx -> {
+          AutoGLMProperties p = ctx.getBean(AutoGLMProperties.class);
+          assertThat(p.toBuilder().config().backendProperties()).isEqualTo(java.util.Map.of(
+              "autoglm.quantization", "fp8", "autoglm.kvCacheDtype", "fp8", "cuda.maxGraphs", "8"));
+        });
+    web.withPropertyValues(MISSING_MODEL, "autoglm.kv-cache-dtype=int4").run(ctx ->
+        assertThat(ctx).getFailure().rootCause()
+            .hasMessageContaining("autoglm.kv-cache-dtype (int4) must be one of [auto, fp8]"));
+    web.withPropertyValues(MISSING_MODEL, "autoglm.quantization=int4").run(ctx ->
+        assertThat(ctx).getFailure().rootCause()
+            .hasMessageContaining("autoglm.quantization (int4) must be one of [fp8, int8]"));
+  }
+
+  @Test
   void badPropertiesFailStartupNamingThem() {
     web.withPropertyValues(MISSING_MODEL, "autoglm.server.max-choices=0").run(ctx ->
         assertThat(ctx).getFailure().rootCause().hasMessageContaining("autoglm.server.max-choices (0)"));

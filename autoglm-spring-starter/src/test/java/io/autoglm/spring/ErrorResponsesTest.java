@@ -15,6 +15,7 @@ import com.openai.errors.RateLimitException;
 import com.openai.errors.UnauthorizedException;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import io.autoglm.AutoGLM;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -53,6 +54,7 @@ class ErrorResponsesTest {
 
   @LocalServerPort int port;
   @Autowired AutoGLMProvider provider;
+  @Autowired MeterRegistry meters;
 
   @BeforeEach
   void ready() {
@@ -158,12 +160,19 @@ class ErrorResponsesTest {
     }
   }
 
+  /** Requests that ended with finish reason cancelled, so far. */
+  private double cancelled() {
+    var c = meters.find("autoglm.requests.finished").tag("gen_ai.response.finish_reasons", "cancelled").counter();
+    return c == null ? 0 : c.count();
+  }
+
   @Test
   void fullQueueIs503WithRetryAfter() throws Exception {
     AutoGLM glm = provider.get().orElseThrow();
+    double cancelledBefore = cancelled();
     try (RawStream running = new RawStream(port, "key-a", RawStream.longChat(1900))) {
       assertThat(running.statusLine).isEqualTo("HTTP/1.1 200 ");
-      await().atMost(Duration.ofSeconds(5)).until(() -> glm.stats().running() == 1);
+      await().atMost(Duration.ofSeconds(30)).until(() -> glm.stats().running() == 1);
       try (RawStream waiting = new RawStream(port, "key-a", RawStream.longChat(1900))) {
         assertThat(waiting.statusLine).isEqualTo("HTTP/1.1 200 ");
         assertThat(glm.stats().waiting()).isEqualTo(1);
@@ -173,8 +182,12 @@ class ErrorResponsesTest {
         assertThat(e.headers().values("Retry-After")).containsExactly("1");
       }
     }
-    await().atMost(Duration.ofSeconds(2)).until(() -> glm.stats().running() + glm.stats().waiting() == 0
+    // Both clients hung up: both streams end cancelled (not by running their 1900 tokens), nothing held. 30 s: the
+    // queued one is found gone by a disconnect check or by its first write once admitted, on a possibly busy host.
+    await().atMost(Duration.ofSeconds(30)).until(() -> glm.stats().running() + glm.stats().waiting() == 0
         && glm.stats().kvUsage() == 0);
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(cancelled()).as("cancelled streams")
+        .isEqualTo(cancelledBefore + 2));
   }
 
   private static OpenAIServiceException catchService(Runnable call) {

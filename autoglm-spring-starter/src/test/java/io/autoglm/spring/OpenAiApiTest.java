@@ -242,22 +242,30 @@ class OpenAiApiTest {
     assertThat(client.models().retrieve(TestModel.ID).id()).isEqualTo(TestModel.ID);
   }
 
-  /** A raw client reads 3 SSE chunks and hangs up: the request is cancelled and its KV blocks freed within 1 s. */
+  /**
+   * A raw client reads 3 SSE chunks and hangs up: the request is cancelled (finish reason cancelled, not a stream
+   * that ran to its 1900 tokens) and its KV blocks freed. Typically within milliseconds (the next write fails); the
+   * 10 s bound only keeps a loaded CI host from failing it, the cancelled count is what proves the hang-up did it.
+   */
   @Test
   void disconnectCancelsTheRequestAndFreesItsBlocks() throws Exception {
     AutoGLM glm = provider.get().orElseThrow();
     double cancelledBefore = cancelled();
+    long closed;
     try (RawStream stream = new RawStream(port, null, RawStream.longChat(1900))) {
       assertThat(stream.statusLine).isEqualTo("HTTP/1.1 200 ");
       assertThat(stream.readChunks(3)).isEqualTo(3);
       assertThat(glm.stats().running()).isEqualTo(1);
+      closed = System.nanoTime();
     }
-    await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(10)).untilAsserted(() -> {
+    await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(10)).untilAsserted(() -> {
       assertThat(glm.stats().running()).isZero();
       assertThat(glm.stats().waiting()).isZero();
       assertThat(glm.stats().kvUsage()).isZero();
     });
-    await().atMost(Duration.ofSeconds(1)).until(() -> cancelled() == cancelledBefore + 1);
+    System.out.printf("streamed request cancelled and freed %.0f ms after its client hung up%n",
+        (System.nanoTime() - closed) / 1e6);
+    await().atMost(Duration.ofSeconds(10)).until(() -> cancelled() == cancelledBefore + 1);
   }
 
   private double cancelled() {

@@ -107,9 +107,10 @@ class RequestObservationTest {
     return Registry.STOPPED.stream().filter(c -> name.equals(c.getName())).collect(Collectors.toList());
   }
 
-  /** Observations stop on callback threads after the response: wait until the expected ones have. */
+  /** Observations stop on callback threads after the response: wait (up to 30 s) until the expected ones have. */
   private void awaitStopped(int autoglmObservations) throws InterruptedException {
-    for (int i = 0; i < 500; i++) {
+    for (long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        System.nanoTime() < deadline; ) {
       if (Registry.STOPPED.stream().filter(c -> c.getName().startsWith("autoglm.")).count() >= autoglmObservations) {
         return;
       }

@@ -182,7 +182,7 @@ class SseRelayTest {
       }
       go.countDown();
       for (var f : done) {
-        f.get(5, TimeUnit.SECONDS);
+        f.get(60, TimeUnit.SECONDS); // a hang guard
       }
       t.awaitQuiet();
       String last = t.sse.data.get(t.sse.data.size() - 1);
@@ -193,9 +193,9 @@ class SseRelayTest {
     }
   }
 
-  /** Waits for the end (the timeout always comes), then a while for any stray write after it. */
+  /** Waits (up to 30 s, a hang guard) for the end (the timeout always comes), then a while for any stray write. */
   private void awaitQuiet() throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (sse.completes == 0 && System.nanoTime() < deadline) {
       Thread.sleep(1);
     }

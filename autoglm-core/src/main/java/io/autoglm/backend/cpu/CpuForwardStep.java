@@ -215,8 +215,8 @@ final class CpuForwardStep implements ForwardStep {
     int kvHeads = kv.layout().numKvHeads();
     int headDim = kv.layout().headDim();
     NDIndex at = new NDIndex("{}", slots);
-    kv.k[layer].set(at, nd(k).reshape(batch.numTokens(), kvHeads, headDim));
-    kv.v[layer].set(at, nd(v).reshape(batch.numTokens(), kvHeads, headDim));
+    kv.k[layer].set(at, kv.stored(manager, nd(k)).reshape(batch.numTokens(), kvHeads, headDim));
+    kv.v[layer].set(at, kv.stored(manager, nd(v)).reshape(batch.numTokens(), kvHeads, headDim));
   }
 
   @Override

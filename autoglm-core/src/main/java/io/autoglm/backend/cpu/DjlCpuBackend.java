@@ -28,12 +28,14 @@ import java.util.List;
  * weights are converted in Java ({@link CpuWeights}) into fp32 tensors that PyTorch owns: FP8 dequantized exactly as
  * {@code code × scale}. With {@link BackendOptions#QUANTIZATION} {@code fp8}, every unquantized linear weight
  * ({@link #linearWeight}, the routed experts) is quantized to FP8 and dequantized again, which makes this backend
- * the fp32 reference of quantization at load. No BFLOAT16 NDArray is ever made: DJL aborts the JVM on one.
+ * the fp32 reference of quantization at load; with {@link BackendOptions#KV_CACHE_DTYPE} {@code fp8}, every key and
+ * value is rounded to FP8 E4M3 as it is written ({@link CpuKvCache}), the reference of an FP8 KV cache. No BFLOAT16 NDArray is ever made: DJL aborts the JVM on one.
  */
 public final class DjlCpuBackend implements ComputeBackend {
   private final NDManager manager;
   private final CpuWeights weights;
   private final boolean quantizeFp8;
+  private final boolean kvFp8;
 
   public DjlCpuBackend() {
     this(BackendOptions.defaults());
@@ -46,6 +48,7 @@ public final class DjlCpuBackend implements ComputeBackend {
   /** {@code stagingElements}: the weight conversion's chunk size (tests make it small to cover several chunks). */
   DjlCpuBackend(BackendOptions options, int stagingElements) {
     this.quantizeFp8 = options.quantizeFp8("cpu (DJL)");
+    this.kvFp8 = options.kvCacheFp8("cpu (DJL)", true);
     this.manager = NDManager.newBaseManager(Device.cpu());
     this.weights = new CpuWeights(manager, stagingElements);
   }
@@ -110,7 +113,7 @@ public final class DjlCpuBackend implements ComputeBackend {
 
   @Override
   public KvCache allocateKv(KvLayout layout) {
-    return new CpuKvCache(manager, layout);
+    return new CpuKvCache(manager, layout, kvFp8);
   }
 
   @Override

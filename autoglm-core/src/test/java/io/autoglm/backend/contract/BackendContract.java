@@ -11,6 +11,7 @@ import io.autoglm.Fixtures;
 import io.autoglm.GenerationHandle;
 import io.autoglm.GenerationResult;
 import io.autoglm.SamplingParams;
+import io.autoglm.backend.BackendOptions;
 import io.autoglm.backend.ComputeBackend;
 import io.autoglm.backend.ForwardStep;
 import io.autoglm.backend.KvCache;
@@ -25,8 +26,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -44,6 +47,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  *       {@link #layoutTolerance};
  *   <li>a step closed before its results are read leaves nothing behind; a closed KV cache gives its memory back;
  *   <li>a request cancelled through the engine frees its KV blocks;
+ *   <li>an FP8 KV cache ({@code autoglm.kvCacheDtype=fp8}) computes what the default cache computes with every key and
+ *       value rounded to E4M3 first, in a prefill and in the decode step after it ({@link Fp8KvContract}), or the
+ *       backend refuses it by name;
  *   <li>bad input (a foreign KV cache, a block table too short for the context, sampling rows that do not match the
  *       logits) fails with an IllegalArgumentException whose message names the value, and the backend runs the next
  *       step correctly.
@@ -52,8 +58,21 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 public abstract class BackendContract {
-  /** A new backend on this machine; aborts the test (Assumptions) when the backend cannot run here. */
-  protected abstract ComputeBackend newBackend();
+  /**
+   * A new backend on this machine with these backend properties on top of the subclass's own; aborts the test
+   * (Assumptions) when the backend cannot run here.
+   */
+  protected abstract ComputeBackend newBackend(Map<String, String> properties);
+
+  /** A new backend with the subclass's own properties. */
+  protected final ComputeBackend newBackend() {
+    return newBackend(Map.of());
+  }
+
+  /** Whether the backend implements {@code autoglm.kvCacheDtype=fp8} (else it must refuse it by name). */
+  protected boolean implementsFp8Kv() {
+    return false;
+  }
 
   /** The name the engine knows this backend by ({@code AutoGLM.builder().backend(name)}). */
   protected abstract String backendName();
@@ -186,14 +205,16 @@ public abstract class BackendContract {
         .build()) {
       GenerationHandle h = glm.submit(List.of(5, 6, 7, 8, 9),
           SamplingParams.builder().maxNewTokens(300).ignoreEos(true).build());
-      for (int i = 0; i < 500 && glm.stats().kvUsage() == 0; i++) {
+      long held = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30); // a hang guard
+      while (glm.stats().kvUsage() == 0 && System.nanoTime() < held) {
         Thread.sleep(2); // until the request holds blocks
       }
       assertTrue(glm.stats().kvUsage() > 0, "the request holds KV blocks before it is cancelled");
       h.cancel();
       GenerationResult r = h.result().join();
       assertTrue(r.finishReason() == FinishReason.CANCELLED, "finish reason " + r.finishReason());
-      for (int i = 0; i < 500 && (glm.stats().running() > 0 || glm.stats().kvUsage() > 0); i++) {
+      long freed = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30); // a hang guard
+      while ((glm.stats().running() > 0 || glm.stats().kvUsage() > 0) && System.nanoTime() < freed) {
         Thread.sleep(10);
       }
       assertEquals(0, glm.stats().running());
@@ -253,13 +274,38 @@ public abstract class BackendContract {
     return IntStream.range(0, n).map(j -> first + (reversed ? n - 1 - j : j)).toArray();
   }
 
+  @Test
+  void anFp8KvCacheComputesWhatTheRoundedKeysAndValuesCompute() {
+    Map<String, String> fp8 = Map.of(BackendOptions.KV_CACHE_DTYPE, "fp8");
+    if (!implementsFp8Kv()) {
+      newBackend().close(); // aborts here where the backend cannot run
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> newBackend(fp8).close());
+      assertTrue(e.getMessage().contains("backend property autoglm.kvCacheDtype is fp8, which the "),
+          e.getMessage());
+      return;
+    }
+    try (ComputeBackend rounded = newBackend(fp8); ComputeBackend plain = newBackend()) {
+      Fp8KvContract.check(rounded, plain);
+    }
+  }
+
+  @Test
+  void anFp8KvCacheStaysNearTheFixtureReference() {
+    Assumptions.assumeTrue(implementsFp8Kv(), "the backend refuses an FP8 KV cache (checked above)");
+    Fp8KvContract.nearReference(this::load, backendName());
+  }
+
   private static Path model(String fixture) {
     return Fixtures.root().resolve("models").resolve(fixture);
   }
 
   private Loaded load(String fixture) {
+    return load(fixture, Map.of());
+  }
+
+  Loaded load(String fixture, Map<String, String> properties) {
     Path dir = model(fixture);
-    ComputeBackend backend = newBackend();
+    ComputeBackend backend = newBackend(properties);
     try {
       Checkpoint ckpt = Checkpoint.open(dir);
       ModelConfig c = ModelConfig.load(dir);

@@ -13,8 +13,13 @@ import java.util.Map;
  */
 class CpuBackendContractTest extends BackendContract {
   @Override
-  protected ComputeBackend newBackend() {
-    return new CpuBackendProvider().create(new BackendOptions(List.of(), 1.0, Map.of()));
+  protected ComputeBackend newBackend(Map<String, String> properties) {
+    return new CpuBackendProvider().create(new BackendOptions(List.of(), 1.0, properties));
+  }
+
+  @Override
+  protected boolean implementsFp8Kv() {
+    return true;
   }
 
   @Override

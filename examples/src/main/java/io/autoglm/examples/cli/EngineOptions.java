@@ -30,6 +30,13 @@ final class EngineOptions {
   @Option(names = "--tokenizer", description = "Tokenizer folder, when not the model folder.")
   Path tokenizer;
 
+  @Option(names = "--quantization", description = "fp8 or int8: quantize the weights at load (default: as stored).")
+  String quantization;
+
+  @Option(names = "--kv-cache-dtype", description = "auto or fp8: how the KV cache stores keys and values "
+      + "(default: auto).")
+  String kvCacheDtype;
+
   @Option(names = "--backend-property", description = "A backend setting key=value, e.g. autoglm.quantization=int8 "
       + "or cpu-native.threads=2 (repeatable).")
   java.util.Map<String, String> backendProperties = new java.util.LinkedHashMap<>();
@@ -47,6 +54,12 @@ final class EngineOptions {
         });
     if (backend != null) {
       b.backend(backend);
+    }
+    if (quantization != null) {
+      b.quantization(quantization);
+    }
+    if (kvCacheDtype != null) {
+      b.kvCacheDtype(kvCacheDtype);
     }
     backendProperties.forEach(b::backendProperty);
     if (tokenizer != null) {

@@ -112,8 +112,17 @@ class GlmServerApplicationTest {
     assertThat(during.stream().mapToDouble(d -> d[0]).max().orElseThrow()).isBetween(1.0, 64.0);
     assertThat(during.stream().mapToDouble(d -> d[2]).max().orElseThrow()).isGreaterThan(0).isLessThanOrEqualTo(1);
     assertThat(during).allSatisfy(d -> assertThat(d[0] + d[1]).isLessThanOrEqualTo(64));
-    assertThat(scrapeValue(body, "vllm:num_requests_running")).isZero();
-    assertThat(scrapeValue(body, "vllm:num_requests_waiting")).isZero();
+    // The gauges are set by the engine thread after each step's events are handed on, so the last client can read
+    // its [DONE] (and this scrape run) a moment before the step that emptied the engine is reported: poll for idle.
+    String idle = body;
+    for (long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        (scrapeValue(idle, "vllm:num_requests_running") != 0 || scrapeValue(idle, "vllm:num_requests_waiting") != 0)
+            && System.nanoTime() < deadline; ) {
+      Thread.sleep(20);
+      idle = scrape();
+    }
+    assertThat(scrapeValue(idle, "vllm:num_requests_running")).isZero();
+    assertThat(scrapeValue(idle, "vllm:num_requests_waiting")).isZero();
   }
 
   private String scrape() throws Exception {

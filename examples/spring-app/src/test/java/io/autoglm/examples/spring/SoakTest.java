@@ -105,14 +105,14 @@ class SoakTest {
     System.out.printf("soak: %d requests in %.1f s %s, %d failed%n", kinds.size(), seconds, counts(), failures.size());
     failures.stream().limit(10).forEach(f -> System.out.println("  " + f));
 
-    long idleBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    long idleBy = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); // a hang guard: polled, usually at once
     EngineStats s = glm.stats();
     while ((s.running() + s.waiting() > 0 || s.kvUsage() > 0) && System.nanoTime() < idleBy) {
       Thread.sleep(20);
       s = glm.stats();
     }
     long closeWait = TcpStates.count(port, TcpStates.CLOSE_WAIT);
-    for (long by = System.nanoTime() + TimeUnit.SECONDS.toNanos(5); closeWait > 0 && System.nanoTime() < by; ) {
+    for (long by = System.nanoTime() + TimeUnit.SECONDS.toNanos(30); closeWait > 0 && System.nanoTime() < by; ) {
       Thread.sleep(50);
       closeWait = TcpStates.count(port, TcpStates.CLOSE_WAIT);
     }

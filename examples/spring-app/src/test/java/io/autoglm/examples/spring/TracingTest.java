@@ -69,6 +69,7 @@ class TracingTest {
     ListAppender<ILoggingEvent> logs = new ListAppender<>();
     logs.start();
     requests.addAppender(logs);
+    Level level = requests.getLevel();
     requests.setLevel(Level.DEBUG);
     try {
       HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
@@ -88,8 +89,7 @@ class TracingTest {
       assertThat(byName.values()).allSatisfy(s -> assertThat(s.getTraceId()).isEqualTo(TRACE_ID));
       SpanData request = byName.get("autoglm.request");
       assertThat(request.getParentSpanId()).isEqualTo(serverSpan);
-      SpanData server = spans.getFinishedSpanItems().stream().filter(s -> s.getSpanId().equals(serverSpan))
-          .findFirst().orElseThrow();
+      SpanData server = awaitSpan(serverSpan); // it may end, and be exported, in a later batch than autoglm's
       assertThat(server.getParentSpanId()).isEqualTo(PARENT_SPAN);
       for (String phase : List.of("autoglm.queue", "autoglm.prefill", "autoglm.decode")) {
         assertThat(byName.get(phase).getParentSpanId()).as(phase).isEqualTo(request.getSpanId());
@@ -98,12 +98,38 @@ class TracingTest {
           .isLessThanOrEqualTo(byName.get("autoglm.decode").getStartEpochNanos());
 
       awaitLog(logs, "finished");
-      List<ILoggingEvent> mine = logs.list.stream()
+      List<ILoggingEvent> mine = events(logs).stream()
           .filter(e -> TRACE_ID.equals(e.getMDCPropertyMap().get("traceId"))).toList();
       assertThat(mine).extracting(ILoggingEvent::getFormattedMessage)
           .anyMatch(m -> m.startsWith("submitted")).anyMatch(m -> m.startsWith("finished"));
     } finally {
       requests.detachAppender(logs);
+      requests.setLevel(level); // no DEBUG level left behind for the tests after this one
+    }
+  }
+
+  /** The finished span with this id, once exported (the batch span processor exports every few seconds). */
+  private SpanData awaitSpan(String spanId) throws InterruptedException {
+    for (long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        System.nanoTime() < deadline; ) {
+      java.util.Optional<SpanData> span = spans.getFinishedSpanItems().stream()
+          .filter(s -> s.getSpanId().equals(spanId)).findFirst();
+      if (span.isPresent()) {
+        return span.get();
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("no span " + spanId + " exported: " + spans.getFinishedSpanItems().stream()
+        .map(SpanData::getName).toList());
+  }
+
+  /**
+   * A copy of the appender's events, taken under its lock: {@link ListAppender} appends to a plain list from the
+   * logging threads (under the appender's monitor), so iterating it unlocked while a line arrives may throw.
+   */
+  private static List<ILoggingEvent> events(ListAppender<ILoggingEvent> logs) {
+    synchronized (logs) {
+      return List.copyOf(logs.list);
     }
   }
 
@@ -121,12 +147,13 @@ class TracingTest {
   }
 
   private static void awaitLog(ListAppender<ILoggingEvent> logs, String prefix) throws InterruptedException {
-    for (int i = 0; i < 300; i++) {
-      if (logs.list.stream().anyMatch(e -> e.getFormattedMessage().startsWith(prefix))) {
+    for (long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        System.nanoTime() < deadline; ) {
+      if (events(logs).stream().anyMatch(e -> e.getFormattedMessage().startsWith(prefix))) {
         return;
       }
       Thread.sleep(10);
     }
-    throw new AssertionError("no '" + prefix + "' line in " + logs.list);
+    throw new AssertionError("no '" + prefix + "' line in " + events(logs));
   }
 }
