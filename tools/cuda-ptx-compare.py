@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Compares the PTX of every CUDA kernel and device function between a commit and this tree.
 
-Usage: python3 tools/cuda-ptx-compare.py OLD_REV [ARCH]
+Usage: python3 tools/cuda-ptx-compare.py OLD_REV [ARCH] [--kept]
   (ARCH default compute_90a; needs nvcc on the PATH, and JAVA_HOME for jni.h)
+  --kept: every function of OLD_REV must keep its PTX, under its name or, renamed (a new template parameter, say),
+  under another name that only this tree has; functions only this tree has beyond those are listed, not failed.
 
 Each tree's autoglm-cuda/src/main/native/*.cu is compiled to PTX (-O3, as build.sh compiles it); the functions are
 matched by name, with what moving code between files changes normalised away: basic-block labels, local depot
@@ -48,10 +50,21 @@ def split(text):
         i += 1
 
 
+def unnamed(name, body):
+    """The body with the function's own name replaced: in its header, its parameters' names and (without the
+    anonymous namespace's prefix) the names of its shared-memory variables."""
+    body = body.replace(name, "SELF")
+    if name.startswith("_ZNANON"):
+        body = body.replace(name[len("_ZNANON"):], "SELF")
+    return body
+
+
 def main():
-    if len(sys.argv) < 2:
+    args = [a for a in sys.argv[1:] if a != "--kept"]
+    kept = "--kept" in sys.argv[1:]
+    if not args:
         sys.exit(__doc__)
-    rev, arch = sys.argv[1], (sys.argv[2] if len(sys.argv) > 2 else "compute_90a")
+    rev, arch = args[0], (args[1] if len(args) > 1 else "compute_90a")
     with tempfile.TemporaryDirectory() as tmp:
         old_src = os.path.join(tmp, "old")
         os.makedirs(old_src)
@@ -63,12 +76,21 @@ def main():
         new = ptx_functions(NATIVE, arch, os.path.join(tmp, "pn"))
     differ = sorted(k for k in old.keys() & new.keys() if old[k] != new[k])
     print(f"{rev}: {len(old)} functions; this tree: {len(new)}; same PTX: {len(old.keys() & new.keys()) - len(differ)}")
+    new_only = {unnamed(k, new[k]): k for k in new.keys() - old.keys()}
+    renamed = {}
     for k in sorted(old.keys() - new.keys()):
-        print("only in " + rev + ": " + k)
-    for k in sorted(new.keys() - old.keys()):
+        match = new_only.get(unnamed(k, old[k]))
+        if match is not None:
+            renamed[k] = match
+            print("renamed, same PTX: " + k + " -> " + match)
+        else:
+            print("only in " + rev + ": " + k)
+    for k in sorted(new.keys() - old.keys() - set(renamed.values())):
         print("only in this tree: " + k)
     for k in differ:
         print("differs: " + k)
+    if kept:
+        sys.exit(1 if differ or len(renamed) != len(old.keys() - new.keys()) else 0)
     sys.exit(1 if differ or old.keys() != new.keys() else 0)
 
 

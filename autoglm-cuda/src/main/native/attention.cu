@@ -3,6 +3,7 @@
 // kernel of a shape.
 #include "common.cuh"
 #include "attention.cuh"
+#include "kv_cache.cuh"
 
 namespace {
 
@@ -15,23 +16,29 @@ __device__ __forceinline__ int dynPartition(int visible, int splits) {
 /** Most splits the attention kernel merges itself (more: attentionCombineK). */
 constexpr int MAX_FUSED_SPLITS = 256;
 
-/** DPL consecutive bf16 of a K or V row (zeros past headDim): one 8/4/2-byte load when the row splits evenly. */
-template <int DPL>
-__device__ __forceinline__ void loadKv(bf16 (&r)[DPL], const bf16* p, int d0, int headDim, bool vec) {
+/**
+ * DPL consecutive elements of a K or V row (zeros past headDim): one load of DPL elements (8/4/2 bytes of bf16,
+ * 4/2 of E4M3) when the row splits evenly.
+ */
+template <int DPL, typename KV>
+__device__ __forceinline__ void loadKv(KV (&r)[DPL], const KV* p, int d0, int headDim, bool vec) {
   if (vec && d0 < headDim) {
-    if constexpr (DPL == 4) {
+    if constexpr (DPL == 4 && sizeof(KV) == 2) {
       uint2 u = __ldg((const uint2*)p);
       memcpy(r, &u, 8);
-    } else if constexpr (DPL == 2) {
+    } else if constexpr ((DPL == 2 && sizeof(KV) == 2) || (DPL == 4 && sizeof(KV) == 1)) {
       unsigned u = __ldg((const unsigned*)p);
       memcpy(r, &u, 4);
+    } else if constexpr (DPL == 2) {
+      unsigned short u = __ldg((const unsigned short*)p);
+      memcpy(r, &u, 2);
     } else {
       r[0] = p[0];
     }
     return;
   }
 #pragma unroll
-  for (int j = 0; j < DPL; j++) r[j] = d0 + j < headDim ? p[j] : __float2bfloat16(0.f);
+  for (int j = 0; j < DPL; j++) r[j] = d0 + j < headDim ? p[j] : toKv<KV>(0.f);
 }
 
 /**
@@ -42,9 +49,9 @@ __device__ __forceinline__ void loadKv(bf16 (&r)[DPL], const bf16* p, int d0, in
  * With one split the block writes the output; otherwise it writes (max, sum, acc) partials that attentionCombineK
  * merges. The first attention kernel (cuda.attnVariant=1), kept for headDim not a multiple of 8 and for A/B runs.
  */
-template <int G, int DPL>
+template <int G, int DPL, typename KV>
 __global__ void __launch_bounds__(128) attentionK(bf16* out, float* part, const bf16* q, int ldq,
-    const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
+    const KV* kc, const KV* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
     int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
   pdlTrigger();
   pdlWait();
@@ -80,7 +87,7 @@ __global__ void __launch_bounds__(128) attentionK(bf16* out, float* part, const 
   bool vec = headDim % DPL == 0;
   int d0 = lane * DPL;
   for (int base = start + warp; base < end; base += NW * C) {
-    bf16 kr[C][DPL], vr[C][DPL];
+    KV kr[C][DPL], vr[C][DPL];
 #pragma unroll
     for (int c = 0; c < C; c++) {
       int p = min(base + c * NW, end - 1);
@@ -95,8 +102,8 @@ __global__ void __launch_bounds__(128) attentionK(bf16* out, float* part, const 
       float kv[DPL], vv[DPL];
 #pragma unroll
       for (int j = 0; j < DPL; j++) {
-        kv[j] = bf(kr[c][j]);
-        vv[j] = bf(vr[c][j]);
+        kv[j] = kvf(kr[c][j]);
+        vv[j] = kvf(vr[c][j]);
       }
 #pragma unroll
       for (int g = 0; g < G; g++) {
@@ -232,9 +239,9 @@ __device__ void mergeSplits(bf16* out, const float* part, size_t unit0, int used
  * reductions, where attentionK needs one per position and head; (3) lanes switch to channels and accumulate P·V
  * over the chunk's V rows. No cross-warp merge; splits merge as in attentionK.
  */
-template <int G, int DPL, bool HG>
+template <int G, int DPL, bool HG, typename KV>
 __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* counters, const bf16* q, int ldq,
-    const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
+    const KV* kc, const KV* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
     int heads, int kvHeads, int headDim, float scale, int partition, int splits, int hg) {
   // HG: each KV head's query heads are split over hg blocks of G each (more blocks for small batches); kh and kvHeads
   // then count those blocks (kh / hg is the KV head), so q, out and the split partials index as before. A template
@@ -275,7 +282,7 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
     if (warp == 0 && start < end) {  // the first chunk's K and V rows start on their way to L2 meanwhile
       int p0 = min(start + lane, end - 1);
       size_t off = ((size_t)table[p0 / blockSize] * blockSize + p0 % blockSize) * rowStride + headOff;
-      for (int b = 0; b < headDim * 2; b += 128) {
+      for (int b = 0; b < headDim * (int)sizeof(KV); b += 128) {
         asm volatile("prefetch.global.L2 [%0];" ::"l"((const char*)(kc + off) + b));
         asm volatile("prefetch.global.L2 [%0];" ::"l"((const char*)(vc + off) + b));
       }
@@ -305,19 +312,19 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
     int pp = valid ? p : c0;
     int slot = table[pp / blockSize] * blockSize + pp % blockSize;
     slotOf[warp][lane] = slot;
-    const uint4* kp = (const uint4*)(kc + (size_t)slot * rowStride + headOff);
+    const KvRaw8<KV>* kp = (const KvRaw8<KV>*)(kc + (size_t)slot * rowStride + headOff);
     float sc[GW];
 #pragma unroll
     for (int g = 0; g < GW; g++) sc[g] = 0.f;
-    uint4 kraw[HD / 8];  // the whole K row, loaded before any is used
+    KvRaw8<KV> kraw[HD / 8];  // the whole K row, loaded before any is used
 #pragma unroll
-    for (int v = 0; v < HD / 8; v++) kraw[v] = v * 8 < headDim ? __ldg(kp + v) : make_uint4(0, 0, 0, 0);
+    for (int v = 0; v < HD / 8; v++) kraw[v] = v * 8 < headDim ? __ldg(kp + v) : KvRaw8<KV>{};
 
 #pragma unroll
     for (int v = 0; v < HD / 8; v++) {
       if (v * 8 < headDim) {
         float kf[8];
-        unpack8(kraw[v], kf);
+        unpackKv8(kraw[v], kf);
 #pragma unroll
         for (int g = 0; g < GW; g++) {
           if (g0 + g < G) {
@@ -349,7 +356,7 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
     // (3) P·V: lane = channels
     int n = min(32, end - c0);
     for (int i0 = 0; i0 < n; i0 += 16) {
-      bf16 vr[16][DPL];
+      KV vr[16][DPL];
 #pragma unroll
       for (int i = 0; i < 16; i++) {
         int ii = min(i0 + i, n - 1);
@@ -362,7 +369,7 @@ __global__ void __launch_bounds__(128) attention2K(bf16* out, float* part, int* 
           for (int g = 0; g < GW; g++) {
             float pr = ps[warp][g][i0 + i];
 #pragma unroll
-            for (int j = 0; j < DPL; j++) acc[g][j] += pr * bf(vr[i][j]);
+            for (int j = 0; j < DPL; j++) acc[g][j] += pr * kvf(vr[i][j]);
           }
         }
       }
@@ -449,8 +456,9 @@ __global__ void attentionCombineK(bf16* out, const float* part, int heads, int k
  * and sum take two warp reductions, then lanes take channels lane, lane + 32, … for P·V. A unit of partials is one
  * query head (units = heads), which attentionCombineK merges with group 1.
  */
+template <typename KV>
 __global__ void __launch_bounds__(128) attentionAnyK(bf16* out, float* part, const bf16* q, int ldq,
-    const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
+    const KV* kc, const KV* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
     int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
   pdlTrigger();
   pdlWait();
@@ -482,17 +490,17 @@ __global__ void __launch_bounds__(128) attentionAnyK(bf16* out, float* part, con
     bool valid = p < end;
     int pp = valid ? p : c0;
     int slot = table[pp / blockSize] * blockSize + pp % blockSize;
-    const bf16* kr = kc + (size_t)slot * rowStride + headOff;
+    const KV* kr = kc + (size_t)slot * rowStride + headOff;
     float s = 0.f;
     if (vec) {
       for (int d = 0; d < headDim; d += 8) {
         float kf[8];
-        unpack8(__ldg((const uint4*)(kr + d)), kf);
+        unpackKv8(__ldg((const KvRaw8<KV>*)(kr + d)), kf);
 #pragma unroll
         for (int i = 0; i < 8; i++) s += qs[warp][d + i] * kf[i];
       }
     } else {
-      for (int d = 0; d < headDim; d++) s += qs[warp][d] * bf(kr[d]);
+      for (int d = 0; d < headDim; d++) s += qs[warp][d] * kvf(kr[d]);
     }
     s = valid ? s : -CUDART_INF_F;
     float mx = s;
@@ -509,12 +517,12 @@ __global__ void __launch_bounds__(128) attentionAnyK(bf16* out, float* part, con
     __syncwarp();
     int n = min(32, end - c0);
     for (int i = 0; i < n; i++) {
-      const bf16* vr = vc + (size_t)__shfl_sync(0xffffffffu, slot, i) * rowStride + headOff;
+      const KV* vr = vc + (size_t)__shfl_sync(0xffffffffu, slot, i) * rowStride + headOff;
       float pi = ps[warp][i];
 #pragma unroll
       for (int j = 0; j < DPL; j++) {
         int d = lane + 32 * j;
-        if (d < headDim) acc[j] += pi * bf(vr[d]);
+        if (d < headDim) acc[j] += pi * kvf(vr[d]);
       }
     }
     __syncwarp();
@@ -535,9 +543,9 @@ __global__ void __launch_bounds__(128) attentionAnyK(bf16* out, float* part, con
 
 }  // namespace
 
-template <int G, int DPL>
+template <int G, int DPL, typename KV>
 static void attn(const AttentionPlan& plan, cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q,
-                 int ldq, const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables,
+                 int ldq, const KV* kc, const KV* vc, const int* tokSeq, const int* pos, const int* tables,
                  int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale, int partition,
                  int splits) {
   int hg = plan.hg;
@@ -545,13 +553,13 @@ static void attn(const AttentionPlan& plan, cudaStream_t s, bf16* out, float* pa
   dim3 grid(rows, units, splits);
   if (splits > MAX_FUSED_SPLITS) counters = nullptr;
   if (plan.kernel == ATTN_CHUNKED && hg > 1) {
-    launchK(true, attention2K<G, DPL, true>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
+    launchK(true, attention2K<G, DPL, true, KV>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
             stride, blockSize, heads, units, headDim, scale, partition, splits, hg);
   } else if (plan.kernel == ATTN_CHUNKED) {
-    launchK(true, attention2K<G, DPL, false>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
+    launchK(true, attention2K<G, DPL, false, KV>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
             stride, blockSize, heads, units, headDim, scale, partition, splits, 1);
   } else {
-    launchK(true, attentionK<G, DPL>, grid, 128, s, out, part, q, ldq, kc, vc, tokSeq, pos, tables, stride,
+    launchK(true, attentionK<G, DPL, KV>, grid, 128, s, out, part, q, ldq, kc, vc, tokSeq, pos, tables, stride,
             blockSize, heads, units, headDim, scale, partition, splits);
     counters = nullptr;  // attentionK leaves the merge to attentionCombineK
   }
@@ -561,14 +569,14 @@ static void attn(const AttentionPlan& plan, cudaStream_t s, bf16* out, float* pa
   }
 }
 
-bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
-                     const bf16* vc,
-                     const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
-                     int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
+template <typename KV>
+static bool attentionOf(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const KV* kc,
+                        const KV* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
+                        int rows, int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
   AttentionPlan plan = planAttention(rows, heads, kvHeads, headDim);
   if (plan.kernel == ATTN_NONE) return false;
   if (plan.kernel == ATTN_ANY) {
-    launchK(true, attentionAnyK, dim3(rows, (heads + 3) / 4, splits), 128, s, out, part, q, ldq, kc, vc, tokSeq, pos,
+    launchK(true, attentionAnyK<KV>, dim3(rows, (heads + 3) / 4, splits), 128, s, out, part, q, ldq, kc, vc, tokSeq, pos,
             tables, stride, blockSize, heads, kvHeads, headDim, scale, partition, splits);
     if (splits > 1) {
       launchK(true, attentionCombineK, dim3(rows, heads), 128, s, out, part, heads, heads, headDim, 1, splits, pos,
@@ -578,11 +586,26 @@ bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, cons
   }
 #define ATTN_LAUNCH(G, DPL) \
   if (plan.group == G && plan.dpl == DPL) { \
-    attn<G, DPL>(plan, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads, \
+    attn<G, DPL, KV>(plan, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads, \
                  kvHeads, headDim, scale, partition, splits); \
     return true; \
   }
   ATTN_KERNELS(ATTN_LAUNCH)
 #undef ATTN_LAUNCH
   return false;
+}
+
+bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
+                     const bf16* vc,
+                     const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
+                     int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
+  return attentionOf(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+                     kvHeads, headDim, scale, partition, splits);
+}
+
+bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const kv8* kc,
+                     const kv8* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
+                     int rows, int heads, int kvHeads, int headDim, float scale, int partition, int splits) {
+  return attentionOf(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+                     kvHeads, headDim, scale, partition, splits);
 }

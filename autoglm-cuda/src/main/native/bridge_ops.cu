@@ -42,9 +42,14 @@ JNI(void, rope)(JNIEnv* env, jclass, jlong h, jlong out, jlong x, jint ldx, jlon
 
 JNI(void, ropeWriteKv)(JNIEnv* env, jclass, jlong h, jlong k, jint ldk, jlong v, jint ldv, jlong kc, jlong vc,
                        jlong slots, jlong pos, jlong inv, jint rows, jint kvHeads, jint headDim, jint rot,
-                       jboolean interleaved, jboolean rope) {
-  launchRopeWriteKv(ctx(h)->stream, p<bf16>(k), ldk, p<bf16>(v), ldv, p<bf16>(kc), p<bf16>(vc), p<int>(slots),
-                    p<int>(pos), p<float>(inv), rows, kvHeads, headDim, rot, interleaved, rope);
+                       jboolean interleaved, jboolean rope, jboolean fp8Kv) {
+  if (fp8Kv) {
+    launchRopeWriteKv(ctx(h)->stream, p<bf16>(k), ldk, p<bf16>(v), ldv, p<kv8>(kc), p<kv8>(vc), p<int>(slots),
+                      p<int>(pos), p<float>(inv), rows, kvHeads, headDim, rot, interleaved, rope);
+  } else {
+    launchRopeWriteKv(ctx(h)->stream, p<bf16>(k), ldk, p<bf16>(v), ldv, p<bf16>(kc), p<bf16>(vc), p<int>(slots),
+                      p<int>(pos), p<float>(inv), rows, kvHeads, headDim, rot, interleaved, rope);
+  }
   launched(env, "ropeWriteKv kernel");
 }
 
@@ -52,15 +57,19 @@ JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong 
                      jlong vc,
                      jlong tokSeq, jlong pos, jlong tables, jint stride, jint blockSize, jint rows, jint heads,
                      jint kvHeads, jint headDim, jfloat scale, jint partition, jint splits, jintArray segs,
-                     jlong devSegs) {
+                     jlong devSegs, jboolean fp8Kv) {
   // the prefill segments: (first row, rows) pairs, on the host for the launch plan and at devSegs for the kernel
   int nseg = segs == nullptr ? 0 : env->GetArrayLength(segs) / 2;
   std::vector<int> hostSegs((size_t)nseg * 2);
   if (nseg > 0) env->GetIntArrayRegion(segs, 0, nseg * 2, hostSegs.data());
-  if (!launchAttentionMixed(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq,
-                            p<bf16>(kc), p<bf16>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize,
-                            rows, heads, kvHeads, headDim, scale, partition, splits, hostSegs.data(), p<int>(devSegs),
-                            nseg)) {
+  // an FP8 cache: the CUDA-core kernels on every row (the tensor-core prefill kernel reads bf16 tiles only)
+  if (fp8Kv ? !launchAttention(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq,
+                               p<kv8>(kc), p<kv8>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize,
+                               rows, heads, kvHeads, headDim, scale, partition, splits)
+            : !launchAttentionMixed(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq,
+                                    p<bf16>(kc), p<bf16>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables), stride,
+                                    blockSize, rows, heads, kvHeads, headDim, scale, partition, splits,
+                                    hostSegs.data(), p<int>(devSegs), nseg)) {
     char buf[320];
     snprintf(buf, sizeof buf, "attention: no kernel for %d query heads over %d KV heads with headDim %d (supported: "
              "query heads a multiple of the KV heads, any number per KV head; headDim 1..256), or prefill segments "
@@ -98,10 +107,16 @@ JNI(jboolean, linearSiluMul)(JNIEnv* env, jclass, jlong h, jlong y, jlong x, jin
 
 JNI(void, ropeQkv)(JNIEnv* env, jclass, jlong h, jlong qOut, jlong q, jint ldq, jlong k, jint ldk, jlong v, jint ldv,
                    jlong kc, jlong vc, jlong slots, jlong pos, jlong inv, jint rows, jint heads, jint kvHeads,
-                   jint headDim, jint rot, jboolean interleaved, jlong bias) {
-  launchRopeQkv(ctx(h)->stream, p<bf16>(qOut), p<bf16>(q), ldq, p<bf16>(k), ldk, p<bf16>(v), ldv, p<bf16>(kc),
-                p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv), rows, heads, kvHeads, headDim, rot,
-                interleaved, p<bf16>(bias));
+                   jint headDim, jint rot, jboolean interleaved, jlong bias, jboolean fp8Kv) {
+  if (fp8Kv) {
+    launchRopeQkv(ctx(h)->stream, p<bf16>(qOut), p<bf16>(q), ldq, p<bf16>(k), ldk, p<bf16>(v), ldv, p<kv8>(kc),
+                  p<kv8>(vc), p<int>(slots), p<int>(pos), p<float>(inv), rows, heads, kvHeads, headDim, rot,
+                  interleaved, p<bf16>(bias));
+  } else {
+    launchRopeQkv(ctx(h)->stream, p<bf16>(qOut), p<bf16>(q), ldq, p<bf16>(k), ldk, p<bf16>(v), ldv, p<bf16>(kc),
+                  p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv), rows, heads, kvHeads, headDim, rot,
+                  interleaved, p<bf16>(bias));
+  }
   launched(env, "ropeQkv kernel");
 }
 

@@ -36,6 +36,15 @@ __device__ __forceinline__ void unpack8(uint4 v, float* f) {
   }
 }
 
+/** 8 fp32 values rounded to 8 packed bf16 (unpack8's inverse). */
+__device__ __forceinline__ uint4 pack8(const float* f) {
+  uint4 v;
+  __nv_bfloat162* h = (__nv_bfloat162*)&v;
+#pragma unroll
+  for (int i = 0; i < 4; i++) h[i] = __halves2bfloat162(tobf(f[2 * i]), tobf(f[2 * i + 1]));
+  return v;
+}
+
 /**
  * Programmatic dependent launch (Hopper): a kernel launched with the PDL attribute may start while its predecessor
  * in the stream still runs. Every kernel here calls pdlWait() before it reads any activation or writes anything,

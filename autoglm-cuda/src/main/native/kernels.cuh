@@ -5,9 +5,12 @@
 #pragma once
 #include <cuda_runtime.h>
 #include <cuda_bf16.h>
+#include <cuda_fp8.h>
 #include <stdint.h>
 
 typedef __nv_bfloat16 bf16;
+/** An element of an FP8 KV cache (autoglm.kvCacheDtype=fp8): an E4M3 code, scale 1 (kv_cache.cuh). */
+typedef __nv_fp8_e4m3 kv8;
 
 // ---- Fusion limits: defined here only; CudaNative.fusionLimits() hands them to Java's FusionPolicy ----
 /** Most rows of the small-batch GEMVs, plain or with a fused epilogue (SiLU·mul; QKV + RoPE + KV write). */
@@ -43,6 +46,10 @@ void launchRope(cudaStream_t s, bf16* out, const bf16* x, int ldx, const int* po
 void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc,
                        const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
                        int rot, bool interleaved, bool rope);
+/** launchRopeWriteKv into an FP8 cache: each value rounded to E4M3 from fp32 (rope(k), v). */
+void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, kv8* kc, kv8* vc,
+                       const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
+                       int rot, bool interleaved, bool rope);
 /** The attention kernels: none (an impossible shape), attentionK, attention2K, attentionAnyK (any group, headDim). */
 enum AttentionKernel { ATTN_NONE = 0, ATTN_FIRST = 1, ATTN_CHUNKED = 2, ATTN_ANY = 3 };
 
@@ -69,6 +76,10 @@ bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, cons
                      const bf16* vc,
                      const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int rows,
                      int heads, int kvHeads, int headDim, float scale, int partition, int splits);
+/** launchAttention over an FP8 cache (the same kernels reading E4M3 codes). */
+bool launchAttention(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const kv8* kc,
+                     const kv8* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
+                     int rows, int heads, int kvHeads, int headDim, float scale, int partition, int splits);
 void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* idx, int rows, int cols, int elemBytes);
 /** y (rows, out) = x (rows, in) · Wᵀ + bias for rows <= 8; false if not applicable. */
 bool launchGemv(cudaStream_t s, void* y, int ldy, bool f32Out, const bf16* x, int ldx, const bf16* w,
@@ -115,6 +126,10 @@ bool launchGemvSilu(cudaStream_t s, bf16* y, const bf16* x, int ldx, const bf16*
  */
 void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
                    bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
+                   int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias = nullptr);
+/** launchRopeQkv into an FP8 cache: k and v rounded to E4M3 from fp32 (after RoPE and the bias). */
+void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
+                   kv8* kc, kv8* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
                    int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias = nullptr);
 /**
  * Whether addRmsNorm, siluMul and ropeQkv take their 16-byte variants on steps of more than 64 rows (on by default;

@@ -1,6 +1,7 @@
 // Row kernels: embedding, RMSNorm (plain, fused with the residual add, per head), add, bias, SiLU·mul, RoPE (with
 // the KV-cache write, and of q, k and v in one launch), row gather and the bf16 -> fp32 copy.
 #include "common.cuh"
+#include "kv_cache.cuh"
 
 namespace {
 
@@ -126,7 +127,8 @@ __global__ void ropeK(bf16* out, const bf16* x, int ldx, const int* pos, const f
   }
 }
 
-__global__ void ropeWriteKvK(const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc, const int* slots,
+template <typename KV>
+__global__ void ropeWriteKvK(const bf16* k, int ldk, const bf16* v, int ldv, KV* kc, KV* vc, const int* slots,
                              const int* pos, const float* inv, int kvHeads, int headDim, int rot, bool interleaved,
                              bool rope) {
   pdlTrigger();
@@ -137,8 +139,8 @@ __global__ void ropeWriteKvK(const bf16* k, int ldk, const bf16* v, int ldv, bf1
   for (int e = threadIdx.x; e < width; e += blockDim.x) {
     int h = e / headDim, d = e - h * headDim;
     const bf16* kh = k + t * ldk + h * headDim;
-    kc[base + e] = rope ? tobf(ropeElem(kh, d, p, inv, rot, interleaved)) : kh[d];
-    vc[base + e] = v[t * ldv + e];
+    kc[base + e] = rope ? toKv<KV>(ropeElem(kh, d, p, inv, rot, interleaved)) : bfToKv<KV>(kh[d]);
+    vc[base + e] = bfToKv<KV>(v[t * ldv + e]);
   }
 }
 
@@ -154,8 +156,9 @@ __global__ void gatherK(char* out, const char* x, int ldxBytes, const int* idx, 
  * rope(q) into qOut (rows, heads·headDim), and rope(k) and v into their KV-cache slots: ropeK and ropeWriteKvK in one
  * launch. Blocks (token, chunk of 256 of the heads·headDim + kvHeads·headDim elements).
  */
+template <typename KV>
 __global__ void ropeQkvK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
-                         bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                         KV* kc, KV* vc, const int* slots, const int* pos, const float* inv, int heads,
                          int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias) {
   pdlTrigger();
   pdlWait();
@@ -173,8 +176,12 @@ __global__ void ropeQkvK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int 
     int h = e / headDim, d = e - h * headDim;
     size_t base = (size_t)slots[t] * kvWidth;
     const bf16* bh = bias ? bias + qWidth + h * headDim : nullptr;
-    kc[base + e] = tobf(ropeElem(k + t * ldk + h * headDim, d, p, inv, rot, interleaved, bh));
-    vc[base + e] = bias ? tobf(bf(v[t * ldv + e]) + bf(bias[qWidth + kvWidth + e])) : v[t * ldv + e];
+    kc[base + e] = toKv<KV>(ropeElem(k + t * ldk + h * headDim, d, p, inv, rot, interleaved, bh));
+    if constexpr (sizeof(KV) == 2) {
+      vc[base + e] = bias ? tobf(bf(v[t * ldv + e]) + bf(bias[qWidth + kvWidth + e])) : v[t * ldv + e];
+    } else {  // the biased v rounded to bf16 first, as ropeQkvVecK's addBias8 rounds it
+      vc[base + e] = bfToKv<KV>(bias ? tobf(bf(v[t * ldv + e]) + bf(bias[qWidth + kvWidth + e])) : v[t * ldv + e]);
+    }
   }
 }
 
@@ -223,14 +230,6 @@ bool vecSilu(int rows, int inter, int ldgu) {
 bool vecRope(int rows, int headDim, int rot, bool interleaved, int ldq, int ldk, int ldv) {
   return g_rowVec && rows > VEC_MIN_ROWS && interleaved && rot % 2 == 0 && rot <= headDim && headDim % 8 == 0 &&
          ldq % 8 == 0 && ldk % 8 == 0 && ldv % 8 == 0;
-}
-
-__device__ __forceinline__ uint4 pack8(const float* f) {
-  uint4 v;
-  __nv_bfloat162* h = (__nv_bfloat162*)&v;
-#pragma unroll
-  for (int i = 0; i < 4; i++) h[i] = __halves2bfloat162(tobf(f[2 * i]), tobf(f[2 * i + 1]));
-  return v;
 }
 
 /** x[i] + bias[i], each rounded to bf16 as addBiasK rounds it (8 elements, bias 16-byte aligned). */
@@ -312,8 +311,9 @@ __device__ __forceinline__ float ropePairCs(float xd, float xp, bool first, floa
  * ropeQkvK for interleaved RoPE with 16-byte loads and stores: a thread per 8 elements (4 pairs, one sincosf per
  * pair) of a row's heads·headDim q and kvHeads·headDim k/v elements; grid over rows × chunks. headDim % 8 == 0.
  */
+template <typename KV>
 __global__ void ropeQkvVecK(bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
-                            bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows,
+                            KV* kc, KV* vc, const int* slots, const int* pos, const float* inv, int rows,
                             int heads, int kvHeads, int headDim, int rot, const bf16* bias) {
   pdlTrigger();
   pdlWait();
@@ -347,15 +347,25 @@ __global__ void ropeQkvVecK(bf16* qOut, const bf16* q, int ldq, const bf16* k, i
     *(uint4*)(qOut + t * (size_t)(heads * headDim) + e) = pack8(y);
   } else {
     size_t base = (size_t)slots[t] * (kvHeads * headDim) + e;
-    *(uint4*)(kc + base) = pack8(y);
-    uint4 vv = *(const uint4*)(v + t * ldv + e);
-    if (bias) {
+    uint4 vv;
+    if constexpr (sizeof(KV) == 2) {
+      *(uint4*)(kc + base) = pack8(y);
+      vv = *(const uint4*)(v + t * ldv + e);
+      if (bias) {
+        float f[8];
+        unpack8(vv, f);
+        addBias8(f, bias + (heads + kvHeads) * headDim + e);
+        vv = pack8(f);
+      }
+      *(uint4*)(vc + base) = vv;
+    } else {
+      storeKv8(kc + base, y);
+      vv = *(const uint4*)(v + t * ldv + e);
       float f[8];
       unpack8(vv, f);
-      addBias8(f, bias + (heads + kvHeads) * headDim + e);
-      vv = pack8(f);
+      if (bias) addBias8(f, bias + (heads + kvHeads) * headDim + e);
+      storeKv8(vc + base, f);
     }
-    *(uint4*)(vc + base) = vv;
   }
 }
 
@@ -395,11 +405,22 @@ void launchRope(cudaStream_t s, bf16* out, const bf16* x, int ldx, const int* po
                 int heads, int headDim, int rot, bool interleaved) {
   launchK(true, ropeK, dim3(rows, heads), 128, s, out, x, ldx, pos, inv, heads, headDim, rot, interleaved);
 }
+template <typename KV>
+static void ropeWriteKvOf(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, KV* kc, KV* vc,
+                          const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
+                          int rot, bool interleaved, bool rope) {
+  launchK(true, ropeWriteKvK<KV>, rows, threadsFor(kvHeads * headDim), s, k, ldk, v, ldv, kc, vc, slots, pos, inv,
+          kvHeads, headDim, rot, interleaved, rope);
+}
 void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, bf16* kc, bf16* vc,
                        const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
                        int rot, bool interleaved, bool rope) {
-  launchK(true, ropeWriteKvK, rows, threadsFor(kvHeads * headDim), s, k, ldk, v, ldv, kc, vc, slots, pos, inv, kvHeads,
-                                                               headDim, rot, interleaved, rope);
+  ropeWriteKvOf(s, k, ldk, v, ldv, kc, vc, slots, pos, inv, rows, kvHeads, headDim, rot, interleaved, rope);
+}
+void launchRopeWriteKv(cudaStream_t s, const bf16* k, int ldk, const bf16* v, int ldv, kv8* kc, kv8* vc,
+                       const int* slots, const int* pos, const float* inv, int rows, int kvHeads, int headDim,
+                       int rot, bool interleaved, bool rope) {
+  ropeWriteKvOf(s, k, ldk, v, ldv, kc, vc, slots, pos, inv, rows, kvHeads, headDim, rot, interleaved, rope);
 }
 
 void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* idx, int rows, int cols,
@@ -407,19 +428,32 @@ void launchGather(cudaStream_t s, void* out, const void* x, int ldx, const int* 
   launchK(false, gatherK, rows, 128, s, (char*)out, (const char*)x, ldx * elemBytes, idx, cols * elemBytes);
 }
 
-void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
-                   bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
-                   int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias) {
+template <typename KV>
+static void ropeQkvOf(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v,
+                      int ldv, KV* kc, KV* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
+                      int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias) {
   int total = (heads + kvHeads) * headDim;
   if (vecRope(rows, headDim, rot, interleaved, ldq, ldk, ldv) && aligned16(qOut) && aligned16(q) && aligned16(k) &&
       aligned16(v) && aligned16(kc) && aligned16(vc) && (bias == nullptr || aligned16(bias))) {
     long long threads = (long long)rows * (total / 8);
-    launchK(true, ropeQkvVecK, (unsigned)((threads + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots,
-            pos, inv, rows, heads, kvHeads, headDim, rot, bias);
+    launchK(true, ropeQkvVecK<KV>, (unsigned)((threads + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc,
+            slots, pos, inv, rows, heads, kvHeads, headDim, rot, bias);
     return;
   }
-  launchK(true, ropeQkvK, dim3(rows, (total + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots, pos,
-          inv, heads, kvHeads, headDim, rot, interleaved, bias);
+  launchK(true, ropeQkvK<KV>, dim3(rows, (total + 255) / 256), 256, s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots,
+          pos, inv, heads, kvHeads, headDim, rot, interleaved, bias);
+}
+void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
+                   bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
+                   int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias) {
+  ropeQkvOf(s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots, pos, inv, rows, heads, kvHeads, headDim, rot, interleaved,
+            bias);
+}
+void launchRopeQkv(cudaStream_t s, bf16* qOut, const bf16* q, int ldq, const bf16* k, int ldk, const bf16* v, int ldv,
+                   kv8* kc, kv8* vc, const int* slots, const int* pos, const float* inv, int rows, int heads,
+                   int kvHeads, int headDim, int rot, bool interleaved, const bf16* bias) {
+  ropeQkvOf(s, qOut, q, ldq, k, ldk, v, ldv, kc, vc, slots, pos, inv, rows, heads, kvHeads, headDim, rot, interleaved,
+            bias);
 }
 
 void launchToFloat(cudaStream_t s, float* out, const bf16* x, int ldx, int rows, int cols) {

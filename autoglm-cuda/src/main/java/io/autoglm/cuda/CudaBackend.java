@@ -87,6 +87,7 @@ public final class CudaBackend implements ComputeBackend {
   private final Map<RopeSpec, Long> ropeTables = new HashMap<>(); // spec -> device fp32 (rotaryDim / 2)
   private final GraphCache graphs;
   private final Fp8Loader fp8;
+  private final boolean kvFp8; // autoglm.kvCacheDtype=fp8
   private final CudaDiagnostics diagnostics = new CudaDiagnostics(this);
   private ByteBuffer readback; // pinned, grows
   private boolean stepOpen;
@@ -111,7 +112,7 @@ public final class CudaBackend implements ComputeBackend {
     this.device = options.devices().isEmpty() ? 0 : options.devices().get(0);
     CudaSettings s = CudaSettings.from(options.properties()); // every property checked before the device
     boolean quantize = Fp8Loader.quantizeAtLoad(options);
-    options.kvCacheFp8("cuda", false); // refused by name until the CUDA kernels read and write an FP8 cache
+    this.kvFp8 = kvCacheFp8(options);
     this.graphs = new GraphCache(s.maxGraphs());
     this.fusionLimits = FusionPolicy.Limits.fromNative();
     this.ctx = CudaNative.create(device, s.cublasPath().orElse(null), STAGING_BYTES);
@@ -364,7 +365,43 @@ public final class CudaBackend implements ComputeBackend {
 
   @Override
   public KvCache allocateKv(KvLayout layout) {
-    return new CudaKvCache(this, layout);
+    return new CudaKvCache(this, layout, kvFp8);
+  }
+
+  @Override
+  public int kvBytesPerElement() {
+    return kvFp8 ? 1 : 2;
+  }
+
+  /** fromHost's checked values in a direct buffer of native order, for {@link CudaNative#upload} (dtype F32). */
+  ByteBuffer hostFloats(float[] rowMajor, int rows, int cols, boolean inGraph) {
+    if (rows < 1 || cols < 1 || rowMajor.length != (long) rows * cols) {
+      throw new IllegalArgumentException(String.format("fromHost: %d values do not fill (%d, %d)", rowMajor.length,
+          rows, cols));
+    }
+    if (inGraph) {
+      throw new IllegalStateException("fromHost in a CUDA-graph step: a graph cannot hold a host upload");
+    }
+    ByteBuffer host = ByteBuffer.allocateDirect(4 * rowMajor.length).order(ByteOrder.nativeOrder());
+    host.asFloatBuffer().put(rowMajor);
+    return host;
+  }
+
+  /**
+   * The system property that admits {@code autoglm.kvCacheDtype=fp8} on this backend while its FP8 KV cache has not
+   * yet been checked on a GPU (the device stages set it for CudaBackendContractTest's FP8 checks).
+   */
+  static final String FP8_KV_UNCHECKED = "autoglm.cuda.fp8KvUnchecked";
+
+  /** Whether the options ask for an FP8 KV cache; refused by name unless {@link #FP8_KV_UNCHECKED} admits it. */
+  static boolean kvCacheFp8(BackendOptions options) {
+    boolean fp8 = options.kvCacheFp8("cuda", true);
+    if (fp8 && !Boolean.getBoolean(FP8_KV_UNCHECKED)) {
+      throw new IllegalArgumentException("backend property " + BackendOptions.KV_CACHE_DTYPE + " is fp8, which the "
+          + "cuda backend does not take yet: its FP8 KV cache (ropeQkv / ropeWriteKv and the CUDA-core attention "
+          + "kernels) is built but not yet checked on a GPU (docs/fp8.md#fp8-kv-cache); use auto");
+    }
+    return fp8;
   }
 
   @Override

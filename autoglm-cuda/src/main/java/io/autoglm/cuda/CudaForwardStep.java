@@ -325,7 +325,8 @@ final class CudaForwardStep implements ForwardStep {
     }
     FusedStepOps.Qkv q = new FusedStepOps.Qkv(layer, w, bias == null ? null : weight(bias), numHeads, numKvHeads,
         spec);
-    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim(),
+    // an FP8 KV cache: the QKV GEMVs' KV-write epilogues store bf16 only, so ropeQkv writes the cache
+    if (kv.fp8() || !fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim(),
         w.isFp8(), w.fp8Mma())) {
       if (bias == null || fusion.gemv(x.physRows(), w.fp8Mma()) || w.isFp8()) {
         return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads,
@@ -409,7 +410,7 @@ final class CudaForwardStep implements ForwardStep {
     if (recorder.live()) {
       CudaNative.ropeWriteKv(ctx, k.ptr(), k.ld(), v.ptr(), v.ld(), kv.keys(layer), kv.values(layer), slots,
           positions, inv, k.physRows(), kvHeads, headDim, spec == null ? 0 : spec.rotaryDim(),
-          spec != null && spec.interleaved(), spec != null);
+          spec != null && spec.interleaved(), spec != null, kv.fp8());
     }
   }
 
@@ -435,7 +436,7 @@ final class CudaForwardStep implements ForwardStep {
     if (recorder.live()) {
       CudaNative.ropeQkv(ctx, out.ptr(), qa.ptr(), qa.ld(), ka.ptr(), ka.ld(), va.ptr(), va.ld(), kv.keys(layer),
           kv.values(layer), slots, positions, inv, out.physRows(), numHeads, kvHeads, headDim, spec.rotaryDim(),
-          spec.interleaved(), bias);
+          spec.interleaved(), bias, kv.fp8());
     }
     return out;
   }
@@ -462,7 +463,8 @@ final class CudaForwardStep implements ForwardStep {
       long counters = (long) out.physRows() * numHeads <= CudaBackend.SPLIT_COUNTERS ? backend.splitCounters() : 0;
       DecodeAttention.launch(backend.settings().decodeAttnTc(), ctx, out.ptr(), partials, counters, a.ptr(), a.ld(),
           kv.keys(layer), kv.values(layer), tokenSeq, positions, tables, 1, kv.layout().blockSizeTokens(),
-          out.physRows(), numHeads, kvHeads, headDim, scale, partition, splits, prefill.host(), prefill.device());
+          out.physRows(), numHeads, kvHeads, headDim, scale, partition, splits, prefill.host(), prefill.device(),
+          kv.fp8());
     }
     return out;
   }
@@ -547,6 +549,15 @@ final class CudaForwardStep implements ForwardStep {
   public void complete() {
     recorder.runGraph();
     recorder.flushProfile();
+  }
+
+  /** Host values as a bf16 activation of this step (rounded to nearest even); eager steps only. */
+  @Override
+  public Tensor fromHost(float[] rowMajor, int rows, int cols) {
+    ByteBuffer host = backend.hostFloats(rowMajor, rows, cols, recorder.inGraph());
+    CudaActivation out = activation(rows, cols, false);
+    CudaNative.upload(ctx, out.ptr(), host, 2, rowMajor.length);
+    return out;
   }
 
   @Override

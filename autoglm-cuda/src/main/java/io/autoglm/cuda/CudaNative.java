@@ -89,19 +89,22 @@ final class CudaNative {
   static native void rope(long ctx, long out, long x, int ldx, long pos, long inv, int rows, int heads, int headDim,
       int rot, boolean interleaved);
 
+  /** fp8Kv: the cache holds E4M3 codes (autoglm.kvCacheDtype=fp8), each value rounded from fp32. */
   static native void ropeWriteKv(long ctx, long k, int ldk, long v, int ldv, long kCache, long vCache, long slots,
-      long pos, long inv, int rows, int kvHeads, int headDim, int rot, boolean interleaved, boolean rope);
+      long pos, long inv, int rows, int kvHeads, int headDim, int rot, boolean interleaved, boolean rope,
+      boolean fp8Kv);
 
   /**
    * partials: (rows, heads, splits, headDim + 2) fp32 when splits > 1; counters: 0 or (rows · heads) zeroed ints that
    * let the attention kernel merge its splits itself. Throws for a shape without a kernel (heads not a multiple of
    * kvHeads, headDim outside 1..256). prefillSegs (null: none) holds (first row, rows) pairs of the sequences whose
    * rows run the tensor-core prefill kernel, and prefillSegsDevice the same ints on the device; every other row runs
-   * the decode kernels.
+   * the decode kernels. fp8Kv: the cache holds E4M3 codes; every row then runs the decode kernels (prefillSegs
+   * ignored).
    */
   static native void attention(long ctx, long out, long partials, long counters, long q, int ldq, long kCache, long vCache,
       long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
-      float scale, int partition, int splits, int[] prefillSegs, long prefillSegsDevice);
+      float scale, int partition, int splits, int[] prefillSegs, long prefillSegsDevice, boolean fp8Kv);
 
   /**
    * The tensor-core decode attention (attention_decode_tc.cu) with {@link #attention}'s arguments, every row a decode
@@ -149,11 +152,12 @@ final class CudaNative {
 
   /**
    * rope(q) into qOut, rope(k) and v into the KV cache; with a QKV bias (0: none) q, k and v are first biased as
-   * {@link #linear}'s separate bias add rounds them, bit for bit.
+   * {@link #linear}'s separate bias add rounds them, bit for bit. fp8Kv: k and v go into an E4M3 cache, rounded from
+   * fp32.
    */
   static native void ropeQkv(long ctx, long qOut, long q, int ldq, long k, int ldk, long v, int ldv, long kCache,
       long vCache, long slots, long pos, long inv, int rows, int heads, int kvHeads, int headDim, int rot,
-      boolean interleaved, long bias);
+      boolean interleaved, long bias, boolean fp8Kv);
 
   /**
    * sum = a + b; out (rows, inter) = silu·mul of rmsNorm(sum)·normW through [gate | up]: one kernel (rows <= 4);

@@ -24,6 +24,12 @@ class CudaBackendContractTest extends BackendContract {
     return p.create(new BackendOptions(List.of(), 0.5, properties));
   }
 
+  /** The FP8 KV cache's checks run where the device stages admit it ({@link CudaBackend#FP8_KV_UNCHECKED}). */
+  @Override
+  protected boolean implementsFp8Kv() {
+    return Boolean.getBoolean(CudaBackend.FP8_KV_UNCHECKED);
+  }
+
   @Override
   protected String backendName() {
     return "cuda";

@@ -280,8 +280,8 @@ public abstract class BackendContract {
     if (!implementsFp8Kv()) {
       newBackend().close(); // aborts here where the backend cannot run
       IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> newBackend(fp8).close());
-      assertTrue(e.getMessage().contains("backend property autoglm.kvCacheDtype is fp8, which the "),
-          e.getMessage());
+      assertTrue(e.getMessage().startsWith("backend property autoglm.kvCacheDtype is fp8, which the "
+          + backendName() + " backend does not "), e.getMessage());
       return;
     }
     try (ComputeBackend rounded = newBackend(fp8); ComputeBackend plain = newBackend()) {
