@@ -5,6 +5,7 @@
 #include "bridge.cuh"
 #include "attention_decode_tc.cuh"
 #include "mma_tiles.cuh"
+#include "kv_cache.cuh"
 #include <atomic>
 
 namespace {
@@ -86,9 +87,9 @@ __device__ void mergeUnit(bf16* out, const float* part, size_t unit0, int used, 
  * in fp32 registers. Then the 4 warps' (m, l, O) merge through shared memory; one split writes out = O / l, more
  * write partials that the last block of (t, kh · hgb + hb) merges (counters), or decodeAttnTcCombineK (no counters).
  */
-template <int D, int W>
+template <int D, int W, typename KV>
 __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, int* counters, const bf16* q,
-    int ldq, const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride,
+    int ldq, const KV* kc, const KV* vc, const int* tokSeq, const int* pos, const int* tables, int stride,
     int blockSize, int heads, int kvHeads, int group, int hgb, float scale, int partition, int splits) {
   pdlTrigger();  // pdlWait below: what comes before reads only the step's inputs (pos, tokSeq, tables)
   constexpr int DT_BN = 16 * W;             // keys per K/V tile
@@ -115,8 +116,8 @@ __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, 
   int g0 = hb * DT_HB, gn = min(DT_HB, group - g0);
   const int* table = tables + (size_t)tokSeq[t] * stride;
   size_t rowStride = (size_t)kvHeads * D;
-  const bf16* kbase = kc + (size_t)kh * D;
-  const bf16* vbase = vc + (size_t)kh * D;
+  const KV* kbase = kc + (size_t)kh * D;
+  const KV* vbase = vc + (size_t)kh * D;
   const bf16* qrow = q + (size_t)t * ldq + (size_t)(kh * group + g0) * D;
   int nTiles = end > start ? (end - start + DT_BN - 1) / DT_BN : 0;  // 0: a static split past the context
   int slotNext[LR];
@@ -137,6 +138,9 @@ __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, 
     cpAsync16(qs + swz<D>(m, c), qrow + (size_t)(valid ? m : 0) * D + c * 8, valid);
   }
   cpAsyncCommit();
+  // bf16: a tile's rows go to shared memory by cp.async; E4M3: loadKv fetches the codes into registers and storeKv,
+  // after the current tile's MMAs, writes them to shared memory as bf16 (exact), in the same swizzled layout
+  KvRaw8<KV> kreg[sizeof(KV) == 1 ? LR : 1], vreg[sizeof(KV) == 1 ? LR : 1];
   auto loadKv = [&](int buf) {
     int c = tid % CH;
 #pragma unroll
@@ -144,11 +148,33 @@ __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, 
       int r = tid / CH + i * RPP;
       bool valid = slotNext[i] >= 0;
       size_t off = (size_t)(valid ? slotNext[i] : 0) * rowStride + c * 8;
-      cpAsync16(ks + buf * DT_BN * D + swz<D>(r, c), kbase + off, valid);
-      cpAsync16(vs + buf * DT_BN * D + swz<D>(r, c), vbase + off, valid);
+      if constexpr (sizeof(KV) == 2) {
+        cpAsync16(ks + buf * DT_BN * D + swz<D>(r, c), kbase + off, valid);
+        cpAsync16(vs + buf * DT_BN * D + swz<D>(r, c), vbase + off, valid);
+      } else {
+        kreg[i] = valid ? __ldg((const uint2*)(kbase + off)) : make_uint2(0, 0);
+        vreg[i] = valid ? __ldg((const uint2*)(vbase + off)) : make_uint2(0, 0);
+      }
     }
   };
-  if (nTiles > 0) loadKv(0);
+  auto storeKv = [&](int buf) {
+    if constexpr (sizeof(KV) == 1) {
+      int c = tid % CH;
+#pragma unroll
+      for (int i = 0; i < LR; i++) {
+        int r = tid / CH + i * RPP;
+        float f[8];
+        unpackKv8(kreg[i], f);
+        *(uint4*)(ks + buf * DT_BN * D + swz<D>(r, c)) = pack8(f);
+        unpackKv8(vreg[i], f);
+        *(uint4*)(vs + buf * DT_BN * D + swz<D>(r, c)) = pack8(f);
+      }
+    }
+  };
+  if (nTiles > 0) {
+    loadKv(0);
+    storeKv(0);
+  }
   cpAsyncCommit();
   if (nTiles > 1) slotsOf(1);
   cpAsyncWait<1>();  // Q landed
@@ -224,6 +250,9 @@ __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, 
       mma16816(o[n], pf, b[0], b[1]);
       mma16816(o[n + 1], pf, b[2], b[3]);
     }
+    // E4M3: the next tile into the buffer that tile j - 1 used (every warp finished it before this iteration's
+    // first barrier); the barrier below makes it visible
+    if (j + 1 < nTiles) storeKv((j + 1) & 1);
     __syncthreads();  // the tile's buffers are refilled two iterations on
   }
   cpAsyncWait<0>();
@@ -311,9 +340,9 @@ __global__ void __launch_bounds__(DT_COMBINE_THREADS) decodeAttnTcCombineK(bf16*
             D, fac, headL);
 }
 
-template <int D, int W>
-void launchTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const bf16* kc,
-              const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
+template <int D, int W, typename KV>
+void launchTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq, const KV* kc,
+              const KV* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize,
               int rows, int heads, int kvHeads, float scale, int partition, int splits) {
   constexpr int BN = 16 * W;
   // Q, then the double-buffered K/V tiles, which after the loop hold the warps' O and the merge factors
@@ -327,13 +356,13 @@ void launchTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16*
   cudaGetDevice(&dev);
   unsigned bit = dev >= 0 && dev < 32 ? 1u << dev : 0u;
   if (smem > 48 * 1024 && (bit == 0 || (allowed.load(std::memory_order_relaxed) & bit) == 0)) {
-    if (cudaFuncSetAttribute(decodeAttnTcK<D, W>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) ==
+    if (cudaFuncSetAttribute(decodeAttnTcK<D, W, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) ==
         cudaSuccess) {
       allowed.fetch_or(bit, std::memory_order_relaxed);
     }
   }
   int group = heads / kvHeads, hgb = (group + DT_HB - 1) / DT_HB;
-  launchKs(true, decodeAttnTcK<D, W>, dim3(rows, kvHeads * hgb, splits), 32 * W, smem, s, out, part, counters, q,
+  launchKs(true, decodeAttnTcK<D, W, KV>, dim3(rows, kvHeads * hgb, splits), 32 * W, smem, s, out, part, counters, q,
            ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, heads, kvHeads, group, hgb, scale, partition, splits);
   if (splits > 1 && counters == nullptr) {
     launchK(true, decodeAttnTcCombineK, dim3(rows, kvHeads * hgb), DT_COMBINE_THREADS, s, out, part, pos, heads, kvHeads,
@@ -342,21 +371,21 @@ void launchTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16*
 }
 
 /** launchTc of the variant's warps per block. */
-template <int D>
+template <int D, typename KV>
 void launchVariant(int variant, cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
-                   const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride,
+                   const KV* kc, const KV* vc, const int* tokSeq, const int* pos, const int* tables, int stride,
                    int blockSize, int rows, int heads, int kvHeads, float scale, int partition, int splits) {
   switch (DT_VARIANT_WARPS[variant]) {
     case 2:
-      launchTc<D, 2>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+      launchTc<D, 2, KV>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
                      kvHeads, scale, partition, splits);
       break;
     case 1:
-      launchTc<D, 1>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+      launchTc<D, 1, KV>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
                      kvHeads, scale, partition, splits);
       break;
     default:
-      launchTc<D, 4>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+      launchTc<D, 4, KV>(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
                      kvHeads, scale, partition, splits);
   }
 }
@@ -368,10 +397,11 @@ bool decodeAttentionTcSupported(int heads, int kvHeads, int headDim) {
          (long)kvHeads * ((heads / kvHeads + DT_HB - 1) / DT_HB) <= 65535;
 }
 
-bool launchDecodeAttentionTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
-                             const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables,
-                             int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
-                             int partition, int splits) {
+template <typename KV>
+static bool decodeAttentionTcOf(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
+                                const KV* kc, const KV* vc, const int* tokSeq, const int* pos, const int* tables,
+                                int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
+                                int partition, int splits) {
   // 16-byte cp.async of q rows needs q and ldq 16-byte aligned (the KV cache is)
   if (!decodeAttentionTcSupported(heads, kvHeads, headDim) || rows < 1 || splits < 1 ||
       splits > DECODE_TC_MAX_SPLITS || partition < 0 || blockSize < 1 || ldq % 8 != 0 ||
@@ -380,13 +410,29 @@ bool launchDecodeAttentionTc(cudaStream_t s, bf16* out, float* part, int* counte
   }
   int variant = g_variant >= 0 ? g_variant : (long)rows * kvHeads >= DT_TWO_WARPS_FROM_UNITS ? 1 : 0;
   if (headDim == 128) {
-    launchVariant<128>(variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
+    launchVariant<128, KV>(variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
                        rows, heads, kvHeads, scale, partition, splits);
   } else {
-    launchVariant<64>(variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
+    launchVariant<64, KV>(variant, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize,
                       rows, heads, kvHeads, scale, partition, splits);
   }
   return true;
+}
+
+bool launchDecodeAttentionTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
+                             const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables,
+                             int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
+                             int partition, int splits) {
+  return decodeAttentionTcOf(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows,
+                             heads, kvHeads, headDim, scale, partition, splits);
+}
+
+bool launchDecodeAttentionTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
+                             const kv8* kc, const kv8* vc, const int* tokSeq, const int* pos, const int* tables,
+                             int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
+                             int partition, int splits) {
+  return decodeAttentionTcOf(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows,
+                             heads, kvHeads, headDim, scale, partition, splits);
 }
 
 void setDecodeAttentionTcVariant(int variant) {
@@ -406,12 +452,16 @@ int decodeAttentionTcWarps(int variant) {
 JNI(jboolean, attentionTc)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong counters, jlong q, jint ldq,
                            jlong kc, jlong vc, jlong tokSeq, jlong pos, jlong tables, jint stride, jint blockSize,
                            jint rows, jint heads, jint kvHeads, jint headDim, jfloat scale, jint partition,
-                           jint splits) {
-  if (!launchDecodeAttentionTc(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq,
-                               p<bf16>(kc), p<bf16>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables), stride,
-                               blockSize, rows, heads, kvHeads, headDim, scale, partition, splits)) {
-    return JNI_FALSE;
-  }
+                           jint splits, jboolean fp8Kv) {
+  bool ok = fp8Kv ? launchDecodeAttentionTc(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters),
+                                            p<bf16>(q), ldq, p<kv8>(kc), p<kv8>(vc), p<int>(tokSeq), p<int>(pos),
+                                            p<int>(tables), stride, blockSize, rows, heads, kvHeads, headDim, scale,
+                                            partition, splits)
+                  : launchDecodeAttentionTc(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters),
+                                            p<bf16>(q), ldq, p<bf16>(kc), p<bf16>(vc), p<int>(tokSeq), p<int>(pos),
+                                            p<int>(tables), stride, blockSize, rows, heads, kvHeads, headDim, scale,
+                                            partition, splits);
+  if (!ok) return JNI_FALSE;
   launched(env, "decode attention (tensor cores)");
   return JNI_TRUE;
 }

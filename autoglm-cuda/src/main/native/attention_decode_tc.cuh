@@ -36,3 +36,8 @@ bool launchDecodeAttentionTc(cudaStream_t s, bf16* out, float* part, int* counte
                              const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables,
                              int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
                              int partition, int splits);
+/** launchDecodeAttentionTc over an FP8 cache: each tile's E4M3 codes are written to shared memory as bf16. */
+bool launchDecodeAttentionTc(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
+                             const kv8* kc, const kv8* vc, const int* tokSeq, const int* pos, const int* tables,
+                             int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
+                             int partition, int splits);

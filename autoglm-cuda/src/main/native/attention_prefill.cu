@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <string>
 #include <vector>
+#include "kv_cache.cuh"
 
 namespace {
 
@@ -61,9 +62,9 @@ __device__ __forceinline__ bool findTile(const int* segs, int nseg, int tm, int&
  * softmax in registers (exp2 with the scale folded in), P rounded to bf16 in registers as the A operand of P·V (V
  * fragments by ldmatrix.trans), O (16 × D) in fp32 registers; out = O / l, rounded to bf16 once.
  */
-template <int D>
-__global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const bf16* q, int ldq, const bf16* kc,
-    const bf16* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int heads,
+template <int D, typename KV>
+__global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const bf16* q, int ldq, const KV* kc,
+    const KV* vc, const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int heads,
     int kvHeads, int group, int hgb, float scale, const int* segs, int nseg) {
   pdlTrigger();
   pdlWait();
@@ -84,8 +85,8 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
   if (tid < TM) posOf[tid] = tid < rows ? pos[row0 + tid] : -1;
   const int* table = tables + (size_t)tokSeq[row0] * stride;
   size_t rowStride = (size_t)kvHeads * D;
-  const bf16* kbase = kc + (size_t)kh * D;
-  const bf16* vbase = vc + (size_t)kh * D;
+  const KV* kbase = kc + (size_t)kh * D;
+  const KV* vbase = vc + (size_t)kh * D;
   // Q: M row m = (token m / HB, head hb·HB + m % HB), zeros for rows past the tile or the group
   for (int i = tid; i < PF_BM * CH; i += PF_THREADS) {
     int m = i / CH, c = i - m * CH, tq = m / HB, g = hb * HB + (m - tq * HB);
@@ -115,6 +116,9 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
       slotNext[i] = p <= maxPos ? table[p / blockSize] * blockSize + p % blockSize : -1;
     }
   };
+  // bf16: a tile's rows go to shared memory by cp.async; E4M3: loadKv fetches the codes into registers and storeKv,
+  // after the current tile's MMAs, writes them to shared memory as bf16 (exact), in the same swizzled layout
+  KvRaw8<KV> kreg[sizeof(KV) == 1 ? LR : 1], vreg[sizeof(KV) == 1 ? LR : 1];
   auto loadKv = [&](int buf) {  // the copies of the tile whose slots slotNext holds
     int c = tid % CH;
 #pragma unroll
@@ -122,12 +126,32 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
       int r = tid / CH + i * RPP;
       bool valid = slotNext[i] >= 0;
       size_t off = (size_t)(valid ? slotNext[i] : 0) * rowStride + c * 8;
-      cpAsync16(ks + buf * PF_BN * D + swz<D>(r, c), kbase + off, valid);
-      cpAsync16(vs + buf * PF_BN * D + swz<D>(r, c), vbase + off, valid);
+      if constexpr (sizeof(KV) == 2) {
+        cpAsync16(ks + buf * PF_BN * D + swz<D>(r, c), kbase + off, valid);
+        cpAsync16(vs + buf * PF_BN * D + swz<D>(r, c), vbase + off, valid);
+      } else {
+        kreg[i] = valid ? __ldg((const uint2*)(kbase + off)) : make_uint2(0, 0);
+        vreg[i] = valid ? __ldg((const uint2*)(vbase + off)) : make_uint2(0, 0);
+      }
+    }
+  };
+  auto storeKv = [&](int buf) {
+    if constexpr (sizeof(KV) == 1) {
+      int c = tid % CH;
+#pragma unroll
+      for (int i = 0; i < LR; i++) {
+        int r = tid / CH + i * RPP;
+        float f[8];
+        unpackKv8(kreg[i], f);
+        *(uint4*)(ks + buf * PF_BN * D + swz<D>(r, c)) = pack8(f);
+        unpackKv8(vreg[i], f);
+        *(uint4*)(vs + buf * PF_BN * D + swz<D>(r, c)) = pack8(f);
+      }
     }
   };
   slotsOf(0);
   loadKv(0);
+  storeKv(0);
   cpAsyncCommit();
   if (nTiles > 1) slotsOf(1);
   cpAsyncWait<1>();  // Q landed
@@ -219,6 +243,9 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
         mma16816(o[n + 1], pf[kk], b[2], b[3]);
       }
     }
+    // E4M3: the next tile into the buffer that tile j - 1 used (every warp finished it before this iteration's
+    // first barrier); the barrier below makes it visible
+    if (j + 1 < nTiles) storeKv((j + 1) & 1);
     __syncthreads();  // the tile's buffers are refilled two iterations on
   }
   cpAsyncWait<0>();
@@ -243,16 +270,16 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
   }
 }
 
-template <int D>
-void launchPrefill(cudaStream_t s, bf16* out, const bf16* q, int ldq, const bf16* kc, const bf16* vc,
+template <int D, typename KV>
+void launchPrefill(cudaStream_t s, bf16* out, const bf16* q, int ldq, const KV* kc, const KV* vc,
                    const int* tokSeq, const int* pos, const int* tables, int stride, int blockSize, int heads,
                    int kvHeads, float scale, const int* devSegs, int nseg, int tiles) {
   constexpr size_t smem = (size_t)(PF_BM + 4 * PF_BN) * D * 2;
   // above the default 48 KiB: allowed per launch, since the attribute belongs to the device current now
-  cudaFuncSetAttribute(prefillAttentionK<D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  cudaFuncSetAttribute(prefillAttentionK<D, KV>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   int group = heads / kvHeads, hb = std::min(group, PF_BM), hgb = (group + hb - 1) / hb;
   // the heads vary fastest, so every KV head's heaviest tiles are scheduled first
-  launchKs(true, prefillAttentionK<D>, dim3(kvHeads * hgb, tiles), PF_THREADS, smem, s, out, q, ldq, kc, vc, tokSeq,
+  launchKs(true, prefillAttentionK<D, KV>, dim3(kvHeads * hgb, tiles), PF_THREADS, smem, s, out, q, ldq, kc, vc, tokSeq,
            pos, tables, stride, blockSize, heads, kvHeads, group, hgb, scale, devSegs, nseg);
 }
 
@@ -268,10 +295,11 @@ std::string prefillAttentionKernelName(int heads, int kvHeads, int headDim) {
          std::to_string(hb) + " heads per block, " + std::to_string((group + hb - 1) / hb) + " blocks per KV head)";
 }
 
-bool launchAttentionMixed(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
-                          const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables,
-                          int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
-                          int partition, int splits, const int* hostSegs, const int* devSegs, int nseg) {
+template <typename KV>
+static bool attentionMixedOf(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
+                             const KV* kc, const KV* vc, const int* tokSeq, const int* pos, const int* tables,
+                             int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
+                             int partition, int splits, const int* hostSegs, const int* devSegs, int nseg) {
   // 16-byte cp.async of q rows needs ldq and q 16-byte aligned (the KV cache and out are)
   if (nseg <= 0 || !prefillAttentionSupported(heads, kvHeads, headDim) || ldq % 8 != 0 ||
       (reinterpret_cast<uintptr_t>(q) & 15) != 0) {
@@ -307,11 +335,27 @@ bool launchAttentionMixed(cudaStream_t s, bf16* out, float* part, int* counters,
     if (i < covered.size()) at = covered[i].first + covered[i].second;
   }
   if (headDim == 128) {
-    launchPrefill<128>(s, out, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, heads, kvHeads, scale,
+    launchPrefill<128, KV>(s, out, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, heads, kvHeads, scale,
                        devSegs, nseg, tiles);
   } else {
-    launchPrefill<64>(s, out, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, heads, kvHeads, scale,
+    launchPrefill<64, KV>(s, out, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, heads, kvHeads, scale,
                       devSegs, nseg, tiles);
   }
   return true;
+}
+
+bool launchAttentionMixed(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
+                          const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables,
+                          int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
+                          int partition, int splits, const int* hostSegs, const int* devSegs, int nseg) {
+  return attentionMixedOf(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+                          kvHeads, headDim, scale, partition, splits, hostSegs, devSegs, nseg);
+}
+
+bool launchAttentionMixed(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
+                          const kv8* kc, const kv8* vc, const int* tokSeq, const int* pos, const int* tables,
+                          int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
+                          int partition, int splits, const int* hostSegs, const int* devSegs, int nseg) {
+  return attentionMixedOf(s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads,
+                          kvHeads, headDim, scale, partition, splits, hostSegs, devSegs, nseg);
 }

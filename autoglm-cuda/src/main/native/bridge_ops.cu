@@ -62,14 +62,15 @@ JNI(void, attention)(JNIEnv* env, jclass, jlong h, jlong out, jlong part, jlong 
   int nseg = segs == nullptr ? 0 : env->GetArrayLength(segs) / 2;
   std::vector<int> hostSegs((size_t)nseg * 2);
   if (nseg > 0) env->GetIntArrayRegion(segs, 0, nseg * 2, hostSegs.data());
-  // an FP8 cache: the CUDA-core kernels on every row (the tensor-core prefill kernel reads bf16 tiles only)
-  if (fp8Kv ? !launchAttention(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq,
-                               p<kv8>(kc), p<kv8>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables), stride, blockSize,
-                               rows, heads, kvHeads, headDim, scale, partition, splits)
-            : !launchAttentionMixed(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q), ldq,
-                                    p<bf16>(kc), p<bf16>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables), stride,
-                                    blockSize, rows, heads, kvHeads, headDim, scale, partition, splits,
-                                    hostSegs.data(), p<int>(devSegs), nseg)) {
+  bool ok = fp8Kv ? launchAttentionMixed(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q),
+                                         ldq, p<kv8>(kc), p<kv8>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables),
+                                         stride, blockSize, rows, heads, kvHeads, headDim, scale, partition, splits,
+                                         hostSegs.data(), p<int>(devSegs), nseg)
+                  : launchAttentionMixed(ctx(h)->stream, p<bf16>(out), p<float>(part), p<int>(counters), p<bf16>(q),
+                                         ldq, p<bf16>(kc), p<bf16>(vc), p<int>(tokSeq), p<int>(pos), p<int>(tables),
+                                         stride, blockSize, rows, heads, kvHeads, headDim, scale, partition, splits,
+                                         hostSegs.data(), p<int>(devSegs), nseg);
+  if (!ok) {
     char buf[320];
     snprintf(buf, sizeof buf, "attention: no kernel for %d query heads over %d KV heads with headDim %d (supported: "
              "query heads a multiple of the KV heads, any number per KV head; headDim 1..256), or prefill segments "

@@ -99,8 +99,7 @@ final class CudaNative {
    * let the attention kernel merge its splits itself. Throws for a shape without a kernel (heads not a multiple of
    * kvHeads, headDim outside 1..256). prefillSegs (null: none) holds (first row, rows) pairs of the sequences whose
    * rows run the tensor-core prefill kernel, and prefillSegsDevice the same ints on the device; every other row runs
-   * the decode kernels. fp8Kv: the cache holds E4M3 codes; every row then runs the decode kernels (prefillSegs
-   * ignored).
+   * the decode kernels. fp8Kv: the cache holds E4M3 codes (the same kernels, decoding them as they load).
    */
   static native void attention(long ctx, long out, long partials, long counters, long q, int ldq, long kCache, long vCache,
       long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads, int headDim,
@@ -113,7 +112,7 @@ final class CudaNative {
    */
   static native boolean attentionTc(long ctx, long out, long partials, long counters, long q, int ldq, long kCache,
       long vCache, long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads,
-      int headDim, float scale, int partition, int splits);
+      int headDim, float scale, int partition, int splits, boolean fp8Kv);
 
   /** Small-batch GEMV kernel, process-wide: 0 = one warp per feature, v >= 1 = in-split aiming at 1024·v blocks. */
   static native void setGemvVariant(int v);

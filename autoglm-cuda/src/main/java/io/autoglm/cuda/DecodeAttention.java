@@ -4,8 +4,8 @@ package io.autoglm.cuda;
  * Which kernel runs a step's attention: the tensor-core decode attention ({@code cuda.decodeAttnTc}, the query heads
  * of a KV head as the M rows of bf16 MMAs) for steps of at least that many rows × KV heads whose rows are all decode
  * rows, or else the kernels of {@link CudaNative#attention} (the CUDA-core decode kernels, and the tensor-core
- * prefill kernel for prefill segments). An FP8 KV cache takes the CUDA-core kernels on every row: the tensor-core
- * kernels read bf16 tiles only.
+ * prefill kernel for prefill segments). An FP8 KV cache takes the same kernels (they decode its E4M3 codes as they
+ * load them).
  */
 final class DecodeAttention {
   /** The most splits per (token, KV head) the tensor-core kernel takes (DECODE_TC_MAX_SPLITS of its header). */
@@ -56,10 +56,9 @@ final class DecodeAttention {
   static void launch(int threshold, long ctx, long out, long partials, long counters, long q, int ldq, long kCache,
       long vCache, long tokenSeq, long pos, long tables, int stride, int blockSize, int rows, int heads, int kvHeads,
       int headDim, float scale, int partition, int splits, int[] prefillSegs, long prefillSegsDevice, boolean fp8Kv) {
-    if (!fp8Kv
-        && useTensorCores(threshold, rows, heads, kvHeads, headDim, splits, prefillSegs != null && prefillSegs.length > 0)
+    if (useTensorCores(threshold, rows, heads, kvHeads, headDim, splits, prefillSegs != null && prefillSegs.length > 0)
         && CudaNative.attentionTc(ctx, out, partials, counters, q, ldq, kCache, vCache, tokenSeq, pos, tables, stride,
-            blockSize, rows, heads, kvHeads, headDim, scale, partition, splits)) {
+            blockSize, rows, heads, kvHeads, headDim, scale, partition, splits, fp8Kv)) {
       return;
     }
     CudaNative.attention(ctx, out, partials, counters, q, ldq, kCache, vCache, tokenSeq, pos, tables, stride,

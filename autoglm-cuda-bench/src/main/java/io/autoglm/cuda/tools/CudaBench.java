@@ -336,7 +336,13 @@ public final class CudaBench {
       ModelConfig c = ModelConfig.load(dir);
       // a 1,024-token prefill step of GLM-4-32B shapes needs ~12 GB of activations, more than the default arena
       String arena = System.getProperty("bench.arenaBytes");
-      try (CudaBackend backend = backend(0.92, arena == null ? Map.of() : Map.of("cuda.arenaBytes", arena));
+      Map<String, String> props = new java.util.HashMap<>();
+      if (arena != null) {
+        props.put("cuda.arenaBytes", arena);
+      }
+      // bench.kvCacheDtype=fp8: an FP8 KV cache (with -Dautoglm.cuda.fp8KvUnchecked=true until its device check)
+      props.put(io.autoglm.backend.BackendOptions.KV_CACHE_DTYPE, System.getProperty("bench.kvCacheDtype", "auto"));
+      try (CudaBackend backend = backend(0.92, props);
            Checkpoint ckpt = inMemory ? null : Checkpoint.open(dir)) {
         System.out.println("device: " + backend.deviceDescription() + "; model " + model + " (" + c.numLayers()
             + " layers, " + c.numHeads() + " query heads over " + c.numKvHeads() + " KV heads, headDim " + c.headDim()
@@ -357,11 +363,11 @@ public final class CudaBench {
             bw / 1e12, stepBytes / 1e9, floorMs, 1e3 / floorMs);
         int bs = 16;
         KvLayout probe = new KvLayout(c.numLayers(), 1, bs, c.numKvHeads(), c.headDim());
-        long perBlock = probe.bytesPerToken(2) * bs;
+        long perBlock = probe.bytesPerToken(backend.kvBytesPerElement()) * bs;
         long budget = backend.kvCacheBudgetBytes().orElseThrow();
         int blocks = (int) Math.min(budget / perBlock, 24_000);
-        System.out.printf("KV budget %.1f GB = %d blocks of %d tokens; using %d%n", budget / 1e9, budget / perBlock,
-            bs, blocks);
+        System.out.printf("KV budget %.1f GB = %d blocks of %d tokens (%d bytes per value); using %d%n",
+            budget / 1e9, budget / perBlock, bs, backend.kvBytesPerElement(), blocks);
         try (KvCache kv = backend.allocateKv(new KvLayout(c.numLayers(), blocks, bs, c.numKvHeads(), c.headDim()))) {
           StepDriver d = new StepDriver(backend, m, kv);
           Stages st = new Stages(d, new SplittableRandom(1), c, backend, floorMs);
