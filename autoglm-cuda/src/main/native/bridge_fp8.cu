@@ -87,12 +87,15 @@ JNI(jboolean, linearSiluMulFp8)(JNIEnv* env, jclass, jlong h, jlong y, jlong x, 
 JNI(jboolean, linearQkvRopeFp8)(JNIEnv* env, jclass, jlong h, jlong qOut, jlong x, jint ldx, jlong q, jlong s,
                                 jint sld, jint rowShift, jint colShift, jlong bias, jint rows, jint in, jlong kc,
                                 jlong vc, jlong slots, jlong pos, jlong inv, jint heads, jint kvHeads, jint headDim,
-                                jint rot) {
-  if (!launchGemvQkvRopeFp8(ctx(h)->stream, p<bf16>(qOut), p<bf16>(x), ldx, fp8Mat(q, s, sld, rowShift, colShift),
-                            p<bf16>(bias), rows, in, p<bf16>(kc), p<bf16>(vc), p<int>(slots), p<int>(pos),
-                            p<float>(inv), heads, kvHeads, headDim, rot)) {
-    return JNI_FALSE;
-  }
+                                jint rot, jboolean fp8Kv) {
+  Fp8Mat w = fp8Mat(q, s, sld, rowShift, colShift);
+  bool ok = fp8Kv ? launchGemvQkvRopeFp8(ctx(h)->stream, p<bf16>(qOut), p<bf16>(x), ldx, w, p<bf16>(bias), rows, in,
+                                         p<kv8>(kc), p<kv8>(vc), p<int>(slots), p<int>(pos), p<float>(inv), heads,
+                                         kvHeads, headDim, rot)
+                  : launchGemvQkvRopeFp8(ctx(h)->stream, p<bf16>(qOut), p<bf16>(x), ldx, w, p<bf16>(bias), rows, in,
+                                         p<bf16>(kc), p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv), heads,
+                                         kvHeads, headDim, rot);
+  if (!ok) return JNI_FALSE;
   return launched(env, "qkvFp8+rope kernel") ? JNI_TRUE : JNI_FALSE;
 }
 

@@ -135,24 +135,30 @@ JNI(jboolean, addRmsNormLinearSiluMul)(JNIEnv* env, jclass, jlong h, jlong sum, 
 JNI(jboolean, addRmsNormQkvRope)(JNIEnv* env, jclass, jlong h, jlong sum, jlong qOut, jlong a, jint lda, jlong b,
                                  jint ldb, jlong normW, jfloat eps, jlong w, jlong bias, jint rows, jint in, jlong kc,
                                  jlong vc, jlong slots, jlong pos, jlong inv, jint heads, jint kvHeads, jint headDim,
-                                 jint rot) {
-  if (!launchAddRmsNormQkvRope(ctx(h)->stream, p<bf16>(sum), p<bf16>(qOut), p<bf16>(a), lda, p<bf16>(b), ldb,
-                               p<bf16>(normW), eps, p<bf16>(w), p<bf16>(bias), rows, in, p<bf16>(kc), p<bf16>(vc),
-                               p<int>(slots), p<int>(pos), p<float>(inv), heads, kvHeads, headDim, rot)) {
-    return JNI_FALSE;
-  }
+                                 jint rot, jboolean fp8Kv) {
+  bool ok = fp8Kv ? launchAddRmsNormQkvRope(ctx(h)->stream, p<bf16>(sum), p<bf16>(qOut), p<bf16>(a), lda, p<bf16>(b),
+                                            ldb, p<bf16>(normW), eps, p<bf16>(w), p<bf16>(bias), rows, in,
+                                            p<kv8>(kc), p<kv8>(vc), p<int>(slots), p<int>(pos), p<float>(inv), heads,
+                                            kvHeads, headDim, rot)
+                  : launchAddRmsNormQkvRope(ctx(h)->stream, p<bf16>(sum), p<bf16>(qOut), p<bf16>(a), lda, p<bf16>(b),
+                                            ldb, p<bf16>(normW), eps, p<bf16>(w), p<bf16>(bias), rows, in,
+                                            p<bf16>(kc), p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv),
+                                            heads, kvHeads, headDim, rot);
+  if (!ok) return JNI_FALSE;
   return launched(env, "addRmsNorm+qkv+rope kernel") ? JNI_TRUE : JNI_FALSE;
 }
 
 /** QKV GEMV + RoPE + KV write in one kernel (rows <= 8); false when it does not apply. */
 JNI(jboolean, linearQkvRope)(JNIEnv* env, jclass, jlong h, jlong qOut, jlong x, jint ldx, jlong w, jlong bias,
                              jint rows, jint in, jlong kc, jlong vc, jlong slots, jlong pos, jlong inv, jint heads,
-                             jint kvHeads, jint headDim, jint rot) {
-  if (!launchGemvQkvRope(ctx(h)->stream, p<bf16>(qOut), p<bf16>(x), ldx, p<bf16>(w), p<bf16>(bias), rows, in,
-                         p<bf16>(kc), p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv), heads, kvHeads, headDim,
-                         rot)) {
-    return JNI_FALSE;
-  }
+                             jint kvHeads, jint headDim, jint rot, jboolean fp8Kv) {
+  bool ok = fp8Kv ? launchGemvQkvRope(ctx(h)->stream, p<bf16>(qOut), p<bf16>(x), ldx, p<bf16>(w), p<bf16>(bias), rows,
+                                      in, p<kv8>(kc), p<kv8>(vc), p<int>(slots), p<int>(pos), p<float>(inv), heads,
+                                      kvHeads, headDim, rot)
+                  : launchGemvQkvRope(ctx(h)->stream, p<bf16>(qOut), p<bf16>(x), ldx, p<bf16>(w), p<bf16>(bias), rows,
+                                      in, p<bf16>(kc), p<bf16>(vc), p<int>(slots), p<int>(pos), p<float>(inv), heads,
+                                      kvHeads, headDim, rot);
+  if (!ok) return JNI_FALSE;
   return launched(env, "qkv+rope kernel") ? JNI_TRUE : JNI_FALSE;
 }
 

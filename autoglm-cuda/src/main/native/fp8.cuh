@@ -16,6 +16,9 @@ bool launchGemvSiluFp8Mma(cudaStream_t s, bf16* y, const bf16* x, int ldx, const
                           int inter);
 void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
                          int out, const QkvOut& o);
+/** launchGemvQkvFp8Mma into an FP8 KV cache. */
+void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
+                         int out, const QkvOutT<kv8>& o);
 
 namespace {
 

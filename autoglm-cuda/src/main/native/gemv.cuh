@@ -11,13 +11,14 @@ int inSplit(long out);
 
 /**
  * Where the fused QKV GEMVs (bf16: gemv_fused.cu; FP8: gemv_fp8.cu, gemv_fp8_mma.cu) put their outputs: rotated q
- * into q (T, qWidth), rotated k and v into their KV-cache slots. Interleaved partial RoPE only (pairs 2i, 2i+1 lie in
- * one block).
+ * into q (T, qWidth), rotated k and v into their KV-cache slots, as KV elements (bf16, or kv8 for an FP8 cache:
+ * kv_cache.cuh's toKv). Interleaved partial RoPE only (pairs 2i, 2i+1 lie in one block).
  */
-struct QkvOut {
+template <typename KV>
+struct QkvOutT {
   bf16* q;
-  bf16* kc;
-  bf16* vc;
+  KV* kc;
+  KV* vc;
   const int* slots;
   const int* pos;
   const float* inv;
@@ -26,6 +27,7 @@ struct QkvOut {
   int headDim;
   int rot;
 };
+using QkvOut = QkvOutT<bf16>;
 
 namespace {
 

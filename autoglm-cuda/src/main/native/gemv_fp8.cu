@@ -4,6 +4,7 @@
 // here carries 16 weights, dequantized in registers and scaled once per chunk.
 #include "gemv.cuh"
 #include "fp8.cuh"
+#include "kv_cache.cuh"
 
 namespace {
 
@@ -95,9 +96,9 @@ __global__ void __launch_bounds__(256) gemvFp8K(void* y, int ldy, const bf16* x,
 }
 
 /** gemvQkvK (without the norm prologue) for an FP8 weight: summed as gemvFp8K sums, then RoPE and the KV write. */
-template <int T, int KS>
+template <int T, int KS, typename KV>
 __global__ void __launch_bounds__(256) gemvQkvFp8K(const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int in,
-                                                   int out, QkvOut o) {
+                                                   int out, QkvOutT<KV> o) {
   pdlTrigger();
   static_assert(KS <= 4, "pairs of features must lie in one block");
   constexpr int RPB = 8 / KS;
@@ -141,9 +142,9 @@ __global__ void __launch_bounds__(256) gemvQkvFp8K(const bf16* x, int ldx, Fp8Ma
     int d = c % o.headDim;
     if (d < o.rot) xv = ropePair(xv, val[r ^ 1][t], (d & 1) == 0, o.pos[t], o.inv[d >> 1]);
     if (f < o.qWidth) o.q[(size_t)t * o.qWidth + f] = tobf(xv);
-    else o.kc[(size_t)o.slots[t] * o.kvWidth + c] = tobf(xv);
+    else o.kc[(size_t)o.slots[t] * o.kvWidth + c] = toKv<KV>(xv);
   } else {
-    o.vc[(size_t)o.slots[t] * o.kvWidth + (f - kvEnd)] = tobf(xv);
+    o.vc[(size_t)o.slots[t] * o.kvWidth + (f - kvEnd)] = toKv<KV>(xv);
   }
 }
 
@@ -259,38 +260,51 @@ bool launchGemvSiluFp8(cudaStream_t s, bf16* y, const bf16* x, int ldx, Fp8Mat w
   }
 }
 
-template <int T>
+template <int T, typename KV>
 static bool gemvQkvFp8(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int in, int out,
-                       const QkvOut& o) {
+                       const QkvOutT<KV>& o) {
   // the plain GEMV's split, at most 4 (8 would split a (2i, 2i+1) pair over two blocks), as gemv_fused.cu's
   switch (inSplit(out)) {
-    case 1: launchK(true, gemvQkvFp8K<T, 1>, (out + 7) / 8, 256, s, x, ldx, w, bias, in, out, o); return true;
-    case 2: launchK(true, gemvQkvFp8K<T, 2>, (out + 3) / 4, 256, s, x, ldx, w, bias, in, out, o); return true;
-    default: launchK(true, gemvQkvFp8K<T, 4>, (out + 1) / 2, 256, s, x, ldx, w, bias, in, out, o); return true;
+    case 1: launchK(true, gemvQkvFp8K<T, 1, KV>, (out + 7) / 8, 256, s, x, ldx, w, bias, in, out, o); return true;
+    case 2: launchK(true, gemvQkvFp8K<T, 2, KV>, (out + 3) / 4, 256, s, x, ldx, w, bias, in, out, o); return true;
+    default: launchK(true, gemvQkvFp8K<T, 4, KV>, (out + 1) / 2, 256, s, x, ldx, w, bias, in, out, o); return true;
   }
 }
 
-bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
-                          int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
-                          int kvHeads, int headDim, int rot) {
+template <typename KV>
+static bool gemvQkvRopeFp8Of(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp8Mat w, const bf16* bias,
+                             int rows, int in, KV* kc, KV* vc, const int* slots, const int* pos, const float* inv,
+                             int heads, int kvHeads, int headDim, int rot) {
   if (rows < 1 || rows > FUSE_GEMV_MAX_ROWS || g_kernels.gemvVariant == 0 || !fp8Applies(x, ldx, w, in) ||
       (headDim & 1) != 0 || (rot & 1) != 0 || rot > headDim) {
     return false;
   }
-  QkvOut o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
+  QkvOutT<KV> o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
   int out = (heads + 2 * kvHeads) * headDim;
   if (fp8MmaApplies(w, rows)) {
     launchGemvQkvFp8Mma(s, x, ldx, w, bias, rows, in, out, o);
     return true;
   }
   switch (rows) {
-    case 1: return gemvQkvFp8<1>(s, x, ldx, w, bias, in, out, o);
-    case 2: return gemvQkvFp8<2>(s, x, ldx, w, bias, in, out, o);
-    case 3: return gemvQkvFp8<3>(s, x, ldx, w, bias, in, out, o);
-    case 4: return gemvQkvFp8<4>(s, x, ldx, w, bias, in, out, o);
-    case 5: return gemvQkvFp8<5>(s, x, ldx, w, bias, in, out, o);
-    case 6: return gemvQkvFp8<6>(s, x, ldx, w, bias, in, out, o);
-    case 7: return gemvQkvFp8<7>(s, x, ldx, w, bias, in, out, o);
-    default: return gemvQkvFp8<8>(s, x, ldx, w, bias, in, out, o);
+    case 1: return gemvQkvFp8<1, KV>(s, x, ldx, w, bias, in, out, o);
+    case 2: return gemvQkvFp8<2, KV>(s, x, ldx, w, bias, in, out, o);
+    case 3: return gemvQkvFp8<3, KV>(s, x, ldx, w, bias, in, out, o);
+    case 4: return gemvQkvFp8<4, KV>(s, x, ldx, w, bias, in, out, o);
+    case 5: return gemvQkvFp8<5, KV>(s, x, ldx, w, bias, in, out, o);
+    case 6: return gemvQkvFp8<6, KV>(s, x, ldx, w, bias, in, out, o);
+    case 7: return gemvQkvFp8<7, KV>(s, x, ldx, w, bias, in, out, o);
+    default: return gemvQkvFp8<8, KV>(s, x, ldx, w, bias, in, out, o);
   }
+}
+
+bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
+                          int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                          int kvHeads, int headDim, int rot) {
+  return gemvQkvRopeFp8Of(s, qOut, x, ldx, w, bias, rows, in, kc, vc, slots, pos, inv, heads, kvHeads, headDim, rot);
+}
+
+bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
+                          int in, kv8* kc, kv8* vc, const int* slots, const int* pos, const float* inv, int heads,
+                          int kvHeads, int headDim, int rot) {
+  return gemvQkvRopeFp8Of(s, qOut, x, ldx, w, bias, rows, in, kc, vc, slots, pos, inv, heads, kvHeads, headDim, rot);
 }

@@ -16,6 +16,7 @@
 // accumulators. The in-split KS (warps per tile, interleaved steps) depends on the row count only.
 #include "gemv.cuh"
 #include "fp8.cuh"
+#include "kv_cache.cuh"
 #include "mma_tiles.cuh"
 
 namespace {
@@ -189,9 +190,9 @@ __global__ void __launch_bounds__(256) gemvSiluFp8MmaK(bf16* y, const bf16* x, i
 }
 
 /** QKV + bias + RoPE + KV write (the pairs (2i, 2i + 1) of a rotated head lie in one 16-row tile). */
-template <int T, int KS>
+template <int T, int KS, typename KV>
 __global__ void __launch_bounds__(256) gemvQkvFp8MmaK(const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int in,
-                                                      int out, QkvOut o) {
+                                                      int out, QkvOutT<KV> o) {
   pdlTrigger();
   constexpr int RT = 8 / KS;
   __shared__ float part[8][16][8];
@@ -221,9 +222,9 @@ __global__ void __launch_bounds__(256) gemvQkvFp8MmaK(const bf16* x, int ldx, Fp
       int d = cc % o.headDim;
       if (d < o.rot) xv = ropePair(xv, val[i][r ^ 1][t], (d & 1) == 0, o.pos[t], o.inv[d >> 1]);
       if (f < o.qWidth) o.q[(size_t)t * o.qWidth + f] = tobf(xv);
-      else o.kc[(size_t)o.slots[t] * o.kvWidth + cc] = tobf(xv);
+      else o.kc[(size_t)o.slots[t] * o.kvWidth + cc] = toKv<KV>(xv);
     } else {
-      o.vc[(size_t)o.slots[t] * o.kvWidth + (f - kvEnd)] = tobf(xv);
+      o.vc[(size_t)o.slots[t] * o.kvWidth + (f - kvEnd)] = toKv<KV>(xv);
     }
   }
 }
@@ -293,16 +294,27 @@ bool launchGemvSiluFp8Mma(cudaStream_t s, bf16* y, const bf16* x, int ldx, const
   return true;
 }
 
-void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
-                         int out, const QkvOut& o) {
+template <typename KV>
+static void gemvQkvFp8MmaOf(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows,
+                            int in, int out, const QkvOutT<KV>& o) {
   long tiles = (out + 15) / 16;
   int ks = fp8MmaSplit(out);
   int blocks = (int)((tiles + 8 / ks - 1) / (8 / ks));
 #define QKV(T)                                                                                          \
-  if (ks == 1) launchK(true, gemvQkvFp8MmaK<T, 1>, blocks, 256, s, x, ldx, w, bias, in, out, o);         \
-  else if (ks == 2) launchK(true, gemvQkvFp8MmaK<T, 2>, blocks, 256, s, x, ldx, w, bias, in, out, o);    \
-  else if (ks == 4) launchK(true, gemvQkvFp8MmaK<T, 4>, blocks, 256, s, x, ldx, w, bias, in, out, o);    \
-  else launchK(true, gemvQkvFp8MmaK<T, 8>, blocks, 256, s, x, ldx, w, bias, in, out, o)
+  if (ks == 1) launchK(true, gemvQkvFp8MmaK<T, 1, KV>, blocks, 256, s, x, ldx, w, bias, in, out, o);         \
+  else if (ks == 2) launchK(true, gemvQkvFp8MmaK<T, 2, KV>, blocks, 256, s, x, ldx, w, bias, in, out, o);    \
+  else if (ks == 4) launchK(true, gemvQkvFp8MmaK<T, 4, KV>, blocks, 256, s, x, ldx, w, bias, in, out, o);    \
+  else launchK(true, gemvQkvFp8MmaK<T, 8, KV>, blocks, 256, s, x, ldx, w, bias, in, out, o)
   FP8_MMA_ROWS(QKV)
 #undef QKV
+}
+
+void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
+                         int out, const QkvOut& o) {
+  gemvQkvFp8MmaOf(s, x, ldx, w, bias, rows, in, out, o);
+}
+
+void launchGemvQkvFp8Mma(cudaStream_t s, const bf16* x, int ldx, const Fp8Mat& w, const bf16* bias, int rows, int in,
+                         int out, const QkvOutT<kv8>& o) {
+  gemvQkvFp8MmaOf(s, x, ldx, w, bias, rows, in, out, o);
 }

@@ -1,6 +1,7 @@
 // GEMVs that absorb their neighbours: gate_up with SiLU·mul, QKV with bias, RoPE and the KV-cache write, and
 // either with the residual add + RMSNorm before it (rows <= FUSE_NORM_MAX_ROWS).
 #include "gemv.cuh"
+#include "kv_cache.cuh"
 
 namespace {
 
@@ -9,9 +10,9 @@ namespace {
  * qkv = x · Wᵀ + bias as gemv2K computes it (rounded to bf16), then RoPE of q and k and the KV-cache write of k and
  * v, as ropeQkvK computes them. KS <= 4, so that each block holds whole (2i, 2i+1) pairs.
  */
-template <int T, int KS, bool NORM>
+template <int T, int KS, bool NORM, typename KV>
 __global__ void __launch_bounds__(256) gemvQkvK(const bf16* x, int ldx, const bf16* w, const bf16* bias, int in,
-                                                int out, NormIn nrm, QkvOut o) {
+                                                int out, NormIn nrm, QkvOutT<KV> o) {
   pdlTrigger();
   static_assert(KS <= 4, "pairs of features must lie in one block");
   constexpr int RPB = 8 / KS;
@@ -61,9 +62,9 @@ __global__ void __launch_bounds__(256) gemvQkvK(const bf16* x, int ldx, const bf
     int d = c % o.headDim;
     if (d < o.rot) xv = ropePair(xv, val[r ^ 1][t], (d & 1) == 0, o.pos[t], o.inv[d >> 1]);
     if (f < o.qWidth) o.q[(size_t)t * o.qWidth + f] = tobf(xv);
-    else o.kc[(size_t)o.slots[t] * o.kvWidth + c] = tobf(xv);
+    else o.kc[(size_t)o.slots[t] * o.kvWidth + c] = toKv<KV>(xv);
   } else {
-    o.vc[(size_t)o.slots[t] * o.kvWidth + (f - kvEnd)] = tobf(xv);
+    o.vc[(size_t)o.slots[t] * o.kvWidth + (f - kvEnd)] = toKv<KV>(xv);
   }
 }
 
@@ -187,60 +188,90 @@ bool launchAddRmsNormGemvSilu(cudaStream_t s, bf16* sum, bf16* y, const bf16* a,
 }
 
 /** The QKV GEMV with the RoPE/KV epilogue; NORM: x is rmsNorm(nrm.a + nrm.b) (x and ldx unused). */
-template <int T, int KS, bool NORM>
+template <int T, int KS, bool NORM, typename KV>
 static void gemvQkv(cudaStream_t s, const bf16* x, int ldx, const bf16* w, const bf16* bias, int in, int out,
-                    const NormIn& nrm, const QkvOut& o) {
+                    const NormIn& nrm, const QkvOutT<KV>& o) {
   int blocks = (out + 8 / KS - 1) / (8 / KS);
-  launchKs(true, gemvQkvK<T, KS, NORM>, blocks, 256, NORM ? (size_t)T * in * 2 : 0, s, x, ldx, w, bias, in, out, nrm,
+  launchKs(true, gemvQkvK<T, KS, NORM, KV>, blocks, 256, NORM ? (size_t)T * in * 2 : 0, s, x, ldx, w, bias, in, out, nrm,
            o);
 }
 
-template <int T, bool NORM>
+template <int T, bool NORM, typename KV>
 static void gemvQkvSplit(cudaStream_t s, const bf16* x, int ldx, const bf16* w, const bf16* bias, int in, int out,
-                         const NormIn& nrm, const QkvOut& o) {
+                         const NormIn& nrm, const QkvOutT<KV>& o) {
   switch (fusedSplit(out)) {
-    case 1: gemvQkv<T, 1, NORM>(s, x, ldx, w, bias, in, out, nrm, o); break;
-    case 2: gemvQkv<T, 2, NORM>(s, x, ldx, w, bias, in, out, nrm, o); break;
-    default: gemvQkv<T, 4, NORM>(s, x, ldx, w, bias, in, out, nrm, o);
+    case 1: gemvQkv<T, 1, NORM, KV>(s, x, ldx, w, bias, in, out, nrm, o); break;
+    case 2: gemvQkv<T, 2, NORM, KV>(s, x, ldx, w, bias, in, out, nrm, o); break;
+    default: gemvQkv<T, 4, NORM, KV>(s, x, ldx, w, bias, in, out, nrm, o);
   }
+}
+
+template <typename KV>
+static bool gemvQkvRopeOf(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, const bf16* w, const bf16* bias,
+                          int rows, int in, KV* kc, KV* vc, const int* slots, const int* pos, const float* inv,
+                          int heads, int kvHeads, int headDim, int rot) {
+  if (rows < 1 || rows > FUSE_GEMV_MAX_ROWS || g_kernels.gemvVariant == 0 || (in & 7) != 0 || (ldx & 7) != 0 ||
+      (((uintptr_t)x | (uintptr_t)w) & 15) != 0 || (headDim & 1) != 0 || (rot & 1) != 0 || rot > headDim) {
+    return false;
+  }
+  QkvOutT<KV> o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
+  int out = (heads + 2 * kvHeads) * headDim;
+  NormIn none{};
+  switch (rows) {
+    case 1: gemvQkvSplit<1, false, KV>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 2: gemvQkvSplit<2, false, KV>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 3: gemvQkvSplit<3, false, KV>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 4: gemvQkvSplit<4, false, KV>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 5: gemvQkvSplit<5, false, KV>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 6: gemvQkvSplit<6, false, KV>(s, x, ldx, w, bias, in, out, none, o); break;
+    case 7: gemvQkvSplit<7, false, KV>(s, x, ldx, w, bias, in, out, none, o); break;
+    default: gemvQkvSplit<8, false, KV>(s, x, ldx, w, bias, in, out, none, o);
+  }
+  return true;
+}
+
+template <typename KV>
+static bool addRmsNormQkvRopeOf(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* a, int lda, const bf16* b,
+                                int ldb, const bf16* normW, float eps, const bf16* w, const bf16* bias, int rows,
+                                int in, KV* kc, KV* vc, const int* slots, const int* pos, const float* inv, int heads,
+                                int kvHeads, int headDim, int rot) {
+  NormIn nrm{a, lda, b, ldb, normW, sum, 0, eps};
+  if (!normApplies(nrm, rows, in, w) || (headDim & 1) != 0 || (rot & 1) != 0 || rot > headDim) return false;
+  QkvOutT<KV> o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
+  int out = (heads + 2 * kvHeads) * headDim;
+  switch (rows) {
+    case 1: gemvQkvSplit<1, true, KV>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
+    case 2: gemvQkvSplit<2, true, KV>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
+    case 3: gemvQkvSplit<3, true, KV>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
+    default: gemvQkvSplit<4, true, KV>(s, nullptr, 0, w, bias, in, out, nrm, o);
+  }
+  return true;
 }
 
 bool launchGemvQkvRope(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, const bf16* w, const bf16* bias, int rows,
                        int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
                        int kvHeads, int headDim, int rot) {
-  if (rows < 1 || rows > FUSE_GEMV_MAX_ROWS || g_kernels.gemvVariant == 0 || (in & 7) != 0 || (ldx & 7) != 0 ||
-      (((uintptr_t)x | (uintptr_t)w) & 15) != 0 || (headDim & 1) != 0 || (rot & 1) != 0 || rot > headDim) {
-    return false;
-  }
-  QkvOut o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
-  int out = (heads + 2 * kvHeads) * headDim;
-  NormIn none{};
-  switch (rows) {
-    case 1: gemvQkvSplit<1, false>(s, x, ldx, w, bias, in, out, none, o); break;
-    case 2: gemvQkvSplit<2, false>(s, x, ldx, w, bias, in, out, none, o); break;
-    case 3: gemvQkvSplit<3, false>(s, x, ldx, w, bias, in, out, none, o); break;
-    case 4: gemvQkvSplit<4, false>(s, x, ldx, w, bias, in, out, none, o); break;
-    case 5: gemvQkvSplit<5, false>(s, x, ldx, w, bias, in, out, none, o); break;
-    case 6: gemvQkvSplit<6, false>(s, x, ldx, w, bias, in, out, none, o); break;
-    case 7: gemvQkvSplit<7, false>(s, x, ldx, w, bias, in, out, none, o); break;
-    default: gemvQkvSplit<8, false>(s, x, ldx, w, bias, in, out, none, o);
-  }
-  return true;
+  return gemvQkvRopeOf(s, qOut, x, ldx, w, bias, rows, in, kc, vc, slots, pos, inv, heads, kvHeads, headDim, rot);
+}
+
+bool launchGemvQkvRope(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, const bf16* w, const bf16* bias, int rows,
+                       int in, kv8* kc, kv8* vc, const int* slots, const int* pos, const float* inv, int heads,
+                       int kvHeads, int headDim, int rot) {
+  return gemvQkvRopeOf(s, qOut, x, ldx, w, bias, rows, in, kc, vc, slots, pos, inv, heads, kvHeads, headDim, rot);
 }
 
 bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* a, int lda, const bf16* b, int ldb,
                              const bf16* normW, float eps, const bf16* w, const bf16* bias, int rows, int in,
                              bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
                              int kvHeads, int headDim, int rot) {
-  NormIn nrm{a, lda, b, ldb, normW, sum, 0, eps};
-  if (!normApplies(nrm, rows, in, w) || (headDim & 1) != 0 || (rot & 1) != 0 || rot > headDim) return false;
-  QkvOut o{qOut, kc, vc, slots, pos, inv, heads * headDim, kvHeads * headDim, headDim, rot};
-  int out = (heads + 2 * kvHeads) * headDim;
-  switch (rows) {
-    case 1: gemvQkvSplit<1, true>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
-    case 2: gemvQkvSplit<2, true>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
-    case 3: gemvQkvSplit<3, true>(s, nullptr, 0, w, bias, in, out, nrm, o); break;
-    default: gemvQkvSplit<4, true>(s, nullptr, 0, w, bias, in, out, nrm, o);
-  }
-  return true;
+  return addRmsNormQkvRopeOf(s, sum, qOut, a, lda, b, ldb, normW, eps, w, bias, rows, in, kc, vc, slots, pos, inv,
+                             heads, kvHeads, headDim, rot);
+}
+
+bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* a, int lda, const bf16* b, int ldb,
+                             const bf16* normW, float eps, const bf16* w, const bf16* bias, int rows, int in,
+                             kv8* kc, kv8* vc, const int* slots, const int* pos, const float* inv, int heads,
+                             int kvHeads, int headDim, int rot) {
+  return addRmsNormQkvRopeOf(s, sum, qOut, a, lda, b, ldb, normW, eps, w, bias, rows, in, kc, vc, slots, pos, inv,
+                             heads, kvHeads, headDim, rot);
 }

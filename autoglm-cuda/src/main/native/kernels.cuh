@@ -156,6 +156,11 @@ bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* 
                              const bf16* normW, float eps, const bf16* w, const bf16* bias, int rows, int in,
                              bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
                              int kvHeads, int headDim, int rot);
+/** launchAddRmsNormQkvRope into an FP8 KV cache (k and v rounded to E4M3 from fp32, as launchRopeQkv's). */
+bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* a, int lda, const bf16* b, int ldb,
+                             const bf16* normW, float eps, const bf16* w, const bf16* bias, int rows, int in,
+                             kv8* kc, kv8* vc, const int* slots, const int* pos, const float* inv, int heads,
+                             int kvHeads, int headDim, int rot);
 /**
  * The QKV GEMV (+ bias) with interleaved partial RoPE of q and k and the KV-cache write in its epilogue (rows <= 8):
  * bit for bit as launchGemv followed by launchRopeQkv where the GEMV's in-split is at most 4. False when it does not
@@ -163,6 +168,10 @@ bool launchAddRmsNormQkvRope(cudaStream_t s, bf16* sum, bf16* qOut, const bf16* 
  */
 bool launchGemvQkvRope(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, const bf16* w, const bf16* bias, int rows,
                        int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                       int kvHeads, int headDim, int rot);
+/** launchGemvQkvRope into an FP8 KV cache. */
+bool launchGemvQkvRope(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, const bf16* w, const bf16* bias, int rows,
+                       int in, kv8* kc, kv8* vc, const int* slots, const int* pos, const float* inv, int heads,
                        int kvHeads, int headDim, int rot);
 /** A one-thread kernel that busy-waits ns nanoseconds (profiling). */
 void launchSpin(cudaStream_t s, long long ns);
@@ -205,6 +214,10 @@ bool launchGemvSiluFp8(cudaStream_t s, bf16* y, const bf16* x, int ldx, Fp8Mat w
 /** launchGemvQkvRope for an FP8 QKV weight; bit for bit as launchGemvFp8 followed by launchRopeQkv (split <= 4). */
 bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
                           int in, bf16* kc, bf16* vc, const int* slots, const int* pos, const float* inv, int heads,
+                          int kvHeads, int headDim, int rot);
+/** launchGemvQkvRopeFp8 into an FP8 KV cache. */
+bool launchGemvQkvRopeFp8(cudaStream_t s, bf16* qOut, const bf16* x, int ldx, Fp8Mat w, const bf16* bias, int rows,
+                          int in, kv8* kc, kv8* vc, const int* slots, const int* pos, const float* inv, int heads,
                           int kvHeads, int headDim, int rot);
 /**
  * y (rows, out) bf16 = x · Wᵀ (+ bias) for an FP8 W on the tensor cores (mma.sync, W dequantized to bf16 in shared

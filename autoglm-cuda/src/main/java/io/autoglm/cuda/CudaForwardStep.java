@@ -325,8 +325,7 @@ final class CudaForwardStep implements ForwardStep {
     }
     FusedStepOps.Qkv q = new FusedStepOps.Qkv(layer, w, bias == null ? null : weight(bias), numHeads, numKvHeads,
         spec);
-    // an FP8 KV cache: the QKV GEMVs' KV-write epilogues store bf16 only, so ropeQkv writes the cache
-    if (kv.fp8() || !fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim(),
+    if (!fusion.qkvRope(x.physRows(), x.cols(), w.cols(), spec.interleaved(), headDim, spec.rotaryDim(),
         w.isFp8(), w.fp8Mma())) {
       if (bias == null || fusion.gemv(x.physRows(), w.fp8Mma()) || w.isFp8()) {
         return ForwardStep.super.addRmsNormQkvRope(layer, a, b, normWeight, eps, qkv, bias, numHeads, numKvHeads,

@@ -167,18 +167,19 @@ final class CudaNative {
 
   /**
    * sum = a + b; qkv = rmsNorm(sum)·normW · Wᵀ + bias; rotated q into qOut, rotated k and v into their cache slots:
-   * one kernel (rows <= 4, interleaved RoPE); false when it does not apply.
+   * one kernel (rows <= 4, interleaved RoPE); false when it does not apply. fp8Kv: an E4M3 cache.
    */
   static native boolean addRmsNormQkvRope(long ctx, long sum, long qOut, long a, int lda, long b, int ldb,
       long normW, float eps, long w, long bias, int rows, int in, long kCache, long vCache, long slots, long pos,
-      long inv, int heads, int kvHeads, int headDim, int rot);
+      long inv, int heads, int kvHeads, int headDim, int rot, boolean fp8Kv);
 
   /**
    * qkv = x · Wᵀ + bias; rotated q into qOut, rotated k and v into their cache slots: one kernel (rows <= 8,
-   * interleaved RoPE); false when it does not apply.
+   * interleaved RoPE); false when it does not apply. fp8Kv: an E4M3 cache.
    */
   static native boolean linearQkvRope(long ctx, long qOut, long x, int ldx, long w, long bias, int rows, int in,
-      long kCache, long vCache, long slots, long pos, long inv, int heads, int kvHeads, int headDim, int rot);
+      long kCache, long vCache, long slots, long pos, long inv, int heads, int kvHeads, int headDim, int rot,
+      boolean fp8Kv);
 
   /**
    * The kernels' fusion limits, defined once in kernels.cuh: {FUSE_GEMV_MAX_ROWS, FUSE_NORM_MAX_ROWS,
@@ -285,7 +286,7 @@ final class CudaNative {
   /** {@link #linearQkvRope} for an FP8 QKV weight; false when the kernel does not apply. */
   static native boolean linearQkvRopeFp8(long ctx, long qOut, long x, int ldx, long q, long s, int sld, int rowShift,
       int colShift, long bias, int rows, int in, long kCache, long vCache, long slots, long positions, long invFreq,
-      int heads, int kvHeads, int headDim, int rot);
+      int heads, int kvHeads, int headDim, int rot, boolean fp8Kv);
 
   /** {@link #groupedGemv} for FP8 experts (expert e's scales at s + 4·e·sStride bytes). */
   static native boolean groupedGemvFp8(long ctx, long y, long x, long q, long s, long sStride, int sld, int rowShift,

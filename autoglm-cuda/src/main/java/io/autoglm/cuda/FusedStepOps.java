@@ -116,10 +116,10 @@ final class FusedStepOps {
     if (s.recorder.live() && !(f == null
         ? CudaNative.linearQkvRope(s.ctx, q.ptr(), n.ptr(), n.ld(), w.ptr(), p.biasPtr(), n.physRows(), n.cols(),
             kv.keys(p.layer()), kv.values(p.layer()), s.slots, s.positions, inv, p.numHeads(), p.numKvHeads(),
-            headDim, p.spec().rotaryDim())
+            headDim, p.spec().rotaryDim(), kv.fp8())
         : CudaNative.linearQkvRopeFp8(s.ctx, q.ptr(), n.ptr(), n.ld(), w.ptr(), f.scales(), f.sld(), f.rowShift(),
             f.colShift(), p.biasPtr(), n.physRows(), n.cols(), kv.keys(p.layer()), kv.values(p.layer()), s.slots,
-            s.positions, inv, p.numHeads(), p.numKvHeads(), headDim, p.spec().rotaryDim()))) {
+            s.positions, inv, p.numHeads(), p.numKvHeads(), headDim, p.spec().rotaryDim(), kv.fp8()))) {
       throw new IllegalStateException(String.format("the fused QKV+RoPE kernel declined %d rows × %d features",
           n.physRows(), n.cols()));
     }
@@ -143,7 +143,7 @@ final class FusedStepOps {
     if (s.recorder.live() && !CudaNative.addRmsNormQkvRope(s.ctx, sum.ptr(), q.ptr(), x.ptr(), x.ld(), y.ptr(),
         y.ld(), normWeight.ptr(), eps, w.ptr(), p.biasPtr(), x.physRows(), x.cols(), kv.keys(p.layer()),
         kv.values(p.layer()), s.slots, s.positions, inv, p.numHeads(), p.numKvHeads(), headDim,
-        p.spec().rotaryDim())) {
+        p.spec().rotaryDim(), kv.fp8())) {
       throw new IllegalStateException(String.format(
           "the fused addRmsNorm+QKV+RoPE kernel declined %d rows × %d features", x.physRows(), x.cols()));
     }

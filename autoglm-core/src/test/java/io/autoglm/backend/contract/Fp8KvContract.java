@@ -151,6 +151,34 @@ final class Fp8KvContract {
     assertTrue(fp8Error < 0.15, "relative logit error " + fp8Error + " is far beyond E4M3's rounding of K and V");
   }
 
+  /**
+   * glm4-tiny's longest prompt over an FP8 cache: its last 3 tokens decoded one step each after a prefill of the rest
+   * against one prefill step of it all. The decode steps take the backend's small-batch paths (CUDA: the QKV GEMV
+   * writing the cache in its epilogue, the tensor-core decode attention), the prefill its large-batch ones, so each
+   * side rounds its own keys and values: the bound is the layouts' plus 0.02, since a key that lands on the other side
+   * of an E4M3 rounding boundary moves by up to 2^-4 of itself (a broken write or read is off by far more).
+   */
+  static void decodeStepsMatchOnePrefill(BiFunction<String, Map<String, String>, Loaded> load, double layoutTolerance) {
+    try (Loaded m = load.apply("glm4-tiny", Map.of(BackendOptions.KV_CACHE_DTYPE, "fp8"));
+         KvCache kv = m.kv(BLOCK, 256)) {
+      int[] ids = BackendContract.longest(m.reference()).inputIds();
+      float[][] one = m.logits(kv, List.of(new Run(BackendContract.blocks(0, ids.length, BLOCK, false))),
+          List.of(ids));
+      Run stepwise = new Run(BackendContract.blocks(100, ids.length, BLOCK, true));
+      int n = ids.length - 3;
+      m.logits(kv, List.of(stepwise), List.of(java.util.Arrays.copyOf(ids, n)));
+      double worst = 0;
+      for (int i = n; i < ids.length; i++) {
+        float[][] step = m.logits(kv, List.of(stepwise), List.of(new int[] {ids[i]}));
+        worst = Math.max(worst, Reference.relativeError(step, 0, new float[][] {one[i]}));
+      }
+      System.out.printf("%s glm4-tiny over an FP8 KV cache, 3 decode steps vs one prefill step: largest ‖Δ‖/‖ref‖ "
+          + "%.3g%n", m.backend().name(), worst);
+      assertTrue(worst <= layoutTolerance + 0.02, String.format("FP8 cache decode steps vs one prefill step: %.3g",
+          worst));
+    }
+  }
+
   /** Each reference prompt's logits from one prefill step, in blocks of their own. */
   private static List<float[][]> prefills(Loaded m) {
     List<float[][]> out = new java.util.ArrayList<>();
