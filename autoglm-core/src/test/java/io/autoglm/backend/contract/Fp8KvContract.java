@@ -102,10 +102,16 @@ final class Fp8KvContract {
     return x;
   }
 
+  /**
+   * Gaussian values, each rounded to bf16 (nearest even): a bf16 backend's {@code fromHost} then holds them exactly,
+   * so it rounds to E4M3 the very values {@link Fp8#round} rounds (rounding to bf16 first could move a value onto an
+   * E4M3 midpoint, which ties to even where the fp32 value would not).
+   */
   private static float[] gaussian(Random random, int n) {
     float[] x = new float[n];
     for (int i = 0; i < n; i++) {
-      x[i] = (float) random.nextGaussian();
+      int bits = Float.floatToRawIntBits((float) random.nextGaussian());
+      x[i] = Float.intBitsToFloat((bits + 0x7fff + ((bits >>> 16) & 1)) & 0xffff0000);
     }
     return x;
   }
