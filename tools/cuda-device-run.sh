@@ -18,7 +18,8 @@
 # overhead (EngineBench overhead: the engine's cost over the direct path, steady all-decode tok/s at 1/64/256 and
 # end-to-end 256 x 128/128, delivery thread vs inline; knobs OVERHEAD_DELIVERY, OVERHEAD_BUDGETS, OVERHEAD_BATCHES,
 # OVERHEAD_WARMUP: seconds of warm-up rounds per batch before its window, default 6, so the host code is JIT-compiled;
-# OVERHEAD_QUANT=fp8: the checkpoint quantized to FP8 at load).
+# OVERHEAD_QUANT=fp8: the checkpoint quantized to FP8 at load; OVERHEAD_KV=fp8: an FP8 KV cache, admitted by
+# -Dautoglm.cuda.fp8KvUnchecked=true in the same JVM).
 # moe (MoeBench check and bench: MoE routing on the device against the host plan, graph-captured MoE decode equal to
 # eager, and GLM-4.5-Air-shaped decode tok/s against the active-parameter floor; knobs MOE_LAYERS, MOE_PROFILE).
 # fp8verify (Fp8Check verify: the FP8 kernel self-checks; per fixture the CUDA runs in bf16, quantized at load and from
@@ -215,7 +216,8 @@ if [[ $ST == *,overhead,* ]]; then
   DJL_OFFLINE=true RUST_FLAVOR=cpu DJL_CACHE_DIR=/tmp/djl timeout ${OVERHEAD_TIMEOUT:-420} $J -Xmx16g \
     -Doverhead.delivery=${OVERHEAD_DELIVERY:-thread,inline} -Doverhead.maxBatchTokens=${OVERHEAD_BUDGETS:-2048} \
     -Doverhead.batches=${OVERHEAD_BATCHES:-1,64,256} -Doverhead.steadyPrompt=${OVERHEAD_PROMPT:-96} \
-    -Doverhead.warmupSeconds=${OVERHEAD_WARMUP:-6} -Doverhead.quantization=${OVERHEAD_QUANT:-} -cp "$CP" \
+    -Doverhead.warmupSeconds=${OVERHEAD_WARMUP:-6} -Doverhead.quantization=${OVERHEAD_QUANT:-} \
+    -Doverhead.kvCacheDtype=${OVERHEAD_KV:-} -Dautoglm.cuda.fp8KvUnchecked=${OVERHEAD_KV:+true} -cp "$CP" \
     io.autoglm.cuda.tools.EngineBench overhead /tmp/work ${OVERHEAD_TOKENIZER-"$here/tokenizer"} 2>&1 \
     | grep -v "^\[main\] INFO" | tee $OUT/overhead.log | grep -E "^(steady|end-to-end|loaded|wrote|PASS|FAIL|Exception)|Error" | tail -${OVERHEAD_TAIL:-40}
   lap overhead

@@ -66,11 +66,19 @@ final class EngineOverheadBench {
     return true;
   }
 
-  /** The engine of every measurement; {@code -Doverhead.quantization=fp8} quantizes the checkpoint at load. */
+  /**
+   * The engine of every measurement; {@code -Doverhead.quantization=fp8} quantizes the checkpoint at load,
+   * {@code -Doverhead.kvCacheDtype=fp8} takes an FP8 KV cache (with -Dautoglm.cuda.fp8KvUnchecked=true until its
+   * device check).
+   */
   static AutoGLM.Builder builder(Path dir, int maxBatchTokens) {
     AutoGLM.Builder b = EngineBench.cuda(dir).kvBlocks(24_000).kvBlockSizeTokens(16).maxRunningSequences(256)
         .maxBatchTokens(maxBatchTokens).prefixCaching(false);
     String q = System.getProperty("overhead.quantization");
+    String kv = System.getProperty("overhead.kvCacheDtype");
+    if (kv != null && !kv.isBlank()) {
+      b.kvCacheDtype(kv.trim());
+    }
     return q == null || q.isBlank() ? b : b.quantization(q.trim());
   }
 
