@@ -273,7 +273,54 @@ void op_write_kv(Step* s, KvCache* kv, int layer, Act k, Act v) {
   }
 }
 
-// Softmax attention of each query row over its sequence's cached context, one task per (token, query head).
+// op_attention over an FP8 cache: one task per (token, KV head), which decodes each K and V row of the context once
+// for all the KV head's query heads and then does, per query head, exactly op_attention's arithmetic in its order
+// (so the result equals op_attention over an fp32 cache holding the decoded values, bit for bit).
+static void attention_fp8(Step* s, const KvCache* kv, int layer, Act q, int heads, float scale, float* out,
+                          const std::vector<int>& seq_of) {
+  const int d = kv->head_dim, group = heads / kv->kv_heads;
+  const int64_t width = (int64_t)heads * d;
+  const Kernels* k = s->ctx->k;
+  s->ctx->pool->run((int64_t)s->tokens * kv->kv_heads, [&](int64_t task) {
+    int t = (int)(task / kv->kv_heads), kvh = (int)(task % kv->kv_heads);
+    const Sequence& sq = s->seqs[seq_of[t]];
+    int visible = sq.context_len - sq.query_len + (t - sq.query_start) + 1;  // causal: positions 0..own
+    const int* slots = s->ctx_slots.data() + sq.ctx_offset;
+    const int64_t off = (int64_t)kvh * d;
+    thread_local std::vector<float> score, row, mx, inv;
+    score.resize((size_t)group * visible);
+    row.resize(d);
+    mx.assign(group, -INFINITY);
+    inv.resize(group);
+    for (int j = 0; j < visible; j++) {
+      const float* kr = kv_row(kv, kv->k[layer], slots[j], off, d, row.data());
+      for (int g = 0; g < group; g++) {
+        const float* qh = q.p + t * q.ld + (int64_t)(kvh * group + g) * d;
+        float sc = k->dot(qh, kr, d) * scale;
+        score[(size_t)g * visible + j] = sc;
+        mx[g] = std::fmax(mx[g], sc);
+      }
+    }
+    for (int g = 0; g < group; g++) {
+      float* sg = score.data() + (size_t)g * visible;
+      double sum = 0;
+      for (int j = 0; j < visible; j++) {
+        sg[j] = std::exp(sg[j] - mx[g]);
+        sum += sg[j];
+      }
+      inv[g] = (float)(1.0 / sum);
+      std::memset(out + t * width + (int64_t)(kvh * group + g) * d, 0, d * 4);
+    }
+    for (int j = 0; j < visible; j++) {
+      const float* vr = kv_row(kv, kv->v[layer], slots[j], off, d, row.data());
+      for (int g = 0; g < group; g++)
+        k->axpy(score[(size_t)g * visible + j] * inv[g], vr, out + t * width + (int64_t)(kvh * group + g) * d, d);
+    }
+  });
+}
+
+// Softmax attention of each query row over its sequence's cached context, one task per (token, query head); over an
+// FP8 cache, attention_fp8.
 float* op_attention(Step* s, KvCache* kv, int layer, Act q, int heads, float scale) {
   const int d = kv->head_dim, group = heads / kv->kv_heads;
   const int64_t width = (int64_t)heads * d;
@@ -282,6 +329,10 @@ float* op_attention(Step* s, KvCache* kv, int layer, Act q, int heads, float sca
   std::vector<int> seq_of(s->tokens);
   for (int i = 0; i < (int)s->seqs.size(); i++)
     for (int j = 0; j < s->seqs[i].query_len; j++) seq_of[s->seqs[i].query_start + j] = i;
+  if (kv->fp8) {
+    attention_fp8(s, kv, layer, q, heads, scale, out, seq_of);
+    return out;
+  }
   const Kernels* k = s->ctx->k;
   s->ctx->pool->run((int64_t)s->tokens * heads, [&](int64_t task) {
     int t = (int)(task / heads), h = (int)(task % heads), kvh = h / group;
@@ -290,12 +341,11 @@ float* op_attention(Step* s, KvCache* kv, int layer, Act q, int heads, float sca
     const int* slots = s->ctx_slots.data() + sq.ctx_offset;
     const float* qh = q.p + t * q.ld + (int64_t)h * d;
     const int64_t off = (int64_t)kvh * d;
-    thread_local std::vector<float> score, row;
+    thread_local std::vector<float> score;
     score.resize(visible);
-    row.resize(d);
     float mx = -INFINITY;
     for (int j = 0; j < visible; j++) {
-      score[j] = k->dot(qh, kv_row(kv, kv->k[layer], slots[j], off, d, row.data()), d) * scale;
+      score[j] = k->dot(qh, (const float*)kv->k[layer] + (int64_t)slots[j] * kv->width + off, d) * scale;
       mx = std::fmax(mx, score[j]);
     }
     double sum = 0;
@@ -307,7 +357,7 @@ float* op_attention(Step* s, KvCache* kv, int layer, Act q, int heads, float sca
     float* o = out + t * width + (int64_t)h * d;
     std::memset(o, 0, d * 4);
     for (int j = 0; j < visible; j++)
-      k->axpy(score[j] * inv, kv_row(kv, kv->v[layer], slots[j], off, d, row.data()), o, d);
+      k->axpy(score[j] * inv, (const float*)kv->v[layer] + (int64_t)slots[j] * kv->width + off, o, d);
   });
   return out;
 }
