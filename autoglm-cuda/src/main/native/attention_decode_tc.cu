@@ -159,16 +159,7 @@ __global__ void __launch_bounds__(32 * W) decodeAttnTcK(bf16* out, float* part, 
   };
   auto storeKv = [&](int buf) {
     if constexpr (sizeof(KV) == 1) {
-      int c = tid % CH;
-#pragma unroll
-      for (int i = 0; i < LR; i++) {
-        int r = tid / CH + i * RPP;
-        float f[8];
-        unpackKv8(kreg[i], f);
-        *(uint4*)(ks + buf * DT_BN * D + swz<D>(r, c)) = pack8(f);
-        unpackKv8(vreg[i], f);
-        *(uint4*)(vs + buf * DT_BN * D + swz<D>(r, c)) = pack8(f);
-      }
+      storeKvTile<D, LR, CH, RPP>(ks + buf * DT_BN * D, vs + buf * DT_BN * D, kreg, vreg, tid);
     }
   };
   if (nTiles > 0) {

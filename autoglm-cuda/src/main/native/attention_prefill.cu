@@ -137,16 +137,7 @@ __global__ void __launch_bounds__(PF_THREADS) prefillAttentionK(bf16* out, const
   };
   auto storeKv = [&](int buf) {
     if constexpr (sizeof(KV) == 1) {
-      int c = tid % CH;
-#pragma unroll
-      for (int i = 0; i < LR; i++) {
-        int r = tid / CH + i * RPP;
-        float f[8];
-        unpackKv8(kreg[i], f);
-        *(uint4*)(ks + buf * PF_BN * D + swz<D>(r, c)) = pack8(f);
-        unpackKv8(vreg[i], f);
-        *(uint4*)(vs + buf * PF_BN * D + swz<D>(r, c)) = pack8(f);
-      }
+      storeKvTile<D, LR, CH, RPP>(ks + buf * PF_BN * D, vs + buf * PF_BN * D, kreg, vreg, tid);
     }
   };
   slotsOf(0);

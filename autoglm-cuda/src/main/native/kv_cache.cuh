@@ -5,6 +5,7 @@
 #pragma once
 #include "common.cuh"
 #include "fp8.cuh"  // unpackFp8x8
+#include "mma_tiles.cuh"  // swz
 #include <cuda_fp8.h>
 
 namespace {
@@ -46,6 +47,26 @@ __device__ __forceinline__ void storeKv8(kv8* p, const float* y) {
     w[i] = lo | hi << 16;
   }
   *(uint2*)p = make_uint2(w[0], w[1]);
+}
+
+/**
+ * The tensor-core attention kernels' E4M3 tiles: the 16-byte chunks this thread fetched (chunk tid % CH of rows
+ * tid / CH + i·RPP, 8 codes each in kreg / vreg) written as 8 bf16 each into the swizzled tiles ks / vs (D channels a
+ * row), where cp.async puts a bf16 cache's chunks.
+ */
+template <int D, int LR, int CH, int RPP>
+__device__ __forceinline__ void storeKvTile(bf16* ks, bf16* vs, const uint2 (&kreg)[LR], const uint2 (&vreg)[LR],
+                                            int tid) {
+  int c = tid % CH;
+#pragma unroll
+  for (int i = 0; i < LR; i++) {
+    int r = tid / CH + i * RPP;
+    float f[8];
+    unpackKv8(kreg[i], f);
+    *(uint4*)(ks + mma::swz<D>(r, c)) = pack8(f);
+    unpackKv8(vreg[i], f);
+    *(uint4*)(vs + mma::swz<D>(r, c)) = pack8(f);
+  }
 }
 
 }  // namespace

@@ -398,8 +398,8 @@ public final class CudaBackend implements ComputeBackend {
     boolean fp8 = options.kvCacheFp8("cuda", true);
     if (fp8 && !Boolean.getBoolean(FP8_KV_UNCHECKED)) {
       throw new IllegalArgumentException("backend property " + BackendOptions.KV_CACHE_DTYPE + " is fp8, which the "
-          + "cuda backend does not take yet: its FP8 KV cache (ropeQkv / ropeWriteKv and the CUDA-core attention "
-          + "kernels) is built but not yet checked on a GPU (docs/fp8.md#fp8-kv-cache); use auto");
+          + "cuda backend does not take yet: its FP8 KV cache is built but not yet checked on a GPU "
+          + "(docs/fp8.md#fp8-kv-cache); use auto");
     }
     return fp8;
   }
