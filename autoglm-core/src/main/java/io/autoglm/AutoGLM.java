@@ -68,10 +68,12 @@ public final class AutoGLM implements AutoCloseable {
    * @param eosTokenIds the ids that end generation (generation_config.json and config.json together)
    * @param quantization how the weights are quantized: {@code none}, {@code fp8 e4m3, 128×128 blocks (checkpoint)}
    *     for an FP8 checkpoint, or {@code ... (quantized at load)} with {@code Builder.quantization("fp8")}
+   * @param kvCacheDtype how the KV cache stores keys and values: {@code auto} (the backend's compute dtype) or
+   *     {@code fp8} (E4M3, scale 1), as {@code Builder.kvCacheDtype} set it
    */
   public record ModelInfo(String architecture, int numLayers, int hiddenSize, int numHeads, int numKvHeads,
       int headDim, int vocabSize, int maxPositionEmbeddings, String dtype, List<Integer> eosTokenIds,
-      String quantization) {
+      String quantization, String kvCacheDtype) {
     public ModelInfo {
       eosTokenIds = List.copyOf(eosTokenIds);
     }
@@ -116,7 +118,8 @@ public final class AutoGLM implements AutoCloseable {
   public ModelInfo config() {
     return new ModelInfo(config.architecture().className(), config.numLayers(), config.hiddenSize(),
         config.numHeads(), config.numKvHeads(), config.headDim(), config.vocabSize(), config.maxPositionEmbeddings(),
-        config.dtype(), generationDefaults.eosTokenIds(), ModelLoader.quantization(config, engineConfig));
+        config.dtype(), generationDefaults.eosTokenIds(), ModelLoader.quantization(config, engineConfig),
+        engineConfig.backendProperties().getOrDefault(io.autoglm.backend.BackendOptions.KV_CACHE_DTYPE, "auto"));
   }
 
   /** The settings it was loaded with. */

@@ -50,6 +50,7 @@ class NativeCpuBackendTest {
       try (AutoGLM glm = AutoGLM.builder().modelPath(model("glm-tiny")).backend(NativeCpuBackendProvider.NAME)
           .kvCacheBytes(budget).kvCacheDtype(dtypes[i]).maxRunningSequences(1024).build()) {
         blocks[i] = glm.stats().kvBlocks() - 1; // less the null block
+        assertEquals(dtypes[i], glm.config().kvCacheDtype());
         assertTrue(glm.generate(java.util.List.of(1, 2, 3), io.autoglm.SamplingParams.greedy(4)).tokenIds()
             .size() > 0);
       }

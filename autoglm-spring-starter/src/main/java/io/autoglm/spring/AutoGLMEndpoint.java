@@ -99,12 +99,13 @@ public class AutoGLMEndpoint {
     model.put("vocabSize", c.vocabSize());
     model.put("maxPositionEmbeddings", c.maxPositionEmbeddings());
     model.put("dtype", c.dtype());
+    model.put("quantization", c.quantization());
     model.put("eosTokenIds", glm.eosTokenIds());
     out.put("model", model);
     EngineStats s = glm.stats();
     out.put("queue", Map.of("running", s.running(), "waiting", s.waiting()));
     out.put("kvCache", Map.of("usage", s.kvUsage(), "blocks", s.kvBlocks(), "blockSizeTokens", s.kvBlockSizeTokens(),
-        "maxModelLen", s.maxModelLen()));
+        "maxModelLen", s.maxModelLen(), "dtype", c.kvCacheDtype()));
     out.put("engine", Map.of("steps", s.steps(), "preemptions", s.preemptions(),
         "stepMillis", s.stepNanos() / 1_000_000, "forwardMillis", s.forwardNanos() / 1_000_000));
     glm.responseCacheStats().ifPresent(r -> out.put("responseCache", Map.of("hits", r.hitCount(),

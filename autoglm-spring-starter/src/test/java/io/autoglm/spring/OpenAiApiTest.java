@@ -285,6 +285,8 @@ class OpenAiApiTest {
     assertThat(endpoint.at("/model/vocabSize").asInt()).isEqualTo(151552);
     assertThat(endpoint.at("/queue/running").isNumber()).isTrue();
     assertThat(endpoint.at("/kvCache/blocks").asInt()).isEqualTo(2048);
+    assertThat(endpoint.at("/kvCache/dtype").asString()).isEqualTo("auto");
+    assertThat(endpoint.at("/model/quantization").asString()).isEqualTo("none");
     assertThat(endpoint.at("/settings/maxRunningSequences").asInt()).isEqualTo(256);
     client.completions().create(CompletionCreateParams.builder().model(TestModel.ID).prompt("Hi").maxTokens(2)
         .build());
