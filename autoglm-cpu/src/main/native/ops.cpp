@@ -225,16 +225,13 @@ struct Fp8Table {
 };
 const Fp8Table FP8_TABLE;
 
-// The fp32 values of one cached K or V row of d channels: the row itself, or its FP8 codes decoded into buf.
-const float* kv_row(const KvCache* kv, const void* base, int64_t slot, int64_t off, int d, float* buf) {
-  if (!kv->fp8) return (const float*)base + slot * kv->width + off;
+// The d FP8 codes of one cached K or V row (at slot, channel off) decoded into buf.
+const float* decode_row(const KvCache* kv, const void* base, int64_t slot, int64_t off, int d, float* buf) {
   const uint8_t* c = (const uint8_t*)base + slot * kv->width + off;
   for (int i = 0; i < d; i++) buf[i] = FP8_TABLE.v[c[i]];
   return buf;
 }
 }  // namespace
-
-float fp8_decode(uint8_t code) { return FP8_TABLE.v[code]; }
 
 uint8_t fp8_encode(float x) {
   if (std::isnan(x)) return 0x7f;
@@ -293,7 +290,7 @@ static void attention_fp8(Step* s, const KvCache* kv, int layer, Act q, int head
     mx.assign(group, -INFINITY);
     inv.resize(group);
     for (int j = 0; j < visible; j++) {
-      const float* kr = kv_row(kv, kv->k[layer], slots[j], off, d, row.data());
+      const float* kr = decode_row(kv, kv->k[layer], slots[j], off, d, row.data());
       for (int g = 0; g < group; g++) {
         const float* qh = q.p + t * q.ld + (int64_t)(kvh * group + g) * d;
         float sc = k->dot(qh, kr, d) * scale;
@@ -312,7 +309,7 @@ static void attention_fp8(Step* s, const KvCache* kv, int layer, Act q, int head
       std::memset(out + t * width + (int64_t)(kvh * group + g) * d, 0, d * 4);
     }
     for (int j = 0; j < visible; j++) {
-      const float* vr = kv_row(kv, kv->v[layer], slots[j], off, d, row.data());
+      const float* vr = decode_row(kv, kv->v[layer], slots[j], off, d, row.data());
       for (int g = 0; g < group; g++)
         k->axpy(score[(size_t)g * visible + j] * inv[g], vr, out + t * width + (int64_t)(kvh * group + g) * d, d);
     }

@@ -23,8 +23,6 @@ struct KvCache {
 
 // The FP8 E4M3 code nearest x (ties to even, saturating to ±448, NaN to 0x7f): io.autoglm.safetensors.Fp8.encode.
 uint8_t fp8_encode(float x);
-// The value of an E4M3 code.
-float fp8_decode(uint8_t code);
 
 struct Sequence {
   int query_start, query_len, context_len;

@@ -556,8 +556,8 @@ static void attn(const AttentionPlan& plan, cudaStream_t s, bf16* out, float* pa
     launchK(true, attention2K<G, DPL, true, KV>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
             stride, blockSize, heads, units, headDim, scale, partition, splits, hg);
   } else if (plan.kernel == ATTN_CHUNKED) {
-    launchK(true, attention2K<G, DPL, false, KV>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables,
-            stride, blockSize, heads, units, headDim, scale, partition, splits, 1);
+    launchK(true, attention2K<G, DPL, false, KV>, grid, 128, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos,
+            tables, stride, blockSize, heads, units, headDim, scale, partition, splits, 1);
   } else {
     launchK(true, attentionK<G, DPL, KV>, grid, 128, s, out, part, q, ldq, kc, vc, tokSeq, pos, tables, stride,
             blockSize, heads, units, headDim, scale, partition, splits);
@@ -576,8 +576,8 @@ static bool attentionOf(cudaStream_t s, bf16* out, float* part, int* counters, c
   AttentionPlan plan = planAttention(rows, heads, kvHeads, headDim);
   if (plan.kernel == ATTN_NONE) return false;
   if (plan.kernel == ATTN_ANY) {
-    launchK(true, attentionAnyK<KV>, dim3(rows, (heads + 3) / 4, splits), 128, s, out, part, q, ldq, kc, vc, tokSeq, pos,
-            tables, stride, blockSize, heads, kvHeads, headDim, scale, partition, splits);
+    launchK(true, attentionAnyK<KV>, dim3(rows, (heads + 3) / 4, splits), 128, s, out, part, q, ldq, kc, vc, tokSeq,
+            pos, tables, stride, blockSize, heads, kvHeads, headDim, scale, partition, splits);
     if (splits > 1) {
       launchK(true, attentionCombineK, dim3(rows, heads), 128, s, out, part, heads, heads, headDim, 1, splits, pos,
               partition == 0);
@@ -586,8 +586,8 @@ static bool attentionOf(cudaStream_t s, bf16* out, float* part, int* counters, c
   }
 #define ATTN_LAUNCH(G, DPL) \
   if (plan.group == G && plan.dpl == DPL) { \
-    attn<G, DPL, KV>(plan, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, heads, \
-                 kvHeads, headDim, scale, partition, splits); \
+    attn<G, DPL, KV>(plan, s, out, part, counters, q, ldq, kc, vc, tokSeq, pos, tables, stride, blockSize, rows, \
+                     heads, kvHeads, headDim, scale, partition, splits); \
     return true; \
   }
   ATTN_KERNELS(ATTN_LAUNCH)

@@ -25,7 +25,9 @@ bool launchAttentionMixed(cudaStream_t s, bf16* out, float* part, int* counters,
                           const bf16* kc, const bf16* vc, const int* tokSeq, const int* pos, const int* tables,
                           int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,
                           int partition, int splits, const int* hostSegs, const int* devSegs, int nseg);
-/** launchAttentionMixed over an FP8 cache (the prefill kernel writes each tile's E4M3 codes to shared memory as bf16). */
+/**
+ * launchAttentionMixed over an FP8 cache (the prefill kernel writes each tile's E4M3 codes to shared memory as bf16).
+ */
 bool launchAttentionMixed(cudaStream_t s, bf16* out, float* part, int* counters, const bf16* q, int ldq,
                           const kv8* kc, const kv8* vc, const int* tokSeq, const int* pos, const int* tables,
                           int stride, int blockSize, int rows, int heads, int kvHeads, int headDim, float scale,

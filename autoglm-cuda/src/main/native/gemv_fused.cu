@@ -192,8 +192,8 @@ template <int T, int KS, bool NORM, typename KV>
 static void gemvQkv(cudaStream_t s, const bf16* x, int ldx, const bf16* w, const bf16* bias, int in, int out,
                     const NormIn& nrm, const QkvOutT<KV>& o) {
   int blocks = (out + 8 / KS - 1) / (8 / KS);
-  launchKs(true, gemvQkvK<T, KS, NORM, KV>, blocks, 256, NORM ? (size_t)T * in * 2 : 0, s, x, ldx, w, bias, in, out, nrm,
-           o);
+  launchKs(true, gemvQkvK<T, KS, NORM, KV>, blocks, 256, NORM ? (size_t)T * in * 2 : 0, s, x, ldx, w, bias, in, out,
+           nrm, o);
 }
 
 template <int T, bool NORM, typename KV>

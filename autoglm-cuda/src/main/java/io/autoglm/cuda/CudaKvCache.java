@@ -5,8 +5,9 @@ import io.autoglm.backend.KvLayout;
 
 /**
  * The paged KV cache in one device allocation: for each layer K then V, each (numBlocks + 1, blockSizeTokens,
- * kvHeads, headDim) bf16, or E4M3 codes with scale 1 for an FP8 cache ({@link #fp8()}, autoglm.kvCacheDtype=fp8). Block {@code numBlocks} is the backend's own scratch block: the padding rows of a
- * CUDA-graph decode step write and read only there, never a block the engine owns.
+ * kvHeads, headDim) bf16, or E4M3 codes with scale 1 for an FP8 cache ({@link #fp8()}, autoglm.kvCacheDtype=fp8).
+ * Block {@code numBlocks} is the backend's own scratch block: the padding rows of a CUDA-graph decode step write and
+ * read only there, never a block the engine owns.
  */
 final class CudaKvCache implements KvCache {
   private final CudaBackend backend;

@@ -29,7 +29,8 @@ import java.util.List;
  * {@code code × scale}. With {@link BackendOptions#QUANTIZATION} {@code fp8}, every unquantized linear weight
  * ({@link #linearWeight}, the routed experts) is quantized to FP8 and dequantized again, which makes this backend
  * the fp32 reference of quantization at load; with {@link BackendOptions#KV_CACHE_DTYPE} {@code fp8}, every key and
- * value is rounded to FP8 E4M3 as it is written ({@link CpuKvCache}), the reference of an FP8 KV cache. No BFLOAT16 NDArray is ever made: DJL aborts the JVM on one.
+ * value is rounded to FP8 E4M3 as it is written ({@link CpuKvCache}), the reference of an FP8 KV cache. No BFLOAT16
+ * NDArray is ever made: DJL aborts the JVM on one.
  */
 public final class DjlCpuBackend implements ComputeBackend {
   private final NDManager manager;
